@@ -1,0 +1,357 @@
+"""Typed configuration: one dataclass per recipe section, merged from YAML and ``--set`` overrides.
+
+A recipe (``recipes/*.yaml``) is a short delta over the defaults below. :func:`load_config`
+merges defaults <- recipe <- overrides with OmegaConf structured configs, so an unknown key
+or a value of the wrong type is an error naming the key; the dataclasses' ``__post_init__``
+then checks choices and ranges and names the valid values. Derived values (``n_bins``,
+``segment_samples``) are properties, never config fields.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+FEATURE_KINDS = ("spectrogram", "log_magnitude", "log_mel")
+ARCHITECTURES = ("dense", "conv1d", "conv2d")
+BOTTLENECKS = ("deterministic", "sparse", "gaussian")
+OUTPUTS = ("features", "mask")
+RECONSTRUCTION_LOSSES = ("l1", "l2")
+KL_SCHEDULES = ("linear", "cyclical")
+SHORT_CLIP_POLICIES = ("pad", "skip")
+NOISE_COLORS = ("white", "pink", "brown")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+class ConfigError(ValueError):
+    """A recipe or override is invalid; the message names the key and the valid choices."""
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not a valid choice; choose one of {', '.join(choices)}")
+
+
+def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{key}: must be {bound}, got {value!r}")
+
+
+@dataclass
+class AudioConfig:
+    """Audio the model works at: every input is resampled to ``sample_rate`` (Hz), mixed to mono."""
+
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        _positive("audio.sample_rate", self.sample_rate)
+
+
+@dataclass
+class FeatureConfig:
+    """Spectrogram front-end. ``kind``: spectrogram (linear magnitude), log_magnitude or log_mel.
+
+    ``n_fft``, ``hop_length`` and ``win_length`` are in samples, ``f_min``/``f_max`` in Hz;
+    ``eps`` is the fixed floor of the log compression ``log(magnitude + eps)``.
+    """
+
+    kind: str = "log_mel"
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: Optional[int] = None
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: Optional[float] = None
+    mel_scale: str = "slaney"
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        _choice("features.kind", self.kind, FEATURE_KINDS)
+        _choice("features.mel_scale", self.mel_scale, ("slaney", "htk"))
+        _positive("features.n_fft", self.n_fft)
+        _positive("features.hop_length", self.hop_length)
+        _positive("features.n_mels", self.n_mels)
+        _positive("features.eps", self.eps)
+        if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
+            raise ConfigError(f"features.win_length: must be in 1..n_fft ({self.n_fft}), got {self.win_length}")
+
+    @property
+    def n_freq(self) -> int:
+        """Number of linear-frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_bins(self) -> int:
+        """Number of feature bins the model sees: ``n_mels`` for log_mel, else ``n_freq``."""
+        return self.n_mels if self.kind == "log_mel" else self.n_freq
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and bottleneck; see ``audioae.models``.
+
+    ``strides`` are the time-downsampling factors of the conv stages (their product is the
+    model's time downsampling); ``freq_strides`` the frequency factors of conv2d stages.
+    ``context`` is the number of frames a dense model stacks into one vector (its time
+    downsampling). ``output``: ``features`` predicts the features, ``mask`` a bounded mask
+    in [0, 1] over the input's linear magnitude (for denoising).
+    """
+
+    architecture: str = "conv1d"
+    bottleneck: str = "deterministic"
+    latent_dim: int = 32
+    hidden_dim: int = 256
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    strides: list[int] = field(default_factory=lambda: [2, 2])
+    freq_strides: list[int] = field(default_factory=lambda: [2, 2, 2])
+    kernel_size: int = 3
+    n_res_blocks: int = 1
+    context: int = 4
+    output: str = "features"
+
+    def __post_init__(self) -> None:
+        _choice("model.architecture", self.architecture, ARCHITECTURES)
+        _choice("model.bottleneck", self.bottleneck, BOTTLENECKS)
+        _choice("model.output", self.output, OUTPUTS)
+        for key in ("latent_dim", "hidden_dim", "kernel_size", "context"):
+            _positive(f"model.{key}", getattr(self, key))
+        _positive("model.n_res_blocks", self.n_res_blocks, allow_zero=True)
+        for key in ("channels", "strides", "freq_strides"):
+            values = list(getattr(self, key))
+            if any(v <= 0 for v in values):
+                raise ConfigError(f"model.{key}: every entry must be > 0, got {values}")
+        if self.architecture == "conv2d" and len(self.channels) < max(len(self.strides), len(self.freq_strides)):
+            raise ConfigError(
+                f"model.channels: conv2d needs one channel count per stage "
+                f"({max(len(self.strides), len(self.freq_strides))} stages from strides/freq_strides), got {list(self.channels)}"
+            )
+
+
+@dataclass
+class LossConfig:
+    """Training objective: reconstruction on features plus regularisers.
+
+    ``beta`` weights the KL of a Gaussian bottleneck (Higgins et al. 2017), warmed up over
+    ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019);
+    ``free_bits`` (nats per latent dimension; Kingma et al. 2016) floors each dimension's KL.
+    ``sparsity_l1`` weights an L1 activity penalty, ``sparsity_kl`` the KL penalty towards a
+    mean activation ``sparsity_target`` (Ng, "Sparse autoencoder", 2011).
+    """
+
+    reconstruction: str = "l1"
+    spectral_convergence_weight: float = 0.0
+    beta: float = 1.0
+    kl_warmup_steps: int = 0
+    kl_schedule: str = "linear"
+    kl_cycle_steps: int = 1000
+    free_bits: float = 0.0
+    sparsity_l1: float = 0.0
+    sparsity_kl: float = 0.0
+    sparsity_target: float = 0.05
+
+    def __post_init__(self) -> None:
+        _choice("loss.reconstruction", self.reconstruction, RECONSTRUCTION_LOSSES)
+        _choice("loss.kl_schedule", self.kl_schedule, KL_SCHEDULES)
+        for key in ("spectral_convergence_weight", "beta", "kl_warmup_steps", "free_bits", "sparsity_l1", "sparsity_kl"):
+            _positive(f"loss.{key}", getattr(self, key), allow_zero=True)
+        _positive("loss.kl_cycle_steps", self.kl_cycle_steps)
+        if not 0.0 < self.sparsity_target < 1.0:
+            raise ConfigError(f"loss.sparsity_target: must be in (0, 1), got {self.sparsity_target}")
+
+
+@dataclass
+class DataConfig:
+    """Training data: fixed-length segments cropped from a folder of audio.
+
+    ``segment_seconds`` is the crop length (s); clips shorter than it are zero-padded
+    (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS,
+    RMS) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
+    the file count. ``val_fraction`` of the files (chosen by a hash of the path) is held out.
+    With ``denoise`` the clean crops are mixed with noise at an SNR drawn uniformly from
+    ``[snr_db_min, snr_db_max]`` dB (noise files, or ``noise_colors`` when none are given).
+    """
+
+    segment_seconds: float = 1.0
+    batch_size: int = 16
+    num_workers: int = 0
+    samples_per_epoch: int = 2048
+    val_fraction: float = 0.1
+    val_segments: int = 64
+    silence_db: float = -60.0
+    short_clips: str = "pad"
+    denoise: bool = False
+    snr_db_min: float = -5.0
+    snr_db_max: float = 20.0
+    noise_colors: list[str] = field(default_factory=lambda: list(NOISE_COLORS))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("data.segment_seconds", self.segment_seconds)
+        _positive("data.batch_size", self.batch_size)
+        _positive("data.num_workers", self.num_workers, allow_zero=True)
+        _positive("data.samples_per_epoch", self.samples_per_epoch)
+        _positive("data.val_segments", self.val_segments, allow_zero=True)
+        _choice("data.short_clips", self.short_clips, SHORT_CLIP_POLICIES)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction: must be in [0, 1), got {self.val_fraction}")
+        if self.snr_db_min > self.snr_db_max:
+            raise ConfigError(f"data.snr_db_min ({self.snr_db_min}) must be <= data.snr_db_max ({self.snr_db_max})")
+        for color in self.noise_colors:
+            _choice("data.noise_colors", color, NOISE_COLORS)
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation and run plumbing (handled by PyTorch Lightning).
+
+    ``precision``: ``auto`` picks bf16/16-mixed on CUDA and 32 on CPU; any Lightning
+    precision string is accepted. ``devices``: ``auto`` or a count.
+    """
+
+    max_steps: int = 2000
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"
+    warmup_steps: int = 100
+    gradient_clip: float = 1.0
+    val_every: int = 250
+    checkpoint_every: int = 250
+    log_every: int = 10
+    audio_examples: int = 2
+    precision: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        for key in ("max_steps", "learning_rate", "val_every", "checkpoint_every", "log_every", "num_nodes"):
+            _positive(f"training.{key}", getattr(self, key))
+        for key in ("weight_decay", "warmup_steps", "gradient_clip", "audio_examples"):
+            _positive(f"training.{key}", getattr(self, key), allow_zero=True)
+
+
+@dataclass
+class PhaseConfig:
+    """Waveform reconstruction: Griffin-Lim iterations and momentum (Perraudin et al. 2013)."""
+
+    n_iter: int = 64
+    momentum: float = 0.99
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("phase.n_iter", self.n_iter)
+        if not 0.0 <= self.momentum < 2.0:
+            raise ConfigError(f"phase.momentum: must be in [0, 2), got {self.momentum}")
+
+
+@dataclass
+class Config:
+    """A whole recipe: every section, each with defaults."""
+
+    name: str = "custom"
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    phase: PhaseConfig = field(default_factory=PhaseConfig)
+
+    @property
+    def segment_samples(self) -> int:
+        """Training crop length in samples."""
+        return int(round(self.data.segment_seconds * self.audio.sample_rate))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON-serialisable)."""
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. training.max_steps=500")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value) if value.strip() else None
+
+
+def _merge(base: Any, delta: dict[str, Any], source: str) -> Any:
+    try:
+        return OmegaConf.merge(base, OmegaConf.create(delta))
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or ""
+        raise ConfigError(f"{source}: {key + ': ' if key else ''}{_omegaconf_message(exc)}") from None
+
+
+def _omegaconf_message(exc: OmegaConfBaseException) -> str:
+    msg = str(exc).splitlines()[0]
+    if "not in struct" in msg or "Key '" in msg and "not in" in msg:
+        return msg + " (unknown key; see `audioae config --show` for every valid key)"
+    return msg
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
+    """Build a validated :class:`Config` from a (possibly partial) nested dict.
+
+    Raises:
+        ConfigError: unknown key, wrong type, invalid choice or range; names the key.
+    """
+    merged = _merge(OmegaConf.structured(Config), data or {}, source)
+    try:
+        return OmegaConf.to_object(merged)  # runs every __post_init__
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
+
+
+def load_config(recipe: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- recipe YAML <- ``KEY=VALUE`` overrides, validated.
+
+    Args:
+        recipe: path to a recipe YAML file, or None for the defaults.
+        overrides: ``["training.max_steps=500", "model.latent_dim=16"]``; values are parsed as YAML.
+
+    Raises:
+        ConfigError: missing or malformed recipe, unknown key, wrong type or invalid value.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if recipe is not None:
+        path = Path(recipe)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: recipe not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+        data.setdefault("name", path.stem)
+    merged = _merge(OmegaConf.structured(Config), data, source)
+    for text in overrides or []:
+        key, value = _parse_override(text)
+        delta: dict[str, Any] = {}
+        node = delta
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        merged = _merge(merged, delta, f"--set {text}")
+    try:
+        return OmegaConf.to_object(merged)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
