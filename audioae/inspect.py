@@ -1,0 +1,364 @@
+"""Dataset check before training (``audioae inspect DIR``): what is in a folder and what will go wrong.
+
+:func:`inspect_folder` decodes every audio file under a folder once and reports counts,
+total duration, sample-rate and channel histograms, and the files training would trip on:
+unreadable (with the reason), silent, clipped and too short. It then turns those findings,
+together with the data settings of a recipe, into warnings that each say what to change.
+It never modifies the folder. Which files go to validation is computed by the same function
+training uses (``audioae.data.split_by_hash``), so the report shows the real split.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audioae.audio import (
+    AUDIO_EXTENSIONS,
+    AudioError,
+    NoAudioFilesError,
+    find_audio_files,
+    load_audio,
+    rms_db,
+)
+from audioae.data import split_by_hash
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """One readable file.
+
+    Attributes:
+        path: the file.
+        sample_rate: native rate (Hz).
+        channels: channel count.
+        duration: seconds.
+        rms_db: level of the mono mix (mean of channels), dBFS (-inf for digital silence).
+        clipped_fraction: share of samples (all channels) with ``|x| >= clip_level``, in [0, 1].
+    """
+
+    path: Path
+    sample_rate: int
+    channels: int
+    duration: float
+    rms_db: float
+    clipped_fraction: float
+
+
+@dataclass
+class FolderReport:
+    """What :func:`inspect_folder` found. Paths are as found under ``root``.
+
+    Attributes:
+        root: the inspected folder (or file).
+        files: stats of every readable file, sorted by path.
+        unreadable: ``(path, reason)`` for each file that failed to load.
+        silent: readable files whose RMS is below ``silence_db`` dBFS.
+        clipped: readable files with more than ``clip_fraction`` of samples at ``|x| >= clip_level``.
+        too_short: readable files shorter than ``segment_seconds``.
+        sample_rates: histogram ``{Hz: file count}`` of readable files.
+        channel_counts: histogram ``{channels: file count}`` of readable files.
+        ignored: histogram ``{suffix: count}`` of non-hidden files skipped for their extension.
+        warnings: one line per problem, each saying what to change.
+        val_files: the usable files training holds out for validation (``data.split_by_hash``).
+        settings: the parameters the report was made with.
+    """
+
+    root: Path
+    files: list[FileStats]
+    unreadable: list[tuple[Path, str]]
+    silent: list[Path]
+    clipped: list[Path]
+    too_short: list[Path]
+    sample_rates: dict[int, int]
+    channel_counts: dict[int, int]
+    ignored: dict[str, int]
+    warnings: list[str]
+    val_files: list[Path] = field(default_factory=list)
+    settings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_files(self) -> int:
+        """Audio files found (readable + unreadable)."""
+        return len(self.files) + len(self.unreadable)
+
+    @property
+    def total_duration(self) -> float:
+        """Total duration of the readable files, seconds."""
+        return float(sum(f.duration for f in self.files))
+
+    @property
+    def usable(self) -> list[Path]:
+        """Readable, non-silent files: what training will draw crops from."""
+        silent = set(self.silent)
+        return [f.path for f in self.files if f.path not in silent]
+
+    def _rel(self, path: Path) -> str:
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            return str(path)
+        return str(rel) if str(rel) != "." else path.name
+
+    def format(self) -> str:
+        """A readable multi-line text report (what ``audioae inspect`` prints)."""
+        stats = {f.path: f for f in self.files}
+        s = self.settings
+        lines = [f"folder: {self.root}"]
+        lines.append(
+            f"  audio files: {self.n_files} ({len(self.files)} readable, {len(self.unreadable)} unreadable), "
+            f"{len(self.usable)} usable, total {self.total_duration:.1f} s ({self.total_duration / 60:.1f} min)"
+        )
+        if self.sample_rates:
+            rates = ", ".join(f"{sr} Hz x {n}" for sr, n in sorted(self.sample_rates.items()))
+            lines.append(f"  sample rates: {rates}")
+            chans = ", ".join(f"{c} ch x {n}" for c, n in sorted(self.channel_counts.items()))
+            lines.append(f"  channels: {chans}")
+        if self.val_files:
+            held = ", ".join(self._rel(p) for p in self.val_files[:5]) + (
+                ", ..." if len(self.val_files) > 5 else ""
+            )
+            lines.append(
+                f"  validation split: {len(self.val_files)} of {len(self.usable)} usable files ({held})"
+            )
+        if self.ignored:
+            other = ", ".join(
+                f"{ext or '(no suffix)'} x {n}" for ext, n in sorted(self.ignored.items())
+            )
+            lines.append(f"  ignored (not audio extensions): {other}")
+        if self.unreadable:
+            lines.append(f"unreadable ({len(self.unreadable)}):")
+            lines += [f"  {self._rel(p)}: {reason}" for p, reason in self.unreadable]
+        if self.silent:
+            lines.append(
+                f"silent ({len(self.silent)}), RMS below {s.get('silence_db', float('nan')):g} dBFS:"
+            )
+            lines += [f"  {self._rel(p)} ({stats[p].rms_db:.1f} dBFS)" for p in self.silent]
+        if self.clipped:
+            lines.append(f"clipped ({len(self.clipped)}):")
+            lines += [
+                f"  {self._rel(p)} ({100 * stats[p].clipped_fraction:.2f}% of samples at full scale)"
+                for p in self.clipped
+            ]
+        if self.too_short:
+            lines.append(
+                f"too short ({len(self.too_short)}), under {s.get('segment_seconds', float('nan')):g} s:"
+            )
+            lines += [f"  {self._rel(p)} ({stats[p].duration:.2f} s)" for p in self.too_short]
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines += [f"  - {w}" for w in self.warnings]
+        else:
+            lines.append("no problems found")
+        return "\n".join(lines)
+
+
+def _ignored_suffixes(root: Path, wanted: set[str]) -> dict[str, int]:
+    """Count non-hidden files under ``root`` whose suffix is not an audio extension."""
+    if not root.is_dir():
+        return {}
+    counts: Counter[str] = Counter()
+    for _dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            suffix = os.path.splitext(name)[1].lower()
+            if not name.startswith(".") and suffix not in wanted:
+                counts[suffix] += 1
+    return dict(counts)
+
+
+def _files(count: int, singular_verb: str, plural_verb: str) -> str:
+    """``"1 file is"`` / ``"3 files are"``."""
+    return f"1 file {singular_verb}" if count == 1 else f"{count} files {plural_verb}"
+
+
+def _warnings(
+    report: FolderReport,
+    *,
+    sample_rate: int,
+    segment_seconds: float,
+    batch_size: int,
+    val_fraction: float,
+    silence_db: float,
+    clip_level: float,
+    clip_fraction: float,
+) -> list[str]:
+    out: list[str] = []
+    n = report.n_files
+    if report.unreadable:
+        out.append(
+            f"{len(report.unreadable)} of {n} files cannot be read and will be skipped: "
+            f"fix or remove them (reasons listed above)"
+        )
+    if report.silent:
+        out.append(
+            f"{_files(len(report.silent), 'is', 'are')} silent (RMS below data.silence_db={silence_db:g} dBFS) and will be "
+            f"skipped: remove them, or lower data.silence_db if they are quiet recordings you want"
+        )
+    if report.clipped:
+        out.append(
+            f"{_files(len(report.clipped), 'clips', 'clip')} (more than {100 * clip_fraction:g}% of samples at |x| >= {clip_level:g}): "
+            f"the model will learn the distortion; replace them with unclipped recordings or remove them"
+        )
+    if report.too_short:
+        short = set(report.too_short)
+        shortest = min(f.duration for f in report.files if f.path in short)
+        fit = math.floor(shortest * 100) / 100
+        fix = f"set data.segment_seconds={fit:g} to use them whole" if fit > 0 else "remove them"
+        out.append(
+            f"{_files(len(report.too_short), 'is', 'are')} shorter than data.segment_seconds={segment_seconds:g} s "
+            f"(shortest {shortest:.3g} s): they are zero-padded (data.short_clips=pad) or left out "
+            f"(data.short_clips=skip); {fix}"
+        )
+    low = sorted({f.sample_rate for f in report.files if f.sample_rate < sample_rate})
+    if low:
+        n_low = sum(1 for f in report.files if f.sample_rate < sample_rate)
+        out.append(
+            f"{_files(n_low, 'has', 'have')} a sample rate below audio.sample_rate={sample_rate} Hz (lowest {low[0]} Hz): "
+            f"they are upsampled and hold nothing above {low[0] / 2:g} Hz; set audio.sample_rate={low[0]} or replace them"
+        )
+    usable = len(report.usable)
+    if usable == 0:
+        out.append(
+            "no usable files (every file is unreadable or silent): training cannot start; add readable, non-silent audio"
+        )
+        return out
+    if val_fraction > 0 and usable < 2:
+        out.append(
+            f"only {usable} usable file: training cannot hold one out for validation and fails; "
+            f"add files or set data.val_fraction=0"
+        )
+        return out
+    n_val = len(report.val_files)
+    if val_fraction > 0 and round(val_fraction * usable) < 1:
+        out.append(
+            f"only {usable} usable files: data.val_fraction={val_fraction:g} asks for {val_fraction * usable:.2g} "
+            f"files, so 1 file ({100 / usable:.0f}% of the data) is held out for validation anyway; "
+            f"add files (at least {math.ceil(1 / val_fraction)}) or set data.val_fraction=0"
+        )
+    n_train = usable - n_val
+    if n_train < batch_size:
+        out.append(
+            f"only {n_train} training files for data.batch_size={batch_size}: every batch repeats files; "
+            f"add files or set data.batch_size={n_train}"
+        )
+    return out
+
+
+def inspect_folder(
+    root: str | os.PathLike,
+    *,
+    sample_rate: int = 16000,
+    segment_seconds: float = 1.0,
+    batch_size: int = 16,
+    val_fraction: float = 0.1,
+    silence_db: float = -60.0,
+    clip_level: float = 0.999,
+    clip_fraction: float = 0.001,
+    extensions: Iterable[str] = AUDIO_EXTENSIONS,
+) -> FolderReport:
+    """Decode every audio file under ``root`` and report what training would trip on.
+
+    The keyword arguments mirror a recipe: ``audio.sample_rate`` (Hz), ``data.segment_seconds``
+    (s), ``data.batch_size``, ``data.val_fraction``, ``data.silence_db`` (dBFS). A file is
+    *silent* when the RMS of its mono mix is below ``silence_db`` dBFS, *clipped* when more
+    than ``clip_fraction`` of its samples have ``|x| >= clip_level``, *too short* when it
+    lasts less than ``segment_seconds``. Files are read at their native rate (no resampling),
+    so levels can differ by a fraction of a dB from training's check at ``sample_rate``.
+    ``report.val_files`` is the split training will use (``audioae.data.split_by_hash`` over
+    the usable files), and the validation/batch warnings are computed from it.
+
+    Args:
+        root: a folder (scanned recursively, see ``audio.find_audio_files``) or one file.
+
+    Returns:
+        a :class:`FolderReport`; ``report.format()`` renders it as text.
+
+    Raises:
+        NoAudioFilesError: (a subclass of ``AudioError``) the folder holds no audio file; the
+            message lists the extensions looked for and any other files found.
+        AudioError: ``root`` does not exist.
+        ValueError: a parameter is out of range.
+    """
+    if sample_rate <= 0 or segment_seconds <= 0 or batch_size <= 0:
+        raise ValueError(
+            f"inspect_folder: sample_rate, segment_seconds and batch_size must be > 0 "
+            f"(got {sample_rate}, {segment_seconds}, {batch_size})"
+        )
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"inspect_folder: val_fraction must be in [0, 1), got {val_fraction}")
+    root = Path(root)
+    extensions = tuple(extensions)
+    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    paths = find_audio_files(root, extensions)
+    ignored = _ignored_suffixes(root, wanted)
+    if not paths:
+        other = ""
+        if ignored:
+            listing = ", ".join(
+                f"{ext or '(no suffix)'} x {n}" for ext, n in sorted(ignored.items())
+            )
+            other = f"; found only other files ({listing}): convert audio to .wav or .flac"
+        raise NoAudioFilesError(
+            root, f"no audio files found (looked for {', '.join(sorted(wanted))}){other}"
+        )
+
+    files: list[FileStats] = []
+    unreadable: list[tuple[Path, str]] = []
+    for path in paths:
+        try:
+            wav, sr = load_audio(path, mono=False)  # (channels, time) at the native rate
+        except AudioError as exc:
+            unreadable.append((path, exc.reason))
+            continue
+        files.append(
+            FileStats(
+                path=path,
+                sample_rate=sr,
+                channels=int(wav.shape[0]),
+                duration=wav.shape[-1] / sr,
+                rms_db=float(rms_db(wav.mean(dim=0))),
+                clipped_fraction=float((wav.abs() >= clip_level).double().mean()),
+            )
+        )
+    report = FolderReport(
+        root=root,
+        files=files,
+        unreadable=unreadable,
+        silent=[f.path for f in files if f.rms_db < silence_db],
+        clipped=[f.path for f in files if f.clipped_fraction > clip_fraction],
+        too_short=[f.path for f in files if f.duration < segment_seconds],
+        sample_rates=dict(sorted(Counter(f.sample_rate for f in files).items())),
+        channel_counts=dict(sorted(Counter(f.channels for f in files).items())),
+        ignored=ignored,
+        warnings=[],
+        settings={
+            "sample_rate": sample_rate,
+            "segment_seconds": segment_seconds,
+            "batch_size": batch_size,
+            "val_fraction": val_fraction,
+            "silence_db": silence_db,
+        },
+    )
+    usable = report.usable
+    if val_fraction > 0 and len(usable) >= 2:  # the very split training will use
+        _, val_idx = split_by_hash(usable, root, val_fraction)
+        report.val_files = [usable[i] for i in val_idx]
+    report.warnings = _warnings(
+        report,
+        sample_rate=sample_rate,
+        segment_seconds=segment_seconds,
+        batch_size=batch_size,
+        val_fraction=val_fraction,
+        silence_db=silence_db,
+        clip_level=clip_level,
+        clip_fraction=clip_fraction,
+    )
+    return report
+
+
+__all__ = ["FileStats", "FolderReport", "inspect_folder"]

@@ -1,0 +1,59 @@
+"""Shared test helpers: the bundled data folder and small synthetic audio files in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+DATA = Path(__file__).parents[1] / "data"
+"""The repository's bundled real audio (data/notes, data/speech, data/noise)."""
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+
+
+def sine(
+    freq: float = 440.0,
+    seconds: float = 1.0,
+    sample_rate: int = 16000,
+    amplitude: float = 0.5,
+    channels: int = 1,
+) -> np.ndarray:
+    """A float32 sine of shape ``(channels, time)``; channel ``c`` has phase offset ``c * pi / 4``."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    rows = [amplitude * np.sin(2 * np.pi * freq * t + c * np.pi / 4) for c in range(channels)]
+    return np.stack(rows).astype(np.float32)
+
+
+@pytest.fixture
+def write_audio(tmp_path: Path) -> Callable[..., Path]:
+    """Factory writing ``data (channels, time)`` to ``tmp_path / name`` with soundfile directly.
+
+    ``write_audio(name, data=None, sample_rate=16000, subtype=None)``; ``data`` defaults to a
+    1 s 440 Hz sine at half scale. Sub-folders in ``name`` are created.
+    """
+
+    def _write(
+        name: str,
+        data: np.ndarray | None = None,
+        sample_rate: int = 16000,
+        subtype: str | None = None,
+    ) -> Path:
+        if data is None:
+            data = sine(sample_rate=sample_rate)
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), np.asarray(data).T, sample_rate, subtype=subtype)
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def sine_wav(write_audio: Callable[..., Path]) -> Path:
+    """A 1 s, 16 kHz, mono PCM_16 wav of a 440 Hz sine at half scale."""
+    return write_audio("sine.wav")
