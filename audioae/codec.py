@@ -1,0 +1,659 @@
+"""The ``.aae`` compressed latent file: per-dimension uniform quantisation + adaptive range coding.
+
+A latent ``(channels, latent_dim, latent_frames)`` is stored as integer symbols, one per value,
+entropy-coded with a range coder (``constriction``, Bamler 2022) under a quantized Laplace model
+whose location and scale adapt as the file is decoded, so no probability table is stored.
+
+Quantisation
+    Each latent dimension ``d`` (shared by all channels) is quantised uniformly to
+    ``L = 2**bits`` levels over its range in this file, ``[lo[d], hi[d]]`` = its min and max
+    (rounded outwards to the stored precision): ``q = floor((x - lo) / step)`` clipped to
+    ``0..L-1`` with ``step = (hi - lo) / L``, reconstructed at the bin centre
+    ``lo + (q + 0.5) * step``. Every value is therefore within ``step / 2`` of its original
+    (plus the float32 rounding of the result).
+    The full range was chosen over a clipped one (mean ± k·std): with an entropy coder a
+    clipped range only buys a smaller step at a higher rate and adds unbounded overload
+    errors, so its rate/distortion curve flattens out. Measured on synthetic AR(1) latents
+    (32 dims, 16..940 frames, Laplace and Gaussian innovations, bits 2..10), compared at equal
+    rate with k in {2, 2.5, 3, 4}: at ~1.5 bit/value the full range was within 0.3 dB of the
+    best k; from ~3.3 bit/value on it had equal or lower MSE than every k (up to 41 dB lower
+    at ~9 bit/value).
+
+Entropy model (the same code runs in the encoder and the decoder, in float64 with only
+``+ - * /``, so both compute bit-identical parameters)
+    For each stream (channel, dimension) and frame ``t``: the running mean ``m`` of the symbols
+    decoded so far (``(L-1)/2`` before the first), the previous symbol ``p`` and a scale ``b``.
+    The prediction is ``m + a[d] * (p - m)`` (first-order autoregression, ``a[d]`` one of
+    ``PREDICTOR_COEFFS``, chosen per dimension by the encoder), clipped to ``[0, L-1]``;
+    the symbol is coded with a Laplace distribution of that location and scale ``b``,
+    quantized to integers (tails folded onto the end symbols). Then
+    ``b += (|q - prediction| - b) / min(t + 2, W)``, floored at ``MIN_SCALE``, starting at
+    ``L / 4``: a running mean absolute error that becomes an exponential moving average over
+    ``W = 2**w`` frames (Laplace maximum-likelihood scale). The encoder picks ``w`` for the
+    file and ``a[d]`` per dimension by estimating the code length of every choice.
+    Measured against a static per-dimension quantized Laplace with its mean and scale stored
+    in float16 (4 bytes per dimension), bits/value of payload plus model parameters, bits=8,
+    Laplace innovations, 16 / 156 / 940 frames: correlated non-stationary latents 7.48 / 6.65
+    / 6.09 (static 10.02 / 7.21 / 6.47); i.i.d. stationary latents 7.75 / 7.18 / 6.71 (static
+    10.00 / 7.41 / 6.74). A quantized Gaussian instead of the Laplace cost 0.2-0.33 bit/value.
+
+Layout (little-endian unless stated; ``varint`` = unsigned LEB128, 1..9 bytes)::
+
+    offset  size          field
+    0       4             magic b"\\x89AAE"
+    4       1             format version (1)
+    5       varint        total file size in bytes (header + payload + CRC)
+    .       16            model hash (identifies the model that made the latent)
+    .       1             flags: bit 0 set = lo/hi stored as float32, clear = float16; others 0
+    .       1             bits (1..16): L = 2**bits quantiser levels
+    .       1             w (1..6): entropy-model window W = 2**w frames
+    .       varint        sample_rate (Hz)
+    .       varint        length (audio samples per channel)
+    .       varint        channels
+    .       varint        latent_dim
+    .       varint        latent_frames
+    .       ceil(D/4)     predictor codes, 2 bits per dimension (dimension d in bits
+                          2*(d%4)..2*(d%4)+1 of byte d//4; a[d] = PREDICTOR_COEFFS[code])
+    .       D*s           lo[d], s = 2 (float16) or 4 (float32)
+    .       D*s           hi[d]
+    .       P             payload: range-coder words (uint32) stored big-endian, frame-major
+                          then channel then dimension; up to 3 trailing zero bytes of the
+                          last word are left out (the reader pads them back)
+    end-4   4             CRC32 (zlib) of every preceding byte
+
+With ``latent_dim = 32`` the header is about 170 bytes plus the 4-byte CRC (128 of them are
+lo/hi in float16; float32 is used only when float16 would widen a range by more than 1 % or
+overflow).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import constriction
+import numpy as np
+import torch
+from torch import Tensor
+
+from audioae.fileio import atomic_output
+
+MAGIC = b"\x89AAE"
+VERSION = 1
+HASH_BYTES = 16
+PREDICTOR_COEFFS = (0.0, 0.5, 0.75, 1.0)
+WINDOW_CODES = (1, 2, 3, 4, 5, 6)
+MIN_SCALE = 0.05
+INIT_SCALE_DIVISOR = 4.0
+_FLAG_FLOAT32 = 0x01
+_MAX_SYMBOLS = 1 << 31
+_RANGE_SLACK = 1.01
+
+
+class CodecError(ValueError):
+    """An ``.aae`` file cannot be read: not an .aae file, unknown version, truncated,
+    corrupted (CRC mismatch), made with another model, or inconsistent header fields."""
+
+
+@dataclass(frozen=True, eq=False)
+class AAEHeader:
+    """Parsed ``.aae`` header. ``lo``/``hi`` are the per-dimension quantiser ranges (float64,
+    shape ``(latent_dim,)``); ``predictors`` the per-dimension predictor codes
+    (``PREDICTOR_COEFFS`` indices); ``window_code`` the entropy-model window exponent; sizes in
+    bytes (``total_bytes = header_bytes + payload_bytes + 4``)."""
+
+    version: int
+    model_hash: bytes
+    sample_rate: int
+    length: int
+    channels: int
+    latent_dim: int
+    latent_frames: int
+    bits: int
+    window_code: int
+    predictors: tuple[int, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    float32_params: bool
+    header_bytes: int
+    payload_bytes: int
+    total_bytes: int
+
+    @property
+    def step(self) -> np.ndarray:
+        """Quantiser step per dimension, ``(hi - lo) / 2**bits``, shape ``(latent_dim,)``."""
+        return (self.hi - self.lo) / (1 << self.bits)
+
+    @property
+    def duration_seconds(self) -> float:
+        """Audio duration, ``length / sample_rate`` seconds."""
+        return self.length / self.sample_rate
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """Bitrate of the whole file (header included), kbit/s."""
+        return bitrate_kbps(self.total_bytes, self.length, self.sample_rate)
+
+
+@dataclass(frozen=True)
+class DecodedLatent:
+    """``latent``: float32 ``(channels, latent_dim, latent_frames)`` on CPU; ``header``: its header."""
+
+    latent: Tensor
+    header: AAEHeader
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def bitrate_kbps(num_bytes: int, length: int, sample_rate: int) -> float:
+    """Bitrate in kbit/s of ``num_bytes`` bytes for ``length`` samples at ``sample_rate`` Hz.
+
+    Raises:
+        ValueError: ``length`` or ``sample_rate`` not positive.
+    """
+    if length <= 0 or sample_rate <= 0:
+        raise ValueError(
+            f"bitrate needs length > 0 and sample_rate > 0, got {length}, {sample_rate}"
+        )
+    return num_bytes * 8.0 * sample_rate / length / 1000.0
+
+
+def pcm16_ratio(num_bytes: int, length: int, sample_rate: int, channels: int = 1) -> float:
+    """Compression ratio against 16-bit PCM of the same audio: the PCM bitrate
+    ``16 * sample_rate * channels`` bit/s over :func:`bitrate_kbps` (= ``2 * length * channels / num_bytes``).
+
+    Raises:
+        ValueError: ``num_bytes``, ``length`` or ``sample_rate`` not positive.
+    """
+    if num_bytes <= 0:
+        raise ValueError(f"num_bytes must be > 0, got {num_bytes}")
+    pcm_kbps = 16.0 * sample_rate * channels / 1000.0
+    return pcm_kbps / bitrate_kbps(num_bytes, length, sample_rate)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+class _Reader:
+    """Sequential reader; ``what`` prefixes the error raised when bytes run out."""
+
+    def __init__(self, data: bytes, pos: int, end: int, what: str) -> None:
+        self.data, self.pos, self.end, self.what = data, pos, end, what
+
+    def take(self, n: int, field: str) -> bytes:
+        if self.pos + n > self.end:
+            raise CodecError(f"{self.what}: the {field} field runs past the end of the header")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self, field: str) -> int:
+        return self.take(1, field)[0]
+
+    def varint(self, field: str) -> int:
+        value = 0
+        for i in range(9):
+            b = self.byte(field)
+            value |= (b & 0x7F) << (7 * i)
+            if not b & 0x80:
+                return value
+        raise CodecError(f"{self.what}: the {field} field is not a valid varint")
+
+
+# ----------------------------------------------------------------------------- quantiser
+
+
+def _outward(lo: np.ndarray, hi: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray, bool]:
+    """lo/hi rounded outwards to ``dtype``; ok is False when that overflows or widens a
+    range by more than 1 % (a zero-width range must then be exact)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo_s, hi_s = lo.astype(dtype), hi.astype(dtype)
+        lo_s = np.where(lo_s.astype(np.float64) > lo, np.nextafter(lo_s, dtype(-np.inf)), lo_s)
+        hi_s = np.where(hi_s.astype(np.float64) < hi, np.nextafter(hi_s, dtype(np.inf)), hi_s)
+        lo64, hi64 = lo_s.astype(np.float64), hi_s.astype(np.float64)
+        ok = np.isfinite(lo64) & np.isfinite(hi64) & (hi64 - lo64 <= _RANGE_SLACK * (hi - lo))
+    return lo_s.astype(dtype), hi_s.astype(dtype), bool(ok.all())
+
+
+def _quantise(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int) -> np.ndarray:
+    """x (C, D, T) float64 -> symbols int64 in 0..levels-1 (lo/hi (D,) float64)."""
+    width = (hi - lo)[None, :, None]
+    safe = np.where(width > 0, width, 1.0)
+    q = np.floor((x - lo[None, :, None]) * (levels / safe))
+    q = np.where(width > 0, q, 0.0)
+    return np.clip(q, 0, levels - 1).astype(np.int64)
+
+
+def _dequantise(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int) -> np.ndarray:
+    """symbols (C, D, T) -> bin centres float64."""
+    step = ((hi - lo) / levels)[None, :, None]
+    return lo[None, :, None] + (q + 0.5) * step
+
+
+# ----------------------------------------------------------------------------- entropy model
+
+
+class _AdaptiveLaplace:
+    """The adaptive model of the module docstring, for arrays of streams of any shape.
+
+    ``coeffs`` and ``window`` broadcast against ``shape``; every operation is elementwise
+    float64 ``+ - * /``, so encoder and decoder produce identical parameters.
+    """
+
+    def __init__(self, levels: int, coeffs: np.ndarray, window: np.ndarray, shape: tuple[int, ...]):
+        self.top = float(levels - 1)
+        self.center = self.top / 2.0
+        self.coeffs = np.asarray(coeffs, dtype=np.float64)
+        self.window = np.asarray(window, dtype=np.float64)
+        self.prev = np.full(shape, self.center)
+        self.total = np.zeros(shape, dtype=np.int64)
+        self.count = 0
+        self.scale = np.full(shape, levels / INIT_SCALE_DIVISOR)
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / self.count if self.count else np.full(self.prev.shape, self.center)
+        pred = np.clip(mean + self.coeffs * (self.prev - mean), 0.0, self.top)
+        return pred, self.scale
+
+    def update(self, q: np.ndarray, pred: np.ndarray) -> None:
+        rate = np.minimum(float(self.count + 2), self.window)
+        self.scale = np.maximum(self.scale + (np.abs(q - pred) - self.scale) / rate, MIN_SCALE)
+        self.prev = q.astype(np.float64)
+        self.total = self.total + q
+        self.count += 1
+
+
+def _laplace_bits(q: np.ndarray, pred: np.ndarray, scale: np.ndarray, top: float) -> np.ndarray:
+    """Approximate code length (bits) of q under the quantized Laplace, tails folded."""
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        z = (x - pred) / scale
+        return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
+
+    upper = np.where(q >= top, 1.0, cdf(q + 0.5))
+    lower = np.where(q <= 0, 0.0, cdf(q - 0.5))
+    return -np.log2(np.maximum(upper - lower, 2.0**-24))
+
+
+def _choose_model(q: np.ndarray, levels: int) -> tuple[int, np.ndarray]:
+    """Pick the window code and per-dimension predictor codes of least estimated length.
+
+    q: (C, D, T) symbols. Returns (window_code, codes (D,) int).
+    """
+    channels, dims, frames = q.shape
+    shape = (len(WINDOW_CODES), len(PREDICTOR_COEFFS), channels, dims)
+    coeffs = np.asarray(PREDICTOR_COEFFS)[None, :, None, None]
+    windows = np.asarray([2.0**w for w in WINDOW_CODES])[:, None, None, None]
+    model = _AdaptiveLaplace(levels, coeffs, windows, shape)
+    cost = np.zeros(shape)
+    for t in range(frames):
+        pred, scale = model.params()
+        cost += _laplace_bits(q[:, :, t], pred, scale, model.top)
+        model.update(np.broadcast_to(q[:, :, t], shape), pred)
+    per_dim = cost.sum(axis=2)  # (windows, coeffs, D)
+    best = per_dim.min(axis=1).sum(axis=1)
+    w_index = int(np.argmin(best))
+    return WINDOW_CODES[w_index], np.argmin(per_dim[w_index], axis=0)
+
+
+def _run_params(q: np.ndarray, levels: int, window_code: int, codes: np.ndarray):
+    """Model parameters for every symbol, (T, C, D) each, as the decoder will compute them."""
+    channels, dims, frames = q.shape
+    coeffs = np.asarray(PREDICTOR_COEFFS)[codes][None, :]
+    model = _AdaptiveLaplace(levels, coeffs, np.float64(2.0**window_code), (channels, dims))
+    preds = np.empty((frames, channels, dims))
+    scales = np.empty((frames, channels, dims))
+    for t in range(frames):
+        preds[t], scales[t] = model.params()
+        model.update(q[:, :, t], preds[t])
+    return preds, scales
+
+
+def _family(levels: int):
+    return constriction.stream.model.QuantizedLaplace(0, levels - 1)
+
+
+def _words_to_bytes(words: np.ndarray, drop: int) -> bytes:
+    raw = words.astype(">u4").tobytes()
+    return raw[: len(raw) - drop]
+
+
+def _bytes_to_words(payload: bytes) -> np.ndarray:
+    padded = payload + b"\0" * (-len(payload) % 4)
+    return np.frombuffer(padded, dtype=">u4").astype(np.uint32)
+
+
+def _entropy_encode(
+    symbols: np.ndarray, preds: np.ndarray, scales: np.ndarray, levels: int
+) -> bytes:
+    """Range-code flat symbols; shorten the last word when a rounded-up value still decodes."""
+    if symbols.size == 0:
+        return b""
+    family = _family(levels)
+    encoder = constriction.stream.queue.RangeEncoder()
+    encoder.encode(symbols.astype(np.int32), family, preds, scales)
+    words = encoder.get_compressed()
+    for drop in (3, 2, 1):
+        unit = 1 << (8 * drop)
+        last = -(-int(words[-1]) // unit) * unit
+        if last >= 1 << 32:
+            continue
+        trial = words.copy()
+        trial[-1] = last
+        try:
+            decoded = constriction.stream.queue.RangeDecoder(trial).decode(family, preds, scales)
+        except Exception:  # constriction rejects data that is invalid for the model
+            continue
+        if np.array_equal(decoded, symbols):
+            return _words_to_bytes(trial, drop)
+    return _words_to_bytes(words, 0)
+
+
+# ----------------------------------------------------------------------------- encode / decode
+
+
+def encode_latent(
+    latent: Tensor,
+    *,
+    bits: int,
+    model_hash: bytes,
+    sample_rate: int,
+    length: int,
+    channels: int,
+) -> bytes:
+    """Quantise and entropy-code a latent into the bytes of an ``.aae`` file.
+
+    Args:
+        latent: ``(channels, latent_dim, latent_frames)`` float tensor, any device.
+        bits: quantiser resolution, 1..16 (``2**bits`` levels per dimension over its range).
+        model_hash: 16 bytes identifying the model (checked by :func:`decode_latent`).
+        sample_rate: audio sample rate (Hz) of the encoded audio.
+        length: audio length in samples per channel.
+        channels: audio channel count; must equal ``latent.shape[0]``.
+
+    Returns:
+        The whole file (header, payload, CRC32).
+
+    Raises:
+        ValueError: wrong shape, non-finite values, or an argument out of range.
+    """
+    if not isinstance(bits, int) or not 1 <= bits <= 16:
+        raise ValueError(f"bits must be an integer in 1..16, got {bits!r}")
+    if not isinstance(model_hash, bytes | bytearray) or len(model_hash) != HASH_BYTES:
+        raise ValueError(f"model_hash must be {HASH_BYTES} bytes")
+    if not 0 < sample_rate < 1 << 63 or not 0 <= length < 1 << 63:
+        raise ValueError(
+            f"need 0 < sample_rate and 0 <= length < 2**63, got {sample_rate}, {length}"
+        )
+    if latent.dim() != 3 or latent.shape[0] != channels or latent.shape[1] == 0 or channels <= 0:
+        raise ValueError(
+            f"latent must be (channels={channels}, latent_dim > 0, latent_frames), got {tuple(latent.shape)}"
+        )
+    x = latent.detach().to("cpu", torch.float32).numpy().astype(np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError("latent contains NaN or infinite values")
+    if x.size >= _MAX_SYMBOLS:
+        raise ValueError(f"latent too large for one .aae file ({x.size} values)")
+    _, dims, frames = x.shape
+    levels = 1 << bits
+    if frames:
+        lo, hi = x.min(axis=(0, 2)), x.max(axis=(0, 2))
+    else:
+        lo = hi = np.zeros(dims)
+    lo_s, hi_s, ok = _outward(lo, hi, np.float16)
+    flags = 0
+    if not ok:  # float32 always holds the float32 latent's own min and max exactly
+        lo_s, hi_s, flags = lo.astype(np.float32), hi.astype(np.float32), _FLAG_FLOAT32
+    lo_q, hi_q = lo_s.astype(np.float64), hi_s.astype(np.float64)
+    q = _quantise(x, lo_q, hi_q, levels)
+
+    window_code, codes = (
+        _choose_model(q, levels) if frames else (WINDOW_CODES[0], np.zeros(dims, int))
+    )
+    preds, scales = _run_params(q, levels, window_code, codes)
+    payload = _entropy_encode(
+        q.transpose(2, 0, 1).reshape(-1), preds.reshape(-1), scales.reshape(-1), levels
+    )
+
+    packed = bytearray((dims + 3) // 4)
+    for d, code in enumerate(codes):
+        packed[d // 4] |= int(code) << (2 * (d % 4))
+    endian = "<f4" if flags & _FLAG_FLOAT32 else "<f2"
+    body = b"".join(
+        [
+            bytes(model_hash),
+            bytes([flags, bits, window_code]),
+            _varint(sample_rate),
+            _varint(length),
+            _varint(channels),
+            _varint(dims),
+            _varint(frames),
+            bytes(packed),
+            lo_s.astype(endian).tobytes(),
+            hi_s.astype(endian).tobytes(),
+            payload,
+        ]
+    )
+    prefix = MAGIC + bytes([VERSION])
+    # the total-size varint counts itself: iterate until its own length is stable
+    total = len(prefix) + len(body) + 4 + 1
+    while len(prefix) + len(_varint(total)) + len(body) + 4 != total:
+        total = len(prefix) + len(_varint(total)) + len(body) + 4
+    head = prefix + _varint(total) + body
+    return head + zlib.crc32(head).to_bytes(4, "little")
+
+
+def _check_envelope(data: bytes) -> int:
+    """Magic, version, size and CRC; returns the offset after the size field."""
+    if len(data) < len(MAGIC):
+        if MAGIC.startswith(data):
+            raise CodecError(f"truncated .aae file: only {len(data)} bytes")
+        raise CodecError("not an .aae file (bad magic bytes)")
+    if data[: len(MAGIC)] != MAGIC:
+        raise CodecError("not an .aae file (bad magic bytes)")
+    if len(data) == len(MAGIC):
+        raise CodecError("truncated .aae file: no version byte")
+    version = data[len(MAGIC)]
+    if version != VERSION:
+        raise CodecError(
+            f"unknown .aae format version {version}; this audioae reads version {VERSION} "
+            "(the file was written by a newer or incompatible audioae)"
+        )
+    pos, total = len(MAGIC) + 1, 0
+    for i in range(9):
+        if pos >= len(data):
+            raise CodecError(f"truncated .aae file: {len(data)} bytes, the header is incomplete")
+        b = data[pos]
+        pos += 1
+        total |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            break
+    else:
+        raise CodecError("corrupted .aae file: invalid size field")
+    crc_ok = len(data) >= pos + 4 and zlib.crc32(data[:-4]) == int.from_bytes(data[-4:], "little")
+    if len(data) < total and not crc_ok:
+        raise CodecError(f"truncated .aae file: the header says {total} bytes, found {len(data)}")
+    if not crc_ok:
+        raise CodecError("corrupted .aae file: CRC32 mismatch")
+    if len(data) != total:
+        raise CodecError(
+            f"inconsistent .aae header: size field says {total} bytes, the file has {len(data)}"
+        )
+    return pos
+
+
+def parse_header(data: bytes) -> AAEHeader:
+    """Check and parse the header of ``.aae`` bytes (the payload is not decoded).
+
+    Raises:
+        CodecError: bad magic, unknown version, truncated, CRC mismatch, inconsistent fields.
+    """
+    data = bytes(data)
+    pos = _check_envelope(data)
+    end = len(data) - 4
+    r = _Reader(data, pos, end, "inconsistent .aae header")
+    model_hash = r.take(HASH_BYTES, "model hash")
+    flags, bits, window_code = r.byte("flags"), r.byte("bits"), r.byte("window")
+    sample_rate, length = r.varint("sample_rate"), r.varint("length")
+    channels, dims, frames = r.varint("channels"), r.varint("latent_dim"), r.varint("latent_frames")
+    problems = []
+    if flags & ~_FLAG_FLOAT32:
+        problems.append(f"unknown flags {flags:#04x}")
+    if not 1 <= bits <= 16:
+        problems.append(f"bits {bits} not in 1..16")
+    if window_code not in WINDOW_CODES:
+        problems.append(f"window code {window_code} not in {WINDOW_CODES}")
+    if sample_rate <= 0 or channels <= 0 or dims <= 0:
+        problems.append(
+            f"sample_rate {sample_rate}, channels {channels}, latent_dim {dims} must be > 0"
+        )
+    if channels * dims * frames >= _MAX_SYMBOLS:
+        problems.append(f"{channels}x{dims}x{frames} latent values is too many")
+    if problems:
+        raise CodecError("inconsistent .aae header: " + "; ".join(problems))
+    packed = r.take((dims + 3) // 4, "predictor codes")
+    codes = tuple((packed[d // 4] >> (2 * (d % 4))) & 3 for d in range(dims))
+    if dims % 4 and packed[-1] >> (2 * (dims % 4)):
+        raise CodecError("inconsistent .aae header: unused predictor bits are set")
+    size, dtype = (4, "<f4") if flags & _FLAG_FLOAT32 else (2, "<f2")
+    lo = np.frombuffer(r.take(dims * size, "lo"), dtype=dtype).astype(np.float64)
+    hi = np.frombuffer(r.take(dims * size, "hi"), dtype=dtype).astype(np.float64)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (lo <= hi).all()):
+        raise CodecError("inconsistent .aae header: quantiser ranges must be finite with lo <= hi")
+    payload_bytes = end - r.pos
+    if (payload_bytes == 0) != (frames == 0):
+        raise CodecError(
+            f"inconsistent .aae header: {frames} latent frames but {payload_bytes} payload bytes"
+        )
+    return AAEHeader(
+        version=VERSION,
+        model_hash=model_hash,
+        sample_rate=sample_rate,
+        length=length,
+        channels=channels,
+        latent_dim=dims,
+        latent_frames=frames,
+        bits=bits,
+        window_code=window_code,
+        predictors=codes,
+        lo=lo,
+        hi=hi,
+        float32_params=bool(flags & _FLAG_FLOAT32),
+        header_bytes=r.pos,
+        payload_bytes=payload_bytes,
+        total_bytes=len(data),
+    )
+
+
+def decode_latent(data: bytes, *, model_hash: bytes | None = None) -> DecodedLatent:
+    """Decode ``.aae`` bytes back to a latent.
+
+    Args:
+        data: the whole file.
+        model_hash: when given (16 bytes), the file must have been made by that model.
+
+    Returns:
+        :class:`DecodedLatent` with ``latent`` float32 ``(channels, latent_dim, latent_frames)``.
+
+    Raises:
+        CodecError: bad magic, unknown version, truncated, CRC mismatch, another model's file,
+            inconsistent header fields.
+    """
+    if model_hash is not None and len(model_hash) != HASH_BYTES:
+        raise ValueError(f"model_hash must be {HASH_BYTES} bytes")
+    header = parse_header(data)
+    if model_hash is not None and header.model_hash != bytes(model_hash):
+        raise CodecError(
+            f"this .aae file was made with another model (model hash {header.model_hash.hex()[:12]}…, "
+            f"expected {bytes(model_hash).hex()[:12]}…); decode it with the model that encoded it"
+        )
+    levels = 1 << header.bits
+    c, d, frames = header.channels, header.latent_dim, header.latent_frames
+    q = np.zeros((c, d, frames), dtype=np.int64)
+    if frames:
+        payload = bytes(data)[header.header_bytes : header.header_bytes + header.payload_bytes]
+        decoder = constriction.stream.queue.RangeDecoder(_bytes_to_words(payload))
+        family = _family(levels)
+        coeffs = np.asarray(PREDICTOR_COEFFS)[list(header.predictors)][None, :]
+        model = _AdaptiveLaplace(levels, coeffs, np.float64(2.0**header.window_code), (c, d))
+        for t in range(frames):
+            pred, scale = model.params()
+            try:
+                sym = decoder.decode(family, pred.reshape(-1), scale.reshape(-1))
+            except Exception as exc:  # constriction reports exhausted/invalid data
+                raise CodecError(f"corrupted .aae payload: {exc}") from None
+            q[:, :, t] = np.asarray(sym, dtype=np.int64).reshape(c, d)
+            model.update(q[:, :, t], pred)
+    latent = torch.from_numpy(_dequantise(q, header.lo, header.hi, levels).astype(np.float32))
+    return DecodedLatent(latent=latent, header=header)
+
+
+def write_aae(
+    path: str | os.PathLike,
+    latent: Tensor,
+    *,
+    bits: int,
+    model_hash: bytes,
+    sample_rate: int,
+    length: int,
+    channels: int,
+    overwrite: bool = False,
+) -> int:
+    """Encode ``latent`` (see :func:`encode_latent`) and write it atomically to ``path``.
+
+    Returns:
+        The file size in bytes.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: invalid latent or arguments.
+    """
+    data = encode_latent(
+        latent,
+        bits=bits,
+        model_hash=model_hash,
+        sample_rate=sample_rate,
+        length=length,
+        channels=channels,
+    )
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        Path(tmp).write_bytes(data)
+    return len(data)
+
+
+def read_aae(path: str | os.PathLike, model_hash: bytes | None = None) -> DecodedLatent:
+    """Read and decode an ``.aae`` file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CodecError: as :func:`decode_latent`, the message prefixed with the path.
+    """
+    data = Path(path).read_bytes()
+    try:
+        return decode_latent(data, model_hash=model_hash)
+    except CodecError as exc:
+        raise CodecError(f"{path}: {exc}") from None
+
+
+__all__ = [
+    "AAEHeader",
+    "CodecError",
+    "DecodedLatent",
+    "bitrate_kbps",
+    "decode_latent",
+    "encode_latent",
+    "parse_header",
+    "pcm16_ratio",
+    "read_aae",
+    "write_aae",
+]

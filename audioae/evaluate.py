@@ -1,0 +1,244 @@
+"""Evaluation over files: every metric for an (estimate, reference) pair, CSV rows, per-condition
+summaries and a printable table; plus :func:`mix_at_snr` to make noisy test mixtures.
+
+A *row* is one (file, condition) pair: an :class:`EvaluationRow` or a plain mapping with
+``file`` and ``condition`` keys and one float per metric. A *condition* names what produced
+the estimate (``"reconstruct"``, ``"codec-6bit"``, ``"noisy"``, ``"denoised"`` ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from audioae import metrics
+from audioae.fileio import atomic_output
+from audioae.functional import magnitude, stft
+
+SPECTRAL_N_FFT = 1024
+SPECTRAL_HOP = 256
+METRIC_ORDER = (
+    "si_sdr",
+    "snr_db",
+    "spectral_convergence",
+    "log_spectral_distance",
+    "log_mel_l1",
+    "multi_resolution_stft",
+    "pesq",
+    "stoi",
+)
+
+
+def evaluate_pair(
+    estimate: Tensor, reference: Tensor, sample_rate: int, *, speech: bool
+) -> dict[str, float]:
+    """All metrics of one estimate against its reference, averaged over channels.
+
+    Keys (see :mod:`audioae.metrics`): ``si_sdr`` and ``snr_db`` (dB), ``spectral_convergence``
+    (ratio, STFT 1024/256), ``log_spectral_distance`` (dB), ``log_mel_l1`` (nepers, 80 mels),
+    ``multi_resolution_stft``, and with ``speech=True`` also ``pesq`` (wide-band MOS) and
+    ``stoi`` (0..1).
+
+    Args:
+        estimate, reference: ``(time,)`` or ``(channels, time)`` at ``sample_rate`` Hz; lengths
+            are cropped to the shorter and a single channel broadcasts against several.
+        sample_rate: Hz.
+        speech: also compute PESQ and STOI (needs ``pip install "audioae[eval]"``).
+
+    Raises:
+        ValueError: shapes that do not broadcast, or PESQ found no speech.
+        ImportError: ``speech=True`` without the pesq/pystoi packages.
+    """
+    if estimate.dim() not in (1, 2) or reference.dim() not in (1, 2):
+        raise ValueError(
+            f"expected (time,) or (channels, time), got {tuple(estimate.shape)} and {tuple(reference.shape)}"
+        )
+    est, ref = metrics.align(estimate.float(), reference.float())
+    mag_est = magnitude(stft(est, SPECTRAL_N_FFT, SPECTRAL_HOP))
+    mag_ref = magnitude(stft(ref, SPECTRAL_N_FFT, SPECTRAL_HOP))
+    values = {
+        "si_sdr": metrics.si_sdr(est, ref),
+        "snr_db": metrics.snr_db(est, ref),
+        "spectral_convergence": metrics.spectral_convergence(mag_est, mag_ref),
+        "log_spectral_distance": metrics.log_spectral_distance(est, ref),
+        "log_mel_l1": metrics.log_mel_l1(est, ref, sample_rate),
+        "multi_resolution_stft": metrics.multi_resolution_stft_distance(est, ref),
+    }
+    if speech:
+        values["pesq"] = metrics.pesq_wb(est, ref, sample_rate)
+        values["stoi"] = metrics.stoi(est, ref, sample_rate)
+    return {key: float(v.double().mean()) for key, v in values.items()}
+
+
+@dataclass
+class EvaluationRow:
+    """One evaluated file under one condition; ``metrics`` maps metric name to value."""
+
+    file: str
+    condition: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """``{"file": ..., "condition": ..., **metrics}``."""
+        return {"file": self.file, "condition": self.condition, **self.metrics}
+
+
+def _as_dict(row: EvaluationRow | Mapping[str, object]) -> dict[str, object]:
+    d = row.as_dict() if isinstance(row, EvaluationRow) else dict(row)
+    if "file" not in d or "condition" not in d:
+        raise ValueError(f"an evaluation row needs 'file' and 'condition', got keys {sorted(d)}")
+    return d
+
+
+def _metric_columns(rows: Sequence[Mapping[str, object]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in ("file", "condition", "n"):
+                seen.setdefault(key, None)
+    known = [k for k in METRIC_ORDER if k in seen]
+    return known + [k for k in seen if k not in METRIC_ORDER]
+
+
+def write_csv(
+    rows: Iterable[EvaluationRow | Mapping[str, object]],
+    path: str | os.PathLike,
+    overwrite: bool = False,
+) -> Path:
+    """Write rows as CSV (columns ``file, condition``, then every metric seen; missing cells
+    empty), atomically.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: a row without ``file`` or ``condition``.
+    """
+    dicts = [_as_dict(r) for r in rows]
+    columns = ["file", "condition", *_metric_columns(dicts)]
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+            writer.writeheader()
+            for d in dicts:
+                writer.writerow({k: d.get(k, "") for k in columns})
+    return path
+
+
+def summarize(rows: Iterable[EvaluationRow | Mapping[str, object]]) -> list[dict[str, object]]:
+    """Per-condition means, conditions in first-seen order.
+
+    Each summary is ``{"condition": str, "n": rows, metric: mean, ...}``. A metric's mean is
+    over the rows that have a numeric, non-NaN value for it (``+inf``, e.g. the SI-SDR of an
+    exact copy, propagates); a metric no row of the condition has is left out.
+    """
+    groups: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        d = _as_dict(row)
+        groups.setdefault(str(d["condition"]), []).append(d)
+    out = []
+    for condition, group in groups.items():
+        summary: dict[str, object] = {"condition": condition, "n": len(group)}
+        for key in _metric_columns(group):
+            values = []
+            for d in group:
+                try:
+                    v = float(d.get(key, "nan"))  # type: ignore[arg-type]
+                except (TypeError, ValueError):
+                    continue
+                if not math.isnan(v):
+                    values.append(v)
+            if values:
+                finite = all(map(math.isfinite, values))
+                summary[key] = (math.fsum(values) if finite else sum(values)) / len(values)
+        out.append(summary)
+    return out
+
+
+def format_table(summary: Sequence[Mapping[str, object]], precision: int = 3) -> str:
+    """A fixed-width text table: one line per condition, one column per metric.
+
+    Columns are ``condition``, ``n`` and the metrics in :data:`METRIC_ORDER` then any others;
+    missing values print as ``-``. Returns the table without a trailing newline.
+    """
+    columns = ["condition", "n", *_metric_columns(summary)]
+
+    def cell(row: Mapping[str, object], key: str) -> str:
+        v = row.get(key)
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.{precision}f}"
+        return str(v)
+
+    cells = [[cell(r, k) for k in columns] for r in summary]
+    widths = [
+        max(len(k), *(len(c[i]) for c in cells)) if cells else len(k) for i, k in enumerate(columns)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(columns), rule, *(line(c) for c in cells)])
+
+
+def mix_at_snr(
+    clean: Tensor, noise: Tensor, snr_db: float | Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """``clean + g * segment``: a noise segment scaled so the mixture's SNR is exactly ``snr_db``.
+
+    The segment is ``clean``'s length, read from ``noise`` circularly (tiled when shorter,
+    cropped when longer) from a random offset drawn from ``generator`` (one offset per noise
+    row). ``g = sqrt(P_clean / (P_segment * 10^(snr_db / 10)))`` with ``P`` the mean square
+    over time of the segment actually added, so ``10 log10(P_clean / P_{g segment}) = snr_db``.
+    A silent clean signal gets ``g = 0``. Pure torch, on ``clean``'s device.
+
+    Args:
+        clean: ``(..., time)``.
+        noise: ``(..., noise_time)`` broadcastable to ``clean`` on the leading dims, or ``(noise_time,)``.
+        snr_db: dB, a float or a tensor broadcastable to ``clean.shape[:-1]``.
+        generator: for the offsets; None uses torch's global RNG.
+
+    Returns:
+        Noisy ``(..., time)``, ``clean``'s dtype.
+
+    Raises:
+        ValueError: empty noise, or a silent noise segment.
+    """
+    n = noise.shape[-1]
+    if n == 0:
+        raise ValueError("mix_at_snr: noise is empty")
+    time = clean.shape[-1]
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    offset = torch.randint(0, n, noise.shape[:-1], generator=generator, device=gen_device).to(
+        noise.device
+    )
+    index = (offset.unsqueeze(-1) + torch.arange(time, device=noise.device)) % n
+    segment = torch.gather(noise, -1, index.expand(*noise.shape[:-1], time)).to(clean.device)
+    p_clean = clean.double().square().mean(-1)
+    p_noise = segment.double().square().mean(-1)
+    if bool((p_noise == 0).any()):
+        raise ValueError("mix_at_snr: the noise segment is silent; cannot reach a finite SNR")
+    snr = torch.as_tensor(snr_db, dtype=torch.float64, device=clean.device)
+    gain = torch.sqrt(p_clean / (p_noise * 10.0 ** (snr / 10.0)))
+    return (clean.double() + gain.unsqueeze(-1) * segment.double()).to(clean.dtype)
+
+
+__all__ = [
+    "METRIC_ORDER",
+    "EvaluationRow",
+    "evaluate_pair",
+    "format_table",
+    "mix_at_snr",
+    "summarize",
+    "write_csv",
+]

@@ -1,0 +1,283 @@
+"""Objective quality metrics for reconstructed, denoised or decoded audio.
+
+Waveform inputs are ``(..., time)`` at ``sample_rate`` Hz; leading dimensions broadcast and
+each metric returns a tensor of shape ``(...)`` (the broadcast leading shape), on the
+inputs' device. **Lengths are aligned by cropping both signals to the shorter one** (frames
+for spectrogram inputs), since decoders and phase reconstruction may return a few samples
+more or less than the reference. Argument order is always ``(estimate, reference)``.
+
+Spectral metrics use :func:`audioae.functional.stft` (periodic Hann window, centred frames,
+zero padding, as librosa). PESQ and STOI wrap the ``pesq`` and ``pystoi`` packages
+(``pip install "audioae[eval]"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from audioae.functional import magnitude, mel_filterbank, stft
+
+DEFAULT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+PESQ_SAMPLE_RATE = 16000
+
+
+def align(estimate: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+    """Crop both ``(..., time)`` tensors to the shorter length and broadcast leading dims.
+
+    Raises:
+        ValueError: leading shapes that do not broadcast.
+    """
+    n = min(estimate.shape[-1], reference.shape[-1])
+    est, ref = estimate[..., :n], reference[..., :n]
+    try:
+        return torch.broadcast_tensors(est, ref)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"estimate {tuple(estimate.shape)} and reference {tuple(reference.shape)} do not broadcast"
+        ) from exc
+
+
+def _mag(wav: Tensor, n_fft: int, hop_length: int, win_length: int | None = None) -> Tensor:
+    return magnitude(stft(wav, n_fft, hop_length, win_length))
+
+
+def spectral_convergence(estimate_mag: Tensor, reference_mag: Tensor) -> Tensor:
+    """Spectral convergence ``||R - E||_F / ||R||_F`` of magnitude spectrograms (ratio, >= 0).
+
+    Sturmel & Daudet, "Signal reconstruction from STFT magnitude: a state of the art", 2011;
+    also the ``L_sc`` term of Arik et al. 2019 / Yamamoto et al. 2020.
+
+    Args:
+        estimate_mag, reference_mag: linear magnitudes ``(..., n_freq, frames)``; frames are
+            cropped to the shorter.
+
+    Returns:
+        ``(...)``; 0 for identical inputs. A silent reference gives ``||E|| / 1e-12``.
+    """
+    est, ref = align(estimate_mag, reference_mag)
+    num = torch.linalg.vector_norm(ref - est, dim=(-2, -1))
+    return num / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-12)
+
+
+def spectral_convergence_db(estimate_mag: Tensor, reference_mag: Tensor) -> Tensor:
+    """``20 log10`` of :func:`spectral_convergence` in dB (``-inf`` for identical inputs)."""
+    return 20.0 * torch.log10(spectral_convergence(estimate_mag, reference_mag))
+
+
+def log_spectral_distance(
+    estimate: Tensor,
+    reference: Tensor,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    eps: float = 1e-10,
+) -> Tensor:
+    """Log-spectral distance in dB: per frame the RMS over frequency of
+    ``10 log10((|R|^2 + eps) / (|E|^2 + eps))``, then the mean over frames.
+
+    As used for bandwidth extension (Kuleshov et al. 2017, "Audio super resolution using
+    neural networks"). ``eps`` (power, default -100 dB) keeps silent bins finite.
+
+    Args:
+        estimate, reference: waveforms ``(..., time)``; cropped to the shorter.
+        n_fft, hop_length: STFT size and hop in samples.
+
+    Returns:
+        ``(...)`` in dB; 0 for identical inputs.
+    """
+    est, ref = align(estimate, reference)
+    p_est = _mag(est, n_fft, hop_length).square()
+    p_ref = _mag(ref, n_fft, hop_length).square()
+    diff = 10.0 * (torch.log10(p_ref + eps) - torch.log10(p_est + eps))
+    return diff.square().mean(dim=-2).sqrt().mean(dim=-1)
+
+
+def log_mel_l1(
+    estimate: Tensor,
+    reference: Tensor,
+    sample_rate: int,
+    n_mels: int = 80,
+    n_fft: int = 1024,
+    hop_length: int = 256,
+    eps: float = 1e-5,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+) -> Tensor:
+    """Mean absolute difference of natural-log mel magnitudes, ``mean |log(M_E + eps) - log(M_R + eps)|``.
+
+    ``M = mel_filterbank @ |STFT|`` (magnitude, not power; librosa's Slaney filterbank), the
+    "mel distance" of vocoder papers (e.g. Kong et al. 2020, HiFi-GAN).
+
+    Args:
+        estimate, reference: waveforms ``(..., time)`` at ``sample_rate`` Hz; cropped to the shorter.
+        n_mels, n_fft, hop_length: mel bands and STFT size/hop (samples). f_min/f_max in Hz.
+
+    Returns:
+        ``(...)``, in nepers (natural-log units); 0 for identical inputs.
+    """
+    est, ref = align(estimate, reference)
+    fb = mel_filterbank(
+        sample_rate, n_fft, n_mels, f_min, f_max, dtype=est.dtype, device=est.device
+    )
+    mel_est = torch.matmul(fb, _mag(est, n_fft, hop_length))
+    mel_ref = torch.matmul(fb, _mag(ref, n_fft, hop_length))
+    return (torch.log(mel_est + eps) - torch.log(mel_ref + eps)).abs().mean(dim=(-2, -1))
+
+
+def multi_resolution_stft_distance(
+    estimate: Tensor,
+    reference: Tensor,
+    resolutions: Sequence[Sequence[int]] = DEFAULT_RESOLUTIONS,
+    eps: float = 1e-7,
+) -> Tensor:
+    """Multi-resolution STFT distance (Yamamoto et al. 2020, Parallel WaveGAN): at each
+    resolution spectral convergence plus ``mean |log max(|R|, eps) - log max(|E|, eps)|``,
+    averaged over resolutions.
+
+    Args:
+        estimate, reference: waveforms ``(..., time)``; cropped to the shorter.
+        resolutions: ``(n_fft, hop_length)`` or ``(n_fft, hop_length, win_length)`` tuples, samples.
+
+    Returns:
+        ``(...)``; 0 for identical inputs.
+
+    Raises:
+        ValueError: no resolutions.
+    """
+    if not resolutions:
+        raise ValueError("multi_resolution_stft_distance needs at least one resolution")
+    est, ref = align(estimate, reference)
+    total = 0.0
+    for res in resolutions:
+        mag_est, mag_ref = _mag(est, *res), _mag(ref, *res)
+        log_l1 = (
+            (mag_ref.clamp_min(eps).log() - mag_est.clamp_min(eps).log()).abs().mean(dim=(-2, -1))
+        )
+        total = total + spectral_convergence(mag_est, mag_ref) + log_l1
+    return total / len(resolutions)
+
+
+def si_sdr(estimate: Tensor, reference: Tensor) -> Tensor:
+    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019, "SDR - half-baked
+    or well done?"), with both signals made zero-mean first.
+
+    ``a = <e, r> / ||r||^2``, ``SI-SDR = 10 log10(||a r||^2 / ||e - a r||^2)``; computed in float64.
+
+    Args:
+        estimate, reference: ``(..., time)``; cropped to the shorter.
+
+    Returns:
+        ``(...)`` float64 dB; ``+inf`` when the estimate is an exact scaled copy, NaN when the
+        reference is constant (silent).
+    """
+    est, ref = align(estimate.double(), reference.double())
+    est = est - est.mean(dim=-1, keepdim=True)
+    ref = ref - ref.mean(dim=-1, keepdim=True)
+    scale = (est * ref).sum(-1, keepdim=True) / ref.square().sum(-1, keepdim=True)
+    target = scale * ref
+    return 10.0 * torch.log10(target.square().sum(-1) / (est - target).square().sum(-1))
+
+
+def snr_db(estimate: Tensor, reference: Tensor) -> Tensor:
+    """Signal-to-noise ratio ``10 log10(||r||^2 / ||e - r||^2)`` in dB (not scale-invariant).
+
+    Args:
+        estimate, reference: ``(..., time)``; cropped to the shorter.
+
+    Returns:
+        ``(...)`` float64 dB; ``+inf`` for identical signals.
+    """
+    est, ref = align(estimate.double(), reference.double())
+    return 10.0 * torch.log10(ref.square().sum(-1) / (est - ref).square().sum(-1))
+
+
+def _eval_import(module: str):
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        raise ImportError(
+            f'this metric needs the {module!r} package; install it with: pip install "audioae[eval]"'
+        ) from exc
+
+
+def _per_signal(estimate: Tensor, reference: Tensor, fn) -> Tensor:
+    est, ref = align(estimate, reference)
+    lead = est.shape[:-1]
+    e = est.detach().to("cpu", torch.float64).reshape(-1, est.shape[-1]).numpy()
+    r = ref.detach().to("cpu", torch.float64).reshape(-1, ref.shape[-1]).numpy()
+    values = [float(fn(ei, ri)) for ei, ri in zip(e, r)]
+    return torch.tensor(values, dtype=torch.float64).reshape(lead).to(estimate.device)
+
+
+def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
+    """Wide-band PESQ (ITU-T P.862.2) MOS-LQO, 1.04 (bad) .. 4.64 (transparent), per signal.
+
+    Wraps the ``pesq`` package; both signals are resampled to 16 kHz with
+    :func:`audioae.audio.resample` first (wide-band PESQ is defined at 16 kHz).
+
+    Args:
+        estimate, reference: speech waveforms ``(..., time)``; cropped to the shorter.
+        sample_rate: their sample rate in Hz.
+
+    Returns:
+        ``(...)`` float64.
+
+    Raises:
+        ImportError: ``pesq`` is not installed (``pip install "audioae[eval]"``).
+        ValueError: PESQ found no speech (e.g. a silent reference) or the signal is too short.
+    """
+    pesq = _eval_import("pesq")
+    from audioae.audio import resample
+
+    est, ref = align(estimate, reference)
+    if sample_rate != PESQ_SAMPLE_RATE:
+        est = resample(est.float(), sample_rate, PESQ_SAMPLE_RATE)
+        ref = resample(ref.float(), sample_rate, PESQ_SAMPLE_RATE)
+
+    def one(e, r):
+        if not r.any():
+            raise ValueError("PESQ failed: the reference is silent")
+        try:
+            return pesq.pesq(PESQ_SAMPLE_RATE, r, e, "wb")
+        except pesq.PesqError as exc:
+            raise ValueError(f"PESQ failed: {type(exc).__name__}: {exc}") from exc
+
+    return _per_signal(est, ref, one)
+
+
+def stoi(estimate: Tensor, reference: Tensor, sample_rate: int, extended: bool = False) -> Tensor:
+    """Short-time objective intelligibility, 0..1 (Taal et al. 2011; extended: Jensen & Taal 2016).
+
+    Wraps ``pystoi`` (which resamples to 10 kHz internally).
+
+    Args:
+        estimate, reference: speech waveforms ``(..., time)``; cropped to the shorter.
+        sample_rate: Hz.
+
+    Returns:
+        ``(...)`` float64.
+
+    Raises:
+        ImportError: ``pystoi`` is not installed (``pip install "audioae[eval]"``).
+    """
+    pystoi = _eval_import("pystoi")
+    return _per_signal(
+        estimate, reference, lambda e, r: pystoi.stoi(r, e, sample_rate, extended=extended)
+    )
+
+
+__all__ = [
+    "DEFAULT_RESOLUTIONS",
+    "align",
+    "log_mel_l1",
+    "log_spectral_distance",
+    "multi_resolution_stft_distance",
+    "pesq_wb",
+    "si_sdr",
+    "snr_db",
+    "spectral_convergence",
+    "spectral_convergence_db",
+    "stoi",
+]

@@ -1,0 +1,244 @@
+"""evaluate_pair, CSV rows, per-condition summaries, the text table and mix_at_snr."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from audioae import metrics
+from audioae.evaluate import (
+    EvaluationRow,
+    evaluate_pair,
+    format_table,
+    mix_at_snr,
+    summarize,
+    write_csv,
+)
+from audioae.fileio import OutputExistsError
+
+SR = 16000
+DATA = Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small tensors: one intra-op thread is fastest and immune to a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _noise(*shape, seed=0) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _tone(n=SR) -> torch.Tensor:
+    t = torch.arange(n) / SR
+    return 0.5 * torch.sin(2 * torch.pi * 220 * t) + 0.1 * torch.sin(2 * torch.pi * 2500 * t)
+
+
+# ----------------------------------------------------------------------------- evaluate_pair
+
+
+def test_evaluate_pair_identical_and_noisy():
+    ref = _tone()
+    same = evaluate_pair(ref, ref, SR, speech=False)
+    assert set(same) == {
+        "si_sdr",
+        "snr_db",
+        "spectral_convergence",
+        "log_spectral_distance",
+        "log_mel_l1",
+        "multi_resolution_stft",
+    }
+    assert math.isinf(same["si_sdr"]) and math.isinf(same["snr_db"])
+    for key in (
+        "spectral_convergence",
+        "log_spectral_distance",
+        "log_mel_l1",
+        "multi_resolution_stft",
+    ):
+        assert same[key] == 0.0
+    noisy = ref + 0.05 * _noise(SR)
+    out = evaluate_pair(noisy, ref, SR, speech=False)
+    assert out["snr_db"] == pytest.approx(metrics.snr_db(noisy, ref).item())
+    assert out["si_sdr"] == pytest.approx(metrics.si_sdr(noisy, ref).item())
+    assert all(isinstance(v, float) and math.isfinite(v) for v in out.values())
+    worse = evaluate_pair(ref + 0.2 * _noise(SR), ref, SR, speech=False)
+    assert worse["snr_db"] < out["snr_db"] and worse["log_mel_l1"] > out["log_mel_l1"]
+
+
+def test_evaluate_pair_channels_and_lengths():
+    ref = torch.stack([_tone(), 0.5 * _tone()])
+    est = ref + 0.05 * _noise(2, SR)
+    per_channel = [evaluate_pair(est[c], ref[c], SR, speech=False) for c in range(2)]
+    both = evaluate_pair(
+        torch.cat([est, est[:, :77]], dim=1), ref, SR, speech=False
+    )  # longer estimate
+    for key, value in both.items():
+        assert value == pytest.approx((per_channel[0][key] + per_channel[1][key]) / 2, rel=1e-5)
+    with pytest.raises(ValueError):
+        evaluate_pair(torch.zeros(1, 2, 100), torch.zeros(100), SR, speech=False)
+
+
+def test_evaluate_pair_speech_adds_pesq_and_stoi():
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    clips = sorted((DATA / "speech").rglob("*.flac"))
+    if not clips:
+        pytest.skip("no speech clip in data/speech (bundled data not built)")
+    wav, sr = sf.read(str(clips[0]), dtype="float32", always_2d=True)
+    clean = torch.from_numpy(wav[: 3 * sr, 0])
+    assert sr == SR
+    out = evaluate_pair(clean + 0.01 * _noise(clean.numel()), clean, SR, speech=True)
+    assert 1.0 < out["pesq"] < 4.65 and 0.0 < out["stoi"] <= 1.0
+
+
+# ----------------------------------------------------------------------------- rows, CSV, summary
+
+
+def _rows():
+    return [
+        EvaluationRow("a.wav", "codec-4bit", {"si_sdr": 5.0, "log_mel_l1": 0.5}),
+        EvaluationRow("b.wav", "codec-4bit", {"si_sdr": 7.0, "log_mel_l1": 0.25}),
+        {
+            "file": "a.wav",
+            "condition": "codec-8bit",
+            "si_sdr": 12.0,
+            "log_mel_l1": 0.125,
+            "pesq": 3.5,
+        },
+        {"file": "b.wav", "condition": "codec-8bit", "si_sdr": float("nan"), "log_mel_l1": 0.375},
+    ]
+
+
+def test_write_csv_round_trip(tmp_path):
+    path = tmp_path / "eval" / "results.csv"
+    write_csv(_rows(), path)
+    with open(path, newline="") as fh:
+        read = list(csv.DictReader(fh))
+    assert list(read[0]) == ["file", "condition", "si_sdr", "log_mel_l1", "pesq"]
+    assert [r["file"] for r in read] == ["a.wav", "b.wav", "a.wav", "b.wav"]
+    assert float(read[1]["si_sdr"]) == 7.0 and read[0]["pesq"] == "" and read[2]["pesq"] == "3.5"
+    with pytest.raises(OutputExistsError):
+        write_csv(_rows(), path)
+    write_csv(_rows()[:1], path, overwrite=True)
+    with open(path, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 1
+    with pytest.raises(ValueError, match="condition"):
+        write_csv([{"file": "x"}], tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()
+
+
+def test_summarize_means_per_condition():
+    summary = summarize(_rows())
+    assert [s["condition"] for s in summary] == ["codec-4bit", "codec-8bit"]
+    four, eight = summary
+    assert four == {"condition": "codec-4bit", "n": 2, "si_sdr": 6.0, "log_mel_l1": 0.375}
+    assert eight["n"] == 2 and eight["si_sdr"] == 12.0  # NaN left out of the mean
+    assert eight["log_mel_l1"] == 0.25 and eight["pesq"] == 3.5
+    inf = summarize(
+        [
+            {"file": "x", "condition": "copy", "si_sdr": math.inf},
+            {"file": "y", "condition": "copy", "si_sdr": 3.0},
+        ]
+    )
+    assert inf[0]["si_sdr"] == math.inf
+
+
+def test_summary_of_csv_strings_matches(tmp_path):
+    path = tmp_path / "r.csv"
+    write_csv(_rows(), path)
+    with open(path, newline="") as fh:
+        from_csv = summarize(list(csv.DictReader(fh)))
+    assert from_csv == summarize(_rows())
+
+
+def test_format_table_is_fixed_width():
+    table = format_table(summarize(_rows()))
+    lines = table.splitlines()
+    assert lines[0].split() == ["condition", "n", "si_sdr", "log_mel_l1", "pesq"]
+    assert set(lines[1]) <= {"-", " "}
+    assert len({len(line) for line in lines}) == 1
+    assert lines[2].split() == ["codec-4bit", "2", "6.000", "0.375", "-"]
+    assert lines[3].split() == ["codec-8bit", "2", "12.000", "0.250", "3.500"]
+    # numbers are right-aligned in their columns
+    col = lines[0].index("si_sdr") + len("si_sdr")
+    assert lines[2][:col].endswith("6.000") and lines[3][:col].endswith("12.000")
+
+
+# ----------------------------------------------------------------------------- mix_at_snr
+
+
+def _snr(noisy, clean):
+    return 10 * torch.log10(
+        clean.double().square().mean(-1) / (noisy.double() - clean.double()).square().mean(-1)
+    )
+
+
+@pytest.mark.parametrize("noise_len", [300, 16000, 50000])
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 12.5])
+def test_mix_at_snr_is_exact(noise_len, snr):
+    clean = _tone()
+    noise = _noise(noise_len, seed=3)
+    noisy = mix_at_snr(clean, noise, snr, generator=torch.Generator().manual_seed(1))
+    assert noisy.shape == clean.shape and noisy.dtype == clean.dtype
+    assert _snr(noisy, clean).item() == pytest.approx(snr, abs=1e-3)
+
+
+def test_mix_at_snr_reads_noise_circularly_from_a_seeded_offset():
+    clean = _tone(1000)
+    noise = torch.linspace(-1, 1, 97) ** 3 + 0.01  # distinct values
+    first = mix_at_snr(clean, noise, 6.0, generator=torch.Generator().manual_seed(4))
+    added = first - clean
+    matches = []
+    for offset in range(97):
+        segment = noise[(offset + torch.arange(1000)) % 97]
+        gain = (added @ segment) / (segment @ segment)
+        if torch.allclose(added, gain * segment, atol=1e-5):
+            matches.append(offset)
+    assert len(matches) == 1
+    again = mix_at_snr(clean, noise, 6.0, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(again, first)
+    offsets = {
+        tuple(
+            mix_at_snr(clean, noise, 6.0, generator=torch.Generator().manual_seed(s))[:3].tolist()
+        )
+        for s in range(8)
+    }
+    assert len(offsets) > 1
+
+
+def test_mix_at_snr_batched_per_row_snr():
+    clean = torch.stack([_tone(4000), 0.1 * _tone(4000), _noise(4000, seed=8)])
+    noise = _noise(3, 2500, seed=9)
+    snr = torch.tensor([-3.0, 5.0, 20.0])
+    noisy = mix_at_snr(clean, noise, snr, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(_snr(noisy, clean), snr.double(), atol=1e-3, rtol=0)
+    shared = mix_at_snr(clean, noise[0], 10.0)  # one noise row for the whole batch
+    torch.testing.assert_close(
+        _snr(shared, clean), torch.full((3,), 10.0, dtype=torch.float64), atol=1e-3, rtol=0
+    )
+
+
+def test_mix_at_snr_edge_cases():
+    silent = torch.zeros(100)
+    assert torch.equal(mix_at_snr(silent, _noise(50), 0.0), silent)
+    with pytest.raises(ValueError, match="silent"):
+        mix_at_snr(_tone(100), torch.zeros(50), 0.0)
+    with pytest.raises(ValueError, match="empty"):
+        mix_at_snr(_tone(100), torch.zeros(0), 0.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_mix_at_snr_on_cuda():
+    clean, noise = _tone().cuda(), _noise(3000).cuda()
+    noisy = mix_at_snr(clean, noise, 3.0, generator=torch.Generator().manual_seed(0))
+    assert noisy.device.type == "cuda"
+    assert _snr(noisy, clean).item() == pytest.approx(3.0, abs=1e-3)
