@@ -1,0 +1,222 @@
+"""Training objective: feature reconstruction plus KL and sparsity regularisers.
+
+``compute_loss`` returns a :class:`LossResult` whose ``total`` is
+
+    reconstruction
+    + spectral_convergence_weight * spectral_convergence     (if the weight is > 0)
+    + kl_weight(step) * kl                                    (Gaussian bottleneck)
+    + sparsity_l1 * sparsity_l1_term + sparsity_kl * sparsity_kl_term   (sparse bottleneck)
+
+Scaling of the KL term: ``reconstruction`` is a mean over the ``n_bins * frames`` feature
+values of each item, so the KL (summed over latent dimensions and latent frames of an item)
+is divided by the same ``n_bins * frames``. ``beta = 1`` then weighs the two as the negative
+ELBO per feature value with a unit-scale Laplace (l1) likelihood; ``beta`` scales it as in
+the beta-VAE (Higgins et al. 2017).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import ConfigError, LossConfig
+from .models.base import AEOutput
+from .models.bottleneck import gaussian_kl
+
+
+@dataclass
+class LossResult:
+    """Result of :func:`compute_loss`.
+
+    Attributes:
+        total: scalar tensor to minimise.
+        terms: every term for logging, each a detached scalar tensor: ``total``,
+            ``reconstruction``; ``spectral_convergence`` when its
+            weight is > 0; for a Gaussian bottleneck ``kl`` (the term in the loss, after free
+            bits, per feature value), ``kl_weight``, ``kl_nats`` (KL per latent frame in nats,
+            summed over dimensions, before free bits) and ``active_dimensions``; for a sparse
+            bottleneck ``sparsity_l1`` (mean activation) and ``sparsity_kl``.
+    """
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+
+
+def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence ``||ref - est||_F / ||ref||_F``, averaged over the batch.
+
+    (Arik et al., "Fast spectrogram inversion using multi-head convolutional neural
+    networks", 2019.) The norm runs over the last two axes; the denominator is floored at
+    1e-8 so an all-zero reference gives a finite value.
+
+    Args:
+        est_mag: linear magnitudes ``(..., n_freq, frames)``.
+        ref_mag: linear magnitudes of the same shape.
+
+    Returns:
+        Scalar tensor (dimensionless).
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    if est_mag.shape != ref_mag.shape:
+        raise ValueError(f"shapes differ: {tuple(est_mag.shape)} vs {tuple(ref_mag.shape)}")
+    num = torch.linalg.vector_norm(ref_mag - est_mag, dim=(-2, -1))
+    den = torch.linalg.vector_norm(ref_mag, dim=(-2, -1)).clamp_min(1e-8)
+    return (num / den).mean()
+
+
+def kl_per_dimension(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL to ``N(0, 1)`` per latent dimension, in nats per latent frame.
+
+    Args:
+        mean: posterior means ``(batch, latent_dim, latent_frames)``.
+        logvar: posterior log-variances, same shape.
+
+    Returns:
+        ``(latent_dim,)``: the KL averaged over the batch and the latent frames.
+    """
+    return gaussian_kl(mean, logvar).mean(dim=(0, 2))
+
+
+def active_dimensions(mean: torch.Tensor, threshold: float = 0.01) -> int:
+    """Number of active latent dimensions (Burda et al., "Importance weighted autoencoders", 2016).
+
+    A dimension is active when the variance of its posterior mean over the batch and the
+    latent frames exceeds ``threshold``: an inactive dimension encodes nothing about the input.
+
+    Args:
+        mean: posterior means (or deterministic latents) ``(batch, latent_dim, latent_frames)``.
+        threshold: variance threshold (default 0.01).
+
+    Returns:
+        The count, in ``0..latent_dim``.
+    """
+    flat = mean.detach().transpose(0, 1).reshape(mean.shape[1], -1)  # (latent_dim, batch * frames)
+    if flat.shape[1] < 2:
+        return 0
+    return int((flat.var(dim=1) > threshold).sum())
+
+
+def kl_weight(step: int, cfg: LossConfig) -> float:
+    """Weight of the KL term at a training step: ``beta`` times an annealing factor in [0, 1].
+
+    ``linear``: the factor rises from 0 to 1 over ``kl_warmup_steps`` (1 from the start when 0;
+    Bowman et al. 2016). ``cyclical`` (Fu et al., "Cyclical annealing schedule", 2019): with
+    ``tau = step mod kl_cycle_steps`` the factor is ``min(1, tau / ramp)``, where ``ramp`` is
+    ``kl_warmup_steps`` when > 0, else half a cycle (Fu et al.'s R = 0.5), at most a cycle.
+
+    Raises:
+        ValueError: ``step`` < 0.
+    """
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if cfg.kl_schedule == "cyclical":
+        ramp = min(cfg.kl_warmup_steps or cfg.kl_cycle_steps / 2, cfg.kl_cycle_steps)
+        factor = min(1.0, (step % cfg.kl_cycle_steps) / ramp)
+    elif cfg.kl_warmup_steps > 0:
+        factor = min(1.0, step / cfg.kl_warmup_steps)
+    else:
+        factor = 1.0
+    return cfg.beta * factor
+
+
+def sparsity_kl(activations: torch.Tensor, target: float) -> torch.Tensor:
+    """Ng's (2011) sparsity penalty ``sum_j KL(rho || rho_hat_j)`` between Bernoulli means.
+
+    ``rho_hat_j`` is the mean activation of latent unit ``j`` over the batch and the latent
+    frames (clamped to ``[1e-6, 1 - 1e-6]``), ``rho = target``.
+
+    Args:
+        activations: values in (0, 1), ``(batch, latent_dim, latent_frames)``.
+        target: the target mean activation ``rho`` in (0, 1).
+
+    Returns:
+        Scalar tensor in nats (summed over units).
+    """
+    rho_hat = activations.mean(dim=(0, 2)).clamp(1e-6, 1.0 - 1e-6)  # (latent_dim,)
+    rho = target
+    kl = rho * torch.log(rho / rho_hat) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - rho_hat))
+    return kl.sum()
+
+
+def compute_loss(
+    output: AEOutput,
+    target: torch.Tensor,
+    cfg: LossConfig,
+    step: int,
+    to_magnitude: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> LossResult:
+    """The training loss of one batch (see the module docstring for the formula).
+
+    Free bits (Kingma et al., "Improved variational inference with inverse autoregressive
+    flow", 2016): each latent dimension's KL, averaged over the batch and latent frames
+    (nats per latent frame), is floored at ``cfg.free_bits`` before it enters the loss, so
+    dimensions below the floor get no KL gradient.
+
+    Args:
+        output: the model's :class:`AEOutput` (reconstruction ``(batch, n_bins, frames)``).
+        target: clean features ``(batch, n_bins, frames)``.
+        cfg: the ``loss`` section.
+        step: the optimiser step (for the KL schedule).
+        to_magnitude: maps features to linear magnitudes ``(batch, n_freq, frames)`` (e.g.
+            ``frontend.to_magnitude``); needed when ``spectral_convergence_weight > 0``.
+
+    Returns:
+        :class:`LossResult`.
+
+    Raises:
+        ValueError: the shapes differ, or spectral convergence is asked for without
+            ``to_magnitude``.
+        ConfigError: a sparsity weight is set but the model has no sparse bottleneck.
+    """
+    recon = output.reconstruction
+    if recon.shape != target.shape:
+        raise ValueError(
+            f"reconstruction {tuple(recon.shape)} and target {tuple(target.shape)} differ"
+        )
+    loss_fn = F.l1_loss if cfg.reconstruction == "l1" else F.mse_loss
+    reconstruction = loss_fn(recon, target)
+    total = reconstruction
+    terms: dict[str, torch.Tensor] = {"reconstruction": reconstruction.detach()}
+
+    if cfg.spectral_convergence_weight > 0:
+        if to_magnitude is None:
+            raise ValueError(
+                "loss.spectral_convergence_weight > 0 needs to_magnitude (the front-end's)"
+            )
+        sc = spectral_convergence(to_magnitude(recon), to_magnitude(target))
+        total = total + cfg.spectral_convergence_weight * sc
+        terms["spectral_convergence"] = sc.detach()
+
+    if output.kl is not None:
+        per_dim = output.kl.mean(dim=(0, 2))  # (latent_dim,) nats per latent frame
+        floored = per_dim.clamp_min(cfg.free_bits) if cfg.free_bits > 0 else per_dim
+        latent_frames = output.kl.shape[-1]
+        kl = floored.sum() * latent_frames / (target.shape[-2] * target.shape[-1])
+        weight = kl_weight(step, cfg)
+        total = total + weight * kl
+        terms["kl"] = kl.detach()
+        terms["kl_weight"] = torch.tensor(weight, device=recon.device)
+        terms["kl_nats"] = per_dim.sum().detach()
+        if output.latent.mean is not None:
+            count = active_dimensions(output.latent.mean)
+            terms["active_dimensions"] = torch.tensor(float(count), device=recon.device)
+
+    if output.activations is not None:
+        l1 = output.activations.abs().mean()
+        skl = sparsity_kl(output.activations, cfg.sparsity_target)
+        total = total + cfg.sparsity_l1 * l1 + cfg.sparsity_kl * skl
+        terms["sparsity_l1"] = l1.detach()
+        terms["sparsity_kl"] = skl.detach()
+    elif cfg.sparsity_l1 > 0 or cfg.sparsity_kl > 0:
+        key = "loss.sparsity_l1" if cfg.sparsity_l1 > 0 else "loss.sparsity_kl"
+        raise ConfigError(
+            f"{key}: is set but the model exposes no activations; use model.bottleneck=sparse"
+        )
+
+    terms["total"] = total.detach()
+    return LossResult(total, terms)

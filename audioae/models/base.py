@@ -1,0 +1,308 @@
+"""The one autoencoder interface: encoder -> bottleneck -> decoder, with the length contract.
+
+:class:`AutoEncoder` pads the time axis to a multiple of ``time_downsampling`` (replicating
+the last frame) and crops the output back, so output frames equal input frames for any input
+length (the pad-then-crop contract of e.g. the DAC codec). Mask models predict a sigmoid mask
+over the input's linear magnitude instead of the features (see :func:`apply_mask`).
+
+Features are standardised by a fixed per-bin affine map before the encoder (and the decoder's
+output mapped back): ``(x - shift) / scale``. It is the same for every clip (never per-clip
+normalisation), lives in the state dict, and defaults to constants set by the front-end's
+log floor (:func:`default_normalization`); :meth:`AutoEncoder.set_normalization` replaces it
+with dataset statistics. Raw log features sit around ``log(eps) / 2`` (about -5.8); fed
+unscaled, the conv models stalled at the loss of the mean spectrum when overfitting a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .bottleneck import Bottleneck, BottleneckOutput, Latent
+from .layers import pad_to_multiple
+
+LOG_FEATURE_KINDS = ("log_magnitude", "log_mel")
+
+
+@dataclass
+class AEOutput:
+    """Result of :meth:`AutoEncoder.forward`.
+
+    Attributes:
+        reconstruction: features ``(batch, n_bins, frames)``, same frames as the input.
+        latent: the :class:`Latent` (tensors ``(batch, latent_dim, latent_frames)``).
+        kl: closed-form KL of every latent value to ``N(0, 1)`` in nats,
+            ``(batch, latent_dim, latent_frames)`` (not reduced; see
+            :func:`audioae.losses.compute_loss` for the reduction); None unless Gaussian.
+        activations: sparse-bottleneck activations in (0, 1), ``(batch, latent_dim,
+            latent_frames)``, for the sparsity penalties; None for other bottlenecks.
+        mask: the predicted mask in [0, 1], ``(batch, n_bins, frames)``, for
+            ``output="mask"`` models; None otherwise.
+    """
+
+    reconstruction: torch.Tensor
+    latent: Latent
+    kl: torch.Tensor | None = None
+    activations: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+
+
+def default_normalization(kind: str, eps: float) -> tuple[float, float]:
+    """Default ``(shift, scale)`` of the input standardisation for a feature kind.
+
+    Log features ``log(magnitude + eps)`` lie between ``log(eps)`` (silence) and a few units
+    above 0, so they are centred on ``log(eps) / 2`` and divided by ``-log(eps) / 4`` (for
+    ``eps = 1e-5``: shift -5.76, scale 2.88). Linear magnitudes (``spectrogram``) keep
+    ``(0, 1)``, which keeps them non-negative.
+    """
+    if kind in LOG_FEATURE_KINDS:
+        log_eps = math.log(eps)
+        return 0.5 * log_eps, -0.25 * log_eps
+    return 0.0, 1.0
+
+
+def apply_mask(features: torch.Tensor, mask: torch.Tensor, kind: str, eps: float) -> torch.Tensor:
+    """Apply a magnitude mask to features and return features.
+
+    For log features (``kind`` in log_magnitude/log_mel, ``x = log(magnitude + eps)``) the
+    result is ``log(mask * (exp(x) - eps) + eps)``; for the linear ``spectrogram`` it is
+    ``mask * x``. With ``mask`` in [0, 1] the result never exceeds the input magnitude.
+
+    Args:
+        features: ``(batch, n_bins, frames)``.
+        mask: ``(batch, n_bins, frames)``, values in [0, 1].
+        kind: the front-end kind (``FeatureConfig.kind``).
+        eps: the log floor (``FeatureConfig.eps``).
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    if features.shape != mask.shape:
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} != features shape {tuple(features.shape)}"
+        )
+    if kind in LOG_FEATURE_KINDS:
+        magnitude = (features.exp() - eps).clamp_min(0.0)
+        return torch.log(mask * magnitude + eps)
+    return mask * features
+
+
+class AutoEncoder(nn.Module):
+    """Spectrogram autoencoder made of an encoder, a :class:`Bottleneck` and a decoder.
+
+    Build one with :func:`audioae.models.build_model`. Features are ``(batch, n_bins,
+    frames)``; latents ``(batch, latent_dim, latent_frames)`` with ``latent_frames =
+    ceil(frames / time_downsampling)``. Works on the device and dtype of its parameters
+    (move it with ``.to(device)``); there is no batch-dependent layer, so items are
+    processed independently.
+
+    Args:
+        encoder: ``(batch, n_bins, frames)`` -> ``(batch, encoder.out_channels, latent_frames)``.
+        bottleneck: maps encoder channels to the latent.
+        decoder: ``(batch, latent_dim, latent_frames)`` -> ``(batch, n_bins, latent_frames * ds)``.
+        n_bins: feature bins.
+        time_downsampling: frames per latent frame.
+        output: ``features`` or ``mask``.
+        feature_kind: ``FeatureConfig.kind``, needed by mask models.
+        eps: ``FeatureConfig.eps``, needed by mask models on log features.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        bottleneck: Bottleneck,
+        decoder: nn.Module,
+        *,
+        n_bins: int,
+        time_downsampling: int,
+        output: str = "features",
+        feature_kind: str = "log_mel",
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.bottleneck = bottleneck
+        self.decoder = decoder
+        self.n_bins = n_bins
+        self._time_downsampling = time_downsampling
+        self.output = output
+        self.feature_kind = feature_kind
+        self.eps = eps
+        shift, scale = default_normalization(feature_kind, eps)
+        self.register_buffer("feature_shift", torch.full((1, n_bins, 1), shift))
+        self.register_buffer("feature_scale", torch.full((1, n_bins, 1), scale))
+
+    def set_normalization(self, shift: torch.Tensor | float, scale: torch.Tensor | float) -> None:
+        """Replace the fixed input standardisation ``(x - shift) / scale``.
+
+        Call it before training, e.g. with per-bin dataset means and standard deviations; the
+        values are saved in the state dict.
+
+        Args:
+            shift: scalar or ``(n_bins,)`` (feature units).
+            scale: scalar or ``(n_bins,)``, every value > 0.
+
+        Raises:
+            ValueError: wrong size or a non-positive scale.
+        """
+        shift_t = torch.as_tensor(
+            shift, dtype=self.feature_shift.dtype, device=self.feature_shift.device
+        )
+        scale_t = torch.as_tensor(
+            scale, dtype=self.feature_scale.dtype, device=self.feature_scale.device
+        )
+        for name, value in (("shift", shift_t), ("scale", scale_t)):
+            if value.numel() not in (1, self.n_bins):
+                raise ValueError(
+                    f"{name} must be a scalar or have {self.n_bins} values, got {value.numel()}"
+                )
+        if bool((scale_t <= 0).any()):
+            raise ValueError("scale must be > 0")
+        self.feature_shift.copy_(shift_t.reshape(-1).expand(self.n_bins).reshape(1, -1, 1))
+        self.feature_scale.copy_(scale_t.reshape(-1).expand(self.n_bins).reshape(1, -1, 1))
+
+    @property
+    def time_downsampling(self) -> int:
+        """Input frames per latent frame."""
+        return self._time_downsampling
+
+    @property
+    def latent_dim(self) -> int:
+        """Channels of the latent."""
+        return self.bottleneck.latent_dim
+
+    @property
+    def is_variational(self) -> bool:
+        """True for a Gaussian (VAE) bottleneck."""
+        return self.bottleneck.is_variational
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of parameters (trainable or not)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def latent_frames(self, frames: int) -> int:
+        """Latent frames for ``frames`` input frames: ``ceil(frames / time_downsampling)``."""
+        return -(-frames // self.time_downsampling)
+
+    def latent_rate(self, sample_rate: int, hop_length: int) -> float:
+        """Latent values per second of audio: ``latent_dim * sample_rate / (hop_length * ds)``.
+
+        Args:
+            sample_rate: audio sample rate (Hz).
+            hop_length: front-end hop (samples).
+        """
+        return self.latent_dim * sample_rate / (hop_length * self.time_downsampling)
+
+    def _check_features(self, features: torch.Tensor) -> None:
+        if features.dim() != 3 or features.shape[1] != self.n_bins or features.shape[2] < 1:
+            raise ValueError(
+                f"expected features of shape (batch, {self.n_bins}, frames >= 1), got {tuple(features.shape)}"
+            )
+
+    def _bottleneck(
+        self, features: torch.Tensor, sample_posterior: bool | None
+    ) -> BottleneckOutput:
+        self._check_features(features)
+        sample = self.training if sample_posterior is None else sample_posterior
+        x = (features - self.feature_shift) / self.feature_scale
+        padded = pad_to_multiple(x, self.time_downsampling, dim=-1)  # (batch, n_bins, frames')
+        return self.bottleneck(self.encoder(padded), sample)
+
+    def encode(self, features: torch.Tensor, sample_posterior: bool | None = None) -> Latent:
+        """Encode features ``(batch, n_bins, frames)`` into a :class:`Latent`.
+
+        Args:
+            features: ``(batch, n_bins, frames)``, any ``frames >= 1``.
+            sample_posterior: draw from a VAE posterior; None samples in training mode only
+                (in ``eval()`` the latent is the posterior mean). Ignored by non-variational
+                bottlenecks.
+
+        Returns:
+            A :class:`Latent` with tensors ``(batch, latent_dim, ceil(frames / ds))``.
+
+        Raises:
+            ValueError: wrong shape.
+        """
+        return self._bottleneck(features, sample_posterior).latent
+
+    def _decode_raw(self, latent: torch.Tensor, frames: int | None) -> torch.Tensor:
+        if latent.dim() != 3 or latent.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"expected a latent of shape (batch, {self.latent_dim}, latent_frames), got {tuple(latent.shape)}"
+            )
+        full = latent.shape[2] * self.time_downsampling
+        if frames is not None and not 0 < frames <= full:
+            raise ValueError(
+                f"frames must be in 1..{full} for {latent.shape[2]} latent frames, got {frames}"
+            )
+        return self.decoder(latent)[..., : full if frames is None else frames]
+
+    def decode_mask(self, latent: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """Mask models: the mask ``(batch, n_bins, frames)`` in [0, 1] for a latent.
+
+        Raises:
+            ValueError: the model predicts features, or wrong shapes/frames.
+        """
+        if self.output != "mask":
+            raise ValueError("decode_mask needs a model with output='mask'")
+        return torch.sigmoid(self._decode_raw(latent, frames))
+
+    def decode(
+        self,
+        latent: torch.Tensor,
+        frames: int | None = None,
+        *,
+        input_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Decode a latent ``(batch, latent_dim, latent_frames)`` into features.
+
+        Args:
+            latent: ``(batch, latent_dim, latent_frames)`` (e.g. ``Latent.sample``).
+            frames: crop the output to this many frames (default ``latent_frames * ds``, or
+                the frames of ``input_features``).
+            input_features: mask models only, and required there: the features
+                ``(batch, n_bins, frames)`` the mask is applied to (:func:`apply_mask`).
+
+        Returns:
+            Features ``(batch, n_bins, frames)``.
+
+        Raises:
+            ValueError: wrong shapes, ``frames`` outside ``1..latent_frames * ds``, a mask
+                model without ``input_features`` or a features model given them.
+        """
+        if self.output != "mask":
+            if input_features is not None:
+                raise ValueError("input_features is only used by mask models (model.output='mask')")
+            return self._decode_raw(latent, frames) * self.feature_scale + self.feature_shift
+        if input_features is None:
+            raise ValueError("a mask model decodes a mask: pass the input_features it applies to")
+        self._check_features(input_features)
+        mask = self.decode_mask(latent, input_features.shape[-1] if frames is None else frames)
+        return apply_mask(input_features, mask, self.feature_kind, self.eps)
+
+    def forward(self, features: torch.Tensor, sample_posterior: bool | None = None) -> AEOutput:
+        """Encode and decode features ``(batch, n_bins, frames)``; output has the same shape.
+
+        Args:
+            features: ``(batch, n_bins, frames)``, any ``frames >= 1``.
+            sample_posterior: as in :meth:`encode`.
+
+        Returns:
+            :class:`AEOutput`.
+
+        Raises:
+            ValueError: wrong shape.
+        """
+        out = self._bottleneck(features, sample_posterior)
+        frames = features.shape[-1]
+        raw = self._decode_raw(out.latent.sample, frames)  # (batch, n_bins, frames)
+        mask = None
+        reconstruction = raw * self.feature_scale + self.feature_shift
+        if self.output == "mask":
+            mask = torch.sigmoid(raw)
+            reconstruction = apply_mask(features, mask, self.feature_kind, self.eps)
+        return AEOutput(reconstruction, out.latent, out.kl, out.activations, mask)

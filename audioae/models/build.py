@@ -1,0 +1,97 @@
+"""``build_model``: a validated :class:`~audioae.config.ModelConfig` to an :class:`AutoEncoder`."""
+
+from __future__ import annotations
+
+import math
+
+from ..config import ARCHITECTURES, BOTTLENECKS, ConfigError, FeatureConfig, ModelConfig
+from .base import AutoEncoder
+from .bottleneck import BOTTLENECK_CLASSES
+from .conv1d import Conv1dDecoder, Conv1dEncoder
+from .conv2d import Conv2dDecoder, Conv2dEncoder
+from .dense import DenseDecoder, DenseEncoder
+
+
+def _check(model_cfg: ModelConfig, n_bins: int) -> None:
+    """Checks that need the feature size or the architecture; raise ConfigError naming the key."""
+    model_cfg.__post_init__()  # re-run the field checks: dataclass fields may have been edited
+    if model_cfg.kernel_size % 2 == 0:
+        raise ConfigError(
+            f"model.kernel_size: must be odd (same padding), got {model_cfg.kernel_size}"
+        )
+    if model_cfg.architecture == "conv2d":
+        if not model_cfg.channels:
+            raise ConfigError("model.channels: conv2d needs at least one channel count")
+        freq_downsampling = math.prod(model_cfg.freq_strides)
+        if freq_downsampling > n_bins:
+            raise ConfigError(
+                f"model.freq_strides: their product ({freq_downsampling}) exceeds the {n_bins} "
+                f"feature bins; use fewer or smaller frequency strides"
+            )
+
+
+def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEncoder:
+    """Build the autoencoder a config describes, for features of ``features_cfg.n_bins`` bins.
+
+    Architectures: ``dense`` (MLP over ``context`` stacked frames; time downsampling
+    ``context``), ``conv1d`` (bins as channels, ``hidden_dim`` wide, time strides ``strides``),
+    ``conv2d`` (one-channel image, stages ``channels`` wide with strides ``(freq_strides,
+    strides)``). Bottlenecks: ``deterministic``, ``sparse``, ``gaussian``.
+
+    Args:
+        model_cfg: the ``model`` section.
+        features_cfg: the ``features`` section (``n_bins``, ``kind`` and ``eps`` are used).
+
+    Returns:
+        An :class:`AutoEncoder` in training mode, on the CPU, float32.
+
+    Raises:
+        ConfigError: invalid or inconsistent values, naming the key (e.g. ``model.freq_strides``
+            whose product exceeds ``n_bins``, an even ``model.kernel_size``).
+    """
+    n_bins = features_cfg.n_bins
+    _check(model_cfg, n_bins)
+    c = model_cfg
+    if c.architecture == "dense":
+        encoder = DenseEncoder(n_bins, c.hidden_dim, c.context, c.n_res_blocks)
+        decoder = DenseDecoder(n_bins, c.latent_dim, c.hidden_dim, c.context, c.n_res_blocks)
+        time_downsampling = c.context
+    elif c.architecture == "conv1d":
+        encoder = Conv1dEncoder(n_bins, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks)
+        decoder = Conv1dDecoder(
+            n_bins, c.latent_dim, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks
+        )
+        time_downsampling = math.prod(c.strides)
+    elif c.architecture == "conv2d":
+        encoder = Conv2dEncoder(
+            n_bins, c.channels, c.strides, c.freq_strides, c.kernel_size, c.n_res_blocks
+        )
+        decoder = Conv2dDecoder(
+            n_bins,
+            c.latent_dim,
+            c.channels,
+            c.strides,
+            c.freq_strides,
+            c.kernel_size,
+            c.n_res_blocks,
+        )
+        time_downsampling = math.prod(c.strides)
+    else:  # unreachable after _check; kept so a new ARCHITECTURES entry cannot pass silently
+        raise ConfigError(
+            f"model.architecture: {c.architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
+        )
+    if c.bottleneck not in BOTTLENECK_CLASSES:
+        raise ConfigError(
+            f"model.bottleneck: {c.bottleneck!r}; choose one of {', '.join(BOTTLENECKS)}"
+        )
+    bottleneck = BOTTLENECK_CLASSES[c.bottleneck](encoder.out_channels, c.latent_dim)
+    return AutoEncoder(
+        encoder,
+        bottleneck,
+        decoder,
+        n_bins=n_bins,
+        time_downsampling=time_downsampling,
+        output=c.output,
+        feature_kind=features_cfg.kind,
+        eps=features_cfg.eps,
+    )

@@ -1,0 +1,77 @@
+"""1-D convolutional autoencoder: frequency bins as channels, convolution over time.
+
+Encoder: ``Conv1d(n_bins -> hidden_dim)``, then per entry ``s`` of ``strides`` a strided
+``Conv1d`` (kernel ``2 s``) followed by ``n_res_blocks`` residual blocks, which thus run at
+the reduced frame rate (cheaper; with no strides they run at the full rate). The decoder
+mirrors it: residual blocks, then ``ConvTranspose1d`` upsampling, per stage.
+Every stage is ``hidden_dim`` wide: the frequency axis already lives in the channels, so the
+widths do not grow as time shrinks (``model.channels`` is used by conv2d only).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import ResBlock1d, activation, down_conv1d, up_conv1d
+
+
+def _res_blocks(channels: int, kernel_size: int, n: int) -> list[nn.Module]:
+    return [ResBlock1d(channels, kernel_size) for _ in range(n)]
+
+
+class Conv1dEncoder(nn.Module):
+    """``(batch, n_bins, frames)`` -> ``(batch, hidden_dim, frames // prod(strides))``.
+
+    ``frames`` must be a multiple of ``prod(strides)`` (the autoencoder pads).
+    """
+
+    def __init__(
+        self, n_bins: int, hidden_dim: int, strides: list[int], kernel_size: int, n_res_blocks: int
+    ) -> None:
+        super().__init__()
+        self.out_channels = hidden_dim
+        layers: list[nn.Module] = [
+            nn.Conv1d(n_bins, hidden_dim, kernel_size, padding=kernel_size // 2)
+        ]
+        if not strides:
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+        for stride in strides:
+            layers += [activation(), down_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+        layers += [activation()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Conv1dDecoder(nn.Module):
+    """``(batch, latent_dim, latent_frames)`` -> ``(batch, n_bins, latent_frames * prod(strides))``."""
+
+    def __init__(
+        self,
+        n_bins: int,
+        latent_dim: int,
+        hidden_dim: int,
+        strides: list[int],
+        kernel_size: int,
+        n_res_blocks: int,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Conv1d(latent_dim, hidden_dim, kernel_size, padding=kernel_size // 2)
+        ]
+        for stride in reversed(strides):
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+            layers += [activation(), up_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
+        if not strides:
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+        layers += [
+            activation(),
+            nn.Conv1d(hidden_dim, n_bins, kernel_size, padding=kernel_size // 2),
+        ]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)

@@ -1,0 +1,131 @@
+"""Building blocks shared by the dense, conv1d and conv2d autoencoders.
+
+Every block keeps the time length exact: a stage with stride ``s`` maps ``frames`` to
+``frames // s`` when ``frames`` is a multiple of ``s`` (the :class:`~audioae.models.base.AutoEncoder`
+pads to guarantee it), and its transposed mirror maps ``frames`` back to ``frames * s``.
+A strided stage uses a kernel of ``2 * s`` with padding ``ceil(s / 2)`` (the overlapping
+down/upsampling of e.g. the DAC and SEANet encoders); a stride-1 axis uses ``kernel_size``
+with "same" padding, which is why ``kernel_size`` must be odd.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def activation() -> nn.Module:
+    """The non-linearity used throughout the models: LeakyReLU with slope 0.2."""
+    return nn.LeakyReLU(0.2)
+
+
+def axis_params(stride: int, kernel_size: int) -> tuple[int, int, int]:
+    """Kernel, padding and transposed ``output_padding`` for one axis of a conv stage.
+
+    Args:
+        stride: down/upsampling factor of the axis (>= 1).
+        kernel_size: odd kernel used when ``stride == 1``.
+
+    Returns:
+        ``(kernel, padding, output_padding)`` such that a ``Conv`` maps ``n * stride`` to ``n``
+        and the matching ``ConvTranspose`` maps ``n`` to ``n * stride``.
+    """
+    if stride == 1:
+        return kernel_size, kernel_size // 2, 0
+    padding = (stride + 1) // 2
+    return 2 * stride, padding, 2 * padding - stride
+
+
+def down_conv1d(in_channels: int, out_channels: int, stride: int, kernel_size: int) -> nn.Conv1d:
+    """Conv1d mapping ``(batch, in_channels, frames)`` to ``(batch, out_channels, frames // stride)``."""
+    k, p, _ = axis_params(stride, kernel_size)
+    return nn.Conv1d(in_channels, out_channels, k, stride=stride, padding=p)
+
+
+def up_conv1d(in_channels: int, out_channels: int, stride: int, kernel_size: int) -> nn.Module:
+    """Mirror of :func:`down_conv1d`: ``(batch, in, frames)`` to ``(batch, out, frames * stride)``."""
+    k, p, op = axis_params(stride, kernel_size)
+    if stride == 1:
+        return nn.Conv1d(in_channels, out_channels, k, padding=p)
+    return nn.ConvTranspose1d(
+        in_channels, out_channels, k, stride=stride, padding=p, output_padding=op
+    )
+
+
+def down_conv2d(
+    in_channels: int, out_channels: int, stride: tuple[int, int], kernel_size: int
+) -> nn.Conv2d:
+    """Conv2d over ``(freq, time)`` with ``stride = (freq_stride, time_stride)``.
+
+    Maps ``(batch, in_channels, freq, frames)`` to ``(batch, out_channels, freq // sf, frames // st)``.
+    """
+    (kf, pf, _), (kt, pt, _) = (
+        axis_params(stride[0], kernel_size),
+        axis_params(stride[1], kernel_size),
+    )
+    return nn.Conv2d(in_channels, out_channels, (kf, kt), stride=stride, padding=(pf, pt))
+
+
+def up_conv2d(
+    in_channels: int, out_channels: int, stride: tuple[int, int], kernel_size: int
+) -> nn.Module:
+    """Mirror of :func:`down_conv2d`: multiplies ``(freq, frames)`` by ``stride``."""
+    (kf, pf, of), (kt, pt, ot) = (
+        axis_params(stride[0], kernel_size),
+        axis_params(stride[1], kernel_size),
+    )
+    return nn.ConvTranspose2d(
+        in_channels,
+        out_channels,
+        (kf, kt),
+        stride=stride,
+        padding=(pf, pt),
+        output_padding=(of, ot),
+    )
+
+
+class ResBlock1d(nn.Module):
+    """Pre-activation residual block over time: ``x + conv1x1(act(conv_k(act(x))))``.
+
+    Shape: ``(batch, channels, frames)`` in and out (He et al., "Identity mappings in deep
+    residual networks", 2016). ``kernel_size=1`` makes it a residual MLP applied per frame.
+    """
+
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.conv2 = nn.Conv1d(channels, channels, 1)
+        self.act = activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(self.act(x))))
+
+
+class ResBlock2d(nn.Module):
+    """2-D version of :class:`ResBlock1d`: ``(batch, channels, freq, frames)`` in and out."""
+
+    def __init__(self, channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.conv2 = nn.Conv2d(channels, channels, 1)
+        self.act = activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(self.act(x))))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, dim: int) -> torch.Tensor:
+    """Right-pad ``x`` along ``dim`` (-1 or -2) to a multiple of ``multiple`` by edge replication.
+
+    Replicating the last frame (or top bin) keeps padded values inside the data's range,
+    unlike zeros, which are a loud value for log features. ``x`` must be 3-D or 4-D.
+    """
+    size = x.shape[dim]
+    extra = (-size) % multiple
+    if extra == 0:
+        return x
+    pad = (0, extra) if dim == -1 else (0, 0, 0, extra)
+    if dim == -2 and x.dim() == 3:  # replicate padding of dim -2 needs a 4-D input
+        return F.pad(x.unsqueeze(1), pad, mode="replicate").squeeze(1)
+    return F.pad(x, pad, mode="replicate")

@@ -1,0 +1,166 @@
+"""Losses: KL schedules, free bits, sparsity penalties, spectral convergence, compute_loss terms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from audioae.config import ConfigError, LossConfig
+from audioae.losses import (
+    active_dimensions,
+    compute_loss,
+    kl_per_dimension,
+    kl_weight,
+    sparsity_kl,
+    spectral_convergence,
+)
+from audioae.models import AEOutput, Latent, gaussian_kl
+
+
+def _vae_output(mean: torch.Tensor, logvar: torch.Tensor, recon: torch.Tensor) -> AEOutput:
+    return AEOutput(recon, Latent(mean, mean, logvar), kl=gaussian_kl(mean, logvar))
+
+
+# ---------------------------------------------------------------- KL weight schedules
+def test_linear_kl_warmup() -> None:
+    cfg = LossConfig(beta=0.5, kl_warmup_steps=100)
+    assert kl_weight(0, cfg) == 0.0
+    assert kl_weight(25, cfg) == pytest.approx(0.125)
+    assert kl_weight(100, cfg) == pytest.approx(0.5)
+    assert kl_weight(10_000, cfg) == pytest.approx(0.5)
+    assert kl_weight(0, LossConfig(beta=2.0)) == 2.0  # no warm-up
+
+
+def test_cyclical_kl_schedule() -> None:
+    cfg = LossConfig(beta=1.0, kl_schedule="cyclical", kl_cycle_steps=100)  # ramp: half a cycle
+    values = [kl_weight(s, cfg) for s in (0, 25, 50, 99, 100, 125, 250)]
+    assert values == pytest.approx([0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0])
+    ramp10 = LossConfig(kl_schedule="cyclical", kl_cycle_steps=100, kl_warmup_steps=10)
+    assert [kl_weight(s, ramp10) for s in (5, 10, 105)] == pytest.approx([0.5, 1.0, 0.5])
+    with pytest.raises(ValueError, match="step"):
+        kl_weight(-1, cfg)
+
+
+# ---------------------------------------------------------------- KL helpers
+def test_kl_per_dimension_matches_torch_distributions() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mean = torch.randn(4, 5, 7, generator=gen)
+    logvar = torch.randn(4, 5, 7, generator=gen)
+    q = torch.distributions.Normal(mean, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    expected = torch.distributions.kl_divergence(q, p).mean(dim=(0, 2))
+    assert torch.allclose(kl_per_dimension(mean, logvar), expected, atol=1e-6)
+    assert torch.equal(kl_per_dimension(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4)), torch.zeros(3))
+
+
+def test_active_dimensions_counts_dimensions_whose_mean_varies() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mean = torch.zeros(16, 5, 10)
+    mean[:, 0] = torch.randn(16, 10, generator=gen)  # variance ~1
+    mean[:, 2] = 0.3 * torch.randn(16, 10, generator=gen)  # variance ~0.09
+    mean[:, 3] = 0.01 * torch.randn(16, 10, generator=gen) + 4.0  # variance ~1e-4, large offset
+    assert active_dimensions(mean) == 2
+    assert active_dimensions(mean, threshold=0.5) == 1
+    assert active_dimensions(mean, threshold=1e-6) == 3
+
+
+# ---------------------------------------------------------------- spectral convergence
+def test_spectral_convergence_values() -> None:
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(3, 9, 11, generator=gen)
+    est = torch.rand(3, 9, 11, generator=gen)
+    assert float(spectral_convergence(ref, ref)) == 0.0
+    assert float(spectral_convergence(0.5 * ref, ref)) == pytest.approx(0.5)
+    r, e = ref.numpy(), est.numpy()
+    expected = np.mean([np.linalg.norm(r[i] - e[i]) / np.linalg.norm(r[i]) for i in range(3)])
+    assert float(spectral_convergence(est, ref)) == pytest.approx(expected, rel=1e-5)
+    assert math.isfinite(float(spectral_convergence(est, torch.zeros_like(ref))))
+    with pytest.raises(ValueError, match="shapes"):
+        spectral_convergence(est, ref[..., :5])
+
+
+# ---------------------------------------------------------------- sparsity penalty
+def test_sparsity_kl_is_ngs_bernoulli_kl() -> None:
+    act = torch.full((2, 3, 4), 0.05)
+    assert float(sparsity_kl(act, 0.05)) == pytest.approx(0.0, abs=1e-7)
+    act[:, 1] = 0.5  # one unit far too active
+    rho, rho_hat = 0.05, 0.5
+    expected = rho * math.log(rho / rho_hat) + (1 - rho) * math.log((1 - rho) / (1 - rho_hat))
+    assert float(sparsity_kl(act, 0.05)) == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------- compute_loss
+def test_reconstruction_terms_l1_and_l2() -> None:
+    target = torch.zeros(2, 4, 6)
+    recon = torch.full((2, 4, 6), 0.5)
+    recon[0, 0, 0] = 2.5
+    out = AEOutput(recon, Latent(torch.zeros(2, 3, 2)))
+    l1 = compute_loss(out, target, LossConfig(reconstruction="l1"), step=0)
+    l2 = compute_loss(out, target, LossConfig(reconstruction="l2"), step=0)
+    assert float(l1.total) == pytest.approx((47 * 0.5 + 2.5) / 48)
+    assert float(l2.total) == pytest.approx((47 * 0.25 + 6.25) / 48)
+    assert set(l1.terms) == {"reconstruction", "total"}
+    with pytest.raises(ValueError, match="differ"):
+        compute_loss(out, target[..., :5], LossConfig(), step=0)
+
+
+def test_kl_term_scaling_warmup_and_total() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mean, logvar = torch.randn(2, 3, 5, generator=gen), torch.randn(2, 3, 5, generator=gen)
+    target = torch.zeros(2, 8, 20)
+    out = _vae_output(mean, logvar, torch.ones(2, 8, 20))
+    cfg = LossConfig(beta=0.2, kl_warmup_steps=10)
+    res = compute_loss(out, target, cfg, step=5)
+    # KL summed over latent dims and frames per item, averaged over the batch, per feature value
+    expected_kl = float(gaussian_kl(mean, logvar).sum(dim=(1, 2)).mean()) / (8 * 20)
+    assert float(res.terms["kl"]) == pytest.approx(expected_kl, rel=1e-5)
+    assert float(res.terms["kl_weight"]) == pytest.approx(0.1)
+    assert float(res.terms["kl_nats"]) == pytest.approx(
+        float(kl_per_dimension(mean, logvar).sum()), rel=1e-5
+    )
+    assert float(res.total) == pytest.approx(1.0 + 0.1 * expected_kl, rel=1e-5)
+    assert float(res.terms["active_dimensions"]) == active_dimensions(mean)
+
+
+def test_free_bits_floor_each_dimension_and_stop_its_gradient() -> None:
+    mean = torch.zeros(2, 3, 4)
+    mean[:, 0] = 2.0  # KL 2 nats per frame: above the floor
+    mean[:, 1] = 0.5  # KL 0.125 nats: below the floor
+    mean.requires_grad_(True)
+    logvar = torch.zeros(2, 3, 4)
+    out = _vae_output(mean, logvar, torch.zeros(2, 6, 8))
+    res = compute_loss(out, torch.zeros(2, 6, 8), LossConfig(free_bits=0.5), step=0)
+    expected_per_frame = 2.0 + 0.5 + 0.5  # dims 1 and 2 floored at 0.5 nats
+    assert float(res.terms["kl"]) == pytest.approx(expected_per_frame * 4 / (6 * 8))
+    res.total.backward()
+    assert bool((mean.grad[:, 0] > 0).all())
+    assert bool((mean.grad[:, 1:] == 0).all())
+
+
+def test_spectral_convergence_term_uses_to_magnitude() -> None:
+    target = torch.log(torch.full((1, 4, 5), 2.0))
+    recon = torch.log(torch.full((1, 4, 5), 1.0))
+    out = AEOutput(recon, Latent(torch.zeros(1, 2, 2)))
+    cfg = LossConfig(spectral_convergence_weight=2.0)
+    res = compute_loss(out, target, cfg, step=0, to_magnitude=torch.exp)
+    assert float(res.terms["spectral_convergence"]) == pytest.approx(0.5)
+    assert float(res.total) == pytest.approx(math.log(2.0) + 2.0 * 0.5)
+    with pytest.raises(ValueError, match="to_magnitude"):
+        compute_loss(out, target, cfg, step=0)
+
+
+def test_sparsity_terms_and_misconfiguration() -> None:
+    act = torch.full((2, 4, 3), 0.2)
+    out = AEOutput(torch.zeros(2, 5, 6), Latent(act), activations=act)
+    cfg = LossConfig(sparsity_l1=0.5, sparsity_kl=0.1, sparsity_target=0.05)
+    res = compute_loss(out, torch.zeros(2, 5, 6), cfg, step=0)
+    skl = float(sparsity_kl(act, 0.05))
+    assert float(res.terms["sparsity_l1"]) == pytest.approx(0.2)
+    assert float(res.terms["sparsity_kl"]) == pytest.approx(skl)
+    assert float(res.total) == pytest.approx(0.5 * 0.2 + 0.1 * skl)
+    plain = AEOutput(torch.zeros(2, 5, 6), Latent(torch.zeros(2, 4, 3)))
+    with pytest.raises(ConfigError, match=r"loss\.sparsity_l1"):
+        compute_loss(plain, torch.zeros(2, 5, 6), cfg, step=0)
