@@ -36,7 +36,9 @@ def plan_windows(total: int, chunk: int, margin: int, align: int) -> list[Window
         ValueError: a non-positive ``chunk`` or ``align``, or a negative ``margin``.
     """
     if chunk <= 0 or align <= 0 or margin < 0:
-        raise ValueError(f"plan_windows: need chunk > 0, align > 0, margin >= 0 (got {chunk}, {align}, {margin})")
+        raise ValueError(
+            f"plan_windows: need chunk > 0, align > 0, margin >= 0 (got {chunk}, {align}, {margin})"
+        )
     chunk = math.ceil(chunk / align) * align
     margin = math.ceil(margin / align) * align
     windows = []
@@ -45,7 +47,11 @@ def plan_windows(total: int, chunk: int, margin: int, align: int) -> list[Window
         keep_stop = min(keep_start + chunk, total)
         if total - keep_stop < align:  # do not leave a sliver for a last window
             keep_stop = total
-        windows.append(Window(max(0, keep_start - margin), min(total, keep_stop + margin), keep_start, keep_stop))
+        windows.append(
+            Window(
+                max(0, keep_start - margin), min(total, keep_stop + margin), keep_start, keep_stop
+            )
+        )
         if keep_stop >= total:
             return windows
         keep_start = keep_stop
@@ -72,7 +78,9 @@ def crossfade_concat(pieces: list[tuple[int, torch.Tensor]], total: int, fade: i
             lead = (overlap - f) // 2
             w[:lead] = 0.0
             if f > 0:
-                w[lead : lead + f] = torch.linspace(0.0, 1.0, f + 2, device=w.device, dtype=w.dtype)[1:-1]
+                w[lead : lead + f] = torch.linspace(
+                    0.0, 1.0, f + 2, device=w.device, dtype=w.dtype
+                )[1:-1]
         if index + 1 < len(pieces):
             next_start = pieces[index + 1][0]
             overlap = max(0, start + n - next_start)
@@ -80,7 +88,9 @@ def crossfade_concat(pieces: list[tuple[int, torch.Tensor]], total: int, fade: i
             lead = (overlap - f) // 2
             begin = next_start - start
             if f > 0:
-                w[begin + lead : begin + lead + f] = torch.linspace(1.0, 0.0, f + 2, device=w.device, dtype=w.dtype)[1:-1]
+                w[begin + lead : begin + lead + f] = torch.linspace(
+                    1.0, 0.0, f + 2, device=w.device, dtype=w.dtype
+                )[1:-1]
             w[begin + lead + f :] = 0.0
         out[..., start : start + n] += piece[..., :n] * w
         weight[start : start + n] += w

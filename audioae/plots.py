@@ -25,7 +25,9 @@ HOP_LENGTH = 256
 DB_RANGE = 80.0
 
 
-def power_db(wav: torch.Tensor | np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
+def power_db(
+    wav: torch.Tensor | np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
+) -> np.ndarray:
     """Power spectrogram in dB (ref 1.0 = full scale sine energy per bin), ``(n_fft//2+1, frames)``.
 
     ``wav`` is a mono waveform ``(time,)`` (a leading channel axis of size 1 is dropped; more
@@ -47,7 +49,15 @@ def _draw(ax, wav, sample_rate: int, title: str | None, vmax: float | None):
     top = float(db.max()) if vmax is None else vmax
     frames = db.shape[1]
     extent = (0.0, frames * HOP_LENGTH / sample_rate, 0.0, sample_rate / 2)
-    image = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=top - DB_RANGE, vmax=top)
+    image = ax.imshow(
+        db,
+        origin="lower",
+        aspect="auto",
+        extent=extent,
+        cmap="magma",
+        vmin=top - DB_RANGE,
+        vmax=top,
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (Hz)")
     if title:
@@ -55,7 +65,9 @@ def _draw(ax, wav, sample_rate: int, title: str | None, vmax: float | None):
     return image
 
 
-def spectrogram_figure(wav: torch.Tensor | np.ndarray, sample_rate: int, title: str | None = None) -> Figure:
+def spectrogram_figure(
+    wav: torch.Tensor | np.ndarray, sample_rate: int, title: str | None = None
+) -> Figure:
     """A single spectrogram figure of a waveform ``(time,)`` at ``sample_rate`` Hz, with a dB colour bar."""
     fig, ax = plt.subplots(figsize=(6, 3), constrained_layout=True)
     image = _draw(ax, wav, sample_rate, title, None)
@@ -64,7 +76,10 @@ def spectrogram_figure(wav: torch.Tensor | np.ndarray, sample_rate: int, title: 
 
 
 def spectrogram_grid(
-    wavs: Sequence[torch.Tensor | np.ndarray], sample_rate: int, titles: Sequence[str] | None = None, columns: int = 4
+    wavs: Sequence[torch.Tensor | np.ndarray],
+    sample_rate: int,
+    titles: Sequence[str] | None = None,
+    columns: int = 4,
 ) -> Figure:
     """Spectrograms of several waveforms on one shared dB scale (e.g. the steps of a morph)."""
     n = len(wavs)
@@ -72,7 +87,9 @@ def spectrogram_grid(
         raise ValueError("spectrogram_grid: no waveforms to draw")
     columns = max(1, min(columns, n))
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, constrained_layout=True
+    )
     vmax = max(float(power_db(w).max()) for w in wavs)
     image = None
     for i, ax in enumerate(axes.flat):
@@ -84,7 +101,9 @@ def spectrogram_grid(
     return fig
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = False, dpi: int = 100) -> Path:
+def save_figure(
+    fig: Figure, path: str | os.PathLike, *, overwrite: bool = False, dpi: int = 100
+) -> Path:
     """Write ``fig`` as PNG atomically (see :func:`audioae.fileio.atomic_output`) and close it."""
     path = Path(path)
     try:

@@ -16,7 +16,9 @@ def test_windows_cover_signal_once_and_stay_aligned(total):
         assert w.start % 256 == 0 and w.keep_start % 256 == 0
         assert 0 <= w.start <= w.keep_start < w.keep_stop <= w.stop <= total
         if w.keep_stop < total:
-            assert w.stop - w.keep_stop == min(512, total - w.keep_stop)  # margin rounded up to the grid
+            assert w.stop - w.keep_stop == min(
+                512, total - w.keep_stop
+            )  # margin rounded up to the grid
 
 
 def test_plan_windows_rejects_bad_arguments():

@@ -1,0 +1,238 @@
+"""CLI subcommands that use a trained model: denoise, reconstruct, encode, decode, interpolate, sample.
+
+Only argument parsing and printing live here; the work is in :mod:`audioae.apps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from pathlib import Path
+
+
+def _pipeline(args: argparse.Namespace):
+    from .pipeline import Pipeline
+
+    return Pipeline.load(args.model, device=args.device)
+
+
+def _common(
+    parser: argparse.ArgumentParser, *, many: bool = True, output_help: str = "output folder"
+) -> None:
+    parser.add_argument(
+        "model",
+        help="model file (model.safetensors) written by `audioae train` or `audioae export`",
+    )
+    if many:
+        parser.add_argument(
+            "inputs",
+            nargs="+",
+            help="input files and/or folders (folders are searched recursively)",
+        )
+    parser.add_argument("-o", "--out", required=True, help=output_help)
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 …"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _finish(report, verb: str) -> int:
+    print(f"{verb}: {report.summary()}")
+    return 0 if report.written or not report.skipped else 1
+
+
+def _run_files(args, work, verb: str, suffix: str | None = None) -> int:
+    from .jobs import plan_job, run_job
+
+    pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=_finder(suffix))
+    report = run_job(pairs, work, desc=verb, problems=problems, progress=not args.quiet)
+    return _finish(report, verb)
+
+
+def _finder(suffix: str | None):
+    if suffix == ".wav":  # decoding: inputs are latent files
+        return lambda root: sorted(p for p in Path(root).rglob("*.aae") if p.is_file())
+    from .audio import find_audio_files
+
+    return find_audio_files
+
+
+def _run_denoise(args) -> int:
+    from .apps import denoise_file
+
+    pipe = _pipeline(args)
+    work = functools.partial(
+        denoise_file, pipe, phase=args.phase, wet=args.wet, overwrite=args.force
+    )
+    return _run_files(args, work, "denoise")
+
+
+def _run_reconstruct(args) -> int:
+    from .apps import reconstruct_file
+
+    pipe = _pipeline(args)
+    return _run_files(
+        args, functools.partial(reconstruct_file, pipe, overwrite=args.force), "reconstruct"
+    )
+
+
+def _run_encode(args) -> int:
+    from .apps import encode_file
+
+    pipe = _pipeline(args)
+
+    def work(source, target):
+        stats = encode_file(pipe, source, target, bits=args.bits, overwrite=args.force)
+        print(
+            f"{source} -> {target}: {stats.num_bytes} bytes, {stats.bitrate_kbps:.2f} kbit/s "
+            f"(header included), {stats.pcm16_ratio:.1f}x smaller than 16-bit PCM"
+        )
+
+    return _run_files(args, work, "encode", suffix=".aae")
+
+
+def _run_decode(args) -> int:
+    from .apps import decode_file
+
+    pipe = _pipeline(args)
+    return _run_files(
+        args, functools.partial(decode_file, pipe, overwrite=args.force), "decode", suffix=".wav"
+    )
+
+
+def _run_interpolate(args) -> int:
+    from .apps import interpolate_files
+
+    pipe = _pipeline(args)
+    written = interpolate_files(
+        pipe, args.a, args.b, args.out, steps=args.steps, method=args.method, overwrite=args.force
+    )
+    print(f"interpolate: wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _run_sample(args) -> int:
+    from .apps import sample_files
+
+    pipe = _pipeline(args)
+    written = sample_files(
+        pipe, args.out, n=args.n, seconds=args.seconds, seed=args.seed, overwrite=args.force
+    )
+    print(f"sample: wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the model-using subcommands to the ``audioae`` parser."""
+    p = subparsers.add_parser(
+        "denoise", help="denoise files or folders with a trained denoising model"
+    )
+    _common(p)
+    p.add_argument(
+        "--phase",
+        choices=["noisy", "griffin-lim"],
+        default="noisy",
+        help="phase of the output (default: the noisy input's)",
+    )
+    p.add_argument(
+        "--wet",
+        type=float,
+        default=1.0,
+        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+    )
+    p.set_defaults(func=_run_denoise)
+
+    p = subparsers.add_parser(
+        "reconstruct", help="encode, decode and rebuild audio (plain autoencoder use)"
+    )
+    _common(p)
+    p.set_defaults(func=_run_reconstruct)
+
+    p = subparsers.add_parser("encode", help="compress audio into .aae latent files")
+    _common(p)
+    p.add_argument("--bits", type=int, default=6, help="quantiser bits per latent value (1-16)")
+    p.set_defaults(func=_run_encode)
+
+    p = subparsers.add_parser("decode", help="rebuild audio from .aae latent files")
+    _common(p)
+    p.set_defaults(func=_run_decode)
+
+    p = subparsers.add_parser(
+        "interpolate", help="render a latent interpolation (timbre morph) from A to B"
+    )
+    _common(p, many=False)
+    p.add_argument("a", help="first sound")
+    p.add_argument("b", help="second sound")
+    p.add_argument(
+        "--steps", type=int, default=8, help="number of steps from A to B, both included"
+    )
+    p.add_argument("--method", choices=["linear", "slerp"], default="linear")
+    p.set_defaults(func=_run_interpolate)
+
+    p = subparsers.add_parser("sample", help="draw new sounds from a VAE's prior")
+    _common(p, many=False)
+    p.add_argument("--n", type=int, default=4, help="number of sounds")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of each sound (s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_sample)
+
+    register_evaluate(subparsers)
+
+
+def _run_evaluate(args) -> int:
+    from .apps import evaluate_model
+    from .evaluate import format_table, summarize, write_csv
+
+    if args.data is None and args.clean is None:
+        raise ValueError(
+            "evaluate: give --data DIR (reconstruction) or --clean DIR with --noisy DIR or --noise DIR"
+        )
+    if args.clean is not None and (args.noisy is None) == (args.noise is None):
+        raise ValueError(
+            "evaluate: --clean needs exactly one of --noisy DIR (recorded pairs) or --noise DIR (mixed at --snr)"
+        )
+    pipe = _pipeline(args)
+    rows, skipped = evaluate_model(
+        pipe,
+        data=args.data,
+        clean=args.clean,
+        noisy=args.noisy,
+        noise=args.noise,
+        snr_db=tuple(args.snr),
+        speech=args.speech,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}")
+    if not rows:
+        print("evaluate: nothing was evaluated")
+        return 1
+    write_csv(rows, args.out, overwrite=args.force)
+    print(format_table(summarize(rows)))
+    print(f"evaluate: {len(rows)} rows written to {args.out}")
+    return 0
+
+
+def register_evaluate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="measure reconstruction or denoising quality (CSV per file + summary)"
+    )
+    p.add_argument("model", help="model file")
+    p.add_argument("--data", help="folder to reconstruct and compare")
+    p.add_argument("--clean", help="clean reference folder (denoising)")
+    p.add_argument(
+        "--noisy", help="recorded noisy folder, files matched to --clean by relative path"
+    )
+    p.add_argument("--noise", help="noise folder, mixed into --clean at each --snr")
+    p.add_argument(
+        "--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0], help="SNRs in dB for --noise"
+    )
+    p.add_argument("--speech", action="store_true", help="also compute PESQ (wide band) and STOI")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", required=True, help="CSV file")
+    p.add_argument("--force", action="store_true", help="overwrite the CSV")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_run_evaluate)

@@ -1,0 +1,376 @@
+"""The inference pipeline: front-end + trained model + phase path, on tensors of any length.
+
+:class:`Pipeline` is what the CLI and the Python API use::
+
+    from audioae import Pipeline
+    pipe = Pipeline.load("model.safetensors", device="auto")
+    clean = pipe.denoise(noisy)            # (channels, time) at pipe.sample_rate
+    latent = pipe.encode(wav)              # (channels, latent_dim, latent_frames)
+    wav = pipe.decode(latent, length=wav.shape[-1])
+
+Waveforms are ``(channels, time)`` (or ``(time,)``) float tensors at the model's
+``sample_rate`` (Hz); latents are ``(channels, latent_dim, latent_frames)``. Long inputs are
+processed in aligned chunks (:mod:`audioae.chunking`), so memory does not grow with length.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .chunking import crossfade_concat, plan_windows
+from .config import Config
+from .features import build_frontend
+from .phase import PhaseReconstructor, griffin_lim, istft_with_phase
+
+PHASE_MODES = ("noisy", "griffin-lim")
+INTERPOLATION_METHODS = ("linear", "slerp")
+
+
+class PipelineError(ValueError):
+    """An operation the loaded model cannot do (e.g. sampling from a non-variational model)."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class Interpolation:
+    """Result of :meth:`Pipeline.interpolate`.
+
+    ``steps``: one waveform ``(time,)`` per blend weight in ``alphas`` (0 = A, 1 = B);
+    ``morph``: one waveform whose blend moves from A to B over its duration.
+    """
+
+    steps: list[torch.Tensor]
+    alphas: list[float]
+    morph: torch.Tensor
+
+
+def slerp(
+    a: torch.Tensor, b: torch.Tensor, alpha: float | torch.Tensor, dim: int = 1
+) -> torch.Tensor:
+    """Spherical linear interpolation along ``dim`` (Shoemake 1985; White 2016 for latent spaces).
+
+    Vectors are interpolated on the great circle between their directions with linearly
+    interpolated norms; nearly parallel vectors fall back to linear interpolation.
+    """
+    na, nb = a.norm(dim=dim, keepdim=True), b.norm(dim=dim, keepdim=True)
+    ua, ub = a / na.clamp_min(1e-8), b / nb.clamp_min(1e-8)
+    cos = (ua * ub).sum(dim, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6)
+    omega = torch.acos(cos)
+    alpha = torch.as_tensor(alpha, dtype=a.dtype, device=a.device)
+    so = torch.sin(omega)
+    direction = (torch.sin((1 - alpha) * omega) * ua + torch.sin(alpha * omega) * ub) / so
+    linear = (1 - alpha) * ua + alpha * ub
+    direction = torch.where(so.abs() < 1e-4, linear, direction)
+    return direction * ((1 - alpha) * na + alpha * nb)
+
+
+class Pipeline:
+    """Front-end + model + phase path for one trained model.
+
+    Args:
+        model: an :class:`audioae.models.AutoEncoder`.
+        config: the model's :class:`~audioae.config.Config`.
+        model_hash: 16-byte digest of the model's weights (stamped into latent files).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
+        chunk_seconds: length of the part of each chunk that is kept (s).
+        margin_seconds: context added on each side of a chunk (s); must cover the model's
+            receptive field for chunked output to equal whole-file output.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: Config,
+        *,
+        model_hash: bytes = b"",
+        device: str | torch.device = "auto",
+        chunk_seconds: float = 20.0,
+        margin_seconds: float = 1.0,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.config = config
+        self.model_hash = model_hash
+        self.frontend = build_frontend(config.features, config.audio.sample_rate).to(self.device)
+        self.model = model.to(self.device).eval()
+        self.phase = PhaseReconstructor(self.frontend, config.phase)
+        self.chunk_seconds = chunk_seconds
+        self.margin_seconds = margin_seconds
+
+    @classmethod
+    def load(
+        cls, model_file: str | os.PathLike, device: str | torch.device = "auto", **kwargs
+    ) -> Pipeline:
+        """Load a model file written by training or ``audioae export`` (safetensors, no pickle).
+
+        Raises:
+            audioae.modelfile.ModelFileError: missing, corrupt, non-model or unknown-version file.
+        """
+        from .modelfile import load_model_file
+
+        loaded = load_model_file(model_file, device="cpu")
+        return cls(
+            loaded.model, loaded.config, model_hash=loaded.model_hash, device=device, **kwargs
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sample_rate(self) -> int:
+        """The model's sample rate (Hz)."""
+        return self.config.audio.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.features.hop_length
+
+    @property
+    def align(self) -> int:
+        """Samples per latent frame: hop length x the model's time downsampling."""
+        return self.hop_length * self.model.time_downsampling
+
+    @property
+    def is_variational(self) -> bool:
+        return bool(self.model.is_variational)
+
+    def _chunking(self) -> tuple[int, int]:
+        chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
+        margin = max(self.align, int(self.margin_seconds * self.sample_rate))
+        margin = max(margin, self.config.features.n_fft)
+        return chunk, margin
+
+    def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
+        wav = torch.as_tensor(wav, dtype=torch.float32)
+        if wav.ndim == 1:
+            wav = wav.unsqueeze(0)
+        if wav.ndim != 2:
+            raise ValueError(
+                f"expected a waveform (channels, time) or (time,), got shape {tuple(wav.shape)}"
+            )
+        if not torch.isfinite(wav).all():
+            raise ValueError("waveform contains NaN or Inf samples")
+        return wav.to(self.device)
+
+    def require_latent_decoder(self, what: str) -> None:
+        if self.config.model.output == "mask":
+            raise PipelineError(
+                f"{what} needs a model that decodes features from a latent alone; this model predicts a mask "
+                f"over its input (model.output: mask), so it can denoise and reconstruct but not {what}"
+            )
+
+    def num_frames(self, length: int) -> int:
+        """STFT frames of a signal of ``length`` samples (centred frames)."""
+        return length // self.hop_length + 1
+
+    def num_latent_frames(self, length: int) -> int:
+        """Latent frames of a signal of ``length`` samples."""
+        return math.ceil(self.num_frames(length) / self.model.time_downsampling)
+
+    # ------------------------------------------------------------------ encode / decode
+    @torch.inference_mode()
+    def encode(self, wav: torch.Tensor, *, sample_posterior: bool = False) -> torch.Tensor:
+        """Waveform ``(channels, time)`` → latent ``(channels, latent_dim, latent_frames)``.
+
+        VAEs return the posterior mean unless ``sample_posterior``. Processed in aligned chunks;
+        equals whole-file encoding within float rounding when the margin covers the receptive field.
+        """
+        wav = self._prepare(wav)
+        total = wav.shape[-1]
+        n_latent = self.num_latent_frames(total)
+        chunk, margin = self._chunking()
+        pieces = []
+        for w in plan_windows(total, chunk, margin, self.align):
+            features = self.frontend(wav[..., w.start : w.stop])
+            latent = self.model.encode(features, sample_posterior=sample_posterior)
+            z = latent.sample if sample_posterior or latent.mean is None else latent.mean
+            first = (w.keep_start - w.start) // self.align
+            last = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // self.align
+            pieces.append(z[..., first:last])
+        return torch.cat(pieces, dim=-1)[..., :n_latent]
+
+    def _decode_features(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
+        features = self.model.decode(latent)
+        if features.shape[-1] < frames:
+            features = F.pad(features, (0, frames - features.shape[-1]), mode="replicate")
+        return features[..., :frames]
+
+    @torch.inference_mode()
+    def decode(self, latent: torch.Tensor, length: int) -> torch.Tensor:
+        """Latent ``(channels, latent_dim, latent_frames)`` → waveform ``(channels, length)`` via Griffin-Lim.
+
+        Long latents are decoded in chunks whose Griffin-Lim outputs are joined with linear
+        crossfades over their overlap (Griffin-Lim is a global iteration, so chunked output is
+        close to, not equal to, whole-signal output).
+        """
+        self.require_latent_decoder("decode")
+        latent = torch.as_tensor(latent, dtype=torch.float32).to(self.device)
+        if latent.ndim == 2:
+            latent = latent.unsqueeze(0)
+        down = self.model.time_downsampling
+        chunk, margin = self._chunking()
+        total_latent = latent.shape[-1]
+        pieces = []
+        for w in plan_windows(total_latent * self.align, chunk, margin, self.align):
+            a, b = w.start // self.align, math.ceil(w.stop / self.align)
+            frame0 = a * down
+            frames = min(b * down, self.num_frames(length)) - frame0
+            if frames <= 0:
+                continue
+            features = self._decode_features(latent[..., a:b], frames)
+            last = frame0 + frames >= self.num_frames(length)
+            piece_len = (
+                length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
+            )
+            wav = self.phase(features, length=piece_len)
+            pieces.append((frame0 * self.hop_length, wav))
+        return crossfade_concat(pieces, length, margin)
+
+    @torch.inference_mode()
+    def reconstruct(self, wav: torch.Tensor, *, phase: str = "griffin-lim") -> torch.Tensor:
+        """Encode, decode and rebuild the waveform ``(channels, time)`` (the plain autoencoder use).
+
+        ``phase="griffin-lim"`` estimates the phase; ``"input"`` keeps the input's phase.
+        """
+        wav = self._prepare(wav)
+        if phase == "input":
+            return self._process_with_kept_phase(wav, wet=1.0)
+        if phase != "griffin-lim":
+            raise ValueError(f"phase: {phase!r} is not one of griffin-lim, input")
+        if self.config.model.output == "mask":  # the mask needs its input: run the model end to end
+            return self.denoise(wav, phase="griffin-lim")
+        return self.decode(self.encode(wav), wav.shape[-1])
+
+    # ------------------------------------------------------------------ denoise
+    def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
+        total = wav.shape[-1]
+        chunk, margin = self._chunking()
+        out = torch.empty_like(wav)
+        for w in plan_windows(total, chunk, margin, self.align):
+            x = wav[..., w.start : w.stop]
+            spec = self.frontend.stft(x)
+            noisy_mag = spec.abs()
+            features = self.frontend.from_magnitude(noisy_mag)
+            clean_mag = self.frontend.to_magnitude(self.model(features).reconstruction)
+            mag = wet * clean_mag + (1.0 - wet) * noisy_mag
+            y = istft_with_phase(
+                mag,
+                spec,
+                n_fft=self.frontend.n_fft,
+                hop_length=self.frontend.hop_length,
+                win_length=self.frontend.win_length,
+                length=x.shape[-1],
+            )
+            out[..., w.keep_start : w.keep_stop] = y[
+                ..., w.keep_start - w.start : w.keep_stop - w.start
+            ]
+        return out
+
+    @torch.inference_mode()
+    def denoise(self, wav: torch.Tensor, *, phase: str = "noisy", wet: float = 1.0) -> torch.Tensor:
+        """Denoise a waveform ``(channels, time)``; each channel is processed on its own.
+
+        Args:
+            phase: ``"noisy"`` combines the clean magnitude with the noisy phase (ISTFT with a
+                kept phase; chunked output equals whole-file output within float rounding);
+                ``"griffin-lim"`` estimates a new phase.
+            wet: blend in the magnitude domain, 1 = fully denoised, 0 = the input.
+
+        Raises:
+            ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
+        """
+        if phase not in PHASE_MODES:
+            raise ValueError(f"phase: {phase!r} is not one of {', '.join(PHASE_MODES)}")
+        if not 0.0 <= wet <= 1.0:
+            raise ValueError(f"wet: must be in [0, 1], got {wet}")
+        wav = self._prepare(wav)
+        if phase == "noisy":
+            return self._process_with_kept_phase(wav, wet)
+        total = wav.shape[-1]
+        chunk, margin = self._chunking()
+        pieces = []
+        for w in plan_windows(total, chunk, margin, self.align):
+            x = wav[..., w.start : w.stop]
+            noisy_mag = self.frontend.stft(x).abs()
+            clean_mag = self.frontend.to_magnitude(
+                self.model(self.frontend.from_magnitude(noisy_mag)).reconstruction
+            )
+            mag = wet * clean_mag + (1.0 - wet) * noisy_mag
+            y = griffin_lim(
+                mag,
+                n_fft=self.frontend.n_fft,
+                hop_length=self.frontend.hop_length,
+                win_length=self.frontend.win_length,
+                n_iter=self.config.phase.n_iter,
+                momentum=self.config.phase.momentum,
+                generator=torch.Generator(device=mag.device).manual_seed(self.config.phase.seed),
+                length=x.shape[-1],
+            )
+            pieces.append((w.start, y))
+        return crossfade_concat(pieces, total, margin)
+
+    # ------------------------------------------------------------------ interpolate / sample
+    @torch.inference_mode()
+    def interpolate(
+        self, wav_a: torch.Tensor, wav_b: torch.Tensor, steps: int = 8, *, method: str = "linear"
+    ) -> Interpolation:
+        """Latent interpolation from A to B (timbre morph); mono, at the model's sample rate.
+
+        Both inputs are mixed to mono and encoded (VAEs: posterior means). If their lengths
+        differ, B's latent sequence is linearly time-stretched to A's number of latent frames,
+        so every output has A's length. ``method``: ``linear`` or ``slerp`` (per latent frame).
+
+        Raises:
+            ValueError: ``steps < 2`` or an unknown method.
+        """
+        self.require_latent_decoder("interpolate")
+        if steps < 2:
+            raise ValueError(f"steps: need at least 2, got {steps}")
+        if method not in INTERPOLATION_METHODS:
+            raise ValueError(f"method: {method!r} is not one of {', '.join(INTERPOLATION_METHODS)}")
+        a = self._prepare(wav_a).mean(0, keepdim=True)
+        b = self._prepare(wav_b).mean(0, keepdim=True)
+        za, zb = self.encode(a), self.encode(b)
+        if zb.shape[-1] != za.shape[-1]:
+            zb = F.interpolate(zb, size=za.shape[-1], mode="linear", align_corners=True)
+        length = a.shape[-1]
+
+        def blend(alpha: float | torch.Tensor) -> torch.Tensor:
+            if method == "slerp":
+                return slerp(za, zb, alpha, dim=1)
+            return (1 - alpha) * za + alpha * zb
+
+        alphas = [i / (steps - 1) for i in range(steps)]
+        outputs = [self.decode(blend(alpha), length)[0] for alpha in alphas]
+        ramp = torch.linspace(0.0, 1.0, za.shape[-1], device=za.device).view(1, 1, -1)
+        morph = self.decode(blend(ramp), length)[0]
+        return Interpolation(steps=outputs, alphas=alphas, morph=morph)
+
+    @torch.inference_mode()
+    def sample(
+        self, n: int = 1, seconds: float = 2.0, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior N(0, I): ``(n, time)``.
+
+        Raises:
+            PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
+        """
+        if not self.is_variational:
+            raise PipelineError(
+                f"sampling needs a variational model (model.bottleneck: gaussian); this model's bottleneck is "
+                f"{self.config.model.bottleneck!r}"
+            )
+        if n < 1 or seconds <= 0:
+            raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
+        length = int(round(seconds * self.sample_rate))
+        shape = (n, self.model.latent_dim, self.num_latent_frames(length))
+        z = torch.randn(shape, generator=generator, device="cpu").to(self.device)
+        return self.decode(z, length)

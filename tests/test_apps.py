@@ -1,0 +1,311 @@
+"""The model-using commands run in-process on files: denoise, reconstruct, encode/decode, interpolate,
+sample, evaluate; and the bad-input matrix (every input either works or fails with a clear error
+naming the file, and a folder job finishes the rest)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import DATA
+
+from audioae.cli import main
+from audioae.config import load_config
+from audioae.modelfile import save_model_file
+from audioae.models import build_model
+
+BASE = [
+    "features.n_fft=256",
+    "features.hop_length=64",
+    "features.n_mels=32",
+    "model.latent_dim=8",
+    "model.hidden_dim=32",
+    "phase.n_iter=4",
+]
+
+
+def _model_file(path: Path, overrides=()) -> Path:
+    torch.manual_seed(0)
+    cfg = load_config(None, [*BASE, *overrides])
+    return save_model_file(path, build_model(cfg.model, cfg.features), cfg)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "ae": _model_file(root / "ae.safetensors"),
+        "vae": _model_file(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
+        "denoise": _model_file(
+            root / "denoise.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
+        ),
+    }
+
+
+def _write(path: Path, data: np.ndarray, sample_rate: int = 16000, subtype: str = "PCM_16") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, sample_rate, subtype=subtype)
+    return path
+
+
+def _tone(seconds: float = 0.5, sample_rate: int = 16000, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    return np.repeat(x[:, None], channels, axis=1).astype(np.float32)
+
+
+def test_denoise_keeps_rate_length_and_channels(models, tmp_path):
+    src = _write(tmp_path / "in" / "stereo 44k é.wav", _tone(0.7, 44100, 2), 44100)
+    assert (
+        main(["denoise", str(models["denoise"]), str(src), "-o", str(tmp_path / "out"), "--quiet"])
+        == 0
+    )
+    out, sr = sf.read(tmp_path / "out" / "stereo 44k é.wav")
+    assert sr == 44100 and out.shape == (int(0.7 * 44100), 2)
+
+
+def test_denoise_folder_mirrors_tree_and_never_overwrites(models, tmp_path, capsys):
+    _write(tmp_path / "in" / "a.wav", _tone())
+    _write(tmp_path / "in" / "sub" / "b.flac", _tone())
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....not audio")
+    args = [
+        "denoise",
+        str(models["denoise"]),
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    assert (tmp_path / "out" / "a.wav").is_file() and (
+        tmp_path / "out" / "sub" / "b.flac"
+    ).is_file()
+    report = capsys.readouterr().out
+    assert "2 written, 1 skipped" in report and "broken.wav" in report
+    before = (tmp_path / "out" / "a.wav").read_bytes()
+    main(args)
+    assert (
+        "exists" in capsys.readouterr().out and (tmp_path / "out" / "a.wav").read_bytes() == before
+    )
+    assert main([*args, "--force"]) == 0 and "3 written" not in capsys.readouterr().out
+
+
+def test_output_may_not_be_an_input(models, tmp_path, capsys):
+    src = _write(tmp_path / "x.wav", _tone())
+    assert main(["denoise", str(models["denoise"]), str(src), "-o", str(src), "--force"]) == 2
+    assert "also an input" in capsys.readouterr().err
+
+
+def test_encode_decode_round_trip_and_errors(models, tmp_path, capsys):
+    src = _write(tmp_path / "note.wav", _tone(1.0, 22050), 22050)
+    assert (
+        main(
+            [
+                "encode",
+                str(models["ae"]),
+                str(src),
+                "-o",
+                str(tmp_path / "z"),
+                "--bits",
+                "6",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "kbit/s" in printed and "smaller than 16-bit PCM" in printed
+    aae = tmp_path / "z" / "note.aae"
+    assert main(["decode", str(models["ae"]), str(aae), "-o", str(tmp_path / "y"), "--quiet"]) == 0
+    out, sr = sf.read(tmp_path / "y" / "note.wav")
+    assert sr == 22050 and out.shape == (22050,)
+    # a latent file made with another model is refused, clearly, and nothing is written
+    assert main(["decode", str(models["vae"]), str(aae), "-o", str(tmp_path / "w"), "--quiet"]) == 1
+    assert "another model" in capsys.readouterr().out and not (tmp_path / "w" / "note.wav").exists()
+
+
+def test_interpolate_and_sample_write_expected_files(models, tmp_path, capsys):
+    a = DATA / "notes" / "flute_60.flac"
+    b = DATA / "notes" / "trumpet_60.flac"
+    if not (a.exists() and b.exists()):
+        a, b = sorted((DATA / "notes").glob("*.flac"))[:2]
+    out = tmp_path / "morph"
+    assert (
+        main(["interpolate", str(models["vae"]), str(a), str(b), "--steps", "3", "-o", str(out)])
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "grid.png",
+        "morph.wav",
+        "step_00.wav",
+        "step_01.wav",
+        "step_02.wav",
+    ]
+    assert (
+        main(
+            [
+                "sample",
+                str(models["vae"]),
+                "--n",
+                "2",
+                "--seconds",
+                "0.5",
+                "-o",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
+    assert sf.info(tmp_path / "s" / "sample_01.wav").frames == 8000
+    assert main(["sample", str(models["ae"]), "-o", str(tmp_path / "t")]) == 2
+    assert "variational" in capsys.readouterr().err
+
+
+def test_evaluate_denoising_writes_csv_and_table(models, tmp_path, capsys):
+    clean = tmp_path / "clean"
+    _write(clean / "a.wav", _tone(1.0))
+    noise = tmp_path / "noise"
+    _write(noise / "n.wav", 0.1 * np.random.default_rng(1).standard_normal(8000).astype(np.float32))
+    csv = tmp_path / "r.csv"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(models["denoise"]),
+                "--clean",
+                str(clean),
+                "--noise",
+                str(noise),
+                "--snr",
+                "0",
+                "10",
+                "-o",
+                str(csv),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("file,condition,si_sdr") and len(lines) == 5
+    assert "noisy@10dB" in capsys.readouterr().out
+
+
+# ---- the bad-input matrix ------------------------------------------------------------------
+
+
+def _make(kind: str, root: Path) -> tuple[Path, str | None]:
+    """Build one input; return (path, None if it must work, else a word the error must contain)."""
+    rng = np.random.default_rng(0)
+    tone = _tone(0.4)
+    if kind == "missing":
+        return root / "missing.wav", "no such file"
+    if kind == "empty":
+        (root / "empty.wav").write_bytes(b"")
+        return root / "empty.wav", "empty"
+    if kind == "corrupt":
+        data = root / "c.wav"
+        _write(data, tone)
+        data.write_bytes(data.read_bytes()[:60])
+        return data, "truncated"
+    if kind == "not_audio":
+        (root / "text.wav").write_text("hello, not audio")
+        return root / "text.wav", ""
+    if kind == "nan":
+        return _write(
+            root / "nan.wav", np.full((800, 1), np.nan, np.float32), subtype="FLOAT"
+        ), "nan"
+    cases = {
+        "shorter_than_a_frame": (tone[:10], 16000, "PCM_16"),
+        "silence": (np.zeros((8000, 1), np.float32), 16000, "PCM_16"),
+        "clipping": (np.clip(tone * 10, -1, 1), 16000, "PCM_16"),
+        "pcm_u8": (tone, 16000, "PCM_U8"),
+        "pcm_24": (tone, 16000, "PCM_24"),
+        "float": (tone, 16000, "FLOAT"),
+        "stereo": (_tone(0.4, 16000, 2), 16000, "PCM_16"),
+        "surround_5_1": (
+            _tone(0.4, 16000, 6) + 0.01 * rng.standard_normal((6400, 6)).astype(np.float32),
+            16000,
+            "PCM_16",
+        ),
+        "rate_8k": (_tone(0.4, 8000), 8000, "PCM_16"),
+        "rate_96k": (_tone(0.4, 96000), 96000, "PCM_16"),
+        "space and ünïcödé": (tone, 16000, "PCM_16"),
+    }
+    data, sr, subtype = cases[kind]
+    return _write(root / f"{kind}.wav", data, sr, subtype), None
+
+
+KINDS = [
+    "missing",
+    "empty",
+    "corrupt",
+    "not_audio",
+    "nan",
+    "shorter_than_a_frame",
+    "silence",
+    "clipping",
+    "pcm_u8",
+    "pcm_24",
+    "float",
+    "stereo",
+    "surround_5_1",
+    "rate_8k",
+    "rate_96k",
+    "space and ünïcödé",
+]
+
+
+@pytest.mark.parametrize("command", ["denoise", "reconstruct", "encode"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_input_matrix(models, tmp_path, capsys, command, kind):
+    src, error = _make(kind, tmp_path)
+    model = models["denoise" if command == "denoise" else "ae"]
+    code = main([command, str(model), str(src), "-o", str(tmp_path / "out"), "--quiet"])
+    printed = capsys.readouterr()
+    if error is None:
+        assert code == 0, printed
+        outputs = list((tmp_path / "out").iterdir())
+        assert len(outputs) == 1
+        if command != "encode":
+            info, source = sf.info(outputs[0]), sf.info(src)
+            assert (info.samplerate, info.channels, info.frames) == (
+                source.samplerate,
+                source.channels,
+                source.frames,
+            )
+    else:
+        assert code == 1
+        assert src.name in printed.out and error in printed.out.lower()
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_folder_job_finishes_the_rest_and_unwritable_output_is_reported(models, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for kind in KINDS[1:]:
+        _make(kind, folder)
+    assert (
+        main(
+            ["denoise", str(models["denoise"]), str(folder), "-o", str(tmp_path / "out"), "--quiet"]
+        )
+        == 0
+    )
+    report = capsys.readouterr().out
+    assert f"{len(KINDS) - 5} written, 4 skipped" in report
+    # an output folder that cannot be created (its parent is a file; chmod does not stop root)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    code = main(
+        [
+            "denoise",
+            str(models["denoise"]),
+            str(folder / "silence.wav"),
+            "-o",
+            str(blocker / "out"),
+            "--quiet",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1 and "silence.wav" in printed and "0 written, 1 skipped" in printed

@@ -1,0 +1,121 @@
+"""Pipeline on tensors: shapes, chunked = whole-file, kept phase, interpolation, sampling."""
+
+import pytest
+import torch
+from conftest import DATA
+
+from audioae.config import load_config
+from audioae.modelfile import save_model_file
+from audioae.models import build_model
+from audioae.pipeline import Pipeline, PipelineError, slerp
+
+
+def _pipe(overrides=(), **kwargs) -> Pipeline:
+    torch.manual_seed(0)
+    cfg = load_config(
+        None,
+        [
+            "features.n_fft=256",
+            "features.hop_length=64",
+            "features.n_mels=32",
+            "model.latent_dim=8",
+            "model.hidden_dim=32",
+            "phase.n_iter=8",
+            *overrides,
+        ],
+    )
+    return Pipeline(build_model(cfg.model, cfg.features), cfg, device="cpu", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def speech() -> torch.Tensor:
+    from audioae.audio import find_audio_files, load_audio
+
+    files = find_audio_files(DATA / "speech" / "nl")[:2]
+    return torch.cat([load_audio(f, sample_rate=16000)[0] for f in files], dim=-1)[:, : 16000 * 4]
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv1d", "conv2d"])
+def test_encode_decode_shapes_for_any_length(arch):
+    pipe = _pipe([f"model.architecture={arch}", "model.bottleneck=gaussian"])
+    for length in (1, 100, 1000, 4097, 12345):
+        wav = torch.randn(2, length) * 0.1
+        z = pipe.encode(wav)
+        assert z.shape == (2, 8, pipe.num_latent_frames(length))
+        assert pipe.decode(z, length).shape == (2, length)
+
+
+@pytest.mark.parametrize("arch", ["conv1d", "conv2d"])
+def test_chunked_equals_whole_file(arch, speech):
+    """The contract of flat-memory processing: chunking changes nothing beyond float rounding."""
+    chunked = _pipe([f"model.architecture={arch}"], chunk_seconds=0.5, margin_seconds=0.25)
+    whole = _pipe([f"model.architecture={arch}"], chunk_seconds=1000.0)
+    torch.testing.assert_close(chunked.encode(speech), whole.encode(speech), atol=1e-5, rtol=0)
+    torch.testing.assert_close(chunked.denoise(speech), whole.denoise(speech), atol=1e-5, rtol=0)
+
+
+def test_denoise_dry_mix_returns_the_input(speech):
+    pipe = _pipe(chunk_seconds=1.0)
+    out = pipe.denoise(speech, wet=0.0)
+    torch.testing.assert_close(out, speech, atol=1e-4, rtol=0)
+
+
+def test_denoise_rejects_bad_arguments(speech):
+    pipe = _pipe()
+    with pytest.raises(ValueError, match="phase"):
+        pipe.denoise(speech, phase="magic")
+    with pytest.raises(ValueError, match="wet"):
+        pipe.denoise(speech, wet=1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        pipe.denoise(torch.full((1, 1000), float("nan")))
+
+
+def test_griffin_lim_denoise_keeps_length(speech):
+    pipe = _pipe(chunk_seconds=1.0, margin_seconds=0.25)
+    assert pipe.denoise(speech, phase="griffin-lim").shape == speech.shape
+
+
+def test_sampling_needs_a_vae():
+    with pytest.raises(PipelineError, match="variational"):
+        _pipe().sample(2, 0.5)
+    vae = _pipe(["model.bottleneck=gaussian"])
+    wavs = vae.sample(3, 0.5, generator=torch.Generator().manual_seed(1))
+    assert wavs.shape == (3, 8000) and torch.isfinite(wavs).all()
+
+
+def test_interpolation_endpoints_are_the_reconstructions(speech):
+    pipe = _pipe(["model.bottleneck=gaussian"])
+    a, b = speech[:, :8000], speech[:, 8000:14000]  # different lengths: B is stretched to A
+    result = pipe.interpolate(a, b, steps=4)
+    assert len(result.steps) == 4 and result.alphas == [0.0, 1 / 3, 2 / 3, 1.0]
+    assert all(s.shape == (8000,) for s in result.steps) and result.morph.shape == (8000,)
+    torch.testing.assert_close(result.steps[0], pipe.reconstruct(a)[0], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="steps"):
+        pipe.interpolate(a, b, steps=1)
+
+
+def test_slerp_endpoints_and_norm():
+    a, b = torch.randn(1, 8, 5), torch.randn(1, 8, 5)
+    torch.testing.assert_close(slerp(a, b, 0.0), a)
+    torch.testing.assert_close(slerp(a, b, 1.0), b, atol=1e-5, rtol=1e-5)
+    mid = slerp(a, b, 0.5)
+    torch.testing.assert_close(
+        mid.norm(dim=1), 0.5 * (a.norm(dim=1) + b.norm(dim=1)), atol=1e-5, rtol=1e-5
+    )
+
+
+def test_load_from_model_file_gives_identical_outputs(tmp_path, speech):
+    pipe = _pipe(["model.bottleneck=gaussian"])
+    path = save_model_file(tmp_path / "m.safetensors", pipe.model, pipe.config)
+    loaded = Pipeline.load(path, device="cpu")
+    torch.testing.assert_close(loaded.encode(speech), pipe.encode(speech), atol=0, rtol=0)
+    assert len(loaded.model_hash) == 16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_pipeline_matches_cpu(speech):
+    cpu = _pipe()
+    gpu = Pipeline(cpu.model, cpu.config, device="cuda")
+    torch.testing.assert_close(
+        gpu.encode(speech).cpu(), _pipe().encode(speech), atol=1e-4, rtol=1e-4
+    )
