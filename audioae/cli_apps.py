@@ -178,6 +178,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run_sample)
 
     register_evaluate(subparsers)
+    register_demo(subparsers)
 
 
 def _run_evaluate(args) -> int:
@@ -236,3 +237,38 @@ def register_evaluate(subparsers) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run_evaluate)
+
+
+def _run_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(
+        args.out,
+        data=args.data,
+        models=args.models,
+        train=args.train,
+        quick=args.quick,
+        force=args.force,
+        device=args.device,
+    )
+    return 0
+
+
+def register_demo(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo", help="denoise, compress and morph held-out bundled audio; write report.html"
+    )
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="train the demo models from scratch first (short schedules)",
+    )
+    p.add_argument("--quick", action="store_true", help="process fewer files (for CI)")
+    p.add_argument("--data", help="the bundled data folder (default: ./data)")
+    p.add_argument(
+        "--models", help="folder with denoise/codec/timbre .safetensors (default: DATA/models)"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing report")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_run_demo)

@@ -1,0 +1,379 @@
+"""``audioae demo``: denoising, compression and timbre morphs on held-out bundled audio, as a report.
+
+By default the demo uses the small models shipped in ``data/models/`` (trained by
+``scripts/train_demo_models.py`` with the project's recipes on the *train* split of
+``data/splits.yaml``); ``--train`` first trains them from scratch with short schedules. Every
+input it processes comes from the *test* split, so no model heard it in training.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from .audio import load_audio, save_audio
+from .report import Item, Section, write_report
+
+log = logging.getLogger(__name__)
+
+MODEL_FILES = {
+    "denoise": "denoise.safetensors",
+    "codec": "codec.safetensors",
+    "timbre": "timbre.safetensors",
+}
+"""Demo model name → file name in the models folder."""
+
+TRAINING_PLAN = {
+    # name: (recipe, data subfolder, noise subfolder or None, --set overrides for a short schedule)
+    "denoise": ("denoise", "speech", "noise", ["training.max_steps=400", "training.val_every=200"]),
+    "codec": ("codec", "speech", None, ["training.max_steps=300", "training.val_every=150"]),
+    "timbre": (
+        "conv2d_vae",
+        "notes",
+        None,
+        ["training.max_steps=300", "training.val_every=150", "loss.kl_cycle_steps=150"],
+    ),
+}
+SNRS_DB = (0.0, 5.0, 10.0)
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run: missing bundled data or models; the message says what to do."""
+
+
+def find_data_dir(data: str | os.PathLike | None = None) -> Path:
+    """The bundled ``data/`` folder: ``data`` if given, else ``./data``, else the one beside the package."""
+    candidates = (
+        [Path(data)] if data else [Path("data"), Path(__file__).resolve().parents[1] / "data"]
+    )
+    for path in candidates:
+        if (path / "splits.yaml").is_file():
+            return path
+    raise DemoError(
+        f"bundled audio not found (looked for splits.yaml in {', '.join(map(str, candidates))}); "
+        "run the demo from a clone of the audioae repository or pass --data DIR"
+    )
+
+
+def load_splits(data_dir: Path) -> dict[str, dict[str, list[Path]]]:
+    """``{group: {"train": [...], "test": [...]}}`` with absolute paths, from ``data/splits.yaml``."""
+    raw = yaml.safe_load((data_dir / "splits.yaml").read_text())
+    return {
+        group: {part: [data_dir / p for p in files] for part, files in parts.items()}
+        for group, parts in raw.items()
+    }
+
+
+def split_folder(files: list[Path], root: Path) -> Path:
+    """A folder of links (copies where links fail) to ``files``: the train split as its own folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        target = root / f.name
+        if not target.exists():
+            try:
+                target.symlink_to(f.resolve())
+            except OSError:
+                shutil.copy2(f, target)
+    return root
+
+
+def train_demo_models(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    overrides: dict[str, list[str]] | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Train the three demo models on the train split with the project's recipes.
+
+    ``overrides`` maps a model name to extra ``--set`` strings; the defaults are the short
+    schedules of :data:`TRAINING_PLAN` (minutes on a 2-core CPU).
+    """
+    from .cli import resolve_recipe
+    from .config import load_config
+    from .training import train
+
+    splits = load_splits(data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, (recipe, group, noise_group, short) in TRAINING_PLAN.items():
+        sets = (overrides or {}).get(name, short)
+        cfg = load_config(resolve_recipe(recipe), sets)
+        clean = split_folder(splits[group]["train"], out_dir / "splits" / group)
+        noise = (
+            split_folder(splits[noise_group]["train"], out_dir / "splits" / noise_group)
+            if noise_group
+            else None
+        )
+        result = train(
+            cfg, clean, noise_dir=noise, out_dir=out_dir / "runs" / name, progress=progress
+        )
+        target = out_dir / MODEL_FILES[name]
+        shutil.copy2(result.model_file, target)
+        written[name] = target
+    return written
+
+
+@dataclass
+class DemoResult:
+    report: Path
+    metrics: dict[str, list[list[object]]]
+
+
+def _figure(wav: torch.Tensor, sample_rate: int, path: Path, title: str) -> None:
+    from .plots import save_figure, spectrogram_figure
+
+    save_figure(spectrogram_figure(wav.reshape(-1).cpu(), sample_rate, title), path, overwrite=True)
+
+
+def _sound(out: Path, rel: str, wav: torch.Tensor, sample_rate: int, caption: str) -> Item:
+    save_audio(out / f"{rel}.wav", wav.reshape(1, -1).cpu(), sample_rate, overwrite=True)
+    _figure(wav, sample_rate, out / f"{rel}.png", caption)
+    return Item(caption, f"{rel}.wav", f"{rel}.png")
+
+
+def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
+    from .evaluate import mix_at_snr
+    from .metrics import pesq_wb, si_sdr, stoi
+
+    speech_metrics = all(importlib.util.find_spec(name) for name in ("pesq", "pystoi"))
+    sr = pipe.sample_rate
+    clips = splits["speech"]["test"][: 1 if quick else 2]
+    noises = [splits["noise"]["test"][0]] + ([] if quick else [splits["noise"]["train"][0]])
+    section = Section("Denoising (held-out speaker, real noise)")
+    rows: list[list[object]] = []
+    generator = torch.Generator().manual_seed(0)
+    for clip in clips:
+        clean = load_audio(clip, sample_rate=sr)[0]
+        section.items.append(
+            _sound(out, f"denoise/{clip.stem}_clean", clean, sr, f"clean: {clip.stem}")
+        )
+        for noise_path in noises:
+            noise = load_audio(noise_path, sample_rate=sr)[0]
+            seen = "unseen" if noise_path in splits["noise"]["test"] else "seen"
+            for snr in SNRS_DB:
+                noisy = mix_at_snr(clean, noise, snr, generator=generator)
+                started = time.perf_counter()
+                denoised = pipe.denoise(noisy).cpu()
+                rtf = (time.perf_counter() - started) / (clean.shape[-1] / sr)
+                tag = f"{clip.stem}_{noise_path.stem}_{snr:g}dB"
+                section.items.append(
+                    _sound(
+                        out,
+                        f"denoise/{tag}_noisy",
+                        noisy,
+                        sr,
+                        f"noisy: {noise_path.stem} ({seen}) at {snr:g} dB",
+                    )
+                )
+                section.items.append(
+                    _sound(
+                        out,
+                        f"denoise/{tag}_denoised",
+                        denoised,
+                        sr,
+                        f"denoised: {noise_path.stem} at {snr:g} dB",
+                    )
+                )
+                row: list[object] = [clip.stem, f"{noise_path.stem} ({seen})", f"{snr:g}"]
+                for wav in (noisy, denoised):
+                    row.append(float(si_sdr(wav[0], clean[0])))
+                    if speech_metrics:
+                        row.append(float(pesq_wb(wav[0], clean[0], sr)))
+                        row.append(float(stoi(wav[0], clean[0], sr)))
+                row.append(rtf)
+                rows.append(row)
+    metric_names = ["SI-SDR (dB)"] + (["PESQ", "STOI"] if speech_metrics else [])
+    header = (
+        ["clip", "noise", "SNR (dB)"]
+        + [f"noisy {m}" for m in metric_names]
+        + [f"denoised {m}" for m in metric_names]
+        + ["RTF"]
+    )
+    section.table(
+        "Noisy input vs audioae's denoiser (RTF: processing time / audio duration, this CPU)",
+        header,
+        rows,
+    )
+    if not speech_metrics:
+        section.notes.append('PESQ and STOI need `pip install "audioae[eval]"`.')
+    return section
+
+
+def _codec_stage(pipe, splits, out: Path, work: Path) -> Section:
+    from .apps import decode_file, encode_file
+    from .metrics import log_mel_l1
+
+    sr = pipe.sample_rate
+    section = Section("Compression (.aae latent files)")
+    rows: list[list[object]] = []
+    for clip in (splits["notes"]["test"][0], splits["speech"]["test"][0]):
+        original = load_audio(clip, sample_rate=sr)[0]
+        aae = work / f"{clip.stem}.aae"
+        stats = encode_file(pipe, clip, aae, overwrite=True)
+        decoded_path = work / f"{clip.stem}_decoded.wav"
+        decode_file(pipe, aae, decoded_path, overwrite=True)
+        decoded = load_audio(decoded_path, sample_rate=sr)[0]
+        section.items.append(
+            _sound(out, f"codec/{clip.stem}_original", original, sr, f"original: {clip.stem}")
+        )
+        section.items.append(
+            _sound(
+                out,
+                f"codec/{clip.stem}_decoded",
+                decoded,
+                sr,
+                f"decoded at {stats.bitrate_kbps:.1f} kbit/s",
+            )
+        )
+        rows.append(
+            [
+                clip.stem,
+                stats.num_bytes,
+                stats.bitrate_kbps,
+                stats.pcm16_ratio,
+                float(log_mel_l1(decoded[0], original[0], sr)),
+            ]
+        )
+        print(
+            f"  {clip.name}: {stats.num_bytes} bytes, {stats.bitrate_kbps:.2f} kbit/s, {stats.pcm16_ratio:.0f}x smaller than 16-bit PCM"
+        )
+    section.table(
+        "Real bitrate (header included) and log-mel L1 of the decoded audio",
+        ["clip", "bytes", "kbit/s", "x smaller than PCM16", "log-mel L1"],
+        rows,
+    )
+    return section
+
+
+def _pick_pair(test_notes: list[Path]) -> tuple[Path, Path]:
+    """Two held-out notes of different instruments, at the same pitch if possible (else the closest)."""
+    parsed = [(p, p.stem.rsplit("_", 1)[0], int(p.stem.rsplit("_", 1)[1])) for p in test_notes]
+    preferred = [("flute", "trumpet"), ("violin", "saxophone"), ("piano", "organ")]
+    best = None
+    for a, ia, pa in parsed:
+        for b, ib, pb in parsed:
+            if ia == ib:
+                continue
+            score = (abs(pa - pb), 0 if (ia, ib) in preferred else 1)
+            if best is None or score < best[0]:
+                best = (score, a, b)
+    if best is None:
+        raise DemoError("the held-out notes need at least two instruments")
+    return best[1], best[2]
+
+
+def _timbre_stage(pipe, splits, out: Path, quick: bool) -> Section:
+    from .apps import interpolate_files, sample_files
+
+    sr = pipe.sample_rate
+    a, b = _pick_pair(splits["notes"]["test"])
+    steps = 5 if quick else 8
+    section = Section(f"Timbre morph: {a.stem} → {b.stem} (conv2d VAE)")
+    interpolate_files(pipe, a, b, out / "morph", steps=steps, overwrite=True)
+    for name, path in (("A", a), ("B", b)):
+        section.items.append(
+            _sound(
+                out,
+                f"morph/input_{name}",
+                load_audio(path, sample_rate=sr)[0],
+                sr,
+                f"input {name}: {path.stem}",
+            )
+        )
+    for i in range(steps):
+        wav = load_audio(out / "morph" / f"step_{i:02d}.wav")[0]
+        _figure(wav, sr, out / "morph" / f"step_{i:02d}.png", f"step {i}")
+        section.items.append(
+            Item(f"step {i} of {steps - 1}", f"morph/step_{i:02d}.wav", f"morph/step_{i:02d}.png")
+        )
+    _figure(
+        load_audio(out / "morph" / "morph.wav")[0],
+        sr,
+        out / "morph" / "morph.png",
+        "morph over time",
+    )
+    section.items.append(
+        Item("morph: A turns into B over time", "morph/morph.wav", "morph/morph.png")
+    )
+    section.items.append(Item("all steps on one dB scale", None, "morph/grid.png"))
+    n = 2 if quick else 4
+    sample_files(pipe, out / "samples", n=n, seconds=1.5, seed=0, overwrite=True)
+    for i in range(n):
+        wav = load_audio(out / "samples" / f"sample_{i:02d}.wav")[0]
+        _figure(wav, sr, out / "samples" / f"sample_{i:02d}.png", f"sample {i}")
+        section.items.append(
+            Item(
+                f"drawn from the prior #{i}",
+                f"samples/sample_{i:02d}.wav",
+                f"samples/sample_{i:02d}.png",
+            )
+        )
+    return section
+
+
+def run_demo(
+    out_dir: str | os.PathLike = "demo_out",
+    *,
+    data: str | os.PathLike | None = None,
+    models: str | os.PathLike | None = None,
+    train: bool = False,
+    quick: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Run every demo stage and write ``out_dir/report.html``; returns the report's path.
+
+    Raises:
+        DemoError: bundled data or models missing.
+        audioae.fileio.OutputExistsError: ``out_dir/report.html`` exists and not ``force``.
+    """
+    from .fileio import OutputExistsError
+    from .pipeline import Pipeline
+
+    out = Path(out_dir)
+    if (out / "report.html").exists() and not force:
+        raise OutputExistsError(out / "report.html")
+    data_dir = find_data_dir(data)
+    splits = load_splits(data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models_dir = Path(models) if models else data_dir / "models"
+    if train:
+        say("[1/5] training the demo models from scratch (short schedules)…")
+        models_dir = out / "models"
+        train_demo_models(data_dir, models_dir)
+    missing = [f for f in MODEL_FILES.values() if not (models_dir / f).is_file()]
+    if missing:
+        raise DemoError(
+            f"{models_dir}: missing model files {', '.join(missing)}; run `audioae demo --train` to train them"
+        )
+    pipes = {name: Pipeline.load(models_dir / f, device=device) for name, f in MODEL_FILES.items()}
+    sections = []
+    say("[2/5] denoising held-out speech mixed with real noise at 0, 5 and 10 dB…")
+    sections.append(_denoise_stage(pipes["denoise"], splits, out, quick))
+    say("[3/5] compressing a held-out note and speech clip…")
+    work = out / "codec"
+    work.mkdir(exist_ok=True)
+    sections.append(_codec_stage(pipes["codec"], splits, out, work))
+    say("[4/5] rendering a timbre morph and sampling from the VAE prior…")
+    sections.append(_timbre_stage(pipes["timbre"], splits, out, quick))
+    say("[5/5] writing the report…")
+    intro = (
+        f"Every input is from the held-out split of {data_dir / 'splits.yaml'}; models from {models_dir}. "
+        "Spectrograms: power in dB, 1024-point STFT."
+    )
+    report = write_report(
+        out / "report.html", "audioae demo", sections, intro=intro, overwrite=True
+    )
+    say(f"report: {report.resolve()}")
+    return report

@@ -1,0 +1,307 @@
+"""Spectrogram front-ends: ``nn.Module`` s mapping waveforms ``(..., time)`` to features
+``(..., n_bins, frames)`` and features back to a linear magnitude ``(..., n_freq, frames)``.
+
+All front-ends use a periodic Hann window, ``center=True`` with zero padding (librosa's
+conventions), so ``frames = 1 + time // hop_length``. The window and the mel filterbank are
+non-persistent buffers: they follow ``.to(device)`` / ``.to(dtype)`` and are not saved in
+state dicts (they are rebuilt from the constructor arguments).
+
+Log features are ``log(magnitude + eps)`` (natural log) with a fixed ``eps``, exactly inverted
+by ``exp(x) - eps`` (clamped at 0); they are never normalised per clip.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from audioae import functional as AF
+from audioae.config import FeatureConfig
+from audioae.phase import mel_to_linear
+
+__all__ = ["FrontEnd", "Spectrogram", "LogMagnitude", "LogMel", "build_frontend"]
+
+
+class FrontEnd(nn.Module, ABC):
+    """Base class: STFT settings, the window buffer and the feature <-> magnitude maps.
+
+    Every front-end takes the same arguments (those a given kind does not use are accepted
+    and ignored, so :func:`build_frontend` and callers can pass one set):
+
+    Args:
+        sample_rate: Hz.
+        n_fft: FFT size in samples; ``n_freq = n_fft // 2 + 1``.
+        hop_length: frame advance in samples.
+        win_length: Hann window length in samples (default ``n_fft``).
+        n_mels, f_min, f_max, mel_scale: mel filterbank (``LogMel`` only): number of bands,
+            band edges in Hz (``f_max`` default ``sample_rate / 2``), ``"slaney"`` or ``"htk"``.
+        eps: floor of the log compression (log front-ends only), > 0.
+
+    Raises:
+        ValueError: non-positive sizes, ``win_length > n_fft``, bad mel settings or ``eps <= 0``.
+    """
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int = 1024,
+        hop_length: int = 256,
+        win_length: int | None = None,
+        n_mels: int = 80,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        mel_scale: str = "slaney",
+        eps: float = 1e-5,
+    ):
+        super().__init__()
+        if sample_rate <= 0 or n_fft <= 0 or hop_length <= 0:
+            raise ValueError(
+                f"sample_rate, n_fft and hop_length must be > 0, got {sample_rate}, {n_fft}, {hop_length}"
+            )
+        win_length = n_fft if win_length is None else win_length
+        if not 0 < win_length <= n_fft:
+            raise ValueError(f"win_length must be in 1..n_fft ({n_fft}), got {win_length}")
+        if eps <= 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.win_length = int(win_length)
+        self.eps = float(eps)
+        self.center = True
+        self.pad_mode = "constant"
+        self.window: Tensor
+        self.register_buffer("window", AF.hann_window(self.win_length), persistent=False)
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module's signature
+        """After ``.to()``/``.double()``/``.cuda()``, rebuild the buffers at their new dtype and
+        device from float64 values, so a float64 front-end has a float64-accurate window and
+        filterbank rather than upcast float32 ones."""
+        module = super()._apply(fn, recurse)
+        self._rebuild_buffers()
+        return module
+
+    def _rebuild_buffers(self) -> None:
+        w = self.window
+        self.window = AF.hann_window(self.win_length, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
+
+    @property
+    def n_freq(self) -> int:
+        """Number of linear-frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_bins(self) -> int:
+        """Number of feature bins (``n_freq``, or ``n_mels`` for ``LogMel``)."""
+        return self.n_freq
+
+    def frames(self, num_samples: int) -> int:
+        """Number of STFT frames of a signal of ``num_samples`` samples: ``1 + num_samples // hop_length``."""
+        if num_samples < 0:
+            raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+        return 1 + num_samples // self.hop_length
+
+    def stft(self, wav: Tensor) -> Tensor:
+        """Complex STFT ``(..., n_freq, frames)`` of ``wav (..., time)``."""
+        return AF.stft(
+            wav,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            self.center,
+            self.pad_mode,
+        )
+
+    def forward(self, wav: Tensor) -> Tensor:
+        """Features ``(..., n_bins, frames)`` of ``wav (..., time)``, contiguous."""
+        return self.from_magnitude(AF.magnitude(self.stft(wav))).contiguous()
+
+    @abstractmethod
+    def from_magnitude(self, mag: Tensor) -> Tensor:
+        """Features ``(..., n_bins, frames)`` of a linear magnitude ``(..., n_freq, frames)``."""
+
+    @abstractmethod
+    def to_magnitude(self, features: Tensor) -> Tensor:
+        """Non-negative linear magnitude ``(..., n_freq, frames)`` of ``features``."""
+
+    @abstractmethod
+    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        """Features of ``mask`` times the linear-domain magnitude behind ``features``.
+
+        Args:
+            features: ``(..., n_bins, frames)``.
+            mask: values in [0, 1], broadcastable to ``features``.
+        """
+
+    def _check_bins(self, x: Tensor, n: int, what: str) -> None:
+        if x.dim() < 2 or x.shape[-2] != n:
+            raise ValueError(
+                f"{type(self).__name__}: expected {what} (..., {n}, frames), got {tuple(x.shape)}"
+            )
+
+    def extra_repr(self) -> str:
+        return (
+            f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
+            f"win_length={self.win_length}, n_bins={self.n_bins}"
+        )
+
+
+class Spectrogram(FrontEnd):
+    """Linear STFT magnitude ``|STFT(wav)|``, ``n_bins = n_freq``. See :class:`FrontEnd`."""
+
+    kind = "spectrogram"
+
+    def from_magnitude(self, mag: Tensor) -> Tensor:
+        self._check_bins(mag, self.n_freq, "magnitude")
+        return mag
+
+    def to_magnitude(self, features: Tensor) -> Tensor:
+        """The features themselves, clamped at 0 (exact for features of a real signal)."""
+        self._check_bins(features, self.n_freq, "features")
+        return features.clamp_min(0.0)
+
+    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        return features * mask
+
+
+class LogMagnitude(FrontEnd):
+    """Log STFT magnitude ``log(|STFT(wav)| + eps)``, ``n_bins = n_freq``. See :class:`FrontEnd`."""
+
+    kind = "log_magnitude"
+
+    def from_magnitude(self, mag: Tensor) -> Tensor:
+        self._check_bins(mag, self.n_freq, "magnitude")
+        return AF.log_compress(mag, self.eps)
+
+    def to_magnitude(self, features: Tensor) -> Tensor:
+        """Exact inverse ``max(exp(x) - eps, 0)``."""
+        self._check_bins(features, self.n_freq, "features")
+        return AF.log_decompress(features, self.eps)
+
+    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        """``log(mask * (exp(x) - eps) + eps)``."""
+        return AF.log_compress(mask * AF.log_decompress(features, self.eps), self.eps)
+
+
+class LogMel(FrontEnd):
+    """Log mel magnitude ``log(mel_filterbank @ |STFT(wav)| + eps)``, ``n_bins = n_mels``.
+
+    The filterbank is librosa's (Slaney-normalised triangles on the Slaney or HTK mel scale)
+    applied to the magnitude (power 1), i.e. ``librosa.feature.melspectrogram(power=1.0)``.
+    :meth:`to_magnitude` inverts the mel map by non-negative least squares
+    (:func:`audioae.phase.mel_to_linear`, ``mel_inversion_iters`` iterations), an approximation:
+    detail finer than a mel band is lost. Other arguments: see :class:`FrontEnd`.
+    """
+
+    kind = "log_mel"
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int = 1024,
+        hop_length: int = 256,
+        win_length: int | None = None,
+        n_mels: int = 80,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        mel_scale: str = "slaney",
+        eps: float = 1e-5,
+        mel_inversion_iters: int = 100,
+    ):
+        super().__init__(
+            sample_rate, n_fft, hop_length, win_length, n_mels, f_min, f_max, mel_scale, eps
+        )
+        if mel_scale not in ("slaney", "htk"):
+            raise ValueError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
+        nyquist = sample_rate / 2
+        top = nyquist if f_max is None else f_max
+        if n_mels <= 0 or not 0 <= f_min < top <= nyquist:
+            raise ValueError(
+                f"need n_mels > 0 and 0 <= f_min < f_max <= sample_rate / 2 = {nyquist}; got n_mels={n_mels}, f_min={f_min}, f_max={f_max}"
+            )
+        if mel_inversion_iters < 0:
+            raise ValueError(f"mel_inversion_iters must be >= 0, got {mel_inversion_iters}")
+        self.n_mels = int(n_mels)
+        self.f_min = float(f_min)
+        self.f_max = None if f_max is None else float(f_max)
+        self.mel_scale = mel_scale
+        self.mel_inversion_iters = int(mel_inversion_iters)
+        fb = AF.mel_filterbank(
+            sample_rate, n_fft, n_mels, f_min, f_max, htk=mel_scale == "htk", norm="slaney"
+        )
+        self.filterbank: Tensor
+        self.register_buffer("filterbank", fb, persistent=False)  # (n_mels, n_freq)
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_mels
+
+    def _rebuild_buffers(self) -> None:
+        super()._rebuild_buffers()
+        fb = self.filterbank
+        exact = AF.mel_filterbank(
+            self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max, htk=self.mel_scale == "htk", dtype=torch.float64
+        )
+        self.filterbank = exact.to(device=fb.device, dtype=fb.dtype)
+
+    def _fb(self, like: Tensor) -> Tensor:
+        return self.filterbank.to(device=like.device, dtype=like.dtype)
+
+    def mel(self, mag: Tensor) -> Tensor:
+        """Mel magnitude ``(..., n_mels, frames)`` of a linear magnitude ``(..., n_freq, frames)``."""
+        self._check_bins(mag, self.n_freq, "magnitude")
+        # (..., frames, n_freq) @ (n_freq, n_mels): one GEMM over all frames when the magnitude
+        # is frame-major in memory, as STFT outputs are
+        return torch.matmul(mag.transpose(-1, -2), self._fb(mag).transpose(0, 1)).transpose(-1, -2)
+
+    def from_magnitude(self, mag: Tensor) -> Tensor:
+        return AF.log_compress(self.mel(mag), self.eps)
+
+    def to_magnitude(self, features: Tensor) -> Tensor:
+        """NNLS inversion of the mel map (approximate; see the class docstring)."""
+        self._check_bins(features, self.n_mels, "features")
+        mel = AF.log_decompress(features, self.eps)
+        return mel_to_linear(mel, self._fb(mel), n_iter=self.mel_inversion_iters)
+
+    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        """``log(mask * (exp(x) - eps) + eps)`` on the mel magnitude."""
+        return AF.log_compress(mask * AF.log_decompress(features, self.eps), self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            super().extra_repr()
+            + f", f_min={self.f_min}, f_max={self.f_max}, mel_scale={self.mel_scale!r}"
+        )
+
+
+_KINDS: dict[str, type[FrontEnd]] = {cls.kind: cls for cls in (Spectrogram, LogMagnitude, LogMel)}
+
+
+def build_frontend(features_cfg: FeatureConfig, sample_rate: int) -> FrontEnd:
+    """The front-end described by ``features_cfg`` (its ``kind`` picks the class) at ``sample_rate`` Hz.
+
+    Raises:
+        ValueError: unknown ``kind`` or invalid settings.
+    """
+    try:
+        cls = _KINDS[features_cfg.kind]
+    except KeyError:
+        raise ValueError(
+            f"features.kind: {features_cfg.kind!r} is not one of {', '.join(_KINDS)}"
+        ) from None
+    return cls(
+        sample_rate,
+        n_fft=features_cfg.n_fft,
+        hop_length=features_cfg.hop_length,
+        win_length=features_cfg.win_length,
+        n_mels=features_cfg.n_mels,
+        f_min=features_cfg.f_min,
+        f_max=features_cfg.f_max,
+        mel_scale=features_cfg.mel_scale,
+        eps=features_cfg.eps,
+    )

@@ -1,0 +1,504 @@
+"""Pure-torch DSP: STFT/ISTFT, magnitude and log compression, mel filterbank, Griffin-Lim.
+
+Every function works on tensors with arbitrary leading (batch/channel) dimensions, waveforms
+``(..., time)`` and spectrograms ``(..., n_freq, frames)`` with ``n_freq = n_fft // 2 + 1``,
+and runs on the input's device and dtype. Conventions follow librosa (periodic Hann window,
+``center=True`` with zero padding of ``n_fft // 2`` samples on both sides), so results match
+``librosa.stft`` / ``librosa.istft`` / ``librosa.griffinlim`` up to float rounding.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import librosa
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "stft",
+    "istft",
+    "magnitude",
+    "log_compress",
+    "log_decompress",
+    "mel_filterbank",
+    "griffin_lim",
+    "hann_window",
+]
+
+PAD_MODES = ("constant", "reflect")
+
+
+def hann_window(
+    win_length: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Periodic Hann window of ``win_length`` samples (librosa's ``get_window("hann", n)``).
+
+    Returns:
+        Tensor ``(win_length,)`` on ``device`` with ``dtype``.
+    """
+    return torch.hann_window(win_length, periodic=True, device=device, dtype=dtype)
+
+
+def _check_frame_args(n_fft: int, hop_length: int, win_length: int | None) -> int:
+    if n_fft <= 0 or hop_length <= 0:
+        raise ValueError(f"n_fft ({n_fft}) and hop_length ({hop_length}) must be > 0")
+    win_length = n_fft if win_length is None else win_length
+    if not 0 < win_length <= n_fft:
+        raise ValueError(f"win_length must be in 1..n_fft ({n_fft}), got {win_length}")
+    return win_length
+
+
+def _resolve_window(window: Tensor | None, win_length: int, like: Tensor) -> Tensor:
+    """The analysis window on ``like``'s device, in ``like``'s real dtype."""
+    real_dtype = like.real.dtype if like.is_complex() else like.dtype
+    if window is None:
+        return hann_window(win_length, device=like.device, dtype=real_dtype)
+    if window.dim() != 1 or window.shape[0] != win_length:
+        raise ValueError(f"window must have shape ({win_length},), got {tuple(window.shape)}")
+    return window.to(device=like.device, dtype=real_dtype)
+
+
+def stft(
+    wav: Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: Tensor | None = None,
+    center: bool = True,
+    pad_mode: str = "constant",
+) -> Tensor:
+    """Short-time Fourier transform (one-sided, unnormalised), batched over leading dims.
+
+    Args:
+        wav: real waveform ``(..., time)``.
+        n_fft: FFT size in samples.
+        hop_length: frame advance in samples.
+        win_length: window length in samples (default ``n_fft``); a shorter window is
+            zero-padded on both sides to ``n_fft``, as in librosa.
+        window: ``(win_length,)`` window; default a periodic Hann window.
+        center: pad ``n_fft // 2`` samples on both sides so frame ``t`` is centred at
+            sample ``t * hop_length``.
+        pad_mode: ``"constant"`` (zeros, librosa's default) or ``"reflect"``.
+
+    Returns:
+        Complex tensor ``(..., n_fft // 2 + 1, frames)`` with ``frames = 1 + time // hop_length``
+        when ``center`` is true, else ``1 + (time - n_fft) // hop_length``.
+
+    Raises:
+        ValueError: bad sizes, unknown ``pad_mode``, a complex input, or a signal too short.
+    """
+    win_length = _check_frame_args(n_fft, hop_length, win_length)
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+    if wav.is_complex():
+        raise ValueError("stft expects a real waveform")
+    if wav.dim() == 0:
+        raise ValueError("stft expects a waveform of shape (..., time)")
+    lead, length = wav.shape[:-1], wav.shape[-1]
+    if not center and length < n_fft:
+        raise ValueError(f"signal of {length} samples is shorter than n_fft={n_fft} (center=False)")
+    if center and pad_mode == "reflect" and length <= n_fft // 2:
+        raise ValueError(
+            f"reflect padding needs more than n_fft // 2 = {n_fft // 2} samples, got {length}"
+        )
+    win = _resolve_window(window, win_length, wav)
+    spec = torch.stft(
+        wav.reshape(-1, length),
+        n_fft,
+        hop_length,
+        win_length,
+        window=win,
+        center=center,
+        pad_mode=pad_mode,
+        return_complex=True,
+    )
+    return spec.reshape(*lead, spec.shape[-2], spec.shape[-1])
+
+
+class _OverlapAdd:
+    """Weighted overlap-add inverse of :func:`stft` and its re-analysis, precomputed for fixed
+    ``(n_fft, hop_length, window, frames, center, length)``; shared by :func:`istft` and
+    :func:`griffin_lim`.
+
+    ``y = OLA(w * frame) / envelope`` with ``envelope = OLA(w ** 2)``. Where every frame
+    overlaps, the envelope is periodic in the hop (``E[n mod hop]``), so the division is folded
+    into a dual synthesis window ``w / E``; only the partially overlapped head and tail (and the
+    ``center`` trim / ``length`` crop, zeroed as a ``pad_mode="constant"`` re-analysis expects)
+    need an explicit correction. Samples whose envelope is below ``finfo.tiny`` stay 0
+    (librosa's convention, e.g. the first sample of a Hann-windowed ``center=False`` STFT).
+    """
+
+    def __init__(
+        self,
+        n_fft: int,
+        hop_length: int,
+        window: Tensor,
+        frames: int,
+        center: bool,
+        length: int | None,
+    ):
+        win_length = window.shape[0]
+        left = (n_fft - win_length) // 2
+        self.window = torch.nn.functional.pad(window, (left, n_fft - win_length - left))  # (n_fft,)
+        self.n_fft, self.hop, self.frames = n_fft, hop_length, frames
+        self.start = n_fft // 2 if center else 0
+        full = (frames - 1) * hop_length + n_fft
+        self.out_len = length if length is not None else full - 2 * self.start
+        self.blocks = -(-n_fft // hop_length)  # frame length in hops, rounded up
+        self.rows = max(frames + self.blocks - 1, -(-(self.start + self.out_len) // hop_length))
+        envelope = self._add_frames(self.window.square().expand(1, frames, n_fft))[
+            0
+        ]  # (rows * hop,)
+        tiny = torch.finfo(envelope.dtype).tiny
+        if frames >= self.blocks:  # row blocks - 1 is fully overlapped: its values are E exactly
+            period = envelope[(self.blocks - 1) * hop_length : self.blocks * hop_length]
+        else:
+            period = torch.ones_like(envelope[:hop_length])
+        period = torch.where(period > tiny, period, 1.0)
+        self.synthesis = self.window / period.repeat(self.blocks)[:n_fft]
+        keep = torch.zeros_like(envelope, dtype=torch.bool)
+        keep[self.start : self.start + self.out_len] = True
+        keep &= envelope > tiny
+        periodic = period.repeat(self.rows)
+        correction = torch.where(keep, periodic / torch.where(keep, envelope, 1.0), 0.0)
+        ones = torch.nonzero(correction == 1.0).flatten().tolist()
+        head, tail = (ones[0], ones[-1] + 1) if ones else (0, 0)
+        if not ones or not bool((correction[head:tail] == 1.0).all()):
+            head = tail = correction.shape[0]  # correct everything
+        self.head, self.tail = head, tail
+        self.head_correction, self.tail_correction = correction[:head], correction[tail:]
+
+    def _add_frames(self, frames: Tensor, out: Tensor | None = None) -> Tensor:
+        """Overlap-add ``(batch, frames, n_fft)`` -> ``(batch, rows * hop)``, into ``out`` if given."""
+        batch, hop, blocks, count = frames.shape[0], self.hop, self.blocks, self.frames
+        if blocks * hop != self.n_fft:
+            frames = torch.nn.functional.pad(frames, (0, blocks * hop - self.n_fft))
+        parts = frames.reshape(batch, count, blocks, hop)
+        buf = (
+            frames.new_empty(batch, self.rows, hop)
+            if out is None
+            else out.view(batch, self.rows, hop)
+        )
+        buf[:, :count] = parts[:, :, 0]
+        buf[:, count:] = 0.0
+        for k in range(1, blocks):
+            buf[:, k : k + count] += parts[:, :, k]
+        return buf.view(batch, self.rows * hop)
+
+    def inverse_full(self, spec: Tensor, out: Tensor | None = None) -> Tensor:
+        """Frame-major spectra ``(batch, frames, n_freq)`` -> normalised signal buffer
+        ``(batch, rows * hop)`` whose span ``[start, start + out_len)`` is the ISTFT."""
+        # (FFTs with out= are slower on CPU: they compute into a temporary and copy.)
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1).mul_(self.synthesis)
+        full = self._add_frames(frames, out)
+        if self.head:
+            full[:, : self.head] *= self.head_correction
+        if self.tail < full.shape[-1]:
+            full[:, self.tail :] *= self.tail_correction
+        return full
+
+    def crop(self, full: Tensor) -> Tensor:
+        """The output span ``(batch, out_len)`` of a buffer from :meth:`inverse_full`."""
+        return full[:, self.start : self.start + self.out_len]
+
+    def analyse(self, full: Tensor, pad_mode: str, frames_buf: Tensor | None = None) -> Tensor:
+        """STFT of the cropped signal, frame-major ``(batch, frames, n_freq)``."""
+        if self.start and pad_mode == "reflect":
+            sig = self.crop(full).unsqueeze(1)
+            full = torch.nn.functional.pad(sig, (self.start, self.start), mode="reflect").squeeze(1)
+        frames = torch.mul(
+            full.unfold(-1, self.n_fft, self.hop)[:, : self.frames], self.window, out=frames_buf
+        )
+        return torch.fft.rfft(frames, dim=-1)
+
+
+def istft(
+    spec: Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: Tensor | None = None,
+    center: bool = True,
+    length: int | None = None,
+) -> Tensor:
+    """Inverse STFT by weighted overlap-add, the least-squares inverse of :func:`stft`
+    (Griffin & Lim 1984), batched over leading dims; differentiable.
+
+    Like ``librosa.istft``, samples where the squared-window envelope is below ``finfo.tiny``
+    (e.g. the first sample with ``center=False`` and a Hann window) are left unnormalised (0).
+
+    Args:
+        spec: complex spectrogram ``(..., n_fft // 2 + 1, frames)``.
+        n_fft, hop_length, win_length, window, center: as given to :func:`stft`.
+        length: exact output length in samples (zero-padded or trimmed); default
+            ``(frames - 1) * hop_length`` with ``center``, else ``n_fft + (frames - 1) * hop_length``.
+
+    Returns:
+        Real waveform ``(..., time)`` in the real dtype matching ``spec``.
+
+    Raises:
+        ValueError: a real input, ``spec.shape[-2] != n_fft // 2 + 1``, or ``length <= 0``.
+    """
+    win_length = _check_frame_args(n_fft, hop_length, win_length)
+    if not spec.is_complex():
+        raise ValueError("istft expects a complex spectrogram (..., n_freq, frames)")
+    if spec.dim() < 2 or spec.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(
+            f"expected (..., {n_fft // 2 + 1}, frames) for n_fft={n_fft}, got {tuple(spec.shape)}"
+        )
+    if length is not None and length <= 0:
+        raise ValueError(f"length must be > 0, got {length}")
+    lead, n_freq, frames = spec.shape[:-2], spec.shape[-2], spec.shape[-1]
+    win = _resolve_window(window, win_length, spec)
+    ola = _OverlapAdd(n_fft, hop_length, win, frames, center, length)
+    wav = ola.crop(ola.inverse_full(spec.reshape(-1, n_freq, frames).transpose(-1, -2)))
+    return wav.reshape(*lead, wav.shape[-1])
+
+
+def magnitude(spec: Tensor, power: float = 1.0) -> Tensor:
+    """``|spec| ** power`` of a complex spectrogram ``(..., n_freq, frames)``; same shape, real.
+
+    ``power=1`` gives the magnitude, ``power=2`` the power spectrogram. Computed as
+    ``re^2 + im^2`` on the real view (several times faster than complex ``abs`` on CPU) unless
+    a gradient is needed for ``power != 2``: then ``abs``, whose gradient at 0 is 0 rather
+    than the NaN of ``sqrt(re^2 + im^2)``.
+
+    Raises:
+        ValueError: ``spec`` is not complex.
+    """
+    if not spec.is_complex():
+        raise ValueError("magnitude expects a complex spectrogram")
+    if power != 2.0 and torch.is_grad_enabled() and spec.requires_grad:
+        mag = spec.abs()
+        return mag if power == 1.0 else mag.pow(power)
+    re_im = torch.view_as_real(spec)
+    power2 = re_im[..., 0].square().addcmul_(re_im[..., 1], re_im[..., 1])
+    if power == 2.0:
+        return power2
+    if power == 1.0:
+        return power2.sqrt_()
+    return power2.pow_(0.5 * power)
+
+
+def log_compress(mag: Tensor, eps: float) -> Tensor:
+    """``log(mag + eps)`` (natural log) with a fixed floor ``eps`` > 0; any shape."""
+    return torch.log(mag + eps)
+
+
+def log_decompress(x: Tensor, eps: float) -> Tensor:
+    """Exact inverse of :func:`log_compress`: ``max(exp(x) - eps, 0)``; any shape."""
+    return (torch.exp(x) - eps).clamp_min(0.0)
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_numpy(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float,
+    f_max: float | None,
+    htk: bool,
+    norm: str | None,
+) -> np.ndarray:
+    fb = librosa.filters.mel(
+        sr=sample_rate,
+        n_fft=n_fft,
+        n_mels=n_mels,
+        fmin=f_min,
+        fmax=f_max,
+        htk=htk,
+        norm=norm,
+        dtype=np.float64,
+    )
+    fb.setflags(write=False)
+    return fb
+
+
+def mel_filterbank(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    htk: bool = False,
+    norm: str | None = "slaney",
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Triangular mel filterbank, exactly ``librosa.filters.mel`` (Slaney 1998 Auditory Toolbox
+    mel scale by default, HTK formula with ``htk=True``), cached per argument set.
+
+    Args:
+        sample_rate: Hz. n_fft: FFT size in samples. n_mels: number of filters.
+        f_min, f_max: band edges in Hz (``f_max`` default ``sample_rate / 2``).
+        htk: use the HTK mel formula instead of Slaney's.
+        norm: ``"slaney"`` (each filter divided by its width in Hz, constant energy per
+            channel) or None (peak 1).
+
+    Returns:
+        Tensor ``(n_mels, n_fft // 2 + 1)``, a fresh copy the caller may modify.
+
+    Raises:
+        ValueError: non-positive sizes or an unknown ``norm``.
+    """
+    if sample_rate <= 0 or n_fft <= 0 or n_mels <= 0:
+        raise ValueError(
+            f"sample_rate, n_fft and n_mels must be > 0, got {sample_rate}, {n_fft}, {n_mels}"
+        )
+    if norm not in ("slaney", None):
+        raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
+    fb = _mel_numpy(
+        int(sample_rate),
+        int(n_fft),
+        int(n_mels),
+        float(f_min),
+        f_max if f_max is None else float(f_max),
+        bool(htk),
+        norm,
+    )
+    return torch.tensor(fb, dtype=dtype, device=device)
+
+
+def _initial_phasor(
+    init: str | Tensor, shape: torch.Size, like: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """Unit phasors ``(*shape, 2)`` (cos, sin) in ``like``'s dtype and device."""
+    if isinstance(init, Tensor):
+        angle = init.angle() if init.is_complex() else init  # angle(0) = 0: zero phase
+        angle = angle.to(device=like.device, dtype=like.dtype).expand(shape)
+    elif init == "random":
+        angle = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+        angle.mul_(2.0 * math.pi)
+    elif init == "zeros":
+        angle = torch.zeros(shape, device=like.device, dtype=like.dtype)
+    else:
+        raise ValueError(f"init must be 'random', 'zeros' or a tensor of phases, got {init!r}")
+    return torch.stack((torch.cos(angle), torch.sin(angle)), dim=-1)
+
+
+def griffin_lim(
+    magnitude: Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: Tensor | None = None,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    init: str | Tensor = "random",
+    generator: torch.Generator | None = None,
+    length: int | None = None,
+    center: bool = True,
+    pad_mode: str = "constant",
+) -> Tensor:
+    """Waveform whose STFT magnitude approximates ``magnitude``: fast Griffin-Lim.
+
+    Alternating projections between consistent spectrograms and spectrograms with the target
+    magnitude (Griffin & Lim, "Signal estimation from modified short-time Fourier transform",
+    IEEE TASSP 1984), accelerated with the momentum term of Perraudin, Balazs & Søndergaard,
+    "A fast Griffin-Lim algorithm", WASPAA 2013. ``momentum=0`` is the original algorithm.
+    Follows ``librosa.griffinlim``: each iteration ``c = STFT(ISTFT(x)) - m / (1 + m) * c_prev``
+    (the previous projection ``c_prev``; no momentum on the first iteration), then
+    ``x = S * c / |c|``; the random init is a uniform phase in [0, 2 pi); the result is the
+    ISTFT after the last iteration. The division uses a floor ``sqrt(finfo.tiny)`` on ``|c|``.
+
+    Args:
+        magnitude: non-negative linear magnitude ``(..., n_fft // 2 + 1, frames)``.
+        n_fft, hop_length, win_length, window, center, pad_mode: STFT settings (see :func:`stft`).
+        n_iter: number of iterations (>= 1... 0 returns the ISTFT of the initial estimate).
+        momentum: Perraudin et al.'s alpha, >= 0 (0.99 by default, as librosa).
+        init: ``"random"`` (uniform phase from ``generator``), ``"zeros"`` (zero phase), a
+            complex tensor whose phase is used, or a real tensor of phases in radians; tensors
+            broadcast to ``magnitude``'s shape.
+        generator: ``torch.Generator`` on ``magnitude``'s device for the random init (the
+            global RNG when None); the same seed gives the same waveform.
+        length: exact output length in samples (must give ``frames`` STFT frames).
+
+    Returns:
+        Real waveform ``(..., time)``, ``time = length`` or ``(frames - 1) * hop_length``
+        (``center=True``).
+
+    Raises:
+        ValueError: complex or wrongly shaped ``magnitude``, negative ``n_iter``/``momentum``,
+            unknown ``init``, or a ``length`` inconsistent with ``frames``.
+    """
+    win_length = _check_frame_args(n_fft, hop_length, win_length)
+    if magnitude.is_complex() or not magnitude.is_floating_point():
+        raise ValueError(
+            "griffin_lim expects a real floating-point magnitude (..., n_freq, frames)"
+        )
+    if magnitude.dim() < 2 or magnitude.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(
+            f"expected (..., {n_fft // 2 + 1}, frames) for n_fft={n_fft}, got {tuple(magnitude.shape)}"
+        )
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    if momentum < 0:
+        raise ValueError(f"momentum must be >= 0, got {momentum}")
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+    lead, n_freq, frames = magnitude.shape[:-2], magnitude.shape[-2], magnitude.shape[-1]
+    if length is not None:
+        expected = 1 + length // hop_length if center else 1 + (length - n_fft) // hop_length
+        if length <= 0 or expected != frames:
+            raise ValueError(f"length={length} gives {expected} frames, but magnitude has {frames}")
+    # Internal state is frame-major, (batch, frames, n_freq): the layout rfft/irfft use along
+    # the last dim, so no op below strides across memory. The complex spectra are handled as
+    # real views (..., 2): complex abs/mul are several times slower on CPU than real ops.
+    mag = (
+        magnitude.reshape(-1, n_freq, frames).transpose(-1, -2).contiguous()
+    )  # (batch, frames, n_freq)
+    ola = _OverlapAdd(
+        n_fft, hop_length, _resolve_window(window, win_length, mag), frames, center, length
+    )
+    if isinstance(init, Tensor):
+        init = init.expand(magnitude.shape).reshape(-1, n_freq, frames).transpose(-1, -2)
+    angles = _initial_phasor(init, mag.shape, mag, generator)  # (batch, frames, n_freq, 2)
+    angles.mul_(mag.unsqueeze(-1))
+    # Items are independent: on CPU, run them in chunks of about _CPU_CHUNK_SAMPLES frame
+    # samples so the working set stays in cache (measured ~1.3x faster on 16 x 2 s clips).
+    chunk = angles.shape[0]
+    if mag.device.type == "cpu":
+        chunk = max(1, _CPU_CHUNK_SAMPLES // (frames * n_fft))
+    parts = [
+        _griffin_lim_loop(
+            angles[i : i + chunk], mag[i : i + chunk], ola, n_iter, momentum, pad_mode
+        )
+        for i in range(0, angles.shape[0], chunk)
+    ]
+    wav = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return wav.reshape(*lead, wav.shape[-1])
+
+
+_CPU_CHUNK_SAMPLES = 1 << 18  # frames x n_fft per Griffin-Lim chunk on CPU (1 MiB of float32)
+
+
+def _griffin_lim_loop(
+    angles: Tensor, mag: Tensor, ola: _OverlapAdd, n_iter: int, momentum: float, pad_mode: str
+) -> Tensor:
+    """Griffin-Lim iterations in place on ``angles (batch, frames, n_freq, 2)`` (the initial
+    estimate times ``mag (batch, frames, n_freq)``); returns the waveform ``(batch, time)``."""
+    scale = torch.empty_like(mag)
+    frames_buf = mag.new_empty(mag.shape[0], ola.frames, ola.n_fft)
+    full_buf = mag.new_empty(mag.shape[0], ola.rows * ola.hop)
+    tprev: Tensor | None = None
+    tiny = torch.finfo(mag.dtype).tiny
+    coef = momentum / (1.0 + momentum)
+    for _ in range(n_iter):
+        full = ola.inverse_full(torch.view_as_complex(angles), full_buf)
+        rebuilt = torch.view_as_real(
+            ola.analyse(full, pad_mode, frames_buf)
+        )  # (batch, frames, n_freq, 2)
+        if tprev is None or coef == 0.0:
+            angles.copy_(rebuilt)
+        else:
+            torch.sub(rebuilt, tprev, alpha=coef, out=angles)
+        re, im = angles[..., 0], angles[..., 1]
+        # scale = S / |c| with a floor sqrt(tiny) on |c|; addcmul with a scalar input is slow on CPU
+        torch.mul(re, re, out=scale).addcmul_(im, im).add_(tiny).rsqrt_().mul_(mag)
+        angles.mul_(scale.unsqueeze(-1))
+        tprev = rebuilt
+    return ola.crop(ola.inverse_full(torch.view_as_complex(angles)))

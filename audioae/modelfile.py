@@ -1,0 +1,292 @@
+"""Model files: one ``.safetensors`` file holding a trained model and the config that builds it.
+
+Layout (no pickle anywhere): the tensors are the model's ``state_dict`` (float tensors as
+trained, on the CPU); the safetensors metadata (string to string) holds
+
+    format          "audioae-model"
+    format_version  "1"
+    config          the effective run config as YAML (every section, see ``audioae.config``)
+    audioae_version the package version that wrote the file
+    tensors_blake2b hex BLAKE2b-128 digest of the tensors (see :func:`tensors_digest`)
+
+Loading rebuilds the model with :func:`audioae.models.build_model` from the stored config,
+loads the weights strictly and checks the digest, so a truncated or altered file is refused
+with :class:`ModelFileError` instead of giving wrong audio. A reader refuses format versions
+it does not know (as descript-audio-codec's ``DACFile`` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from . import __version__
+from .config import Config, ConfigError, config_from_dict
+from .fileio import atomic_output
+
+log = logging.getLogger(__name__)
+
+FORMAT = "audioae-model"
+FORMAT_VERSION = "1"
+SUPPORTED_VERSIONS = ("1",)
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, truncated, not an audioae model or of an unknown version.
+
+    The message starts with the file's path.
+    """
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`load_model_file` returns.
+
+    Attributes:
+        model: the :class:`~audioae.models.AutoEncoder` in ``eval()`` mode on the requested device.
+        config: the run's :class:`~audioae.config.Config`.
+        metadata: the file's raw metadata (string to string).
+        model_hash: 16-byte BLAKE2b digest of the tensors (names, dtypes, shapes, bytes);
+            latent files carry it so a decoder can check it has the encoder's weights.
+    """
+
+    model: nn.Module
+    config: Config
+    metadata: dict[str, str]
+    model_hash: bytes
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> bytes:
+    """16-byte BLAKE2b digest of named tensors: over sorted names, dtype, shape and raw bytes.
+
+    Independent of the device and of the order of the dict.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(str(t.dtype).encode() + b"\0" + repr(tuple(t.shape)).encode() + b"\0")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.digest()
+
+
+def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    # clone: safetensors refuses tensors that share memory (tied weights); load restores them.
+    return {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
+
+
+def save_model_file(
+    path: str | os.PathLike, model: nn.Module, cfg: Config, overwrite: bool = False
+) -> Path:
+    """Write ``model``'s weights and ``cfg`` to a model file (atomically).
+
+    Args:
+        path: destination, conventionally ``*.safetensors``.
+        model: an autoencoder built by ``build_model(cfg.model, cfg.features)``.
+        cfg: the config that builds ``model`` (stored as YAML in the metadata).
+        overwrite: replace an existing file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    from safetensors.torch import save_file
+
+    tensors = _state_tensors(model)
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_yaml(),
+        "audioae_version": __version__,
+        "tensors_blake2b": tensors_digest(tensors).hex(),
+    }
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a model file, checked for format and version (tensors are not read).
+
+    Raises:
+        ModelFileError: missing file, not a safetensors file, not an audioae model, unknown version.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+    except Exception as exc:  # safetensors raises its own SafetensorError/OSError variants
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: not an audioae model file (its metadata has no 'format: {FORMAT}'); "
+            "write one with `audioae export RUN_DIR` or `audioae train`"
+        )
+    version = metadata.get("format_version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ModelFileError(
+            f"{path}: model file format version {version!r} is not supported by audioae {__version__} "
+            f"(it reads version {', '.join(SUPPORTED_VERSIONS)}); upgrade audioae or re-export the model"
+        )
+    return metadata
+
+
+def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model file written by :func:`save_model_file`.
+
+    Args:
+        path: the ``.safetensors`` model file.
+        device: where to put the model (``"cpu"``, ``"cuda"``, ``torch.device``).
+
+    Returns:
+        :class:`LoadedModel` with the model in ``eval()`` mode.
+
+    Raises:
+        ModelFileError: missing, not safetensors, not an audioae model, unknown format
+            version, corrupt or truncated (tensor data unreadable or its digest differs),
+            or weights that do not fit the stored config. The message names the file.
+    """
+    from safetensors.torch import load_file
+
+    from .models import build_model
+
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        cfg = config_from_dict(
+            yaml.safe_load(metadata.get("config", "")) or {}, source=f"{path} (stored config)"
+        )
+    except (ConfigError, yaml.YAMLError) as exc:
+        raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise ModelFileError(f"{path}: corrupt or truncated model file ({exc})") from None
+    digest = tensors_digest(tensors)
+    expected = metadata.get("tensors_blake2b")
+    if expected is not None and digest.hex() != expected:
+        raise ModelFileError(
+            f"{path}: corrupt model file (the tensors' checksum does not match the header)"
+        )
+    try:
+        model = build_model(cfg.model, cfg.features)
+        model.load_state_dict(tensors, strict=True)
+    except (ConfigError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
+    model.eval().to(device)
+    return LoadedModel(model=model, config=cfg, metadata=metadata, model_hash=digest)
+
+
+def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
+    """The Lightning checkpoint of a run folder: ``best`` (lowest validation loss) or ``last``.
+
+    ``best`` falls back to ``last.ckpt`` when no validation has run yet.
+
+    Raises:
+        ModelFileError: no checkpoint in ``run_dir/checkpoints``, or ``checkpoint`` is neither
+            ``best`` nor ``last``.
+    """
+    if checkpoint not in ("best", "last"):
+        raise ModelFileError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    folder = Path(run_dir) / "checkpoints"
+    last = folder / "last.ckpt"
+    if checkpoint == "best":
+        best = sorted(folder.glob("best*.ckpt"), key=lambda p: p.stat().st_mtime)
+        if best:
+            return best[-1]
+        if last.is_file():
+            log.info("%s: no best checkpoint yet (no validation ran); using last.ckpt", run_dir)
+    if last.is_file():
+        return last
+    raise ModelFileError(
+        f"{run_dir}: no checkpoint found in {folder}; is this a run folder of `audioae train`?"
+    )
+
+
+def _torch_load(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # A checkpoint the user made with other tools may hold objects outside torch's
+        # allow-list; it is their own file, so load it fully (never done for model files).
+        log.info(
+            "%s: checkpoint holds non-tensor objects; loading it with weights_only=False", path
+        )
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def export_run(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    checkpoint: str = "best",
+    overwrite: bool = False,
+) -> Path:
+    """Write the model file of a training run from one of its Lightning checkpoints.
+
+    The config comes from the checkpoint's hyper-parameters (``config``), else from
+    ``run_dir/config.yaml``; the weights are the ``model.*`` entries of its ``state_dict``.
+
+    Args:
+        run_dir: the run folder (``checkpoints/``, ``config.yaml``).
+        out: the model file; default ``run_dir/model.safetensors``.
+        checkpoint: ``best`` (lowest validation loss, else last) or ``last``.
+        overwrite: replace an existing ``out``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ModelFileError: no checkpoint, an unreadable checkpoint, or weights that do not fit.
+        ConfigError: the stored config is invalid.
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+    """
+    from .models import build_model
+
+    run_dir = Path(run_dir)
+    ckpt_path = find_checkpoint(run_dir, checkpoint)
+    out = Path(out) if out is not None else run_dir / "model.safetensors"
+    try:
+        ckpt = _torch_load(ckpt_path)
+    except Exception as exc:
+        raise ModelFileError(f"{ckpt_path}: cannot read checkpoint ({exc})") from None
+    hparams = ckpt.get("hyper_parameters") or {}
+    if isinstance(hparams.get("config"), dict):
+        cfg = config_from_dict(hparams["config"], source=f"{ckpt_path} (hyper_parameters)")
+    elif (run_dir / "config.yaml").is_file():
+        cfg = config_from_dict(
+            yaml.safe_load((run_dir / "config.yaml").read_text()) or {},
+            str(run_dir / "config.yaml"),
+        )
+    else:
+        raise ModelFileError(
+            f"{ckpt_path}: no config in the checkpoint and no {run_dir / 'config.yaml'}"
+        )
+    state = {
+        k[len("model.") :]: v
+        for k, v in (ckpt.get("state_dict") or {}).items()
+        if k.startswith("model.")
+    }
+    model = build_model(cfg.model, cfg.features)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(
+            f"{ckpt_path}: the checkpoint's weights do not fit its config ({exc})"
+        ) from None
+    return save_model_file(out, model, cfg, overwrite=overwrite)

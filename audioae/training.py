@@ -1,0 +1,494 @@
+"""Training on audio folders with PyTorch Lightning.
+
+:class:`AutoEncoderModule` wraps a front-end and an autoencoder (the model knows nothing of
+Lightning): it computes features batched on the device, the loss of
+:func:`audioae.losses.compute_loss`, logs every term, and on the first validation batch
+logs reconstructed audio (Griffin-Lim) and spectrogram images to TensorBoard.
+
+:func:`train` sets up the run folder and the Trainer::
+
+    RUN_DIR/config.yaml            the effective config, written at the start
+    RUN_DIR/checkpoints/last.ckpt  every training.checkpoint_every steps and at the end
+    RUN_DIR/checkpoints/best-*.ckpt the lowest validation loss so far
+    RUN_DIR/tensorboard/           TensorBoard events (losses, KL per dimension, audio, images)
+    RUN_DIR/csv/version_N/metrics.csv
+    RUN_DIR/model.safetensors      the exported model (best checkpoint), see audioae.modelfile
+
+Precision ``auto``: ``bf16-mixed`` on CUDA when supported, else ``16-mixed``; ``32-true`` on
+the CPU. More than one device (or node) uses DDP with Lightning's own launcher (NCCL on GPUs,
+gloo on CPUs). A NaN/Inf loss raises :class:`TrainingDivergedError` before the optimiser
+step and before any checkpoint of that step, so ``last.ckpt`` stays the last good state.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from .config import Config, ConfigError, config_from_dict
+from .data import EpochSampler, build_datasets
+from .features import build_frontend
+from .fileio import OutputExistsError, atomic_output
+from .losses import compute_loss, kl_per_dimension
+from .models import build_model
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class RunExistsError(OutputExistsError):
+    """The run folder already holds a run and ``resume`` was not requested."""
+
+    def __init__(self, path: Path) -> None:
+        FileExistsError.__init__(
+            self,
+            f"{path}: a run already exists here; pass --resume to continue it or choose another --out",
+        )
+        self.path = Path(path)
+
+
+def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str = "cosine") -> float:
+    """Learning-rate factor at optimiser step ``step``: linear warm-up, then cosine decay to 0 or constant.
+
+    ``(step + 1) / warmup_steps`` while ``step < warmup_steps``; then 1 (``constant``) or
+    ``0.5 * (1 + cos(pi * p))`` with ``p`` the fraction of the steps after warm-up done
+    (``cosine``; Loshchilov & Hutter, "SGDR", 2017), 0 from ``max_steps`` on.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    span = max(max_steps - warmup_steps, 1)
+    progress = min(max((step - warmup_steps) / span, 0.0), 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class AutoEncoderModule(L.LightningModule):
+    """Lightning wrapper around a front-end and an :class:`~audioae.models.AutoEncoder`.
+
+    Batches are waveforms ``(batch, time)`` or, for denoising, pairs ``(noisy, clean)`` of
+    that shape; features ``(batch, n_bins, frames)`` are computed on the module's device in
+    float32 without gradients; the model sees the (noisy) features and the loss compares
+    its output with the (clean) features.
+
+    Args:
+        config: a :class:`~audioae.config.Config` or its dict form (as stored in checkpoints).
+    """
+
+    def __init__(self, config: Config | dict[str, Any]) -> None:
+        super().__init__()
+        cfg = (
+            config
+            if isinstance(config, Config)
+            else config_from_dict(config, source="checkpoint config")
+        )
+        self.save_hyperparameters({"config": cfg.to_dict()})
+        self.cfg = cfg
+        self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
+        self.model = build_model(cfg.model, cfg.features)
+        self._reconstructor = None
+
+    def forward(self, features: torch.Tensor):
+        """Model forward on features ``(batch, n_bins, frames)``; returns ``AEOutput``."""
+        return self.model(features)
+
+    def features(self, wav: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, n_bins, frames)`` of waveforms ``(batch, time)``, float32, no gradient."""
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
+            return self.frontend(wav.float())
+
+    def _split(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(batch, (list, tuple)):
+            return batch[0], batch[1]
+        return batch, batch
+
+    def _step(self, batch):
+        noisy, clean = self._split(batch)
+        target = self.features(clean)
+        inputs = target if noisy is clean else self.features(noisy)
+        output = self.model(inputs)
+        result = compute_loss(
+            output,
+            target,
+            self.cfg.loss,
+            step=int(self.global_step),
+            to_magnitude=self.frontend.to_magnitude,
+        )
+        return inputs, target, output, result
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        _, _, output, result = self._step(batch)
+        loss = result.total
+        if not bool(torch.isfinite(loss.detach())):
+            raise TrainingDivergedError(
+                f"the training loss became {loss.item()} at step {self.global_step}; training stopped and the "
+                f"last good checkpoint is kept (resume from it with a lower training.learning_rate, "
+                f"a smaller training.gradient_clip or a longer training.warmup_steps)"
+            )
+        batch_size = output.reconstruction.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        for name, value in result.terms.items():
+            if name != "total":
+                self.log(f"train/{name}", value.float(), batch_size=batch_size)
+        if self.model.is_variational and self.global_step % self.cfg.training.log_every == 0:
+            self._log_kl(output.latent)
+        return loss
+
+    def _tensorboard(self):
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                return logger.experiment
+        return None
+
+    def _log_kl(self, latent) -> None:
+        """KL per latent dimension (nats per latent frame) as a histogram and its mean."""
+        if latent.logvar is None:
+            return
+        per_dim = kl_per_dimension(
+            latent.mean.detach().float(), latent.logvar.detach().float()
+        )  # (latent_dim,)
+        self.log("train/kl_per_dim_mean", per_dim.mean(), batch_size=latent.mean.shape[0])
+        tb = self._tensorboard()
+        if tb is not None and self.trainer.is_global_zero:
+            tb.add_histogram("train/kl_per_dimension", per_dim.cpu(), self.global_step)
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        inputs, target, output, result = self._step(batch)
+        batch_size = inputs.shape[0]
+        self.log("val/loss", result.total, prog_bar=True, sync_dist=True, batch_size=batch_size)
+        for name, value in result.terms.items():
+            if name != "total":
+                self.log(f"val/{name}", value.float(), sync_dist=True, batch_size=batch_size)
+        if batch_idx == 0 and not self.trainer.sanity_checking and self.trainer.is_global_zero:
+            self._log_examples(batch, output.reconstruction)
+        return result.total
+
+    @torch.no_grad()
+    def _log_examples(self, batch, reconstruction: torch.Tensor) -> None:
+        """Audio and spectrogram images of the first examples of a validation batch.
+
+        Waveforms come from Griffin-Lim (``phase`` config), or for mask models from the
+        inverse STFT with the noisy input's phase.
+        """
+        count = min(self.cfg.training.audio_examples, reconstruction.shape[0])
+        tb = self._tensorboard()
+        if count == 0 or tb is None:
+            return
+        from .phase import PhaseReconstructor
+        from .plots import figure_to_array, spectrogram_grid
+
+        if self._reconstructor is None:
+            self._reconstructor = PhaseReconstructor(self.frontend, self.cfg.phase)
+        noisy, clean = self._split(batch)
+        length = clean.shape[-1]
+        reference = None
+        if self.model.output == "mask":  # a mask model keeps the noisy phase (as denoising does)
+            reference = self.frontend.stft(noisy[:count].float())
+        with torch.autocast(self.device.type, enabled=False):
+            recon = self._reconstructor(reconstruction[:count].float(), length=length, reference_stft=reference)
+        sr = self.cfg.audio.sample_rate
+        step = self.global_step
+        for i in range(count):
+            wavs = {"input": noisy[i]} if noisy is clean else {"noisy": noisy[i], "clean": clean[i]}
+            wavs["reconstruction"] = recon[i].reshape(-1)
+            for name, wav in wavs.items():
+                peak = wav.abs().max().clamp_min(1.0)  # TensorBoard wants [-1, 1]
+                tb.add_audio(
+                    f"val/example{i}/{name}", (wav / peak).float().cpu(), step, sample_rate=sr
+                )
+            figure = spectrogram_grid(
+                [w.float().cpu() for w in wavs.values()], sr, titles=list(wavs), columns=len(wavs)
+            )
+            tb.add_image(
+                f"val/example{i}/spectrogram", figure_to_array(figure), step, dataformats="HWC"
+            )
+
+    def configure_optimizers(self):
+        t = self.cfg.training
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay
+        )
+        # a partial keeps no state in the scheduler's state_dict, so a resumed run with a larger
+        # training.max_steps stretches the schedule to the new length.
+        factor = functools.partial(
+            lr_factor, warmup_steps=t.warmup_steps, max_steps=t.max_steps, schedule=t.lr_schedule
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
+        }
+
+
+class _FinalCheckpoint(Callback):
+    """Write ``last.ckpt`` when training ends normally, whatever the step (not on an exception)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.save_checkpoint(self.path, weights_only=False)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: the run folder.
+        model_file: the exported ``model.safetensors`` (None on non-zero DDP ranks).
+        steps: optimiser steps done in total (including those before a resume).
+        best_val_loss: lowest validation loss seen, or None when no validation ran.
+    """
+
+    run_dir: Path
+    model_file: Path | None
+    steps: int
+    best_val_loss: float | None
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """Map ``training.precision`` to a Lightning precision string.
+
+    ``auto``: ``bf16-mixed`` on CUDA with bf16 support, ``16-mixed`` on other CUDA devices,
+    ``32-true`` otherwise. Any other value is passed through.
+    """
+    if precision != "auto":
+        return precision
+    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _devices(value: str | int | None) -> int | str:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"training.devices: 'auto' or a positive count, got {value!r}") from None
+    if count <= 0:
+        raise ConfigError(f"training.devices: must be > 0, got {count}")
+    return count
+
+
+def _check_resume_compatible(saved: Path, cfg: Config) -> None:
+    """Refuse to resume with a model or front-end that differs from the run's saved config."""
+    if not saved.is_file():
+        return
+    old = yaml.safe_load(saved.read_text()) or {}
+    new = cfg.to_dict()
+    for section in ("audio", "features", "model"):
+        for key, value in new[section].items():
+            if old.get(section, {}).get(key, value) != value:
+                raise ConfigError(
+                    f"{section}.{key}: {value!r} differs from the run being resumed "
+                    f"({old[section][key]!r} in {saved}); resume with the same recipe"
+                )
+
+
+def _loader(
+    dataset, cfg: Config, sampler: EpochSampler, *, drop_last: bool, pin: bool
+) -> DataLoader:
+    workers = cfg.data.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=cfg.data.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        drop_last=drop_last,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+    )
+
+
+def train(
+    cfg: Config,
+    data_dir: str | os.PathLike,
+    *,
+    noise_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train an autoencoder on a folder of audio and export its model file.
+
+    Args:
+        cfg: the run's config (``load_config(recipe, overrides)``); not modified.
+        data_dir: folder of training audio (searched recursively).
+        noise_dir: folder of noise for denoising (else synthetic noise when ``data.denoise``).
+        out_dir: the run folder (created).
+        resume: continue from ``out_dir/checkpoints/last.ckpt`` (same step, optimiser and
+            scheduler state); the model and front-end config must match the run's.
+        devices: overrides ``training.devices`` (a count or ``"auto"``).
+        num_nodes: overrides ``training.num_nodes``.
+        max_steps: overrides ``training.max_steps`` (e.g. to extend a resumed run).
+        progress: show the TQDM progress bar and model summary.
+
+    Returns:
+        :class:`TrainResult`.
+
+    Raises:
+        RunExistsError: ``out_dir`` holds a run and ``resume`` is false.
+        ConfigError: nothing to resume from, or a resumed run's model config differs.
+        audioae.data.DatasetError: unusable data folder (the message says what to change).
+        TrainingDivergedError: the loss became NaN/Inf.
+    """
+    overrides: dict[str, Any] = {}
+    if max_steps is not None:
+        overrides["max_steps"] = int(max_steps)
+    if devices is not None:
+        overrides["devices"] = str(devices)
+    if num_nodes is not None:
+        overrides["num_nodes"] = int(num_nodes)
+    data = cfg.to_dict()
+    data["training"].update(overrides)
+    cfg = config_from_dict(data, source="train()")
+    t = cfg.training
+
+    run_dir = Path(out_dir)
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    last = ckpt_dir / LAST_CHECKPOINT
+    n_devices = _devices(t.devices)
+    cpu_only = not torch.cuda.is_available()
+    world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
+    strategy = "ddp" if world > 1 else "auto"
+    accelerator = "cpu" if cpu_only else "auto"
+    precision = resolve_precision(t.precision, accelerator)
+
+    datasets = build_datasets(
+        cfg, data_dir, noise_dir, world_size=world, report=int(os.environ.get("LOCAL_RANK", 0)) == 0
+    )
+    has_val = datasets.val is not None
+    val_every = min(t.val_every, t.max_steps)
+
+    last_cb = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=t.checkpoint_every,
+        enable_version_counter=False,
+    )
+    callbacks: list[Callback] = [
+        last_cb,
+        _FinalCheckpoint(last),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    best_cb = None
+    if has_val:
+        best_cb = ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best-step{step:07d}",
+            auto_insert_metric_name=False,
+            monitor="val/loss",
+            mode="min",
+            save_top_k=1,
+        )
+        callbacks.append(best_cb)
+    loggers = [
+        TensorBoardLogger(
+            save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+        ),
+        CSVLogger(save_dir=str(run_dir), name="csv"),
+    ]
+    trainer = L.Trainer(
+        default_root_dir=str(run_dir),
+        accelerator=accelerator,
+        devices=n_devices,
+        num_nodes=t.num_nodes,
+        strategy=strategy,
+        precision=precision,
+        max_steps=t.max_steps,
+        max_epochs=-1,
+        val_check_interval=val_every if has_val else None,
+        check_val_every_n_epoch=None if has_val else 1,
+        limit_val_batches=None if has_val else 0,
+        num_sanity_val_steps=1 if has_val else 0,
+        log_every_n_steps=t.log_every,
+        gradient_clip_val=t.gradient_clip or None,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        use_distributed_sampler=False,
+    )
+    L.seed_everything(t.seed, workers=True, verbose=False)
+
+    ckpt_path = None
+    if resume:
+        if not last.is_file():
+            raise ConfigError(
+                f"{run_dir}: nothing to resume from ({last} not found); train without --resume"
+            )
+        _check_resume_compatible(run_dir / "config.yaml", cfg)
+        ckpt_path = str(last)
+        if trainer.is_global_zero:
+            step = torch.load(last, map_location="cpu", weights_only=True).get("global_step")
+            log.info("resuming %s from step %s of %d", run_dir, step, t.max_steps)
+    elif trainer.is_global_zero and last.is_file():
+        raise RunExistsError(run_dir)
+    if trainer.is_global_zero:
+        with atomic_output(run_dir / "config.yaml", overwrite=True) as tmp:
+            tmp.write_text(cfg.to_yaml())
+
+    module = AutoEncoderModule(cfg)
+    pin = not cpu_only
+    train_loader = _loader(
+        datasets.train, cfg, EpochSampler(len(datasets.train)), drop_last=True, pin=pin
+    )
+    val_loader = None
+    if has_val:
+        val_loader = _loader(
+            datasets.val,
+            cfg,
+            EpochSampler(len(datasets.val), fixed=True, shard=False),
+            drop_last=False,
+            pin=pin,
+        )
+    with warnings.catch_warnings():
+        # Resuming mid-epoch restarts that epoch's (deterministic) crops from its beginning;
+        # global step, optimiser and scheduler state are exact, so Lightning's warning about
+        # non-resumable loaders does not apply here.
+        warnings.filterwarnings(
+            "ignore", message=".*resuming from a checkpoint that ended before the epoch ended"
+        )
+        warnings.filterwarnings(
+            "ignore", message=".*Checkpoint directory .* exists and is not empty"
+        )
+        trainer.fit(
+            module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=ckpt_path
+        )
+
+    best = None
+    if best_cb is not None and best_cb.best_model_score is not None:
+        best = float(best_cb.best_model_score)
+    model_file = None
+    if trainer.is_global_zero:
+        from .modelfile import export_run
+
+        model_file = export_run(run_dir, checkpoint="best", overwrite=True)
+    return TrainResult(
+        run_dir=run_dir, model_file=model_file, steps=int(trainer.global_step), best_val_loss=best
+    )

@@ -1,0 +1,379 @@
+"""Classical single-channel speech enhancement baselines, in torch: spectral subtraction and a
+decision-directed Wiener filter, both driven by the same robust noise-PSD tracker.
+
+Every function takes waveforms ``(..., time)`` (any leading batch/channel dimensions, float,
+any device) at ``sample_rate`` Hz and returns the enhanced waveform with the same shape, dtype
+and device. Analysis is an STFT with a periodic Hann window (``n_fft = 512``, ``hop_length =
+128`` at 16 kHz: 32 ms frames, 75 % overlap; both scale with the sample rate), synthesis the
+weighted overlap-add inverse with the noisy phase.
+
+Noise PSD (no oracle: only the noisy input is seen)
+    :func:`track_noise_psd` is the speech-presence-probability (SPP) MMSE tracker of
+    Gerkmann & Hendriks, "Unbiased MMSE-based noise power estimation with low complexity and
+    low tracking delay", IEEE TASLP 20(4), 2012: per frame and bin, the a-posteriori SPP under
+    a fixed a-priori SNR of 15 dB and equal priors, stagnation avoidance (SPP capped at 0.99
+    where its smoothed value exceeds 0.99), the MMSE noise periodogram ``(1 - P)|Y|^2 + P
+    sigma^2`` and recursive smoothing (0.8). The bundled clips are trimmed to start with speech,
+    so the tracker is not initialised from leading frames: its initial PSD is a quantile
+    estimate (Stahl, Fischer & Bippus, ICASSP 2000) - per bin, the mean power of the
+    ``init_quantile`` quietest frames of the clip (by total frame power), scaled by
+    ``init_scale``. This initial estimate looks at the whole clip (offline), the tracking is
+    causal.
+
+Spectral subtraction
+    Power spectral subtraction (Boll, "Suppression of acoustic noise in speech using spectral
+    subtraction", IEEE TASSP 1979) with over-subtraction and a spectral floor (Berouti, Schwartz
+    & Makhoul, ICASSP 1979): ``|S|^2 = |Y~|^2 - alpha sigma^2``, floored at ``beta sigma^2``,
+    where ``|Y~|^2`` is the noisy power smoothed recursively over frames (Boll's magnitude
+    averaging) and ``alpha = alpha_0 - slope * SNR_seg`` (segmental a-posteriori SNR in dB)
+    clipped to ``[1, alpha_max]``.
+
+Decision-directed Wiener filter
+    A-priori SNR by the decision-directed rule of Ephraim & Malah ("Speech enhancement using a
+    minimum mean-square error short-time spectral amplitude estimator", IEEE TASSP 1984):
+    ``xi = a |S_prev|^2 / sigma^2 + (1 - a) max(gamma - 1, 0)``, floored at ``xi_min``
+    (Cappe 1994), and the Wiener gain ``G = xi / (1 + xi)`` (Scalart & Vieira Filho, "Speech
+    enhancement based on a priori signal to noise estimation", ICASSP 1996), floored at
+    ``gain_floor``.
+
+Parameters were tuned on the TRAIN split only (``python -m benchmarks.baselines.classical``
+from the repository root re-runs the search; see :func:`tune`): speech train clips mixed with
+the train noises at 0, 5, 10 and 15 dB, objective mean PESQ-WB + 0.1 x mean SI-SDR (dB).
+The defaults of the parameter dataclasses are the tuned values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from audioae.functional import istft, stft
+
+__all__ = [
+    "NoiseTrackerParams",
+    "SpectralSubtractionParams",
+    "WienerParams",
+    "track_noise_psd",
+    "spectral_subtraction",
+    "wiener_dd",
+]
+
+
+@dataclass(frozen=True)
+class NoiseTrackerParams:
+    """SPP-MMSE noise tracker (Gerkmann & Hendriks 2012) and its quantile initialisation.
+
+    ``xi_h1_db``: fixed a-priori SNR (dB) assumed under speech presence; ``prior_h1``: prior
+    speech-presence probability; ``alpha_pow``: smoothing of the noise PSD; ``alpha_spp`` and
+    ``spp_cap``: stagnation avoidance; ``init_quantile``: fraction of the quietest frames
+    averaged for the initial PSD; ``init_scale``: factor on that estimate.
+    """
+
+    xi_h1_db: float = 15.0
+    prior_h1: float = 0.5
+    alpha_pow: float = 0.8
+    alpha_spp: float = 0.9
+    spp_cap: float = 0.99
+    init_quantile: float = 0.1
+    init_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpectralSubtractionParams:
+    """Power spectral subtraction (Boll 1979; Berouti et al. 1979).
+
+    ``frame_ms``: analysis window (ms; hop is a quarter of it); ``alpha0``: over-subtraction
+    factor at 0 dB segmental SNR, decreasing by ``slope`` per dB and clipped to
+    ``[1, alpha_max]``; ``beta``: spectral floor as a fraction of the noise PSD;
+    ``smoothing``: recursive averaging of the noisy power over frames (0 = none).
+    """
+
+    frame_ms: float = 32.0
+    alpha0: float = 4.0
+    slope: float = 0.15
+    alpha_max: float = 5.0
+    beta: float = 0.02
+    smoothing: float = 0.5
+    tracker: NoiseTrackerParams = NoiseTrackerParams()
+
+
+@dataclass(frozen=True)
+class WienerParams:
+    """Decision-directed Wiener filter (Ephraim & Malah 1984; Scalart & Vieira Filho 1996).
+
+    ``frame_ms``: analysis window (ms; hop is a quarter of it); ``dd_alpha``: weight of the
+    previous frame's clean estimate in the a-priori SNR; ``xi_min_db``: a-priori SNR floor (dB);
+    ``gain_floor_db``: lower bound of the gain (dB).
+    """
+
+    frame_ms: float = 32.0
+    dd_alpha: float = 0.98
+    xi_min_db: float = -25.0
+    gain_floor_db: float = -20.0
+    tracker: NoiseTrackerParams = NoiseTrackerParams()
+
+
+def _frame_sizes(frame_ms: float, sample_rate: int) -> tuple[int, int]:
+    n_fft = 2 ** round(math.log2(frame_ms * 1e-3 * sample_rate))
+    return n_fft, n_fft // 4
+
+
+def _analyse(wav: Tensor, frame_ms: float, sample_rate: int) -> tuple[Tensor, Tensor, int, int]:
+    """``wav (..., time)`` -> (``spec (batch, n_freq, frames)`` complex, power, n_fft, hop)."""
+    if not wav.is_floating_point():
+        raise TypeError(f"expected a floating-point waveform, got {wav.dtype}")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+    n_fft, hop = _frame_sizes(frame_ms, sample_rate)
+    spec = stft(wav.reshape(-1, wav.shape[-1]), n_fft, hop)
+    power = spec.real.square() + spec.imag.square()
+    return spec, power, n_fft, hop
+
+
+def _synthesise(spec: Tensor, gain: Tensor, like: Tensor, n_fft: int, hop: int) -> Tensor:
+    out = istft(spec * gain, n_fft, hop, length=like.shape[-1])
+    return out.reshape(like.shape).to(like.dtype)
+
+
+def _tracker_numpy(power: np.ndarray, params: NoiseTrackerParams) -> np.ndarray:
+    """:func:`track_noise_psd` on a frame-major float64 array ``(frames, batch, n_freq)``."""
+    frames, batch, n_freq = power.shape
+    tiny = np.finfo(np.float64).tiny
+    count = max(1, int(round(params.init_quantile * frames)))
+    order = np.argsort(power.sum(-1), axis=0, kind="stable")[:count]  # (count, batch)
+    quiet = np.take_along_axis(power, order[:, :, None], axis=0)  # (count, batch, n_freq)
+    sigma = np.maximum(quiet.mean(0) * params.init_scale, tiny)
+    xi_h1 = 10.0 ** (params.xi_h1_db / 10.0)
+    ratio = (1.0 - params.prior_h1) / params.prior_h1 * (1.0 + xi_h1)
+    expo = xi_h1 / (1.0 + xi_h1)
+    a_pow, a_spp, cap = params.alpha_pow, params.alpha_spp, params.spp_cap
+    smoothed_spp = np.zeros_like(sigma)
+    out = np.empty_like(power)
+    for t in range(frames):
+        y = power[t]
+        spp = 1.0 / (1.0 + ratio * np.exp(-np.minimum(y / sigma, 80.0) * expo))
+        smoothed_spp = a_spp * smoothed_spp + (1.0 - a_spp) * spp
+        spp = np.where(smoothed_spp > cap, np.minimum(spp, cap), spp)
+        sigma = np.maximum(a_pow * sigma + (1.0 - a_pow) * ((1.0 - spp) * y + spp * sigma), tiny)
+        out[t] = sigma
+    return out
+
+
+def _frame_major(power: Tensor) -> np.ndarray:
+    """``(batch, n_freq, frames)`` tensor -> ``(frames, batch, n_freq)`` contiguous float64 array."""
+    return np.ascontiguousarray(power.detach().to("cpu", torch.float64).numpy().transpose(2, 0, 1))
+
+
+def _to_tensor(frame_major: np.ndarray, like: Tensor) -> Tensor:
+    """``(frames, batch, n_freq)`` array -> ``(batch, n_freq, frames)`` tensor on ``like``'s device/dtype."""
+    return torch.from_numpy(np.ascontiguousarray(frame_major.transpose(1, 2, 0))).to(
+        like.device, like.dtype
+    )
+
+
+def track_noise_psd(power: Tensor, params: NoiseTrackerParams = NoiseTrackerParams()) -> Tensor:
+    """Noise power spectral density per frame, tracked from the noisy power alone.
+
+    Speech-presence-probability MMSE tracker (Gerkmann & Hendriks, IEEE TASLP 2012) started
+    from a quantile estimate (Stahl et al., ICASSP 2000); see the module docstring. The
+    frame recursion runs in NumPy (float64) on the CPU: its per-frame vectors are tiny, so
+    torch's per-operation overhead would dominate; the result returns to ``power``'s device.
+
+    Args:
+        power: noisy periodogram ``|Y|^2``, ``(batch, n_freq, frames)``, non-negative.
+        params: tracker settings.
+
+    Returns:
+        Noise PSD estimate ``(batch, n_freq, frames)``, ``power``'s dtype and device; the
+        estimate for frame ``t`` is the one updated with frame ``t`` (as in the paper).
+
+    Raises:
+        ValueError: ``power`` is not 3-D or has no frames.
+    """
+    if power.dim() != 3 or power.shape[-1] == 0:
+        raise ValueError(
+            f"expected power (batch, n_freq, frames > 0), got shape {tuple(power.shape)}"
+        )
+    return _to_tensor(_tracker_numpy(_frame_major(power), params), power)
+
+
+def spectral_subtraction(
+    wav: Tensor, sample_rate: int, params: SpectralSubtractionParams = SpectralSubtractionParams()
+) -> Tensor:
+    """Power spectral subtraction with over-subtraction and a spectral floor (Boll 1979; Berouti 1979).
+
+    Args:
+        wav: noisy waveform ``(..., time)``, float, at ``sample_rate`` Hz.
+        sample_rate: Hz; sets the frame size (``params.frame_ms``).
+        params: see :class:`SpectralSubtractionParams`.
+
+    Returns:
+        Enhanced waveform, same shape, dtype and device as ``wav`` (noisy phase).
+
+    Raises:
+        TypeError: ``wav`` is not floating point.  ValueError: ``sample_rate <= 0``.
+    """
+    spec, power, n_fft, hop = _analyse(wav, params.frame_ms, sample_rate)
+    p = _frame_major(power)  # (frames, batch, n_freq)
+    noise = _tracker_numpy(p, params.tracker)
+    smooth = np.empty_like(p)
+    acc = p[0]
+    for t in range(p.shape[0]):  # Boll's averaging of the noisy power over frames
+        acc = params.smoothing * acc + (1.0 - params.smoothing) * p[t]
+        smooth[t] = acc
+    tiny = np.finfo(np.float64).tiny
+    snr_seg = 10.0 * np.log10(
+        np.maximum(smooth.sum(-1, keepdims=True), tiny) / noise.sum(-1, keepdims=True)
+    )
+    alpha = np.clip(
+        params.alpha0 - params.slope * snr_seg, 1.0, params.alpha_max
+    )  # (frames, batch, 1)
+    clean = np.maximum(smooth - alpha * noise, params.beta * noise)
+    gain = np.minimum(np.sqrt(clean / np.maximum(p, tiny)), 1.0)
+    return _synthesise(spec, _to_tensor(gain, power), wav, n_fft, hop)
+
+
+def wiener_dd(wav: Tensor, sample_rate: int, params: WienerParams = WienerParams()) -> Tensor:
+    """Wiener filter with the decision-directed a-priori SNR (Ephraim & Malah 1984; Scalart 1996).
+
+    Args:
+        wav: noisy waveform ``(..., time)``, float, at ``sample_rate`` Hz.
+        sample_rate: Hz; sets the frame size (``params.frame_ms``).
+        params: see :class:`WienerParams`.
+
+    Returns:
+        Enhanced waveform, same shape, dtype and device as ``wav`` (noisy phase).
+
+    Raises:
+        TypeError: ``wav`` is not floating point.  ValueError: ``sample_rate <= 0``.
+    """
+    spec, power, n_fft, hop = _analyse(wav, params.frame_ms, sample_rate)
+    p = _frame_major(power)
+    noise = _tracker_numpy(p, params.tracker)
+    xi_min = 10.0 ** (params.xi_min_db / 10.0)
+    g_min = 10.0 ** (params.gain_floor_db / 20.0)
+    a = params.dd_alpha
+    gain = np.empty_like(p)
+    prev_clean = np.zeros_like(p[0])  # |S_hat(t-1)|^2
+    for t in range(p.shape[0]):
+        sigma = noise[t]
+        xi = a * prev_clean / sigma + (1.0 - a) * np.maximum(p[t] / sigma - 1.0, 0.0)
+        xi = np.maximum(xi, xi_min)
+        g = np.maximum(xi / (1.0 + xi), g_min)
+        gain[t] = g
+        prev_clean = g * g * p[t]
+    return _synthesise(spec, _to_tensor(gain, power), wav, n_fft, hop)
+
+
+# ----------------------------------------------------------------------------- tuning (train split)
+
+
+def tune(data_dir: str = "data", clips: int = 24, seed: int = 0) -> None:
+    """Coordinate search of both baselines' parameters on the TRAIN split; prints every trial.
+
+    Mixtures: ``clips`` train speech clips (a fixed, seeded choice), each mixed with one train
+    noise (cycled) at 0, 5, 10 and 15 dB (``audioae.evaluate.mix_at_snr``, seeded). Objective:
+    mean PESQ-WB + 0.1 x mean SI-SDR (dB). Never touches the test split.
+    """
+    import random
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from audioae.audio import load_audio
+    from audioae.evaluate import mix_at_snr
+    from audioae.metrics import pesq_wb, si_sdr
+
+    torch.set_num_threads(2)
+    root = Path(data_dir)
+    splits = yaml.safe_load((root / "splits.yaml").read_text())
+    speech = sorted(splits["speech"]["train"])
+    random.Random(seed).shuffle(speech)
+    noises = [load_audio(root / p)[0][0] for p in splits["noise"]["train"]]
+    gen = torch.Generator().manual_seed(seed)
+    mixtures = []  # per clip: clean (time,), noisy (4, time) at the four SNRs
+    snrs = torch.tensor([0.0, 5.0, 10.0, 15.0])
+    for i, path in enumerate(speech[:clips]):
+        clean = load_audio(root / path)[0][0]
+        noisy = mix_at_snr(clean.expand(4, -1), noises[i % len(noises)], snrs, generator=gen)
+        mixtures.append((clean, noisy))
+
+    def score(fn) -> tuple[float, float, float]:
+        pesq, sdr = [], []
+        for clean, noisy in mixtures:
+            est = fn(noisy)
+            pesq += pesq_wb(est, clean, 16000).tolist()
+            sdr += si_sdr(est, clean).tolist()
+        p, s = sum(pesq) / len(pesq), sum(sdr) / len(sdr)
+        return p + 0.1 * s, p, s
+
+    def search(name, base, grid, fn):
+        best, (obj, p, s) = base, score(lambda x: fn(x, base))
+        print(
+            f"{name} start {base}: objective {obj:.3f} (PESQ {p:.3f}, SI-SDR {s:.2f})", flush=True
+        )
+        for _round in range(2):
+            for key, values in grid.items():
+                for value in values:
+                    trial = _with(best, key, value)
+                    if trial == best:
+                        continue
+                    t0 = time.perf_counter()
+                    o, p, s = score(lambda x, trial=trial: fn(x, trial))
+                    print(
+                        f"  {key}={value}: {o:.3f} (PESQ {p:.3f}, SI-SDR {s:.2f}) {time.perf_counter() - t0:.0f}s",
+                        flush=True,
+                    )
+                    if o > obj + 1e-4:
+                        best, obj = trial, o
+        print(f"{name} best {best}: objective {obj:.3f}", flush=True)
+        return best
+
+    obj, p, s = score(lambda x: x)
+    print(f"noisy input: objective {obj:.3f} (PESQ {p:.3f}, SI-SDR {s:.2f})", flush=True)
+    tracker_grid = {
+        "tracker.init_quantile": [0.05, 0.1, 0.2, 0.3],
+        "tracker.xi_h1_db": [10.0, 15.0, 20.0],
+        "tracker.alpha_pow": [0.7, 0.8, 0.9, 0.95],
+    }
+    search(
+        "wiener",
+        WienerParams(),
+        {
+            "frame_ms": [32.0, 64.0, 128.0],
+            "dd_alpha": [0.9, 0.95, 0.98, 0.99],
+            "xi_min_db": [-25.0, -15.0],
+            "gain_floor_db": [-6.0, -8.0, -10.0, -12.0, -15.0, -20.0],
+            **tracker_grid,
+        },
+        lambda x, p: wiener_dd(x, 16000, p),
+    )
+    search(
+        "spectral subtraction",
+        SpectralSubtractionParams(),
+        {
+            "frame_ms": [32.0, 64.0, 128.0],
+            "alpha0": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "slope": [0.0, 0.1, 0.15],
+            "beta": [0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+            "smoothing": [0.0, 0.3, 0.5, 0.7],
+            **tracker_grid,
+        },
+        lambda x, p: spectral_subtraction(x, 16000, p),
+    )
+
+
+def _with(params, key: str, value):
+    if "." in key:
+        head, rest = key.split(".", 1)
+        return replace(params, **{head: _with(getattr(params, head), rest, value)})
+    return replace(params, **{key: value})
+
+
+if __name__ == "__main__":
+    tune()

