@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``audioae`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="audioae",
-        description="Audio autoencoders: train, inspect data, export models, show configs.",
+        description="Audio autoencoders: train on a folder of audio, denoise, compress to latent files, morph timbres, evaluate, and run the demo.",
     )
     from . import __version__
 

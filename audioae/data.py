@@ -92,7 +92,9 @@ def load_clips(
         try:
             wav, _ = load_audio(path, sample_rate=sample_rate, mono=True)
         except (AudioError, OSError, RuntimeError, ValueError) as exc:
-            out.bad.append((path, exc.reason if isinstance(exc, AudioError) else f"unreadable ({exc})"))
+            out.bad.append(
+                (path, exc.reason if isinstance(exc, AudioError) else f"unreadable ({exc})")
+            )
             continue
         wav = torch.as_tensor(wav, dtype=torch.float32).reshape(-1)
         if wav.numel() == 0:

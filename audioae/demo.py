@@ -73,11 +73,12 @@ def load_splits(data_dir: Path) -> dict[str, dict[str, list[Path]]]:
     }
 
 
-def split_folder(files: list[Path], root: Path) -> Path:
-    """A folder of links (copies where links fail) to ``files``: the train split as its own folder."""
+def split_folder(files: list[Path], root: Path, base: Path) -> Path:
+    """A folder of links (copies where links fail) to ``files``, keeping their paths relative to ``base``."""
     root.mkdir(parents=True, exist_ok=True)
     for f in files:
-        target = root / f.name
+        target = root / f.relative_to(base)
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
             try:
                 target.symlink_to(f.resolve())
@@ -108,9 +109,9 @@ def train_demo_models(
     for name, (recipe, group, noise_group, short) in TRAINING_PLAN.items():
         sets = (overrides or {}).get(name, short)
         cfg = load_config(resolve_recipe(recipe), sets)
-        clean = split_folder(splits[group]["train"], out_dir / "splits" / group)
+        clean = split_folder(splits[group]["train"], out_dir / "splits" / group, data_dir)
         noise = (
-            split_folder(splits[noise_group]["train"], out_dir / "splits" / noise_group)
+            split_folder(splits[noise_group]["train"], out_dir / "splits" / noise_group, data_dir)
             if noise_group
             else None
         )
@@ -162,6 +163,8 @@ def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
             seen = "unseen" if noise_path in splits["noise"]["test"] else "seen"
             for snr in SNRS_DB:
                 noisy = mix_at_snr(clean, noise, snr, generator=generator)
+                gain = min(1.0, 0.99 / float(noisy.abs().max()))  # keep the mixture within full scale
+                noisy, reference = noisy * gain, clean * gain
                 started = time.perf_counter()
                 denoised = pipe.denoise(noisy).cpu()
                 rtf = (time.perf_counter() - started) / (clean.shape[-1] / sr)
@@ -186,10 +189,10 @@ def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
                 )
                 row: list[object] = [clip.stem, f"{noise_path.stem} ({seen})", f"{snr:g}"]
                 for wav in (noisy, denoised):
-                    row.append(float(si_sdr(wav[0], clean[0])))
+                    row.append(float(si_sdr(wav[0], reference[0])))
                     if speech_metrics:
-                        row.append(float(pesq_wb(wav[0], clean[0], sr)))
-                        row.append(float(stoi(wav[0], clean[0], sr)))
+                        row.append(float(pesq_wb(wav[0], reference[0], sr)))
+                        row.append(float(stoi(wav[0], reference[0], sr)))
                 row.append(rtf)
                 rows.append(row)
     metric_names = ["SI-SDR (dB)"] + (["PESQ", "STOI"] if speech_metrics else [])

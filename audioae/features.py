@@ -13,6 +13,7 @@ by ``exp(x) - eps`` (clamped at 0); they are never normalised per clip.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -77,7 +78,7 @@ class FrontEnd(nn.Module, ABC):
         self.window: Tensor
         self.register_buffer("window", AF.hann_window(self.win_length), persistent=False)
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module's signature
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> FrontEnd:
         """After ``.to()``/``.double()``/``.cuda()``, rebuild the buffers at their new dtype and
         device from float64 values, so a float64 front-end has a float64-accurate window and
         filterbank rather than upcast float32 ones."""
@@ -87,7 +88,9 @@ class FrontEnd(nn.Module, ABC):
 
     def _rebuild_buffers(self) -> None:
         w = self.window
-        self.window = AF.hann_window(self.win_length, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
+        self.window = AF.hann_window(self.win_length, dtype=torch.float64).to(
+            device=w.device, dtype=w.dtype
+        )
 
     @property
     def n_freq(self) -> int:
@@ -117,9 +120,21 @@ class FrontEnd(nn.Module, ABC):
             self.pad_mode,
         )
 
+    def magnitude(self, wav: Tensor) -> Tensor:
+        """Linear STFT magnitude ``(..., n_freq, frames)`` of ``wav (..., time)``."""
+        return AF.spectrogram(
+            wav,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            self.center,
+            self.pad_mode,
+        )
+
     def forward(self, wav: Tensor) -> Tensor:
         """Features ``(..., n_bins, frames)`` of ``wav (..., time)``, contiguous."""
-        return self.from_magnitude(AF.magnitude(self.stft(wav))).contiguous()
+        return self.from_magnitude(self.magnitude(wav)).contiguous()
 
     @abstractmethod
     def from_magnitude(self, mag: Tensor) -> Tensor:
@@ -236,6 +251,7 @@ class LogMel(FrontEnd):
         )
         self.filterbank: Tensor
         self.register_buffer("filterbank", fb, persistent=False)  # (n_mels, n_freq)
+        self._bands = _mel_bands(fb)
 
     @property
     def n_bins(self) -> int:
@@ -245,7 +261,13 @@ class LogMel(FrontEnd):
         super()._rebuild_buffers()
         fb = self.filterbank
         exact = AF.mel_filterbank(
-            self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max, htk=self.mel_scale == "htk", dtype=torch.float64
+            self.sample_rate,
+            self.n_fft,
+            self.n_mels,
+            self.f_min,
+            self.f_max,
+            htk=self.mel_scale == "htk",
+            dtype=torch.float64,
         )
         self.filterbank = exact.to(device=fb.device, dtype=fb.dtype)
 
@@ -253,11 +275,19 @@ class LogMel(FrontEnd):
         return self.filterbank.to(device=like.device, dtype=like.dtype)
 
     def mel(self, mag: Tensor) -> Tensor:
-        """Mel magnitude ``(..., n_mels, frames)`` of a linear magnitude ``(..., n_freq, frames)``."""
+        """Mel magnitude ``(..., n_mels, frames)`` of a linear magnitude ``(..., n_freq, frames)``.
+
+        Each group of 16 consecutive filters is applied only over the bins it covers, one GEMM
+        per group over all frames of the frame-major magnitude (an STFT's memory layout):
+        about 5x fewer multiply-adds than the dense filterbank at 80 mels / 513 bins.
+        """
         self._check_bins(mag, self.n_freq, "magnitude")
-        # (..., frames, n_freq) @ (n_freq, n_mels): one GEMM over all frames when the magnitude
-        # is frame-major in memory, as STFT outputs are
-        return torch.matmul(mag.transpose(-1, -2), self._fb(mag).transpose(0, 1)).transpose(-1, -2)
+        fb_t = self._fb(mag).transpose(0, 1)  # (n_freq, n_mels)
+        frames = mag.transpose(-1, -2)  # (..., frames, n_freq)
+        flat = frames.reshape(-1, self.n_freq)
+        parts = [flat[:, lo:hi] @ fb_t[lo:hi, first:last] for first, last, lo, hi in self._bands]
+        mel = torch.cat(parts, dim=-1)  # (batch * frames, n_mels)
+        return mel.reshape(*frames.shape[:-1], self.n_mels).transpose(-1, -2)
 
     def from_magnitude(self, mag: Tensor) -> Tensor:
         return AF.log_compress(self.mel(mag), self.eps)
@@ -277,6 +307,19 @@ class LogMel(FrontEnd):
             super().extra_repr()
             + f", f_min={self.f_min}, f_max={self.f_max}, mel_scale={self.mel_scale!r}"
         )
+
+
+def _mel_bands(filterbank: Tensor, group: int = 16) -> list[tuple[int, int, int, int]]:
+    """``(first, last, lo, hi)`` per group of ``group`` consecutive filters: the filters
+    ``first:last`` are zero outside the bins ``lo:hi``."""
+    nonzero = (filterbank != 0).cpu()
+    bands = []
+    for first in range(0, nonzero.shape[0], group):
+        last = min(first + group, nonzero.shape[0])
+        bins = torch.nonzero(nonzero[first:last].any(dim=0)).flatten()
+        lo, hi = (int(bins[0]), int(bins[-1]) + 1) if bins.numel() else (0, 0)
+        bands.append((first, last, lo, hi))
+    return bands
 
 
 _KINDS: dict[str, type[FrontEnd]] = {cls.kind: cls for cls in (Spectrogram, LogMagnitude, LogMel)}

@@ -21,6 +21,7 @@ __all__ = [
     "stft",
     "istft",
     "magnitude",
+    "spectrogram",
     "log_compress",
     "log_decompress",
     "mel_filterbank",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 PAD_MODES = ("constant", "reflect")
+_CPU_CHUNK_SAMPLES = 1 << 18  # frames x n_fft per Griffin-Lim chunk on CPU (1 MiB of float32)
 
 
 def hann_window(
@@ -61,6 +63,27 @@ def _resolve_window(window: Tensor | None, win_length: int, like: Tensor) -> Ten
     return window.to(device=like.device, dtype=real_dtype)
 
 
+def _check_stft_input(
+    wav: Tensor, n_fft: int, hop_length: int, win_length: int | None, center: bool, pad_mode: str
+) -> int:
+    """Validate :func:`stft` arguments; returns the window length."""
+    win_length = _check_frame_args(n_fft, hop_length, win_length)
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+    if wav.is_complex():
+        raise ValueError("stft expects a real waveform")
+    if wav.dim() == 0:
+        raise ValueError("stft expects a waveform of shape (..., time)")
+    length = wav.shape[-1]
+    if not center and length < n_fft:
+        raise ValueError(f"signal of {length} samples is shorter than n_fft={n_fft} (center=False)")
+    if center and pad_mode == "reflect" and length <= n_fft // 2:
+        raise ValueError(
+            f"reflect padding needs more than n_fft // 2 = {n_fft // 2} samples, got {length}"
+        )
+    return win_length
+
+
 def stft(
     wav: Tensor,
     n_fft: int,
@@ -90,20 +113,8 @@ def stft(
     Raises:
         ValueError: bad sizes, unknown ``pad_mode``, a complex input, or a signal too short.
     """
-    win_length = _check_frame_args(n_fft, hop_length, win_length)
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
-    if wav.is_complex():
-        raise ValueError("stft expects a real waveform")
-    if wav.dim() == 0:
-        raise ValueError("stft expects a waveform of shape (..., time)")
+    win_length = _check_stft_input(wav, n_fft, hop_length, win_length, center, pad_mode)
     lead, length = wav.shape[:-1], wav.shape[-1]
-    if not center and length < n_fft:
-        raise ValueError(f"signal of {length} samples is shorter than n_fft={n_fft} (center=False)")
-    if center and pad_mode == "reflect" and length <= n_fft // 2:
-        raise ValueError(
-            f"reflect padding needs more than n_fft // 2 = {n_fft // 2} samples, got {length}"
-        )
     win = _resolve_window(window, win_length, wav)
     spec = torch.stft(
         wav.reshape(-1, length),
@@ -149,9 +160,8 @@ class _OverlapAdd:
         self.out_len = length if length is not None else full - 2 * self.start
         self.blocks = -(-n_fft // hop_length)  # frame length in hops, rounded up
         self.rows = max(frames + self.blocks - 1, -(-(self.start + self.out_len) // hop_length))
-        envelope = self._add_frames(self.window.square().expand(1, frames, n_fft))[
-            0
-        ]  # (rows * hop,)
+        squared = self.window.square().expand(1, frames, n_fft)
+        envelope = self._add_frames(squared)[0]  # (rows * hop,)
         tiny = torch.finfo(envelope.dtype).tiny
         if frames >= self.blocks:  # row blocks - 1 is fully overlapped: its values are E exactly
             period = envelope[(self.blocks - 1) * hop_length : self.blocks * hop_length]
@@ -283,6 +293,49 @@ def magnitude(spec: Tensor, power: float = 1.0) -> Tensor:
     return power2.pow_(0.5 * power)
 
 
+def spectrogram(
+    wav: Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int | None = None,
+    window: Tensor | None = None,
+    center: bool = True,
+    pad_mode: str = "constant",
+    power: float = 1.0,
+    projection: Tensor | None = None,
+) -> Tensor:
+    """``|STFT(wav)| ** power``, optionally projected by a ``(n_out, n_freq)`` matrix (e.g. a
+    mel filterbank): ``projection @ magnitude(stft(wav, ...), power)``.
+
+    The projection runs as one GEMM over all frames on the frame-major STFT layout.
+    (Cache-blocking this path per item/frame block was measured slower on CPU, by CPU time:
+    10.6 ms vs 15.9 ms per 16 x 2 s log-mel batch, 1 thread.)
+
+    Args:
+        wav: real waveform ``(..., time)``.
+        n_fft, hop_length, win_length, window, center, pad_mode: see :func:`stft`.
+        power: exponent of the magnitude (1: magnitude, 2: power).
+        projection: optional ``(n_out, n_fft // 2 + 1)`` matrix applied to every frame.
+
+    Returns:
+        Real ``(..., n_out, frames)`` (``n_out = n_fft // 2 + 1`` without a projection), stored
+        frame-major (``transpose(-1, -2)`` of it is contiguous), like :func:`stft`'s output.
+
+    Raises:
+        ValueError: as :func:`stft`, or a projection that does not have ``n_fft // 2 + 1`` columns.
+    """
+    n_freq = n_fft // 2 + 1
+    if projection is not None and (projection.dim() != 2 or projection.shape[1] != n_freq):
+        raise ValueError(
+            f"projection must have shape (n_out, {n_freq}), got {tuple(projection.shape)}"
+        )
+    mag = magnitude(stft(wav, n_fft, hop_length, win_length, window, center, pad_mode), power)
+    if projection is None:
+        return mag
+    proj = projection.to(device=mag.device, dtype=mag.dtype)
+    return torch.matmul(mag.transpose(-1, -2), proj.transpose(0, 1)).transpose(-1, -2)
+
+
 def log_compress(mag: Tensor, eps: float) -> Tensor:
     """``log(mag + eps)`` (natural log) with a fixed floor ``eps`` > 0; any shape."""
     return torch.log(mag + eps)
@@ -408,7 +461,7 @@ def griffin_lim(
     Args:
         magnitude: non-negative linear magnitude ``(..., n_fft // 2 + 1, frames)``.
         n_fft, hop_length, win_length, window, center, pad_mode: STFT settings (see :func:`stft`).
-        n_iter: number of iterations (>= 1... 0 returns the ISTFT of the initial estimate).
+        n_iter: number of iterations, >= 0 (0 returns the ISTFT of the initial estimate).
         momentum: Perraudin et al.'s alpha, >= 0 (0.99 by default, as librosa).
         init: ``"random"`` (uniform phase from ``generator``), ``"zeros"`` (zero phase), a
             complex tensor whose phase is used, or a real tensor of phases in radians; tensors
@@ -448,9 +501,8 @@ def griffin_lim(
     # Internal state is frame-major, (batch, frames, n_freq): the layout rfft/irfft use along
     # the last dim, so no op below strides across memory. The complex spectra are handled as
     # real views (..., 2): complex abs/mul are several times slower on CPU than real ops.
-    mag = (
-        magnitude.reshape(-1, n_freq, frames).transpose(-1, -2).contiguous()
-    )  # (batch, frames, n_freq)
+    mag = magnitude.reshape(-1, n_freq, frames).transpose(-1, -2).contiguous()
+    # mag: (batch, frames, n_freq)
     ola = _OverlapAdd(
         n_fft, hop_length, _resolve_window(window, win_length, mag), frames, center, length
     )
@@ -459,7 +511,8 @@ def griffin_lim(
     angles = _initial_phasor(init, mag.shape, mag, generator)  # (batch, frames, n_freq, 2)
     angles.mul_(mag.unsqueeze(-1))
     # Items are independent: on CPU, run them in chunks of about _CPU_CHUNK_SAMPLES frame
-    # samples so the working set stays in cache (measured ~1.3x faster on 16 x 2 s clips).
+    # samples so the working set stays in cache (measured 1.4x less CPU time on 16 x 2 s
+    # clips, n_fft 1024, 1 thread: 419 ms vs 595 ms for 32 iterations).
     chunk = angles.shape[0]
     if mag.device.type == "cpu":
         chunk = max(1, _CPU_CHUNK_SAMPLES // (frames * n_fft))
@@ -471,9 +524,6 @@ def griffin_lim(
     ]
     wav = parts[0] if len(parts) == 1 else torch.cat(parts)
     return wav.reshape(*lead, wav.shape[-1])
-
-
-_CPU_CHUNK_SAMPLES = 1 << 18  # frames x n_fft per Griffin-Lim chunk on CPU (1 MiB of float32)
 
 
 def _griffin_lim_loop(
@@ -489,15 +539,15 @@ def _griffin_lim_loop(
     coef = momentum / (1.0 + momentum)
     for _ in range(n_iter):
         full = ola.inverse_full(torch.view_as_complex(angles), full_buf)
-        rebuilt = torch.view_as_real(
-            ola.analyse(full, pad_mode, frames_buf)
-        )  # (batch, frames, n_freq, 2)
+        rebuilt = torch.view_as_real(ola.analyse(full, pad_mode, frames_buf))
+        # rebuilt: (batch, frames, n_freq, 2), the projection STFT(ISTFT(x))
         if tprev is None or coef == 0.0:
             angles.copy_(rebuilt)
         else:
             torch.sub(rebuilt, tprev, alpha=coef, out=angles)
         re, im = angles[..., 0], angles[..., 1]
-        # scale = S / |c| with a floor sqrt(tiny) on |c|; addcmul with a scalar input is slow on CPU
+        # scale = S / sqrt(|c|^2 + tiny): |c| floored at sqrt(tiny). (addcmul with a 0-dim
+        # input, which would fold the + tiny in, is ~20x slower on CPU.)
         torch.mul(re, re, out=scale).addcmul_(im, im).add_(tiny).rsqrt_().mul_(mag)
         angles.mul_(scale.unsqueeze(-1))
         tprev = rebuilt

@@ -79,13 +79,21 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> bytes:
     return h.digest()
 
 
-def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+def _state_tensors(model: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     # clone: safetensors refuses tensors that share memory (tied weights); load restores them.
-    return {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    return tensors
 
 
 def save_model_file(
-    path: str | os.PathLike, model: nn.Module, cfg: Config, overwrite: bool = False
+    path: str | os.PathLike,
+    model: nn.Module,
+    cfg: Config,
+    overwrite: bool = False,
+    *,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``model``'s weights and ``cfg`` to a model file (atomically).
 
@@ -94,6 +102,8 @@ def save_model_file(
         model: an autoencoder built by ``build_model(cfg.model, cfg.features)``.
         cfg: the config that builds ``model`` (stored as YAML in the metadata).
         overwrite: replace an existing file.
+        dtype: store floating-point weights in this dtype (e.g. ``torch.float16`` halves the
+            file); loading casts them back to the model's float32 parameters.
 
     Returns:
         The path written.
@@ -103,7 +113,7 @@ def save_model_file(
     """
     from safetensors.torch import save_file
 
-    tensors = _state_tensors(model)
+    tensors = _state_tensors(model, dtype)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -93,7 +93,9 @@ def mel_to_linear(mel: Tensor, filterbank: Tensor, n_iter: int = 100) -> Tensor:
             filterbank, or ``n_iter < 0``.
     """
     if filterbank.dim() != 2 or mel.dim() < 2 or mel.shape[-2] != filterbank.shape[0]:
-        raise ValueError(f"mel {tuple(mel.shape)} does not match filterbank {tuple(filterbank.shape)}: expected mel (..., n_mels, frames)")
+        raise ValueError(
+            f"mel {tuple(mel.shape)} does not match filterbank {tuple(filterbank.shape)}: expected mel (..., n_mels, frames)"
+        )
     if n_iter < 0:
         raise ValueError(f"n_iter must be >= 0, got {n_iter}")
     fb64 = filterbank.detach().to(device=mel.device, dtype=torch.float64)

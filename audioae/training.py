@@ -204,7 +204,9 @@ class AutoEncoderModule(L.LightningModule):
         if self.model.output == "mask":  # a mask model keeps the noisy phase (as denoising does)
             reference = self.frontend.stft(noisy[:count].float())
         with torch.autocast(self.device.type, enabled=False):
-            recon = self._reconstructor(reconstruction[:count].float(), length=length, reference_stft=reference)
+            recon = self._reconstructor(
+                reconstruction[:count].float(), length=length, reference_stft=reference
+            )
         sr = self.cfg.audio.sample_rate
         step = self.global_step
         for i in range(count):
@@ -476,6 +478,9 @@ def train(
         )
         warnings.filterwarnings(
             "ignore", message=".*Checkpoint directory .* exists and is not empty"
+        )
+        warnings.filterwarnings(  # no validation split (data.val_fraction=0): expected
+            "ignore", message=".*`validation_step` but have no `val_dataloader`"
         )
         trainer.fit(
             module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=ckpt_path

@@ -544,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, str] = {}
     for section in sections:
         print(f"== {TITLES[section]}", flush=True)
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
         if section == "denoise":
             text = section_denoise(split, args.models, args.device, args.quick)
@@ -557,7 +558,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         elapsed = time.perf_counter() - start
         print(text + f"\n\n({elapsed:.0f} s)\n", flush=True)
-        stamp = f"_Run {datetime.date.today().isoformat()} on {machine()}; the section took {elapsed:.0f} s._"
+        stamp = (
+            f"_Run {datetime.date.today().isoformat()} on {machine()}; the section took {elapsed:.0f} s; "
+            f"1-min load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after (the machine is "
+            "shared, so times are inflated and noisy; ratios are within one run)._"
+        )
         results[TITLES[section]] = stamp + "\n\n" + text
     header = (
         "Written by `python benchmarks/bench_quality.py` (see its docstring for the protocol); held-out "

@@ -42,7 +42,14 @@ def make(cls: type[FrontEnd], **kw) -> FrontEnd:
 def test_shapes_attributes_and_frames():
     for cls, n_bins in [(Spectrogram, 257), (LogMagnitude, 257), (LogMel, 40)]:
         fe = make(cls)
-        assert (fe.n_fft, fe.hop_length, fe.win_length, fe.sample_rate, fe.n_freq, fe.n_bins) == (512, 128, 512, SR, 257, n_bins)
+        assert (fe.n_fft, fe.hop_length, fe.win_length, fe.sample_rate, fe.n_freq, fe.n_bins) == (
+            512,
+            128,
+            512,
+            SR,
+            257,
+            n_bins,
+        )
         for n in (1, 127, 128, 129, 5000):
             out = fe(torch.randn(2, 3, n))
             assert out.shape == (2, 3, n_bins, fe.frames(n)) and fe.frames(n) == 1 + n // 128
@@ -58,11 +65,17 @@ def test_log_magnitude_matches_librosa():
     # float32: compared in the linear domain (log amplifies float32 rounding near eps)
     out = make(LogMagnitude, eps=1e-5)(y)
     assert out.shape == ref_mag.shape
-    np.testing.assert_allclose(np.exp(out.double().numpy()) - 1e-5, ref_mag, rtol=0, atol=1e-6 * ref_mag.max())
-    np.testing.assert_allclose(make(Spectrogram)(y).numpy(), ref_mag, rtol=0, atol=1e-6 * ref_mag.max())
+    np.testing.assert_allclose(
+        np.exp(out.double().numpy()) - 1e-5, ref_mag, rtol=0, atol=1e-6 * ref_mag.max()
+    )
+    np.testing.assert_allclose(
+        make(Spectrogram)(y).numpy(), ref_mag, rtol=0, atol=1e-6 * ref_mag.max()
+    )
 
 
-@pytest.mark.parametrize("mel_scale,f_min,f_max,win", [("slaney", 0.0, None, None), ("htk", 60.0, 7000.0, 400)])
+@pytest.mark.parametrize(
+    "mel_scale,f_min,f_max,win", [("slaney", 0.0, None, None), ("htk", 60.0, 7000.0, 400)]
+)
 def test_log_mel_matches_librosa(mel_scale, f_min, f_max, win):
     y = chord()
     kw = dict(f_min=f_min, f_max=f_max, mel_scale=mel_scale, win_length=win, eps=1e-5)
@@ -76,7 +89,9 @@ def test_log_mel_matches_librosa(mel_scale, f_min, f_max, win):
     # float32: mel magnitude within 1e-6 of the largest band; log-mel within 1e-3 where the
     # band is above 1e-3 of the largest (near eps, log amplifies float32 rounding)
     fe = make(LogMel, **kw)
-    np.testing.assert_allclose(fe.mel(AF.magnitude(fe.stft(y))).numpy(), mel, rtol=0, atol=1e-6 * mel.max())
+    np.testing.assert_allclose(
+        fe.mel(AF.magnitude(fe.stft(y))).numpy(), mel, rtol=0, atol=1e-6 * mel.max()
+    )
     loud = mel > 1e-3 * mel.max()
     np.testing.assert_allclose(fe(y).numpy()[loud], np.log(mel + 1e-5)[loud], rtol=0, atol=1e-3)
 
@@ -113,9 +128,13 @@ def test_apply_mask(cls):
     y = chord()
     fe = make(cls)
     feats = fe(y)
-    torch.testing.assert_close(fe.apply_mask(feats, torch.ones_like(feats)), feats, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        fe.apply_mask(feats, torch.ones_like(feats)), feats, rtol=1e-5, atol=1e-5
+    )
     # half the linear magnitude == features of half the signal (the STFT is linear)
-    torch.testing.assert_close(fe.apply_mask(feats, torch.full_like(feats, 0.5)), fe(0.5 * y), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        fe.apply_mask(feats, torch.full_like(feats, 0.5)), fe(0.5 * y), rtol=1e-5, atol=1e-5
+    )
     zeroed = fe.apply_mask(feats, torch.zeros_like(feats))
     floor = 0.0 if cls is Spectrogram else math.log(fe.eps)
     torch.testing.assert_close(zeroed, torch.full_like(feats, floor))
@@ -166,13 +185,27 @@ def test_log_mel_gradcheck():
 
 
 def test_build_frontend_from_config():
-    for kind, cls in [("spectrogram", Spectrogram), ("log_magnitude", LogMagnitude), ("log_mel", LogMel)]:
-        cfg = FeatureConfig(kind=kind, n_fft=512, hop_length=160, win_length=400, n_mels=64, f_max=7600.0, eps=1e-4)
+    for kind, cls in [
+        ("spectrogram", Spectrogram),
+        ("log_magnitude", LogMagnitude),
+        ("log_mel", LogMel),
+    ]:
+        cfg = FeatureConfig(
+            kind=kind, n_fft=512, hop_length=160, win_length=400, n_mels=64, f_max=7600.0, eps=1e-4
+        )
         fe = build_frontend(cfg, SR)
         assert type(fe) is cls
-        assert (fe.n_fft, fe.hop_length, fe.win_length, fe.n_bins, fe.n_freq) == (512, 160, 400, cfg.n_bins, cfg.n_freq)
+        assert (fe.n_fft, fe.hop_length, fe.win_length, fe.n_bins, fe.n_freq) == (
+            512,
+            160,
+            400,
+            cfg.n_bins,
+            cfg.n_freq,
+        )
         assert fe.eps == 1e-4
-    mel = build_frontend(FeatureConfig(kind="log_mel", mel_scale="htk", n_fft=512, f_max=7600.0), SR)
+    mel = build_frontend(
+        FeatureConfig(kind="log_mel", mel_scale="htk", n_fft=512, f_max=7600.0), SR
+    )
     ref = librosa.filters.mel(sr=SR, n_fft=512, n_mels=80, fmax=7600.0, htk=True)
     np.testing.assert_allclose(mel.filterbank.numpy(), ref, rtol=1e-6)
 

@@ -4,6 +4,7 @@ against librosa (0.11) and against their own contracts."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import librosa
@@ -30,7 +31,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def harmonic(n: int = 8000, sr: int = 16000, f0: float = 220.0, dtype=torch.float32) -> torch.Tensor:
+def harmonic(
+    n: int = 8000, sr: int = 16000, f0: float = 220.0, dtype=torch.float32
+) -> torch.Tensor:
     t = torch.arange(n, dtype=torch.float64) / sr
     y = sum(torch.sin(2 * math.pi * f0 * k * t + k) / k for k in range(1, 8)) * torch.exp(-2 * t)
     return (0.3 * y).to(dtype)
@@ -42,7 +45,12 @@ def real_clips(count: int, seconds: float) -> list[np.ndarray]:
     notes = sorted(DATA.glob("notes/*.flac"))
     if not speech or not notes:
         pytest.skip("data/speech/**/*.flac and data/notes/*.flac are absent (see data/README.md)")
-    picks = [speech[len(speech) // 3], speech[2 * len(speech) // 3], notes[len(notes) // 2], speech[0]][:count]
+    picks = [
+        speech[len(speech) // 3],
+        speech[2 * len(speech) // 3],
+        notes[len(notes) // 2],
+        speech[0],
+    ][:count]
     out = []
     for path in picks:
         y, sr = sf.read(path, dtype="float32")
@@ -72,7 +80,9 @@ def test_stft_matches_librosa(n_fft, hop, win, center, pad_mode):
     torch.manual_seed(0)
     y = torch.randn(2, 3, 4000, dtype=torch.float64)
     ours = AF.stft(y, n_fft, hop, win, center=center, pad_mode=pad_mode)
-    ref = librosa.stft(y.numpy(), n_fft=n_fft, hop_length=hop, win_length=win, center=center, pad_mode=pad_mode)
+    ref = librosa.stft(
+        y.numpy(), n_fft=n_fft, hop_length=hop, win_length=win, center=center, pad_mode=pad_mode
+    )
     assert ours.shape == ref.shape == (2, 3, n_fft // 2 + 1, ref.shape[-1])
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-10)  # float64: rounding only
     # float32: atol relative to the largest bin
@@ -84,10 +94,14 @@ def test_stft_matches_librosa(n_fft, hop, win, center, pad_mode):
 def test_istft_matches_librosa(n_fft, hop, win, center, pad_mode):
     torch.manual_seed(1)
     spec = AF.stft(torch.randn(2, 4000, dtype=torch.float64), n_fft, hop, win, center=center)
-    spec = spec * (1.0 + torch.rand(spec.shape, dtype=torch.float64))  # inconsistent: a true least-squares inverse
+    spec = spec * (
+        1.0 + torch.rand(spec.shape, dtype=torch.float64)
+    )  # inconsistent: a true least-squares inverse
     length = 3999 if center else None
     ours = AF.istft(spec, n_fft, hop, win, center=center, length=length)
-    ref = librosa.istft(spec.numpy(), n_fft=n_fft, hop_length=hop, win_length=win, center=center, length=length)
+    ref = librosa.istft(
+        spec.numpy(), n_fft=n_fft, hop_length=hop, win_length=win, center=center, length=length
+    )
     assert ours.shape == ref.shape
     # librosa divides by the window envelope wherever it exceeds finfo.tiny; at the first
     # sample of a center=False Hann STFT that envelope is ~1e-12, where both differ by ~1e-11
@@ -105,6 +119,23 @@ def test_round_trip_float32_and_float64(n_fft, hop, win):
     y64 = y.double()
     back64 = AF.istft(AF.stft(y64, n_fft, hop, win), n_fft, hop, win, length=y.shape[-1])
     assert (back64 - y64).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("n", [1, 100, 300, 600])
+@pytest.mark.parametrize("hop", [128, 100])
+def test_short_signals_match_librosa(n, hop):
+    """Fewer frames than a window spans (no fully overlapped sample) still invert exactly."""
+    y = torch.randn(n, dtype=torch.float64)
+    spec = AF.stft(y, 512, hop)
+    ref = librosa.istft(spec.numpy(), n_fft=512, hop_length=hop, length=n)
+    np.testing.assert_allclose(AF.istft(spec, 512, hop, length=n).numpy(), ref, rtol=0, atol=1e-12)
+    gl = AF.griffin_lim(spec.abs(), 512, hop, n_iter=3, init="zeros", length=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # librosa: "n_fft=512 is too large"
+        gl_ref = librosa.griffinlim(
+            spec.abs().numpy(), n_iter=3, n_fft=512, hop_length=hop, init=None, length=n
+        )
+    np.testing.assert_allclose(gl.numpy(), gl_ref, rtol=0, atol=1e-10)
 
 
 def test_istft_default_and_explicit_length():
@@ -140,18 +171,48 @@ def test_stft_istft_gradcheck():
     assert torch.autograd.gradcheck(lambda x: AF.magnitude(AF.stft(x, 16, 4), power=2.0), (y,))
     spec = AF.stft(y.detach(), 16, 4).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda s: AF.istft(s, 16, 4, length=40), (spec,))
-    spec = AF.stft(y.detach(), 16, 6, win_length=12, center=False).requires_grad_(True)  # uneven hop
-    assert torch.autograd.gradcheck(lambda s: AF.istft(s, 16, 6, win_length=12, center=False), (spec,))
+    spec = AF.stft(y.detach(), 16, 6, win_length=12, center=False).requires_grad_(
+        True
+    )  # uneven hop
+    assert torch.autograd.gradcheck(
+        lambda s: AF.istft(s, 16, 6, win_length=12, center=False), (spec,)
+    )
 
 
 # ---------------------------------------------------------------- magnitude / log / mel
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_spectrogram_equals_projected_magnitude(power):
+    torch.manual_seed(5)
+    y = torch.randn(2, 3, 4000, dtype=torch.float64)
+    plain = AF.magnitude(AF.stft(y, 512, 100, 400), power)
+    torch.testing.assert_close(
+        AF.spectrogram(y, 512, 100, 400, power=power), plain, rtol=1e-12, atol=1e-12
+    )
+    proj = torch.rand(7, 257, dtype=torch.float64)
+    out = AF.spectrogram(y, 512, 100, 400, power=power, projection=proj)
+    assert out.shape == (2, 3, 7, plain.shape[-1])
+    torch.testing.assert_close(out, proj @ plain, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="projection"):
+        AF.spectrogram(y, 512, 100, projection=proj[:, 1:])
+
+
+def test_magnitude_gradient_is_finite_at_zero():
+    spec = torch.zeros(3, 4, dtype=torch.complex128, requires_grad=True)
+    AF.magnitude(spec).sum().backward()
+    assert torch.isfinite(torch.view_as_real(spec.grad)).all()
+
+
 def test_magnitude_powers():
     spec = torch.randn(2, 33, 7, dtype=torch.complex128)
     np.testing.assert_allclose(AF.magnitude(spec).numpy(), np.abs(spec.numpy()), rtol=1e-12)
-    np.testing.assert_allclose(AF.magnitude(spec, 2.0).numpy(), np.abs(spec.numpy()) ** 2, rtol=1e-12)
-    np.testing.assert_allclose(AF.magnitude(spec, 0.5).numpy(), np.abs(spec.numpy()) ** 0.5, rtol=1e-12)
+    np.testing.assert_allclose(
+        AF.magnitude(spec, 2.0).numpy(), np.abs(spec.numpy()) ** 2, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        AF.magnitude(spec, 0.5).numpy(), np.abs(spec.numpy()) ** 0.5, rtol=1e-12
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -163,16 +224,31 @@ def test_log_decompress_inverts_log_compress(values, eps):
     mag = torch.tensor(values, dtype=torch.float64)
     back = AF.log_decompress(AF.log_compress(mag, eps), eps)
     torch.testing.assert_close(back, mag, rtol=1e-12, atol=1e-12 * max(eps, 1.0))
-    assert torch.all(AF.log_decompress(torch.tensor([-100.0, math.log(eps) - 1e-3]), eps) == 0)  # clamped
+    assert torch.all(
+        AF.log_decompress(torch.tensor([-100.0, math.log(eps) - 1e-3]), eps) == 0
+    )  # clamped
 
 
 @pytest.mark.parametrize(
     "sr,n_fft,n_mels,f_min,f_max,htk,norm",
-    [(16000, 1024, 80, 0.0, None, False, "slaney"), (22050, 2048, 128, 50.0, 8000.0, True, None), (16000, 512, 40, 20.0, 7600.0, False, "slaney")],
+    [
+        (16000, 1024, 80, 0.0, None, False, "slaney"),
+        (22050, 2048, 128, 50.0, 8000.0, True, None),
+        (16000, 512, 40, 20.0, 7600.0, False, "slaney"),
+    ],
 )
 def test_mel_filterbank_is_librosas(sr, n_fft, n_mels, f_min, f_max, htk, norm):
     fb = AF.mel_filterbank(sr, n_fft, n_mels, f_min, f_max, htk=htk, norm=norm, dtype=torch.float64)
-    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=htk, norm=norm, dtype=np.float64)
+    ref = librosa.filters.mel(
+        sr=sr,
+        n_fft=n_fft,
+        n_mels=n_mels,
+        fmin=f_min,
+        fmax=f_max,
+        htk=htk,
+        norm=norm,
+        dtype=np.float64,
+    )
     assert fb.shape == (n_mels, n_fft // 2 + 1)
     np.testing.assert_array_equal(fb.numpy(), ref)
     fb32 = AF.mel_filterbank(sr, n_fft, n_mels, f_min, f_max, htk=htk, norm=norm)
@@ -198,8 +274,18 @@ def test_griffin_lim_zero_phase_matches_librosa(momentum, pad_mode):
     """Deterministic start (zero phase) in float64: the same iterates as librosa.griffinlim."""
     y = harmonic(8000, dtype=torch.float64).numpy()
     mag = np.abs(librosa.stft(y, n_fft=512, hop_length=128))
-    ref = librosa.griffinlim(mag, n_iter=12, hop_length=128, n_fft=512, momentum=momentum, init=None, pad_mode=pad_mode)
-    ours = AF.griffin_lim(torch.from_numpy(mag), 512, 128, n_iter=12, momentum=momentum, init="zeros", pad_mode=pad_mode)
+    ref = librosa.griffinlim(
+        mag, n_iter=12, hop_length=128, n_fft=512, momentum=momentum, init=None, pad_mode=pad_mode
+    )
+    ours = AF.griffin_lim(
+        torch.from_numpy(mag),
+        512,
+        128,
+        n_iter=12,
+        momentum=momentum,
+        init="zeros",
+        pad_mode=pad_mode,
+    )
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-9 * np.abs(ref).max())
 
@@ -207,8 +293,12 @@ def test_griffin_lim_zero_phase_matches_librosa(momentum, pad_mode):
 def test_griffin_lim_center_false_and_short_window_match_librosa():
     y = harmonic(6000, dtype=torch.float64).numpy()
     mag = np.abs(librosa.stft(y, n_fft=512, hop_length=128, win_length=384, center=False))
-    ref = librosa.griffinlim(mag, n_iter=8, hop_length=128, n_fft=512, win_length=384, init=None, center=False)
-    ours = AF.griffin_lim(torch.from_numpy(mag), 512, 128, win_length=384, n_iter=8, init="zeros", center=False)
+    ref = librosa.griffinlim(
+        mag, n_iter=8, hop_length=128, n_fft=512, win_length=384, init=None, center=False
+    )
+    ours = AF.griffin_lim(
+        torch.from_numpy(mag), 512, 128, win_length=384, n_iter=8, init="zeros", center=False
+    )
     assert ours.shape == ref.shape
     # differences only where the window envelope is ~0 (first/last samples), see istft test
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-6 * np.abs(ref).max())
@@ -221,9 +311,13 @@ def test_griffin_lim_quality_on_real_clips_vs_librosa():
     for clip in real_clips(3, 1.5):
         mag = np.abs(librosa.stft(clip, n_fft=n_fft, hop_length=hop))
         for seed in (0, 1):
-            ref = librosa.griffinlim(mag, n_iter=32, hop_length=hop, n_fft=n_fft, momentum=0.99, random_state=seed)
+            ref = librosa.griffinlim(
+                mag, n_iter=32, hop_length=hop, n_fft=n_fft, momentum=0.99, random_state=seed
+            )
             gen = torch.Generator().manual_seed(seed)
-            wav = AF.griffin_lim(torch.from_numpy(mag), n_fft, hop, n_iter=32, momentum=0.99, generator=gen)
+            wav = AF.griffin_lim(
+                torch.from_numpy(mag), n_fft, hop, n_iter=32, momentum=0.99, generator=gen
+            )
             assert wav.shape == ref.shape
             ours.append(spectral_convergence(mag, wav.numpy(), n_fft, hop))
             theirs.append(spectral_convergence(mag, ref, n_fft, hop))
@@ -248,12 +342,26 @@ def test_griffin_lim_batch_consistency():
     for init in ("zeros", phases):
         batched = AF.griffin_lim(mag, 512, 128, n_iter=10, init=init)
         for i in range(3):
-            single = AF.griffin_lim(mag[i], 512, 128, n_iter=10, init=init if isinstance(init, str) else init[i])
+            single = AF.griffin_lim(
+                mag[i], 512, 128, n_iter=10, init=init if isinstance(init, str) else init[i]
+            )
             torch.testing.assert_close(single, batched[i], rtol=0, atol=1e-5)
     # random init: the first item of a batch draws the same phases as the item alone
     first = AF.griffin_lim(mag, 512, 128, n_iter=4, generator=torch.Generator().manual_seed(3))[0]
     alone = AF.griffin_lim(mag[0], 512, 128, n_iter=4, generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(first, alone, rtol=0, atol=1e-5)
+
+
+def test_griffin_lim_cpu_chunks_equal_one_batch(monkeypatch):
+    """On CPU the batch runs in cache-sized chunks; the result (random init included) must not
+    depend on the chunking."""
+    mag = AF.stft(
+        torch.stack([harmonic(3000, f0=f) for f in (100.0, 150.0, 200.0, 250.0, 300.0)]), 256, 64
+    ).abs()
+    whole = AF.griffin_lim(mag, 256, 64, n_iter=6, generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(AF, "_CPU_CHUNK_SAMPLES", 2 * mag.shape[-1] * 256)  # 2 items per chunk
+    chunked = AF.griffin_lim(mag, 256, 64, n_iter=6, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
 
 
 def test_griffin_lim_length_and_leading_dims():
@@ -272,7 +380,9 @@ def test_griffin_lim_given_phase_init():
     spec = AF.stft(y, 512, 128)
     wav = AF.griffin_lim(spec.abs(), 512, 128, n_iter=0, init=spec, length=6000)
     assert (wav - y).abs().max() < 1e-5
-    wav = AF.griffin_lim(spec.abs(), 512, 128, n_iter=3, init=spec.angle(), length=6000)  # phases in radians
+    wav = AF.griffin_lim(
+        spec.abs(), 512, 128, n_iter=3, init=spec.angle(), length=6000
+    )  # phases in radians
     assert (wav - y).abs().max() < 1e-4
     # a zero-phase start is a different, worse estimate than the true phase
     zero = AF.griffin_lim(spec.abs(), 512, 128, n_iter=0, init="zeros", length=6000)
@@ -284,7 +394,9 @@ def test_griffin_lim_convergence_improves_with_iterations():
     mag = AF.stft(y, 512, 128).abs()
     errs = []
     for n_iter in (1, 8, 32):
-        wav = AF.griffin_lim(mag, 512, 128, n_iter=n_iter, generator=torch.Generator().manual_seed(0))
+        wav = AF.griffin_lim(
+            mag, 512, 128, n_iter=n_iter, generator=torch.Generator().manual_seed(0)
+        )
         errs.append(float((AF.stft(wav, 512, 128).abs() - mag).norm() / mag.norm()))
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 0.1
@@ -315,7 +427,9 @@ def test_cuda_matches_cpu():
     y = harmonic(6000)
     spec = AF.stft(y, 512, 128)
     torch.testing.assert_close(AF.stft(y.cuda(), 512, 128).cpu(), spec, rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(AF.istft(spec.cuda(), 512, 128).cpu(), AF.istft(spec, 512, 128), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        AF.istft(spec.cuda(), 512, 128).cpu(), AF.istft(spec, 512, 128), rtol=1e-5, atol=1e-5
+    )
     gen = torch.Generator(device="cuda").manual_seed(0)
     wav = AF.griffin_lim(spec.abs().cuda(), 512, 128, n_iter=16, generator=gen)
     assert wav.device.type == "cuda"

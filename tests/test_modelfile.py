@@ -144,3 +144,22 @@ def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="do not fit"):
         load_model_file(bad)
     assert read_metadata(path)["format"] == FORMAT
+
+
+def test_float16_storage_halves_the_file_and_loads_close(tmp_path):
+    import torch
+
+    from audioae.config import load_config
+    from audioae.modelfile import load_model_file, save_model_file
+    from audioae.models import build_model
+
+    torch.manual_seed(0)
+    cfg = load_config(None, ["model.latent_dim=8", "model.hidden_dim=32", "features.n_mels=32"])
+    model = build_model(cfg.model, cfg.features).eval()
+    full = save_model_file(tmp_path / "f32.safetensors", model, cfg)
+    half = save_model_file(tmp_path / "f16.safetensors", model, cfg, dtype=torch.float16)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_model_file(half)
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    x = torch.randn(2, 32, 40) - 5.0
+    torch.testing.assert_close(loaded.model(x).reconstruction, model(x).reconstruction, atol=0.05, rtol=0.01)

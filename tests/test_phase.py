@@ -121,12 +121,22 @@ def test_phase_reconstructor_griffin_lim_path():
     wav = rec(feats, length=y.shape[-1])
     assert wav.shape == y.shape
     assert torch.equal(wav, rec(feats, length=y.shape[-1]))  # seeded: reproducible
-    other = PhaseReconstructor(fe, PhaseConfig(n_iter=32, momentum=0.99, seed=4))(feats, length=y.shape[-1])
+    other = PhaseReconstructor(fe, PhaseConfig(n_iter=32, momentum=0.99, seed=4))(
+        feats, length=y.shape[-1]
+    )
     assert (other - wav).abs().max() > 1e-3
     mag = fe.to_magnitude(feats)
     assert sc(mag, AF.stft(wav, 512, 128).abs()) < 0.2  # Griffin-Lim quality on real speech
     # the same as calling griffin_lim with a generator seeded the same way
-    direct = AF.griffin_lim(mag, 512, 128, n_iter=32, momentum=0.99, generator=torch.Generator().manual_seed(3), length=y.shape[-1])
+    direct = AF.griffin_lim(
+        mag,
+        512,
+        128,
+        n_iter=32,
+        momentum=0.99,
+        generator=torch.Generator().manual_seed(3),
+        length=y.shape[-1],
+    )
     torch.testing.assert_close(wav, direct)
 
 
@@ -134,7 +144,9 @@ def test_phase_reconstructor_kept_phase_path():
     y = speech_clip(3, seconds=1.0)
     for kind in ("spectrogram", "log_magnitude"):
         fe = build_frontend(FeatureConfig(kind=kind, n_fft=512, hop_length=128), SR)
-        wav = PhaseReconstructor(fe, PhaseConfig())(fe(y), length=y.shape[-1], reference_stft=fe.stft(y))
+        wav = PhaseReconstructor(fe, PhaseConfig())(
+            fe(y), length=y.shape[-1], reference_stft=fe.stft(y)
+        )
         assert (wav - y).abs().max() < 1e-4
 
 
@@ -167,5 +179,8 @@ def test_phase_reconstructor_cuda():
     assert wav.device.type == "cuda" and wav.shape == (2, 8000)
     assert torch.equal(wav, rec(fe(y), length=8000))
     np.testing.assert_allclose(
-        fe.to_magnitude(fe(y)).cpu().numpy(), LogMel(SR, n_fft=512, hop_length=128, n_mels=40).to_magnitude(fe(y).cpu()).numpy(), rtol=1e-3, atol=1e-4
+        fe.to_magnitude(fe(y)).cpu().numpy(),
+        LogMel(SR, n_fft=512, hop_length=128, n_mels=40).to_magnitude(fe(y).cpu()).numpy(),
+        rtol=1e-3,
+        atol=1e-4,
     )

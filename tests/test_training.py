@@ -231,7 +231,11 @@ def test_precision_choice() -> None:
 @requires_cuda
 def test_trains_on_cuda_with_mixed_precision(notes: Path, tmp_path: Path) -> None:
     result = train(_tiny(*FAST), notes, out_dir=tmp_path / "cuda", progress=False)
-    assert result.steps == 4 and result.best_val_loss is not None and math.isfinite(result.best_val_loss)
+    assert (
+        result.steps == 4
+        and result.best_val_loss is not None
+        and math.isfinite(result.best_val_loss)
+    )
     loaded = load_model_file(result.model_file, device="cuda")
     features = torch.randn(2, loaded.config.features.n_bins, 20, device="cuda")
     assert loaded.model(features).reconstruction.device.type == "cuda"

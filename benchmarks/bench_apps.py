@@ -1,0 +1,129 @@
+"""Real-time factor and peak memory of denoise, encode and decode on long files (issue: apps).
+
+    python benchmarks/bench_apps.py [--models data/models] [--minutes 1 30] [--threads 2] [--write]
+
+Each (operation, length) runs in its own subprocess so its peak resident memory (ru_maxrss)
+is its own. The input is real bundled speech tiled to the length. RTF = processing time /
+audio duration (lower is faster; 0.02 = 50x faster than real time). The memory target: the
+long run's peak exceeds the short run's by no more than its audio buffers (input + output
+float32 + the 16-bit file), i.e. nothing in the model path grows with length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from audioae.audio import find_audio_files, load_audio
+    from audioae.codec import encode_latent
+    from audioae.pipeline import Pipeline
+
+    name = "denoise" if op == "denoise" else "codec"
+    pipe = Pipeline.load(models / f"{name}.safetensors", device="cpu")
+    sr = pipe.sample_rate
+    speech = torch.cat([load_audio(f, sample_rate=sr)[0] for f in find_audio_files(ROOT / "data" / "speech" / "nl")[:20]], -1)
+    length = int(minutes * 60 * sr)
+    reps = -(-length // speech.shape[-1])
+    wav = speech.repeat(1, reps)[:, :length].contiguous()
+    del speech
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if op == "decode":
+        latent = pipe.encode(wav)
+        started = time.perf_counter()
+        out = pipe.decode(latent, length)
+    elif op == "encode":
+        started = time.perf_counter()
+        latent = pipe.encode(wav)
+        payload = encode_latent(latent.cpu(), bits=6, model_hash=pipe.model_hash, sample_rate=sr, length=length, channels=1)
+        out = payload
+    else:
+        started = time.perf_counter()
+        out = pipe.denoise(wav)
+    elapsed = time.perf_counter() - started
+    del out
+    return {
+        "op": op,
+        "minutes": minutes,
+        "seconds": elapsed,
+        "rtf": elapsed / (length / sr),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": base_rss / 1024,
+        "audio_buffers_mb": length * 4 * 2 / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=ROOT / "data" / "models")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 30.0])
+    parser.add_argument("--ops", nargs="+", default=["denoise", "encode", "decode"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="replace the ## Applications section of docs/benchmarks.md")
+    parser.add_argument("--child", nargs=2, metavar=("OP", "MINUTES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child[0], args.models, float(args.child[1]), args.threads)))
+        return
+    rows = []
+    for op in args.ops:
+        for minutes in args.minutes:
+            cmd = [sys.executable, __file__, "--child", op, str(minutes), "--models", str(args.models), "--threads", str(args.threads)]
+            result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            row = json.loads(result.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{op:8s} {minutes:5.1f} min: RTF {row['rtf']:.4f} ({1 / row['rtf']:.0f}x real time), peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+    lines = [
+        "| operation | length (min) | time (s) | RTF | x real time | peak RSS (MB) | RSS after loading input (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['op']} | {r['minutes']:g} | {r['seconds']:.1f} | {r['rtf']:.4f} | {1 / r['rtf']:.0f} | {r['peak_rss_mb']:.0f} | {r['rss_before_mb']:.0f} |"
+        )
+    growth = []
+    for op in args.ops:
+        mine = sorted((r for r in rows if r["op"] == op), key=lambda r: r["minutes"])
+        if len(mine) >= 2:
+            short, long = mine[0], mine[-1]
+            extra = long["peak_rss_mb"] - short["peak_rss_mb"]
+            buffers = long["audio_buffers_mb"] - short["audio_buffers_mb"]
+            growth.append(
+                f"- {op}: peak grows by {extra:.0f} MB from {short['minutes']:g} to {long['minutes']:g} min; "
+                f"the extra audio buffers (input + output float32) are {buffers:.0f} MB; ratio {extra / buffers:.2f}"
+            )
+    table = "\n".join(lines + [""] + growth)
+    print(table)
+    if args.write:
+        doc = ROOT / "docs" / "benchmarks.md"
+        text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+        section = (
+            "## Applications\n\n"
+            f"Measured by `python benchmarks/bench_apps.py --write` on {platform.machine()} with "
+            f"{args.threads} torch threads, models from `{args.models.relative_to(ROOT) if args.models.is_relative_to(ROOT) else args.models}`, "
+            f"on {time.strftime('%Y-%m-%d')}. Input: bundled Dutch speech tiled to the length, 16 kHz mono. "
+            "Denoise uses the noisy phase; decode runs Griffin-Lim. Each row is its own process.\n\n" + table + "\n"
+        )
+        start = text.find("## Applications")
+        if start >= 0:
+            end = text.find("\n## ", start + 1)
+            text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        doc.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
