@@ -511,11 +511,12 @@ def griffin_lim(
     angles = _initial_phasor(init, mag.shape, mag, generator)  # (batch, frames, n_freq, 2)
     angles.mul_(mag.unsqueeze(-1))
     # Items are independent: on CPU, run them in chunks of about _CPU_CHUNK_SAMPLES frame
-    # samples so the working set stays in cache (measured 1.4x less CPU time on 16 x 2 s
-    # clips, n_fft 1024, 1 thread: 419 ms vs 595 ms for 32 iterations).
+    # samples per intra-op thread, so each thread's working set stays in its cache (measured
+    # 1.4x less CPU time on 16 x 2 s clips, n_fft 1024, 1 thread: 419 ms vs 595 ms for 32
+    # iterations); larger chunks with more threads also mean fewer thread synchronisations.
     chunk = angles.shape[0]
     if mag.device.type == "cpu":
-        chunk = max(1, _CPU_CHUNK_SAMPLES // (frames * n_fft))
+        chunk = max(1, _CPU_CHUNK_SAMPLES * torch.get_num_threads() // (frames * n_fft))
     parts = [
         _griffin_lim_loop(
             angles[i : i + chunk], mag[i : i + chunk], ola, n_iter, momentum, pad_mode

@@ -359,7 +359,9 @@ def test_griffin_lim_cpu_chunks_equal_one_batch(monkeypatch):
         torch.stack([harmonic(3000, f0=f) for f in (100.0, 150.0, 200.0, 250.0, 300.0)]), 256, 64
     ).abs()
     whole = AF.griffin_lim(mag, 256, 64, n_iter=6, generator=torch.Generator().manual_seed(1))
-    monkeypatch.setattr(AF, "_CPU_CHUNK_SAMPLES", 2 * mag.shape[-1] * 256)  # 2 items per chunk
+    monkeypatch.setattr(
+        AF, "_CPU_CHUNK_SAMPLES", 2 * mag.shape[-1] * 256
+    )  # 2 items per chunk (1 thread)
     chunked = AF.griffin_lim(mag, 256, 64, n_iter=6, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
 
