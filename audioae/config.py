@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
@@ -35,7 +35,9 @@ class ConfigError(ValueError):
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{key}: {value!r} is not a valid choice; choose one of {', '.join(choices)}")
+        raise ConfigError(
+            f"{key}: {value!r} is not a valid choice; choose one of {', '.join(choices)}"
+        )
 
 
 def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
@@ -65,10 +67,10 @@ class FeatureConfig:
     kind: str = "log_mel"
     n_fft: int = 1024
     hop_length: int = 256
-    win_length: Optional[int] = None
+    win_length: int | None = None
     n_mels: int = 80
     f_min: float = 0.0
-    f_max: Optional[float] = None
+    f_max: float | None = None
     mel_scale: str = "slaney"
     eps: float = 1e-5
 
@@ -80,7 +82,9 @@ class FeatureConfig:
         _positive("features.n_mels", self.n_mels)
         _positive("features.eps", self.eps)
         if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
-            raise ConfigError(f"features.win_length: must be in 1..n_fft ({self.n_fft}), got {self.win_length}")
+            raise ConfigError(
+                f"features.win_length: must be in 1..n_fft ({self.n_fft}), got {self.win_length}"
+            )
 
     @property
     def n_freq(self) -> int:
@@ -127,7 +131,9 @@ class ModelConfig:
             values = list(getattr(self, key))
             if any(v <= 0 for v in values):
                 raise ConfigError(f"model.{key}: every entry must be > 0, got {values}")
-        if self.architecture == "conv2d" and len(self.channels) < max(len(self.strides), len(self.freq_strides)):
+        if self.architecture == "conv2d" and len(self.channels) < max(
+            len(self.strides), len(self.freq_strides)
+        ):
             raise ConfigError(
                 f"model.channels: conv2d needs one channel count per stage "
                 f"({max(len(self.strides), len(self.freq_strides))} stages from strides/freq_strides), got {list(self.channels)}"
@@ -159,11 +165,20 @@ class LossConfig:
     def __post_init__(self) -> None:
         _choice("loss.reconstruction", self.reconstruction, RECONSTRUCTION_LOSSES)
         _choice("loss.kl_schedule", self.kl_schedule, KL_SCHEDULES)
-        for key in ("spectral_convergence_weight", "beta", "kl_warmup_steps", "free_bits", "sparsity_l1", "sparsity_kl"):
+        for key in (
+            "spectral_convergence_weight",
+            "beta",
+            "kl_warmup_steps",
+            "free_bits",
+            "sparsity_l1",
+            "sparsity_kl",
+        ):
             _positive(f"loss.{key}", getattr(self, key), allow_zero=True)
         _positive("loss.kl_cycle_steps", self.kl_cycle_steps)
         if not 0.0 < self.sparsity_target < 1.0:
-            raise ConfigError(f"loss.sparsity_target: must be in (0, 1), got {self.sparsity_target}")
+            raise ConfigError(
+                f"loss.sparsity_target: must be in (0, 1), got {self.sparsity_target}"
+            )
 
 
 @dataclass
@@ -202,7 +217,9 @@ class DataConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction: must be in [0, 1), got {self.val_fraction}")
         if self.snr_db_min > self.snr_db_max:
-            raise ConfigError(f"data.snr_db_min ({self.snr_db_min}) must be <= data.snr_db_max ({self.snr_db_max})")
+            raise ConfigError(
+                f"data.snr_db_min ({self.snr_db_min}) must be <= data.snr_db_max ({self.snr_db_max})"
+            )
         for color in self.noise_colors:
             _choice("data.noise_colors", color, NOISE_COLORS)
 
@@ -232,7 +249,14 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         _choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        for key in ("max_steps", "learning_rate", "val_every", "checkpoint_every", "log_every", "num_nodes"):
+        for key in (
+            "max_steps",
+            "learning_rate",
+            "val_every",
+            "checkpoint_every",
+            "log_every",
+            "num_nodes",
+        ):
             _positive(f"training.{key}", getattr(self, key))
         for key in ("weight_decay", "warmup_steps", "gradient_clip", "audio_examples"):
             _positive(f"training.{key}", getattr(self, key), allow_zero=True)
@@ -290,7 +314,9 @@ def _merge(base: Any, delta: dict[str, Any], source: str) -> Any:
         return OmegaConf.merge(base, OmegaConf.create(delta))
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or ""
-        raise ConfigError(f"{source}: {key + ': ' if key else ''}{_omegaconf_message(exc)}") from None
+        raise ConfigError(
+            f"{source}: {key + ': ' if key else ''}{_omegaconf_message(exc)}"
+        ) from None
 
 
 def _omegaconf_message(exc: OmegaConfBaseException) -> str:
@@ -315,7 +341,9 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
 
 
-def load_config(recipe: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(
+    recipe: str | os.PathLike | None = None, overrides: list[str] | None = None
+) -> Config:
     """Defaults <- recipe YAML <- ``KEY=VALUE`` overrides, validated.
 
     Args:
@@ -337,7 +365,9 @@ def load_config(recipe: str | os.PathLike | None = None, overrides: list[str] | 
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+            raise ConfigError(
+                f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}"
+            )
         data.setdefault("name", path.stem)
     merged = _merge(OmegaConf.structured(Config), data, source)
     for text in overrides or []:

@@ -163,7 +163,9 @@ def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
             seen = "unseen" if noise_path in splits["noise"]["test"] else "seen"
             for snr in SNRS_DB:
                 noisy = mix_at_snr(clean, noise, snr, generator=generator)
-                gain = min(1.0, 0.99 / float(noisy.abs().max()))  # keep the mixture within full scale
+                gain = min(
+                    1.0, 0.99 / float(noisy.abs().max())
+                )  # keep the mixture within full scale
                 noisy, reference = noisy * gain, clean * gain
                 started = time.perf_counter()
                 denoised = pipe.denoise(noisy).cpu()

@@ -34,7 +34,13 @@ def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
     name = "denoise" if op == "denoise" else "codec"
     pipe = Pipeline.load(models / f"{name}.safetensors", device="cpu")
     sr = pipe.sample_rate
-    speech = torch.cat([load_audio(f, sample_rate=sr)[0] for f in find_audio_files(ROOT / "data" / "speech" / "nl")[:20]], -1)
+    speech = torch.cat(
+        [
+            load_audio(f, sample_rate=sr)[0]
+            for f in find_audio_files(ROOT / "data" / "speech" / "nl")[:20]
+        ],
+        -1,
+    )
     length = int(minutes * 60 * sr)
     reps = -(-length // speech.shape[-1])
     wav = speech.repeat(1, reps)[:, :length].contiguous()
@@ -47,7 +53,14 @@ def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
     elif op == "encode":
         started = time.perf_counter()
         latent = pipe.encode(wav)
-        payload = encode_latent(latent.cpu(), bits=6, model_hash=pipe.model_hash, sample_rate=sr, length=length, channels=1)
+        payload = encode_latent(
+            latent.cpu(),
+            bits=6,
+            model_hash=pipe.model_hash,
+            sample_rate=sr,
+            length=length,
+            channels=1,
+        )
         out = payload
     else:
         started = time.perf_counter()
@@ -66,12 +79,18 @@ def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", type=Path, default=ROOT / "data" / "models")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 30.0])
     parser.add_argument("--ops", nargs="+", default=["denoise", "encode", "decode"])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="replace the ## Applications section of docs/benchmarks.md")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="replace the ## Applications section of docs/benchmarks.md",
+    )
     parser.add_argument("--child", nargs=2, metavar=("OP", "MINUTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -80,11 +99,24 @@ def main() -> None:
     rows = []
     for op in args.ops:
         for minutes in args.minutes:
-            cmd = [sys.executable, __file__, "--child", op, str(minutes), "--models", str(args.models), "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                op,
+                str(minutes),
+                "--models",
+                str(args.models),
+                "--threads",
+                str(args.threads),
+            ]
             result = subprocess.run(cmd, capture_output=True, text=True, check=True)
             row = json.loads(result.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{op:8s} {minutes:5.1f} min: RTF {row['rtf']:.4f} ({1 / row['rtf']:.0f}x real time), peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{op:8s} {minutes:5.1f} min: RTF {row['rtf']:.4f} ({1 / row['rtf']:.0f}x real time), peak RSS {row['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
     lines = [
         "| operation | length (min) | time (s) | RTF | x real time | peak RSS (MB) | RSS after loading input (MB) |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -114,7 +146,9 @@ def main() -> None:
             f"Measured by `python benchmarks/bench_apps.py --write` on {platform.machine()} with "
             f"{args.threads} torch threads, models from `{args.models.relative_to(ROOT) if args.models.is_relative_to(ROOT) else args.models}`, "
             f"on {time.strftime('%Y-%m-%d')}. Input: bundled Dutch speech tiled to the length, 16 kHz mono. "
-            "Denoise uses the noisy phase; decode runs Griffin-Lim. Each row is its own process.\n\n" + table + "\n"
+            "Denoise uses the noisy phase; decode runs Griffin-Lim. Each row is its own process.\n\n"
+            + table
+            + "\n"
         )
         start = text.find("## Applications")
         if start >= 0:

@@ -20,18 +20,28 @@ from audioae.demo import MODEL_FILES, train_demo_models
 from audioae.modelfile import load_model_file, save_model_file
 
 FULL_SCHEDULES = {
-    "denoise": ["training.max_steps=2000", "training.val_every=500", "training.checkpoint_every=500"],
+    "denoise": [
+        "training.max_steps=2000",
+        "training.val_every=500",
+        "training.checkpoint_every=500",
+    ],
     "codec": ["training.max_steps=1200", "training.val_every=500", "training.checkpoint_every=500"],
     "timbre": ["training.max_steps=800", "training.val_every=400", "training.checkpoint_every=400"],
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="data", type=Path)
-    parser.add_argument("--work", default="runs/demo_models", type=Path, help="run folders (checkpoints, logs)")
+    parser.add_argument(
+        "--work", default="runs/demo_models", type=Path, help="run folders (checkpoints, logs)"
+    )
     parser.add_argument("--out", default="data/models", type=Path)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -41,7 +51,13 @@ def main() -> None:
     for name, path in written.items():
         # shipped in float16 (half the size; loading casts back to float32)
         loaded = load_model_file(path)
-        target = save_model_file(args.out / MODEL_FILES[name], loaded.model, loaded.config, overwrite=True, dtype=torch.float16)
+        target = save_model_file(
+            args.out / MODEL_FILES[name],
+            loaded.model,
+            loaded.config,
+            overwrite=True,
+            dtype=torch.float16,
+        )
         print(f"{name}: {target} ({target.stat().st_size / 1e6:.2f} MB)")
     print(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
 

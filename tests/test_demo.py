@@ -10,7 +10,10 @@ from audioae.cli import main
 ROOT = Path(__file__).parents[1]
 MODELS = ROOT / "data" / "models"
 needs_models = pytest.mark.skipif(
-    not all((MODELS / f).is_file() for f in ("denoise.safetensors", "codec.safetensors", "timbre.safetensors")),
+    not all(
+        (MODELS / f).is_file()
+        for f in ("denoise.safetensors", "codec.safetensors", "timbre.safetensors")
+    ),
     reason="shipped models missing from data/models",
 )
 

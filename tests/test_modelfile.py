@@ -162,4 +162,6 @@ def test_float16_storage_halves_the_file_and_loads_close(tmp_path):
     loaded = load_model_file(half)
     assert next(loaded.model.parameters()).dtype == torch.float32
     x = torch.randn(2, 32, 40) - 5.0
-    torch.testing.assert_close(loaded.model(x).reconstruction, model(x).reconstruction, atol=0.05, rtol=0.01)
+    torch.testing.assert_close(
+        loaded.model(x).reconstruction, model(x).reconstruction, atol=0.05, rtol=0.01
+    )
