@@ -57,41 +57,62 @@ def plan_windows(total: int, chunk: int, margin: int, align: int) -> list[Window
         keep_start = keep_stop
 
 
+class CrossfadeWriter:
+    """Stream pieces into one ``(..., total)`` output with complementary linear crossfades.
+
+    Pieces arrive in order; each is written as soon as it is added, so memory holds the output
+    and one piece, never the list of pieces. Where piece ``i`` overlaps piece ``i + 1`` (its
+    start is given as ``next_start``), ``i`` fades out and ``i + 1`` fades in over at most
+    ``fade`` samples centred in the overlap; the two weights sum to one everywhere.
+    """
+
+    def __init__(self, total: int, fade: int) -> None:
+        self.total = total
+        self.fade = fade
+        self.out: torch.Tensor | None = None
+        self._prev_end: int | None = None
+
+    def _ramp(self, w: torch.Tensor, begin: int, overlap: int, rising: bool) -> None:
+        f = min(self.fade, overlap)
+        lead = (overlap - f) // 2
+        if rising:
+            w[begin : begin + lead] = 0.0
+            values = torch.linspace(0.0, 1.0, f + 2, device=w.device, dtype=w.dtype)[1:-1]
+        else:
+            w[begin + lead + f :] = 0.0
+            values = torch.linspace(1.0, 0.0, f + 2, device=w.device, dtype=w.dtype)[1:-1]
+        if f > 0:
+            w[begin + lead : begin + lead + f] = values
+
+    def add(self, start: int, piece: torch.Tensor, next_start: int | None = None) -> None:
+        """Write ``piece (..., n)`` starting at sample ``start``; ``next_start``: where the next piece begins."""
+        n = min(piece.shape[-1], self.total - start)
+        if self.out is None:
+            self.out = piece.new_zeros(*piece.shape[:-1], self.total)
+        w = piece.new_ones(n)
+        if self._prev_end is not None:
+            self._ramp(w, 0, max(0, self._prev_end - start), rising=True)
+        if next_start is not None:
+            self._ramp(w, next_start - start, max(0, start + n - next_start), rising=False)
+        self.out[..., start : start + n] += piece[..., :n] * w
+        self._prev_end = start + n
+
+    def result(self) -> torch.Tensor:
+        if self.out is None:
+            raise ValueError("CrossfadeWriter: no pieces were added")
+        return self.out
+
+
 def crossfade_concat(pieces: list[tuple[int, torch.Tensor]], total: int, fade: int) -> torch.Tensor:
     """Overlap pieces ``(start_sample, wav (..., n))`` into ``(..., total)`` with linear crossfades.
 
     Where two consecutive pieces overlap, the first fades out and the second fades in over
     the overlap (at most ``fade`` samples, centred in it); elsewhere each piece is copied.
+    See :class:`CrossfadeWriter` for the streaming form.
     """
     if not pieces:
         raise ValueError("crossfade_concat: no pieces")
-    first = pieces[0][1]
-    out = first.new_zeros(*first.shape[:-1], total)
-    weight = first.new_zeros(total)
+    writer = CrossfadeWriter(total, fade)
     for index, (start, piece) in enumerate(pieces):
-        n = min(piece.shape[-1], total - start)
-        w = piece.new_ones(n)
-        if index > 0:
-            prev_start, prev = pieces[index - 1]
-            overlap = max(0, min(prev_start + prev.shape[-1], total) - start)
-            f = min(fade, overlap)
-            lead = (overlap - f) // 2
-            w[:lead] = 0.0
-            if f > 0:
-                w[lead : lead + f] = torch.linspace(
-                    0.0, 1.0, f + 2, device=w.device, dtype=w.dtype
-                )[1:-1]
-        if index + 1 < len(pieces):
-            next_start = pieces[index + 1][0]
-            overlap = max(0, start + n - next_start)
-            f = min(fade, overlap)
-            lead = (overlap - f) // 2
-            begin = next_start - start
-            if f > 0:
-                w[begin + lead : begin + lead + f] = torch.linspace(
-                    1.0, 0.0, f + 2, device=w.device, dtype=w.dtype
-                )[1:-1]
-            w[begin + lead + f :] = 0.0
-        out[..., start : start + n] += piece[..., :n] * w
-        weight[start : start + n] += w
-    return out / weight.clamp_min(1e-8)
+        writer.add(start, piece, pieces[index + 1][0] if index + 1 < len(pieces) else None)
+    return writer.result()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .chunking import crossfade_concat, plan_windows
+from .chunking import CrossfadeWriter, plan_windows
 from .config import Config
 from .features import build_frontend
 from .phase import PhaseReconstructor, griffin_lim, istft_with_phase
@@ -217,22 +217,24 @@ class Pipeline:
             latent = latent.unsqueeze(0)
         down = self.model.time_downsampling
         chunk, margin = self._chunking()
-        total_latent = latent.shape[-1]
-        pieces = []
-        for w in plan_windows(total_latent * self.align, chunk, margin, self.align):
+        windows = plan_windows(latent.shape[-1] * self.align, chunk, margin, self.align)
+        writer = CrossfadeWriter(length, margin)
+        n_frames = self.num_frames(length)
+        for i, w in enumerate(windows):
             a, b = w.start // self.align, math.ceil(w.stop / self.align)
-            frame0 = a * down
-            frames = min(b * down, self.num_frames(length)) - frame0
-            if frames <= 0:
-                continue
+            frame0 = a * down  # the piece starts at sample frame0 * hop == w.start
+            frames = min(b * down, n_frames) - frame0
+            if frames <= 0 or frame0 * self.hop_length >= length:
+                break
             features = self._decode_features(latent[..., a:b], frames)
-            last = frame0 + frames >= self.num_frames(length)
-            piece_len = (
-                length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
-            )
+            last = frame0 + frames >= n_frames
+            piece_len = length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
             wav = self.phase(features, length=piece_len)
-            pieces.append((frame0 * self.hop_length, wav))
-        return crossfade_concat(pieces, length, margin)
+            next_start = windows[i + 1].start if i + 1 < len(windows) and not last else None
+            writer.add(frame0 * self.hop_length, wav, next_start)
+            if last:
+                break
+        return writer.result()
 
     @torch.inference_mode()
     def reconstruct(self, wav: torch.Tensor, *, phase: str = "griffin-lim") -> torch.Tensor:
@@ -296,8 +298,9 @@ class Pipeline:
             return self._process_with_kept_phase(wav, wet)
         total = wav.shape[-1]
         chunk, margin = self._chunking()
-        pieces = []
-        for w in plan_windows(total, chunk, margin, self.align):
+        windows = plan_windows(total, chunk, margin, self.align)
+        writer = CrossfadeWriter(total, margin)
+        for i, w in enumerate(windows):
             x = wav[..., w.start : w.stop]
             noisy_mag = self.frontend.stft(x).abs()
             clean_mag = self.frontend.to_magnitude(
@@ -314,8 +317,8 @@ class Pipeline:
                 generator=torch.Generator(device=mag.device).manual_seed(self.config.phase.seed),
                 length=x.shape[-1],
             )
-            pieces.append((w.start, y))
-        return crossfade_concat(pieces, total, margin)
+            writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
+        return writer.result()
 
     # ------------------------------------------------------------------ interpolate / sample
     @torch.inference_mode()

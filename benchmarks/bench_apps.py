@@ -42,8 +42,10 @@ def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
         -1,
     )
     length = int(minutes * 60 * sr)
-    reps = -(-length // speech.shape[-1])
-    wav = speech.repeat(1, reps)[:, :length].contiguous()
+    wav = torch.empty(1, length)  # tile without a transient second copy of the long input
+    for start in range(0, length, speech.shape[-1]):
+        n = min(speech.shape[-1], length - start)
+        wav[:, start : start + n] = speech[:, :n]
     del speech
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if op == "decode":

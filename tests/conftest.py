@@ -57,3 +57,13 @@ def write_audio(tmp_path: Path) -> Callable[..., Path]:
 def sine_wav(write_audio: Callable[..., Path]) -> Path:
     """A 1 s, 16 kHz, mono PCM_16 wav of a 440 Hz sine at half scale."""
     return write_audio("sine.wav")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op torch thread for the whole run: the tests' tensors are small and CI has
+    2 shared cores, where a second spinning OpenMP thread makes small ops far slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -23,15 +23,6 @@ from audioae.modelfile import load_model_file
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the test machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory) -> Path:
     src = sorted((DATA / "notes").glob("*.flac"))

@@ -28,15 +28,6 @@ HASH = bytes(range(16))
 OTHER_HASH = bytes(range(1, 17))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread is fastest and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _latent(channels=1, dims=8, frames=20, seed=0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     scale = torch.rand(dims, 1, generator=g) * 3 + 0.1

@@ -18,15 +18,6 @@ KINDS = [Spectrogram, LogMagnitude, LogMel]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread (small ops on a shared 2-core machine); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def chord(n: int = 12000, dtype=torch.float32) -> torch.Tensor:
     t = torch.arange(n, dtype=torch.float64) / SR
     y = sum(torch.sin(2 * math.pi * f * t) for f in (196.0, 247.0, 294.0, 1500.0)) * 0.2

@@ -21,16 +21,6 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, oversubscribed 2-core machine OpenMP's barriers make
-    these small ops many times slower with 2 threads. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def harmonic(
     n: int = 8000, sr: int = 16000, f0: float = 220.0, dtype=torch.float32
 ) -> torch.Tensor:

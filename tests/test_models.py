@@ -29,15 +29,6 @@ TINY = dict(
 EXPECTED_DS = {"dense": 3, "conv1d": 6, "conv2d": 6}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads; one thread avoids spin-waiting on busy cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(
     arch: str, bottleneck: str = "deterministic", features: FeatureConfig = TINY_FEATURES, **kw
 ) -> AutoEncoder:

@@ -20,15 +20,6 @@ SR = 16000
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread (small ops on a shared 2-core machine); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def speech_clip(index: int = 0, seconds: float = 2.0) -> torch.Tensor:
     files = sorted(DATA.glob("speech/**/*.flac"))
     if not files:

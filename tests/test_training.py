@@ -27,15 +27,6 @@ from audioae.training import (
 RECIPES = Path(__file__).parents[1] / "recipes"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the test machine's cores are shared, and spinning threads slow tiny ops 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 FAST = [
     "training.max_steps=4",
     "training.val_every=2",
