@@ -511,16 +511,15 @@ def write_quality_docs(subsections: dict[str, str], header: str, path: Path = DO
     for title, content in subsections.items():
         if title not in existing:
             order.append(title)
-        existing[title] = ["", *content.strip().splitlines(), ""]
+        existing[title] = content.splitlines()
     out = [*before]
     while out and not out[-1].strip():
         out.pop()
     out += ["", "## Quality", "", header.strip(), ""]
     for title in order:
-        out += [f"### {title}", *existing[title]]
-    while out and not out[-1].strip():
-        out.pop()
-    out += ["", *after] if after else []
+        content = "\n".join(existing[title]).strip()  # normalise the blank lines around it
+        out += [f"### {title}", "", *content.splitlines(), ""]
+    out += after
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out).rstrip() + "\n")
 
