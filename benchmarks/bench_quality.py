@@ -16,12 +16,14 @@ compression
     audioae's codec (``codec.safetensors``: encode, ``.aae`` at ``--codec-bits``, decode with
     Griffin-Lim) on held-out speech and notes, at its real bitrate (file size incl. header)
     vs Opus (ffmpeg/libopus) at the same bitrate (at least 6 kbit/s, Opus's minimum) and at
-    twice it, real Opus bitrate from the file size. Metrics: log-mel L1, multi-resolution
-    STFT distance, PESQ-WB (speech).
+    twice it, real Opus bitrate from the file size (the ``-b:a`` request is rescaled until that
+    real bitrate matches within 2 %). Metrics: log-mel L1, multi-resolution STFT distance,
+    PESQ-WB (speech).
 phase
     Griffin-Lim from the exact STFT magnitude (n_fft 1024, hop 256) of each held-out speech
     clip: ``audioae.functional.griffin_lim`` vs ``librosa.griffinlim``, 32 and 100 iterations,
-    momentum 0.99, random initial phase (seeded). Spectral convergence and time.
+    momentum 0.99, random initial phase (seeded). Spectral convergence and time (fastest of 3
+    interleaved repeats per clip).
 interpolation
     ``timbre.safetensors``: for every pair of held-out notes of different instruments (each
     instrument is a different GM family) at the same pitch, the 8-step latent morph

@@ -280,3 +280,14 @@ def test_write_quality_docs_replaces_only_its_subsections(tmp_path):
     assert text.count("## Quality") == 1
     write_quality_docs({"Denoising": "newer"}, "header", doc)  # idempotent structure
     assert doc.read_text().count("### Denoising") == 1 and "newer" in doc.read_text()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_classical_denoisers_run_on_cuda_and_match_cpu(speech):
+    noisy = speech[: 2 * SR] + 0.05 * torch.randn(
+        2 * SR, generator=torch.Generator().manual_seed(4)
+    )
+    for method in (spectral_subtraction, wiener_dd):
+        out = method(noisy.cuda(), SR)
+        assert out.device.type == "cuda"
+        torch.testing.assert_close(out.cpu(), method(noisy, SR), atol=1e-4, rtol=1e-3)
