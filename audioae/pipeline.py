@@ -228,7 +228,9 @@ class Pipeline:
                 break
             features = self._decode_features(latent[..., a:b], frames)
             last = frame0 + frames >= n_frames
-            piece_len = length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
+            piece_len = (
+                length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
+            )
             wav = self.phase(features, length=piece_len)
             next_start = windows[i + 1].start if i + 1 < len(windows) and not last else None
             writer.add(frame0 * self.hop_length, wav, next_start)
