@@ -170,8 +170,9 @@ def interpolate_files(
     a, _ = load_audio(source_a, sample_rate=pipe.sample_rate, mono=True)
     b, _ = load_audio(source_b, sample_rate=pipe.sample_rate, mono=True)
     result = pipe.interpolate(a, b, steps, method=method)
+    sounds = _within_full_scale(result.steps + [result.morph])
     written = []
-    for name, wav in zip(names, result.steps + [result.morph]):
+    for name, wav in zip(names, sounds):
         save_audio(out_dir / name, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
         written.append(out_dir / name)
     titles = [f"step {i} (alpha={alpha:.2f})" for i, alpha in enumerate(result.alphas)]
@@ -195,9 +196,18 @@ def sample_files(
     for path in names:
         _refuse_existing(path, overwrite)
     wavs = pipe.sample(n, seconds, generator=torch.Generator().manual_seed(seed))
-    for path, wav in zip(names, wavs):
+    for path, wav in zip(names, _within_full_scale(list(wavs))):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     return names
+
+
+def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[torch.Tensor]:
+    """Generated sounds have no input level to keep: if any would clip, scale them all by one
+    common gain so the loudest peaks at ``peak`` (relative levels between steps are kept)."""
+    loudest = max(float(w.abs().max()) for w in wavs)
+    if loudest <= peak:
+        return wavs
+    return [w * (peak / loudest) for w in wavs]
 
 
 def _refuse_existing(path: str | os.PathLike, overwrite: bool) -> None:
