@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
+
 
 def _child(op: str, models: Path, minutes: float, threads: int) -> dict:
     import torch
@@ -141,8 +143,6 @@ def main() -> None:
     table = "\n".join(lines + [""] + growth)
     print(table)
     if args.write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        text = doc.read_text() if doc.exists() else "# Benchmarks\n"
         section = (
             "## Applications\n\n"
             f"Measured by `python benchmarks/bench_apps.py --write` on {platform.machine()} with "
@@ -152,13 +152,7 @@ def main() -> None:
             + table
             + "\n"
         )
-        start = text.find("## Applications")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        doc.write_text(text)
+        replace_section(section)
 
 
 if __name__ == "__main__":

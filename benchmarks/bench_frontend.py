@@ -46,6 +46,7 @@ import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
 
 from audioae import functional as AF  # noqa: E402
 from audioae.config import FeatureConfig  # noqa: E402
@@ -316,21 +317,13 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def write_section(tables: list[str], path: Path = DOCS) -> None:
+def write_section(tables: list[str]) -> None:
     """Replace (or append) the ``## Front-end`` section of ``docs/benchmarks.md``, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     body = "\n\n".join(tables)
-    section = (
+    replace_section(
         "## Front-end\n\nMeasured by `python benchmarks/bench_frontend.py --write` "
         f"(`benchmarks/bench_frontend.py`).\n\n{DESCRIPTION}\n\n{body}\n"
     )
-    start = text.find("\n## Front-end\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
-    path.write_text(text)
 
 
 def main() -> None:

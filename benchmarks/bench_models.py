@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
 
 from audioae.config import FeatureConfig, LossConfig, ModelConfig
 from audioae.losses import compute_loss
@@ -112,17 +113,11 @@ def run(repeats: int) -> tuple[list[dict], str]:
     return rows, "\n".join(lines)
 
 
-def write_section(table: str, path: Path = DOCS) -> None:
+def write_section(table: str) -> None:
     """Replace (or append) the ``## Models`` section of ``docs/benchmarks.md``, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = f"## Models\n\nMeasured by `python benchmarks/bench_models.py --write`.\n\n{table}\n"
-    start = text.find("\n## Models\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
-    path.write_text(text)
+    replace_section(
+        f"## Models\n\nMeasured by `python benchmarks/bench_models.py --write`.\n\n{table}\n"
+    )
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
+
 from audioae.config import load_config  # noqa: E402
 from audioae.data import EpochSampler, build_datasets  # noqa: E402
 from audioae.training import AutoEncoderModule, _loader  # noqa: E402
@@ -96,25 +98,6 @@ def bench(recipe: str, steps: int, warmup: int) -> dict[str, float]:
     }
 
 
-def _write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) the ``## Training`` section of docs/benchmarks.md, leaving the others."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Training"), None)
-    if start is None:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        doc = (
-            "".join(lines[:start])
-            + text
-            + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-        )
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -166,7 +149,7 @@ def main() -> None:
             "validation and checkpoints come on top).\n\n"
             f"{setup}\n\n" + "\n".join(rows) + "\n"
         )
-        _write_section(text)
+        replace_section(text)
 
 
 if __name__ == "__main__":
