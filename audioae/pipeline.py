@@ -254,17 +254,22 @@ class Pipeline:
         return self.decode(self.encode(wav), wav.shape[-1])
 
     # ------------------------------------------------------------------ denoise
+    def _denoised_magnitude(self, x: torch.Tensor, wet: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Complex STFT of ``x (channels, time)`` and the model's magnitude blended with the input's by ``wet``."""
+        spec = self.frontend.stft(x)
+        noisy_mag = spec.abs()
+        clean_mag = self.frontend.to_magnitude(
+            self.model(self.frontend.from_magnitude(noisy_mag)).reconstruction
+        )
+        return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
+
     def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
         total = wav.shape[-1]
         chunk, margin = self._chunking()
         out = torch.empty_like(wav)
         for w in plan_windows(total, chunk, margin, self.align):
             x = wav[..., w.start : w.stop]
-            spec = self.frontend.stft(x)
-            noisy_mag = spec.abs()
-            features = self.frontend.from_magnitude(noisy_mag)
-            clean_mag = self.frontend.to_magnitude(self.model(features).reconstruction)
-            mag = wet * clean_mag + (1.0 - wet) * noisy_mag
+            spec, mag = self._denoised_magnitude(x, wet)
             y = istft_with_phase(
                 mag,
                 spec,
@@ -304,11 +309,7 @@ class Pipeline:
         writer = CrossfadeWriter(total, margin)
         for i, w in enumerate(windows):
             x = wav[..., w.start : w.stop]
-            noisy_mag = self.frontend.stft(x).abs()
-            clean_mag = self.frontend.to_magnitude(
-                self.model(self.frontend.from_magnitude(noisy_mag)).reconstruction
-            )
-            mag = wet * clean_mag + (1.0 - wet) * noisy_mag
+            _, mag = self._denoised_magnitude(x, wet)
             y = griffin_lim(
                 mag,
                 n_fft=self.frontend.n_fft,
