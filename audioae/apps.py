@@ -266,9 +266,10 @@ def evaluate_model(
         tasks = []
         for f in find_audio_files(noisy):
             ref = Path(clean) / f.relative_to(noisy)
-            tasks.append((f, ref)) if ref.exists() else skipped.append(
-                (f, f"no clean reference {ref}")
-            )
+            if ref.exists():
+                tasks.append((f, ref))
+            else:
+                skipped.append((f, f"no clean reference {ref}"))
     elif clean is not None and noise is not None:
         noise_files = find_audio_files(noise)
         if not noise_files:

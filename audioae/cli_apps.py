@@ -42,20 +42,19 @@ def _finish(report, verb: str) -> int:
     return 0 if report.written or not report.skipped else 1
 
 
-def _run_files(args, work, verb: str, suffix: str | None = None) -> int:
+def _run_files(args, work, verb: str, suffix: str | None = None, find=None) -> int:
+    """Plan and run a file job; ``find`` lists a folder's inputs (default: its audio files)."""
+    from .audio import find_audio_files
     from .jobs import plan_job, run_job
 
-    pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=_finder(suffix))
+    pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=find or find_audio_files)
     report = run_job(pairs, work, desc=verb, problems=problems, progress=not args.quiet)
     return _finish(report, verb)
 
 
-def _finder(suffix: str | None):
-    if suffix == ".wav":  # decoding: inputs are latent files
-        return lambda root: sorted(p for p in Path(root).rglob("*.aae") if p.is_file())
-    from .audio import find_audio_files
-
-    return find_audio_files
+def _find_latent_files(root) -> list[Path]:
+    """``.aae`` files below ``root``, recursive and sorted (the inputs of ``audioae decode``)."""
+    return sorted(p for p in Path(root).rglob("*.aae") if p.is_file())
 
 
 def _run_denoise(args) -> int:
@@ -97,7 +96,11 @@ def _run_decode(args) -> int:
 
     pipe = _pipeline(args)
     return _run_files(
-        args, functools.partial(decode_file, pipe, overwrite=args.force), "decode", suffix=".wav"
+        args,
+        functools.partial(decode_file, pipe, overwrite=args.force),
+        "decode",
+        suffix=".wav",
+        find=_find_latent_files,
     )
 
 
