@@ -22,7 +22,7 @@ FEATURE_KINDS = ("spectrogram", "log_magnitude", "log_mel")
 ARCHITECTURES = ("dense", "conv1d", "conv2d")
 BOTTLENECKS = ("deterministic", "sparse", "gaussian")
 OUTPUTS = ("features", "mask")
-RECONSTRUCTION_LOSSES = ("l1", "l2")
+RECONSTRUCTION_LOSSES = ("l1", "l2", "compressed_mse")
 KL_SCHEDULES = ("linear", "cyclical")
 SHORT_CLIP_POLICIES = ("pad", "skip")
 NOISE_COLORS = ("white", "pink", "brown")
@@ -105,7 +105,8 @@ class ModelConfig:
     model's time downsampling); ``freq_strides`` the frequency factors of conv2d stages.
     ``context`` is the number of frames a dense model stacks into one vector (its time
     downsampling). ``output``: ``features`` predicts the features, ``mask`` a bounded mask
-    in [0, 1] over the input's linear magnitude (for denoising).
+    in [0, 1] over the input's linear magnitude (for denoising). ``dilations``: the conv1d
+    residual blocks' dilations, used in turn (``[1]``: none).
     """
 
     architecture: str = "conv1d"
@@ -117,6 +118,7 @@ class ModelConfig:
     freq_strides: list[int] = field(default_factory=lambda: [2, 2, 2])
     kernel_size: int = 3
     n_res_blocks: int = 1
+    dilations: list[int] = field(default_factory=lambda: [1])
     context: int = 4
     output: str = "features"
 
@@ -127,7 +129,9 @@ class ModelConfig:
         for key in ("latent_dim", "hidden_dim", "kernel_size", "context"):
             _positive(f"model.{key}", getattr(self, key))
         _positive("model.n_res_blocks", self.n_res_blocks, allow_zero=True)
-        for key in ("channels", "strides", "freq_strides"):
+        if not self.dilations:
+            raise ConfigError("model.dilations: needs at least one entry (e.g. [1])")
+        for key in ("channels", "strides", "freq_strides", "dilations"):
             values = list(getattr(self, key))
             if any(v <= 0 for v in values):
                 raise ConfigError(f"model.{key}: every entry must be > 0, got {values}")
@@ -144,6 +148,12 @@ class ModelConfig:
 class LossConfig:
     """Training objective: reconstruction on features plus regularisers.
 
+    ``reconstruction``: ``l1``/``l2`` on the features, or ``compressed_mse``: the MSE of
+    magnitudes raised to ``compression`` (Braun & Tashev 2021), see
+    :func:`audioae.losses.compressed_magnitude_mse`. ``si_sdr_weight`` (per dB) adds
+    ``-SI-SDR`` of the waveform that denoising produces (mask models on ``spectrogram`` or
+    ``log_magnitude`` features: the masked noisy STFT inverted with the noisy phase).
+
     ``beta`` weights the KL of a Gaussian bottleneck (Higgins et al. 2017), warmed up over
     ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019);
     ``free_bits`` (nats per latent dimension; Kingma et al. 2016) floors each dimension's KL.
@@ -152,7 +162,9 @@ class LossConfig:
     """
 
     reconstruction: str = "l1"
+    compression: float = 0.3
     spectral_convergence_weight: float = 0.0
+    si_sdr_weight: float = 0.0
     beta: float = 1.0
     kl_warmup_steps: int = 0
     kl_schedule: str = "linear"
@@ -165,8 +177,11 @@ class LossConfig:
     def __post_init__(self) -> None:
         _choice("loss.reconstruction", self.reconstruction, RECONSTRUCTION_LOSSES)
         _choice("loss.kl_schedule", self.kl_schedule, KL_SCHEDULES)
+        if not 0.0 < self.compression <= 1.0:
+            raise ConfigError(f"loss.compression: must be in (0, 1], got {self.compression}")
         for key in (
             "spectral_convergence_weight",
+            "si_sdr_weight",
             "beta",
             "kl_warmup_steps",
             "free_bits",
@@ -191,6 +206,11 @@ class DataConfig:
     the file count. ``val_fraction`` of the files (chosen by a hash of the path) is held out.
     With ``denoise`` the clean crops are mixed with noise at an SNR drawn uniformly from
     ``[snr_db_min, snr_db_max]`` dB (noise files, or ``noise_colors`` when none are given).
+    ``gain_db_min``/``gain_db_max``: every training crop (and its noisy mixture) is scaled by
+    a gain drawn uniformly from this range in dB, so the model sees many input levels
+    (0/0: off). ``babble_fraction``: the share of denoising mixtures whose noise is babble
+    made from 3 to ``babble_talkers`` other crops of the clean folder (each at unit RMS),
+    for robustness to competing speech.
     """
 
     segment_seconds: float = 1.0
@@ -205,6 +225,10 @@ class DataConfig:
     snr_db_min: float = -5.0
     snr_db_max: float = 20.0
     noise_colors: list[str] = field(default_factory=lambda: list(NOISE_COLORS))
+    gain_db_min: float = 0.0
+    gain_db_max: float = 0.0
+    babble_fraction: float = 0.0
+    babble_talkers: int = 6
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -222,6 +246,16 @@ class DataConfig:
             )
         for color in self.noise_colors:
             _choice("data.noise_colors", color, NOISE_COLORS)
+        if self.gain_db_min > self.gain_db_max:
+            raise ConfigError(
+                f"data.gain_db_min ({self.gain_db_min}) must be <= data.gain_db_max ({self.gain_db_max})"
+            )
+        if not 0.0 <= self.babble_fraction <= 1.0:
+            raise ConfigError(
+                f"data.babble_fraction: must be in [0, 1], got {self.babble_fraction}"
+            )
+        if self.babble_talkers < 3:
+            raise ConfigError(f"data.babble_talkers: must be >= 3, got {self.babble_talkers}")
 
 
 @dataclass
@@ -288,6 +322,17 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     phase: PhaseConfig = field(default_factory=PhaseConfig)
+
+    def __post_init__(self) -> None:
+        if self.loss.si_sdr_weight > 0 and not (
+            self.model.output == "mask"
+            and self.data.denoise
+            and self.features.kind in ("spectrogram", "log_magnitude")
+        ):
+            raise ConfigError(
+                "loss.si_sdr_weight: needs a denoising mask model on linear-frequency features "
+                "(model.output=mask, data.denoise=true, features.kind spectrogram or log_magnitude)"
+            )
 
     @property
     def segment_samples(self) -> int:

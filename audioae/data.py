@@ -206,6 +206,7 @@ class AudioFolder(Dataset):
         self.segment_samples = cfg.segment_samples
         self.silence_db = cfg.data.silence_db
         self.seed = cfg.data.seed
+        self.gain_db = (cfg.data.gain_db_min, cfg.data.gain_db_max)
         self.length = cfg.data.samples_per_epoch if split == "train" else cfg.data.val_segments
         self.grid = max(self.segment_samples // 4, 1)
         self.starts = [self._loud_starts(c) for c in self.clips]  # per clip: int64 array of starts
@@ -249,6 +250,8 @@ class AudioFolder(Dataset):
         piece = _crop(clip, start, seg)
         if _rms_db(piece) < self.silence_db:
             piece = _crop(clip, base, seg)
+        if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
+            piece = piece * 10.0 ** (float(rng.uniform(*self.gain_db)) / 20.0)
         return piece
 
 
@@ -282,8 +285,10 @@ class DenoisingFolder(Dataset):
     The clean segment is ``clean[index]``; the noise is a circular crop of a noise clip from a
     random offset or, without noise clips, synthetic ``data.noise_colors`` noise
     (:func:`colored_noise`), mixed by :func:`audioae.evaluate.mix_at_snr` at an SNR uniform in
-    ``[data.snr_db_min, data.snr_db_max]`` dB.
-    Noise, colour and SNR are seeded like the crops, so validation mixtures are fixed.
+    ``[data.snr_db_min, data.snr_db_max]`` dB. A ``data.babble_fraction`` share of the
+    mixtures uses babble instead: the sum of 3 to ``data.babble_talkers`` other crops of the
+    clean folder, each at unit RMS (competing talkers, as in the NOISEX-92 babble recording).
+    Noise, colour, babble and SNR are seeded like the crops, so validation mixtures are fixed.
 
     Args:
         clean: the clean-speech :class:`AudioFolder` (its split decides train/val behaviour).
@@ -304,6 +309,17 @@ class DenoisingFolder(Dataset):
                 "no noise: give a noise folder (--noise DIR) or set data.noise_colors"
             )
         self.snr_range = (cfg.data.snr_db_min, cfg.data.snr_db_max)
+        self.babble_fraction = cfg.data.babble_fraction
+        self.babble_talkers = cfg.data.babble_talkers
+
+    def _babble(self, rng: np.random.Generator, length: int) -> torch.Tensor:
+        """Babble ``(length,)``: the sum of 3..``babble_talkers`` clean crops, each at unit RMS."""
+        talkers = int(rng.integers(3, self.babble_talkers + 1))
+        out = torch.zeros(length)
+        for _ in range(talkers):
+            crop = self.clean[int(rng.integers(0, 2**31 - 1))][:length]
+            out[: crop.numel()] += crop / crop.square().mean().sqrt().clamp_min(1e-8)
+        return out
 
     @property
     def split(self) -> str:
@@ -319,6 +335,9 @@ class DenoisingFolder(Dataset):
         rng = _rng(*self.clean._seed(int(index), _NOISE))
         gen = _torch_generator(rng)
         snr_db = float(rng.uniform(*self.snr_range))
+        if self.babble_fraction > 0 and rng.random() < self.babble_fraction:
+            noise = self._babble(rng, clean.numel())
+            return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
         for _ in range(3 if self.noise_clips else 0):
             clip = self.noise_clips[int(rng.integers(0, len(self.noise_clips)))]
             try:  # a circular crop of the clip from a seeded random offset

@@ -144,6 +144,15 @@ class FrontEnd(nn.Module, ABC):
     def to_magnitude(self, features: Tensor) -> Tensor:
         """Non-negative linear magnitude ``(..., n_freq, frames)`` of ``features``."""
 
+    def bin_magnitude(self, features: Tensor) -> Tensor:
+        """Non-negative magnitude of each feature bin ``(..., n_bins, frames)``, cheaply.
+
+        The linear STFT magnitude for ``spectrogram``/``log_magnitude`` (same as
+        :meth:`to_magnitude`); the mel-band magnitude ``exp(x) - eps`` for ``log_mel`` (no mel
+        inversion). Used by magnitude-domain losses.
+        """
+        return self.to_magnitude(features)
+
     @abstractmethod
     def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
         """Features of ``mask`` times the linear-domain magnitude behind ``features``.
@@ -291,6 +300,11 @@ class LogMel(FrontEnd):
 
     def from_magnitude(self, mag: Tensor) -> Tensor:
         return AF.log_compress(self.mel(mag), self.eps)
+
+    def bin_magnitude(self, features: Tensor) -> Tensor:
+        """Mel-band magnitudes ``max(exp(x) - eps, 0)`` ``(..., n_mels, frames)``."""
+        self._check_bins(features, self.n_mels, "features")
+        return AF.log_decompress(features, self.eps)
 
     def to_magnitude(self, features: Tensor) -> Tensor:
         """NNLS inversion of the mel map (approximate; see the class docstring)."""

@@ -42,6 +42,7 @@ from .config import Config, ConfigError, config_from_dict
 from .data import EpochSampler, build_datasets
 from .features import build_frontend
 from .fileio import OutputExistsError, atomic_output
+from .functional import istft
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
 
@@ -116,6 +117,18 @@ class AutoEncoderModule(L.LightningModule):
         with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
             return self.frontend(wav.float())
 
+    def _masked_waveform(self, noisy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``ISTFT(mask * STFT(noisy))`` ``(batch, time)``: what denoising outputs (noisy phase)."""
+        with torch.autocast(self.device.type, enabled=False):
+            spec = self.frontend.stft(noisy.float())
+            return istft(
+                mask.float() * spec,
+                self.frontend.n_fft,
+                self.frontend.hop_length,
+                self.frontend.win_length,
+                length=noisy.shape[-1],
+            )
+
     def _split(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(batch, (list, tuple)):
             return batch[0], batch[1]
@@ -126,12 +139,17 @@ class AutoEncoderModule(L.LightningModule):
         target = self.features(clean)
         inputs = target if noisy is clean else self.features(noisy)
         output = self.model(inputs)
+        waveforms = None
+        if self.cfg.loss.si_sdr_weight > 0:
+            waveforms = (self._masked_waveform(noisy, output.mask), clean.float())
         result = compute_loss(
             output,
             target,
             self.cfg.loss,
             step=int(self.global_step),
             to_magnitude=self.frontend.to_magnitude,
+            bin_magnitude=self.frontend.bin_magnitude,
+            waveforms=waveforms,
         )
         return inputs, target, output, result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from conftest import DATA, sine
 from torch.utils.data import DataLoader
 
-from audioae.config import load_config
+from audioae.config import ConfigError, load_config
 from audioae.data import (
     AudioFolder,
     DatasetError,
@@ -295,3 +296,39 @@ def test_real_folder_copy_keeps_the_split(tmp_path: Path) -> None:
     a = build_datasets(cfg, notes, report=False)
     b = build_datasets(cfg, copy, report=False)
     assert [p.name for p in a.val_files] == [p.name for p in b.val_files]
+
+
+def test_gain_augmentation_scales_whole_crops_within_the_range() -> None:
+    plain = AudioFolder(_clips(), _cfg(), "train")
+    gained = AudioFolder(_clips(), _cfg("data.gain_db_min=-20", "data.gain_db_max=6"), "train")
+    gains_db = []
+    for i in range(len(plain)):
+        a, b = plain[i], gained[i]
+        ratio = b.abs().max() / a.abs().max()
+        torch.testing.assert_close(b, a * ratio)  # the same crop, one gain
+        gains_db.append(20 * math.log10(float(ratio)))
+    assert -20 - 1e-4 <= min(gains_db) and max(gains_db) <= 6 + 1e-4
+    assert max(gains_db) - min(gains_db) > 10  # really spread over the range
+    with pytest.raises(ConfigError, match="data.gain_db_min"):
+        _cfg("data.gain_db_min=3", "data.gain_db_max=0")
+
+
+def test_babble_noise_is_made_of_other_talkers_at_the_drawn_snr() -> None:
+    cfg = _cfg(
+        "data.denoise=true", "data.babble_fraction=1", "data.snr_db_min=5", "data.snr_db_max=5"
+    )
+    clips = [torch.from_numpy(sine(110.0 * (i + 2), 1.0, SR)[0]) for i in range(8)]
+    ds = DenoisingFolder(AudioFolder(clips, cfg, "train"), None, cfg)
+    for i in range(6):
+        noisy, clean = ds[i]
+        noise = noisy - clean
+        snr = 10 * torch.log10(clean.square().mean() / noise.square().mean())
+        assert float(snr) == pytest.approx(5.0, abs=1e-3)
+        # babble of 3+ talkers: several sine frequencies in the noise, not white noise
+        spectrum = torch.fft.rfft(noise).abs()
+        peaks = int((spectrum > 0.2 * spectrum.max()).sum())
+        assert 3 <= peaks <= 40
+    with pytest.raises(ConfigError, match="data.babble_fraction"):
+        _cfg("data.babble_fraction=1.5")
+    with pytest.raises(ConfigError, match="data.babble_talkers"):
+        _cfg("data.babble_talkers=2")

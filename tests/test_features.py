@@ -98,6 +98,16 @@ def test_to_magnitude_is_exact_for_linear_front_ends():
         torch.testing.assert_close(fe.from_magnitude(back), fe(y), rtol=1e-5, atol=1e-5)
 
 
+def test_bin_magnitude_is_the_per_bin_magnitude():
+    y = chord()
+    mag = AF.magnitude(AF.stft(y, 512, 128))
+    for cls in (Spectrogram, LogMagnitude):
+        fe = make(cls)
+        torch.testing.assert_close(fe.bin_magnitude(fe(y)), mag, rtol=1e-5, atol=2e-6)
+    fe = make(LogMel)  # mel-band magnitudes, no inversion
+    torch.testing.assert_close(fe.bin_magnitude(fe(y)), fe.mel(mag), rtol=1e-5, atol=2e-6)
+
+
 def test_log_mel_to_magnitude_reproduces_the_features():
     y = chord()
     fe = make(LogMel)

@@ -329,6 +329,8 @@ def test_mask_output_is_bounded_by_the_input_magnitude(kind: str) -> None:
             "model.freq_strides",
         ),
         ({"kernel_size": 4}, "model.kernel_size"),
+        ({"dilations": [1, 0]}, "model.dilations"),
+        ({"dilations": []}, "model.dilations"),
         ({"architecture": "conv2d", "channels": [8]}, "model.channels"),
     ],
 )
@@ -342,3 +344,22 @@ def test_config_edited_after_construction_is_checked_again() -> None:
     cfg.hidden_dim = 0
     with pytest.raises(ConfigError, match=r"model\.hidden_dim"):
         build_model(cfg, TINY_FEATURES)
+
+
+@pytest.mark.parametrize("dilations", [[1], [1, 2, 4]])
+def test_conv1d_receptive_field_follows_the_dilations(dilations: list[int]) -> None:
+    """An impulse at frame t changes the output exactly within t +- the receptive field.
+
+    With no strides and kernel 3 each side grows by 1 per plain conv (encoder input, decoder
+    input and output) and by d per residual block of dilation d (3 blocks, encoder and decoder).
+    """
+    model = tiny("conv1d", strides=[], n_res_blocks=3, dilations=dilations).double().eval()
+    blocks = [dilations[i % len(dilations)] for i in range(3)]
+    field = 3 + 2 * sum(blocks)
+    x = torch.zeros(1, 21, 80, dtype=torch.float64)
+    bumped = x.clone()
+    bumped[..., 40] = 1.0
+    with torch.no_grad():
+        changed = (model(bumped).reconstruction - model(x).reconstruction).abs().amax(dim=1)[0]
+    reached = torch.nonzero(changed > 1e-12).flatten()
+    assert int(reached.min()) == 40 - field and int(reached.max()) == 40 + field

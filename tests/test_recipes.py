@@ -90,7 +90,7 @@ def test_recipe_builds_at_full_size(name: str) -> None:
 
 def test_stated_latent_rates() -> None:
     """The rates the headers state (latent values per second of audio)."""
-    for name, rate in {"codec": 1500.0, "conv1d_ae": 500.0, "dense_ae": 500.0}.items():
+    for name, rate in {"codec": 2000.0, "conv1d_ae": 500.0, "dense_ae": 500.0}.items():
         cfg = load_config(resolve_recipe(name))
         model = build_model(cfg.model, cfg.features)
         assert model.latent_rate(cfg.audio.sample_rate, cfg.features.hop_length) == rate

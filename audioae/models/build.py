@@ -57,9 +57,17 @@ def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEnco
         decoder = DenseDecoder(n_bins, c.latent_dim, c.hidden_dim, c.context, c.n_res_blocks)
         time_downsampling = c.context
     elif c.architecture == "conv1d":
-        encoder = Conv1dEncoder(n_bins, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks)
+        encoder = Conv1dEncoder(
+            n_bins, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks, list(c.dilations)
+        )
         decoder = Conv1dDecoder(
-            n_bins, c.latent_dim, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks
+            n_bins,
+            c.latent_dim,
+            c.hidden_dim,
+            c.strides,
+            c.kernel_size,
+            c.n_res_blocks,
+            list(c.dilations),
         )
         time_downsampling = math.prod(c.strides)
     elif c.architecture == "conv2d":

@@ -4,6 +4,9 @@ Encoder: ``Conv1d(n_bins -> hidden_dim)``, then per entry ``s`` of ``strides`` a
 ``Conv1d`` (kernel ``2 s``) followed by ``n_res_blocks`` residual blocks, which thus run at
 the reduced frame rate (cheaper; with no strides they run at the full rate). The decoder
 mirrors it: residual blocks, then ``ConvTranspose1d`` upsampling, per stage.
+The residual blocks of a stage take their dilations from ``dilations`` in turn (e.g.
+``[1, 2, 4, 8]`` with 4 blocks: a receptive field of 31 frames per side at kernel 3, as in
+the dilated stacks of Conv-TasNet, Luo & Mesgarani 2019).
 Every stage is ``hidden_dim`` wide: the frequency axis already lives in the channels, so the
 widths do not grow as time shrinks (``model.channels`` is used by conv2d only).
 """
@@ -16,8 +19,11 @@ from torch import nn
 from .layers import ResBlock1d, activation, down_conv1d, up_conv1d
 
 
-def _res_blocks(channels: int, kernel_size: int, n: int) -> list[nn.Module]:
-    return [ResBlock1d(channels, kernel_size) for _ in range(n)]
+def _res_blocks(
+    channels: int, kernel_size: int, n: int, dilations: list[int] | None = None
+) -> list[nn.Module]:
+    cycle = list(dilations or [1])
+    return [ResBlock1d(channels, kernel_size, cycle[i % len(cycle)]) for i in range(n)]
 
 
 class Conv1dEncoder(nn.Module):
@@ -27,7 +33,13 @@ class Conv1dEncoder(nn.Module):
     """
 
     def __init__(
-        self, n_bins: int, hidden_dim: int, strides: list[int], kernel_size: int, n_res_blocks: int
+        self,
+        n_bins: int,
+        hidden_dim: int,
+        strides: list[int],
+        kernel_size: int,
+        n_res_blocks: int,
+        dilations: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.out_channels = hidden_dim
@@ -35,10 +47,10 @@ class Conv1dEncoder(nn.Module):
             nn.Conv1d(n_bins, hidden_dim, kernel_size, padding=kernel_size // 2)
         ]
         if not strides:
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
         for stride in strides:
             layers += [activation(), down_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
         layers += [activation()]
         self.net = nn.Sequential(*layers)
 
@@ -57,16 +69,17 @@ class Conv1dDecoder(nn.Module):
         strides: list[int],
         kernel_size: int,
         n_res_blocks: int,
+        dilations: list[int] | None = None,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [
             nn.Conv1d(latent_dim, hidden_dim, kernel_size, padding=kernel_size // 2)
         ]
         for stride in reversed(strides):
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
             layers += [activation(), up_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
         if not strides:
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks)
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
         layers += [
             activation(),
             nn.Conv1d(hidden_dim, n_bins, kernel_size, padding=kernel_size // 2),

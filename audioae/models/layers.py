@@ -90,11 +90,19 @@ class ResBlock1d(nn.Module):
 
     Shape: ``(batch, channels, frames)`` in and out (He et al., "Identity mappings in deep
     residual networks", 2016). ``kernel_size=1`` makes it a residual MLP applied per frame.
+    ``dilation`` spaces the taps of the first convolution (van den Oord et al., "WaveNet",
+    2016), widening the receptive field at the same cost.
     """
 
-    def __init__(self, channels: int, kernel_size: int) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.conv1 = nn.Conv1d(
+            channels,
+            channels,
+            kernel_size,
+            padding=dilation * (kernel_size // 2),
+            dilation=dilation,
+        )
         self.conv2 = nn.Conv1d(channels, channels, 1)
         self.act = activation()
 
