@@ -85,10 +85,14 @@ def reconstruct_file(
     phase: str = "griffin-lim",
     overwrite: bool = False,
 ) -> Path:
-    """Encode, decode and rebuild one file through the phase path."""
+    """Encode, decode and rebuild one file through the phase path.
+
+    A rebuilt phase can put peaks above full scale where the input had none; the output is
+    then scaled down as a whole (see :func:`_within_full_scale`) instead of clipped.
+    """
     _refuse_existing(target, overwrite)
     wav, sample_rate, length = load_for_model(pipe, source)
-    out = pipe.reconstruct(wav, phase=phase)
+    (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)])
     return save_like_input(target, out, pipe.sample_rate, sample_rate, length, overwrite=overwrite)
 
 
@@ -132,6 +136,9 @@ def decode_file(
 ) -> Path:
     """Rebuild audio from a ``.aae`` file made with this pipeline's model.
 
+    Griffin-Lim's phase can put peaks above full scale; the output is then scaled down as a
+    whole (see :func:`_within_full_scale`) instead of clipped.
+
     Raises:
         audioae.codec.CodecError: not a latent file, corrupt, truncated, or made with another model.
     """
@@ -141,7 +148,7 @@ def decode_file(
     decoded = read_aae(source, model_hash=pipe.model_hash)
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
-    wav = pipe.decode(decoded.latent, model_length)
+    (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length)])
     return save_like_input(
         target, wav, pipe.sample_rate, header.sample_rate, header.length, overwrite=overwrite
     )
@@ -202,8 +209,8 @@ def sample_files(
 
 
 def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[torch.Tensor]:
-    """Generated sounds have no input level to keep: if any would clip, scale them all by one
-    common gain so the loudest peaks at ``peak`` (relative levels between steps are kept)."""
+    """Generated or re-phased sounds: if any would clip, scale them all by one common gain so
+    the loudest peaks at ``peak`` (relative levels between them are kept)."""
     loudest = max(float(w.abs().max()) for w in wavs)
     if loudest <= peak:
         return wavs

@@ -152,7 +152,8 @@ class LossConfig:
     magnitudes raised to ``compression`` (Braun & Tashev 2021), see
     :func:`audioae.losses.compressed_magnitude_mse`. ``si_sdr_weight`` (per dB) adds
     ``-SI-SDR`` of the waveform that denoising produces (mask models on ``spectrogram`` or
-    ``log_magnitude`` features: the masked noisy STFT inverted with the noisy phase).
+    ``log_magnitude`` features: the masked noisy STFT inverted with the noisy phase);
+    ``snr_weight`` adds ``-SNR`` of the same waveform (not scale-invariant: keeps the level).
 
     ``beta`` weights the KL of a Gaussian bottleneck (Higgins et al. 2017), warmed up over
     ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019);
@@ -165,6 +166,7 @@ class LossConfig:
     compression: float = 0.3
     spectral_convergence_weight: float = 0.0
     si_sdr_weight: float = 0.0
+    snr_weight: float = 0.0
     beta: float = 1.0
     kl_warmup_steps: int = 0
     kl_schedule: str = "linear"
@@ -182,6 +184,7 @@ class LossConfig:
         for key in (
             "spectral_convergence_weight",
             "si_sdr_weight",
+            "snr_weight",
             "beta",
             "kl_warmup_steps",
             "free_bits",
@@ -210,7 +213,10 @@ class DataConfig:
     a gain drawn uniformly from this range in dB, so the model sees many input levels
     (0/0: off). ``babble_fraction``: the share of denoising mixtures whose noise is babble
     made from 3 to ``babble_talkers`` other crops of the clean folder (each at unit RMS),
-    for robustness to competing speech.
+    for robustness to competing speech. ``random_eq``: speech and noise each pass through
+    a random second-order filter before mixing (:func:`audioae.data.random_biquad`).
+    ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
+    when a noise folder is given.
     """
 
     segment_seconds: float = 1.0
@@ -229,6 +235,8 @@ class DataConfig:
     gain_db_max: float = 0.0
     babble_fraction: float = 0.0
     babble_talkers: int = 6
+    random_eq: bool = False
+    synthetic_noise_fraction: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -253,6 +261,10 @@ class DataConfig:
         if not 0.0 <= self.babble_fraction <= 1.0:
             raise ConfigError(
                 f"data.babble_fraction: must be in [0, 1], got {self.babble_fraction}"
+            )
+        if not 0.0 <= self.synthetic_noise_fraction <= 1.0:
+            raise ConfigError(
+                f"data.synthetic_noise_fraction: must be in [0, 1], got {self.synthetic_noise_fraction}"
             )
         if self.babble_talkers < 3:
             raise ConfigError(f"data.babble_talkers: must be >= 3, got {self.babble_talkers}")
@@ -324,13 +336,14 @@ class Config:
     phase: PhaseConfig = field(default_factory=PhaseConfig)
 
     def __post_init__(self) -> None:
-        if self.loss.si_sdr_weight > 0 and not (
+        waveform_weights = self.loss.si_sdr_weight + self.loss.snr_weight
+        if waveform_weights > 0 and not (
             self.model.output == "mask"
             and self.data.denoise
             and self.features.kind in ("spectrogram", "log_magnitude")
         ):
             raise ConfigError(
-                "loss.si_sdr_weight: needs a denoising mask model on linear-frequency features "
+                "loss.si_sdr_weight/snr_weight: need a denoising mask model on linear-frequency features "
                 "(model.output=mask, data.denoise=true, features.kind spectrogram or log_magnitude)"
             )
 

@@ -171,6 +171,27 @@ def _crop(clip: torch.Tensor, start: int, length: int) -> torch.Tensor:
     return piece
 
 
+def random_biquad(
+    wav: torch.Tensor, rng: np.random.Generator, r_max: float = 0.375
+) -> torch.Tensor:
+    """``wav (time,)`` through a random second-order filter, the augmentation of RNNoise.
+
+    ``H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2)`` with each ``r`` uniform in
+    ``[-r_max, r_max]`` (Valin, "A hybrid DSP/deep learning approach to real-time full-band
+    speech enhancement", 2018; DeepFilterNet trains with the same kind of filter). With
+    ``r_max = 3/8`` the poles stay inside the unit circle and the response varies by roughly
+    +-10 dB over the band, so a model cannot rely on one fixed spectral tilt of speech or
+    noise. Applied by FFT with zero padding to twice the length (the filter's tail beyond the
+    crop is dropped).
+    """
+    r = rng.uniform(-r_max, r_max, size=4)
+    n = 2 * wav.numel()
+    z = torch.exp(-2j * math.pi * torch.fft.rfftfreq(n, dtype=torch.float64))
+    response = (1 + r[0] * z + r[1] * z**2) / (1 + r[2] * z + r[3] * z**2)
+    spec = torch.fft.rfft(wav.double(), n=n) * response
+    return torch.fft.irfft(spec, n=n)[: wav.numel()].to(wav.dtype)
+
+
 class AudioFolder(Dataset):
     """Fixed-length waveform segments ``(segment_samples,)`` float32 cropped from decoded clips.
 
@@ -287,7 +308,10 @@ class DenoisingFolder(Dataset):
     (:func:`colored_noise`), mixed by :func:`audioae.evaluate.mix_at_snr` at an SNR uniform in
     ``[data.snr_db_min, data.snr_db_max]`` dB. A ``data.babble_fraction`` share of the
     mixtures uses babble instead: the sum of 3 to ``data.babble_talkers`` other crops of the
-    clean folder, each at unit RMS (competing talkers, as in the NOISEX-92 babble recording).
+    clean folder, each at unit RMS (competing talkers, as in the NOISEX-92 babble recording),
+    and a ``data.synthetic_noise_fraction`` share uses ``data.noise_colors`` noise even when
+    noise clips are given (with ``data.random_eq``: stationary noise of a random spectral
+    shape, so the model learns to remove any steady noise floor, not only the clips' types).
     Noise, colour, babble and SNR are seeded like the crops, so validation mixtures are fixed.
 
     Args:
@@ -311,6 +335,8 @@ class DenoisingFolder(Dataset):
         self.snr_range = (cfg.data.snr_db_min, cfg.data.snr_db_max)
         self.babble_fraction = cfg.data.babble_fraction
         self.babble_talkers = cfg.data.babble_talkers
+        self.random_eq = cfg.data.random_eq
+        self.synthetic_fraction = cfg.data.synthetic_noise_fraction if self.colors else 0.0
 
     def _babble(self, rng: np.random.Generator, length: int) -> torch.Tensor:
         """Babble ``(length,)``: the sum of 3..``babble_talkers`` clean crops, each at unit RMS."""
@@ -335,18 +361,29 @@ class DenoisingFolder(Dataset):
         rng = _rng(*self.clean._seed(int(index), _NOISE))
         gen = _torch_generator(rng)
         snr_db = float(rng.uniform(*self.snr_range))
-        if self.babble_fraction > 0 and rng.random() < self.babble_fraction:
-            noise = self._babble(rng, clean.numel())
-            return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
-        for _ in range(3 if self.noise_clips else 0):
-            clip = self.noise_clips[int(rng.integers(0, len(self.noise_clips)))]
-            try:  # a circular crop of the clip from a seeded random offset
-                return mix_at_snr(clean, clip, snr_db, generator=gen).float(), clean
-            except ValueError:  # a digitally silent stretch of a noise file: draw again
-                continue
-        color = self.colors[int(rng.integers(0, len(self.colors)))] if self.colors else "white"
-        noise = colored_noise(color, clean.numel(), gen)
+        if self.random_eq:
+            clean = random_biquad(clean, rng)
+        noise = self._noise(rng, gen, clean)
+        if self.random_eq:
+            noise = random_biquad(noise, rng)
         return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
+
+    def _noise(
+        self, rng: np.random.Generator, gen: torch.Generator, clean: torch.Tensor
+    ) -> torch.Tensor:
+        """A noise segment ``(len(clean),)``: babble, a crop of a noise clip, or coloured noise."""
+        length = clean.numel()
+        if self.babble_fraction > 0 and rng.random() < self.babble_fraction:
+            return self._babble(rng, length)
+        synthetic = self.synthetic_fraction > 0 and rng.random() < self.synthetic_fraction
+        for _ in range(3 if self.noise_clips and not synthetic else 0):
+            clip = self.noise_clips[int(rng.integers(0, len(self.noise_clips)))]
+            offset = int(rng.integers(0, clip.numel()))
+            segment = torch.roll(clip, -offset)[:length].repeat(-(-length // clip.numel()))[:length]
+            if bool(segment.square().sum() > 0):  # a digitally silent stretch: draw again
+                return segment
+        color = self.colors[int(rng.integers(0, len(self.colors)))] if self.colors else "white"
+        return colored_noise(color, length, gen)
 
 
 class EpochSampler(Sampler[int]):

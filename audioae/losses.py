@@ -5,8 +5,8 @@
     reconstruction                                            (l1 / l2 on features, or
                                                                compressed_mse on magnitudes)
     + spectral_convergence_weight * spectral_convergence     (if the weight is > 0)
-    - si_sdr_weight * si_sdr (dB, of the masked noisy STFT inverted with the noisy phase;
-      mask models on linear-frequency front-ends, if the weight is > 0)
+    - si_sdr_weight * si_sdr - snr_weight * snr (dB, of the masked noisy STFT inverted with
+      the noisy phase; mask models on linear-frequency front-ends, if the weights are > 0)
     + kl_weight(step) * kl                                    (Gaussian bottleneck)
     + sparsity_l1 * sparsity_l1_term + sparsity_kl * sparsity_kl_term   (sparse bottleneck)
 
@@ -134,6 +134,28 @@ def negative_si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Te
     return -(10.0 * torch.log10(ratio)).mean()
 
 
+def negative_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Differentiable ``-SNR`` in dB, ``-10 log10(||r||^2 / ||e - r||^2)``, batch mean.
+
+    Unlike :func:`negative_si_sdr` it also penalises a wrong overall level, so a mask
+    trained with it keeps clean input at its level. ``1e-8`` guards the divisions.
+
+    Args:
+        estimate: waveforms ``(batch, time)``.
+        reference: waveforms ``(batch, time)``.
+
+    Returns:
+        Scalar tensor in dB (lower is better).
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    if estimate.shape != reference.shape:
+        raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(reference.shape)}")
+    ratio = (reference.square().sum(-1) + 1e-8) / ((estimate - reference).square().sum(-1) + 1e-8)
+    return -(10.0 * torch.log10(ratio)).mean()
+
+
 def kl_per_dimension(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Closed-form KL to ``N(0, 1)`` per latent dimension, in nats per latent frame.
 
@@ -234,7 +256,7 @@ def compute_loss(
         bin_magnitude: maps features to per-bin magnitudes (``frontend.bin_magnitude``);
             needed by ``reconstruction: compressed_mse``.
         waveforms: ``(estimate, clean)`` waveforms ``(batch, time)`` for the SI-SDR term;
-            needed when ``si_sdr_weight > 0`` (the trainer builds the estimate by inverting
+            needed when ``si_sdr_weight`` or ``snr_weight`` is > 0 (the trainer builds the estimate by inverting
             the masked noisy STFT with the noisy phase).
 
     Returns:
@@ -274,12 +296,16 @@ def compute_loss(
         total = total + cfg.spectral_convergence_weight * sc
         terms["spectral_convergence"] = sc.detach()
 
-    if cfg.si_sdr_weight > 0:
-        if waveforms is None:
-            raise ValueError("loss.si_sdr_weight > 0 needs the estimate and clean waveforms")
-        neg = negative_si_sdr(*waveforms)
-        total = total + cfg.si_sdr_weight * neg
-        terms["si_sdr"] = -neg.detach()
+    for name, weight, fn in (
+        ("si_sdr", cfg.si_sdr_weight, negative_si_sdr),
+        ("snr", cfg.snr_weight, negative_snr),
+    ):
+        if weight > 0:
+            if waveforms is None:
+                raise ValueError(f"loss.{name}_weight > 0 needs the estimate and clean waveforms")
+            neg = fn(*waveforms)
+            total = total + weight * neg
+            terms[name] = -neg.detach()
 
     if output.kl is not None:
         per_dim = output.kl.mean(dim=(0, 2))  # (latent_dim,) nats per latent frame

@@ -140,7 +140,7 @@ class AutoEncoderModule(L.LightningModule):
         inputs = target if noisy is clean else self.features(noisy)
         output = self.model(inputs)
         waveforms = None
-        if self.cfg.loss.si_sdr_weight > 0:
+        if self.cfg.loss.si_sdr_weight > 0 or self.cfg.loss.snr_weight > 0:
             waveforms = (self._masked_waveform(noisy, output.mask), clean.float())
         result = compute_loss(
             output,

@@ -110,7 +110,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} CPUs visible, torch {torch.__version__} with {THREADS} threads"
+    return f"{cpu}, {os.cpu_count()} CPUs visible, torch {torch.__version__} with {torch.get_num_threads()} threads"
 
 
 def load_pipeline(models: Path, name: str, device: str):
@@ -263,7 +263,9 @@ def opus_at_real_bitrate(clean: torch.Tensor, target_kbps: float, tries: int = 3
     return best
 
 
-def section_compression(split, models: Path, device: str, quick: bool, bits: int) -> str | None:
+def section_compression(
+    split, models: Path, device: str, quick: bool, bits_list: list[int]
+) -> str | None:
     from benchmarks.baselines.opus import OPUS_MIN_KBPS, ffmpeg_has_libopus
 
     pipe = load_pipeline(models, "codec.safetensors", device)
@@ -275,6 +277,10 @@ def section_compression(split, models: Path, device: str, quick: bool, bits: int
     from audioae.codec import bitrate_kbps, decode_latent, encode_latent
 
     material = {"speech": split["speech"]["test"], "notes": split["notes"]["test"]}
+    labels = []
+    for bits in bits_list:
+        labels += [f"audioae codec, {bits} bits", f"Opus, same bitrate as {bits} bits"]
+    labels.append(f"Opus, 2x bitrate of {bits_list[-1]} bits")
     rows = []
     for kind, paths in material.items():
         paths = paths[: QUICK_CLIPS if quick else None]
@@ -284,32 +290,32 @@ def section_compression(split, models: Path, device: str, quick: bool, bits: int
             length = clean.shape[-1]
             x = resample(clean, SAMPLE_RATE, pipe.sample_rate)
             latent = pipe.encode(x[None]).cpu()
-            data = encode_latent(
-                latent,
-                bits=bits,
-                model_hash=pipe.model_hash,
-                sample_rate=SAMPLE_RATE,
-                length=length,
-                channels=1,
-            )
-            kbps = bitrate_kbps(len(data), length, SAMPLE_RATE)
-            decoded = decode_latent(data, model_hash=pipe.model_hash).latent
-            model_len = x.shape[-1]
-            out = resample(pipe.decode(decoded, model_len).cpu()[0], pipe.sample_rate, SAMPLE_RATE)[
-                :length
-            ]
-            outputs = {"audioae codec": (out, kbps)}
-            target = max(kbps, OPUS_MIN_KBPS)
-            for label, k in (("Opus, same bitrate", target), ("Opus, 2x bitrate", 2 * target)):
-                res = opus_at_real_bitrate(clean, k)
-                outputs[label] = (res.decoded, res.bitrate_kbps)
+            outputs = {}
+            for bits in bits_list:
+                data = encode_latent(
+                    latent,
+                    bits=bits,
+                    model_hash=pipe.model_hash,
+                    sample_rate=SAMPLE_RATE,
+                    length=length,
+                    channels=1,
+                )
+                kbps = bitrate_kbps(len(data), length, SAMPLE_RATE)
+                decoded = decode_latent(data, model_hash=pipe.model_hash).latent
+                out = pipe.decode(decoded, x.shape[-1]).cpu()[0]
+                out = resample(out, pipe.sample_rate, SAMPLE_RATE)[:length]
+                outputs[f"audioae codec, {bits} bits"] = (out, kbps)
+                res = opus_at_real_bitrate(clean, max(kbps, OPUS_MIN_KBPS))
+                outputs[f"Opus, same bitrate as {bits} bits"] = (res.decoded, res.bitrate_kbps)
+            res = opus_at_real_bitrate(clean, 2 * max(kbps, OPUS_MIN_KBPS))
+            outputs[labels[-1]] = (res.decoded, res.bitrate_kbps)
             for label, (est, rate) in outputs.items():
                 acc[label, "kbps"].append(rate)
                 acc[label, "log-mel L1"].append(float(log_mel_l1(est, clean, SAMPLE_RATE)))
                 acc[label, "MR-STFT"].append(float(multi_resolution_stft_distance(est, clean)))
                 if kind == "speech":
                     acc[label, "PESQ"].append(float(pesq_wb(est, clean, SAMPLE_RATE)))
-        for label in ("audioae codec", "Opus, same bitrate", "Opus, 2x bitrate"):
+        for label in labels:
             pesq = float(np.mean(acc[label, "PESQ"])) if kind == "speech" else float("nan")
             rows.append(
                 [
@@ -324,11 +330,12 @@ def section_compression(split, models: Path, device: str, quick: bool, bits: int
         print(f"  compression: {kind} done", flush=True)
     header = ["material (clips)", "method", "real kbit/s", "log-mel L1", "MR-STFT", "PESQ"]
     intro = (
-        f"audioae codec: `{bits}`-bit latent quantiser, bitrate = `.aae` file size (header included) / duration; "
-        "decoded with Griffin-Lim. Opus: ffmpeg libopus (VBR, defaults) at the codec's per-clip bitrate "
-        f"(raised to Opus's minimum of {OPUS_MIN_KBPS:g} kbit/s where lower) and at twice that; its bitrate is the "
-        "Ogg file size / duration, the `-b:a` request rescaled (up to 3 encodes) so that this real bitrate "
-        "matches the target within 2 % where Opus can reach it. Lower log-mel L1 and MR-STFT (n_fft 512/1024/2048) are better."
+        f"audioae codec (`codec.safetensors`) at latent quantisers of {', '.join(map(str, bits_list))} bits; "
+        "bitrate = `.aae` file size (header included) / duration; decoded with Griffin-Lim. Opus: ffmpeg "
+        "libopus (VBR, defaults) at the codec's per-clip bitrate (raised to Opus's minimum of "
+        f"{OPUS_MIN_KBPS:g} kbit/s where lower) and at twice the last one; its bitrate is the Ogg file size / "
+        "duration, the `-b:a` request rescaled (up to 3 encodes) so that this real bitrate matches the target "
+        "within 2 % where Opus can reach it. Lower log-mel L1 and MR-STFT (n_fft 512/1024/2048) are better."
     )
     return intro + "\n\n" + markdown_table(header, rows, precision=3)
 
@@ -414,7 +421,7 @@ def section_phase(split, quick: bool) -> str:
     intro = (
         f"{len(clips)} held-out speech clips ({total:.1f} s), target = exact STFT magnitude (Hann, n_fft {n_fft}, "
         f"hop {hop}), momentum 0.99, random initial phase (seed per clip), one clip per call on the CPU "
-        f"(torch {THREADS} threads; librosa uses numpy's FFT). Spectral convergence = mean over clips of "
+        f"(torch {torch.get_num_threads()} threads; librosa uses numpy's FFT). Spectral convergence = mean over clips of "
         "||S - |STFT(x)| ||_F / ||S||_F. Time: per clip the fastest of "
         f"{PHASE_REPEATS} interleaved repeats (the machine is shared), summed over clips."
     )
@@ -559,17 +566,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument(
-        "--codec-bits", type=int, default=6, help="latent quantiser bits for the codec (default 6)"
+        "--codec-bits",
+        default="5,6",
+        help="comma-separated latent quantiser bits for the codec (default 5,6)",
     )
     parser.add_argument(
         "--device", default="cpu", help="device for the audioae models (default cpu)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help=f"torch threads (default {THREADS})"
     )
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     split = load_split(args.data)
     results: dict[str, str] = {}
     for section in sections:
@@ -579,7 +591,13 @@ def main(argv: list[str] | None = None) -> int:
         if section == "denoise":
             text = section_denoise(split, args.models, args.device, args.quick)
         elif section == "compression":
-            text = section_compression(split, args.models, args.device, args.quick, args.codec_bits)
+            text = section_compression(
+                split,
+                args.models,
+                args.device,
+                args.quick,
+                [int(b) for b in args.codec_bits.split(",")],
+            )
         elif section == "phase":
             text = section_phase(split, args.quick)
         else:

@@ -319,3 +319,30 @@ def test_generated_sounds_are_scaled_together_only_when_they_would_clip():
     loud = _within_full_scale([torch.full((4,), 2.0), torch.full((4,), 1.0)])
     torch.testing.assert_close(loud[0], torch.full((4,), 0.99))
     torch.testing.assert_close(loud[1], torch.full((4,), 0.495))
+
+
+def test_decode_and_reconstruct_scale_down_instead_of_clipping(models, tmp_path, monkeypatch):
+    import warnings
+
+    from audioae.apps import decode_file, encode_file, reconstruct_file
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load(models["ae"], device="cpu")
+    src = _write(tmp_path / "note.wav", _tone(0.5))
+    encode_file(pipe, src, tmp_path / "note.aae", bits=6)
+
+    def loud(*args, **kwargs):  # one peak at 2.0 on a 0.5 floor
+        return torch.full((1, 8000), 0.5).index_fill(-1, torch.tensor([10]), 2.0)
+
+    monkeypatch.setattr(pipe, "decode", loud)
+    monkeypatch.setattr(pipe, "reconstruct", loud)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a ClippingWarning would fail the test
+        decode_file(pipe, tmp_path / "note.aae", tmp_path / "dec.wav")
+        reconstruct_file(pipe, src, tmp_path / "rec.wav")
+    for name in ("dec.wav", "rec.wav"):
+        out, _ = sf.read(tmp_path / name)
+        assert out.max() == pytest.approx(0.99, abs=1e-3)  # the peak, scaled to 0.99
+        assert np.median(out) == pytest.approx(
+            0.5 * 0.99 / 2.0, abs=1e-3
+        )  # the rest by the same gain

@@ -332,3 +332,54 @@ def test_babble_noise_is_made_of_other_talkers_at_the_drawn_snr() -> None:
         _cfg("data.babble_fraction=1.5")
     with pytest.raises(ConfigError, match="data.babble_talkers"):
         _cfg("data.babble_talkers=2")
+
+
+def test_random_biquad_matches_scipy_and_is_stable() -> None:
+    from scipy.signal import lfilter
+
+    from audioae.data import random_biquad
+
+    x = torch.randn(4000, generator=torch.Generator().manual_seed(0))
+    for seed in range(5):
+        y = random_biquad(x, np.random.default_rng(seed))
+        r = np.random.default_rng(seed).uniform(-0.375, 0.375, size=4)
+        ref = lfilter([1.0, r[0], r[1]], [1.0, r[2], r[3]], x.numpy().astype(np.float64))
+        np.testing.assert_allclose(y.numpy(), ref, atol=1e-5)  # the same filter (causal IIR)
+        assert 0.1 < float(y.std() / x.std()) < 10.0
+
+
+def test_random_eq_filters_speech_and_noise_before_mixing() -> None:
+    cfg = _cfg("data.denoise=true", "data.random_eq=true", "data.snr_db_min=3", "data.snr_db_max=3")
+    plain_cfg = _cfg("data.denoise=true", "data.snr_db_min=3", "data.snr_db_max=3")
+    eq = DenoisingFolder(AudioFolder(_clips(), cfg, "train"), None, cfg)
+    plain = DenoisingFolder(AudioFolder(_clips(), plain_cfg, "train"), None, plain_cfg)
+    noisy, clean = eq[0]
+    # the target is the filtered crop, not the raw one, and the SNR holds after filtering
+    assert not torch.allclose(clean, plain[0][1])
+    snr = 10 * torch.log10(clean.square().mean() / (noisy - clean).square().mean())
+    assert float(snr) == pytest.approx(3.0, abs=1e-3)
+
+
+def test_synthetic_noise_fraction_mixes_coloured_noise_with_the_clips() -> None:
+    tone = torch.from_numpy(sine(1000.0, 1.0, SR)[0])  # the only noise clip: a 1 kHz tone
+
+    def tonal_share(fraction: float) -> float:
+        cfg = _cfg(
+            "data.denoise=true",
+            f"data.synthetic_noise_fraction={fraction}",
+            "data.noise_colors=[white]",
+        )
+        ds = DenoisingFolder(AudioFolder(_clips(), cfg, "train"), [tone], cfg)
+        shares = []
+        for i in range(40):
+            noisy, clean = ds[i]
+            spectrum = torch.fft.rfft(noisy - clean).abs().square()
+            bin_1k = round(1000 * spectrum.numel() * 2 / SR)
+            shares.append(float(spectrum[bin_1k - 2 : bin_1k + 3].sum() / spectrum.sum()))
+        return float(np.mean([s > 0.5 for s in shares]))  # mixtures whose noise is the tone
+
+    assert tonal_share(0.0) == 1.0
+    assert 0.2 < tonal_share(0.5) < 0.8
+    assert tonal_share(1.0) == 0.0
+    with pytest.raises(ConfigError, match="data.synthetic_noise_fraction"):
+        _cfg("data.synthetic_noise_fraction=-0.1")

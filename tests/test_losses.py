@@ -232,3 +232,12 @@ def test_loss_config_checks_the_new_keys() -> None:
         LossConfig(reconstruction="huber")
     with pytest.raises(ConfigError, match="si_sdr_weight"):
         load_config("recipes/codec.yaml", ["loss.si_sdr_weight=0.1"])  # log-mel features, no mask
+
+
+def test_negative_snr_penalises_the_level_unlike_si_sdr() -> None:
+    from audioae.losses import negative_si_sdr, negative_snr
+
+    clean = torch.randn(2, 3000, generator=torch.Generator().manual_seed(3))
+    # half the level: SNR = 10 log10(1 / 0.25) = 6.02 dB, SI-SDR unaffected
+    assert float(negative_snr(0.5 * clean, clean)) == pytest.approx(-6.0206, abs=1e-3)
+    assert float(negative_si_sdr(0.5 * clean, clean)) < -60

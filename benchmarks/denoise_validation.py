@@ -1,0 +1,108 @@
+"""Score denoiser model files on the validation clips, against spectral subtraction.
+
+    python benchmarks/denoise_validation.py runs/a/model.safetensors runs/b/model.safetensors
+
+The clips are the speech files that training holds out of the *train* split for validation:
+`audioae train`'s own rule (``split_by_hash``, ``data.val_fraction`` 0.1) applied to the
+folder of train-split speech that `scripts/train_demo_models.py` links
+(``--speech-folder``, default ``runs/demo_models/splits/speech``; run that script, or
+`audioae demo --train`, once to create it). Models can so be compared without touching the
+test split that `bench_quality.py` reports on. The folder holds symlinks, and
+``split_by_hash`` keys a symlink that leads outside the folder by its path as spelled, so
+the folder must be spelled as it was given to training (``runs/demo_models/splits/speech``
+from the repository root, the default). Each clip is mixed, like the
+benchmark, with one unseen noise type (babble, bubbles, alternating) and one seen type at
+0, 5, 10 and 15 dB SNR (seed 0); the script prints mean PESQ-WB and SI-SDR (dB) per SNR.
+One torch thread. The tuning table in docs/benchmarks.md (Notes) was made with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from audioae.audio import find_audio_files, load_audio  # noqa: E402
+from audioae.data import split_by_hash  # noqa: E402
+from audioae.evaluate import mix_at_snr  # noqa: E402
+from audioae.metrics import pesq_wb, si_sdr  # noqa: E402
+from audioae.pipeline import Pipeline  # noqa: E402
+from benchmarks.baselines.classical import spectral_subtraction  # noqa: E402
+
+SAMPLE_RATE = 16000
+SNRS = (0.0, 5.0, 10.0, 15.0)
+
+
+def validation_clips(folder: Path, val_fraction: float = 0.1) -> list[Path]:
+    """The files of ``folder`` that `audioae train` holds out for validation."""
+    paths = list(find_audio_files(folder))
+    _, val = split_by_hash(paths, folder, val_fraction)
+    return [paths[i] for i in val]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", type=Path, help="denoiser model files")
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument(
+        "--speech-folder",
+        type=Path,
+        default=Path("runs/demo_models/splits/speech"),
+        help="spelled as training was given it (relative to the repository root by default)",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    os.chdir(ROOT)  # the folder is linked by scripts/train_demo_models.py with relative paths
+    split = yaml.safe_load((args.data / "splits.yaml").read_text())
+    if not args.speech_folder.is_dir():
+        parser.error(f"{args.speech_folder}: not found; run scripts/train_demo_models.py first")
+    clips = [
+        load_audio(p, sample_rate=SAMPLE_RATE)[0] for p in validation_clips(args.speech_folder)
+    ]
+    groups = {"unseen": split["noise"]["test"], "seen": split["noise"]["train"]}
+    noises = {
+        g: [load_audio(args.data / p, sample_rate=SAMPLE_RATE)[0] for p in paths]
+        for g, paths in groups.items()
+    }
+    methods = {"spectral subtraction": lambda x: spectral_subtraction(x, SAMPLE_RATE)}
+    for path in args.models:
+        pipe = Pipeline.load(path, device="cpu")
+        name = path.parent.name if path.name == "model.safetensors" else path.stem
+        methods[name] = pipe.denoise
+    scores: dict = {}
+    for group in groups:
+        gen = torch.Generator().manual_seed(0)
+        for i, clean in enumerate(clips):
+            noise = noises[group][i % len(noises[group])]
+            noisy = mix_at_snr(
+                clean.expand(len(SNRS), -1), noise, torch.tensor(SNRS), generator=gen
+            )
+            for name, fn in methods.items():
+                est = fn(noisy)
+                pesq, sdr = pesq_wb(est, clean, SAMPLE_RATE), si_sdr(est, clean)
+                for k, snr in enumerate(SNRS):
+                    scores.setdefault((group, name, snr), []).append(
+                        (float(pesq[k]), float(sdr[k]))
+                    )
+    for group in groups:
+        print(
+            f"== {group} noise ({len(clips)} clips); columns: {', '.join(f'{s:g}' for s in SNRS)} dB"
+        )
+        for name in methods:
+            means = [np.mean(scores[group, name, snr], axis=0) for snr in SNRS]
+            pesq = " ".join(f"{m[0]:.3f}" for m in means)
+            sdr = " ".join(f"{m[1]:6.2f}" for m in means)
+            print(f"{name:>22}  PESQ {pesq} | SI-SDR {sdr}")
+
+
+if __name__ == "__main__":
+    main()
