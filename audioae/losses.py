@@ -48,6 +48,11 @@ class LossResult:
     terms: dict[str, torch.Tensor]
 
 
+def _check_shapes(estimate: torch.Tensor, reference: torch.Tensor) -> None:
+    if estimate.shape != reference.shape:
+        raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(reference.shape)}")
+
+
 def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.Tensor:
     """Spectral convergence ``||ref - est||_F / ||ref||_F``, averaged over the batch.
 
@@ -65,8 +70,7 @@ def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.
     Raises:
         ValueError: the shapes differ.
     """
-    if est_mag.shape != ref_mag.shape:
-        raise ValueError(f"shapes differ: {tuple(est_mag.shape)} vs {tuple(ref_mag.shape)}")
+    _check_shapes(est_mag, ref_mag)
     num = torch.linalg.vector_norm(ref_mag - est_mag, dim=(-2, -1))
     den = torch.linalg.vector_norm(ref_mag, dim=(-2, -1)).clamp_min(1e-8)
     return (num / den).mean()
@@ -97,8 +101,7 @@ def compressed_magnitude_mse(
     Raises:
         ValueError: the shapes differ.
     """
-    if est_mag.shape != ref_mag.shape:
-        raise ValueError(f"shapes differ: {tuple(est_mag.shape)} vs {tuple(ref_mag.shape)}")
+    _check_shapes(est_mag, ref_mag)
     floor = 1e-5
     est = (est_mag + floor).pow(compression) - floor**compression
     ref = (ref_mag + floor).pow(compression) - floor**compression
@@ -124,14 +127,11 @@ def negative_si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Te
     Raises:
         ValueError: the shapes differ.
     """
-    if estimate.shape != reference.shape:
-        raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(reference.shape)}")
+    _check_shapes(estimate, reference)
     est = estimate - estimate.mean(dim=-1, keepdim=True)
     ref = reference - reference.mean(dim=-1, keepdim=True)
     scale = (est * ref).sum(-1, keepdim=True) / (ref.square().sum(-1, keepdim=True) + 1e-8)
-    target = scale * ref
-    ratio = (target.square().sum(-1) + 1e-8) / ((est - target).square().sum(-1) + 1e-8)
-    return -(10.0 * torch.log10(ratio)).mean()
+    return negative_snr(est, scale * ref)  # SI-SDR is the SNR against the scaled reference
 
 
 def negative_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -150,8 +150,7 @@ def negative_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
     Raises:
         ValueError: the shapes differ.
     """
-    if estimate.shape != reference.shape:
-        raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(reference.shape)}")
+    _check_shapes(estimate, reference)
     ratio = (reference.square().sum(-1) + 1e-8) / ((estimate - reference).square().sum(-1) + 1e-8)
     return -(10.0 * torch.log10(ratio)).mean()
 
