@@ -46,6 +46,11 @@ def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{key}: must be {bound}, got {value!r}")
 
 
+def _fraction(key: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{key}: must be in [0, 1], got {value}")
+
+
 @dataclass
 class AudioConfig:
     """Audio the model works at: every input is resampled to ``sample_rate`` (Hz), mixed to mono."""
@@ -258,14 +263,8 @@ class DataConfig:
             raise ConfigError(
                 f"data.gain_db_min ({self.gain_db_min}) must be <= data.gain_db_max ({self.gain_db_max})"
             )
-        if not 0.0 <= self.babble_fraction <= 1.0:
-            raise ConfigError(
-                f"data.babble_fraction: must be in [0, 1], got {self.babble_fraction}"
-            )
-        if not 0.0 <= self.synthetic_noise_fraction <= 1.0:
-            raise ConfigError(
-                f"data.synthetic_noise_fraction: must be in [0, 1], got {self.synthetic_noise_fraction}"
-            )
+        _fraction("data.babble_fraction", self.babble_fraction)
+        _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
         if self.babble_talkers < 3:
             raise ConfigError(f"data.babble_talkers: must be >= 3, got {self.babble_talkers}")
 

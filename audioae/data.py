@@ -378,8 +378,8 @@ class DenoisingFolder(Dataset):
         synthetic = self.synthetic_fraction > 0 and rng.random() < self.synthetic_fraction
         for _ in range(3 if self.noise_clips and not synthetic else 0):
             clip = self.noise_clips[int(rng.integers(0, len(self.noise_clips)))]
-            offset = int(rng.integers(0, clip.numel()))
-            segment = torch.roll(clip, -offset)[:length].repeat(-(-length // clip.numel()))[:length]
+            offset = int(rng.integers(0, clip.numel()))  # a circular crop, tiled if short
+            segment = clip[(offset + torch.arange(length)) % clip.numel()]
             if bool(segment.square().sum() > 0):  # a digitally silent stretch: draw again
                 return segment
         color = self.colors[int(rng.integers(0, len(self.colors)))] if self.colors else "white"

@@ -308,8 +308,7 @@ class LogMel(FrontEnd):
 
     def to_magnitude(self, features: Tensor) -> Tensor:
         """NNLS inversion of the mel map (approximate; see the class docstring)."""
-        self._check_bins(features, self.n_mels, "features")
-        mel = AF.log_decompress(features, self.eps)
+        mel = self.bin_magnitude(features)
         return mel_to_linear(mel, self._fb(mel), n_iter=self.mel_inversion_iters)
 
     def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
