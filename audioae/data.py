@@ -121,6 +121,9 @@ def split_by_hash(
 ) -> tuple[list[int], list[int]]:
     """Deterministic train/validation split of ``paths`` by a hash of each path relative to ``root``.
 
+    Paths are taken relative to ``root`` as spelled (absolute or relative to the working
+    directory), without following symlinks.
+
     The ``round(val_fraction * n)`` files (at least one when ``val_fraction > 0``) with the
     smallest hashes are held out, so the split depends only on the file names, not on
     their order, the machine or the run.
@@ -139,13 +142,12 @@ def split_by_hash(
             f"{root}: {n} usable file(s) cannot be split into training and validation; "
             "add files or set data.val_fraction=0"
         )
-    root = Path(root)
+    base = os.path.abspath(root)
     keys = []
     for i, p in enumerate(paths):
-        try:
-            rel = Path(p).resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            rel = Path(p).as_posix()
+        # Relative to the folder as scanned, symlinks not followed: a folder of links (such as
+        # the demo's split folders) splits the same whichever way the folder is spelled.
+        rel = Path(os.path.relpath(os.path.abspath(p), base)).as_posix()
         keys.append((path_hash(rel), rel, i))
     n_val = min(n - 1, max(1, round(val_fraction * n)))
     ranked = sorted(keys)

@@ -7,10 +7,7 @@ The clips are the speech files that training holds out of the *train* split for 
 folder of train-split speech that `scripts/train_demo_models.py` links
 (``--speech-folder``, default ``runs/demo_models/splits/speech``; run that script, or
 `audioae demo --train`, once to create it). Models can so be compared without touching the
-test split that `bench_quality.py` reports on. The folder holds symlinks, and
-``split_by_hash`` keys a symlink that leads outside the folder by its path as spelled, so
-the folder must be spelled as it was given to training (``runs/demo_models/splits/speech``
-from the repository root, the default). Each clip is mixed, like the
+test split that `bench_quality.py` reports on. Each clip is mixed, like the
 benchmark, with one unseen noise type (babble, bubbles, alternating) and one seen type at
 0, 5, 10 and 15 dB SNR (seed 0); the script prints mean PESQ-WB and SI-SDR (dB) per SNR.
 One torch thread. The tuning table in docs/benchmarks.md (Notes) was made with it.
@@ -19,7 +16,6 @@ One torch thread. The tuning table in docs/benchmarks.md (Notes) was made with i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -56,12 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--speech-folder",
         type=Path,
-        default=Path("runs/demo_models/splits/speech"),
-        help="spelled as training was given it (relative to the repository root by default)",
+        default=ROOT / "runs/demo_models/splits/speech",
+        help="the train-split speech folder that training was given",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    os.chdir(ROOT)  # the folder is linked by scripts/train_demo_models.py with relative paths
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
     if not args.speech_folder.is_dir():
         parser.error(f"{args.speech_folder}: not found; run scripts/train_demo_models.py first")

@@ -111,6 +111,25 @@ def test_split_is_deterministic_and_independent_of_order(tmp_path: Path) -> None
     assert len(val_small) == 1
 
 
+def test_split_of_a_folder_of_links_ignores_spelling_and_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # links leading outside the folder (like the demo's split folders) are keyed by their own
+    # path relative to the folder, so absolute and relative spellings hold out the same files
+    source, links = tmp_path / "source", tmp_path / "links"
+    names = [f"spk{i % 2}/utt{i:02d}.flac" for i in range(12)]
+    for name in names:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(b"")
+        (links / name).parent.mkdir(parents=True, exist_ok=True)
+        (links / name).symlink_to((source / name).resolve())
+    _, val_abs = split_by_hash([links / n for n in names], links, 0.25)
+    monkeypatch.chdir(tmp_path)
+    _, val_rel = split_by_hash([Path("links") / n for n in names], "links", 0.25)
+    _, val_src = split_by_hash([source / n for n in names], source, 0.25)
+    assert val_abs == val_rel == val_src and len(val_abs) == 3
+
+
 def test_load_clips_resamples_to_mono(write_audio) -> None:
     path = write_audio("stereo_22k.wav", sine(440.0, 0.5, 22050, channels=2), sample_rate=22050)
     loaded = load_clips([path], SR)
