@@ -7,7 +7,9 @@ Produces, deterministically (same package versions give bit-identical files):
   (one per GM family) x 8 MIDI pitches, rendered with fluidsynth from FluidR3_GM.sf2,
   1.5 s each (note on for 1.1 s, then release), peak-normalised to -1 dBFS.
 - ``data/speech/LANG/SPEAKER/CLIP.flac``: real speech (Dutch and Czech game dialogue of
-  fillets-ng, English telephony prompts recorded by Allison Smith), digital silence trimmed.
+  fillets-ng; Canadian-French, Italian and Russian telephony prompts of three professional
+  voices; English telephony prompts recorded by Allison Smith, held out), digital silence
+  trimmed.
 - ``data/noise/TYPE.flac``: real noise recordings (Sonic Pi's CC0 samples and fillets-ng
   sound effects), peak-normalised to -1 dBFS.
 - ``data/splits.yaml`` (held-out test files) and ``data/manifest.csv`` (per-file source,
@@ -15,7 +17,7 @@ Produces, deterministically (same package versions give bit-identical files):
 
 Everything is 16 kHz, mono, 16-bit FLAC. Resampling uses soxr (VHQ). Needs the Debian
 packages fluidsynth, fluid-soundfont-gm, fillets-ng-data, fillets-ng-data-nl,
-fillets-ng-data-cs, asterisk-core-sounds-en-g722, sonic-pi-samples and ffmpeg.
+fillets-ng-data-cs, asterisk-core-sounds-{en,fr,it,ru}-g722, sonic-pi-samples and ffmpeg.
 
 Usage: ``python scripts/build_data.py [--out data]``.
 """
@@ -44,7 +46,7 @@ PEAK = 10.0 ** (PEAK_DBFS / 20.0)
 
 SF2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 FILLETS = Path("/usr/share/games/fillets-ng/sound")
-ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+ASTERISK = Path("/usr/share/asterisk/sounds")  # one voice folder per package
 SONIC_PI = Path("/usr/share/sonic-pi/samples")
 
 LICENSES = {
@@ -53,6 +55,9 @@ LICENSES = {
     "fillets-ng-data-nl": "GPL-2",
     "fillets-ng-data-cs": "GPL-2",
     "asterisk-core-sounds-en-g722": "CC-BY-SA-3.0",
+    "asterisk-core-sounds-fr-g722": "CC-BY-SA-3.0",
+    "asterisk-core-sounds-it-g722": "CC-BY-3.0",
+    "asterisk-core-sounds-ru-g722": "CC-BY-3.0",
     "sonic-pi-samples": "CC0",
 }
 
@@ -91,6 +96,11 @@ SPEAKERS = [
     ("cs", "small_fish", "fillets-ng-data-cs", "*/cs/*-m-*.ogg", 48),
     ("cs", "big_fish", "fillets-ng-data-cs", "*/cs/*-v-*.ogg", 48),
     ("en", "allison", "asterisk-core-sounds-en-g722", "**/*.g722", 36),
+    # The other telephony voices read translations of the same prompt list; the prompts kept
+    # for the held-out English voice are skipped for them (see build_speech).
+    ("fr", "june", "asterisk-core-sounds-fr-g722", "**/*.g722", 48),
+    ("it", "carlo", "asterisk-core-sounds-it-g722", "**/*.g722", 48),
+    ("ru", "ivrvoice", "asterisk-core-sounds-ru-g722", "**/*.g722", 48),
 ]
 NON_SPEECH = {"ascending-2tone", "descending-2tone", "beep", "beeperr"}
 TEST_SPEECH_LANGUAGES = ("en",)  # a whole language and speaker nobody trains on
@@ -127,7 +137,10 @@ PACKAGE_ROOTS = {
     "fillets-ng-data": FILLETS,
     "fillets-ng-data-nl": FILLETS,
     "fillets-ng-data-cs": FILLETS,
-    "asterisk-core-sounds-en-g722": ASTERISK,
+    "asterisk-core-sounds-en-g722": ASTERISK / "en_US_f_Allison",
+    "asterisk-core-sounds-fr-g722": ASTERISK / "fr_CA_f_June",
+    "asterisk-core-sounds-it-g722": ASTERISK / "it_IT_m_Carlo",
+    "asterisk-core-sounds-ru-g722": ASTERISK / "ru_RU_f_IvrvoiceRU",
 }
 
 
@@ -301,10 +314,12 @@ def build_speech(out: Path) -> list[Entry]:
     """Write ``count`` clips per speaker to ``out/speech/LANG/SPEAKER``.
 
     Candidates are visited in SHA-256 order of their package path (fixed, pseudo-random);
-    duplicates, clipped recordings and clips outside 1.5-10 s after trimming are skipped.
-    Exits when a speaker has too few usable clips.
+    duplicates, clipped recordings and clips outside 1.5-10 s after trimming are skipped, and
+    so are prompts (same file name) already kept for a held-out language, so that no training
+    clip is a translation of a test clip. Exits when a speaker has too few usable clips.
     """
     entries = []
+    held_out_prompts: set[str] = set()
     for lang, speaker, package, pattern, count in SPEAKERS:
         root = PACKAGE_ROOTS[package]
         candidates = sorted(
@@ -319,6 +334,8 @@ def build_speech(out: Path) -> list[Entry]:
         for path in candidates:
             if kept == count:
                 break
+            if path.stem in held_out_prompts:
+                continue
             digest = hashlib.sha256(path.read_bytes()).digest()
             if digest in seen:  # the game reuses some clips in several levels
                 continue
@@ -334,11 +351,13 @@ def build_speech(out: Path) -> list[Entry]:
                 y = y * (PEAK / peak)
             rel_src = path.relative_to(root)
             stem = "_".join(rel_src.with_suffix("").parts)
-            if package != "asterisk-core-sounds-en-g722":
+            if not package.startswith("asterisk-"):
                 stem = f"{rel_src.parts[0]}_{path.stem}"  # level_clip; drops the language folder
             rel = f"speech/{lang}/{speaker}/{stem}.flac"
             write_flac(out / rel, y)
             entries.append(Entry(rel, package, str(path), f"{lang} {speaker}", y))
+            if lang in TEST_SPEECH_LANGUAGES:
+                held_out_prompts.add(path.stem)
             kept += 1
         if kept < count:
             sys.exit(f"only {kept} usable clips for {lang}/{speaker}, wanted {count}")
@@ -445,7 +464,8 @@ SPLITS_HEADER = """\
 # Held-out split of the bundled audio (written by scripts/build_data.py; do not edit).
 # Paths are relative to data/. No shipped model trains on a "test" file.
 #   notes:  pitches low+7 and low+17 of every instrument (2 of 8, interior pitches)
-#   speech: all English clips (one whole language and speaker, Allison Smith)
+#   speech: all English clips (one whole language and speaker, Allison Smith; the same
+#           telephony codec, G.722, as the French, Italian and Russian training voices)
 #   noise:  babble and bubbles, noise types unseen in training
 """
 
