@@ -21,7 +21,7 @@ from audioae.demo import MODEL_FILES, train_demo_models
 from audioae.modelfile import load_model_file, save_model_file
 
 FULL_SCHEDULES = {
-    "denoise": [],  # the recipe's own schedule (2000 steps)
+    "denoise": [],  # the recipe's own schedule (8000 steps)
     "codec": [],  # the recipe's own schedule (6000 steps)
     "timbre": ["training.max_steps=800", "training.val_every=400", "training.checkpoint_every=400"],
 }
