@@ -101,18 +101,3 @@ class CrossfadeWriter:
         if self.out is None:
             raise ValueError("CrossfadeWriter: no pieces were added")
         return self.out
-
-
-def crossfade_concat(pieces: list[tuple[int, torch.Tensor]], total: int, fade: int) -> torch.Tensor:
-    """Overlap pieces ``(start_sample, wav (..., n))`` into ``(..., total)`` with linear crossfades.
-
-    Where two consecutive pieces overlap, the first fades out and the second fades in over
-    the overlap (at most ``fade`` samples, centred in it); elsewhere each piece is copied.
-    See :class:`CrossfadeWriter` for the streaming form.
-    """
-    if not pieces:
-        raise ValueError("crossfade_concat: no pieces")
-    writer = CrossfadeWriter(total, fade)
-    for index, (start, piece) in enumerate(pieces):
-        writer.add(start, piece, pieces[index + 1][0] if index + 1 < len(pieces) else None)
-    return writer.result()

@@ -442,3 +442,30 @@ def load_config(
         raise ConfigError(f"{source}: {exc}") from None
     except OmegaConfBaseException as exc:
         raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
+
+
+# --- bundled recipes ----------------------------------------------------------------------------
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+"""The bundled recipes (``recipes/*.yaml`` beside the package)."""
+
+
+def available_recipes() -> list[str]:
+    """Names of the bundled recipes (``recipes/<name>.yaml``), sorted."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")) if RECIPES_DIR.is_dir() else []
+
+
+def resolve_recipe(recipe: str | os.PathLike) -> Path:
+    """A recipe argument to a file: an existing path, or a bundled recipe name (``tiny``).
+
+    Raises:
+        ConfigError: neither a file nor a bundled recipe; lists the bundled ones.
+    """
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    bundled = RECIPES_DIR / f"{recipe}.yaml"
+    if bundled.is_file():
+        return bundled
+    names = ", ".join(available_recipes()) or "none found"
+    raise ConfigError(f"{recipe}: no such recipe file or bundled recipe (bundled: {names})")

@@ -9,21 +9,26 @@ input it processes comes from the *test* split, so no model heard it in training
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import yaml
 
 from .audio import load_audio, save_audio
+from .config import load_config, resolve_recipe
 from .report import Item, Section, write_report
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+Splits = dict[str, dict[str, list[Path]]]
+"""``{group: {"train": [...], "test": [...]}}``, as :func:`load_splits` returns it."""
+
 
 MODEL_FILES = {
     "denoise": "denoise.safetensors",
@@ -64,7 +69,7 @@ def find_data_dir(data: str | os.PathLike | None = None) -> Path:
     )
 
 
-def load_splits(data_dir: Path) -> dict[str, dict[str, list[Path]]]:
+def load_splits(data_dir: Path) -> Splits:
     """``{group: {"train": [...], "test": [...]}}`` with absolute paths, from ``data/splits.yaml``."""
     raw = yaml.safe_load((data_dir / "splits.yaml").read_text())
     return {
@@ -107,8 +112,6 @@ def train_demo_models(
     unknown = sorted(set(names or []) - set(TRAINING_PLAN))
     if unknown:
         raise ValueError(f"unknown demo model(s) {unknown}; choose from {sorted(TRAINING_PLAN)}")
-    from .cli import resolve_recipe
-    from .config import load_config
     from .training import train
 
     splits = load_splits(data_dir)
@@ -134,12 +137,6 @@ def train_demo_models(
     return written
 
 
-@dataclass
-class DemoResult:
-    report: Path
-    metrics: dict[str, list[list[object]]]
-
-
 def _figure(wav: torch.Tensor, sample_rate: int, path: Path, title: str) -> None:
     from .plots import save_figure, spectrogram_figure
 
@@ -152,7 +149,14 @@ def _sound(out: Path, rel: str, wav: torch.Tensor, sample_rate: int, caption: st
     return Item(caption, f"{rel}.wav", f"{rel}.png")
 
 
-def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
+def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> Section:
+    """Denoise held-out speech mixed with real noise at :data:`SNRS_DB`; sounds under ``out/denoise``.
+
+    ``pipe``: the denoising :class:`~audioae.pipeline.Pipeline`; ``splits``: from
+    :func:`load_splits`. ``quick``: one clip and one (unseen) noise instead of two of each.
+    Returns the report section: sounds, figures and a table of SI-SDR (plus PESQ and STOI
+    when installed) before and after, with the real-time factor.
+    """
     from .evaluate import mix_at_snr
     from .metrics import pesq_wb, si_sdr, stoi
 
@@ -224,10 +228,17 @@ def _denoise_stage(pipe, splits, out: Path, quick: bool) -> Section:
     return section
 
 
-def _codec_stage(pipe, splits, out: Path, work: Path) -> Section:
+def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
+    """Encode a held-out note and speech clip into ``.aae`` files and decode them (``out/codec``).
+
+    Prints each file's size and bitrate; returns the report section with the sounds and a
+    table of real bitrates and the log-mel L1 of the decoded audio.
+    """
     from .apps import decode_file, encode_file
     from .metrics import log_mel_l1
 
+    work = out / "codec"
+    work.mkdir(exist_ok=True)
     sr = pipe.sample_rate
     section = Section("Compression (.aae latent files)")
     rows: list[list[object]] = []
@@ -287,7 +298,14 @@ def _pick_pair(test_notes: list[Path]) -> tuple[Path, Path]:
     return best[1], best[2]
 
 
-def _timbre_stage(pipe, splits, out: Path, quick: bool) -> Section:
+def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> Section:
+    """Morph between two held-out notes (``out/morph``) and sample the VAE prior (``out/samples``).
+
+    ``quick``: 5 morph steps and 2 samples instead of 8 and 4. Returns the report section.
+
+    Raises:
+        DemoError: the held-out notes hold fewer than two instruments.
+    """
     from .apps import interpolate_files, sample_files
 
     sr = pipe.sample_rate
@@ -336,6 +354,48 @@ def _timbre_stage(pipe, splits, out: Path, quick: bool) -> Section:
     return section
 
 
+def prepare_models(
+    data_dir: Path,
+    out: Path,
+    *,
+    models: str | os.PathLike | None = None,
+    train: bool = False,
+    device: str = "auto",
+    say: Callable[[str], None] = print,
+) -> tuple[Path, dict[str, Pipeline]]:
+    """The demo's three pipelines: from ``models`` (default ``data_dir/models``), or trained first.
+
+    With ``train`` the models are trained with short schedules into ``out/models``.
+    Returns the models folder and ``{name: Pipeline}`` for the names of :data:`MODEL_FILES`.
+
+    Raises:
+        DemoError: a model file is missing.
+    """
+    from .pipeline import Pipeline
+
+    models_dir = Path(models) if models else data_dir / "models"
+    if train:
+        say("[1/5] training the demo models from scratch (short schedules)…")
+        models_dir = out / "models"
+        train_demo_models(data_dir, models_dir)
+    missing = [f for f in MODEL_FILES.values() if not (models_dir / f).is_file()]
+    if missing:
+        raise DemoError(
+            f"{models_dir}: missing model files {', '.join(missing)}; run `audioae demo --train` to train them"
+        )
+    pipes = {name: Pipeline.load(models_dir / f, device=device) for name, f in MODEL_FILES.items()}
+    return models_dir, pipes
+
+
+def write_demo_report(out: Path, sections: list[Section], data_dir: Path, models_dir: Path) -> Path:
+    """Write ``out/report.html`` from the stage sections (replacing it); returns its path."""
+    intro = (
+        f"Every input is from the held-out split of {data_dir / 'splits.yaml'}; models from {models_dir}. "
+        "Spectrograms: power in dB, 1024-point STFT."
+    )
+    return write_report(out / "report.html", "audioae demo", sections, intro=intro, overwrite=True)
+
+
 def run_demo(
     out_dir: str | os.PathLike = "demo_out",
     *,
@@ -349,12 +409,14 @@ def run_demo(
 ) -> Path:
     """Run every demo stage and write ``out_dir/report.html``; returns the report's path.
 
+    The steps: :func:`prepare_models`, :func:`run_denoise_stage`, :func:`run_codec_stage`,
+    :func:`run_morph_stage`, :func:`write_demo_report`.
+
     Raises:
         DemoError: bundled data or models missing.
         audioae.fileio.OutputExistsError: ``out_dir/report.html`` exists and not ``force``.
     """
     from .fileio import OutputExistsError
-    from .pipeline import Pipeline
 
     out = Path(out_dir)
     if (out / "report.html").exists() and not force:
@@ -362,33 +424,17 @@ def run_demo(
     data_dir = find_data_dir(data)
     splits = load_splits(data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    models_dir = Path(models) if models else data_dir / "models"
-    if train:
-        say("[1/5] training the demo models from scratch (short schedules)…")
-        models_dir = out / "models"
-        train_demo_models(data_dir, models_dir)
-    missing = [f for f in MODEL_FILES.values() if not (models_dir / f).is_file()]
-    if missing:
-        raise DemoError(
-            f"{models_dir}: missing model files {', '.join(missing)}; run `audioae demo --train` to train them"
-        )
-    pipes = {name: Pipeline.load(models_dir / f, device=device) for name, f in MODEL_FILES.items()}
+    models_dir, pipes = prepare_models(
+        data_dir, out, models=models, train=train, device=device, say=say
+    )
     sections = []
     say("[2/5] denoising held-out speech mixed with real noise at 0, 5 and 10 dB…")
-    sections.append(_denoise_stage(pipes["denoise"], splits, out, quick))
+    sections.append(run_denoise_stage(pipes["denoise"], splits, out, quick))
     say("[3/5] compressing a held-out note and speech clip…")
-    work = out / "codec"
-    work.mkdir(exist_ok=True)
-    sections.append(_codec_stage(pipes["codec"], splits, out, work))
+    sections.append(run_codec_stage(pipes["codec"], splits, out))
     say("[4/5] rendering a timbre morph and sampling from the VAE prior…")
-    sections.append(_timbre_stage(pipes["timbre"], splits, out, quick))
+    sections.append(run_morph_stage(pipes["timbre"], splits, out, quick))
     say("[5/5] writing the report…")
-    intro = (
-        f"Every input is from the held-out split of {data_dir / 'splits.yaml'}; models from {models_dir}. "
-        "Spectrograms: power in dB, 1024-point STFT."
-    )
-    report = write_report(
-        out / "report.html", "audioae demo", sections, intro=intro, overwrite=True
-    )
+    report = write_demo_report(out, sections, data_dir, models_dir)
     say(f"report: {report.resolve()}")
     return report

@@ -50,11 +50,3 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def check_not_input(output: Path, inputs: list[Path]) -> None:
-    """Raise ``ValueError`` if ``output`` resolves to one of ``inputs`` (an input is never an output)."""
-    out = Path(output).resolve()
-    for p in inputs:
-        if Path(p).resolve() == out:
-            raise ValueError(f"{output}: output path is also an input; choose another output")

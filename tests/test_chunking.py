@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from audioae.chunking import crossfade_concat, plan_windows
+from audioae.chunking import CrossfadeWriter, plan_windows
+
+
+def _crossfade(pieces: list[tuple[int, torch.Tensor]], total: int, fade: int) -> torch.Tensor:
+    """Stream ``(start, piece)`` pairs through a :class:`CrossfadeWriter`, as the pipeline does."""
+    writer = CrossfadeWriter(total, fade)
+    for index, (start, piece) in enumerate(pieces):
+        writer.add(start, piece, pieces[index + 1][0] if index + 1 < len(pieces) else None)
+    return writer.result()
 
 
 @pytest.mark.parametrize("total", [1, 255, 256, 1000, 4096, 10_001])
@@ -29,14 +37,14 @@ def test_plan_windows_rejects_bad_arguments():
 def test_crossfade_of_identical_pieces_is_identity():
     signal = torch.randn(2, 5000)
     pieces = [(w.start, signal[:, w.start : w.stop]) for w in plan_windows(5000, 1024, 512, 256)]
-    out = crossfade_concat(pieces, 5000, fade=512)
+    out = _crossfade(pieces, 5000, fade=512)
     torch.testing.assert_close(out, signal)
 
 
 def test_crossfade_blends_linearly_in_overlap():
     a = torch.zeros(1, 200)
     b = torch.ones(1, 200)
-    out = crossfade_concat([(0, a), (100, b)], 300, fade=100)[0]
+    out = _crossfade([(0, a), (100, b)], 300, fade=100)[0]
     assert torch.all(out[:100] == 0) and torch.all(out[200:] == 1)
     ramp = out[100:200]
     assert torch.all(ramp[1:] >= ramp[:-1]) and 0 < ramp[50] < 1

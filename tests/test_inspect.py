@@ -8,7 +8,7 @@ import soundfile as sf
 from conftest import sine
 
 from audioae.audio import AudioError, NoAudioFilesError
-from audioae.inspect import inspect_folder
+from audioae.folder_report import inspect_folder
 
 
 @pytest.fixture

@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 
-from audioae.cli import available_recipes, main, resolve_recipe
-from audioae.config import ConfigError, load_config
+from audioae.cli import main
+from audioae.config import (
+    Config,
+    ConfigError,
+    available_recipes,
+    load_config,
+    resolve_recipe,
+)
 from audioae.modelfile import load_model_file
 from audioae.models import build_model
 from audioae.training import train
@@ -75,6 +82,22 @@ def test_recipe_header_says_purpose_data_and_command(name: str) -> None:
     joined = "\n".join(header)
     assert "Data:" in joined
     assert re.search(rf"Run:\s+audioae train {name} --data \S+", joined)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_states_only_what_differs_from_the_defaults(name: str) -> None:
+    """A recipe is a delta over the dataclass defaults: no value in it equals its default."""
+    defaults = Config().to_dict()
+    recipe = yaml.safe_load((RECIPES / f"{name}.yaml").read_text())
+    restated = [
+        f"{section}.{key}"
+        for section, values in recipe.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+        if defaults[section][key] == value
+    ]
+    assert restated == [], f"{name}.yaml restates defaults: {restated}"
+    assert load_config(resolve_recipe(name)).to_dict() != defaults | {"name": name}
 
 
 @pytest.mark.parametrize("name", NAMES)

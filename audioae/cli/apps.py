@@ -1,6 +1,8 @@
-"""CLI subcommands that use a trained model: denoise, reconstruct, encode, decode, interpolate, sample.
+"""The subcommands that use a trained model: ``denoise``, ``reconstruct``, ``encode``, ``decode``,
+``interpolate``, ``sample`` and ``evaluate``.
 
-Only argument parsing and printing live here; the work is in :mod:`audioae.apps`.
+Only argument parsing and printing live here; the work is in :mod:`audioae.apps` and
+:mod:`audioae.evaluate` (imported when a command runs).
 """
 
 from __future__ import annotations
@@ -9,11 +11,7 @@ import argparse
 import functools
 from pathlib import Path
 
-
-def _pipeline(args: argparse.Namespace):
-    from .pipeline import Pipeline
-
-    return Pipeline.load(args.model, device=args.device)
+from .common import load_pipeline
 
 
 def _common(
@@ -44,8 +42,8 @@ def _finish(report, verb: str) -> int:
 
 def _run_files(args, work, verb: str, suffix: str | None = None, find=None) -> int:
     """Plan and run a file job; ``find`` lists a folder's inputs (default: its audio files)."""
-    from .audio import find_audio_files
-    from .jobs import plan_job, run_job
+    from ..audio import find_audio_files
+    from ..jobs import plan_job, run_job
 
     pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=find or find_audio_files)
     report = run_job(pairs, work, desc=verb, problems=problems, progress=not args.quiet)
@@ -58,9 +56,9 @@ def _find_latent_files(root) -> list[Path]:
 
 
 def _run_denoise(args) -> int:
-    from .apps import denoise_file
+    from ..apps import denoise_file
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     work = functools.partial(
         denoise_file, pipe, phase=args.phase, wet=args.wet, overwrite=args.force
     )
@@ -68,18 +66,18 @@ def _run_denoise(args) -> int:
 
 
 def _run_reconstruct(args) -> int:
-    from .apps import reconstruct_file
+    from ..apps import reconstruct_file
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     return _run_files(
         args, functools.partial(reconstruct_file, pipe, overwrite=args.force), "reconstruct"
     )
 
 
 def _run_encode(args) -> int:
-    from .apps import encode_file
+    from ..apps import encode_file
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
 
     def work(source, target):
         stats = encode_file(pipe, source, target, bits=args.bits, overwrite=args.force)
@@ -92,9 +90,9 @@ def _run_encode(args) -> int:
 
 
 def _run_decode(args) -> int:
-    from .apps import decode_file
+    from ..apps import decode_file
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     return _run_files(
         args,
         functools.partial(decode_file, pipe, overwrite=args.force),
@@ -105,9 +103,9 @@ def _run_decode(args) -> int:
 
 
 def _run_interpolate(args) -> int:
-    from .apps import interpolate_files
+    from ..apps import interpolate_files
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     written = interpolate_files(
         pipe, args.a, args.b, args.out, steps=args.steps, method=args.method, overwrite=args.force
     )
@@ -116,9 +114,9 @@ def _run_interpolate(args) -> int:
 
 
 def _run_sample(args) -> int:
-    from .apps import sample_files
+    from ..apps import sample_files
 
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     written = sample_files(
         pipe, args.out, n=args.n, seconds=args.seconds, seed=args.seed, overwrite=args.force
     )
@@ -181,12 +179,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run_sample)
 
     register_evaluate(subparsers)
-    register_demo(subparsers)
 
 
 def _run_evaluate(args) -> int:
-    from .apps import evaluate_model
-    from .evaluate import format_table, summarize, write_csv
+    from ..apps import evaluate_model
+    from ..evaluate import format_table, summarize, write_csv
 
     if args.data is None and args.clean is None:
         raise ValueError(
@@ -196,7 +193,7 @@ def _run_evaluate(args) -> int:
         raise ValueError(
             "evaluate: --clean needs exactly one of --noisy DIR (recorded pairs) or --noise DIR (mixed at --snr)"
         )
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     rows, skipped = evaluate_model(
         pipe,
         data=args.data,
@@ -220,6 +217,7 @@ def _run_evaluate(args) -> int:
 
 
 def register_evaluate(subparsers) -> None:
+    """Add ``evaluate`` to the ``audioae`` parser."""
     p = subparsers.add_parser(
         "evaluate", help="measure reconstruction or denoising quality (CSV per file + summary)"
     )
@@ -240,38 +238,3 @@ def register_evaluate(subparsers) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run_evaluate)
-
-
-def _run_demo(args) -> int:
-    from .demo import run_demo
-
-    run_demo(
-        args.out,
-        data=args.data,
-        models=args.models,
-        train=args.train,
-        quick=args.quick,
-        force=args.force,
-        device=args.device,
-    )
-    return 0
-
-
-def register_demo(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo", help="denoise, compress and morph held-out bundled audio; write report.html"
-    )
-    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument(
-        "--train",
-        action="store_true",
-        help="train the demo models from scratch first (short schedules)",
-    )
-    p.add_argument("--quick", action="store_true", help="process fewer files (for CI)")
-    p.add_argument("--data", help="the bundled data folder (default: ./data)")
-    p.add_argument(
-        "--models", help="folder with denoise/codec/timbre .safetensors (default: DATA/models)"
-    )
-    p.add_argument("--force", action="store_true", help="replace an existing report")
-    p.add_argument("--device", default="auto")
-    p.set_defaults(func=_run_demo)

@@ -1,0 +1,103 @@
+"""The ``audioae`` command: argparse only, the work is in the library modules.
+
+One module per command group, each with a ``register(subparsers)``: :mod:`.train` (train,
+inspect, export, config), :mod:`.apps` (denoise, reconstruct, encode, decode, interpolate,
+sample, evaluate) and :mod:`.demo` (demo); :mod:`.common` holds their shared helpers. Every
+subcommand is a pair ``_add_<cmd>(subparsers)`` / ``_run_<cmd>(args) -> int``; heavy modules
+(torch, Lightning) are imported inside the ``_run_`` functions so that ``audioae --help``
+stays fast. User errors (bad config, unreadable audio, bad model file, an output that exists)
+print ``audioae: error: <message>`` and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..config import ConfigError
+from . import apps, demo, train
+
+# (module, class) pairs printed as user errors; looked up only in already-imported modules.
+_USER_ERRORS = (
+    ("audioae.config", "ConfigError"),
+    ("audioae.audio", "AudioError"),
+    ("audioae.modelfile", "ModelFileError"),
+    ("audioae.fileio", "OutputExistsError"),
+    ("audioae.data", "DatasetError"),
+    ("audioae.codec", "CodecError"),
+    ("audioae.pipeline", "PipelineError"),
+    ("audioae.jobs", "JobError"),
+    ("audioae.demo", "DemoError"),
+)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``audioae`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="audioae",
+        description="Audio autoencoders: train on a folder of audio, denoise, compress to latent files, morph timbres, evaluate, and run the demo.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"audioae {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for group in (train, apps, demo):
+        group.register(subparsers)
+    return parser
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    for module_name, class_name in _USER_ERRORS:
+        cls = getattr(sys.modules.get(module_name), class_name, None)
+        if cls is not None and isinstance(exc, cls):
+            return True
+    return False
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (so redirections made after set-up are honoured)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("audioae: %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("audioae")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``audioae`` command; returns the exit status (0 ok, 1 failure, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"audioae: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if _is_user_error(exc):
+            print(f"audioae: error: {exc}", file=sys.stderr)
+            return 2
+        diverged = getattr(sys.modules.get("audioae.training"), "TrainingDivergedError", None)
+        if diverged is not None and isinstance(exc, diverged):
+            print(f"audioae: error: {exc}", file=sys.stderr)
+            return 1
+        raise

@@ -1,0 +1,170 @@
+"""The recipe and training subcommands: ``train``, ``inspect``, ``export``, ``config``.
+
+Only argument parsing and printing; the work is in :mod:`audioae.training`,
+:mod:`audioae.folder_report` and :mod:`audioae.modelfile` (imported when a command runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..config import available_recipes
+from .common import add_set, load_recipe_config, recipes_help
+
+# --- train -----------------------------------------------------------------------------------
+
+
+def _add_train(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train an autoencoder on a folder of audio",
+        description="Train an autoencoder on a folder of audio and export RUN_DIR/model.safetensors. "
+        + recipes_help(),
+    )
+    p.add_argument(
+        "recipe",
+        help="recipe YAML file or bundled recipe name (" + ", ".join(available_recipes()) + ")",
+    )
+    p.add_argument("--data", required=True, help="folder of training audio (searched recursively)")
+    p.add_argument(
+        "--noise", help="folder of noise for denoising (default: synthetic white/pink/brown noise)"
+    )
+    p.add_argument("--out", help="run folder (default: runs/<recipe name>)")
+    add_set(p)
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument("--devices", help="number of devices (processes with DDP), or auto")
+    p.add_argument("--num-nodes", type=int, help="number of nodes for multi-node DDP")
+    p.add_argument("--max-steps", type=int, help="override training.max_steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    cfg = load_recipe_config(args.recipe, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    from ..training import train
+
+    result = train(
+        cfg,
+        args.data,
+        noise_dir=args.noise,
+        out_dir=out,
+        resume=args.resume,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
+    )
+    if result.model_file is not None:
+        best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
+        print(f"trained {result.steps} steps; best validation loss {best}")
+        print(f"run folder: {result.run_dir}")
+        print(f"model file: {result.model_file}")
+    return 0
+
+
+# --- inspect ---------------------------------------------------------------------------------
+
+
+def _add_inspect(subparsers) -> None:
+    p = subparsers.add_parser(
+        "inspect",
+        help="check a folder of audio before training",
+        description="Decode every audio file in a folder and report what training would trip on "
+        "(unreadable, silent, clipped or too short files, too few files for the split).",
+    )
+    p.add_argument("folder", help="folder of audio (searched recursively)")
+    p.add_argument(
+        "--recipe", help="recipe whose audio/data settings to check against (default: the defaults)"
+    )
+    add_set(p)
+    p.set_defaults(func=_run_inspect)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    cfg = load_recipe_config(args.recipe, args.overrides)
+    from ..audio import NoAudioFilesError
+    from ..folder_report import inspect_folder
+
+    try:
+        report = inspect_folder(
+            args.folder,
+            sample_rate=cfg.audio.sample_rate,
+            segment_seconds=cfg.data.segment_seconds,
+            batch_size=cfg.data.batch_size,
+            val_fraction=cfg.data.val_fraction,
+            silence_db=cfg.data.silence_db,
+        )
+    except NoAudioFilesError as exc:
+        print(f"audioae: {exc}", file=sys.stderr)
+        return 1
+    print(report.format())
+    return 0
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _add_export(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write the model file of a training run",
+        description="Write a model file (.safetensors with the config inside) from a run's checkpoint.",
+    )
+    p.add_argument("run_dir", help="run folder written by `audioae train`")
+    p.add_argument("-o", "--out", help="model file to write (default: RUN_DIR/model.safetensors)")
+    p.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="which checkpoint (default: best)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing model file")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from ..modelfile import export_run
+
+    path = export_run(args.run_dir, args.out, checkpoint=args.checkpoint, overwrite=args.force)
+    print(f"model file: {path}")
+    return 0
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def _add_config(subparsers) -> None:
+    p = subparsers.add_parser(
+        "config",
+        help="validate a recipe and print the effective config",
+        description="Merge defaults <- recipe <- --set overrides, validate, and print the result. "
+        + recipes_help(),
+    )
+    p.add_argument(
+        "recipe", nargs="?", help="recipe YAML file or bundled recipe name (default: the defaults)"
+    )
+    add_set(p)
+    p.add_argument("--show", action="store_true", help="print the effective config as YAML")
+    p.set_defaults(func=_run_config)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    cfg = load_recipe_config(args.recipe, args.overrides)
+    if args.show:
+        print(cfg.to_yaml(), end="")
+    else:
+        print(
+            f"{args.recipe or 'defaults'}: valid config (name: {cfg.name}); add --show to print it"
+        )
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``train``, ``inspect``, ``export`` and ``config`` to the ``audioae`` parser."""
+    for add in (_add_train, _add_inspect, _add_export, _add_config):
+        add(subparsers)
