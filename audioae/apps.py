@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .audio import load_audio, resample, save_audio
+from .audio import audio_info, load_audio, output_subtype, resample, save_audio
+from .fileio import OutputExistsError
 from .pipeline import Pipeline
 
 
@@ -50,12 +51,27 @@ def save_like_input(
     length: int,
     *,
     overwrite: bool,
+    source: str | os.PathLike | None = None,
 ) -> Path:
-    """Resample ``wav`` (channels, time) from ``model_rate`` back to ``sample_rate``, fit it to ``length`` and save (16-bit PCM)."""
+    """Resample ``wav`` (channels, time) from ``model_rate`` back to ``sample_rate``, fit it to
+    ``length`` and save it.
+
+    With ``source`` (the input file) the output keeps the input's resolution (24-bit stays
+    24-bit, float stays float where the container can hold it, see
+    :func:`audioae.audio.output_subtype`); a float input written to an integer container
+    is scaled down as a whole if it would clip, never clipped. Otherwise 16-bit PCM.
+    """
     wav = resample(wav.detach().cpu(), model_rate, sample_rate)
     if wav.shape[-1] < length:
         wav = torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
-    save_audio(path, wav[..., :length], sample_rate, overwrite=overwrite)
+    wav = wav[..., :length]
+    subtype = "PCM_16"
+    if source is not None:
+        source_subtype = audio_info(source).subtype
+        subtype = output_subtype(source_subtype, path)
+        if source_subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE"):
+            (wav,) = _within_full_scale([wav])
+    save_audio(path, wav, sample_rate, subtype=subtype, overwrite=overwrite)
     return Path(path)
 
 
@@ -73,7 +89,7 @@ def denoise_file(
     wav, sample_rate, length = load_for_model(pipe, source)
     clean = pipe.denoise(wav, phase=phase, wet=wet)
     return save_like_input(
-        target, clean, pipe.sample_rate, sample_rate, length, overwrite=overwrite
+        target, clean, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
     )
 
 
@@ -93,7 +109,9 @@ def reconstruct_file(
     _refuse_existing(target, overwrite)
     wav, sample_rate, length = load_for_model(pipe, source)
     (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)])
-    return save_like_input(target, out, pipe.sample_rate, sample_rate, length, overwrite=overwrite)
+    return save_like_input(
+        target, out, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
+    )
 
 
 def encode_file(
@@ -172,7 +190,12 @@ def interpolate_files(
 
     out_dir = Path(out_dir)
     names = [f"step_{i:02d}.wav" for i in range(steps)] + ["morph.wav", "grid.png"]
+    inputs = {Path(source_a).resolve(), Path(source_b).resolve()}
     for name in names:
+        if (out_dir / name).resolve() in inputs:
+            raise OutputExistsError(
+                out_dir / name, "is one of the inputs; choose another output folder"
+            )
         _refuse_existing(out_dir / name, overwrite)
     a, _ = load_audio(source_a, sample_rate=pipe.sample_rate, mono=True)
     b, _ = load_audio(source_b, sample_rate=pipe.sample_rate, mono=True)
@@ -219,8 +242,6 @@ def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[tor
 
 def _refuse_existing(path: str | os.PathLike, overwrite: bool) -> None:
     """Fail before any work when the output exists (the atomic writer checks again at the end)."""
-    from .fileio import OutputExistsError
-
     if Path(path).exists() and not overwrite:
         raise OutputExistsError(Path(path))
 

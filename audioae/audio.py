@@ -11,6 +11,7 @@ Decoding is libsndfile (through ``soundfile``); resampling is libsoxr (through `
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import warnings
@@ -24,6 +25,8 @@ import soxr
 import torch
 
 from audioae.fileio import atomic_output
+
+log = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc",
@@ -216,6 +219,32 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     )
 
 
+# Integer and float subtypes by resolution, and what to fall back to when a container
+# cannot hold one (e.g. FLAC has no FLOAT or PCM_32): the nearest resolution it can hold.
+_KEEP_DEPTH = {
+    "DOUBLE": ("DOUBLE", "FLOAT", "PCM_24", "PCM_16"),
+    "FLOAT": ("FLOAT", "PCM_24", "PCM_16"),
+    "PCM_32": ("PCM_32", "FLOAT", "PCM_24", "PCM_16"),
+    "PCM_24": ("PCM_24", "FLOAT", "PCM_16"),
+}
+
+
+def output_subtype(source_subtype: str, target: str | os.PathLike) -> str:
+    """The subtype to write ``target`` with so that it keeps an input's resolution.
+
+    24/32-bit and float inputs keep their subtype where ``target``'s container can hold it,
+    else the nearest finer one it can (FLAC: 24-bit); everything else, and lossy containers,
+    get 16-bit PCM (``save_audio``'s default).
+    """
+    fmt = _SAVE_FORMATS.get(Path(target).suffix.lower())
+    if fmt is None or fmt in _CODEC_SUBTYPES:
+        return "PCM_16"
+    for candidate in _KEEP_DEPTH.get(source_subtype.upper(), ()):
+        if sf.check_format(fmt, candidate):
+            return candidate
+    return "PCM_16"
+
+
 def load_audio(
     path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
 ) -> tuple[torch.Tensor, int]:
@@ -404,7 +433,10 @@ def save_audio(
 
 
 def find_audio_files(
-    root: str | os.PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS
+    root: str | os.PathLike,
+    extensions: Iterable[str] = AUDIO_EXTENSIONS,
+    *,
+    errors: list[tuple[Path, str]] | None = None,
 ) -> list[Path]:
     """All audio files under ``root``, recursively, sorted.
 
@@ -413,6 +445,12 @@ def find_audio_files(
     writers' temp files. Symlinked folders are followed once (cycles are cut). A file path as
     ``root`` returns ``[root]`` whatever its suffix. Nothing is opened: a matched file may still
     fail in :func:`load_audio`.
+
+    Args:
+        root: a folder (or one file).
+        extensions: suffixes to match.
+        errors: when given, every sub-folder that cannot be listed (permissions, I/O error)
+            is appended as ``(folder, reason)``; otherwise such folders are logged and skipped.
 
     Returns:
         Paths ``root / relative`` sorted by their path components; ``[]`` for a folder
@@ -429,7 +467,16 @@ def find_audio_files(
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     seen_dirs: set[str] = set()
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(exc: OSError) -> None:
+        folder = Path(exc.filename) if exc.filename else root
+        reason = f"cannot list this folder: {exc.strerror or exc}"
+        if errors is None:
+            log.warning("%s: %s", folder, reason)
+        else:
+            errors.append((folder, reason))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in seen_dirs:
             dirnames[:] = []

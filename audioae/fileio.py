@@ -14,11 +14,42 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process umask: from ``/proc/self/status`` where there is one (no race with other
+    threads), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class OutputExistsError(FileExistsError):
     """Raised when an output path exists and overwriting was not requested (``--force``)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path}: output exists; pass --force (overwrite=True) to replace it")
+    def __init__(self, path: Path, reason: str | None = None) -> None:
+        super().__init__(
+            f"{path}: {reason or 'output exists; pass --force (overwrite=True) to replace it'}"
+        )
         self.path = Path(path)
 
 
@@ -28,8 +59,11 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
 
     The temporary file lives in the destination folder (so the final ``os.replace`` is an
     atomic rename on the same file system) and keeps the destination's suffix, so writers
-    that pick a format from the extension (soundfile) still work. On any exception the
-    temporary file is removed and ``path`` is left untouched.
+    that pick a format from the extension (soundfile) still work. Before the rename the file
+    gets the mode a new file would get under the process umask (``0o666 & ~umask``) and is
+    fsync'ed, and the folder is fsync'ed after it, so a crash or power cut leaves either the
+    old file or the complete new one. On any exception the temporary file is removed and
+    ``path`` is left untouched.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
@@ -46,7 +80,11 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         yield tmp
         if path.exists() and not overwrite:  # created by someone else meanwhile
             raise OutputExistsError(path)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file honours the umask
+        with open(tmp, "rb+") as written:  # data on disk before the name points at it
+            os.fsync(written.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()

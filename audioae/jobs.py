@@ -9,13 +9,15 @@ existing output without ``--force``…) is skipped with its reason and the rest 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .audio import AudioError, find_audio_files
+from .audio import find_audio_files
+from .fileio import OutputExistsError
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +30,29 @@ class JobError(ValueError):
 
 @dataclass
 class JobReport:
-    """What a job did: outputs written, and inputs skipped with the reason."""
+    """What a job did: outputs written, outputs already there (``skip_existing``), and inputs
+    that failed with the reason."""
 
     written: list[Path] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    existing: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.skipped
+        """True when no input failed (outputs left alone by ``skip_existing`` are not failures)."""
+        return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every input was written or already done, 1 when any failed."""
+        return 0 if self.ok else 1
 
     def summary(self) -> str:
-        lines = [f"{len(self.written)} written, {len(self.skipped)} skipped"]
-        lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
+        lines = [
+            f"{len(self.written)} written, {len(self.existing)} skipped (output exists), "
+            f"{len(self.failed)} failed"
+        ]
+        lines += [f"  failed {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
 
@@ -66,10 +79,12 @@ def plan_job(
         find: how to list a folder's files (default: audio files, recursive, sorted).
 
     Returns:
-        ``(pairs, problems)``: ``(input, output)`` pairs and inputs that could not be listed.
+        ``(pairs, problems)``: ``(input, output)`` pairs, and inputs or sub-folders that could
+        not be listed (each with the reason).
 
     Raises:
-        JobError: an output path equals an input path.
+        JobError: an output path equals an input path, or two inputs map to the same output
+            (e.g. ``take.wav`` and ``take.flac``); nothing has been written.
     """
     output = Path(output)
     inputs = [Path(p) for p in inputs]
@@ -79,8 +94,10 @@ def plan_job(
     many_folders = sum(p.is_dir() for p in inputs) > 1
     for item in inputs:
         if item.is_dir():
-            files = find(item)
-            if not files:
+            unreadable: list[tuple[Path, str]] = []
+            files = find(item, errors=unreadable)
+            problems.extend(unreadable)
+            if not files and not unreadable:
                 problems.append((item, "no audio files in this folder"))
             base = output / item.name if many_folders else output
             for f in files:
@@ -95,7 +112,25 @@ def plan_job(
     for _, out in pairs:
         if out.resolve() in all_inputs:
             raise JobError(f"{out}: output path is also an input; choose another output folder")
+    _refuse_collisions(pairs)
     return pairs, problems
+
+
+def _refuse_collisions(pairs: Sequence[tuple[Path, Path]]) -> None:
+    """Raise :class:`JobError` naming every output that two or more inputs would write."""
+    sources: dict[Path, list[Path]] = defaultdict(list)
+    for source, target in pairs:
+        sources[target.resolve()].append(source)
+    clashes = [(target, names) for target, names in sources.items() if len(names) > 1]
+    if clashes:
+        shown = "; ".join(
+            f"{' and '.join(str(n) for n in names)} -> {target}" for target, names in clashes[:5]
+        )
+        more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+        raise JobError(
+            f"{len(clashes)} output name(s) would be written by more than one input: {shown}{more}; "
+            "rename the inputs or run them in separate jobs"
+        )
 
 
 def run_job(
@@ -105,28 +140,44 @@ def run_job(
     desc: str,
     problems: Sequence[tuple[Path, str]] = (),
     progress: bool = True,
+    skip_existing: bool = False,
 ) -> JobReport:
-    """Run ``work(input, output)`` for every pair with a progress bar; collect skips.
+    """Run ``work(input, output)`` for every pair with a progress bar.
 
-    Expected failures (bad audio, an existing output, a latent file from another model,
-    an unwritable folder) skip that file; anything else is a bug and propagates.
+    Every failure of one file (bad audio, a latent file from another model, a full disk, an
+    out-of-memory, a bug) is caught, logged and recorded in :attr:`JobReport.failed`, and the
+    job goes on with the next file; only ``KeyboardInterrupt`` and ``SystemExit`` stop it.
+    With ``skip_existing`` an output that already exists is left alone and counted in
+    :attr:`JobReport.existing` (to resume an interrupted job); without it, an existing output
+    is a failure unless ``work`` was told to overwrite.
     """
-    from .fileio import OutputExistsError
-
-    report = JobReport(skipped=list(problems))
-    expected = (AudioError, OutputExistsError, ValueError, OSError)
+    report = JobReport(failed=list(problems))
     for source, target in tqdm(
         pairs, desc=desc, unit="file", disable=not progress or len(pairs) < 2
     ):
+        if skip_existing and target.exists():
+            report.existing.append(target)
+            continue
         try:
             work(source, target)
-        except expected as exc:
-            reason = str(exc)
-            prefix = f"{source}: "
-            report.skipped.append(
-                (source, reason[len(prefix) :] if reason.startswith(prefix) else reason)
-            )
-            log.warning("skipped %s: %s", source, reason)
+        except Exception as exc:  # noqa: BLE001 - one file's failure must not end the job
+            reason = _reason(source, exc)
+            report.failed.append((source, reason))
+            log.warning("failed %s: %s", source, reason)
         else:
             report.written.append(target)
     return report
+
+
+def _reason(source: Path, exc: BaseException) -> str:
+    """One line: the error's message without a repeated ``source:`` prefix; the type name
+    where the message alone would not say what went wrong."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    prefix = f"{source}: "
+    if reason.startswith(prefix):
+        reason = reason[len(prefix) :]
+    if isinstance(exc, OutputExistsError):
+        return f"{reason} (or --skip-existing to keep it)"
+    if not isinstance(exc, (ValueError, OSError)) or not reason:
+        reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return reason

@@ -36,10 +36,35 @@ class PipelineError(ValueError):
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
+
+    Raises:
+        PipelineError: not a device name, or a CUDA device this PyTorch build or machine
+            does not have (one line, e.g. for ``--device cuda`` on a CPU-only build).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise PipelineError(
+            f"device {str(device)!r}: not a device name; use auto, cpu, cuda or cuda:N"
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = (
+                "a CPU-only PyTorch build" if torch.version.cuda is None else "no CUDA GPU visible"
+            )
+            raise PipelineError(
+                f"device {str(device)!r}: CUDA is not available ({build}); use --device cpu"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise PipelineError(
+                f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
+            )
+    elif resolved.type not in ("cpu", "mps"):
+        raise PipelineError(f"device {str(device)!r}: unsupported; use auto, cpu, cuda or cuda:N")
+    return resolved
 
 
 @dataclass
@@ -159,6 +184,28 @@ class Pipeline:
         if not torch.isfinite(wav).all():
             raise ValueError("waveform contains NaN or Inf samples")
         return wav.to(self.device)
+
+    @property
+    def purpose(self) -> str:
+        """What the model is for, in words (for errors that refuse a task)."""
+        cfg = self.config
+        if cfg.model.output == "mask":
+            return "denoising (a mask model: denoise, reconstruct)"
+        if self.is_variational:
+            return "a VAE (encode, decode, reconstruct, interpolate, sample)"
+        return "an autoencoder (encode, decode, reconstruct, interpolate)"
+
+    def require_task(self, task: str) -> None:
+        """Refuse a task this model was not trained for, with one line saying what it is for.
+
+        Raises:
+            PipelineError: ``task="denoise"`` with a model that does not predict a mask.
+        """
+        if task == "denoise" and self.config.model.output != "mask":
+            raise PipelineError(
+                f"model {self.config.name!r} is {self.purpose}, not a denoiser; denoise needs a "
+                "model trained with the denoise recipe (model.output: mask)"
+            )
 
     def require_latent_decoder(self, what: str) -> None:
         if self.config.model.output == "mask":

@@ -77,18 +77,23 @@ def test_denoise_folder_mirrors_tree_and_never_overwrites(models, tmp_path, caps
         str(tmp_path / "out"),
         "--quiet",
     ]
-    assert main(args) == 0
+    assert main(args) == 1  # one file failed: the job finishes the rest, then says so
     assert (tmp_path / "out" / "a.wav").is_file() and (
         tmp_path / "out" / "sub" / "b.flac"
     ).is_file()
     report = capsys.readouterr().out
-    assert "2 written, 1 skipped" in report and "broken.wav" in report
+    assert "2 written, 0 skipped (output exists), 1 failed" in report and "broken.wav" in report
     before = (tmp_path / "out" / "a.wav").read_bytes()
-    main(args)
+    assert main(args) == 1
     assert (
         "exists" in capsys.readouterr().out and (tmp_path / "out" / "a.wav").read_bytes() == before
     )
-    assert main([*args, "--force"]) == 0 and "3 written" not in capsys.readouterr().out
+    assert main([*args, "--force"]) == 1 and "3 written" not in capsys.readouterr().out
+    # resume: finished outputs are left alone and counted apart from the real failure
+    assert main([*args, "--skip-existing"]) == 1
+    report = capsys.readouterr().out
+    assert "0 written, 2 skipped (output exists), 1 failed" in report
+    assert (tmp_path / "out" / "a.wav").read_bytes() == before
 
 
 def test_output_may_not_be_an_input(models, tmp_path, capsys):
@@ -290,10 +295,10 @@ def test_folder_job_finishes_the_rest_and_unwritable_output_is_reported(models, 
         main(
             ["denoise", str(models["denoise"]), str(folder), "-o", str(tmp_path / "out"), "--quiet"]
         )
-        == 0
+        == 1
     )
     report = capsys.readouterr().out
-    assert f"{len(KINDS) - 5} written, 4 skipped" in report
+    assert f"{len(KINDS) - 5} written, 0 skipped (output exists), 4 failed" in report
     # an output folder that cannot be created (its parent is a file; chmod does not stop root)
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
@@ -308,7 +313,7 @@ def test_folder_job_finishes_the_rest_and_unwritable_output_is_reported(models, 
         ]
     )
     printed = capsys.readouterr().out
-    assert code == 1 and "silence.wav" in printed and "0 written, 1 skipped" in printed
+    assert code == 1 and "silence.wav" in printed and "0 written, 0 skipped (output exists), 1 failed" in printed
 
 
 def test_generated_sounds_are_scaled_together_only_when_they_would_clip():

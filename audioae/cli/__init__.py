@@ -17,6 +17,7 @@ import sys
 
 from ..config import ConfigError
 from . import apps, demo, train
+from .common import split_set_values
 
 # (module, class) pairs printed as user errors; looked up only in already-imported modules.
 _USER_ERRORS = (
@@ -85,7 +86,7 @@ def _setup_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``audioae`` command; returns the exit status (0 ok, 1 failure, 2 user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(split_set_values(sys.argv[1:] if argv is None else list(argv)))
     _setup_logging()
     try:
         return int(args.func(args) or 0)

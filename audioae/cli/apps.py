@@ -11,7 +11,7 @@ import argparse
 import functools
 from pathlib import Path
 
-from .common import load_pipeline
+from .common import at_least, fraction, load_pipeline, positive_float
 
 
 def _common(
@@ -28,7 +28,14 @@ def _common(
             help="input files and/or folders (folders are searched recursively)",
         )
     parser.add_argument("-o", "--out", required=True, help=output_help)
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    if many:
+        existing.add_argument(
+            "--skip-existing",
+            action="store_true",
+            help="leave outputs that already exist alone (resume an interrupted folder job)",
+        )
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 …"
     )
@@ -37,7 +44,7 @@ def _common(
 
 def _finish(report, verb: str) -> int:
     print(f"{verb}: {report.summary()}")
-    return 0 if report.written or not report.skipped else 1
+    return report.exit_code
 
 
 def _run_files(args, work, verb: str, suffix: str | None = None, find=None) -> int:
@@ -46,19 +53,28 @@ def _run_files(args, work, verb: str, suffix: str | None = None, find=None) -> i
     from ..jobs import plan_job, run_job
 
     pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=find or find_audio_files)
-    report = run_job(pairs, work, desc=verb, problems=problems, progress=not args.quiet)
+    report = run_job(
+        pairs,
+        work,
+        desc=verb,
+        problems=problems,
+        progress=not args.quiet,
+        skip_existing=args.skip_existing,
+    )
     return _finish(report, verb)
 
 
-def _find_latent_files(root) -> list[Path]:
+def _find_latent_files(root, errors=None) -> list[Path]:
     """``.aae`` files below ``root``, recursive and sorted (the inputs of ``audioae decode``)."""
-    return sorted(p for p in Path(root).rglob("*.aae") if p.is_file())
+    from ..audio import find_audio_files
+
+    return find_audio_files(root, (".aae",), errors=errors)
 
 
 def _run_denoise(args) -> int:
     from ..apps import denoise_file
 
-    pipe = load_pipeline(args)
+    pipe = load_pipeline(args, task="denoise")
     work = functools.partial(
         denoise_file, pipe, phase=args.phase, wet=args.wet, overwrite=args.force
     )
@@ -138,9 +154,9 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--wet",
-        type=float,
+        type=fraction,
         default=1.0,
-        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+        help="1 = fully denoised, 0 = unchanged input (magnitude blend); default 1",
     )
     p.set_defaults(func=_run_denoise)
 
@@ -152,7 +168,12 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("encode", help="compress audio into .aae latent files")
     _common(p)
-    p.add_argument("--bits", type=int, default=6, help="quantiser bits per latent value (1-16)")
+    p.add_argument(
+        "--bits",
+        type=at_least(1, 16),
+        default=6,
+        help="quantiser bits per latent value, 1-16 (default 6)",
+    )
     p.set_defaults(func=_run_encode)
 
     p = subparsers.add_parser("decode", help="rebuild audio from .aae latent files")
@@ -166,15 +187,20 @@ def register(subparsers) -> None:
     p.add_argument("a", help="first sound")
     p.add_argument("b", help="second sound")
     p.add_argument(
-        "--steps", type=int, default=8, help="number of steps from A to B, both included"
+        "--steps",
+        type=at_least(2),
+        default=8,
+        help="number of steps from A to B, both included, >= 2 (default 8)",
     )
     p.add_argument("--method", choices=["linear", "slerp"], default="linear")
     p.set_defaults(func=_run_interpolate)
 
     p = subparsers.add_parser("sample", help="draw new sounds from a VAE's prior")
     _common(p, many=False)
-    p.add_argument("--n", type=int, default=4, help="number of sounds")
-    p.add_argument("--seconds", type=float, default=2.0, help="length of each sound (s)")
+    p.add_argument("--n", type=at_least(1), default=4, help="number of sounds (default 4)")
+    p.add_argument(
+        "--seconds", type=positive_float, default=2.0, help="length of each sound in s (default 2)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run_sample)
 

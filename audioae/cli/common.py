@@ -28,8 +28,51 @@ def add_set(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         default=[],
+        type=override,
         help="override config values, e.g. --set training.max_steps=500 model.latent_dim=16",
     )
+
+
+def override(text: str) -> str:
+    """An argparse ``type`` for ``--set``: ``KEY=VALUE`` with a non-empty key."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not KEY=VALUE (e.g. training.max_steps=500); a recipe name goes "
+            "before --set or after its values"
+        )
+    return text
+
+
+def split_set_values(argv: list[str]) -> list[str]:
+    """Rewrite ``--set a=1 b=2`` as ``--set=a=1 --set=b=2`` so that ``--set`` only takes
+    ``KEY=VALUE`` words and a positional after them (the recipe) is not swallowed.
+
+    A ``--set`` followed by no ``KEY=VALUE`` word is kept as it is, for argparse to report.
+    Words after ``--`` are left alone.
+    """
+    out: list[str] = []
+    pending = in_set = False  # pending: a --set that has taken no value yet
+    for i, word in enumerate(argv):
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word == "--set":
+            if pending:
+                out.append("--set")
+            pending = in_set = True
+            continue
+        if in_set and "=" in word and not word.startswith("-"):
+            out.append(f"--set={word}")
+            pending = False
+            continue
+        if pending:
+            out.append("--set")
+        pending = in_set = False
+        out.append(word)
+    if pending:
+        out.append("--set")
+    return out
 
 
 def recipes_help() -> str:
@@ -38,12 +81,61 @@ def recipes_help() -> str:
     return f"bundled recipes: {', '.join(names)}" if names else "no bundled recipes found"
 
 
-def load_pipeline(args: argparse.Namespace):
+def load_pipeline(args: argparse.Namespace, task: str | None = None):
     """The :class:`audioae.pipeline.Pipeline` of ``args.model`` on ``args.device``.
+
+    ``task="denoise"`` refuses a model that was not trained to denoise, with one line that
+    says what the model is for.
 
     Raises:
         audioae.modelfile.ModelFileError: not a readable model file.
+        audioae.pipeline.PipelineError: an unusable ``--device``, or a model for another task.
     """
     from ..pipeline import Pipeline
 
-    return Pipeline.load(args.model, device=args.device)
+    pipe = Pipeline.load(args.model, device=args.device)
+    if task is not None:
+        pipe.require_task(task)
+    return pipe
+
+
+def at_least(low: int, high: int | None = None):
+    """An argparse ``type``: an integer in ``low..high`` (``high`` None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"in {low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number in [0, 1]."""
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
+    return value

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..config import available_recipes
-from .common import add_set, load_recipe_config, recipes_help
+from .common import add_set, at_least, load_recipe_config, recipes_help
 
 # --- train -----------------------------------------------------------------------------------
 
@@ -37,8 +37,8 @@ def _add_train(subparsers) -> None:
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
     p.add_argument("--devices", help="number of devices (processes with DDP), or auto")
-    p.add_argument("--num-nodes", type=int, help="number of nodes for multi-node DDP")
-    p.add_argument("--max-steps", type=int, help="override training.max_steps")
+    p.add_argument("--num-nodes", type=at_least(1), help="number of nodes for multi-node DDP")
+    p.add_argument("--max-steps", type=at_least(1), help="override training.max_steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train)
 
