@@ -12,6 +12,7 @@ from conftest import DATA
 
 from audioae.cli import main
 from audioae.config import load_config
+from audioae.features import build_frontend
 from audioae.modelfile import save_model_file
 from audioae.models import build_model
 
@@ -28,7 +29,9 @@ BASE = [
 def _model_file(path: Path, overrides=()) -> Path:
     torch.manual_seed(0)
     cfg = load_config(None, [*BASE, *overrides])
-    return save_model_file(path, build_model(cfg.model, cfg.features), cfg)
+    return save_model_file(
+        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
+    )
 
 
 @pytest.fixture(scope="module")
