@@ -3,9 +3,9 @@
 
 All front-ends use a periodic Hann window and one :class:`audioae.functional.StftParams`
 (by default ``center=True`` with zero padding, librosa's conventions, so
-``frames = 1 + time // hop_length``; see :meth:`FrontEnd.num_frames`). The window and the mel filterbank are
-non-persistent buffers: they follow ``.to(device)`` / ``.to(dtype)`` and are not saved in
-state dicts (they are rebuilt from the constructor arguments).
+``frames = 1 + time // hop_length``; see :meth:`FrontEnd.num_frames`). The window and the
+mel filterbank are non-persistent buffers: they follow ``.to(device)`` / ``.to(dtype)`` and
+are not saved in state dicts (they are rebuilt from the constructor arguments).
 
 Log features are ``log(magnitude + eps)`` (natural log) with a fixed ``eps``, exactly inverted
 by ``exp(x) - eps`` (clamped at 0); they are never normalised per clip.

@@ -61,6 +61,11 @@ def _check_frame_args(n_fft: int, hop_length: int, win_length: int | None) -> in
     return win_length
 
 
+def _num_frames(length: int, n_fft: int, hop_length: int, center: bool) -> int:
+    """STFT frames of ``length`` samples (the one place this is computed)."""
+    return 1 + length // hop_length if center else 1 + (length - n_fft) // hop_length
+
+
 def _resolve_window(window: Tensor | None, win_length: int, like: Tensor) -> Tensor:
     """The analysis window on ``like``'s device, in ``like``'s real dtype."""
     real_dtype = like.real.dtype if like.is_complex() else like.dtype
@@ -556,7 +561,7 @@ def griffin_lim(
         raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
     lead, n_freq, frames = magnitude.shape[:-2], magnitude.shape[-2], magnitude.shape[-1]
     if length is not None:
-        expected = 1 + length // hop_length if center else 1 + (length - n_fft) // hop_length
+        expected = _num_frames(length, n_fft, hop_length, center)
         if length <= 0 or expected != frames:
             raise ValueError(f"length={length} gives {expected} frames, but magnitude has {frames}")
     # Internal state is frame-major, (batch, frames, n_freq): the layout rfft/irfft use along
@@ -665,11 +670,9 @@ class StftParams:
         """
         if length < 0:
             raise ValueError(f"length must be >= 0, got {length}")
-        if self.center:
-            return 1 + length // self.hop_length
-        if length < self.n_fft:
+        if not self.center and length < self.n_fft:
             raise ValueError(f"length {length} is shorter than n_fft={self.n_fft} (center=False)")
-        return 1 + (length - self.n_fft) // self.hop_length
+        return _num_frames(length, self.n_fft, self.hop_length, self.center)
 
     def stft(self, wav: Tensor, window: Tensor | None = None) -> Tensor:
         """:func:`stft` of ``wav (..., time)``: complex ``(..., n_freq, frames)``."""

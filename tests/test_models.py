@@ -370,3 +370,20 @@ def test_conv1d_receptive_field_follows_the_dilations(dilations: list[int]) -> N
         changed = (model(bumped).reconstruction - model(x).reconstruction).abs().amax(dim=1)[0]
     reached = torch.nonzero(changed > 1e-12).flatten()
     assert int(reached.min()) == 40 - field and int(reached.max()) == 40 + field
+
+
+@pytest.mark.parametrize("kind", ["spectrogram", "log_magnitude", "log_mel"])
+def test_the_model_takes_its_feature_space_from_its_front_end(kind: str) -> None:
+    frontend = fe(dataclasses.replace(TINY_FEATURES, kind=kind))
+    model = build_model(ModelConfig(**TINY), frontend)
+    assert model.frontend is frontend and model.n_bins == frontend.n_bins
+    assert model.n_bins == (21 if kind == "log_mel" else 129)
+    shift, scale = frontend.default_normalization()
+    assert (shift, scale) == ((0.0, 1.0) if kind == "spectrogram" else (
+        0.5 * math.log(1e-5), -0.25 * math.log(1e-5)
+    ))  # fmt: skip
+    assert bool((model.feature_shift == shift).all() and (model.feature_scale == scale).all())
+    assert not any(key.startswith("frontend") for key in model.state_dict())  # no new weights
+    assert not model.predicts_mask and not ModelConfig().predicts_mask
+    assert build_model(ModelConfig(**TINY, output="mask"), frontend).predicts_mask
+    assert ModelConfig(output="mask").predicts_mask
