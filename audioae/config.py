@@ -3,8 +3,10 @@
 A recipe (``recipes/*.yaml``) is a short delta over the defaults below. :func:`load_config`
 merges defaults <- recipe <- overrides with OmegaConf structured configs, so an unknown key
 or a value of the wrong type is an error naming the key; the dataclasses' ``__post_init__``
-then checks choices and ranges and names the valid values. Derived values (``n_bins``,
-``segment_samples``) are properties, never config fields.
+then checks choices and ranges and names the valid values. Derived values (``ModelConfig.predicts_mask``,
+``segment_samples``) are properties, never config fields; feature sizes (``n_freq``,
+``n_bins``, frame counts) belong to the front-end built from ``features``
+(:func:`audioae.features.build_frontend`).
 """
 
 from __future__ import annotations
@@ -91,16 +93,6 @@ class FeatureConfig:
                 f"features.win_length: must be in 1..n_fft ({self.n_fft}), got {self.win_length}"
             )
 
-    @property
-    def n_freq(self) -> int:
-        """Number of linear-frequency bins, ``n_fft // 2 + 1``."""
-        return self.n_fft // 2 + 1
-
-    @property
-    def n_bins(self) -> int:
-        """Number of feature bins the model sees: ``n_mels`` for log_mel, else ``n_freq``."""
-        return self.n_mels if self.kind == "log_mel" else self.n_freq
-
 
 @dataclass
 class ModelConfig:
@@ -147,6 +139,11 @@ class ModelConfig:
                 f"model.channels: conv2d needs one channel count per stage "
                 f"({max(len(self.strides), len(self.freq_strides))} stages from strides/freq_strides), got {list(self.channels)}"
             )
+
+    @property
+    def predicts_mask(self) -> bool:
+        """The model predicts a mask over its input's magnitude (``output: mask``), not features."""
+        return self.output == "mask"
 
 
 @dataclass
@@ -337,7 +334,7 @@ class Config:
     def __post_init__(self) -> None:
         waveform_weights = self.loss.si_sdr_weight + self.loss.snr_weight
         if waveform_weights > 0 and not (
-            self.model.output == "mask"
+            self.model.predicts_mask
             and self.data.denoise
             and self.features.kind in ("spectrogram", "log_magnitude")
         ):

@@ -1,10 +1,11 @@
 """Spectrogram front-ends: ``nn.Module`` s mapping waveforms ``(..., time)`` to features
 ``(..., n_bins, frames)`` and features back to a linear magnitude ``(..., n_freq, frames)``.
 
-All front-ends use a periodic Hann window, ``center=True`` with zero padding (librosa's
-conventions), so ``frames = 1 + time // hop_length``. The window and the mel filterbank are
-non-persistent buffers: they follow ``.to(device)`` / ``.to(dtype)`` and are not saved in
-state dicts (they are rebuilt from the constructor arguments).
+All front-ends use a periodic Hann window and one :class:`audioae.functional.StftParams`
+(by default ``center=True`` with zero padding, librosa's conventions, so
+``frames = 1 + time // hop_length``; see :meth:`FrontEnd.num_frames`). The window and the
+mel filterbank are non-persistent buffers: they follow ``.to(device)`` / ``.to(dtype)`` and
+are not saved in state dicts (they are rebuilt from the constructor arguments).
 
 Log features are ``log(magnitude + eps)`` (natural log) with a fixed ``eps``, exactly inverted
 by ``exp(x) - eps`` (clamped at 0); they are never normalised per clip.
@@ -12,6 +13,7 @@ by ``exp(x) - eps`` (clamped at 0); they are never normalised per clip.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -20,61 +22,42 @@ from torch import Tensor, nn
 
 from audioae import functional as AF
 from audioae.config import FeatureConfig
-from audioae.phase import mel_to_linear
 
 __all__ = ["FrontEnd", "Spectrogram", "LogMagnitude", "LogMel", "build_frontend"]
 
 
 class FrontEnd(nn.Module, ABC):
-    """Base class: STFT settings, the window buffer and the feature <-> magnitude maps.
+    """Base class: the STFT settings, the window buffer and everything about the feature space.
 
-    Every front-end takes the same arguments (those a given kind does not use are accepted
-    and ignored, so :func:`build_frontend` and callers can pass one set):
+    A front-end is the only owner of its feature geometry (``n_freq``, ``n_bins``,
+    :meth:`num_frames`), of the feature <-> linear magnitude maps, of the models' default
+    input standardisation (:meth:`default_normalization`) and of mask application
+    (:meth:`apply_mask`).
 
     Args:
         sample_rate: Hz.
-        n_fft: FFT size in samples; ``n_freq = n_fft // 2 + 1``.
-        hop_length: frame advance in samples.
-        win_length: Hann window length in samples (default ``n_fft``).
-        n_mels, f_min, f_max, mel_scale: mel filterbank (``LogMel`` only): number of bands,
-            band edges in Hz (``f_max`` default ``sample_rate / 2``), ``"slaney"`` or ``"htk"``.
-        eps: floor of the log compression (log front-ends only), > 0.
+        stft: the STFT settings (default ``StftParams()``: ``n_fft`` 1024, ``hop_length`` 256,
+            ``win_length = n_fft``, ``center=True``, zero padding).
+        eps: floor of the log compression ``log(magnitude + eps)``, > 0 (unused by
+            :class:`Spectrogram`).
 
     Raises:
-        ValueError: non-positive sizes, ``win_length > n_fft``, bad mel settings or ``eps <= 0``.
+        ValueError: a non-positive ``sample_rate`` or ``eps``.
     """
 
     kind: str = ""
 
     def __init__(
-        self,
-        sample_rate: int,
-        n_fft: int = 1024,
-        hop_length: int = 256,
-        win_length: int | None = None,
-        n_mels: int = 80,
-        f_min: float = 0.0,
-        f_max: float | None = None,
-        mel_scale: str = "slaney",
-        eps: float = 1e-5,
-    ):
+        self, sample_rate: int, stft: AF.StftParams | None = None, eps: float = 1e-5
+    ) -> None:
         super().__init__()
-        if sample_rate <= 0 or n_fft <= 0 or hop_length <= 0:
-            raise ValueError(
-                f"sample_rate, n_fft and hop_length must be > 0, got {sample_rate}, {n_fft}, {hop_length}"
-            )
-        win_length = n_fft if win_length is None else win_length
-        if not 0 < win_length <= n_fft:
-            raise ValueError(f"win_length must be in 1..n_fft ({n_fft}), got {win_length}")
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps}")
         self.sample_rate = int(sample_rate)
-        self.n_fft = int(n_fft)
-        self.hop_length = int(hop_length)
-        self.win_length = int(win_length)
+        self.stft_params = stft if stft is not None else AF.StftParams()
         self.eps = float(eps)
-        self.center = True
-        self.pad_mode = "constant"
         self.window: Tensor
         self.register_buffer("window", AF.hann_window(self.win_length), persistent=False)
 
@@ -93,44 +76,45 @@ class FrontEnd(nn.Module, ABC):
         )
 
     @property
+    def n_fft(self) -> int:
+        """FFT size in samples (``stft_params.n_fft``)."""
+        return self.stft_params.n_fft
+
+    @property
+    def hop_length(self) -> int:
+        """Frame advance in samples (``stft_params.hop_length``)."""
+        return self.stft_params.hop_length
+
+    @property
+    def win_length(self) -> int:
+        """Window length in samples (``stft_params.win_length``)."""
+        return self.stft_params.win_length  # type: ignore[return-value]  # resolved, never None
+
+    @property
     def n_freq(self) -> int:
         """Number of linear-frequency bins, ``n_fft // 2 + 1``."""
-        return self.n_fft // 2 + 1
+        return self.stft_params.n_freq
 
     @property
     def n_bins(self) -> int:
         """Number of feature bins (``n_freq``, or ``n_mels`` for ``LogMel``)."""
         return self.n_freq
 
-    def frames(self, num_samples: int) -> int:
-        """Number of STFT frames of a signal of ``num_samples`` samples: ``1 + num_samples // hop_length``."""
-        if num_samples < 0:
-            raise ValueError(f"num_samples must be >= 0, got {num_samples}")
-        return 1 + num_samples // self.hop_length
+    def num_frames(self, length: int) -> int:
+        """Feature frames of a signal of ``length`` samples: ``1 + length // hop_length``.
+
+        Raises:
+            ValueError: ``length < 0``.
+        """
+        return self.stft_params.num_frames(length)
 
     def stft(self, wav: Tensor) -> Tensor:
         """Complex STFT ``(..., n_freq, frames)`` of ``wav (..., time)``."""
-        return AF.stft(
-            wav,
-            self.n_fft,
-            self.hop_length,
-            self.win_length,
-            self.window,
-            self.center,
-            self.pad_mode,
-        )
+        return self.stft_params.stft(wav, self.window)
 
     def magnitude(self, wav: Tensor) -> Tensor:
         """Linear STFT magnitude ``(..., n_freq, frames)`` of ``wav (..., time)``."""
-        return AF.spectrogram(
-            wav,
-            self.n_fft,
-            self.hop_length,
-            self.win_length,
-            self.window,
-            self.center,
-            self.pad_mode,
-        )
+        return self.stft_params.spectrogram(wav, self.window)
 
     def forward(self, wav: Tensor) -> Tensor:
         """Features ``(..., n_bins, frames)`` of ``wav (..., time)``, contiguous."""
@@ -157,10 +141,17 @@ class FrontEnd(nn.Module, ABC):
     def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
         """Features of ``mask`` times the linear-domain magnitude behind ``features``.
 
+        With ``mask`` in [0, 1] the result never exceeds the input magnitude.
+
         Args:
             features: ``(..., n_bins, frames)``.
             mask: values in [0, 1], broadcastable to ``features``.
         """
+
+    @abstractmethod
+    def default_normalization(self) -> tuple[float, float]:
+        """Default ``(shift, scale)`` of a model's input standardisation ``(x - shift) / scale``
+        for these features (the same for every clip; see :class:`audioae.models.AutoEncoder`)."""
 
     def _check_bins(self, x: Tensor, n: int, what: str) -> None:
         if x.dim() < 2 or x.shape[-2] != n:
@@ -190,10 +181,29 @@ class Spectrogram(FrontEnd):
         return features.clamp_min(0.0)
 
     def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        """``mask * x``."""
         return features * mask
 
+    def default_normalization(self) -> tuple[float, float]:
+        """``(0, 1)``: linear magnitudes stay non-negative."""
+        return 0.0, 1.0
 
-class LogMagnitude(FrontEnd):
+
+class _LogFeatures(FrontEnd):
+    """Front-ends whose features are ``log(magnitude + eps)`` of some magnitude per bin."""
+
+    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
+        """``log(mask * (exp(x) - eps) + eps)``."""
+        return AF.log_compress(mask * AF.log_decompress(features, self.eps), self.eps)
+
+    def default_normalization(self) -> tuple[float, float]:
+        """``(log(eps) / 2, -log(eps) / 4)``: log features lie between ``log(eps)`` (silence)
+        and a few units above 0 (for ``eps = 1e-5``: shift -5.76, scale 2.88)."""
+        log_eps = math.log(self.eps)
+        return 0.5 * log_eps, -0.25 * log_eps
+
+
+class LogMagnitude(_LogFeatures):
     """Log STFT magnitude ``log(|STFT(wav)| + eps)``, ``n_bins = n_freq``. See :class:`FrontEnd`."""
 
     kind = "log_magnitude"
@@ -207,19 +217,25 @@ class LogMagnitude(FrontEnd):
         self._check_bins(features, self.n_freq, "features")
         return AF.log_decompress(features, self.eps)
 
-    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
-        """``log(mask * (exp(x) - eps) + eps)``."""
-        return AF.log_compress(mask * AF.log_decompress(features, self.eps), self.eps)
 
-
-class LogMel(FrontEnd):
+class LogMel(_LogFeatures):
     """Log mel magnitude ``log(mel_filterbank @ |STFT(wav)| + eps)``, ``n_bins = n_mels``.
 
     The filterbank is librosa's (Slaney-normalised triangles on the Slaney or HTK mel scale)
     applied to the magnitude (power 1), i.e. ``librosa.feature.melspectrogram(power=1.0)``.
     :meth:`to_magnitude` inverts the mel map by non-negative least squares
-    (:func:`audioae.phase.mel_to_linear`, ``mel_inversion_iters`` iterations), an approximation:
-    detail finer than a mel band is lost. Other arguments: see :class:`FrontEnd`.
+    (:func:`audioae.functional.mel_to_linear`, ``mel_inversion_iters`` iterations), an
+    approximation: detail finer than a mel band is lost.
+
+    Args:
+        sample_rate, stft, eps: see :class:`FrontEnd`.
+        n_mels: number of mel bands, > 0.
+        f_min, f_max: band edges in Hz (``f_max`` default ``sample_rate / 2``).
+        mel_scale: ``"slaney"`` or ``"htk"``.
+        mel_inversion_iters: NNLS iterations of :meth:`to_magnitude`, >= 0.
+
+    Raises:
+        ValueError: as :class:`FrontEnd`, or bad mel settings.
     """
 
     kind = "log_mel"
@@ -227,19 +243,16 @@ class LogMel(FrontEnd):
     def __init__(
         self,
         sample_rate: int,
-        n_fft: int = 1024,
-        hop_length: int = 256,
-        win_length: int | None = None,
+        stft: AF.StftParams | None = None,
+        eps: float = 1e-5,
+        *,
         n_mels: int = 80,
         f_min: float = 0.0,
         f_max: float | None = None,
         mel_scale: str = "slaney",
-        eps: float = 1e-5,
         mel_inversion_iters: int = 100,
-    ):
-        super().__init__(
-            sample_rate, n_fft, hop_length, win_length, n_mels, f_min, f_max, mel_scale, eps
-        )
+    ) -> None:
+        super().__init__(sample_rate, stft, eps)
         if mel_scale not in ("slaney", "htk"):
             raise ValueError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
         nyquist = sample_rate / 2
@@ -256,7 +269,7 @@ class LogMel(FrontEnd):
         self.mel_scale = mel_scale
         self.mel_inversion_iters = int(mel_inversion_iters)
         fb = AF.mel_filterbank(
-            sample_rate, n_fft, n_mels, f_min, f_max, htk=mel_scale == "htk", norm="slaney"
+            sample_rate, self.n_fft, n_mels, f_min, f_max, htk=mel_scale == "htk", norm="slaney"
         )
         self.filterbank: Tensor
         self.register_buffer("filterbank", fb, persistent=False)  # (n_mels, n_freq)
@@ -309,11 +322,7 @@ class LogMel(FrontEnd):
     def to_magnitude(self, features: Tensor) -> Tensor:
         """NNLS inversion of the mel map (approximate; see the class docstring)."""
         mel = self.bin_magnitude(features)
-        return mel_to_linear(mel, self._fb(mel), n_iter=self.mel_inversion_iters)
-
-    def apply_mask(self, features: Tensor, mask: Tensor) -> Tensor:
-        """``log(mask * (exp(x) - eps) + eps)`` on the mel magnitude."""
-        return AF.log_compress(mask * AF.log_decompress(features, self.eps), self.eps)
+        return AF.mel_to_linear(mel, self._fb(mel), n_iter=self.mel_inversion_iters)
 
     def extra_repr(self) -> str:
         return (
@@ -335,29 +344,27 @@ def _mel_bands(filterbank: Tensor, group: int = 16) -> list[tuple[int, int, int,
     return bands
 
 
-_KINDS: dict[str, type[FrontEnd]] = {cls.kind: cls for cls in (Spectrogram, LogMagnitude, LogMel)}
-
-
 def build_frontend(features_cfg: FeatureConfig, sample_rate: int) -> FrontEnd:
     """The front-end described by ``features_cfg`` (its ``kind`` picks the class) at ``sample_rate`` Hz.
 
     Raises:
         ValueError: unknown ``kind`` or invalid settings.
     """
-    try:
-        cls = _KINDS[features_cfg.kind]
-    except KeyError:
-        raise ValueError(
-            f"features.kind: {features_cfg.kind!r} is not one of {', '.join(_KINDS)}"
-        ) from None
-    return cls(
-        sample_rate,
-        n_fft=features_cfg.n_fft,
-        hop_length=features_cfg.hop_length,
-        win_length=features_cfg.win_length,
-        n_mels=features_cfg.n_mels,
-        f_min=features_cfg.f_min,
-        f_max=features_cfg.f_max,
-        mel_scale=features_cfg.mel_scale,
-        eps=features_cfg.eps,
-    )
+    c = features_cfg
+    stft = AF.StftParams(c.n_fft, c.hop_length, c.win_length)
+    if c.kind == Spectrogram.kind:
+        return Spectrogram(sample_rate, stft, c.eps)
+    if c.kind == LogMagnitude.kind:
+        return LogMagnitude(sample_rate, stft, c.eps)
+    if c.kind == LogMel.kind:
+        return LogMel(
+            sample_rate,
+            stft,
+            c.eps,
+            n_mels=c.n_mels,
+            f_min=c.f_min,
+            f_max=c.f_max,
+            mel_scale=c.mel_scale,
+        )
+    kinds = ", ".join(cls.kind for cls in (Spectrogram, LogMagnitude, LogMel))
+    raise ValueError(f"features.kind: {c.kind!r} is not one of {kinds}")

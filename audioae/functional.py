@@ -1,16 +1,22 @@
-"""Pure-torch DSP: STFT/ISTFT, magnitude and log compression, mel filterbank, Griffin-Lim.
+"""Pure-torch DSP: STFT/ISTFT, magnitude and log compression, mel filterbank and its inverse,
+Griffin-Lim, and :class:`StftParams`, the STFT settings as one value.
 
 Every function works on tensors with arbitrary leading (batch/channel) dimensions, waveforms
 ``(..., time)`` and spectrograms ``(..., n_freq, frames)`` with ``n_freq = n_fft // 2 + 1``,
 and runs on the input's device and dtype. Conventions follow librosa (periodic Hann window,
 ``center=True`` with zero padding of ``n_fft // 2`` samples on both sides), so results match
 ``librosa.stft`` / ``librosa.istft`` / ``librosa.griffinlim`` up to float rounding.
+
+The functions take the STFT settings as separate arguments (as torchaudio's functional
+does); code that carries the settings around passes one :class:`StftParams` and calls its
+methods (``params.stft(wav)``, ``params.istft(spec, length=...)``, ``params.griffin_lim(...)``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
@@ -18,6 +24,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "StftParams",
     "stft",
     "istft",
     "magnitude",
@@ -25,6 +32,7 @@ __all__ = [
     "log_compress",
     "log_decompress",
     "mel_filterbank",
+    "mel_to_linear",
     "griffin_lim",
     "hann_window",
 ]
@@ -51,6 +59,11 @@ def _check_frame_args(n_fft: int, hop_length: int, win_length: int | None) -> in
     if not 0 < win_length <= n_fft:
         raise ValueError(f"win_length must be in 1..n_fft ({n_fft}), got {win_length}")
     return win_length
+
+
+def _num_frames(length: int, n_fft: int, hop_length: int, center: bool) -> int:
+    """STFT frames of ``length`` samples (the one place this is computed)."""
+    return 1 + length // hop_length if center else 1 + (length - n_fft) // hop_length
 
 
 def _resolve_window(window: Tensor | None, win_length: int, like: Tensor) -> Tensor:
@@ -416,6 +429,59 @@ def mel_filterbank(
     return torch.tensor(fb, dtype=dtype, device=device)
 
 
+def mel_to_linear(mel: Tensor, filterbank: Tensor, n_iter: int = 100) -> Tensor:
+    """Non-negative linear magnitude ``X`` with ``filterbank @ X ~ mel``: non-negative least
+    squares ``min ||filterbank @ X - mel||_F^2, X >= 0``, one problem per frame, batched.
+
+    Solver: accelerated projected gradient (FISTA; Beck & Teboulle, "A fast iterative
+    shrinkage-thresholding algorithm for linear inverse problems", SIAM J. Imaging Sci. 2009)
+    in the diagonal metric ``D = diag(A^T A 1)`` (``A = filterbank``), which majorises
+    ``A^T A`` for a non-negative ``A`` (the bound behind Lee & Seung's multiplicative NNLS/NMF
+    updates, NIPS 2001), so the per-bin step ``1 / D_jj`` is safe and projection stays a clamp
+    at 0. Compared with the scalar step ``1 / ||A||_2^2`` it converges faster on the wide
+    (small-weight) high-frequency Slaney filters. Started from the pseudo-inverse solution
+    clipped at 0 (the start ``librosa.feature.inverse.mel_to_stft`` uses before L-BFGS-B).
+    The problem is underdetermined (``n_mels < n_freq``); bins no filter covers stay at 0.
+
+    Args:
+        mel: non-negative mel magnitude ``(..., n_mels, frames)``.
+        filterbank: non-negative ``(n_mels, n_freq)``, e.g. :func:`mel_filterbank`.
+        n_iter: FISTA iterations (0 returns the clipped pseudo-inverse).
+
+    Returns:
+        ``(..., n_freq, frames)`` in ``mel``'s dtype and device.
+
+    Raises:
+        ValueError: shape mismatch between ``mel`` and ``filterbank``, a negative
+            filterbank, or ``n_iter < 0``.
+    """
+    if filterbank.dim() != 2 or mel.dim() < 2 or mel.shape[-2] != filterbank.shape[0]:
+        raise ValueError(
+            f"mel {tuple(mel.shape)} does not match filterbank {tuple(filterbank.shape)}: expected mel (..., n_mels, frames)"
+        )
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    fb64 = filterbank.detach().to(device=mel.device, dtype=torch.float64)
+    if bool((fb64 < 0).any()):
+        raise ValueError("filterbank must be non-negative")
+    pinv = torch.linalg.pinv(fb64).to(mel.dtype)  # (n_freq, n_mels)
+    diag = fb64.transpose(0, 1) @ fb64.sum(dim=1)  # D_jj = (A^T A 1)_j, (n_freq,)
+    step = torch.where(diag > 0, 1.0 / diag.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    step = step.to(mel.dtype).unsqueeze(-1)  # (n_freq, 1); 0 where no filter covers the bin
+    fb = fb64.to(mel.dtype)
+    fb_t = fb.transpose(0, 1)
+    x = (pinv @ mel).clamp_min_(0.0)  # (..., n_freq, frames)
+    y = x
+    t = 1.0
+    for _ in range(n_iter):
+        grad = fb_t @ (fb @ y - mel)
+        x_next = (y - step * grad).clamp_min_(0.0)
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        y = x_next + ((t - 1.0) / t_next) * (x_next - x)
+        x, t = x_next, t_next
+    return x
+
+
 def _initial_phasor(
     init: str | Tensor, shape: torch.Size, like: Tensor, generator: torch.Generator | None
 ) -> Tensor:
@@ -495,7 +561,7 @@ def griffin_lim(
         raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
     lead, n_freq, frames = magnitude.shape[:-2], magnitude.shape[-2], magnitude.shape[-1]
     if length is not None:
-        expected = 1 + length // hop_length if center else 1 + (length - n_fft) // hop_length
+        expected = _num_frames(length, n_fft, hop_length, center)
         if length <= 0 or expected != frames:
             raise ValueError(f"length={length} gives {expected} frames, but magnitude has {frames}")
     # Internal state is frame-major, (batch, frames, n_freq): the layout rfft/irfft use along
@@ -553,3 +619,118 @@ def _griffin_lim_loop(
         angles.mul_(scale.unsqueeze(-1))
         tprev = rebuilt
     return ola.crop(ola.inverse_full(torch.view_as_complex(angles)))
+
+
+@dataclass(frozen=True)
+class StftParams:
+    """The settings of one STFT, passed whole instead of as six arguments.
+
+    Args:
+        n_fft: FFT size in samples, > 0.
+        hop_length: frame advance in samples, > 0.
+        win_length: window length in samples, in ``1..n_fft``; None means ``n_fft`` and is
+            resolved at construction, so ``win_length`` is always the effective length.
+        center: frame ``t`` is centred at sample ``t * hop_length`` (``n_fft // 2`` samples
+            of padding on both sides), as librosa.
+        pad_mode: the ``center`` padding, ``"constant"`` (zeros) or ``"reflect"``.
+
+    Raises:
+        ValueError: non-positive sizes, ``win_length`` outside ``1..n_fft`` or an unknown
+            ``pad_mode``.
+
+    The methods call the module's functions with these settings; ``window`` is the
+    ``(win_length,)`` analysis window (default a periodic Hann window built on the fly).
+    """
+
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int | None = None
+    center: bool = True
+    pad_mode: str = "constant"
+
+    def __post_init__(self) -> None:
+        win_length = _check_frame_args(self.n_fft, self.hop_length, self.win_length)
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {self.pad_mode!r}")
+        object.__setattr__(self, "n_fft", int(self.n_fft))
+        object.__setattr__(self, "hop_length", int(self.hop_length))
+        object.__setattr__(self, "win_length", int(win_length))
+
+    @property
+    def n_freq(self) -> int:
+        """Number of one-sided frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    def num_frames(self, length: int) -> int:
+        """STFT frames of a signal of ``length`` samples: ``1 + length // hop_length`` with
+        ``center``, else ``1 + (length - n_fft) // hop_length``.
+
+        Raises:
+            ValueError: ``length < 0``, or shorter than ``n_fft`` without ``center``.
+        """
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        if not self.center and length < self.n_fft:
+            raise ValueError(f"length {length} is shorter than n_fft={self.n_fft} (center=False)")
+        return _num_frames(length, self.n_fft, self.hop_length, self.center)
+
+    def stft(self, wav: Tensor, window: Tensor | None = None) -> Tensor:
+        """:func:`stft` of ``wav (..., time)``: complex ``(..., n_freq, frames)``."""
+        return stft(
+            wav, self.n_fft, self.hop_length, self.win_length, window, self.center, self.pad_mode
+        )
+
+    def spectrogram(
+        self,
+        wav: Tensor,
+        window: Tensor | None = None,
+        power: float = 1.0,
+        projection: Tensor | None = None,
+    ) -> Tensor:
+        """:func:`spectrogram` of ``wav (..., time)``: real ``(..., n_out, frames)``."""
+        return spectrogram(
+            wav,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            window,
+            self.center,
+            self.pad_mode,
+            power,
+            projection,
+        )
+
+    def istft(
+        self, spec: Tensor, window: Tensor | None = None, length: int | None = None
+    ) -> Tensor:
+        """:func:`istft` of a complex ``spec (..., n_freq, frames)``: real ``(..., time)``."""
+        return istft(
+            spec, self.n_fft, self.hop_length, self.win_length, window, self.center, length
+        )
+
+    def griffin_lim(
+        self,
+        magnitude: Tensor,
+        window: Tensor | None = None,
+        *,
+        n_iter: int = 32,
+        momentum: float = 0.99,
+        init: str | Tensor = "random",
+        generator: torch.Generator | None = None,
+        length: int | None = None,
+    ) -> Tensor:
+        """:func:`griffin_lim` of a magnitude ``(..., n_freq, frames)``: real ``(..., time)``."""
+        return griffin_lim(
+            magnitude,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            window,
+            n_iter=n_iter,
+            momentum=momentum,
+            init=init,
+            generator=generator,
+            length=length,
+            center=self.center,
+            pad_mode=self.pad_mode,
+        )

@@ -99,7 +99,7 @@ def save_model_file(
 
     Args:
         path: destination, conventionally ``*.safetensors``.
-        model: an autoencoder built by ``build_model(cfg.model, cfg.features)``.
+        model: an autoencoder built by ``build_model(cfg.model, build_frontend(cfg.features, ...))``.
         cfg: the config that builds ``model`` (stored as YAML in the metadata).
         overwrite: replace an existing file.
         dtype: store floating-point weights in this dtype (e.g. ``torch.float16`` halves the
@@ -174,6 +174,7 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     """
     from safetensors.torch import load_file
 
+    from .features import build_frontend
     from .models import build_model
 
     path = Path(path)
@@ -195,7 +196,7 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
             f"{path}: corrupt model file (the tensors' checksum does not match the header)"
         )
     try:
-        model = build_model(cfg.model, cfg.features)
+        model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
         model.load_state_dict(tensors, strict=True)
     except (ConfigError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
@@ -266,6 +267,7 @@ def export_run(
         ConfigError: the stored config is invalid.
         OutputExistsError: ``out`` exists and ``overwrite`` is false.
     """
+    from .features import build_frontend
     from .models import build_model
 
     run_dir = Path(run_dir)
@@ -292,7 +294,7 @@ def export_run(
         for k, v in (ckpt.get("state_dict") or {}).items()
         if k.startswith("model.")
     }
-    model = build_model(cfg.model, cfg.features)
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -1,35 +1,50 @@
-"""Phase paths from features back to a waveform: Griffin-Lim, ISTFT with a kept phase, and
-mel -> linear magnitude inversion.
+"""The features -> waveform seam: every caller turns features or linear magnitudes into a
+waveform through a :class:`PhaseReconstructor`, choosing the phase method by name.
 
-Shapes: magnitudes ``(..., n_freq, frames)`` with ``n_freq = n_fft // 2 + 1``, mel spectra
-``(..., n_mels, frames)``, waveforms ``(..., time)``; everything runs on the input's device.
+Methods (:data:`PHASE_METHODS`):
+
+- ``"griffin-lim"``: fast Griffin-Lim on the linear magnitude, its random initial phase drawn
+  from a generator seeded with ``PhaseConfig.seed`` (the same input gives the same waveform);
+- ``"kept-phase"``: the inverse STFT of the magnitude with the phase of a reference STFT
+  (e.g. the noisy input when denoising; :func:`istft_with_phase`).
+
+A method is a function of one :class:`PhaseRequest`; a new one (e.g. a learned iSTFT decoder)
+is added to :data:`PHASE_METHODS` or, when it needs per-model state such as weights, passed
+to one reconstructor: ``PhaseReconstructor(frontend, config, methods={"learned": fn})``.
+
+Shapes: features ``(..., n_bins, frames)``, magnitudes ``(..., n_freq, frames)`` with
+``n_freq = n_fft // 2 + 1``, waveforms ``(..., time)``; everything runs on the input's device.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from audioae.config import PhaseConfig
-from audioae.functional import griffin_lim, istft
+from audioae.functional import StftParams, griffin_lim
 
 if TYPE_CHECKING:  # pragma: no cover
     from audioae.features import FrontEnd
 
-__all__ = ["griffin_lim", "istft_with_phase", "mel_to_linear", "PhaseReconstructor"]
+__all__ = [
+    "PHASE_METHODS",
+    "PhaseMethod",
+    "PhaseReconstructor",
+    "PhaseRequest",
+    "griffin_lim",
+    "istft_with_phase",
+]
 
 
 def istft_with_phase(
     magnitude: Tensor,
     reference_stft: Tensor,
-    n_fft: int,
-    hop_length: int,
-    win_length: int | None = None,
+    params: StftParams,
     window: Tensor | None = None,
-    center: bool = True,
     length: int | None = None,
 ) -> Tensor:
     """Waveform from a magnitude and the phase of a reference STFT (e.g. the noisy input
@@ -40,8 +55,9 @@ def istft_with_phase(
     Args:
         magnitude: non-negative ``(..., n_freq, frames)``.
         reference_stft: complex ``(..., n_freq, frames)``, broadcastable to ``magnitude``.
-        n_fft, hop_length, win_length, window, center, length: as for
-            :func:`audioae.functional.istft`.
+        params: the STFT settings (those of the reference).
+        window: ``(win_length,)`` synthesis window (default a periodic Hann window).
+        length: exact output length in samples (see :func:`audioae.functional.istft`).
 
     Returns:
         Real waveform ``(..., time)``.
@@ -63,124 +79,179 @@ def istft_with_phase(
         )
     angle = reference_stft.to(magnitude.device).angle().to(magnitude.dtype)  # angle(0) = 0
     phasor = torch.polar(torch.ones_like(angle), angle)
-    return istft(magnitude * phasor, n_fft, hop_length, win_length, window, center, length)
+    return params.istft(magnitude * phasor, window, length)
 
 
-def mel_to_linear(mel: Tensor, filterbank: Tensor, n_iter: int = 100) -> Tensor:
-    """Non-negative linear magnitude ``X`` with ``filterbank @ X ~ mel``: non-negative least
-    squares ``min ||filterbank @ X - mel||_F^2, X >= 0``, one problem per frame, batched.
+class PhaseRequest:
+    """What a phase method gets: the front-end, the phase settings, the features or the
+    linear magnitude to invert, the output length and an optional reference STFT.
 
-    Solver: accelerated projected gradient (FISTA; Beck & Teboulle, "A fast iterative
-    shrinkage-thresholding algorithm for linear inverse problems", SIAM J. Imaging Sci. 2009)
-    in the diagonal metric ``D = diag(A^T A 1)`` (``A = filterbank``), which majorises
-    ``A^T A`` for a non-negative ``A`` (the bound behind Lee & Seung's multiplicative NNLS/NMF
-    updates, NIPS 2001), so the per-bin step ``1 / D_jj`` is safe and projection stays a clamp
-    at 0. Compared with the scalar step ``1 / ||A||_2^2`` it converges faster on the wide
-    (small-weight) high-frequency Slaney filters. Started from the pseudo-inverse solution
-    clipped at 0 (the start ``librosa.feature.inverse.mel_to_stft`` uses before L-BFGS-B).
-    The problem is underdetermined (``n_mels < n_freq``); bins no filter covers stay at 0.
-
-    Args:
-        mel: non-negative mel magnitude ``(..., n_mels, frames)``.
-        filterbank: non-negative ``(n_mels, n_freq)``, e.g. :func:`audioae.functional.mel_filterbank`.
-        n_iter: FISTA iterations (0 returns the clipped pseudo-inverse).
-
-    Returns:
-        ``(..., n_freq, frames)`` in ``mel``'s dtype and device.
-
-    Raises:
-        ValueError: shape mismatch between ``mel`` and ``filterbank``, a negative
-            filterbank, or ``n_iter < 0``.
+    Attributes:
+        frontend: the :class:`~audioae.features.FrontEnd` (STFT settings, window,
+            feature <-> magnitude maps).
+        config: the :class:`~audioae.config.PhaseConfig`.
+        features: ``(..., n_bins, frames)`` when the caller gave features, else None.
+        length: exact output length in samples, or None for ``(frames - 1) * hop_length``.
+        reference_stft: complex ``(..., n_freq, frames)`` or None.
     """
-    if filterbank.dim() != 2 or mel.dim() < 2 or mel.shape[-2] != filterbank.shape[0]:
-        raise ValueError(
-            f"mel {tuple(mel.shape)} does not match filterbank {tuple(filterbank.shape)}: expected mel (..., n_mels, frames)"
-        )
-    if n_iter < 0:
-        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
-    fb64 = filterbank.detach().to(device=mel.device, dtype=torch.float64)
-    if bool((fb64 < 0).any()):
-        raise ValueError("filterbank must be non-negative")
-    pinv = torch.linalg.pinv(fb64).to(mel.dtype)  # (n_freq, n_mels)
-    diag = fb64.transpose(0, 1) @ fb64.sum(dim=1)  # D_jj = (A^T A 1)_j, (n_freq,)
-    step = torch.where(diag > 0, 1.0 / diag.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
-    step = step.to(mel.dtype).unsqueeze(-1)  # (n_freq, 1); 0 where no filter covers the bin
-    fb = fb64.to(mel.dtype)
-    fb_t = fb.transpose(0, 1)
-    x = (pinv @ mel).clamp_min_(0.0)  # (..., n_freq, frames)
-    y = x
-    t = 1.0
-    for _ in range(n_iter):
-        grad = fb_t @ (fb @ y - mel)
-        x_next = (y - step * grad).clamp_min_(0.0)
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        y = x_next + ((t - 1.0) / t_next) * (x_next - x)
-        x, t = x_next, t_next
-    return x
+
+    def __init__(
+        self,
+        frontend: FrontEnd,
+        config: PhaseConfig,
+        *,
+        features: Tensor | None = None,
+        magnitude: Tensor | None = None,
+        length: int | None = None,
+        reference_stft: Tensor | None = None,
+    ) -> None:
+        if (features is None) == (magnitude is None):
+            raise ValueError("give exactly one of features and magnitude")
+        self.frontend = frontend
+        self.config = config
+        self.features = features
+        self._magnitude = magnitude
+        self.length = length
+        self.reference_stft = reference_stft
+
+    def magnitude(self) -> Tensor:
+        """The linear magnitude ``(..., n_freq, frames)`` (computed from the features once,
+        on first use: the mel inversion of ``LogMel`` is not free)."""
+        if self._magnitude is None:
+            assert self.features is not None
+            self._magnitude = self.frontend.to_magnitude(self.features)
+        return self._magnitude
+
+    def window(self, like: Tensor) -> Tensor:
+        """The front-end's synthesis window on ``like``'s device and in its dtype."""
+        return self.frontend.window.to(device=like.device, dtype=like.dtype)
+
+
+PhaseMethod = Callable[[PhaseRequest], Tensor]
+"""A phase method: :class:`PhaseRequest` -> waveform ``(..., time)``."""
+
+
+def _griffin_lim(request: PhaseRequest) -> Tensor:
+    """Seeded fast Griffin-Lim on the request's magnitude."""
+    if request.reference_stft is not None:
+        raise ValueError("griffin-lim estimates the phase: it takes no reference_stft")
+    mag = request.magnitude()
+    generator = torch.Generator(device=mag.device)
+    generator.manual_seed(request.config.seed)
+    return request.frontend.stft_params.griffin_lim(
+        mag,
+        request.window(mag),
+        n_iter=request.config.n_iter,
+        momentum=request.config.momentum,
+        init="random",
+        generator=generator,
+        length=request.length,
+    )
+
+
+def _kept_phase(request: PhaseRequest) -> Tensor:
+    """ISTFT of the request's magnitude with the reference STFT's phase."""
+    if request.reference_stft is None:
+        raise ValueError("kept-phase needs a reference_stft whose phase it keeps")
+    mag = request.magnitude()
+    return istft_with_phase(
+        mag,
+        request.reference_stft,
+        request.frontend.stft_params,
+        request.window(mag),
+        request.length,
+    )
+
+
+PHASE_METHODS: dict[str, PhaseMethod] = {
+    "griffin-lim": _griffin_lim,
+    "kept-phase": _kept_phase,
+}
+"""The built-in phase methods by name."""
 
 
 class PhaseReconstructor:
-    """Features -> waveform: the front-end's linear magnitude, then Griffin-Lim (seeded) or,
-    given a reference STFT, the ISTFT with the reference's phase.
+    """Features (or linear magnitudes) -> waveform with a named phase method.
 
     Args:
         frontend: an :class:`audioae.features.FrontEnd` (supplies ``to_magnitude`` and the
             STFT settings and window).
         config: :class:`audioae.config.PhaseConfig` (``n_iter``, ``momentum``, ``seed``).
+        methods: extra or replacing methods by name, on top of :data:`PHASE_METHODS`.
 
-    Each call draws Griffin-Lim's random initial phase from a fresh ``torch.Generator`` seeded
-    with ``config.seed`` on the features' device, so the same features give the same waveform.
+    Without a ``method``, a call uses ``"kept-phase"`` when it is given a reference STFT and
+    ``"griffin-lim"`` otherwise.
     """
 
-    def __init__(self, frontend: FrontEnd, config: PhaseConfig | None = None):
+    def __init__(
+        self,
+        frontend: FrontEnd,
+        config: PhaseConfig | None = None,
+        methods: Mapping[str, PhaseMethod] | None = None,
+    ) -> None:
         self.frontend = frontend
         self.config = config if config is not None else PhaseConfig()
+        self.methods: dict[str, PhaseMethod] = {**PHASE_METHODS, **(methods or {})}
 
     def magnitude(self, features: Tensor) -> Tensor:
         """Linear magnitude ``(..., n_freq, frames)`` of ``features (..., n_bins, frames)``."""
         return self.frontend.to_magnitude(features)
 
     def __call__(
-        self, features: Tensor, length: int | None = None, reference_stft: Tensor | None = None
+        self,
+        features: Tensor,
+        length: int | None = None,
+        reference_stft: Tensor | None = None,
+        *,
+        method: str | None = None,
     ) -> Tensor:
-        """Waveform ``(..., time)`` from ``features (..., n_bins, frames)``.
+        """Waveform ``(..., time)`` from the front-end's ``features (..., n_bins, frames)``.
 
         Args:
             features: the front-end's features.
             length: exact output length in samples (default ``(frames - 1) * hop_length``).
-            reference_stft: complex ``(..., n_freq, frames)``; when given, its phase is kept
-                instead of running Griffin-Lim.
+            reference_stft: complex ``(..., n_freq, frames)`` whose phase ``"kept-phase"`` keeps.
+            method: a name in ``self.methods``; see the class docstring for the default.
 
         Raises:
-            ValueError: shapes inconsistent with the front-end, or a bad ``length``.
+            ValueError: an unknown method, a reference missing or given where the method
+                does not take one, shapes inconsistent with the front-end, or a bad ``length``.
         """
-        fe = self.frontend
-        mag = self.magnitude(features)
-        window = fe.window.to(device=mag.device, dtype=mag.dtype)
-        if reference_stft is not None:
-            return istft_with_phase(
-                mag,
-                reference_stft,
-                fe.n_fft,
-                fe.hop_length,
-                fe.win_length,
-                window,
-                fe.center,
-                length,
-            )
-        generator = torch.Generator(device=mag.device)
-        generator.manual_seed(self.config.seed)
-        return griffin_lim(
-            mag,
-            fe.n_fft,
-            fe.hop_length,
-            fe.win_length,
-            window,
-            n_iter=self.config.n_iter,
-            momentum=self.config.momentum,
-            init="random",
-            generator=generator,
+        request = PhaseRequest(
+            self.frontend,
+            self.config,
+            features=features,
             length=length,
-            center=fe.center,
-            pad_mode=fe.pad_mode,
+            reference_stft=reference_stft,
         )
+        return self._run(request, method)
+
+    def from_magnitude(
+        self,
+        magnitude: Tensor,
+        length: int | None = None,
+        reference_stft: Tensor | None = None,
+        *,
+        method: str | None = None,
+    ) -> Tensor:
+        """Waveform ``(..., time)`` from a linear ``magnitude (..., n_freq, frames)``; as
+        :meth:`__call__` otherwise."""
+        request = PhaseRequest(
+            self.frontend,
+            self.config,
+            magnitude=magnitude,
+            length=length,
+            reference_stft=reference_stft,
+        )
+        return self._run(request, method)
+
+    def _run(self, request: PhaseRequest, method: str | None) -> Tensor:
+        if method is None:
+            method = "kept-phase" if request.reference_stft is not None else "griffin-lim"
+        try:
+            fn = self.methods[method]
+        except KeyError:
+            raise ValueError(
+                f"phase method {method!r} is not one of {', '.join(self.methods)}"
+            ) from None
+        return fn(request)

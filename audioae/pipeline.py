@@ -24,8 +24,7 @@ import torch.nn.functional as F
 
 from .chunking import CrossfadeWriter, plan_windows
 from .config import Config
-from .features import build_frontend
-from .phase import PhaseReconstructor, griffin_lim, istft_with_phase
+from .phase import PhaseReconstructor
 
 PHASE_MODES = ("noisy", "griffin-lim")
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -126,8 +125,8 @@ class Pipeline:
         self.device = resolve_device(device)
         self.config = config
         self.model_hash = model_hash
-        self.frontend = build_frontend(config.features, config.audio.sample_rate).to(self.device)
         self.model = model.to(self.device).eval()
+        self.frontend = self.model.frontend  # the model's own front-end, on self.device
         self.phase = PhaseReconstructor(self.frontend, config.phase)
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
@@ -156,7 +155,8 @@ class Pipeline:
 
     @property
     def hop_length(self) -> int:
-        return self.config.features.hop_length
+        """The front-end's hop (samples)."""
+        return self.frontend.hop_length
 
     @property
     def align(self) -> int:
@@ -170,7 +170,7 @@ class Pipeline:
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
         margin = max(self.align, int(self.margin_seconds * self.sample_rate))
-        margin = max(margin, self.config.features.n_fft)
+        margin = max(margin, self.frontend.n_fft)
         return chunk, margin
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
@@ -188,8 +188,7 @@ class Pipeline:
     @property
     def purpose(self) -> str:
         """What the model is for, in words (for errors that refuse a task)."""
-        cfg = self.config
-        if cfg.model.output == "mask":
+        if self.model.predicts_mask:
             return "denoising (a mask model: denoise, reconstruct)"
         if self.is_variational:
             return "a VAE (encode, decode, reconstruct, interpolate, sample)"
@@ -201,26 +200,22 @@ class Pipeline:
         Raises:
             PipelineError: ``task="denoise"`` with a model that does not predict a mask.
         """
-        if task == "denoise" and self.config.model.output != "mask":
+        if task == "denoise" and not self.model.predicts_mask:
             raise PipelineError(
                 f"model {self.config.name!r} is {self.purpose}, not a denoiser; denoise needs a "
                 "model trained with the denoise recipe (model.output: mask)"
             )
 
     def require_latent_decoder(self, what: str) -> None:
-        if self.config.model.output == "mask":
+        if self.model.predicts_mask:
             raise PipelineError(
                 f"{what} needs a model that decodes features from a latent alone; this model predicts a mask "
                 f"over its input (model.output: mask), so it can denoise and reconstruct but not {what}"
             )
 
-    def num_frames(self, length: int) -> int:
-        """STFT frames of a signal of ``length`` samples (centred frames)."""
-        return length // self.hop_length + 1
-
     def num_latent_frames(self, length: int) -> int:
         """Latent frames of a signal of ``length`` samples."""
-        return math.ceil(self.num_frames(length) / self.model.time_downsampling)
+        return self.model.latent_frames(self.frontend.num_frames(length))
 
     # ------------------------------------------------------------------ encode / decode
     @torch.inference_mode()
@@ -266,7 +261,7 @@ class Pipeline:
         chunk, margin = self._chunking()
         windows = plan_windows(latent.shape[-1] * self.align, chunk, margin, self.align)
         writer = CrossfadeWriter(length, margin)
-        n_frames = self.num_frames(length)
+        n_frames = self.frontend.num_frames(length)
         for i, w in enumerate(windows):
             a, b = w.start // self.align, math.ceil(w.stop / self.align)
             frame0 = a * down  # the piece starts at sample frame0 * hop == w.start
@@ -278,7 +273,7 @@ class Pipeline:
             piece_len = (
                 length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
             )
-            wav = self.phase(features, length=piece_len)
+            wav = self.phase(features, length=piece_len, method="griffin-lim")
             next_start = windows[i + 1].start if i + 1 < len(windows) and not last else None
             writer.add(frame0 * self.hop_length, wav, next_start)
             if last:
@@ -296,7 +291,7 @@ class Pipeline:
             return self._process_with_kept_phase(wav, wet=1.0)
         if phase != "griffin-lim":
             raise ValueError(f"phase: {phase!r} is not one of griffin-lim, input")
-        if self.config.model.output == "mask":  # the mask needs its input: run the model end to end
+        if self.model.predicts_mask:  # the mask needs its input: run the model end to end
             return self.denoise(wav, phase="griffin-lim")
         return self.decode(self.encode(wav), wav.shape[-1])
 
@@ -317,14 +312,7 @@ class Pipeline:
         for w in plan_windows(total, chunk, margin, self.align):
             x = wav[..., w.start : w.stop]
             spec, mag = self._denoised_magnitude(x, wet)
-            y = istft_with_phase(
-                mag,
-                spec,
-                n_fft=self.frontend.n_fft,
-                hop_length=self.frontend.hop_length,
-                win_length=self.frontend.win_length,
-                length=x.shape[-1],
-            )
+            y = self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
             out[..., w.keep_start : w.keep_stop] = y[
                 ..., w.keep_start - w.start : w.keep_stop - w.start
             ]
@@ -357,16 +345,7 @@ class Pipeline:
         for i, w in enumerate(windows):
             x = wav[..., w.start : w.stop]
             _, mag = self._denoised_magnitude(x, wet)
-            y = griffin_lim(
-                mag,
-                n_fft=self.frontend.n_fft,
-                hop_length=self.frontend.hop_length,
-                win_length=self.frontend.win_length,
-                n_iter=self.config.phase.n_iter,
-                momentum=self.config.phase.momentum,
-                generator=torch.Generator(device=mag.device).manual_seed(self.config.phase.seed),
-                length=x.shape[-1],
-            )
+            y = self.phase.from_magnitude(mag, x.shape[-1], method="griffin-lim")
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 

@@ -42,9 +42,9 @@ from .config import Config, ConfigError, config_from_dict
 from .data import EpochSampler, build_datasets
 from .features import build_frontend
 from .fileio import OutputExistsError, atomic_output
-from .functional import istft
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
+from .phase import PhaseReconstructor
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ class AutoEncoderModule(L.LightningModule):
         self.save_hyperparameters({"config": cfg.to_dict()})
         self.cfg = cfg
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
-        self.model = build_model(cfg.model, cfg.features)
-        self._reconstructor = None
+        self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
+        self.phase = PhaseReconstructor(self.frontend, cfg.phase)
 
     def forward(self, features: torch.Tensor):
         """Model forward on features ``(batch, n_bins, frames)``; returns ``AEOutput``."""
@@ -118,15 +118,12 @@ class AutoEncoderModule(L.LightningModule):
             return self.frontend(wav.float())
 
     def _masked_waveform(self, noisy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``ISTFT(mask * STFT(noisy))`` ``(batch, time)``: what denoising outputs (noisy phase)."""
+        """``ISTFT(mask * |STFT(noisy)|, noisy phase)`` ``(batch, time)``: what denoising
+        outputs (the kept-phase method of :mod:`audioae.phase`)."""
         with torch.autocast(self.device.type, enabled=False):
             spec = self.frontend.stft(noisy.float())
-            return istft(
-                mask.float() * spec,
-                self.frontend.n_fft,
-                self.frontend.hop_length,
-                self.frontend.win_length,
-                length=noisy.shape[-1],
+            return self.phase.from_magnitude(
+                mask.float() * spec.abs(), noisy.shape[-1], spec, method="kept-phase"
             )
 
     def _split(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,18 +208,15 @@ class AutoEncoderModule(L.LightningModule):
         tb = self._tensorboard()
         if count == 0 or tb is None:
             return
-        from .phase import PhaseReconstructor
         from .plots import figure_to_array, spectrogram_grid
 
-        if self._reconstructor is None:
-            self._reconstructor = PhaseReconstructor(self.frontend, self.cfg.phase)
         noisy, clean = self._split(batch)
         length = clean.shape[-1]
         reference = None
-        if self.model.output == "mask":  # a mask model keeps the noisy phase (as denoising does)
+        if self.model.predicts_mask:  # a mask model keeps the noisy phase (as denoising does)
             reference = self.frontend.stft(noisy[:count].float())
         with torch.autocast(self.device.type, enabled=False):
-            recon = self._reconstructor(
+            recon = self.phase(
                 reconstruction[:count].float(), length=length, reference_stft=reference
             )
         sr = self.cfg.audio.sample_rate

@@ -112,7 +112,7 @@ def run(repeats: int, threads: int) -> str:
     cfg = FeatureConfig()
     n_fft, hop, eps = cfg.n_fft, cfg.hop_length, cfg.eps
     window = torch.hann_window(n_fft)
-    frontend = LogMel(SAMPLE_RATE, n_fft, hop, n_mels=cfg.n_mels, eps=eps)
+    frontend = LogMel(SAMPLE_RATE, AF.StftParams(n_fft, hop), eps, n_mels=cfg.n_mels)
     rows = []
     for case, wav_np in load_cases().items():
         wav = torch.from_numpy(wav_np)

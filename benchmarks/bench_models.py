@@ -28,6 +28,7 @@ import torch
 from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
 
 from audioae.config import FeatureConfig, LossConfig, ModelConfig
+from audioae.features import build_frontend
 from audioae.losses import compute_loss
 from audioae.models import build_model
 
@@ -51,9 +52,9 @@ def run(repeats: int) -> tuple[list[dict], str]:
     load_before = os.getloadavg()[0]
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    features = FeatureConfig()
+    features = build_frontend(FeatureConfig(), SAMPLE_RATE)
     loss_cfg = LossConfig()
-    frames = 1 + int(SECONDS * SAMPLE_RATE) // features.hop_length  # centred STFT frames
+    frames = features.num_frames(int(SECONDS * SAMPLE_RATE))
     # log-mel-like values (the step time does not depend on them)
     x = torch.randn(BATCH, features.n_bins, frames) * 2.5 - 6.0
     names = [(a, b) for a in ("dense", "conv1d", "conv2d") for b in ("deterministic", "gaussian")]

@@ -12,6 +12,7 @@ from conftest import DATA
 
 from audioae.cli import main
 from audioae.config import load_config
+from audioae.features import build_frontend
 from audioae.modelfile import save_model_file
 from audioae.models import build_model
 
@@ -28,7 +29,9 @@ BASE = [
 def _model_file(path: Path, overrides=()) -> Path:
     torch.manual_seed(0)
     cfg = load_config(None, [*BASE, *overrides])
-    return save_model_file(path, build_model(cfg.model, cfg.features), cfg)
+    return save_model_file(
+        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
+    )
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +316,11 @@ def test_folder_job_finishes_the_rest_and_unwritable_output_is_reported(models, 
         ]
     )
     printed = capsys.readouterr().out
-    assert code == 1 and "silence.wav" in printed and "0 written, 0 skipped (output exists), 1 failed" in printed
+    assert (
+        code == 1
+        and "silence.wav" in printed
+        and "0 written, 0 skipped (output exists), 1 failed" in printed
+    )
 
 
 def test_generated_sounds_are_scaled_together_only_when_they_would_clip():

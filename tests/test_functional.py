@@ -3,6 +3,7 @@ against librosa (0.11) and against their own contracts."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -427,3 +428,48 @@ def test_cuda_matches_cpu():
     assert wav.device.type == "cuda"
     err = (AF.stft(wav, 512, 128).abs().cpu() - spec.abs()).norm() / spec.abs().norm()
     assert err < 0.2
+
+
+def test_stft_params_resolve_derive_and_validate():
+    p = AF.StftParams(512, 128)
+    assert (p.n_fft, p.hop_length, p.win_length, p.center, p.pad_mode, p.n_freq) == (
+        512,
+        128,
+        512,
+        True,
+        "constant",
+        257,
+    )
+    assert AF.StftParams(512, 128, win_length=400).win_length == 400
+    assert p.num_frames(0) == 1
+    for n in (1, 127, 128, 5000):
+        assert p.num_frames(n) == AF.stft(torch.randn(n), 512, 128).shape[-1] == 1 + n // 128
+    no_center = AF.StftParams(256, 64, center=False)
+    y = torch.randn(1000)
+    assert no_center.num_frames(1000) == AF.stft(y, 256, 64, center=False).shape[-1] == 12
+    with pytest.raises(ValueError, match="shorter"):
+        no_center.num_frames(100)
+    with pytest.raises(ValueError, match="win_length"):
+        AF.StftParams(256, 64, win_length=300)
+    with pytest.raises(ValueError, match="pad_mode"):
+        AF.StftParams(256, 64, pad_mode="edge")
+    with pytest.raises(ValueError, match="hop_length"):
+        AF.StftParams(256, 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.n_fft = 1024  # type: ignore[misc]
+
+
+def test_stft_params_methods_equal_the_functions():
+    p = AF.StftParams(256, 64, win_length=200, center=True, pad_mode="reflect")
+    y = torch.randn(2, 3000)
+    spec = AF.stft(y, 256, 64, 200, None, True, "reflect")
+    assert torch.equal(p.stft(y), spec)
+    assert torch.equal(
+        p.spectrogram(y, power=2.0), AF.spectrogram(y, 256, 64, 200, None, True, "reflect", 2.0)
+    )
+    assert torch.equal(p.istft(spec, length=3000), AF.istft(spec, 256, 64, 200, length=3000))
+    gl = p.griffin_lim(spec.abs(), n_iter=3, init="zeros", length=3000)
+    ref = AF.griffin_lim(
+        spec.abs(), 256, 64, 200, n_iter=3, init="zeros", length=3000, pad_mode="reflect"
+    )
+    assert torch.equal(gl, ref)

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from audioae.config import load_config
+from audioae.features import build_frontend
 from audioae.fileio import OutputExistsError
 from audioae.modelfile import (
     FORMAT,
@@ -28,7 +29,7 @@ RECIPES = Path(__file__).parents[1] / "recipes"
 def _model(overrides: list[str] | None = None):
     torch.manual_seed(0)
     cfg = load_config(RECIPES / "tiny.yaml", overrides or [])
-    return cfg, build_model(cfg.model, cfg.features)
+    return cfg, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
 
 
 @pytest.mark.parametrize("bottleneck", ["deterministic", "gaussian", "sparse"])
@@ -40,7 +41,7 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path, bottleneck: str) -> 
     assert loaded.metadata["format"] == FORMAT and loaded.metadata["format_version"] == "1"
     assert not loaded.model.training
     model.eval()
-    x = torch.randn(3, cfg.features.n_bins, 21)
+    x = torch.randn(3, model.n_bins, 21)
     with torch.no_grad():
         a, b = model(x), loaded.model(x)
     assert torch.equal(a.reconstruction, b.reconstruction)
@@ -150,12 +151,13 @@ def test_float16_storage_halves_the_file_and_loads_close(tmp_path):
     import torch
 
     from audioae.config import load_config
+    from audioae.features import build_frontend
     from audioae.modelfile import load_model_file, save_model_file
     from audioae.models import build_model
 
     torch.manual_seed(0)
     cfg = load_config(None, ["model.latent_dim=8", "model.hidden_dim=32", "features.n_mels=32"])
-    model = build_model(cfg.model, cfg.features).eval()
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)).eval()
     full = save_model_file(tmp_path / "f32.safetensors", model, cfg)
     half = save_model_file(tmp_path / "f16.safetensors", model, cfg, dtype=torch.float16)
     assert half.stat().st_size < 0.6 * full.stat().st_size

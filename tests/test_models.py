@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from audioae.config import ConfigError, FeatureConfig, LossConfig, ModelConfig
-from audioae.features import build_frontend
+from audioae.features import FrontEnd, build_frontend
 from audioae.losses import compute_loss
 from audioae.models import AutoEncoder, build_model
 
@@ -23,6 +23,14 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not availa
 
 # 21 bins: not a multiple of conv2d's frequency downsampling (4), so padding/cropping is exercised.
 TINY_FEATURES = FeatureConfig(n_fft=256, hop_length=64, n_mels=21)
+SAMPLE_RATE = 16000
+
+
+def fe(features: FeatureConfig) -> FrontEnd:
+    """The front-end of ``features`` at 16 kHz."""
+    return build_frontend(features, SAMPLE_RATE)
+
+
 TINY = dict(
     latent_dim=6, hidden_dim=24, channels=[4, 8], strides=[2, 3], freq_strides=[2, 2], context=3
 )
@@ -34,13 +42,12 @@ def tiny(
 ) -> AutoEncoder:
     torch.manual_seed(0)
     return build_model(
-        ModelConfig(architecture=arch, bottleneck=bottleneck, **{**TINY, **kw}), features
+        ModelConfig(architecture=arch, bottleneck=bottleneck, **{**TINY, **kw}), fe(features)
     )
 
 
 # ---------------------------------------------------------------- real features (data/notes)
 REAL_FEATURES = FeatureConfig(n_fft=512, hop_length=128, n_mels=40)
-SAMPLE_RATE = 16000
 
 
 def _log_mel(wav: np.ndarray) -> torch.Tensor:
@@ -125,10 +132,10 @@ def test_decode_frames_and_errors() -> None:
 
 def test_latent_rate_and_parameter_count() -> None:
     features = FeatureConfig()  # 16 kHz defaults: hop 256, 80 mels
-    model = build_model(ModelConfig(), features)  # conv1d, strides [2, 2], latent_dim 32
+    model = build_model(ModelConfig(), fe(features))  # conv1d, strides [2, 2], latent_dim 32
     assert model.time_downsampling == 4
     assert model.latent_rate(16000, 256) == pytest.approx(32 * 16000 / (256 * 4))  # 500 values/s
-    dense = build_model(ModelConfig(architecture="dense", context=8, latent_dim=16), features)
+    dense = build_model(ModelConfig(architecture="dense", context=8, latent_dim=16), fe(features))
     assert dense.latent_rate(16000, 256) == pytest.approx(16 * 16000 / (256 * 8))
     assert model.n_parameters == sum(p.numel() for p in model.parameters()) > 0
     # dense, context 8: Conv1d(80 -> 256, k=8), a residual 1x1 block, the 1x1 projection to 16;
@@ -201,7 +208,7 @@ def test_each_architecture_overfits_one_batch_of_real_features(
         strides=[2, 2],
         freq_strides=[2, 2],
     )
-    model = build_model(cfg, REAL_FEATURES)
+    model = build_model(cfg, fe(REAL_FEATURES))
     losses = _train(model, real_batch, LossConfig(), steps=400)
     # L1 of the best input-independent guess (the per-bin median spectrum), for scale
     median = real_batch.median(dim=2, keepdim=True).values.median(dim=0, keepdim=True).values
@@ -215,7 +222,7 @@ def test_sparsity_penalty_lowers_mean_activation(real_batch: torch.Tensor) -> No
     mean_activation = {}
     for weight in (0.0, 1.0):
         torch.manual_seed(0)
-        model = build_model(cfg, REAL_FEATURES)
+        model = build_model(cfg, fe(REAL_FEATURES))
         loss_cfg = LossConfig(sparsity_kl=weight, sparsity_target=0.05)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         for step in range(60):
@@ -238,7 +245,7 @@ def test_state_dict_roundtrip_gives_identical_outputs(arch: str, tmp_path: Path)
     torch.save(model.state_dict(), path)
     torch.manual_seed(123)  # a different init
     fresh = build_model(
-        ModelConfig(architecture=arch, bottleneck="gaussian", **TINY), TINY_FEATURES
+        ModelConfig(architecture=arch, bottleneck="gaussian", **TINY), fe(TINY_FEATURES)
     )
     x = torch.randn(2, 21, 17)
     assert not torch.allclose(fresh.eval()(x).reconstruction, model.eval()(x).reconstruction)
@@ -296,7 +303,7 @@ def test_normalization_is_a_fixed_affine_map() -> None:
 @pytest.mark.parametrize("kind", ["log_mel", "spectrogram"])
 def test_mask_output_is_bounded_by_the_input_magnitude(kind: str) -> None:
     features = dataclasses.replace(TINY_FEATURES, kind=kind)
-    n_bins = features.n_bins
+    n_bins = fe(features).n_bins
     model = tiny("conv2d", "gaussian", features=features, output="mask").eval()
     magnitude = torch.rand(2, n_bins, 22) * 3.0
     x = torch.log(magnitude + features.eps) if kind == "log_mel" else magnitude
@@ -336,14 +343,14 @@ def test_mask_output_is_bounded_by_the_input_magnitude(kind: str) -> None:
 )
 def test_bad_config_raises_config_error_naming_the_field(overrides: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        build_model(ModelConfig(**{**TINY, **overrides}), TINY_FEATURES)  # 21 bins < 4*4*4
+        build_model(ModelConfig(**{**TINY, **overrides}), fe(TINY_FEATURES))  # 21 bins < 4*4*4
 
 
 def test_config_edited_after_construction_is_checked_again() -> None:
     cfg = ModelConfig(**TINY)
     cfg.hidden_dim = 0
     with pytest.raises(ConfigError, match=r"model\.hidden_dim"):
-        build_model(cfg, TINY_FEATURES)
+        build_model(cfg, fe(TINY_FEATURES))
 
 
 @pytest.mark.parametrize("dilations", [[1], [1, 2, 4]])
@@ -363,3 +370,20 @@ def test_conv1d_receptive_field_follows_the_dilations(dilations: list[int]) -> N
         changed = (model(bumped).reconstruction - model(x).reconstruction).abs().amax(dim=1)[0]
     reached = torch.nonzero(changed > 1e-12).flatten()
     assert int(reached.min()) == 40 - field and int(reached.max()) == 40 + field
+
+
+@pytest.mark.parametrize("kind", ["spectrogram", "log_magnitude", "log_mel"])
+def test_the_model_takes_its_feature_space_from_its_front_end(kind: str) -> None:
+    frontend = fe(dataclasses.replace(TINY_FEATURES, kind=kind))
+    model = build_model(ModelConfig(**TINY), frontend)
+    assert model.frontend is frontend and model.n_bins == frontend.n_bins
+    assert model.n_bins == (21 if kind == "log_mel" else 129)
+    shift, scale = frontend.default_normalization()
+    assert (shift, scale) == ((0.0, 1.0) if kind == "spectrogram" else (
+        0.5 * math.log(1e-5), -0.25 * math.log(1e-5)
+    ))  # fmt: skip
+    assert bool((model.feature_shift == shift).all() and (model.feature_scale == scale).all())
+    assert not any(key.startswith("frontend") for key in model.state_dict())  # no new weights
+    assert not model.predicts_mask and not ModelConfig().predicts_mask
+    assert build_model(ModelConfig(**TINY, output="mask"), frontend).predicts_mask
+    assert ModelConfig(output="mask").predicts_mask

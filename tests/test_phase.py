@@ -13,7 +13,8 @@ import torch
 from audioae import functional as AF
 from audioae.config import FeatureConfig, PhaseConfig
 from audioae.features import LogMagnitude, LogMel, Spectrogram, build_frontend
-from audioae.phase import PhaseReconstructor, griffin_lim, istft_with_phase, mel_to_linear
+from audioae.functional import StftParams, mel_to_linear
+from audioae.phase import PHASE_METHODS, PhaseReconstructor, griffin_lim, istft_with_phase
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SR = 16000
@@ -81,32 +82,32 @@ def test_mel_to_linear_batch_consistency_and_errors():
 def test_istft_with_phase_restores_the_signal():
     y = speech_clip(1)
     spec = AF.stft(y, 1024, 256)
-    wav = istft_with_phase(spec.abs(), spec, 1024, 256, length=y.shape[-1])
+    wav = istft_with_phase(spec.abs(), spec, StftParams(1024, 256), length=y.shape[-1])
     assert wav.shape == y.shape
     assert (wav - y).abs().max() < 1e-5
     # a scaled magnitude with the kept phase scales the signal (the ISTFT is linear)
-    half = istft_with_phase(0.5 * spec.abs(), spec, 1024, 256, length=y.shape[-1])
+    half = istft_with_phase(0.5 * spec.abs(), spec, StftParams(1024, 256), length=y.shape[-1])
     assert (half - 0.5 * y).abs().max() < 1e-5
     # the reference's magnitude is ignored, only its phase is kept
-    boosted = istft_with_phase(spec.abs(), spec * 3.0, 1024, 256, length=y.shape[-1])
+    boosted = istft_with_phase(spec.abs(), spec * 3.0, StftParams(1024, 256), length=y.shape[-1])
     assert (boosted - y).abs().max() < 1e-5
 
 
 def test_istft_with_phase_zero_reference_and_broadcast():
     mag = torch.ones(2, 129, 9)
     ref = torch.zeros(129, 9, dtype=torch.complex64)  # zero bins: zero phase
-    wav = istft_with_phase(mag, ref, 256, 64)
+    wav = istft_with_phase(mag, ref, StftParams(256, 64))
     expected = AF.istft(mag.to(torch.complex64), 256, 64)
     torch.testing.assert_close(wav, expected)
     with pytest.raises(ValueError, match="complex"):
-        istft_with_phase(mag, mag, 256, 64)
+        istft_with_phase(mag, mag, StftParams(256, 64))
     with pytest.raises(ValueError, match="broadcast"):
-        istft_with_phase(mag, torch.zeros(129, 8, dtype=torch.complex64), 256, 64)
+        istft_with_phase(mag, torch.zeros(129, 8, dtype=torch.complex64), StftParams(256, 64))
 
 
 def test_phase_reconstructor_griffin_lim_path():
     y = speech_clip(2, seconds=1.5)
-    fe = LogMagnitude(SR, n_fft=512, hop_length=128)
+    fe = LogMagnitude(SR, StftParams(n_fft=512, hop_length=128))
     feats = fe(y)
     rec = PhaseReconstructor(fe, PhaseConfig(n_iter=32, momentum=0.99, seed=3))
     wav = rec(feats, length=y.shape[-1])
@@ -143,10 +144,10 @@ def test_phase_reconstructor_kept_phase_path():
 
 def test_phase_reconstructor_log_mel_batch():
     y = torch.stack([speech_clip(i, seconds=1.0) for i in range(3)])
-    fe = LogMel(SR, n_fft=512, hop_length=128, n_mels=64)
+    fe = LogMel(SR, StftParams(n_fft=512, hop_length=128), n_mels=64)
     rec = PhaseReconstructor(fe, PhaseConfig(n_iter=16))
     wav = rec(fe(y))
-    assert wav.shape == (3, (fe.frames(y.shape[-1]) - 1) * 128)
+    assert wav.shape == (3, (fe.num_frames(y.shape[-1]) - 1) * 128)
     # kept phase through mel inversion: close to, but not exactly, the input
     kept = rec(fe(y), length=y.shape[-1], reference_stft=fe.stft(y))
     assert kept.shape == y.shape
@@ -154,7 +155,7 @@ def test_phase_reconstructor_log_mel_batch():
 
 
 def test_phase_reconstructor_float64_and_spectrogram():
-    fe = Spectrogram(SR, n_fft=256, hop_length=64).to(torch.float64)
+    fe = Spectrogram(SR, StftParams(n_fft=256, hop_length=64)).to(torch.float64)
     t = torch.arange(4000, dtype=torch.float64) / SR
     y = torch.sin(2 * math.pi * 440 * t)
     wav = PhaseReconstructor(fe, PhaseConfig(n_iter=8))(fe(y), length=4000)
@@ -163,7 +164,7 @@ def test_phase_reconstructor_float64_and_spectrogram():
 
 @CUDA
 def test_phase_reconstructor_cuda():
-    fe = LogMel(SR, n_fft=512, hop_length=128, n_mels=40).cuda()
+    fe = LogMel(SR, StftParams(n_fft=512, hop_length=128), n_mels=40).cuda()
     y = torch.randn(2, 8000, device="cuda") * 0.1
     rec = PhaseReconstructor(fe, PhaseConfig(n_iter=8))
     wav = rec(fe(y), length=8000)
@@ -171,7 +172,53 @@ def test_phase_reconstructor_cuda():
     assert torch.equal(wav, rec(fe(y), length=8000))
     np.testing.assert_allclose(
         fe.to_magnitude(fe(y)).cpu().numpy(),
-        LogMel(SR, n_fft=512, hop_length=128, n_mels=40).to_magnitude(fe(y).cpu()).numpy(),
+        LogMel(SR, StftParams(n_fft=512, hop_length=128), n_mels=40)
+        .to_magnitude(fe(y).cpu())
+        .numpy(),
         rtol=1e-3,
         atol=1e-4,
     )
+
+
+def test_phase_methods_by_name_and_their_errors():
+    y = speech_clip(1, seconds=0.5)
+    fe = LogMagnitude(SR, StftParams(n_fft=512, hop_length=128))
+    rec = PhaseReconstructor(fe, PhaseConfig(n_iter=4))
+    feats, spec = fe(y), fe.stft(y)
+    n = y.shape[-1]
+    assert set(PHASE_METHODS) == {"griffin-lim", "kept-phase"}
+    # the default picks kept-phase with a reference and griffin-lim without one
+    torch.testing.assert_close(
+        rec(feats, n, spec), rec(feats, n, spec, method="kept-phase"), rtol=0, atol=0
+    )
+    torch.testing.assert_close(rec(feats, n), rec(feats, n, method="griffin-lim"), rtol=0, atol=0)
+    # features and their linear magnitude give the same waveform
+    mag = fe.to_magnitude(feats)
+    torch.testing.assert_close(rec.from_magnitude(mag, n), rec(feats, n), rtol=0, atol=0)
+    torch.testing.assert_close(
+        rec.from_magnitude(mag, n, spec), rec(feats, n, spec), rtol=0, atol=0
+    )
+    with pytest.raises(ValueError, match="learned"):
+        rec(feats, n, method="learned")
+    with pytest.raises(ValueError, match="reference_stft"):
+        rec(feats, n, method="kept-phase")
+    with pytest.raises(ValueError, match="reference_stft"):
+        rec(feats, n, spec, method="griffin-lim")
+
+
+def test_a_new_phase_method_plugs_in_and_sees_the_features():
+    y = speech_clip(1, seconds=0.5)
+    fe = LogMel(SR, StftParams(n_fft=512, hop_length=128), n_mels=40)
+    seen = {}
+
+    def silent(request):
+        seen["features"] = request.features
+        frames = request.features.shape[-1]
+        return torch.zeros(*request.features.shape[:-2], (frames - 1) * fe.hop_length)
+
+    rec = PhaseReconstructor(fe, PhaseConfig(n_iter=2), methods={"silent": silent})
+    feats = fe(y)
+    out = rec(feats, method="silent")
+    assert seen["features"] is feats  # no mel inversion on the way
+    assert out.shape == ((fe.num_frames(y.shape[-1]) - 1) * 128,) and not out.any()
+    assert rec(feats, y.shape[-1]).abs().max() > 0  # the built-in methods are still there

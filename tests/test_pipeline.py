@@ -5,6 +5,7 @@ import torch
 from conftest import DATA
 
 from audioae.config import load_config
+from audioae.features import build_frontend
 from audioae.modelfile import save_model_file
 from audioae.models import build_model
 from audioae.pipeline import Pipeline, PipelineError, slerp
@@ -24,7 +25,12 @@ def _pipe(overrides=(), **kwargs) -> Pipeline:
             *overrides,
         ],
     )
-    return Pipeline(build_model(cfg.model, cfg.features), cfg, device="cpu", **kwargs)
+    return Pipeline(
+        build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)),
+        cfg,
+        device="cpu",
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from audioae.config import (
     load_config,
     resolve_recipe,
 )
+from audioae.features import build_frontend
 from audioae.modelfile import load_model_file
 from audioae.models import build_model
 from audioae.training import train
@@ -104,10 +105,10 @@ def test_recipe_states_only_what_differs_from_the_defaults(name: str) -> None:
 def test_recipe_builds_at_full_size(name: str) -> None:
     cfg = load_config(resolve_recipe(name))
     assert cfg.name == name
-    model = build_model(cfg.model, cfg.features)
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
     frames = 40
-    out = model(torch.randn(1, cfg.features.n_bins, frames))
-    assert out.reconstruction.shape == (1, cfg.features.n_bins, frames)
+    out = model(torch.randn(1, model.n_bins, frames))
+    assert out.reconstruction.shape == (1, model.frontend.n_bins, frames)
     assert out.latent.sample.shape == (1, cfg.model.latent_dim, model.latent_frames(frames))
 
 
@@ -115,8 +116,8 @@ def test_stated_latent_rates() -> None:
     """The rates the headers state (latent values per second of audio)."""
     for name, rate in {"codec": 2000.0, "conv1d_ae": 500.0, "dense_ae": 500.0}.items():
         cfg = load_config(resolve_recipe(name))
-        model = build_model(cfg.model, cfg.features)
-        assert model.latent_rate(cfg.audio.sample_rate, cfg.features.hop_length) == rate
+        model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+        assert model.latent_rate(cfg.audio.sample_rate, model.frontend.hop_length) == rate
         assert f"{rate:g} latent values/s" in (RECIPES / f"{name}.yaml").read_text()
 
 

@@ -240,5 +240,5 @@ def test_trains_on_cuda_with_mixed_precision(notes: Path, tmp_path: Path) -> Non
         and math.isfinite(result.best_val_loss)
     )
     loaded = load_model_file(result.model_file, device="cuda")
-    features = torch.randn(2, loaded.config.features.n_bins, 20, device="cuda")
+    features = torch.randn(2, loaded.model.n_bins, 20, device="cuda")
     assert loaded.model(features).reconstruction.device.type == "cuda"

@@ -1,11 +1,11 @@
 """Spectrogram autoencoders: dense, conv1d and conv2d, each with any bottleneck.
 
-``build_model(model_cfg, features_cfg)`` is the entry point; every model is an
+``build_model(model_cfg, frontend)`` is the entry point; every model is an
 :class:`AutoEncoder` with ``encode``/``decode``/``forward`` over features ``(batch, n_bins,
 frames)`` and latents ``(batch, latent_dim, latent_frames)``.
 """
 
-from .base import AEOutput, AutoEncoder, apply_mask
+from .base import AEOutput, AutoEncoder
 from .bottleneck import (
     Bottleneck,
     BottleneckOutput,
@@ -26,7 +26,6 @@ __all__ = [
     "GaussianBottleneck",
     "Latent",
     "SparseBottleneck",
-    "apply_mask",
     "build_model",
     "gaussian_kl",
 ]

@@ -3,28 +3,28 @@
 :class:`AutoEncoder` pads the time axis to a multiple of ``time_downsampling`` (replicating
 the last frame) and crops the output back, so output frames equal input frames for any input
 length (the pad-then-crop contract of e.g. the DAC codec). Mask models predict a sigmoid mask
-over the input's linear magnitude instead of the features (see :func:`apply_mask`).
+over the input's linear magnitude instead of the features; the model's front-end applies it
+(:meth:`audioae.features.FrontEnd.apply_mask`).
 
 Features are standardised by a fixed per-bin affine map before the encoder (and the decoder's
 output mapped back): ``(x - shift) / scale``. It is the same for every clip (never per-clip
 normalisation), lives in the state dict, and defaults to constants set by the front-end's
-log floor (:func:`default_normalization`); :meth:`AutoEncoder.set_normalization` replaces it
+log floor (:meth:`audioae.features.FrontEnd.default_normalization`);
+:meth:`AutoEncoder.set_normalization` replaces it
 with dataset statistics. Raw log features sit around ``log(eps) / 2`` (about -5.8); fed
 unscaled, the conv models stalled at the loss of the mean spectrum when overfitting a batch.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..features import FrontEnd
 from .bottleneck import Bottleneck, BottleneckOutput, Latent
 from .layers import pad_to_multiple
-
-LOG_FEATURE_KINDS = ("log_magnitude", "log_mel")
 
 
 @dataclass
@@ -50,46 +50,6 @@ class AEOutput:
     mask: torch.Tensor | None = None
 
 
-def default_normalization(kind: str, eps: float) -> tuple[float, float]:
-    """Default ``(shift, scale)`` of the input standardisation for a feature kind.
-
-    Log features ``log(magnitude + eps)`` lie between ``log(eps)`` (silence) and a few units
-    above 0, so they are centred on ``log(eps) / 2`` and divided by ``-log(eps) / 4`` (for
-    ``eps = 1e-5``: shift -5.76, scale 2.88). Linear magnitudes (``spectrogram``) keep
-    ``(0, 1)``, which keeps them non-negative.
-    """
-    if kind in LOG_FEATURE_KINDS:
-        log_eps = math.log(eps)
-        return 0.5 * log_eps, -0.25 * log_eps
-    return 0.0, 1.0
-
-
-def apply_mask(features: torch.Tensor, mask: torch.Tensor, kind: str, eps: float) -> torch.Tensor:
-    """Apply a magnitude mask to features and return features.
-
-    For log features (``kind`` in log_magnitude/log_mel, ``x = log(magnitude + eps)``) the
-    result is ``log(mask * (exp(x) - eps) + eps)``; for the linear ``spectrogram`` it is
-    ``mask * x``. With ``mask`` in [0, 1] the result never exceeds the input magnitude.
-
-    Args:
-        features: ``(batch, n_bins, frames)``.
-        mask: ``(batch, n_bins, frames)``, values in [0, 1].
-        kind: the front-end kind (``FeatureConfig.kind``).
-        eps: the log floor (``FeatureConfig.eps``).
-
-    Raises:
-        ValueError: the shapes differ.
-    """
-    if features.shape != mask.shape:
-        raise ValueError(
-            f"mask shape {tuple(mask.shape)} != features shape {tuple(features.shape)}"
-        )
-    if kind in LOG_FEATURE_KINDS:
-        magnitude = (features.exp() - eps).clamp_min(0.0)
-        return torch.log(mask * magnitude + eps)
-    return mask * features
-
-
 class AutoEncoder(nn.Module):
     """Spectrogram autoencoder made of an encoder, a :class:`Bottleneck` and a decoder.
 
@@ -103,11 +63,13 @@ class AutoEncoder(nn.Module):
         encoder: ``(batch, n_bins, frames)`` -> ``(batch, encoder.out_channels, latent_frames)``.
         bottleneck: maps encoder channels to the latent.
         decoder: ``(batch, latent_dim, latent_frames)`` -> ``(batch, n_bins, latent_frames * ds)``.
-        n_bins: feature bins.
+        frontend: the :class:`~audioae.features.FrontEnd` whose features the model sees; it
+            gives ``n_bins``, the default standardisation and, for mask models, the mask
+            application. Held as a submodule with no state-dict entries (its buffers are
+            non-persistent), so it follows ``.to(device)``.
         time_downsampling: frames per latent frame.
-        output: ``features`` or ``mask``.
-        feature_kind: ``FeatureConfig.kind``, needed by mask models.
-        eps: ``FeatureConfig.eps``, needed by mask models on log features.
+        predicts_mask: the decoder predicts a mask over the input's linear magnitude
+            (``ModelConfig.predicts_mask``) instead of the features.
     """
 
     def __init__(
@@ -116,24 +78,26 @@ class AutoEncoder(nn.Module):
         bottleneck: Bottleneck,
         decoder: nn.Module,
         *,
-        n_bins: int,
+        frontend: FrontEnd,
         time_downsampling: int,
-        output: str = "features",
-        feature_kind: str = "log_mel",
-        eps: float = 1e-5,
+        predicts_mask: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.bottleneck = bottleneck
         self.decoder = decoder
-        self.n_bins = n_bins
+        self.frontend = frontend
         self._time_downsampling = time_downsampling
-        self.output = output
-        self.feature_kind = feature_kind
-        self.eps = eps
-        shift, scale = default_normalization(feature_kind, eps)
+        self.predicts_mask = predicts_mask
+        n_bins = frontend.n_bins
+        shift, scale = frontend.default_normalization()
         self.register_buffer("feature_shift", torch.full((1, n_bins, 1), shift))
         self.register_buffer("feature_scale", torch.full((1, n_bins, 1), scale))
+
+    @property
+    def n_bins(self) -> int:
+        """Feature bins (the front-end's ``n_bins``)."""
+        return self.frontend.n_bins
 
     def set_normalization(self, shift: torch.Tensor | float, scale: torch.Tensor | float) -> None:
         """Replace the fixed input standardisation ``(x - shift) / scale``.
@@ -247,7 +211,7 @@ class AutoEncoder(nn.Module):
         Raises:
             ValueError: the model predicts features, or wrong shapes/frames.
         """
-        if self.output != "mask":
+        if not self.predicts_mask:
             raise ValueError("decode_mask needs a model with output='mask'")
         return torch.sigmoid(self._decode_raw(latent, frames))
 
@@ -265,7 +229,7 @@ class AutoEncoder(nn.Module):
             frames: crop the output to this many frames (default ``latent_frames * ds``, or
                 the frames of ``input_features``).
             input_features: mask models only, and required there: the features
-                ``(batch, n_bins, frames)`` the mask is applied to (:func:`apply_mask`).
+                ``(batch, n_bins, frames)`` the mask is applied to (``frontend.apply_mask``).
 
         Returns:
             Features ``(batch, n_bins, frames)``.
@@ -274,7 +238,7 @@ class AutoEncoder(nn.Module):
             ValueError: wrong shapes, ``frames`` outside ``1..latent_frames * ds``, a mask
                 model without ``input_features`` or a features model given them.
         """
-        if self.output != "mask":
+        if not self.predicts_mask:
             if input_features is not None:
                 raise ValueError("input_features is only used by mask models (model.output='mask')")
             return self._decode_raw(latent, frames) * self.feature_scale + self.feature_shift
@@ -282,7 +246,11 @@ class AutoEncoder(nn.Module):
             raise ValueError("a mask model decodes a mask: pass the input_features it applies to")
         self._check_features(input_features)
         mask = self.decode_mask(latent, input_features.shape[-1] if frames is None else frames)
-        return apply_mask(input_features, mask, self.feature_kind, self.eps)
+        if mask.shape != input_features.shape:
+            raise ValueError(
+                f"mask shape {tuple(mask.shape)} != features shape {tuple(input_features.shape)}"
+            )
+        return self.frontend.apply_mask(input_features, mask)
 
     def forward(self, features: torch.Tensor, sample_posterior: bool | None = None) -> AEOutput:
         """Encode and decode features ``(batch, n_bins, frames)``; output has the same shape.
@@ -302,7 +270,7 @@ class AutoEncoder(nn.Module):
         raw = self._decode_raw(out.latent.sample, frames)  # (batch, n_bins, frames)
         mask = None
         reconstruction = raw * self.feature_scale + self.feature_shift
-        if self.output == "mask":
+        if self.predicts_mask:
             mask = torch.sigmoid(raw)
-            reconstruction = apply_mask(features, mask, self.feature_kind, self.eps)
+            reconstruction = self.frontend.apply_mask(features, mask)
         return AEOutput(reconstruction, out.latent, out.kl, out.activations, mask)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..config import ARCHITECTURES, BOTTLENECKS, ConfigError, FeatureConfig, ModelConfig
+from ..config import ARCHITECTURES, BOTTLENECKS, ConfigError, ModelConfig
+from ..features import FrontEnd
 from .base import AutoEncoder
 from .bottleneck import BOTTLENECK_CLASSES
 from .conv1d import Conv1dDecoder, Conv1dEncoder
@@ -30,8 +31,8 @@ def _check(model_cfg: ModelConfig, n_bins: int) -> None:
             )
 
 
-def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEncoder:
-    """Build the autoencoder a config describes, for features of ``features_cfg.n_bins`` bins.
+def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
+    """Build the autoencoder a config describes, for the features of ``frontend``.
 
     Architectures: ``dense`` (MLP over ``context`` stacked frames; time downsampling
     ``context``), ``conv1d`` (bins as channels, ``hidden_dim`` wide, time strides ``strides``),
@@ -40,7 +41,10 @@ def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEnco
 
     Args:
         model_cfg: the ``model`` section.
-        features_cfg: the ``features`` section (``n_bins``, ``kind`` and ``eps`` are used).
+        frontend: the front-end the model's features come from (e.g.
+            ``build_frontend(cfg.features, cfg.audio.sample_rate)``); it supplies ``n_bins``,
+            the default input standardisation and the mask application, and the model
+            keeps it (``model.frontend``).
 
     Returns:
         An :class:`AutoEncoder` in training mode, on the CPU, float32.
@@ -49,7 +53,7 @@ def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEnco
         ConfigError: invalid or inconsistent values, naming the key (e.g. ``model.freq_strides``
             whose product exceeds ``n_bins``, an even ``model.kernel_size``).
     """
-    n_bins = features_cfg.n_bins
+    n_bins = frontend.n_bins
     _check(model_cfg, n_bins)
     c = model_cfg
     if c.architecture == "dense":
@@ -97,9 +101,7 @@ def build_model(model_cfg: ModelConfig, features_cfg: FeatureConfig) -> AutoEnco
         encoder,
         bottleneck,
         decoder,
-        n_bins=n_bins,
+        frontend=frontend,
         time_downsampling=time_downsampling,
-        output=c.output,
-        feature_kind=features_cfg.kind,
-        eps=features_cfg.eps,
+        predicts_mask=c.predicts_mask,
     )
