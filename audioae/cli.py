@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_apps import register
 
     register(subparsers)
+    from .cli_analysis import add_parsers as add_analysis_parsers
+
+    add_analysis_parsers(subparsers)
     return parser
 
 
