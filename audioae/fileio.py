@@ -88,3 +88,14 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_not_input(output: str | os.PathLike, inputs: list[Path]) -> None:
+    """Refuse an output path that resolves to one of ``inputs`` (an input is never an output).
+
+    Raises:
+        OutputExistsError: ``output`` is one of ``inputs``, whatever ``--force`` says.
+    """
+    out = Path(output).resolve()
+    if any(Path(p).resolve() == out for p in inputs):
+        raise OutputExistsError(Path(output), "is one of the inputs; choose another output")

@@ -406,3 +406,15 @@ class Pipeline:
         shape = (n, self.model.latent_dim, self.num_latent_frames(length))
         z = torch.randn(shape, generator=generator, device="cpu").to(self.device)
         return self.decode(z, length)
+
+    # ------------------------------------------------------------------ embed
+    def embed(self, wav: torch.Tensor):
+        """Embedding of a waveform ``(channels, time)`` at ``sample_rate``, mixed to mono.
+
+        Returns an :class:`audioae.embed.Embedding`: the posterior mean (deterministic models:
+        the latent) per latent frame ``(latent_dim, latent_frames)`` and its mean and std over
+        frames. Deterministic; chunked like :meth:`encode`.
+        """
+        from .embed import embed_waveform
+
+        return embed_waveform(self, wav)

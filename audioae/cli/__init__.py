@@ -16,7 +16,7 @@ import logging
 import sys
 
 from ..config import ConfigError
-from . import apps, demo, train
+from . import analysis, apps, demo, train
 from .common import split_set_values
 
 # (module, class) pairs printed as user errors; looked up only in already-imported modules.
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"audioae {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for group in (train, apps, demo):
+    for group in (train, apps, analysis, demo):
         group.register(subparsers)
     return parser
 

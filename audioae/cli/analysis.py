@@ -1,0 +1,221 @@
+"""CLI subcommands for analysis with a trained model: ``embed`` (feature extraction) and ``anomaly``.
+
+Only parsing and printing live here; the work is in :mod:`audioae.embed` and
+:mod:`audioae.anomaly`. Both are folder jobs: bad files are reported and skipped, the rest
+go on, and the exit status is 1 when any input failed (0 when all succeeded). Outputs are
+written atomically and never replace existing files without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model",
+        help="model file (model.safetensors) written by `audioae train` or `audioae export`",
+    )
+    p.add_argument(
+        "inputs", nargs="+", help="input files and/or folders (folders are searched recursively)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 …")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    """Add ``embed`` and ``anomaly`` to the ``audioae`` subcommand parser."""
+    p = subparsers.add_parser(
+        "embed",
+        help="latent embeddings per file (.npy per frame + one pooled CSV table)",
+        description="Write the encoder's posterior mean per latent frame, (latent_dim, "
+        "latent_frames) float32, as OUT/<relative path>.npy for every input, and one table "
+        "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*) with each file's mean "
+        "and standard deviation over frames. Multichannel input is mixed to mono. "
+        "Deterministic: nothing is sampled.",
+    )
+    _model_args(p)
+    p.add_argument(
+        "-o", "--out", required=True, help="output folder (or NAME.npy for one input file)"
+    )
+    p.add_argument(
+        "--table",
+        help="CSV table to write (default: OUT/embeddings.csv, or NAME.csv beside NAME.npy)",
+    )
+    p.set_defaults(func=run_embed)
+
+    p = subparsers.add_parser(
+        "anomaly",
+        help="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
+        description="Score every input by how badly the model reconstructs it: per frame the "
+        "mean absolute error over the model's feature bins, per file its mean and 95th "
+        "percentile over frames (VAEs also: the negative ELBO). Writes a CSV ranked by "
+        "--score, most anomalous first. With --reference DIR, files scoring above the "
+        "--quantile of the reference folder's scores are flagged. Multichannel input is mixed "
+        "to mono. Mask models (model.output: mask) are refused.",
+    )
+    _model_args(p)
+    p.add_argument("-o", "--out", required=True, help="CSV file of ranked scores")
+    p.add_argument(
+        "--score",
+        choices=["mean", "p95", "neg_elbo"],
+        default="mean",
+        help="score to rank and threshold by (default: mean; neg_elbo needs a VAE)",
+    )
+    p.add_argument(
+        "--frames",
+        action="store_true",
+        help="also write per-frame scores with times in seconds to OUT_frames.csv",
+    )
+    p.add_argument("--reference", help="folder of normal audio to fit the threshold on")
+    p.add_argument(
+        "--quantile",
+        type=float,
+        default=0.95,
+        help="quantile of the reference scores used as the threshold (default: 0.95)",
+    )
+    p.set_defaults(func=run_anomaly)
+
+
+def _pipeline(args: argparse.Namespace):
+    from ..pipeline import Pipeline
+
+    return Pipeline.load(args.model, device=args.device)
+
+
+def _print_skipped(skipped) -> None:
+    for path, reason in skipped:
+        print(f"  failed {path}: {reason}")
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    """``audioae embed``: returns 0 when every input was embedded, else 1."""
+    from ..audio import find_audio_files
+    from ..embed import EMBEDDING_TABLE, embed_file, save_embedding, write_embedding_table
+    from ..fileio import OutputExistsError, check_not_input
+    from ..jobs import plan_job, run_job
+
+    out = Path(args.out)
+    pairs, problems = plan_job(args.inputs, out, suffix=".npy", find=find_audio_files)
+    if args.table:
+        table = Path(args.table)
+    elif len(pairs) == 1 and pairs[0][1] == out:
+        table = out.with_suffix(".csv")
+    else:
+        table = out / EMBEDDING_TABLE
+    check_not_input(table, [p for p, _ in pairs])
+    if table.exists() and not args.force:
+        raise OutputExistsError(table)
+    pipe = _pipeline(args)
+    rows = []
+
+    def work(source: Path, target: Path) -> None:
+        embedding = embed_file(pipe, source)
+        save_embedding(target, embedding, overwrite=args.force)
+        npy = target.relative_to(table.parent) if target.is_relative_to(table.parent) else target
+        rows.append((str(source), str(npy), embedding))
+
+    report = run_job(pairs, work, desc="embed", problems=problems, progress=not args.quiet)
+    print(f"embed: {report.summary()}")
+    if rows:
+        write_embedding_table(table, rows, overwrite=args.force)
+        print(f"embed: table of {len(rows)} files written to {table}")
+    return 0 if rows and report.ok else 1
+
+
+def _list_inputs(inputs) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Audio files under ``inputs`` (files as given, folders searched recursively) and the
+    inputs that could not be listed, with the reason (the same rules as :func:`audioae.jobs.plan_job`)."""
+    from ..audio import find_audio_files
+
+    files: list[Path] = []
+    problems: list[tuple[Path, str]] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            unreadable: list[tuple[Path, str]] = []
+            found = find_audio_files(item, errors=unreadable)
+            files += found
+            problems += unreadable
+            if not found and not unreadable:
+                problems.append((item, "no audio files in this folder"))
+        elif item.exists():
+            files.append(item)
+        else:
+            problems.append((item, "no such file or folder"))
+    return files, problems
+
+
+def _score_all(pipe, files, problems, desc: str, quiet: bool):
+    """Score every file with the folder-job runner; returns ``(scores, skipped)``."""
+    from ..anomaly import score_file
+    from ..jobs import run_job
+
+    scores = []
+    report = run_job(
+        [(f, f) for f in files],  # one table for all: a pair's "output" is unused
+        lambda src, _: scores.append(score_file(pipe, src)),
+        desc=desc,
+        problems=problems,
+        progress=not quiet,
+    )
+    return scores, report.failed
+
+
+def run_anomaly(args: argparse.Namespace) -> int:
+    """``audioae anomaly``: returns 0 when every input was scored, else 1."""
+    from ..anomaly import fit_threshold, rank_scores, write_frames_csv, write_scores_csv
+    from ..fileio import OutputExistsError, check_not_input
+
+    out = Path(args.out)
+    frames_out = out.with_name(out.stem + "_frames.csv") if args.frames else None
+    for path in (out, frames_out):
+        if path is not None and path.exists() and not args.force:
+            raise OutputExistsError(path)
+    if not 0.0 <= args.quantile <= 1.0:
+        raise ValueError(f"--quantile: must be in [0, 1], got {args.quantile}")
+    files, problems = _list_inputs(args.inputs)
+    ref_files, ref_problems = _list_inputs([args.reference]) if args.reference else ([], [])
+    for path in (out, frames_out):
+        if path is not None:
+            check_not_input(path, files + ref_files)
+    pipe = _pipeline(args)
+    pipe.require_latent_decoder("anomaly scoring")
+    if args.score == "neg_elbo" and not pipe.is_variational:
+        raise ValueError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
+
+    threshold = None
+    failed = False
+    if args.reference:
+        reference, ref_skipped = _score_all(pipe, ref_files, ref_problems, "reference", args.quiet)
+        if not reference:
+            raise ValueError(f"--reference {args.reference}: no reference file could be scored")
+        if ref_skipped:
+            failed = True
+            print(f"anomaly: reference: {len(ref_skipped)} failed")
+            _print_skipped(ref_skipped)
+        threshold = fit_threshold([s.value(args.score) for s in reference], args.quantile)
+        print(
+            f"anomaly: threshold {threshold:.6g} = {args.quantile:g} quantile of {args.score} "
+            f"over {len(reference)} reference files"
+        )
+    scores, skipped = _score_all(pipe, files, problems, "anomaly", args.quiet)
+    if skipped:
+        failed = True
+    print(f"anomaly: {len(scores)} scored, {len(skipped)} failed")
+    _print_skipped(skipped)
+    if not scores:
+        return 1
+    ranked = rank_scores(scores, score=args.score, threshold=threshold)
+    write_scores_csv(out, ranked, score=args.score, threshold=threshold, overwrite=args.force)
+    print(f"anomaly: ranked scores written to {out}")
+    if frames_out is not None:
+        write_frames_csv(frames_out, scores, overwrite=args.force)
+        print(f"anomaly: per-frame scores written to {frames_out}")
+    if threshold is not None:
+        flagged = [r for r in ranked if r.anomalous]
+        print(f"anomaly: {len(flagged)} of {len(ranked)} files above the threshold")
+        for r in flagged:
+            print(f"  {r.value:.6g}  {r.score.file}")
+    return 1 if failed else 0

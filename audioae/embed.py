@@ -1,0 +1,151 @@
+"""Latent embeddings for feature extraction: the encoder's output per frame, pooled per file.
+
+An embedding is the encoder's posterior mean (VAEs) or its latent (deterministic models) for
+every latent frame, ``(latent_dim, latent_frames)``, plus a pooled vector per file: the mean
+and the standard deviation over frames, ``(2 * latent_dim,)``. Nothing is sampled, so the
+same file always gives the same embedding. Multichannel input is mixed to mono (the channel
+average) before encoding, so a file has one embedding whatever its channel count.
+
+The encoder runs through :meth:`audioae.pipeline.Pipeline.encode`, which processes long files
+in aligned chunks: chunked and whole-file embeddings agree within float rounding (tested).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .fileio import atomic_output
+
+EMBEDDING_TABLE = "embeddings.csv"
+"""Default name of the per-folder table written by :func:`write_embedding_table`."""
+
+
+@dataclass
+class Embedding:
+    """One file's (or waveform's) embedding.
+
+    Attributes:
+        frames: encoder output per latent frame, ``(latent_dim, latent_frames)`` float32
+            (VAEs: the posterior mean).
+        mean: ``frames`` averaged over time, ``(latent_dim,)``.
+        std: population standard deviation over time, ``(latent_dim,)`` (0 for one frame).
+        latent_rate_hz: latent frames per second of audio (``sample_rate / (hop x ds)``).
+        duration_s: duration of the input (s), at its own sample rate.
+    """
+
+    frames: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    latent_rate_hz: float
+    duration_s: float
+
+    @property
+    def pooled(self) -> torch.Tensor:
+        """``mean`` then ``std``: ``(2 * latent_dim,)``, the per-file feature vector."""
+        return torch.cat([self.mean, self.std])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[1])
+
+
+def latent_rate_hz(pipe) -> float:
+    """Latent frames per second of audio for ``pipe``: ``sample_rate / (hop_length x time_downsampling)``."""
+    return pipe.sample_rate / pipe.align
+
+
+def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) -> Embedding:
+    """Embed a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
+
+    Channels are averaged to mono first. ``duration_s`` defaults to ``time / sample_rate``.
+
+    Raises:
+        ValueError: not a 1-D/2-D waveform, or NaN/Inf samples.
+    """
+    wav = torch.as_tensor(wav, dtype=torch.float32)
+    if wav.ndim == 2:
+        wav = wav.mean(0, keepdim=True)
+    latent = pipe.encode(wav)  # (1, latent_dim, latent_frames), posterior mean
+    frames = latent[0].detach().to("cpu", torch.float32)
+    if duration_s is None:
+        duration_s = wav.shape[-1] / pipe.sample_rate
+    return Embedding(
+        frames=frames,
+        mean=frames.mean(-1),
+        std=frames.std(-1, correction=0),
+        latent_rate_hz=latent_rate_hz(pipe),
+        duration_s=float(duration_s),
+    )
+
+
+def embed_file(pipe, path: str | os.PathLike) -> Embedding:
+    """Read any audio file (any rate and channel count), resample to the model's rate, embed.
+
+    Raises:
+        audioae.audio.AudioError: unreadable or empty file.
+    """
+    from .apps import load_for_model
+
+    wav, sample_rate, length = load_for_model(pipe, path)
+    return embed_waveform(pipe, wav, duration_s=length / sample_rate)
+
+
+def save_embedding(
+    path: str | os.PathLike, embedding: Embedding, *, overwrite: bool = False
+) -> Path:
+    """Write ``embedding.frames`` ``(latent_dim, latent_frames)`` float32 as a ``.npy`` file, atomically.
+
+    Raises:
+        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
+    """
+    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, embedding.frames.numpy().astype(np.float32), allow_pickle=False)
+    return Path(path)
+
+
+def table_columns(latent_dim: int) -> list[str]:
+    """Header of the embedding table: file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*."""
+    return (
+        ["file", "npy", "duration_s", "latent_rate_hz", "frames"]
+        + [f"mean_{i}" for i in range(latent_dim)]
+        + [f"std_{i}" for i in range(latent_dim)]
+    )
+
+
+def write_embedding_table(
+    path: str | os.PathLike,
+    rows: Sequence[tuple[str, str, Embedding]],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write one CSV row per ``(file, npy, embedding)`` with the pooled vector, atomically.
+
+    Raises:
+        ValueError: no rows, or embeddings of different latent sizes.
+        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
+    """
+    if not rows:
+        raise ValueError("write_embedding_table: no embeddings to write")
+    dims = {emb.latent_dim for _, _, emb in rows}
+    if len(dims) != 1:
+        raise ValueError(f"write_embedding_table: mixed latent sizes {sorted(dims)}")
+    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(table_columns(dims.pop()))
+        for file, npy, emb in rows:
+            writer.writerow(
+                [file, npy, f"{emb.duration_s:.6f}", f"{emb.latent_rate_hz:.6f}", emb.num_frames]
+                + [f"{v:.7g}" for v in emb.pooled.tolist()]
+            )
+    return Path(path)

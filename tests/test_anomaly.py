@@ -1,0 +1,155 @@
+"""Anomaly scores: per-frame errors and times, chunk invariance, a click track scores above its
+clean clip, thresholds from a reference folder, mask models refused, and the ``audioae
+anomaly`` folder job (ranked CSV, per-frame CSV, bad files skipped, no overwrite)."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import DATA, sine
+
+from audioae.anomaly import fit_threshold, frame_errors, rank_scores, score_file, score_waveform
+from audioae.cli import main
+from audioae.config import load_config
+from audioae.features import build_frontend
+from audioae.modelfile import save_model_file
+from audioae.models import build_model
+from audioae.pipeline import Pipeline, PipelineError
+
+TINY = ["features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
+TINY += ["model.latent_dim=8", "model.hidden_dim=32", "model.strides=[2,2]"]
+CLIP = DATA / "speech" / "en" / "allison" / "vm-savefolder.flac"
+
+
+def _model(path: Path, overrides=()) -> Path:
+    torch.manual_seed(0)
+    cfg = load_config(None, [*TINY, *overrides])
+    return save_model_file(
+        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
+    )
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "ae": _model(root / "ae.safetensors"),
+        "vae": _model(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
+        "mask": _model(
+            root / "mask.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return Pipeline.load(DATA / "models" / "codec.safetensors", device="cpu")
+
+
+def test_frame_errors_count_and_times(models):
+    pipe = Pipeline.load(models["vae"], device="cpu")
+    frames = frame_errors(pipe, torch.from_numpy(sine(seconds=0.5)))
+    assert frames.error.shape == (8000 // 64 + 1,)
+    assert frames.neg_elbo is not None and frames.neg_elbo.shape == frames.error.shape
+    assert float(frames.times_s[1]) == pytest.approx(64 / 16000)
+    assert bool((frames.error >= 0).all())
+    # neg ELBO >= the Laplace NLL part alone (KL >= 0)
+    assert bool((frames.neg_elbo >= frames.error * 32 + 32 * np.log(2) - 1e-4).all())
+    ae = score_waveform(Pipeline.load(models["ae"], device="cpu"), torch.zeros(4000))
+    assert ae.neg_elbo is None
+    with pytest.raises(ValueError, match="variational"):
+        ae.value("neg_elbo")
+
+
+def test_click_track_scores_above_its_clean_clip():
+    """The shipped timbre VAE (trained on notes) on a held-out note, clean and with 20 clicks."""
+    pipe = Pipeline.load(DATA / "models" / "timbre.safetensors", device="cpu")
+    clean, _ = sf.read(DATA / "notes" / "flute_67.flac", dtype="float32")
+    clicks = clean.copy()
+    positions = np.random.default_rng(0).integers(0, len(clean), 20)
+    clicks[positions] = np.where(np.arange(20) % 2 == 0, 1, -1) * np.abs(clean).max()
+    a = score_waveform(pipe, torch.from_numpy(clean))
+    b = score_waveform(pipe, torch.from_numpy(clicks))
+    assert b.mean > a.mean and b.p95 > 1.5 * a.p95
+    assert b.neg_elbo > a.neg_elbo
+
+
+def test_whole_and_chunked_frame_errors_agree():
+    model = DATA / "models" / "codec.safetensors"
+    wav, _ = sf.read(CLIP, dtype="float32")
+    wav = torch.from_numpy(np.tile(wav, 2)[: 16000 * 4 + 77])
+    whole = frame_errors(Pipeline.load(model, device="cpu", chunk_seconds=60.0), wav)
+    chunked = frame_errors(Pipeline.load(model, device="cpu", chunk_seconds=0.3), wav)
+    assert whole.error.shape == chunked.error.shape == ((16000 * 4 + 77) // 256 + 1,)
+    torch.testing.assert_close(chunked.error, whole.error, atol=1e-4, rtol=1e-4)
+
+
+def test_threshold_and_ranking(codec):
+    reference = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert fit_threshold(reference, 0.5) == pytest.approx(0.3)
+    assert fit_threshold(reference, 1.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        fit_threshold(reference, 1.5)
+    with pytest.raises(ValueError):
+        fit_threshold([], 0.9)
+    clean = score_waveform(codec, torch.from_numpy(sf.read(CLIP, dtype="float32")[0]), file="clean")
+    noise = score_file(codec, DATA / "noise" / "hum.flac")
+    ranked = rank_scores([clean, noise], score="mean", threshold=clean.mean + 1e-6)
+    assert [r.score.file for r in ranked] == [str(DATA / "noise" / "hum.flac"), "clean"]
+    assert [r.rank for r in ranked] == [1, 2]
+    assert [r.anomalous for r in ranked] == [True, False]
+
+
+def test_mask_models_are_refused(models):
+    pipe = Pipeline.load(models["mask"], device="cpu")
+    with pytest.raises(PipelineError, match="mask"):
+        frame_errors(pipe, torch.zeros(4000))
+
+
+def _write(path: Path, data: np.ndarray, sample_rate: int = 16000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data.T, sample_rate, subtype="PCM_16")
+    return path
+
+
+def test_cli_anomaly_folder_job(models, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        _write(tmp_path / "ref" / f"r{i}.wav", sine(220 + 20 * i, seconds=0.5))
+    _write(tmp_path / "in" / "tone.wav", sine(250, seconds=0.5))
+    _write(tmp_path / "in" / "sub" / "noise.flac", 0.5 * rng.standard_normal((2, 8000)).clip(-1, 1))
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....not audio")
+    out = tmp_path / "scores.csv"
+    args = ["anomaly", str(models["vae"]), str(tmp_path / "in"), "-o", str(out), "--quiet"]
+    args += ["--reference", str(tmp_path / "ref"), "--quantile", "1.0", "--frames"]
+    assert main(args) == 1  # the broken file failed; the others were scored
+    printed = capsys.readouterr().out
+    assert "2 scored, 1 failed" in printed and "broken.wav" in printed
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["rank"]) for r in rows] == [1, 2]
+    values = [float(r["score_mean"]) for r in rows]
+    assert values == sorted(values, reverse=True)
+    threshold = float(rows[0]["threshold"])
+    for r in rows:
+        assert r["anomalous"] == str(int(float(r["score_mean"]) > threshold))
+        assert r["neg_elbo"] != ""
+    with open(tmp_path / "scores_frames.csv", newline="") as fh:
+        frames = list(csv.DictReader(fh))
+    assert len(frames) == 2 * (8000 // 64 + 1)
+    assert float(frames[1]["time_s"]) == pytest.approx(0.004)
+    # never overwritten without --force
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_cli_anomaly_refuses_mask_model(models, tmp_path, capsys):
+    src = _write(tmp_path / "a.wav", sine(seconds=0.25))
+    args = ["anomaly", str(models["mask"]), str(src), "-o", str(tmp_path / "s.csv"), "--quiet"]
+    assert main(args) == 2
+    assert "mask" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
