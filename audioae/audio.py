@@ -492,6 +492,9 @@ def find_audio_files(
 def rms_db(wav: torch.Tensor) -> torch.Tensor:
     """Root-mean-square level of ``wav (..., time)`` in dBFS, ``20 log10(rms)`` (-inf for digital silence).
 
+    The package's one RMS level: :mod:`audioae.data` (silent files and crops) and
+    ``audioae inspect`` both measure with it. Computed in float64.
+
     Returns:
         ``(...)`` tensor of levels in dB relative to full scale (a full-scale sine is -3.01 dB).
     """

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from .audio import rms_db
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,6 @@ class LoadedClips:
     clips: list[torch.Tensor] = field(default_factory=list)
     bad: list[tuple[Path, str]] = field(default_factory=list)
     short: list[Path] = field(default_factory=list)
-
-
-def _db(x: float) -> float:
-    return 20.0 * math.log10(max(x, 1e-12))
-
-
-def _rms_db(wav: torch.Tensor) -> float:
-    """RMS level of ``wav`` in dBFS (a full-scale square wave is 0 dB)."""
-    return _db(float(torch.linalg.vector_norm(wav.float())) / math.sqrt(max(wav.numel(), 1)))
 
 
 def load_clips(
@@ -101,7 +93,7 @@ def load_clips(
             out.bad.append((path, "no samples"))
         elif not bool(torch.isfinite(wav).all()):
             out.bad.append((path, "NaN or Inf samples"))
-        elif _rms_db(wav) < silence_db:
+        elif float(rms_db(wav)) < silence_db:
             out.bad.append((path, f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
         elif wav.numel() < min_samples:
             out.short.append(path)
@@ -271,7 +263,7 @@ class AudioFolder(Dataset):
         base = int(starts[int(rng.integers(0, len(starts)))])
         start = min(base + int(rng.integers(0, self.grid)), max(clip.numel() - seg, 0))
         piece = _crop(clip, start, seg)
-        if _rms_db(piece) < self.silence_db:
+        if float(rms_db(piece)) < self.silence_db:
             piece = _crop(clip, base, seg)
         if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
             piece = piece * 10.0 ** (float(rng.uniform(*self.gain_db)) / 20.0)

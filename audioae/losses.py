@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from . import metrics
 from .config import ConfigError, LossConfig
 from .models.base import AEOutput
 from .models.bottleneck import gaussian_kl
@@ -54,11 +55,12 @@ def _check_shapes(estimate: torch.Tensor, reference: torch.Tensor) -> None:
 
 
 def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.Tensor:
-    """Spectral convergence ``||ref - est||_F / ||ref||_F``, averaged over the batch.
+    """Spectral convergence ``||ref - est||_F / ||ref||_F`` as a loss: averaged over the batch.
 
     (Arik et al., "Fast spectrogram inversion using multi-head convolutional neural
-    networks", 2019.) The norm runs over the last two axes; the denominator is floored at
-    1e-8 so an all-zero reference gives a finite value.
+    networks", 2019.) Computed by :func:`audioae.metrics.spectral_convergence` with the
+    denominator floored at 1e-8, so an all-zero reference gives a finite value; unlike the
+    metric, the shapes must match exactly.
 
     Args:
         est_mag: linear magnitudes ``(..., n_freq, frames)``.
@@ -71,9 +73,7 @@ def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.
         ValueError: the shapes differ.
     """
     _check_shapes(est_mag, ref_mag)
-    num = torch.linalg.vector_norm(ref_mag - est_mag, dim=(-2, -1))
-    den = torch.linalg.vector_norm(ref_mag, dim=(-2, -1)).clamp_min(1e-8)
-    return (num / den).mean()
+    return metrics.spectral_convergence(est_mag, ref_mag, floor=1e-8).mean()
 
 
 def compressed_magnitude_mse(

@@ -6,8 +6,8 @@ inputs' device. **Lengths are aligned by cropping both signals to the shorter on
 for spectrogram inputs), since decoders and phase reconstruction may return a few samples
 more or less than the reference. Argument order is always ``(estimate, reference)``.
 
-Spectral metrics use :func:`audioae.functional.stft` (periodic Hann window, centred frames,
-zero padding, as librosa). PESQ and STOI wrap the ``pesq`` and ``pystoi`` packages
+Spectral metrics use :func:`audioae.functional.spectrogram` (periodic Hann window, centred
+frames, zero padding, as librosa). PESQ and STOI wrap the ``pesq`` and ``pystoi`` packages
 (``pip install "audioae[eval]"``).
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from audioae.functional import magnitude, mel_filterbank, stft
+from audioae.functional import log_compress, mel_filterbank, spectrogram
 
 DEFAULT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
 PESQ_SAMPLE_RATE = 16000
@@ -40,12 +40,12 @@ def align(estimate: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
         ) from exc
 
 
-def _mag(wav: Tensor, n_fft: int, hop_length: int, win_length: int | None = None) -> Tensor:
-    return magnitude(stft(wav, n_fft, hop_length, win_length))
-
-
-def spectral_convergence(estimate_mag: Tensor, reference_mag: Tensor) -> Tensor:
-    """Spectral convergence ``||R - E||_F / ||R||_F`` of magnitude spectrograms (ratio, >= 0).
+def spectral_convergence(
+    estimate_mag: Tensor, reference_mag: Tensor, floor: float = 1e-12
+) -> Tensor:
+    """Spectral convergence ``||R - E||_F / max(||R||_F, floor)`` of magnitude spectrograms
+    (ratio, >= 0). The training loss :func:`audioae.losses.spectral_convergence` is this with
+    ``floor=1e-8``, averaged over the batch.
 
     Sturmel & Daudet, "Signal reconstruction from STFT magnitude: a state of the art", 2011;
     also the ``L_sc`` term of Arik et al. 2019 / Yamamoto et al. 2020.
@@ -53,13 +53,18 @@ def spectral_convergence(estimate_mag: Tensor, reference_mag: Tensor) -> Tensor:
     Args:
         estimate_mag, reference_mag: linear magnitudes ``(..., n_freq, frames)``; frames are
             cropped to the shorter.
+        floor: lower bound of the denominator, so a silent reference gives ``||E|| / floor``
+            rather than a division by zero (the training loss passes 1e-8).
 
     Returns:
-        ``(...)``; 0 for identical inputs. A silent reference gives ``||E|| / 1e-12``.
+        ``(...)``; 0 for identical inputs.
+
+    Raises:
+        ValueError: leading shapes that do not broadcast.
     """
     est, ref = align(estimate_mag, reference_mag)
     num = torch.linalg.vector_norm(ref - est, dim=(-2, -1))
-    return num / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-12)
+    return num / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(floor)
 
 
 def spectral_convergence_db(estimate_mag: Tensor, reference_mag: Tensor) -> Tensor:
@@ -88,8 +93,8 @@ def log_spectral_distance(
         ``(...)`` in dB; 0 for identical inputs.
     """
     est, ref = align(estimate, reference)
-    p_est = _mag(est, n_fft, hop_length).square()
-    p_ref = _mag(ref, n_fft, hop_length).square()
+    p_est = spectrogram(est, n_fft, hop_length).square()
+    p_ref = spectrogram(ref, n_fft, hop_length).square()
     diff = 10.0 * (torch.log10(p_ref + eps) - torch.log10(p_est + eps))
     return diff.square().mean(dim=-2).sqrt().mean(dim=-1)
 
@@ -108,7 +113,11 @@ def log_mel_l1(
     """Mean absolute difference of natural-log mel magnitudes, ``mean |log(M_E + eps) - log(M_R + eps)|``.
 
     ``M = mel_filterbank @ |STFT|`` (magnitude, not power; librosa's Slaney filterbank), the
-    "mel distance" of vocoder papers (e.g. Kong et al. 2020, HiFi-GAN).
+    "mel distance" of vocoder papers (e.g. Kong et al. 2020, HiFi-GAN). The log-mel is built
+    from the DSP layer's pieces (:func:`audioae.functional.spectrogram` projected by
+    :func:`~audioae.functional.mel_filterbank`, then :func:`~audioae.functional.log_compress`),
+    so it equals the features of :class:`audioae.features.LogMel` with the same settings up to
+    float rounding, at the inputs' dtype and device.
 
     Args:
         estimate, reference: waveforms ``(..., time)`` at ``sample_rate`` Hz; cropped to the shorter.
@@ -121,9 +130,10 @@ def log_mel_l1(
     fb = mel_filterbank(
         sample_rate, n_fft, n_mels, f_min, f_max, dtype=est.dtype, device=est.device
     )
-    mel_est = torch.matmul(fb, _mag(est, n_fft, hop_length))
-    mel_ref = torch.matmul(fb, _mag(ref, n_fft, hop_length))
-    return (torch.log(mel_est + eps) - torch.log(mel_ref + eps)).abs().mean(dim=(-2, -1))
+    log_mel_est, log_mel_ref = (
+        log_compress(spectrogram(x, n_fft, hop_length, projection=fb), eps) for x in (est, ref)
+    )
+    return (log_mel_est - log_mel_ref).abs().mean(dim=(-2, -1))
 
 
 def multi_resolution_stft_distance(
@@ -151,7 +161,7 @@ def multi_resolution_stft_distance(
     est, ref = align(estimate, reference)
     total = 0.0
     for res in resolutions:
-        mag_est, mag_ref = _mag(est, *res), _mag(ref, *res)
+        mag_est, mag_ref = spectrogram(est, *res), spectrogram(ref, *res)
         log_l1 = (
             (mag_ref.clamp_min(eps).log() - mag_est.clamp_min(eps).log()).abs().mean(dim=(-2, -1))
         )

@@ -49,6 +49,7 @@ import torch  # noqa: E402
 from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
 
 from audioae import functional as AF  # noqa: E402
+from audioae import metrics  # noqa: E402
 from audioae.config import FeatureConfig  # noqa: E402
 from audioae.features import LogMel  # noqa: E402
 
@@ -102,8 +103,12 @@ def timed(
 
 
 def spectral_convergence(target: torch.Tensor, wav: torch.Tensor, n_fft: int, hop: int) -> float:
-    rebuilt = AF.stft(wav.double(), n_fft, hop).abs()
-    return float((target.double() - rebuilt).norm() / target.double().norm())
+    """Spectral convergence (float64) of ``wav``'s STFT magnitude against ``target``
+    ``(batch, n_freq, frames)``, the whole batch taken as one spectrogram (one norm)."""
+    rebuilt = AF.spectrogram(wav.double(), n_fft, hop)
+    return float(
+        metrics.spectral_convergence(rebuilt.flatten(0, -2), target.double().flatten(0, -2))
+    )
 
 
 def run(repeats: int, threads: int) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from audioae.functional import magnitude, mel_filterbank, stft
+from audioae.features import LogMel
+from audioae.functional import magnitude, stft
 
 __all__ = [
     "InterpolationScores",
@@ -23,7 +24,6 @@ __all__ = [
     "estimate_delay",
     "interpolation_scores",
     "largest_step_share",
-    "log_mel_frames",
     "markdown_table",
     "rankdata",
     "spearman",
@@ -91,19 +91,6 @@ def spectral_centroid(
     return (mag * freqs).sum(-1) / mag.sum(-1)
 
 
-def log_mel_frames(
-    wav: Tensor,
-    sample_rate: int,
-    n_mels: int = 80,
-    n_fft: int = 1024,
-    hop_length: int = 256,
-    eps: float = 1e-5,
-) -> Tensor:
-    """Natural-log mel magnitude ``log(mel_fb @ |STFT| + eps)``: ``(..., n_mels, frames)``."""
-    fb = mel_filterbank(sample_rate, n_fft, n_mels, dtype=wav.dtype, device=wav.device)
-    return torch.log(torch.matmul(fb, magnitude(stft(wav, n_fft, hop_length))) + eps)
-
-
 def step_lengths(points: Tensor) -> Tensor:
     """Euclidean distances between consecutive points of a path ``(steps, ...)``: ``(steps - 1,)``.
 
@@ -154,12 +141,13 @@ def interpolation_scores(steps: Sequence[Tensor] | Tensor, sample_rate: int) -> 
         sample_rate: Hz.
 
     Returns:
-        :class:`InterpolationScores` (log-mel: 80 mels, n_fft 1024, hop 256, eps 1e-5).
+        :class:`InterpolationScores` (log-mel: the :class:`audioae.features.LogMel` front-end
+        at its defaults, 80 mels, n_fft 1024, hop 256, eps 1e-5).
     """
     wavs = torch.stack(list(steps)) if not isinstance(steps, Tensor) else steps
     centroids = spectral_centroid(wavs, sample_rate)
     rho = spearman(torch.arange(wavs.shape[0]), centroids)
-    share = largest_step_share(log_mel_frames(wavs, sample_rate))
+    share = largest_step_share(LogMel(sample_rate)(wavs))  # the models' log-mel front-end
     return InterpolationScores([float(c) for c in centroids], rho, share)
 
 

@@ -171,6 +171,18 @@ def test_bad_files_are_left_out_with_one_warning(tmp_path: Path, caplog) -> None
     assert batch.shape == (4, 4000) and torch.isfinite(batch).all()
 
 
+def test_files_below_silence_db_are_left_out_as_silent(tmp_path: Path) -> None:
+    # a sine of amplitude 0.01 is at 20 log10(0.01 / sqrt(2)) = -43.0 dBFS: the same level
+    # that audioae.audio.rms_db (and so ``audioae inspect``) reports
+    path = tmp_path / "quiet.wav"
+    _write(path, sine(440.0, 1.0, SR, amplitude=0.01)[0], subtype="FLOAT")
+    level = 20 * math.log10(0.01 / math.sqrt(2))
+    assert load_clips([path], SR, silence_db=level - 0.05).paths == [path]
+    rejected = load_clips([path], SR, silence_db=level + 0.05)
+    assert rejected.paths == [] and [p for p, _ in rejected.bad] == [path]
+    assert "silent" in rejected.bad[0][1]
+
+
 def test_empty_and_too_small_folders_give_clear_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -78,6 +78,9 @@ def test_spectral_convergence_values() -> None:
     expected = np.mean([np.linalg.norm(r[i] - e[i]) / np.linalg.norm(r[i]) for i in range(3)])
     assert float(spectral_convergence(est, ref)) == pytest.approx(expected, rel=1e-5)
     assert math.isfinite(float(spectral_convergence(est, torch.zeros_like(ref))))
+    # a silent reference: the denominator is the loss's floor, 1e-8 (the metric's is 1e-12)
+    silent = float(spectral_convergence(est, torch.zeros_like(ref)))
+    assert silent == pytest.approx(float(est.flatten(1).norm(dim=1).mean()) / 1e-8, rel=1e-5)
     with pytest.raises(ValueError, match="shapes"):
         spectral_convergence(est, ref[..., :5])
 

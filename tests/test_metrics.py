@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from audioae import metrics
+from audioae.features import LogMel
 
 DATA = Path(__file__).parents[1] / "data"
 SR = 16000
@@ -122,6 +123,13 @@ def test_spectral_convergence_matches_numpy():
         metrics.spectral_convergence_db(est, ref).numpy(), 20 * np.log10(expected), rtol=1e-5
     )
     assert torch.equal(metrics.spectral_convergence(ref, ref), torch.zeros(2))
+    # a silent reference: ||E|| over the floor (1e-12 unless given)
+    norms = est.flatten(1).norm(dim=1)
+    silent = torch.zeros_like(ref)
+    assert torch.allclose(metrics.spectral_convergence(est, silent), norms / 1e-12, rtol=1e-5)
+    assert torch.allclose(
+        metrics.spectral_convergence(est, silent, floor=1e-3), norms / 1e-3, rtol=1e-5
+    )
     # frames are cropped to the shorter
     assert metrics.spectral_convergence(est[..., :30], ref).allclose(
         metrics.spectral_convergence(est[..., :30], ref[..., :30])
@@ -156,6 +164,33 @@ def test_log_mel_l1_matches_librosa():
     assert got.shape == (2,)
     assert got[0].item() == pytest.approx(expected, rel=1e-4)
     assert got[1].item() == 0.0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"n_mels": 40, "n_fft": 512, "hop_length": 128, "f_min": 60.0, "f_max": 7000.0}],
+)
+def test_log_mel_l1_is_the_l1_of_log_mel_front_end_features(settings):
+    ref = torch.stack([_tone(), _tone(seed=5)])
+    est = 0.7 * ref + 0.02 * _noise(2, SR, seed=8)
+    got = metrics.log_mel_l1(est, ref, SR, **settings)
+    frontend = LogMel(SR, **settings)
+    expected = (frontend(est) - frontend(ref)).abs().mean(dim=(-2, -1))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=0.0)
+    mel = lambda x: librosa.feature.melspectrogram(  # noqa: E731
+        y=x.double().numpy(),
+        sr=SR,
+        n_fft=settings.get("n_fft", 1024),
+        hop_length=settings.get("hop_length", 256),
+        n_mels=settings.get("n_mels", 80),
+        fmin=settings.get("f_min", 0.0),
+        fmax=settings.get("f_max"),
+        power=1.0,
+        center=True,
+        pad_mode="constant",
+    )
+    librosa_l1 = np.mean(np.abs(np.log(mel(est[1]) + 1e-5) - np.log(mel(ref[1]) + 1e-5)))
+    assert got[1].item() == pytest.approx(librosa_l1, rel=1e-4)
 
 
 def test_multi_resolution_stft_matches_numpy_and_falls_with_noise():
