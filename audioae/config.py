@@ -216,7 +216,7 @@ class DataConfig:
     (0/0: off). ``babble_fraction``: the share of denoising mixtures whose noise is babble
     made from 3 to ``babble_talkers`` other crops of the clean folder (each at unit RMS),
     for robustness to competing speech. ``random_eq``: speech and noise each pass through
-    a random second-order filter before mixing (:func:`audioae.data.random_biquad`).
+    a random second-order filter before mixing (:func:`audioae.augment.random_biquad`).
     ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
     when a noise folder is given.
     """

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .audio import rms_db
+from .augment import colored_noise, mix_at_snr, random_biquad, random_gain
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -165,27 +166,6 @@ def _crop(clip: torch.Tensor, start: int, length: int) -> torch.Tensor:
     return piece
 
 
-def random_biquad(
-    wav: torch.Tensor, rng: np.random.Generator, r_max: float = 0.375
-) -> torch.Tensor:
-    """``wav (time,)`` through a random second-order filter, the augmentation of RNNoise.
-
-    ``H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2)`` with each ``r`` uniform in
-    ``[-r_max, r_max]`` (Valin, "A hybrid DSP/deep learning approach to real-time full-band
-    speech enhancement", 2018; DeepFilterNet trains with the same kind of filter). With
-    ``r_max = 3/8`` the poles stay inside the unit circle and the response varies by roughly
-    +-10 dB over the band, so a model cannot rely on one fixed spectral tilt of speech or
-    noise. Applied by FFT with zero padding to twice the length (the filter's tail beyond the
-    crop is dropped).
-    """
-    r = rng.uniform(-r_max, r_max, size=4)
-    n = 2 * wav.numel()
-    z = torch.exp(-2j * math.pi * torch.fft.rfftfreq(n, dtype=torch.float64))
-    response = (1 + r[0] * z + r[1] * z**2) / (1 + r[2] * z + r[3] * z**2)
-    spec = torch.fft.rfft(wav.double(), n=n) * response
-    return torch.fft.irfft(spec, n=n)[: wav.numel()].to(wav.dtype)
-
-
 class AudioFolder(Dataset):
     """Fixed-length waveform segments ``(segment_samples,)`` float32 cropped from decoded clips.
 
@@ -266,32 +246,8 @@ class AudioFolder(Dataset):
         if float(rms_db(piece)) < self.silence_db:
             piece = _crop(clip, base, seg)
         if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
-            piece = piece * 10.0 ** (float(rng.uniform(*self.gain_db)) / 20.0)
+            piece = random_gain(piece, rng, *self.gain_db)
         return piece
-
-
-def colored_noise(
-    color: str, n_samples: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Synthetic noise ``(n_samples,)`` float32 with unit RMS.
-
-    ``white``: flat spectrum; ``pink``: power ~ 1/f; ``brown`` (red): power ~ 1/f^2 (made by
-    shaping the rFFT of white Gaussian noise; the DC bin is zeroed).
-
-    Raises:
-        ValueError: unknown colour.
-    """
-    exponents = {"white": 0.0, "pink": 0.5, "brown": 1.0}
-    if color not in exponents:
-        raise ValueError(f"noise colour must be one of {', '.join(exponents)}, got {color!r}")
-    white = torch.randn(n_samples, generator=generator)
-    if exponents[color] > 0:
-        spec = torch.fft.rfft(white)
-        freq = torch.arange(spec.numel(), dtype=torch.float32).clamp_min(1.0)
-        spec = spec / freq.pow(exponents[color])
-        spec[0] = 0
-        white = torch.fft.irfft(spec, n=n_samples)
-    return (white / white.square().mean().sqrt().clamp_min(1e-12)).float()
 
 
 class DenoisingFolder(Dataset):
@@ -299,7 +255,7 @@ class DenoisingFolder(Dataset):
 
     The clean segment is ``clean[index]``; the noise is a circular crop of a noise clip from a
     random offset or, without noise clips, synthetic ``data.noise_colors`` noise
-    (:func:`colored_noise`), mixed by :func:`audioae.evaluate.mix_at_snr` at an SNR uniform in
+    (:func:`~audioae.augment.colored_noise`), mixed by :func:`~audioae.augment.mix_at_snr` at an SNR uniform in
     ``[data.snr_db_min, data.snr_db_max]`` dB. A ``data.babble_fraction`` share of the
     mixtures uses babble instead: the sum of 3 to ``data.babble_talkers`` other crops of the
     clean folder, each at unit RMS (competing talkers, as in the NOISEX-92 babble recording),
@@ -349,8 +305,6 @@ class DenoisingFolder(Dataset):
         return len(self.clean)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from .evaluate import mix_at_snr
-
         clean = self.clean[index]
         rng = _rng(*self.clean._seed(int(index), _NOISE))
         gen = _torch_generator(rng)

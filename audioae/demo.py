@@ -157,7 +157,7 @@ def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) ->
     Returns the report section: sounds, figures and a table of SI-SDR (plus PESQ and STOI
     when installed) before and after, with the real-time factor.
     """
-    from .evaluate import mix_at_snr
+    from .augment import mix_at_snr
     from .metrics import pesq_wb, si_sdr, stoi
 
     speech_metrics = all(importlib.util.find_spec(name) for name in ("pesq", "pystoi"))

@@ -1,5 +1,6 @@
 """Evaluation over files: every metric for an (estimate, reference) pair, CSV rows, per-condition
-summaries and a printable table; plus :func:`mix_at_snr` to make noisy test mixtures.
+summaries and a printable table; :func:`evaluate_model` runs a model over folders (reconstruction
+or denoising) and scores it. Noisy test mixtures come from :func:`audioae.augment.mix_at_snr`.
 
 A *row* is one (file, condition) pair: an :class:`EvaluationRow` or a plain mapping with
 ``file`` and ``condition`` keys and one float per metric. A *condition* names what produced
@@ -14,13 +15,19 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from audioae import metrics
+from audioae.audio import AudioError, find_audio_files, load_audio
+from audioae.augment import mix_at_snr
 from audioae.fileio import atomic_output
 from audioae.functional import magnitude, stft
+
+if TYPE_CHECKING:
+    from audioae.pipeline import Pipeline
 
 SPECTRAL_N_FFT = 1024
 SPECTRAL_HOP = 256
@@ -191,54 +198,97 @@ def format_table(summary: Sequence[Mapping[str, object]], precision: int = 3) ->
     return "\n".join([line(columns), rule, *(line(c) for c in cells)])
 
 
-def mix_at_snr(
-    clean: Tensor, noise: Tensor, snr_db: float | Tensor, generator: torch.Generator | None = None
-) -> Tensor:
-    """``clean + g * segment``: a noise segment scaled so the mixture's SNR is exactly ``snr_db``.
+def evaluate_model(
+    pipe: Pipeline,
+    *,
+    data: str | os.PathLike | None = None,
+    clean: str | os.PathLike | None = None,
+    noisy: str | os.PathLike | None = None,
+    noise: str | os.PathLike | None = None,
+    snr_db: tuple[float, ...] = (0.0, 5.0, 10.0),
+    speech: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[list[EvaluationRow], list[tuple[Path, str]]]:
+    """Evaluate a model on files; returns ``(rows, skipped)``: one :class:`EvaluationRow` per
+    (file, condition) and ``(path, reason)`` for every file left out.
 
-    The segment is ``clean``'s length, read from ``noise`` circularly (tiled when shorter,
-    cropped when longer) from a random offset drawn from ``generator`` (one offset per noise
-    row). ``g = sqrt(P_clean / (P_segment * 10^(snr_db / 10)))`` with ``P`` the mean square
-    over time of the segment actually added, so ``10 log10(P_clean / P_{g segment}) = snr_db``.
-    A silent clean signal gets ``g = 0``. Pure torch, on ``clean``'s device.
+    Modes:
+      * ``data``: reconstruction of every file (condition ``reconstruct``).
+      * ``clean`` + ``noisy``: denoising of recorded pairs matched by relative path
+        (conditions ``noisy`` and ``denoised``).
+      * ``clean`` + ``noise``: each clean file mixed with a noise file (cycled in sorted order)
+        at every SNR in ``snr_db`` dB (conditions ``noisy@XdB`` and ``denoised@XdB``).
 
-    Args:
-        clean: ``(..., time)``.
-        noise: ``(..., noise_time)`` broadcastable to ``clean`` on the leading dims, or ``(noise_time,)``.
-        snr_db: dB, a float or a tensor broadcastable to ``clean.shape[:-1]``.
-        generator: for the offsets; None uses torch's global RNG.
-
-    Returns:
-        Noisy ``(..., time)``, ``clean``'s dtype.
+    Files are compared at the model's sample rate, mono. Bad files are skipped and listed.
+    Mixtures are seeded by ``seed`` (:func:`audioae.augment.mix_at_snr`).
 
     Raises:
-        ValueError: empty noise, or a silent noise segment.
+        ValueError: no mode given, or no noise files in ``noise``.
     """
-    n = noise.shape[-1]
-    if n == 0:
-        raise ValueError("mix_at_snr: noise is empty")
-    time = clean.shape[-1]
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    offset = torch.randint(0, n, noise.shape[:-1], generator=generator, device=gen_device).to(
-        noise.device
-    )
-    index = (offset.unsqueeze(-1) + torch.arange(time, device=noise.device)) % n
-    segment = torch.gather(noise, -1, index.expand(*noise.shape[:-1], time)).to(clean.device)
-    p_clean = clean.double().square().mean(-1)
-    p_noise = segment.double().square().mean(-1)
-    if bool((p_noise == 0).any()):
-        raise ValueError("mix_at_snr: the noise segment is silent; cannot reach a finite SNR")
-    snr = torch.as_tensor(snr_db, dtype=torch.float64, device=clean.device)
-    gain = torch.sqrt(p_clean / (p_noise * 10.0 ** (snr / 10.0)))
-    return (clean.double() + gain.unsqueeze(-1) * segment.double()).to(clean.dtype)
+    from tqdm.auto import tqdm
+
+    rows: list[EvaluationRow] = []
+    skipped: list[tuple[Path, str]] = []
+    sr = pipe.sample_rate
+
+    def load(path: Path) -> torch.Tensor:
+        return load_audio(path, sample_rate=sr, mono=True)[0]
+
+    def add(file: Path, condition: str, estimate: torch.Tensor, reference: torch.Tensor) -> None:
+        rows.append(
+            EvaluationRow(
+                str(file), condition, evaluate_pair(estimate.cpu(), reference, sr, speech=speech)
+            )
+        )
+
+    if data is not None:
+        tasks = [(f, None) for f in find_audio_files(data)]
+    elif clean is not None and noisy is not None:
+        tasks = []
+        for f in find_audio_files(noisy):
+            ref = Path(clean) / f.relative_to(noisy)
+            if ref.exists():
+                tasks.append((f, ref))
+            else:
+                skipped.append((f, f"no clean reference {ref}"))
+    elif clean is not None and noise is not None:
+        noise_files = find_audio_files(noise)
+        if not noise_files:
+            raise ValueError(f"{noise}: no noise files")
+        tasks = [
+            (f, noise_files[i % len(noise_files)]) for i, f in enumerate(find_audio_files(clean))
+        ]
+    else:
+        raise ValueError("evaluate: give data, or clean with noisy or noise")
+
+    generator = torch.Generator().manual_seed(seed)
+    for source, other in tqdm(tasks, desc="evaluate", unit="file", disable=not progress):
+        try:
+            wav = load(source)
+            if data is not None:
+                add(source, "reconstruct", pipe.reconstruct(wav)[0], wav[0])
+            elif noisy is not None:
+                reference = load(other)
+                add(source, "noisy", wav[0], reference[0])
+                add(source, "denoised", pipe.denoise(wav)[0], reference[0])
+            else:
+                noise_wav = load(other)
+                for snr in snr_db:
+                    mixture = mix_at_snr(wav, noise_wav, float(snr), generator=generator)
+                    add(source, f"noisy@{snr:g}dB", mixture[0], wav[0])
+                    add(source, f"denoised@{snr:g}dB", pipe.denoise(mixture)[0], wav[0])
+        except (AudioError, ValueError) as exc:
+            skipped.append((source, str(exc)))
+    return rows, skipped
 
 
 __all__ = [
     "METRIC_ORDER",
     "EvaluationRow",
+    "evaluate_model",
     "evaluate_pair",
     "format_table",
-    "mix_at_snr",
     "summarize",
     "write_csv",
 ]

@@ -13,17 +13,17 @@ Loading rebuilds the model with :func:`audioae.models.build_model` from the stor
 loads the weights strictly and checks the digest, so a truncated or altered file is refused
 with :class:`ModelFileError` instead of giving wrong audio. A reader refuses format versions
 it does not know (as descript-audio-codec's ``DACFile`` does).
+
+A training run's folder is turned into a model file by :func:`audioae.runfolder.export_run`;
+this module knows nothing of runs or Lightning checkpoints.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import yaml
@@ -32,8 +32,6 @@ from torch import nn
 from . import __version__
 from .config import Config, ConfigError, config_from_dict
 from .fileio import atomic_output
-
-log = logging.getLogger(__name__)
 
 FORMAT = "audioae-model"
 FORMAT_VERSION = "1"
@@ -202,103 +200,3 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
     model.eval().to(device)
     return LoadedModel(model=model, config=cfg, metadata=metadata, model_hash=digest)
-
-
-def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
-    """The Lightning checkpoint of a run folder: ``best`` (lowest validation loss) or ``last``.
-
-    ``best`` falls back to ``last.ckpt`` when no validation has run yet.
-
-    Raises:
-        ModelFileError: no checkpoint in ``run_dir/checkpoints``, or ``checkpoint`` is neither
-            ``best`` nor ``last``.
-    """
-    if checkpoint not in ("best", "last"):
-        raise ModelFileError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
-    folder = Path(run_dir) / "checkpoints"
-    last = folder / "last.ckpt"
-    if checkpoint == "best":
-        best = sorted(folder.glob("best*.ckpt"), key=lambda p: p.stat().st_mtime)
-        if best:
-            return best[-1]
-        if last.is_file():
-            log.info("%s: no best checkpoint yet (no validation ran); using last.ckpt", run_dir)
-    if last.is_file():
-        return last
-    raise ModelFileError(
-        f"{run_dir}: no checkpoint found in {folder}; is this a run folder of `audioae train`?"
-    )
-
-
-def _torch_load(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # A checkpoint the user made with other tools may hold objects outside torch's
-        # allow-list; it is their own file, so load it fully (never done for model files).
-        log.info(
-            "%s: checkpoint holds non-tensor objects; loading it with weights_only=False", path
-        )
-        return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def export_run(
-    run_dir: str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    checkpoint: str = "best",
-    overwrite: bool = False,
-) -> Path:
-    """Write the model file of a training run from one of its Lightning checkpoints.
-
-    The config comes from the checkpoint's hyper-parameters (``config``), else from
-    ``run_dir/config.yaml``; the weights are the ``model.*`` entries of its ``state_dict``.
-
-    Args:
-        run_dir: the run folder (``checkpoints/``, ``config.yaml``).
-        out: the model file; default ``run_dir/model.safetensors``.
-        checkpoint: ``best`` (lowest validation loss, else last) or ``last``.
-        overwrite: replace an existing ``out``.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ModelFileError: no checkpoint, an unreadable checkpoint, or weights that do not fit.
-        ConfigError: the stored config is invalid.
-        OutputExistsError: ``out`` exists and ``overwrite`` is false.
-    """
-    from .features import build_frontend
-    from .models import build_model
-
-    run_dir = Path(run_dir)
-    ckpt_path = find_checkpoint(run_dir, checkpoint)
-    out = Path(out) if out is not None else run_dir / "model.safetensors"
-    try:
-        ckpt = _torch_load(ckpt_path)
-    except Exception as exc:
-        raise ModelFileError(f"{ckpt_path}: cannot read checkpoint ({exc})") from None
-    hparams = ckpt.get("hyper_parameters") or {}
-    if isinstance(hparams.get("config"), dict):
-        cfg = config_from_dict(hparams["config"], source=f"{ckpt_path} (hyper_parameters)")
-    elif (run_dir / "config.yaml").is_file():
-        cfg = config_from_dict(
-            yaml.safe_load((run_dir / "config.yaml").read_text()) or {},
-            str(run_dir / "config.yaml"),
-        )
-    else:
-        raise ModelFileError(
-            f"{ckpt_path}: no config in the checkpoint and no {run_dir / 'config.yaml'}"
-        )
-    state = {
-        k[len("model.") :]: v
-        for k, v in (ckpt.get("state_dict") or {}).items()
-        if k.startswith("model.")
-    }
-    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFileError(
-            f"{ckpt_path}: the checkpoint's weights do not fit its config ({exc})"
-        ) from None
-    return save_model_file(out, model, cfg, overwrite=overwrite)

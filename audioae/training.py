@@ -5,14 +5,11 @@ Lightning): it computes features batched on the device, the loss of
 :func:`audioae.losses.compute_loss`, logs every term, and on the first validation batch
 logs reconstructed audio (Griffin-Lim) and spectrogram images to TensorBoard.
 
-:func:`train` sets up the run folder and the Trainer::
-
-    RUN_DIR/config.yaml            the effective config, written at the start
-    RUN_DIR/checkpoints/last.ckpt  every training.checkpoint_every steps and at the end
-    RUN_DIR/checkpoints/best-*.ckpt the lowest validation loss so far
-    RUN_DIR/tensorboard/           TensorBoard events (losses, KL per dimension, audio, images)
-    RUN_DIR/csv/version_N/metrics.csv
-    RUN_DIR/model.safetensors      the exported model (best checkpoint), see audioae.modelfile
+:func:`train` runs named steps: :func:`with_overrides`, :func:`resolve_placement`,
+:func:`audioae.data.build_datasets`, :func:`build_trainer`,
+:func:`audioae.runfolder.prepare_run_folder` (resume checks, ``config.yaml``),
+:func:`build_data_loaders`, :func:`fit` and :func:`export_result` (the best checkpoint to
+``model.safetensors``). The run folder's layout is in :mod:`audioae.runfolder`.
 
 Precision ``auto``: ``bf16-mixed`` on CUDA when supported, else ``16-mixed``; ``32-true`` on
 the CPU. More than one device (or node) uses DDP with Lightning's own launcher (NCCL on GPUs,
@@ -23,7 +20,6 @@ step and before any checkpoint of that step, so ``last.ckpt`` stays the last goo
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import os
 import warnings
@@ -33,38 +29,31 @@ from typing import Any
 
 import lightning as L
 import torch
-import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from .config import Config, ConfigError, config_from_dict
-from .data import EpochSampler, build_datasets
+from .config import Config, ConfigError, TrainingConfig, config_from_dict
+from .data import Datasets, EpochSampler, build_datasets
 from .features import build_frontend
-from .fileio import OutputExistsError, atomic_output
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
 from .phase import PhaseReconstructor
+from .runfolder import (
+    BEST_CHECKPOINT_FILENAME,
+    CSV_DIR,
+    TENSORBOARD_DIR,
+    RunFolder,
+    checkpoint_hyperparameters,
+    export_run,
+    prepare_run_folder,
+)
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.ckpt"
 
 
 class TrainingDivergedError(RuntimeError):
     """The training loss became NaN or Inf; the last good checkpoint is kept."""
-
-
-class RunExistsError(OutputExistsError):
-    """The run folder already holds a run and ``resume`` was not requested."""
-
-    def __init__(self, path: Path) -> None:
-        FileExistsError.__init__(
-            self,
-            f"{path}: a run already exists here; pass --resume to continue it or choose another --out",
-        )
-        self.path = Path(path)
 
 
 def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str = "cosine") -> float:
@@ -102,9 +91,10 @@ class AutoEncoderModule(L.LightningModule):
             if isinstance(config, Config)
             else config_from_dict(config, source="checkpoint config")
         )
-        self.save_hyperparameters({"config": cfg.to_dict()})
+        self.save_hyperparameters(checkpoint_hyperparameters(cfg))
         self.cfg = cfg
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
+        # the attribute name is part of the checkpoint layout (runfolder.MODEL_PREFIX)
         self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
         self.phase = PhaseReconstructor(self.frontend, cfg.phase)
 
@@ -305,19 +295,73 @@ def _devices(value: str | int | None) -> int | str:
     return count
 
 
-def _check_resume_compatible(saved: Path, cfg: Config) -> None:
-    """Refuse to resume with a model or front-end that differs from the run's saved config."""
-    if not saved.is_file():
-        return
-    old = yaml.safe_load(saved.read_text()) or {}
-    new = cfg.to_dict()
-    for section in ("audio", "features", "model"):
-        for key, value in new[section].items():
-            if old.get(section, {}).get(key, value) != value:
-                raise ConfigError(
-                    f"{section}.{key}: {value!r} differs from the run being resumed "
-                    f"({old[section][key]!r} in {saved}); resume with the same recipe"
-                )
+@dataclass(frozen=True)
+class Placement:
+    """Where a run trains, as Lightning's ``Trainer`` arguments.
+
+    Attributes:
+        accelerator: ``"cpu"`` without CUDA, else ``"auto"``.
+        devices: a device count or ``"auto"``.
+        num_nodes: machines.
+        strategy: ``"ddp"`` for more than one process, else ``"auto"``.
+        precision: a Lightning precision string (see :func:`resolve_precision`).
+        world_size: processes in total (``"auto"`` devices count as one).
+        pin_memory: pin the loaders' batches (on CUDA machines).
+    """
+
+    accelerator: str
+    devices: int | str
+    num_nodes: int
+    strategy: str
+    precision: str
+    world_size: int
+    pin_memory: bool
+
+
+def resolve_placement(training_cfg: TrainingConfig) -> Placement:
+    """The :class:`Placement` of the ``training`` section on this machine.
+
+    Raises:
+        ConfigError: ``training.devices`` is neither ``auto`` nor a positive count.
+    """
+    t = training_cfg
+    n_devices = _devices(t.devices)
+    cpu_only = not torch.cuda.is_available()
+    world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
+    accelerator = "cpu" if cpu_only else "auto"
+    return Placement(
+        accelerator=accelerator,
+        devices=n_devices,
+        num_nodes=t.num_nodes,
+        strategy="ddp" if world > 1 else "auto",
+        precision=resolve_precision(t.precision, accelerator),
+        world_size=world,
+        pin_memory=not cpu_only,
+    )
+
+
+def with_overrides(
+    cfg: Config,
+    *,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    max_steps: int | None = None,
+) -> Config:
+    """A copy of ``cfg`` with the given ``training`` values replaced (None keeps the config's).
+
+    Raises:
+        ConfigError: a replaced value is invalid.
+    """
+    overrides: dict[str, Any] = {}
+    if max_steps is not None:
+        overrides["max_steps"] = int(max_steps)
+    if devices is not None:
+        overrides["devices"] = str(devices)
+    if num_nodes is not None:
+        overrides["num_nodes"] = int(num_nodes)
+    data = cfg.to_dict()
+    data["training"].update(overrides)
+    return config_from_dict(data, source="train()")
 
 
 def _loader(
@@ -332,6 +376,137 @@ def _loader(
         drop_last=drop_last,
         pin_memory=pin,
         persistent_workers=workers > 0,
+    )
+
+
+def build_data_loaders(
+    cfg: Config, datasets: Datasets, *, pin_memory: bool
+) -> tuple[DataLoader, DataLoader | None]:
+    """``(train, val)`` loaders: training indices carry the epoch (:class:`EpochSampler`) and
+    are sharded over DDP processes; validation is the same fixed segments on every process,
+    or None without a validation split."""
+    train_loader = _loader(
+        datasets.train, cfg, EpochSampler(len(datasets.train)), drop_last=True, pin=pin_memory
+    )
+    val_loader = None
+    if datasets.val is not None:
+        val_loader = _loader(
+            datasets.val,
+            cfg,
+            EpochSampler(len(datasets.val), fixed=True, shard=False),
+            drop_last=False,
+            pin=pin_memory,
+        )
+    return train_loader, val_loader
+
+
+def build_trainer(
+    cfg: Config, run: RunFolder, placement: Placement, *, has_val: bool, progress: bool
+) -> tuple[L.Trainer, ModelCheckpoint | None]:
+    """The Lightning ``Trainer`` writing into ``run``, and its best-checkpoint callback.
+
+    Callbacks: ``last.ckpt`` every ``training.checkpoint_every`` steps and at the end, the
+    learning rate, and with a validation split (``has_val``) the best checkpoint by
+    ``val/loss`` (validation every ``training.val_every`` steps); loggers: TensorBoard and CSV.
+    The best-checkpoint callback is None without a validation split.
+    """
+    t = cfg.training
+    last_cb = ModelCheckpoint(
+        dirpath=run.checkpoint_dir,
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=t.checkpoint_every,
+        enable_version_counter=False,
+    )
+    callbacks: list[Callback] = [
+        last_cb,
+        _FinalCheckpoint(run.last_checkpoint),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    best_cb = None
+    if has_val:
+        best_cb = ModelCheckpoint(
+            dirpath=run.checkpoint_dir,
+            filename=BEST_CHECKPOINT_FILENAME,
+            auto_insert_metric_name=False,
+            monitor="val/loss",
+            mode="min",
+            save_top_k=1,
+        )
+        callbacks.append(best_cb)
+    loggers = [
+        TensorBoardLogger(
+            save_dir=str(run.root), name=TENSORBOARD_DIR, version="", default_hp_metric=False
+        ),
+        CSVLogger(save_dir=str(run.root), name=CSV_DIR),
+    ]
+    trainer = L.Trainer(
+        default_root_dir=str(run.root),
+        accelerator=placement.accelerator,
+        devices=placement.devices,
+        num_nodes=placement.num_nodes,
+        strategy=placement.strategy,
+        precision=placement.precision,
+        max_steps=t.max_steps,
+        max_epochs=-1,
+        val_check_interval=min(t.val_every, t.max_steps) if has_val else None,
+        check_val_every_n_epoch=None if has_val else 1,
+        limit_val_batches=None if has_val else 0,
+        num_sanity_val_steps=1 if has_val else 0,
+        log_every_n_steps=t.log_every,
+        gradient_clip_val=t.gradient_clip or None,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        use_distributed_sampler=False,
+    )
+    return trainer, best_cb
+
+
+def fit(
+    trainer: L.Trainer,
+    module: AutoEncoderModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    ckpt_path: Path | None,
+) -> None:
+    """``trainer.fit``, resuming from ``ckpt_path`` when given, without the warnings that do
+    not apply to these runs."""
+    with warnings.catch_warnings():
+        # Resuming mid-epoch restarts that epoch's (deterministic) crops from its beginning;
+        # global step, optimiser and scheduler state are exact, so Lightning's warning about
+        # non-resumable loaders does not apply here.
+        warnings.filterwarnings(
+            "ignore", message=".*resuming from a checkpoint that ended before the epoch ended"
+        )
+        warnings.filterwarnings(
+            "ignore", message=".*Checkpoint directory .* exists and is not empty"
+        )
+        warnings.filterwarnings(  # no validation split (data.val_fraction=0): expected
+            "ignore", message=".*`validation_step` but have no `val_dataloader`"
+        )
+        trainer.fit(
+            module,
+            train_dataloaders=train_loader,
+            val_dataloaders=val_loader,
+            ckpt_path=None if ckpt_path is None else str(ckpt_path),
+        )
+
+
+def export_result(
+    trainer: L.Trainer, run: RunFolder, best_cb: ModelCheckpoint | None
+) -> TrainResult:
+    """Export the run's best checkpoint to ``model.safetensors`` (on the main process) and
+    summarise the run as a :class:`TrainResult`."""
+    best = None
+    if best_cb is not None and best_cb.best_model_score is not None:
+        best = float(best_cb.best_model_score)
+    model_file = None
+    if trainer.is_global_zero:
+        model_file = export_run(run.root, checkpoint="best", overwrite=True)
+    return TrainResult(
+        run_dir=run.root, model_file=model_file, steps=int(trainer.global_step), best_val_loss=best
     )
 
 
@@ -353,7 +528,7 @@ def train(
         cfg: the run's config (``load_config(recipe, overrides)``); not modified.
         data_dir: folder of training audio (searched recursively).
         noise_dir: folder of noise for denoising (else synthetic noise when ``data.denoise``).
-        out_dir: the run folder (created).
+        out_dir: the run folder (created; layout in :mod:`audioae.runfolder`).
         resume: continue from ``out_dir/checkpoints/last.ckpt`` (same step, optimiser and
             scheduler state); the model and front-end config must match the run's.
         devices: overrides ``training.devices`` (a count or ``"auto"``).
@@ -365,147 +540,27 @@ def train(
         :class:`TrainResult`.
 
     Raises:
-        RunExistsError: ``out_dir`` holds a run and ``resume`` is false.
+        audioae.runfolder.RunExistsError: ``out_dir`` holds a run and ``resume`` is false.
         ConfigError: nothing to resume from, or a resumed run's model config differs.
         audioae.data.DatasetError: unusable data folder (the message says what to change).
         TrainingDivergedError: the loss became NaN/Inf.
     """
-    overrides: dict[str, Any] = {}
-    if max_steps is not None:
-        overrides["max_steps"] = int(max_steps)
-    if devices is not None:
-        overrides["devices"] = str(devices)
-    if num_nodes is not None:
-        overrides["num_nodes"] = int(num_nodes)
-    data = cfg.to_dict()
-    data["training"].update(overrides)
-    cfg = config_from_dict(data, source="train()")
-    t = cfg.training
-
-    run_dir = Path(out_dir)
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    last = ckpt_dir / LAST_CHECKPOINT
-    n_devices = _devices(t.devices)
-    cpu_only = not torch.cuda.is_available()
-    world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
-    strategy = "ddp" if world > 1 else "auto"
-    accelerator = "cpu" if cpu_only else "auto"
-    precision = resolve_precision(t.precision, accelerator)
-
+    cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
+    run = RunFolder(Path(out_dir))
+    placement = resolve_placement(cfg.training)
     datasets = build_datasets(
-        cfg, data_dir, noise_dir, world_size=world, report=int(os.environ.get("LOCAL_RANK", 0)) == 0
+        cfg,
+        data_dir,
+        noise_dir,
+        world_size=placement.world_size,
+        report=int(os.environ.get("LOCAL_RANK", 0)) == 0,
     )
-    has_val = datasets.val is not None
-    val_every = min(t.val_every, t.max_steps)
-
-    last_cb = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        save_top_k=0,
-        save_last=True,
-        every_n_train_steps=t.checkpoint_every,
-        enable_version_counter=False,
+    trainer, best_cb = build_trainer(
+        cfg, run, placement, has_val=datasets.val is not None, progress=progress
     )
-    callbacks: list[Callback] = [
-        last_cb,
-        _FinalCheckpoint(last),
-        LearningRateMonitor(logging_interval="step"),
-    ]
-    best_cb = None
-    if has_val:
-        best_cb = ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="best-step{step:07d}",
-            auto_insert_metric_name=False,
-            monitor="val/loss",
-            mode="min",
-            save_top_k=1,
-        )
-        callbacks.append(best_cb)
-    loggers = [
-        TensorBoardLogger(
-            save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
-        ),
-        CSVLogger(save_dir=str(run_dir), name="csv"),
-    ]
-    trainer = L.Trainer(
-        default_root_dir=str(run_dir),
-        accelerator=accelerator,
-        devices=n_devices,
-        num_nodes=t.num_nodes,
-        strategy=strategy,
-        precision=precision,
-        max_steps=t.max_steps,
-        max_epochs=-1,
-        val_check_interval=val_every if has_val else None,
-        check_val_every_n_epoch=None if has_val else 1,
-        limit_val_batches=None if has_val else 0,
-        num_sanity_val_steps=1 if has_val else 0,
-        log_every_n_steps=t.log_every,
-        gradient_clip_val=t.gradient_clip or None,
-        callbacks=callbacks,
-        logger=loggers,
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-        use_distributed_sampler=False,
-    )
-    L.seed_everything(t.seed, workers=True, verbose=False)
-
-    ckpt_path = None
-    if resume:
-        if not last.is_file():
-            raise ConfigError(
-                f"{run_dir}: nothing to resume from ({last} not found); train without --resume"
-            )
-        _check_resume_compatible(run_dir / "config.yaml", cfg)
-        ckpt_path = str(last)
-        if trainer.is_global_zero:
-            step = torch.load(last, map_location="cpu", weights_only=True).get("global_step")
-            log.info("resuming %s from step %s of %d", run_dir, step, t.max_steps)
-    elif trainer.is_global_zero and last.is_file():
-        raise RunExistsError(run_dir)
-    if trainer.is_global_zero:
-        with atomic_output(run_dir / "config.yaml", overwrite=True) as tmp:
-            tmp.write_text(cfg.to_yaml())
-
-    module = AutoEncoderModule(cfg)
-    pin = not cpu_only
-    train_loader = _loader(
-        datasets.train, cfg, EpochSampler(len(datasets.train)), drop_last=True, pin=pin
-    )
-    val_loader = None
-    if has_val:
-        val_loader = _loader(
-            datasets.val,
-            cfg,
-            EpochSampler(len(datasets.val), fixed=True, shard=False),
-            drop_last=False,
-            pin=pin,
-        )
-    with warnings.catch_warnings():
-        # Resuming mid-epoch restarts that epoch's (deterministic) crops from its beginning;
-        # global step, optimiser and scheduler state are exact, so Lightning's warning about
-        # non-resumable loaders does not apply here.
-        warnings.filterwarnings(
-            "ignore", message=".*resuming from a checkpoint that ended before the epoch ended"
-        )
-        warnings.filterwarnings(
-            "ignore", message=".*Checkpoint directory .* exists and is not empty"
-        )
-        warnings.filterwarnings(  # no validation split (data.val_fraction=0): expected
-            "ignore", message=".*`validation_step` but have no `val_dataloader`"
-        )
-        trainer.fit(
-            module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=ckpt_path
-        )
-
-    best = None
-    if best_cb is not None and best_cb.best_model_score is not None:
-        best = float(best_cb.best_model_score)
-    model_file = None
-    if trainer.is_global_zero:
-        from .modelfile import export_run
-
-        model_file = export_run(run_dir, checkpoint="best", overwrite=True)
-    return TrainResult(
-        run_dir=run_dir, model_file=model_file, steps=int(trainer.global_step), best_val_loss=best
-    )
+    L.seed_everything(cfg.training.seed, workers=True, verbose=False)
+    ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=trainer.is_global_zero)
+    module = AutoEncoderModule(cfg)  # after seeding: the initial weights depend on the seed
+    train_loader, val_loader = build_data_loaders(cfg, datasets, pin_memory=placement.pin_memory)
+    fit(trainer, module, train_loader, val_loader, ckpt_path)
+    return export_result(trainer, run, best_cb)

@@ -4,7 +4,7 @@ Sections (``--sections``, default all):
 
 denoise
     Each held-out speech clip (the English speaker) is mixed at 0, 5, 10 and 15 dB SNR
-    (``audioae.evaluate.mix_at_snr``, one seeded random noise offset per clip and group) with a
+    (``audioae.augment.mix_at_snr``, one seeded random noise offset per clip and group) with a
     held-out noise type ("unseen": babble, bubbles, alternating by clip) and with a training
     noise type ("seen": the 7 train noises in turn). Methods: the noisy input, ``noisereduce``
     stationary and non-stationary (defaults), spectral subtraction and the decision-directed
@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from audioae.audio import load_audio, resample  # noqa: E402
-from audioae.evaluate import mix_at_snr  # noqa: E402
+from audioae.augment import mix_at_snr  # noqa: E402
 from audioae.functional import griffin_lim, magnitude, stft  # noqa: E402
 from audioae.metrics import (  # noqa: E402
     log_mel_l1,

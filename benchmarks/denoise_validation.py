@@ -28,8 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from audioae.audio import find_audio_files, load_audio  # noqa: E402
+from audioae.augment import mix_at_snr  # noqa: E402
 from audioae.data import split_by_hash  # noqa: E402
-from audioae.evaluate import mix_at_snr  # noqa: E402
 from audioae.metrics import pesq_wb, si_sdr  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
 from benchmarks.baselines.classical import spectral_subtraction  # noqa: E402

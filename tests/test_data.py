@@ -14,6 +14,7 @@ import torch
 from conftest import DATA, sine
 from torch.utils.data import DataLoader
 
+from audioae.augment import colored_noise, random_biquad, random_gain
 from audioae.config import ConfigError, load_config
 from audioae.data import (
     AudioFolder,
@@ -21,7 +22,6 @@ from audioae.data import (
     DenoisingFolder,
     EpochSampler,
     build_datasets,
-    colored_noise,
     load_clips,
     split_by_hash,
 )
@@ -368,8 +368,6 @@ def test_babble_noise_is_made_of_other_talkers_at_the_drawn_snr() -> None:
 def test_random_biquad_matches_scipy_and_is_stable() -> None:
     from scipy.signal import lfilter
 
-    from audioae.data import random_biquad
-
     x = torch.randn(4000, generator=torch.Generator().manual_seed(0))
     for seed in range(5):
         y = random_biquad(x, np.random.default_rng(seed))
@@ -377,6 +375,16 @@ def test_random_biquad_matches_scipy_and_is_stable() -> None:
         ref = lfilter([1.0, r[0], r[1]], [1.0, r[2], r[3]], x.numpy().astype(np.float64))
         np.testing.assert_allclose(y.numpy(), ref, atol=1e-5)  # the same filter (causal IIR)
         assert 0.1 < float(y.std() / x.std()) < 10.0
+
+
+def test_random_gain_scales_by_one_draw_in_the_db_range() -> None:
+    x = torch.full((100,), 0.1)
+    for seed in range(5):
+        y = random_gain(x, np.random.default_rng(seed), -6.0, 3.0)
+        gain_db = 20 * np.log10(float(y[0] / x[0]))
+        assert -6.0 <= gain_db <= 3.0
+        assert gain_db == pytest.approx(np.random.default_rng(seed).uniform(-6.0, 3.0), abs=1e-4)
+        assert torch.allclose(y, torch.full_like(x, float(y[0])))
 
 
 def test_random_eq_filters_speech_and_noise_before_mixing() -> None:

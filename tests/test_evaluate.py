@@ -11,11 +11,11 @@ import soundfile as sf
 import torch
 
 from audioae import metrics
+from audioae.augment import mix_at_snr
 from audioae.evaluate import (
     EvaluationRow,
     evaluate_pair,
     format_table,
-    mix_at_snr,
     summarize,
     write_csv,
 )

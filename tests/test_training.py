@@ -15,9 +15,9 @@ from conftest import DATA, requires_cuda
 from audioae.config import ConfigError, load_config
 from audioae.data import AudioFolder
 from audioae.modelfile import load_model_file
+from audioae.runfolder import RunExistsError
 from audioae.training import (
     AutoEncoderModule,
-    RunExistsError,
     TrainingDivergedError,
     lr_factor,
     resolve_precision,

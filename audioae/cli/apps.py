@@ -208,8 +208,7 @@ def register(subparsers) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from ..apps import evaluate_model
-    from ..evaluate import format_table, summarize, write_csv
+    from ..evaluate import evaluate_model, format_table, summarize, write_csv
 
     if args.data is None and args.clean is None:
         raise ValueError(

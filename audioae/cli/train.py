@@ -128,7 +128,7 @@ def _add_export(subparsers) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ..modelfile import export_run
+    from ..runfolder import export_run
 
     path = export_run(args.run_dir, args.out, checkpoint=args.checkpoint, overwrite=args.force)
     print(f"model file: {path}")

@@ -292,7 +292,7 @@ def tune(
     """Coordinate search of both baselines' parameters on the TRAIN split; prints every trial.
 
     Mixtures: ``clips`` train speech clips (a fixed, seeded choice), each mixed with one train
-    noise (cycled) at 0, 5, 10 and 15 dB (``audioae.evaluate.mix_at_snr``, seeded). Objective:
+    noise (cycled) at 0, 5, 10 and 15 dB (``audioae.augment.mix_at_snr``, seeded). Objective:
     mean PESQ-WB + 0.1 x mean SI-SDR (dB). Never touches the test split.
     """
     import random
@@ -302,7 +302,7 @@ def tune(
     import yaml
 
     from audioae.audio import load_audio
-    from audioae.evaluate import mix_at_snr
+    from audioae.augment import mix_at_snr
     from audioae.metrics import pesq_wb, si_sdr
 
     torch.set_num_threads(2)

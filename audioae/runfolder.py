@@ -1,0 +1,290 @@
+"""Run folders of ``audioae train``: their layout, resume checks, Lightning checkpoints, export.
+
+A run folder holds::
+
+    RUN_DIR/config.yaml              the effective config, written when the run starts
+    RUN_DIR/checkpoints/last.ckpt    the latest state (step, weights, optimiser, scheduler)
+    RUN_DIR/checkpoints/best-*.ckpt  the lowest validation loss so far
+    RUN_DIR/tensorboard/             TensorBoard events
+    RUN_DIR/csv/version_N/           CSV metrics
+    RUN_DIR/model.safetensors        the exported model file (see :mod:`audioae.modelfile`)
+
+This module is the one place that knows the layout of a Lightning checkpoint as
+:class:`audioae.training.AutoEncoderModule` writes it: a dict whose ``state_dict`` holds the
+autoencoder's weights under the ``model.`` prefix (the module keeps it as ``self.model``),
+whose ``hyper_parameters`` hold the run's config under ``config`` and whose ``global_step``
+counts optimiser steps. It imports neither Lightning nor the trainer, so exporting a run is
+cheap; :mod:`audioae.modelfile` keeps only the model-file format.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from .config import Config, ConfigError, config_from_dict
+from .fileio import OutputExistsError, atomic_output
+from .modelfile import ModelFileError, save_model_file
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+BEST_CHECKPOINT_FILENAME = "best-step{step:07d}"
+"""Lightning ``ModelCheckpoint`` filename template of the best checkpoint (``.ckpt`` added)."""
+BEST_CHECKPOINT_GLOB = "best*.ckpt"
+MODEL_FILE = "model.safetensors"
+TENSORBOARD_DIR = "tensorboard"
+CSV_DIR = "csv"
+
+# Lightning checkpoint layout (see the module docstring).
+MODEL_PREFIX = "model."
+CONFIG_HPARAM = "config"
+
+
+class RunExistsError(OutputExistsError):
+    """The run folder already holds a run and ``resume`` was not requested."""
+
+    def __init__(self, path: Path) -> None:
+        FileExistsError.__init__(
+            self,
+            f"{path}: a run already exists here; pass --resume to continue it or choose another --out",
+        )
+        self.path = Path(path)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The paths of one run folder (nothing is created or read on construction).
+
+    Attributes:
+        root: the run folder.
+    """
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.root / CHECKPOINT_DIR
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoint_dir / LAST_CHECKPOINT
+
+    @property
+    def model_file(self) -> Path:
+        return self.root / MODEL_FILE
+
+    def has_run(self) -> bool:
+        """Whether a run already wrote its ``last.ckpt`` here."""
+        return self.last_checkpoint.is_file()
+
+    def write_config(self, cfg: Config) -> Path:
+        """Write ``cfg`` as ``config.yaml`` (atomically, replacing an older one); returns the path."""
+        with atomic_output(self.config_file, overwrite=True) as tmp:
+            tmp.write_text(cfg.to_yaml())
+        return self.config_file
+
+
+def checkpoint_hyperparameters(cfg: Config) -> dict[str, Any]:
+    """The hyper-parameters a training module saves in its checkpoints (the config as a dict)."""
+    return {CONFIG_HPARAM: cfg.to_dict()}
+
+
+def check_resume_compatible(saved: Path, cfg: Config) -> None:
+    """Refuse to resume with a model or front-end that differs from the run's saved config.
+
+    Args:
+        saved: the run's ``config.yaml``; nothing is checked when it does not exist.
+        cfg: the config of the run about to resume.
+
+    Raises:
+        ConfigError: an ``audio``, ``features`` or ``model`` value differs from the saved one.
+    """
+    if not saved.is_file():
+        return
+    old = yaml.safe_load(saved.read_text()) or {}
+    new = cfg.to_dict()
+    for section in ("audio", "features", "model"):
+        for key, value in new[section].items():
+            if old.get(section, {}).get(key, value) != value:
+                raise ConfigError(
+                    f"{section}.{key}: {value!r} differs from the run being resumed "
+                    f"({old[section][key]!r} in {saved}); resume with the same recipe"
+                )
+
+
+def prepare_run_folder(
+    run: RunFolder, cfg: Config, *, resume: bool, main_process: bool = True
+) -> Path | None:
+    """Check that a run may start in ``run`` and write its ``config.yaml``.
+
+    With ``resume`` the run must have a ``last.ckpt`` and the same model and front-end
+    config (:func:`check_resume_compatible`); without, a folder that holds a run is refused.
+    Only the main process (``main_process``; rank 0 under DDP) refuses an existing run, logs
+    the step resumed from and writes ``config.yaml``; every process checks a resume.
+
+    Returns:
+        The checkpoint to resume from, or None for a new run.
+
+    Raises:
+        ConfigError: ``resume`` with no ``last.ckpt``, or a resumed run whose model or
+            front-end config differs from the saved one.
+        RunExistsError: ``run`` holds a run and ``resume`` is false.
+    """
+    resume_from = None
+    if resume:
+        if not run.has_run():
+            raise ConfigError(
+                f"{run.root}: nothing to resume from ({run.last_checkpoint} not found); "
+                "train without --resume"
+            )
+        check_resume_compatible(run.config_file, cfg)
+        resume_from = run.last_checkpoint
+        if main_process:
+            step = checkpoint_step(resume_from)
+            log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
+    elif main_process and run.has_run():
+        raise RunExistsError(run.root)
+    if main_process:
+        run.write_config(cfg)
+    return resume_from
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The optimiser step (``global_step``) a Lightning checkpoint was written at."""
+    return torch.load(path, map_location="cpu", weights_only=True).get("global_step")
+
+
+def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
+    """The Lightning checkpoint of a run folder: ``best`` (lowest validation loss) or ``last``.
+
+    ``best`` falls back to ``last.ckpt`` when no validation has run yet.
+
+    Raises:
+        ModelFileError: no checkpoint in ``run_dir/checkpoints``, or ``checkpoint`` is neither
+            ``best`` nor ``last``.
+    """
+    if checkpoint not in ("best", "last"):
+        raise ModelFileError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    run = RunFolder(Path(run_dir))
+    folder = run.checkpoint_dir
+    last = run.last_checkpoint
+    if checkpoint == "best":
+        best = sorted(folder.glob(BEST_CHECKPOINT_GLOB), key=lambda p: p.stat().st_mtime)
+        if best:
+            return best[-1]
+        if last.is_file():
+            log.info("%s: no best checkpoint yet (no validation ran); using last.ckpt", run_dir)
+    if last.is_file():
+        return last
+    raise ModelFileError(
+        f"{run_dir}: no checkpoint found in {folder}; is this a run folder of `audioae train`?"
+    )
+
+
+def _torch_load(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # A checkpoint the user made with other tools may hold objects outside torch's
+        # allow-list; it is their own file, so load it fully (never done for model files).
+        log.info(
+            "%s: checkpoint holds non-tensor objects; loading it with weights_only=False", path
+        )
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The dict of a Lightning checkpoint file, on the CPU.
+
+    Raises:
+        ModelFileError: the file cannot be read.
+    """
+    try:
+        return _torch_load(path)
+    except Exception as exc:
+        raise ModelFileError(f"{path}: cannot read checkpoint ({exc})") from None
+
+
+def checkpoint_model_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The autoencoder's ``state_dict`` inside a checkpoint dict (the ``model.`` entries, unprefixed)."""
+    return {
+        k[len(MODEL_PREFIX) :]: v
+        for k, v in (ckpt.get("state_dict") or {}).items()
+        if k.startswith(MODEL_PREFIX)
+    }
+
+
+def checkpoint_config(ckpt: dict[str, Any], run_dir: Path, source: Path) -> Config:
+    """The run's config: the checkpoint's ``hyper_parameters``, else ``run_dir/config.yaml``.
+
+    Raises:
+        ModelFileError: neither holds a config (``source`` names the checkpoint).
+        ConfigError: the stored config is invalid.
+    """
+    hparams = ckpt.get("hyper_parameters") or {}
+    if isinstance(hparams.get(CONFIG_HPARAM), dict):
+        return config_from_dict(hparams[CONFIG_HPARAM], source=f"{source} (hyper_parameters)")
+    saved = RunFolder(run_dir).config_file
+    if saved.is_file():
+        return config_from_dict(yaml.safe_load(saved.read_text()) or {}, str(saved))
+    raise ModelFileError(f"{source}: no config in the checkpoint and no {saved}")
+
+
+def export_run(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    checkpoint: str = "best",
+    overwrite: bool = False,
+) -> Path:
+    """Write the model file of a training run from one of its Lightning checkpoints.
+
+    The config comes from the checkpoint's hyper-parameters (``config``), else from
+    ``run_dir/config.yaml``; the weights are the ``model.*`` entries of its ``state_dict``.
+
+    Args:
+        run_dir: the run folder (``checkpoints/``, ``config.yaml``).
+        out: the model file; default ``run_dir/model.safetensors``.
+        checkpoint: ``best`` (lowest validation loss, else last) or ``last``.
+        overwrite: replace an existing ``out``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ModelFileError: no checkpoint, an unreadable checkpoint, or weights that do not fit.
+        ConfigError: the stored config is invalid.
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+    """
+    from .features import build_frontend
+    from .models import build_model
+
+    run = RunFolder(Path(run_dir))
+    ckpt_path = find_checkpoint(run.root, checkpoint)
+    out = Path(out) if out is not None else run.model_file
+    ckpt = read_checkpoint(ckpt_path)
+    cfg = checkpoint_config(ckpt, run.root, ckpt_path)
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+    try:
+        model.load_state_dict(checkpoint_model_state(ckpt), strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(
+            f"{ckpt_path}: the checkpoint's weights do not fit its config ({exc})"
+        ) from None
+    return save_model_file(out, model, cfg, overwrite=overwrite)
