@@ -49,8 +49,6 @@ from .runfolder import (
     prepare_run_folder,
 )
 
-log = logging.getLogger(__name__)
-
 
 class TrainingDivergedError(RuntimeError):
     """The training loss became NaN or Inf; the last good checkpoint is kept."""
