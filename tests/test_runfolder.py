@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from audioae.config import ConfigError, load_config
+from audioae.features import build_frontend
 from audioae.fileio import OutputExistsError
 from audioae.modelfile import ModelFileError, load_model_file
 from audioae.models import build_model
@@ -31,7 +32,7 @@ def _cfg(*overrides: str):
 def _write_checkpoint(path: Path, cfg, *, seed: int = 0, with_config: bool = True, step: int = 7):
     """A checkpoint laid out as Lightning writes AutoEncoderModule's; returns the model."""
     torch.manual_seed(seed)
-    model = build_model(cfg.model, cfg.features)
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
     state["frontend.window"] = torch.ones(4)  # a non-model buffer: must not reach the model file
     ckpt = {"state_dict": state, "global_step": step, "epoch": 0}
