@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .audio import audio_info, load_audio, output_subtype, resample, save_audio
+from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
 from .pipeline import Pipeline
 
@@ -73,6 +74,16 @@ def save_like_input(
             (wav,) = _within_full_scale([wav])
     save_audio(path, wav, sample_rate, subtype=subtype, overwrite=overwrite)
     return Path(path)
+
+
+def embed_file(pipe: Pipeline, path: str | os.PathLike) -> Embedding:
+    """Read any audio file (any rate and channel count), resample to the model's rate, embed.
+
+    Raises:
+        audioae.audio.AudioError: unreadable or empty file.
+    """
+    wav, sample_rate, length = load_for_model(pipe, path)
+    return embed_waveform(pipe, wav, duration_s=length / sample_rate)
 
 
 def denoise_file(

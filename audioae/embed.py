@@ -89,18 +89,6 @@ def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) 
     )
 
 
-def embed_file(pipe, path: str | os.PathLike) -> Embedding:
-    """Read any audio file (any rate and channel count), resample to the model's rate, embed.
-
-    Raises:
-        audioae.audio.AudioError: unreadable or empty file.
-    """
-    from .apps import load_for_model
-
-    wav, sample_rate, length = load_for_model(pipe, path)
-    return embed_waveform(pipe, wav, duration_s=length / sample_rate)
-
-
 def save_embedding(
     path: str | os.PathLike, embedding: Embedding, *, overwrite: bool = False
 ) -> Path:

@@ -10,9 +10,10 @@ import soundfile as sf
 import torch
 from conftest import DATA, sine
 
+from audioae.apps import embed_file
 from audioae.cli import main
 from audioae.config import load_config
-from audioae.embed import embed_file, table_columns
+from audioae.embed import table_columns
 from audioae.features import build_frontend
 from audioae.modelfile import save_model_file
 from audioae.models import build_model

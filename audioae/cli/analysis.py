@@ -92,8 +92,9 @@ def _print_skipped(skipped) -> None:
 
 def run_embed(args: argparse.Namespace) -> int:
     """``audioae embed``: returns 0 when every input was embedded, else 1."""
+    from ..apps import embed_file
     from ..audio import find_audio_files
-    from ..embed import EMBEDDING_TABLE, embed_file, save_embedding, write_embedding_table
+    from ..embed import EMBEDDING_TABLE, save_embedding, write_embedding_table
     from ..fileio import OutputExistsError, check_not_input
     from ..jobs import plan_job, run_job
 
