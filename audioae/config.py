@@ -20,6 +20,8 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .bundled import RECIPES_DIR, is_bare_name
+
 FEATURE_KINDS = ("spectrogram", "log_magnitude", "log_mel")
 ARCHITECTURES = ("dense", "conv1d", "conv2d")
 BOTTLENECKS = ("deterministic", "sparse", "gaussian")
@@ -443,9 +445,6 @@ def load_config(
 
 # --- bundled recipes ----------------------------------------------------------------------------
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-"""The bundled recipes (``recipes/*.yaml`` beside the package)."""
-
 
 def available_recipes() -> list[str]:
     """Names of the bundled recipes (``recipes/<name>.yaml``), sorted."""
@@ -455,6 +454,9 @@ def available_recipes() -> list[str]:
 def resolve_recipe(recipe: str | os.PathLike) -> Path:
     """A recipe argument to a file: an existing path, or a bundled recipe name (``tiny``).
 
+    The bundled recipes are in :data:`audioae.bundled.RECIPES_DIR` (package data when
+    installed, ``recipes/`` in a clone).
+
     Raises:
         ConfigError: neither a file nor a bundled recipe; lists the bundled ones.
     """
@@ -462,7 +464,7 @@ def resolve_recipe(recipe: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     bundled = RECIPES_DIR / f"{recipe}.yaml"
-    if bundled.is_file():
+    if is_bare_name(recipe) and bundled.is_file():
         return bundled
     names = ", ".join(available_recipes()) or "none found"
     raise ConfigError(f"{recipe}: no such recipe file or bundled recipe (bundled: {names})")

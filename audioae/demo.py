@@ -1,6 +1,7 @@
 """``audioae demo``: denoising, compression and timbre morphs on held-out bundled audio, as a report.
 
-By default the demo uses the small models shipped in ``data/models/`` (trained by
+By default the demo uses the small models shipped in ``data/models/`` (package data when
+installed, see :mod:`audioae.bundled`; trained by
 ``scripts/train_demo_models.py`` with the project's recipes on the *train* split of
 ``data/splits.yaml``); ``--train`` first trains them from scratch with short schedules. Every
 input it processes comes from the *test* split, so no model heard it in training.
@@ -20,6 +21,7 @@ import torch
 import yaml
 
 from .audio import load_audio, save_audio
+from .bundled import DATA_DIR, MODELS_DIR
 from .config import load_config, resolve_recipe
 from .report import Item, Section, write_report
 
@@ -56,17 +58,36 @@ class DemoError(RuntimeError):
 
 
 def find_data_dir(data: str | os.PathLike | None = None) -> Path:
-    """The bundled ``data/`` folder: ``data`` if given, else ``./data``, else the one beside the package."""
-    candidates = (
-        [Path(data)] if data else [Path("data"), Path(__file__).resolve().parents[1] / "data"]
-    )
+    """The bundled audio folder (with ``splits.yaml``): ``data`` if given, else ``./data``, else
+    :data:`audioae.bundled.DATA_DIR` (a clone's ``data/``, or the held-out audio an installed
+    package carries).
+
+    Raises:
+        DemoError: no ``splits.yaml`` in any candidate; the message says to pass ``--data``.
+    """
+    candidates = [Path(data)] if data else [Path("data"), DATA_DIR]
     for path in candidates:
         if (path / "splits.yaml").is_file():
             return path
     raise DemoError(
         f"bundled audio not found (looked for splits.yaml in {', '.join(map(str, candidates))}); "
-        "run the demo from a clone of the audioae repository or pass --data DIR"
+        "pass --data DIR with the data/ folder of a clone of the audioae repository"
     )
+
+
+def _require_files(files: list[Path], data_dir: Path, what: str) -> None:
+    """Refuse with one line when ``data_dir`` lacks split files (an installed package carries
+    only the held-out audio, not the training split).
+
+    Raises:
+        DemoError: names the first missing file and says to pass ``--data``.
+    """
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DemoError(
+            f"{data_dir}: {len(missing)} file(s) of the {what} are missing (e.g. {missing[0]}); "
+            "pass --data DIR with the full data/ folder of a clone of the audioae repository"
+        )
 
 
 def load_splits(data_dir: Path) -> Splits:
@@ -120,6 +141,9 @@ def train_demo_models(
     for name, (recipe, group, noise_group, short) in TRAINING_PLAN.items():
         if names and name not in names:
             continue
+        _require_files(splits[group]["train"], data_dir, f"{group} training split")
+        if noise_group:
+            _require_files(splits[noise_group]["train"], data_dir, f"{noise_group} training split")
         sets = (overrides or {}).get(name, short)
         cfg = load_config(resolve_recipe(recipe), sets)
         clean = split_folder(splits[group]["train"], out_dir / "splits" / group, data_dir)
@@ -363,7 +387,8 @@ def prepare_models(
     device: str = "auto",
     say: Callable[[str], None] = print,
 ) -> tuple[Path, dict[str, Pipeline]]:
-    """The demo's three pipelines: from ``models`` (default ``data_dir/models``), or trained first.
+    """The demo's three pipelines: from ``models`` (default ``data_dir/models`` if it holds
+    them, else the shipped models, :data:`audioae.bundled.MODELS_DIR`), or trained first.
 
     With ``train`` the models are trained with short schedules into ``out/models``.
     Returns the models folder and ``{name: Pipeline}`` for the names of :data:`MODEL_FILES`.
@@ -373,7 +398,12 @@ def prepare_models(
     """
     from .pipeline import Pipeline
 
-    models_dir = Path(models) if models else data_dir / "models"
+    if models:
+        models_dir = Path(models)
+    elif all((data_dir / "models" / f).is_file() for f in MODEL_FILES.values()):
+        models_dir = data_dir / "models"
+    else:
+        models_dir = MODELS_DIR
     if train:
         say("[1/5] training the demo models from scratch (short schedules)…")
         models_dir = out / "models"
@@ -423,6 +453,8 @@ def run_demo(
         raise OutputExistsError(out / "report.html")
     data_dir = find_data_dir(data)
     splits = load_splits(data_dir)
+    for group, parts in splits.items():
+        _require_files(parts["test"], data_dir, f"{group} held-out split")
     out.mkdir(parents=True, exist_ok=True)
     models_dir, pipes = prepare_models(
         data_dir, out, models=models, train=train, device=device, say=say

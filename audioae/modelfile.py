@@ -30,6 +30,7 @@ import yaml
 from torch import nn
 
 from . import __version__
+from .bundled import MODEL_SUFFIX, MODELS_DIR, available_models, is_bare_name
 from .config import Config, ConfigError, config_from_dict
 from .fileio import atomic_output
 
@@ -125,17 +126,42 @@ def save_model_file(
     return path
 
 
+def resolve_model_file(model: str | os.PathLike) -> Path:
+    """A model argument to a file: an existing path, or the name of a shipped model.
+
+    A bare name (no path separator, no suffix, e.g. ``denoise``) that is not an existing file
+    names ``<name>.safetensors`` in :data:`audioae.bundled.MODELS_DIR` (package data when
+    installed, ``data/models/`` in a clone); anything else is a path.
+
+    Raises:
+        ModelFileError: the path does not exist, or the name is not a shipped model (the
+            message lists the shipped names).
+    """
+    path = Path(model)
+    if path.is_file():
+        return path
+    if is_bare_name(model):
+        bundled = MODELS_DIR / f"{model}{MODEL_SUFFIX}"
+        if bundled.is_file():
+            return bundled
+        names = ", ".join(available_models()) or "none found"
+        raise ModelFileError(
+            f"{model}: no such model file or shipped model (shipped models: {names})"
+        )
+    raise ModelFileError(f"{path}: model file not found")
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a model file, checked for format and version (tensors are not read).
+
+    ``path`` may also name a shipped model (see :func:`resolve_model_file`).
 
     Raises:
         ModelFileError: missing file, not a safetensors file, not an audioae model, unknown version.
     """
     from safetensors import safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
+    path = resolve_model_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
@@ -159,7 +185,8 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     """Load a model file written by :func:`save_model_file`.
 
     Args:
-        path: the ``.safetensors`` model file.
+        path: the ``.safetensors`` model file, or the name of a shipped model
+            (``"denoise"``, see :func:`resolve_model_file`).
         device: where to put the model (``"cpu"``, ``"cuda"``, ``torch.device``).
 
     Returns:
@@ -175,7 +202,7 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     from .features import build_frontend
     from .models import build_model
 
-    path = Path(path)
+    path = resolve_model_file(path)
     metadata = read_metadata(path)
     try:
         cfg = config_from_dict(

@@ -137,12 +137,16 @@ class Pipeline:
     ) -> Pipeline:
         """Load a model file written by training or ``audioae export`` (safetensors, no pickle).
 
-        Raises:
-            audioae.modelfile.ModelFileError: missing, corrupt, non-model or unknown-version file.
-        """
-        from .modelfile import load_model_file
+        ``model_file`` is a path, or the name of a shipped model: ``Pipeline.load("denoise")``
+        (``denoise``, ``codec``, ``timbre``; see :func:`audioae.modelfile.resolve_model_file`).
 
-        loaded = load_model_file(model_file, device="cpu")
+        Raises:
+            audioae.modelfile.ModelFileError: missing, corrupt, non-model or unknown-version
+                file, or an unknown model name (the message lists the shipped ones).
+        """
+        from .modelfile import load_model_file, resolve_model_file
+
+        loaded = load_model_file(resolve_model_file(model_file), device="cpu")
         return cls(
             loaded.model, loaded.config, model_hash=loaded.model_hash, device=device, **kwargs
         )

@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import add_command, models_help
+
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "model",
-        help="model file (model.safetensors) written by `audioae train` or `audioae export`",
-    )
+    p.add_argument("model", help=models_help())
     p.add_argument(
         "inputs", nargs="+", help="input files and/or folders (folders are searched recursively)"
     )
@@ -27,14 +26,19 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add ``embed`` and ``anomaly`` to the ``audioae`` subcommand parser."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "embed",
-        help="latent embeddings per file (.npy per frame + one pooled CSV table)",
+        summary="latent embeddings per file (.npy per frame + one pooled CSV table)",
         description="Write the encoder's posterior mean per latent frame, (latent_dim, "
         "latent_frames) float32, as OUT/<relative path>.npy for every input, and one table "
         "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*) with each file's mean "
         "and standard deviation over frames. Multichannel input is mixed to mono. "
         "Deterministic: nothing is sampled.",
+        examples=[
+            "audioae embed timbre notes/ -o embeddings/",
+            "audioae embed codec take.wav -o take.npy",
+        ],
     )
     _model_args(p)
     p.add_argument(
@@ -42,19 +46,24 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--table",
-        help="CSV table to write (default: OUT/embeddings.csv, or NAME.csv beside NAME.npy)",
+        help="CSV table to write; unset: OUT/embeddings.csv, or NAME.csv beside NAME.npy",
     )
     p.set_defaults(func=run_embed)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "anomaly",
-        help="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
+        summary="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
         description="Score every input by how badly the model reconstructs it: per frame the "
         "mean absolute error over the model's feature bins, per file its mean and 95th "
         "percentile over frames (VAEs also: the negative ELBO). Writes a CSV ranked by "
         "--score, most anomalous first. With --reference DIR, files scoring above the "
         "--quantile of the reference folder's scores are flagged. Multichannel input is mixed "
         "to mono. Mask models (model.output: mask) are refused.",
+        examples=[
+            "audioae anomaly codec recordings/ -o scores.csv",
+            "audioae anomaly runs/normal/model.safetensors new/ -o scores.csv --reference normal/ --frames",
+        ],
     )
     _model_args(p)
     p.add_argument("-o", "--out", required=True, help="CSV file of ranked scores")
@@ -62,7 +71,7 @@ def register(subparsers) -> None:
         "--score",
         choices=["mean", "p95", "neg_elbo"],
         default="mean",
-        help="score to rank and threshold by (default: mean; neg_elbo needs a VAE)",
+        help="score to rank and threshold by (neg_elbo needs a VAE)",
     )
     p.add_argument(
         "--frames",
@@ -74,7 +83,7 @@ def register(subparsers) -> None:
         "--quantile",
         type=float,
         default=0.95,
-        help="quantile of the reference scores used as the threshold (default: 0.95)",
+        help="quantile of the reference scores used as the threshold",
     )
     p.set_defaults(func=run_anomaly)
 

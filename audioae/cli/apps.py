@@ -11,16 +11,13 @@ import argparse
 import functools
 from pathlib import Path
 
-from .common import at_least, fraction, load_pipeline, positive_float
+from .common import add_command, at_least, fraction, load_pipeline, models_help, positive_float
 
 
 def _common(
     parser: argparse.ArgumentParser, *, many: bool = True, output_help: str = "output folder"
 ) -> None:
-    parser.add_argument(
-        "model",
-        help="model file (model.safetensors) written by `audioae train` or `audioae export`",
-    )
+    parser.add_argument("model", help=models_help())
     if many:
         parser.add_argument(
             "inputs",
@@ -142,46 +139,94 @@ def _run_sample(args) -> int:
 
 def register(subparsers) -> None:
     """Add the model-using subcommands to the ``audioae`` parser."""
-    p = subparsers.add_parser(
-        "denoise", help="denoise files or folders with a trained denoising model"
+    p = add_command(
+        subparsers,
+        "denoise",
+        summary="denoise files or folders with a trained denoising model",
+        description="Denoise audio files, or whole folders (the output folder mirrors the input "
+        "tree), with a denoising model: a mask over the magnitude, the noisy phase kept by "
+        "default. Outputs keep each input's sample rate, length and channels.",
+        examples=[
+            "audioae denoise denoise noisy.wav -o clean.wav",
+            "audioae denoise runs/denoise/model.safetensors noisy/ -o clean/ --skip-existing",
+            "audioae denoise denoise take.wav -o take_clean.wav --wet 0.8 --phase griffin-lim",
+        ],
     )
     _common(p)
     p.add_argument(
         "--phase",
         choices=["noisy", "griffin-lim"],
         default="noisy",
-        help="phase of the output (default: the noisy input's)",
+        help="phase of the output: the noisy input's, or rebuilt by Griffin-Lim",
     )
     p.add_argument(
         "--wet",
         type=fraction,
         default=1.0,
-        help="1 = fully denoised, 0 = unchanged input (magnitude blend); default 1",
+        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
     )
     p.set_defaults(func=_run_denoise)
 
-    p = subparsers.add_parser(
-        "reconstruct", help="encode, decode and rebuild audio (plain autoencoder use)"
+    p = add_command(
+        subparsers,
+        "reconstruct",
+        summary="encode, decode and rebuild audio (plain autoencoder use)",
+        description="Pass audio through the model (encode, decode, phase by Griffin-Lim) and "
+        "write what comes out, to hear what the autoencoder keeps.",
+        examples=[
+            "audioae reconstruct timbre note.wav -o note_recon.wav",
+            "audioae reconstruct runs/conv1d/model.safetensors sounds/ -o recon/",
+        ],
     )
     _common(p)
     p.set_defaults(func=_run_reconstruct)
 
-    p = subparsers.add_parser("encode", help="compress audio into .aae latent files")
+    p = add_command(
+        subparsers,
+        "encode",
+        summary="compress audio into .aae latent files",
+        description="Compress audio into .aae latent files (quantised, entropy-coded latents "
+        "with a versioned header) and print each file's real bitrate. `audioae decode` with "
+        "the same model turns them back into audio.",
+        examples=[
+            "audioae encode codec speech.wav -o speech.aae",
+            "audioae encode codec recordings/ -o latents/ --bits 4",
+        ],
+    )
     _common(p)
     p.add_argument(
         "--bits",
         type=at_least(1, 16),
         default=6,
-        help="quantiser bits per latent value, 1-16 (default 6)",
+        help="quantiser bits per latent value, 1-16",
     )
     p.set_defaults(func=_run_encode)
 
-    p = subparsers.add_parser("decode", help="rebuild audio from .aae latent files")
+    p = add_command(
+        subparsers,
+        "decode",
+        summary="rebuild audio from .aae latent files",
+        description="Rebuild audio (.wav) from .aae latent files written by `audioae encode`; "
+        "the model must be the one that encoded them (its digest is checked).",
+        examples=[
+            "audioae decode codec speech.aae -o speech_decoded.wav",
+            "audioae decode codec latents/ -o decoded/",
+        ],
+    )
     _common(p)
     p.set_defaults(func=_run_decode)
 
-    p = subparsers.add_parser(
-        "interpolate", help="render a latent interpolation (timbre morph) from A to B"
+    p = add_command(
+        subparsers,
+        "interpolate",
+        summary="render a latent interpolation (timbre morph) from A to B",
+        description="Encode two sounds, blend their latents in --steps steps from A to B (both "
+        "ends included) and write OUT/step_NN.wav per step, OUT/morph.wav (A turning into B "
+        "over time) and OUT/grid.png (their spectrograms).",
+        examples=[
+            "audioae interpolate timbre flute.wav trumpet.wav -o morph/",
+            "audioae interpolate timbre a.wav b.wav -o morph/ --steps 5 --method slerp",
+        ],
     )
     _common(p, many=False)
     p.add_argument("a", help="first sound")
@@ -190,18 +235,33 @@ def register(subparsers) -> None:
         "--steps",
         type=at_least(2),
         default=8,
-        help="number of steps from A to B, both included, >= 2 (default 8)",
+        help="number of steps from A to B, both included, >= 2",
     )
-    p.add_argument("--method", choices=["linear", "slerp"], default="linear")
+    p.add_argument(
+        "--method",
+        choices=["linear", "slerp"],
+        default="linear",
+        help="how latents are blended: straight line, or spherical",
+    )
     p.set_defaults(func=_run_interpolate)
 
-    p = subparsers.add_parser("sample", help="draw new sounds from a VAE's prior")
-    _common(p, many=False)
-    p.add_argument("--n", type=at_least(1), default=4, help="number of sounds (default 4)")
-    p.add_argument(
-        "--seconds", type=positive_float, default=2.0, help="length of each sound in s (default 2)"
+    p = add_command(
+        subparsers,
+        "sample",
+        summary="draw new sounds from a VAE's prior",
+        description="Draw latents from a variational model's prior (standard normal) and "
+        "decode them into new sounds; the same --seed gives the same sounds.",
+        examples=[
+            "audioae sample timbre -o samples/",
+            "audioae sample timbre -o samples/ --n 8 --seconds 1.5 --seed 3",
+        ],
     )
-    p.add_argument("--seed", type=int, default=0)
+    _common(p, many=False)
+    p.add_argument("--n", type=at_least(1), default=4, help="number of sounds")
+    p.add_argument(
+        "--seconds", type=positive_float, default=2.0, help="length of each sound in seconds"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the prior draws")
     p.set_defaults(func=_run_sample)
 
     register_evaluate(subparsers)
@@ -243,10 +303,19 @@ def _run_evaluate(args) -> int:
 
 def register_evaluate(subparsers) -> None:
     """Add ``evaluate`` to the ``audioae`` parser."""
-    p = subparsers.add_parser(
-        "evaluate", help="measure reconstruction or denoising quality (CSV per file + summary)"
+    p = add_command(
+        subparsers,
+        "evaluate",
+        summary="measure reconstruction or denoising quality (CSV per file + summary)",
+        description="Measure a model: with --data, how well it reconstructs a folder; with "
+        "--clean and --noisy (recorded pairs) or --noise (mixed in at each --snr), how well it "
+        "denoises. Writes one CSV row per file and condition and prints a summary table.",
+        examples=[
+            "audioae evaluate codec --data speech/ -o codec.csv",
+            "audioae evaluate denoise --clean speech/ --noise noise/ --snr 0 5 10 --speech -o den.csv",
+        ],
     )
-    p.add_argument("model", help="model file")
+    p.add_argument("model", help=models_help())
     p.add_argument("--data", help="folder to reconstruct and compare")
     p.add_argument("--clean", help="clean reference folder (denoising)")
     p.add_argument(
@@ -256,10 +325,14 @@ def register_evaluate(subparsers) -> None:
     p.add_argument(
         "--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0], help="SNRs in dB for --noise"
     )
-    p.add_argument("--speech", action="store_true", help="also compute PESQ (wide band) and STOI")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--speech",
+        action="store_true",
+        help="also compute PESQ (wide band) and STOI (needs the eval extra)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the noise mixing")
     p.add_argument("-o", "--out", required=True, help="CSV file")
     p.add_argument("--force", action="store_true", help="overwrite the CSV")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 …")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_evaluate)

@@ -6,8 +6,51 @@ Kept light (no torch at import time) so that ``audioae --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import shutil
+import textwrap
 
+from ..bundled import available_models
 from ..config import Config, available_recipes, load_config, resolve_recipe
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` layout of every subcommand: each option's default is shown, and the
+    description and the examples keep their line breaks.
+
+    Defaults that say nothing are left out: ``None``, an empty list, and the ``False`` of an
+    on/off flag.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default == [] or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def add_command(
+    subparsers, name: str, *, summary: str, description: str, examples: list[str]
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``: ``summary`` is its line in ``audioae --help``, ``description``
+    a sentence or two at the top of its own ``--help`` (wrapped to the terminal; ``\n``
+    starts a new paragraph), ``examples`` whole command lines (``audioae ...``) listed at the
+    bottom."""
+    width = max(40, min(100, shutil.get_terminal_size().columns - 2))  # as argparse's
+    wrapped = "\n".join(textwrap.fill(part, width) for part in description.split("\n"))
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+    return subparsers.add_parser(
+        name,
+        help=summary,
+        description=wrapped,
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+    )
+
+
+def models_help() -> str:
+    """The help of a model argument, naming the shipped models."""
+    names = available_models()
+    shipped = f", or a shipped model's name ({', '.join(names)})" if names else ""
+    return f"model file (.safetensors) written by `audioae train` or `audioae export`{shipped}"
 
 
 def load_recipe_config(recipe: str | None, overrides: list[str] | None) -> Config:

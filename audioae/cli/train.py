@@ -11,17 +11,23 @@ import sys
 from pathlib import Path
 
 from ..config import available_recipes
-from .common import add_set, at_least, load_recipe_config, recipes_help
+from .common import add_command, add_set, at_least, load_recipe_config, recipes_help
 
 # --- train -----------------------------------------------------------------------------------
 
 
 def _add_train(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
-        help="train an autoencoder on a folder of audio",
-        description="Train an autoencoder on a folder of audio and export RUN_DIR/model.safetensors. "
-        + recipes_help(),
+        summary="train an autoencoder on a folder of audio",
+        description="Train an autoencoder on a folder of audio (searched recursively) with a "
+        "recipe, and export RUN_DIR/model.safetensors at the end.\n" + recipes_help() + ".",
+        examples=[
+            "audioae train tiny --data my_sounds/ --out runs/smoke",
+            "audioae train denoise --data speech/ --noise noise/ --out runs/denoise",
+            "audioae train conv2d_vae --data notes/ --set training.max_steps=5000 model.latent_dim=16",
+        ],
     )
     p.add_argument(
         "recipe",
@@ -29,16 +35,26 @@ def _add_train(subparsers) -> None:
     )
     p.add_argument("--data", required=True, help="folder of training audio (searched recursively)")
     p.add_argument(
-        "--noise", help="folder of noise for denoising (default: synthetic white/pink/brown noise)"
+        "--noise", help="folder of noise for denoising; unset: synthetic white/pink/brown noise"
     )
-    p.add_argument("--out", help="run folder (default: runs/<recipe name>)")
+    p.add_argument("--out", help="run folder; unset: runs/<recipe name>")
     add_set(p)
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
-    p.add_argument("--devices", help="number of devices (processes with DDP), or auto")
-    p.add_argument("--num-nodes", type=at_least(1), help="number of nodes for multi-node DDP")
-    p.add_argument("--max-steps", type=at_least(1), help="override training.max_steps")
+    p.add_argument(
+        "--devices", help="number of devices (processes with DDP), or auto; unset: training.devices"
+    )
+    p.add_argument(
+        "--num-nodes",
+        type=at_least(1),
+        help="number of nodes for multi-node DDP; unset: training.num_nodes",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=at_least(1),
+        help="override training.max_steps; unset: the recipe's value",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train)
 
@@ -71,15 +87,21 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_inspect(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "inspect",
-        help="check a folder of audio before training",
+        summary="check a folder of audio before training",
         description="Decode every audio file in a folder and report what training would trip on "
         "(unreadable, silent, clipped or too short files, too few files for the split).",
+        examples=[
+            "audioae inspect my_sounds/",
+            "audioae inspect speech/ --recipe denoise --set data.segment_seconds=2",
+        ],
     )
     p.add_argument("folder", help="folder of audio (searched recursively)")
     p.add_argument(
-        "--recipe", help="recipe whose audio/data settings to check against (default: the defaults)"
+        "--recipe",
+        help="recipe whose audio/data settings to check against; unset: the built-in defaults",
     )
     add_set(p)
     p.set_defaults(func=_run_inspect)
@@ -110,18 +132,24 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _add_export(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "export",
-        help="write the model file of a training run",
-        description="Write a model file (.safetensors with the config inside) from a run's checkpoint.",
+        summary="write the model file of a training run",
+        description="Write a model file (.safetensors with the config inside, no pickle) from a "
+        "run's best or last checkpoint, e.g. after a run was stopped early.",
+        examples=[
+            "audioae export runs/denoise",
+            "audioae export runs/denoise --checkpoint last -o denoise_last.safetensors",
+        ],
     )
     p.add_argument("run_dir", help="run folder written by `audioae train`")
-    p.add_argument("-o", "--out", help="model file to write (default: RUN_DIR/model.safetensors)")
+    p.add_argument("-o", "--out", help="model file to write; unset: RUN_DIR/model.safetensors")
     p.add_argument(
         "--checkpoint",
         choices=("best", "last"),
         default="best",
-        help="which checkpoint (default: best)",
+        help="which checkpoint: best by validation loss, or the last one",
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing model file")
     p.set_defaults(func=_run_export)
@@ -139,14 +167,20 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _add_config(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "config",
-        help="validate a recipe and print the effective config",
-        description="Merge defaults <- recipe <- --set overrides, validate, and print the result. "
-        + recipes_help(),
+        summary="validate a recipe and print the effective config",
+        description="Merge defaults <- recipe <- --set overrides, validate, and print the "
+        "result.\n" + recipes_help() + ".",
+        examples=[
+            "audioae config denoise --show",
+            "audioae config my_recipe.yaml --set model.latent_dim=16",
+            "audioae config --show          # every key a recipe can set, with its default",
+        ],
     )
     p.add_argument(
-        "recipe", nargs="?", help="recipe YAML file or bundled recipe name (default: the defaults)"
+        "recipe", nargs="?", help="recipe YAML file or bundled recipe name; unset: the defaults"
     )
     add_set(p)
     p.add_argument("--show", action="store_true", help="print the effective config as YAML")
