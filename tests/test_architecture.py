@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).parents[1] / "audioae"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     # I/O and plain data: files, audio, configs. Nothing of spectrograms.
-    "io": ("fileio", "audio", "config"),
+    "io": ("fileio", "audio", "config", "bundled"),
     # DSP: pure tensor maths and front-ends; nothing of models.
     "dsp": ("functional", "features", "phase", "augment", "chunking", "metrics", "plots"),
     # Models and their objectives: nothing of training, files or inference.
