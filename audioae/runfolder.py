@@ -305,12 +305,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        detail = str(exc).strip().splitlines()
-        reason = next(
-            (line for line in detail if "Unsupported" in line), detail[0] if detail else ""
-        )
+        found = re.search(r"Unsupported (global: GLOBAL \S+|\w+ \S+)", str(exc))
+        reason = found.group(0) if found else "not a pickle torch can read"
+        if not reason.startswith(
+            "Unsupported global"
+        ):  # not a pickle of objects: garbage or a truncated file
+            raise ModelFileError(
+                f"{path}: cannot read checkpoint (corrupt or not a checkpoint: {reason})"
+            ) from None
         raise ModelFileError(
-            f"{path}: holds pickled Python objects ({reason.strip()}); audioae never unpickles "
+            f"{path}: holds pickled Python objects ({reason}); audioae never unpickles "
             "files, so it loads only checkpoints of tensors and plain data, as `audioae train` "
             "writes them"
         ) from None
