@@ -71,7 +71,8 @@ class RunLock:
     """Holds ``folder/.lock`` from :meth:`acquire` (or ``with``) until :meth:`release`.
 
     Args:
-        folder: the run folder (created when missing).
+        folder: the run folder (created when missing, and removed again on release when
+            it was created here and is still empty).
 
     Raises (on acquire):
         RunLockedError: another live process holds the lock.
@@ -81,8 +82,10 @@ class RunLock:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_FILE
         self._fd: int | None = None
+        self._created = False
 
     def acquire(self) -> RunLock:
+        self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         if fcntl is not None:
             self._acquire_flock()
@@ -147,6 +150,11 @@ class RunLock:
         finally:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+        if self._created:
+            try:
+                self.folder.rmdir()  # a run refused before writing anything leaves no folder
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:

@@ -278,6 +278,10 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, caplog) -> None:
     with caplog.at_level("WARNING", logger="audioae.runlock"), RunLock(tmp_path) as lock:
         assert lock.held and f"pid {os.getpid()}" in (tmp_path / LOCK_FILE).read_text()
     assert "taking over the lock left by pid 999999" in caplog.text
+    # a folder the lock created is removed again when nothing else was written there
+    with RunLock(tmp_path / "new"):
+        assert (tmp_path / "new" / LOCK_FILE).is_file()
+    assert not (tmp_path / "new").exists()
 
 
 def test_out_must_be_new_empty_or_a_run_folder(notes, tmp_path, capsys) -> None:
