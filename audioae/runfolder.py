@@ -8,6 +8,14 @@ A run folder holds::
     RUN_DIR/tensorboard/             TensorBoard events
     RUN_DIR/csv/version_N/           CSV metrics
     RUN_DIR/model.safetensors        the exported model file (see :mod:`audioae.modelfile`)
+    RUN_DIR/.lock                    held while a run trains (see :mod:`audioae.runlock`)
+
+``--out`` rules (:func:`check_out_folder`): a new run goes into a missing or empty folder, or
+into a run folder of the same recipe that never wrote a checkpoint; a folder that holds a run
+needs ``--resume``; any other folder is refused before anything is written there.
+
+Checkpoints are read with ``torch.load(..., weights_only=True)`` only: audioae never
+unpickles a file, and a checkpoint that needs pickle is refused (:func:`read_checkpoint`).
 
 This module is the one place that knows the layout of a Lightning checkpoint as
 :class:`audioae.training.AutoEncoderModule` writes it: a dict whose ``state_dict`` holds the
@@ -22,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,7 @@ import yaml
 from .config import Config, ConfigError, config_from_dict
 from .fileio import OutputExistsError, atomic_output
 from .modelfile import ModelFileError, save_model_file
+from .runlock import LOCK_FILE
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,12 @@ BEST_CHECKPOINT_GLOB = "best*.ckpt"
 MODEL_FILE = "model.safetensors"
 TENSORBOARD_DIR = "tensorboard"
 CSV_DIR = "csv"
+RUN_ENTRIES = frozenset(
+    {CONFIG_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, CSV_DIR, MODEL_FILE, LOCK_FILE}
+)
+"""Every name a run folder may hold at its top level."""
+RUNS_DIR = Path("runs")
+"""Where ``audioae train`` puts a run without ``--out``: ``runs/<recipe name>``."""
 
 # Lightning checkpoint layout (see the module docstring).
 MODEL_PREFIX = "model."
@@ -53,12 +69,16 @@ CONFIG_HPARAM = "config"
 class RunExistsError(OutputExistsError):
     """The run folder already holds a run and ``resume`` was not requested."""
 
-    def __init__(self, path: Path) -> None:
-        FileExistsError.__init__(
-            self,
-            f"{path}: a run already exists here; pass --resume to continue it or choose another --out",
+    def __init__(self, path: Path, reason: str | None = None) -> None:
+        super().__init__(
+            path,
+            reason
+            or "a run already exists here; pass --resume to continue it or choose another --out",
         )
-        self.path = Path(path)
+
+
+class NotARunFolderError(OutputExistsError):
+    """``--out`` is an existing file, or a folder that holds files other than a run's."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,73 @@ class RunFolder:
         return self.config_file
 
 
+def default_run_dir(name: str) -> Path:
+    """``runs/<name>``, the run folder of a recipe trained without ``--out``.
+
+    Raises:
+        ConfigError: ``name`` would point outside ``runs/`` (absolute, ``..``, a separator).
+    """
+    if not name.strip() or ".." in name or re.search(r"[/\\:\0]", name) or Path(name).is_absolute():
+        raise ConfigError(f"name: {name!r} cannot name a run folder (no '/', '\\', ':' or '..')")
+    return RUNS_DIR / name
+
+
+def check_out_folder(run: RunFolder, cfg: Config, *, resume: bool) -> None:
+    """Refuse an ``--out`` a run may not use, before anything is written there.
+
+    Allowed: a missing or empty folder; a run folder (only :data:`RUN_ENTRIES`, with a
+    ``config.yaml``) of the same recipe name that never wrote ``last.ckpt``; with ``resume``,
+    any run folder (:func:`prepare_run_folder` checks that it fits).
+
+    Raises:
+        NotARunFolderError: ``run.root`` is a file, or a folder with other files in it.
+        RunExistsError: a run folder that holds a run (without ``resume``), or that was
+            started for another recipe.
+    """
+    root = run.root
+    if not check_not_foreign(root) or resume:
+        return
+    if run.has_run():
+        raise RunExistsError(root)
+    saved = _saved_name(run.config_file)
+    if saved != cfg.name:
+        raise RunExistsError(
+            root,
+            f"holds a run of recipe {saved!r}, not {cfg.name!r}; choose another --out",
+        )
+
+
+def check_not_foreign(root: Path) -> bool:
+    """Refuse a file, or a folder with anything but a run folder's entries (a ``config.yaml``
+    among them); returns whether ``root`` holds a run folder's entries (False: new or empty).
+
+    Raises:
+        NotARunFolderError: ``root`` is a file or a folder with other files.
+    """
+    if root.exists() and not root.is_dir():
+        raise NotARunFolderError(root, "exists and is not a folder; choose another --out")
+    entries = set(os.listdir(root)) if root.is_dir() else set()
+    if not entries - {LOCK_FILE}:
+        return False
+    foreign = sorted(entries - RUN_ENTRIES)
+    if foreign or CONFIG_FILE not in entries:
+        shown = ", ".join(foreign[:3] or sorted(entries)[:3])
+        raise NotARunFolderError(
+            root,
+            f"is not empty and not a run folder of `audioae train` (it holds {shown}); "
+            "choose a new or empty --out",
+        )
+    return True
+
+
+def _saved_name(config_file: Path) -> str | None:
+    try:
+        data = yaml.safe_load(config_file.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("name") if isinstance(data, dict) else None
+
+
 def checkpoint_hyperparameters(cfg: Config) -> dict[str, Any]:
     """The hyper-parameters a training module saves in its checkpoints (the config as a dict)."""
     return {CONFIG_HPARAM: cfg.to_dict()}
@@ -135,9 +222,10 @@ def prepare_run_folder(
     """Check that a run may start in ``run`` and write its ``config.yaml``.
 
     With ``resume`` the run must have a ``last.ckpt`` and the same model and front-end
-    config (:func:`check_resume_compatible`); without, a folder that holds a run is refused.
-    Only the main process (``main_process``; rank 0 under DDP) refuses an existing run, logs
-    the step resumed from and writes ``config.yaml``; every process checks a resume.
+    config (:func:`check_resume_compatible`); without, the folder must be new, empty or a
+    run folder of the same recipe without a checkpoint (:func:`check_out_folder`). Only the
+    main process (``main_process``; rank 0 under DDP) checks ``--out``, logs the step resumed
+    from and writes ``config.yaml``; every process checks a resume.
 
     Returns:
         The checkpoint to resume from, or None for a new run.
@@ -146,8 +234,12 @@ def prepare_run_folder(
         ConfigError: ``resume`` with no ``last.ckpt``, or a resumed run whose model or
             front-end config differs from the saved one.
         RunExistsError: ``run`` holds a run and ``resume`` is false.
+        NotARunFolderError: ``run`` is a folder with other files, or a file.
+        ModelFileError: the checkpoint to resume from cannot be read safely.
     """
     resume_from = None
+    if main_process:
+        check_out_folder(run, cfg, resume=resume)
     if resume:
         if not run.has_run():
             raise ConfigError(
@@ -159,16 +251,18 @@ def prepare_run_folder(
         if main_process:
             step = checkpoint_step(resume_from)
             log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
-    elif main_process and run.has_run():
-        raise RunExistsError(run.root)
     if main_process:
         run.write_config(cfg)
     return resume_from
 
 
 def checkpoint_step(path: Path) -> int | None:
-    """The optimiser step (``global_step``) a Lightning checkpoint was written at."""
-    return torch.load(path, map_location="cpu", weights_only=True).get("global_step")
+    """The optimiser step (``global_step``) a Lightning checkpoint was written at.
+
+    Raises:
+        ModelFileError: the file cannot be read safely (see :func:`read_checkpoint`).
+    """
+    return read_checkpoint(path).get("global_step")
 
 
 def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
@@ -198,28 +292,37 @@ def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Pat
     )
 
 
-def _torch_load(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # A checkpoint the user made with other tools may hold objects outside torch's
-        # allow-list; it is their own file, so load it fully (never done for model files).
-        log.info(
-            "%s: checkpoint holds non-tensor objects; loading it with weights_only=False", path
-        )
-        return torch.load(path, map_location="cpu", weights_only=False)
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The dict of a Lightning checkpoint file, on the CPU, loaded with ``weights_only=True``.
 
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The dict of a Lightning checkpoint file, on the CPU.
+    A checkpoint written by ``audioae train`` holds only tensors and plain data (the config
+    as a dict); a file that needs pickle to load (any other Python object) is refused,
+    never unpickled.
 
     Raises:
-        ModelFileError: the file cannot be read.
+        ModelFileError: the file needs pickle, is not a checkpoint dict, or cannot be read.
     """
     try:
-        return _torch_load(path)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported (global: GLOBAL \S+|\w+ \S+)", str(exc))
+        reason = found.group(0) if found else "not a pickle torch can read"
+        if not reason.startswith(
+            "Unsupported global"
+        ):  # not a pickle of objects: garbage or a truncated file
+            raise ModelFileError(
+                f"{path}: cannot read checkpoint (corrupt or not a checkpoint: {reason})"
+            ) from None
+        raise ModelFileError(
+            f"{path}: holds pickled Python objects ({reason}); audioae never unpickles "
+            "files, so it loads only checkpoints of tensors and plain data, as `audioae train` "
+            "writes them"
+        ) from None
     except Exception as exc:
         raise ModelFileError(f"{path}: cannot read checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict):
+        raise ModelFileError(f"{path}: not a checkpoint (holds a {type(ckpt).__name__})")
+    return ckpt
 
 
 def checkpoint_model_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -7,9 +7,16 @@ logs reconstructed audio (Griffin-Lim) and spectrogram images to TensorBoard.
 
 :func:`train` runs named steps: :func:`with_overrides`, :func:`resolve_placement`,
 :func:`audioae.data.build_datasets`, :func:`build_trainer`,
-:func:`audioae.runfolder.prepare_run_folder` (resume checks, ``config.yaml``),
-:func:`build_data_loaders`, :func:`fit` and :func:`export_result` (the best checkpoint to
-``model.safetensors``). The run folder's layout is in :mod:`audioae.runfolder`.
+:func:`audioae.runfolder.prepare_run_folder` (``--out`` and resume checks, ``config.yaml``)
+under the run folder's lock (:class:`audioae.runlock.RunLock`), :func:`build_data_loaders`,
+:func:`fit` and :func:`export_result` (the best checkpoint to ``model.safetensors``). The
+run folder's layout is in :mod:`audioae.runfolder`.
+
+Checkpoints are written atomically and read back (Lightning's resume included) with
+``weights_only=True`` only (:class:`audioae.checkpoint_io.SafeCheckpointIO`). The console
+shows one progress bar over ``training.max_steps`` and none of Lightning's info lines unless
+``verbose``; Ctrl-C saves ``last.ckpt`` and :func:`train` raises
+:class:`~audioae.train_console.TrainingInterrupted` (:mod:`audioae.train_console`).
 
 Precision ``auto``: ``bf16-mixed`` on CUDA when supported, else ``16-mixed``; ``32-true`` on
 the CPU. More than one device (or node) uses DDP with Lightning's own launcher (NCCL on GPUs,
@@ -19,7 +26,9 @@ step and before any checkpoint of that step, so ``last.ckpt`` stays the last goo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import math
 import os
 import warnings
@@ -33,6 +42,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from .checkpoint_io import SafeCheckpointIO
 from .config import Config, ConfigError, TrainingConfig, config_from_dict
 from .data import Datasets, EpochSampler, build_datasets
 from .features import build_frontend
@@ -44,10 +54,16 @@ from .runfolder import (
     CSV_DIR,
     TENSORBOARD_DIR,
     RunFolder,
+    check_not_foreign,
     checkpoint_hyperparameters,
+    checkpoint_step,
     export_run,
     prepare_run_folder,
 )
+from .runlock import RunLock
+from .train_console import InterruptHandler, StepProgressBar, TrainingInterrupted, quiet_lightning
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -399,14 +415,24 @@ def build_data_loaders(
 
 
 def build_trainer(
-    cfg: Config, run: RunFolder, placement: Placement, *, has_val: bool, progress: bool
-) -> tuple[L.Trainer, ModelCheckpoint | None]:
-    """The Lightning ``Trainer`` writing into ``run``, and its best-checkpoint callback.
+    cfg: Config,
+    run: RunFolder,
+    placement: Placement,
+    *,
+    has_val: bool,
+    progress: bool,
+    verbose: bool = False,
+) -> tuple[L.Trainer, ModelCheckpoint | None, InterruptHandler]:
+    """The Lightning ``Trainer`` writing into ``run``, its best-checkpoint callback and its
+    Ctrl-C handler.
 
     Callbacks: ``last.ckpt`` every ``training.checkpoint_every`` steps and at the end, the
-    learning rate, and with a validation split (``has_val``) the best checkpoint by
-    ``val/loss`` (validation every ``training.val_every`` steps); loggers: TensorBoard and CSV.
-    The best-checkpoint callback is None without a validation split.
+    learning rate, Ctrl-C (:class:`~audioae.train_console.InterruptHandler`), with
+    ``progress`` one bar over ``max_steps``, and with a validation split (``has_val``) the
+    best checkpoint by ``val/loss`` (validation every ``training.val_every`` steps); loggers:
+    TensorBoard and CSV; checkpoint files through
+    :class:`~audioae.checkpoint_io.SafeCheckpointIO`. ``verbose`` adds Lightning's model
+    summary. The best-checkpoint callback is None without a validation split.
     """
     t = cfg.training
     last_cb = ModelCheckpoint(
@@ -416,11 +442,15 @@ def build_trainer(
         every_n_train_steps=t.checkpoint_every,
         enable_version_counter=False,
     )
+    interrupt = InterruptHandler(run.last_checkpoint)
     callbacks: list[Callback] = [
+        interrupt,
         last_cb,
         _FinalCheckpoint(run.last_checkpoint),
         LearningRateMonitor(logging_interval="step"),
     ]
+    if progress:
+        callbacks.append(StepProgressBar())
     best_cb = None
     if has_val:
         best_cb = ModelCheckpoint(
@@ -456,10 +486,11 @@ def build_trainer(
         callbacks=callbacks,
         logger=loggers,
         enable_progress_bar=progress,
-        enable_model_summary=progress,
+        enable_model_summary=verbose,
         use_distributed_sampler=False,
+        plugins=[SafeCheckpointIO()],
     )
-    return trainer, best_cb
+    return trainer, best_cb, interrupt
 
 
 def fit(
@@ -468,10 +499,17 @@ def fit(
     train_loader: DataLoader,
     val_loader: DataLoader | None,
     ckpt_path: Path | None,
+    interrupt: InterruptHandler | None = None,
 ) -> None:
-    """``trainer.fit``, resuming from ``ckpt_path`` when given, without the warnings that do
-    not apply to these runs."""
-    with warnings.catch_warnings():
+    """``trainer.fit``, resuming from ``ckpt_path`` (loaded with ``weights_only=True``) when
+    given, without the warnings that do not apply to these runs.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C (``interrupt`` given); ``last.ckpt`` holds the step reached.
+        audioae.modelfile.ModelFileError: ``ckpt_path`` needs pickle or cannot be read.
+    """
+    sigint = interrupt.catch_sigint() if interrupt is not None else contextlib.nullcontext()
+    with warnings.catch_warnings(), sigint:
         # Resuming mid-epoch restarts that epoch's (deterministic) crops from its beginning;
         # global step, optimiser and scheduler state are exact, so Lightning's warning about
         # non-resumable loaders does not apply here.
@@ -484,12 +522,23 @@ def fit(
         warnings.filterwarnings(  # no validation split (data.val_fraction=0): expected
             "ignore", message=".*`validation_step` but have no `val_dataloader`"
         )
-        trainer.fit(
-            module,
-            train_dataloaders=train_loader,
-            val_dataloaders=val_loader,
-            ckpt_path=None if ckpt_path is None else str(ckpt_path),
-        )
+        try:
+            trainer.fit(
+                module,
+                train_dataloaders=train_loader,
+                val_dataloaders=val_loader,
+                ckpt_path=None if ckpt_path is None else str(ckpt_path),
+                weights_only=True,
+            )
+        except SystemExit:  # Lightning exits 1 after its own KeyboardInterrupt handling
+            if interrupt is None or not interrupt.interrupted:
+                raise
+    if interrupt is not None and interrupt.interrupted:
+        last = interrupt.last_checkpoint
+        step = interrupt.saved_step
+        if step is None:  # not saved on the interrupt: the newest periodic checkpoint
+            step = checkpoint_step(last) if last.is_file() else 0
+        raise TrainingInterrupted(last.parent.parent, int(step or 0), last)
 
 
 def export_result(
@@ -519,6 +568,7 @@ def train(
     num_nodes: int | None = None,
     max_steps: int | None = None,
     progress: bool = True,
+    verbose: bool = False,
 ) -> TrainResult:
     """Train an autoencoder on a folder of audio and export its model file.
 
@@ -532,16 +582,23 @@ def train(
         devices: overrides ``training.devices`` (a count or ``"auto"``).
         num_nodes: overrides ``training.num_nodes``.
         max_steps: overrides ``training.max_steps`` (e.g. to extend a resumed run).
-        progress: show the TQDM progress bar and model summary.
+        progress: show one progress bar over ``training.max_steps`` (on stderr).
+        verbose: keep Lightning's info lines and model summary.
 
     Returns:
         :class:`TrainResult`.
 
     Raises:
-        audioae.runfolder.RunExistsError: ``out_dir`` holds a run and ``resume`` is false.
+        audioae.runfolder.RunExistsError: ``out_dir`` holds a run and ``resume`` is false,
+            or a run of another recipe.
+        audioae.runfolder.NotARunFolderError: ``out_dir`` is a file, or a folder with other
+            files in it (nothing is written there).
+        audioae.runlock.RunLockedError: another run is training into ``out_dir``.
         ConfigError: nothing to resume from, or a resumed run's model config differs.
+        audioae.modelfile.ModelFileError: a checkpoint needs pickle or cannot be read.
         audioae.data.DatasetError: unusable data folder (the message says what to change).
         TrainingDivergedError: the loss became NaN/Inf.
+        TrainingInterrupted: Ctrl-C; ``last.ckpt`` holds the step reached (``resume`` goes on).
     """
     cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
     run = RunFolder(Path(out_dir))
@@ -553,12 +610,45 @@ def train(
         world_size=placement.world_size,
         report=int(os.environ.get("LOCAL_RANK", 0)) == 0,
     )
-    trainer, best_cb = build_trainer(
-        cfg, run, placement, has_val=datasets.val is not None, progress=progress
+    with quiet_lightning(verbose):
+        trainer, best_cb, interrupt = build_trainer(
+            cfg,
+            run,
+            placement,
+            has_val=datasets.val is not None,
+            progress=progress,
+            verbose=verbose,
+        )
+    main = trainer.is_global_zero
+    if main:  # refuse a foreign --out before the lock file is written into it
+        check_not_foreign(run.root)
+    with RunLock(run.root) if main else contextlib.nullcontext(), quiet_lightning(verbose):
+        L.seed_everything(cfg.training.seed, workers=True, verbose=False)
+        ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=main)
+        module = AutoEncoderModule(cfg)  # after seeding: the initial weights depend on the seed
+        if main:
+            _log_start(cfg, run, module, placement)
+        train_loader, val_loader = build_data_loaders(
+            cfg, datasets, pin_memory=placement.pin_memory
+        )
+        fit(trainer, module, train_loader, val_loader, ckpt_path, interrupt)
+        return export_result(trainer, run, best_cb)
+
+
+def _log_start(
+    cfg: Config, run: RunFolder, module: AutoEncoderModule, placement: Placement
+) -> None:
+    """One line instead of Lightning's device lines and model summary."""
+    params = sum(p.numel() for p in module.model.parameters())
+    device = "cpu" if placement.accelerator == "cpu" else "gpu"
+    if placement.world_size > 1:
+        device += f" x{placement.world_size}"
+    log.info(
+        "training %s into %s: %s parameters, %d steps, %s %s",
+        cfg.name,
+        run.root,
+        f"{params / 1e6:.2f} M" if params >= 1e6 else f"{params / 1e3:.1f} k",
+        cfg.training.max_steps,
+        device,
+        placement.precision,
     )
-    L.seed_everything(cfg.training.seed, workers=True, verbose=False)
-    ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=trainer.is_global_zero)
-    module = AutoEncoderModule(cfg)  # after seeding: the initial weights depend on the seed
-    train_loader, val_loader = build_data_loaders(cfg, datasets, pin_memory=placement.pin_memory)
-    fit(trainer, module, train_loader, val_loader, ckpt_path)
-    return export_result(trainer, run, best_cb)

@@ -28,7 +28,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Inference: a trained model end to end; nothing of the trainer.
     "inference": ("pipeline", "embed"),
     # Training: data, the Lightning module and run folders; nothing of inference.
-    "training": ("data", "training", "runfolder"),
+    "training": (
+        "data",
+        "training",
+        "runfolder",
+        "runlock",
+        "checkpoint_io",
+        "train_console",
+    ),
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (
         "apps",

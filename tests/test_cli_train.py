@@ -182,6 +182,7 @@ def test_ddp_two_cpu_processes(notes: Path, tmp_path: Path) -> None:
         "2",
         "--max-steps",
         "4",
+        "--verbose",  # Lightning's DDP lines are checked below
     ]
     args += ["--set", "training.val_every=2", "training.checkpoint_every=2"]
     done = subprocess.run(_cli(*args), env=_env(), capture_output=True, text=True, timeout=300)

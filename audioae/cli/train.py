@@ -7,6 +7,7 @@ Only argument parsing and printing; the work is in :mod:`audioae.training`,
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -37,7 +38,11 @@ def _add_train(subparsers) -> None:
     p.add_argument(
         "--noise", help="folder of noise for denoising; unset: synthetic white/pink/brown noise"
     )
-    p.add_argument("--out", help="run folder; unset: runs/<recipe name>")
+    p.add_argument(
+        "--out",
+        help="run folder: new or empty, or a run of the same recipe with --resume; "
+        "unset: runs/<recipe name>",
+    )
     add_set(p)
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
@@ -56,25 +61,59 @@ def _add_train(subparsers) -> None:
         help="override training.max_steps; unset: the recipe's value",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--verbose", action="store_true", help="show Lightning's own messages and model summary"
+    )
     p.set_defaults(func=_run_train)
+
+
+def resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The ``audioae train ... --resume`` command line that continues the run of ``args``."""
+    words = ["audioae", "train", args.recipe, "--data", args.data]
+    if args.noise:
+        words += ["--noise", args.noise]
+    words += ["--out", str(out)]
+    for flag, value in (
+        ("--devices", args.devices),
+        ("--num-nodes", args.num_nodes),
+        ("--max-steps", args.max_steps),
+    ):
+        if value is not None:
+            words += [flag, str(value)]
+    words += [flag for flag in ("--quiet", "--verbose") if getattr(args, flag[2:])]
+    if args.overrides:
+        words += ["--set", *args.overrides]
+    words.append("--resume")
+    return shlex.join(words)
 
 
 def _run_train(args: argparse.Namespace) -> int:
     cfg = load_recipe_config(args.recipe, args.overrides)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    from ..runfolder import default_run_dir
+    from ..train_console import TrainingInterrupted
     from ..training import train
 
-    result = train(
-        cfg,
-        args.data,
-        noise_dir=args.noise,
-        out_dir=out,
-        resume=args.resume,
-        devices=args.devices,
-        num_nodes=args.num_nodes,
-        max_steps=args.max_steps,
-        progress=not args.quiet,
-    )
+    out = Path(args.out) if args.out else default_run_dir(cfg.name)
+    try:
+        result = train(
+            cfg,
+            args.data,
+            noise_dir=args.noise,
+            out_dir=out,
+            resume=args.resume,
+            devices=args.devices,
+            num_nodes=args.num_nodes,
+            max_steps=args.max_steps,
+            progress=not args.quiet,
+            verbose=args.verbose,
+        )
+    except TrainingInterrupted as stop:
+        print(
+            f"audioae: interrupted at step {stop.step}; saved {stop.checkpoint}\n"
+            f"to continue: {resume_command(args, out)}",
+            file=sys.stderr,
+        )
+        return 130
     if result.model_file is not None:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
         print(f"trained {result.steps} steps; best validation loss {best}")
