@@ -84,7 +84,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def load_yaml(text: str | bytes, source: str = "YAML") -> Any:
+def load_yaml(text: str | bytes, source: str = "YAML", key: str = "") -> Any:
     """Parse YAML config text with bounds: at most ``MAX_YAML_BYTES`` bytes, no anchors or
     aliases, at most ``MAX_CONFIG_NODES`` nodes and ``MAX_CONFIG_DEPTH`` levels; then
     :func:`check_plain_data`. Safe (plain data only, never Python objects).
@@ -107,21 +107,22 @@ def load_yaml(text: str | bytes, source: str = "YAML") -> Any:
         raise ConfigError(f"{source}: {exc}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    check_plain_data(data, source)
+    check_plain_data(data, source, key)
     return data
 
 
-def check_plain_data(data: Any, source: str = "config") -> None:
+def check_plain_data(data: Any, source: str = "config", key: str = "") -> None:
     """Check config data before OmegaConf sees it: at most ``MAX_CONFIG_NODES`` nodes
     (shared sub-objects counted each time they occur) and ``MAX_CONFIG_DEPTH`` levels,
     string keys, and no string containing an OmegaConf interpolation ``${`` (which would
-    read environment variables or other keys when the config is resolved).
+    read environment variables or other keys when the config is resolved). ``key`` names
+    ``data`` in messages (e.g. ``"model"`` for a section).
 
     Raises:
         ConfigError: naming ``source`` and the key.
     """
     count = 0
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    stack: list[tuple[Any, str, int]] = [(data, key, 0)]
     while stack:
         node, key, depth = stack.pop()
         count += 1
@@ -559,7 +560,8 @@ def _parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. training.max_steps=500")
     key, value = text.split("=", 1)
     source = f"--set {text[:200]}"
-    return key.strip(), load_yaml(value, source) if value.strip() else None
+    key = key.strip()
+    return key, load_yaml(value, source, key) if value.strip() else None
 
 
 def _merge(base: Any, delta: dict[str, Any], source: str) -> Any:
