@@ -369,7 +369,7 @@ class DataConfig:
     """Training data: fixed-length segments cropped from a folder of audio.
 
     ``segment_seconds`` is the crop length (s); clips shorter than it are zero-padded
-    (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS,
+    (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS, -inf: none;
     RMS) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
     the file count. ``val_fraction`` of the files (chosen by a hash of the path) is held out.
     With ``denoise`` the clean crops are mixed with noise at an SNR drawn uniformly from
@@ -411,7 +411,8 @@ class DataConfig:
         _in_range("data.num_workers", self.num_workers, 0, 256)
         _in_range("data.samples_per_epoch", self.samples_per_epoch, 1, 10**8)
         _in_range("data.val_segments", self.val_segments, 0, 10**6)
-        _in_range("data.silence_db", self.silence_db, -300.0, 20.0)
+        if self.silence_db != -math.inf:  # -inf: no silence rejection
+            _in_range("data.silence_db", self.silence_db, -300.0, 20.0)
         for key in ("snr_db_min", "snr_db_max", "gain_db_min", "gain_db_max"):
             _in_range(f"data.{key}", getattr(self, key), -100.0, 100.0)
         _in_range("data.seed", self.seed, 0, MAX_SEED)
