@@ -369,8 +369,8 @@ class DataConfig:
     """Training data: fixed-length segments cropped from a folder of audio.
 
     ``segment_seconds`` is the crop length (s); clips shorter than it are zero-padded
-    (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS, -inf: none;
-    RMS) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
+    (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS,
+    RMS; ``-inf`` rejects none) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
     the file count. ``val_fraction`` of the files (chosen by a hash of the path) is held out.
     With ``denoise`` the clean crops are mixed with noise at an SNR drawn uniformly from
     ``[snr_db_min, snr_db_max]`` dB (noise files, or ``noise_colors`` when none are given).
