@@ -169,12 +169,20 @@ def decode_file(
     whole (see :func:`_within_full_scale`) instead of clipped.
 
     Raises:
-        audioae.codec.CodecError: not a latent file, corrupt, truncated, or made with another model.
+        audioae.codec.CodecError: not a latent file, corrupt, truncated, made with another model,
+            or a header that does not fit this model (latent size, frames for its length).
     """
-    from .codec import read_aae
+    from .codec import LatentLayout, read_aae
 
     _refuse_existing(target, overwrite)
-    decoded = read_aae(source, model_hash=pipe.model_hash)
+    layout = LatentLayout(
+        pipe.sample_rate,
+        pipe.model.latent_dim,
+        pipe.hop_length,
+        pipe.model.time_downsampling,
+        pipe.config.features.n_fft,
+    )
+    decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
     (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length)])

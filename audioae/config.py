@@ -3,14 +3,23 @@
 A recipe (``recipes/*.yaml``) is a short delta over the defaults below. :func:`load_config`
 merges defaults <- recipe <- overrides with OmegaConf structured configs, so an unknown key
 or a value of the wrong type is an error naming the key; the dataclasses' ``__post_init__``
-then checks choices and ranges and names the valid values. Derived values (``ModelConfig.predicts_mask``,
-``segment_samples``) are properties, never config fields; feature sizes (``n_freq``,
-``n_bins``, frame counts) belong to the front-end built from ``features``
-(:func:`audioae.features.build_frontend`).
+then checks choices and ranges and names the valid values. Derived values
+(``ModelConfig.predicts_mask``, ``segment_samples``) are properties, never config fields;
+feature sizes (``n_freq``, ``n_bins``, frame counts) belong to the front-end built from
+``features`` (:func:`audioae.features.build_frontend`).
+
+Bounded parsing: recipes, ``--set`` values and the configs stored in model files go through
+the same checks. YAML is read by :func:`load_yaml` (at most ``MAX_YAML_BYTES``, no anchors or
+aliases, at most ``MAX_CONFIG_NODES`` nodes nested ``MAX_CONFIG_DEPTH`` deep), every dict is
+checked by :func:`check_plain_data` (the same node and depth bounds, string keys, no
+OmegaConf interpolation ``${...}``: a stored config is data, never resolved against the
+environment), and every value is range-checked in ``__post_init__`` so no value can make a
+command allocate without bound or loop for hours; each bound is in the error message.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,8 +42,114 @@ NOISE_COLORS = ("white", "pink", "brown")
 LR_SCHEDULES = ("constant", "cosine")
 
 
+MAX_YAML_BYTES = 1 << 20
+MAX_CONFIG_NODES = 10_000
+MAX_CONFIG_DEPTH = 32
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384_000
+MIN_N_FFT = 16
+MAX_N_FFT = 65_536
+MAX_STEPS = 10**9
+MAX_SEED = 2**63 - 1
+MAX_BATCH_SAMPLES = 1 << 28  # batch_size x segment samples: 1 GiB of float32 waveform
+
+
 class ConfigError(ValueError):
     """A recipe or override is invalid; the message names the key and the valid choices."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader without anchors and aliases (the "billion laughs" expansion), with
+    at most ``MAX_CONFIG_NODES`` nodes nested at most ``MAX_CONFIG_DEPTH`` deep."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else "?"
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigError(
+                f"YAML anchors and aliases (&name, *name) are not allowed (line {line})"
+            )
+        self._nodes += 1
+        if self._nodes > MAX_CONFIG_NODES:
+            raise ConfigError(f"more than {MAX_CONFIG_NODES} YAML nodes (line {line})")
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise ConfigError(
+                    f"YAML nested deeper than {MAX_CONFIG_DEPTH} levels (line {line})"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str | bytes, source: str = "YAML", key: str = "") -> Any:
+    """Parse YAML config text with bounds: at most ``MAX_YAML_BYTES`` bytes, no anchors or
+    aliases, at most ``MAX_CONFIG_NODES`` nodes and ``MAX_CONFIG_DEPTH`` levels; then
+    :func:`check_plain_data`. Safe (plain data only, never Python objects).
+
+    Raises:
+        ConfigError: too large, not valid YAML, an alias or anchor, too many nodes or levels,
+            or an interpolation ``${...}``; the message starts with ``source``.
+    """
+    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(f"{source}: {size} bytes of YAML, more than the limit {MAX_YAML_BYTES}")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text ({exc})") from None
+    loader = _BoundedLoader(text)  # a SafeLoader subclass: no Python objects, no aliases
+    try:
+        data = loader.get_single_data()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    check_plain_data(data, source, key)
+    return data
+
+
+def check_plain_data(data: Any, source: str = "config", key: str = "") -> None:
+    """Check config data before OmegaConf sees it: at most ``MAX_CONFIG_NODES`` nodes
+    (shared sub-objects counted each time they occur) and ``MAX_CONFIG_DEPTH`` levels,
+    string keys, and no string containing an OmegaConf interpolation ``${`` (which would
+    read environment variables or other keys when the config is resolved). ``key`` names
+    ``data`` in messages (e.g. ``"model"`` for a section).
+
+    Raises:
+        ConfigError: naming ``source`` and the key.
+    """
+    count = 0
+    stack: list[tuple[Any, str, int]] = [(data, key, 0)]
+    while stack:
+        node, key, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES:
+            raise ConfigError(f"{source}: more than {MAX_CONFIG_NODES} values")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{source}: {key}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    raise ConfigError(f"{source}: {key or 'top level'}: key {k!r} is not a string")
+                stack.append((v, f"{key}.{k}" if key else k, depth + 1))
+        elif isinstance(node, list | tuple):
+            for i, v in enumerate(node):
+                stack.append((v, f"{key}[{i}]", depth + 1))
+        elif isinstance(node, str) and "${" in node:
+            raise ConfigError(
+                f"{source}: {key or 'value'}: {node[:80]!r} contains an interpolation '${{'; "
+                "configs are plain data and are never resolved (write the value itself)"
+            )
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -44,15 +159,37 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
         )
 
 
+def _finite(key: str, value: float) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+
+
 def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    _finite(key, value)
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{key}: must be {bound}, got {value!r}")
 
 
+def _in_range(key: str, value: float, low: float, high: float) -> None:
+    """``low <= value <= high`` (NaN and infinities refused)."""
+    _finite(key, value)
+    if not low <= value <= high:
+        raise ConfigError(f"{key}: must be in {low}..{high}, got {value!r}")
+
+
 def _fraction(key: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{key}: must be in [0, 1], got {value}")
+
+
+def _int_list(key: str, values: list[int], low: int, high: int, max_len: int) -> None:
+    values = list(values)
+    if len(values) > max_len:
+        raise ConfigError(f"{key}: at most {max_len} entries, got {len(values)}")
+    for v in values:
+        if not low <= v <= high:
+            raise ConfigError(f"{key}: every entry must be in {low}..{high}, got {values}")
 
 
 @dataclass
@@ -62,7 +199,7 @@ class AudioConfig:
     sample_rate: int = 16000
 
     def __post_init__(self) -> None:
-        _positive("audio.sample_rate", self.sample_rate)
+        _in_range("audio.sample_rate", self.sample_rate, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
 
 
 @dataclass
@@ -86,14 +223,31 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         _choice("features.kind", self.kind, FEATURE_KINDS)
         _choice("features.mel_scale", self.mel_scale, ("slaney", "htk"))
-        _positive("features.n_fft", self.n_fft)
-        _positive("features.hop_length", self.hop_length)
-        _positive("features.n_mels", self.n_mels)
-        _positive("features.eps", self.eps)
+        _in_range("features.n_fft", self.n_fft, MIN_N_FFT, MAX_N_FFT)
         if self.win_length is not None and not 0 < self.win_length <= self.n_fft:
             raise ConfigError(
                 f"features.win_length: must be in 1..n_fft ({self.n_fft}), got {self.win_length}"
             )
+        window = self.n_fft if self.win_length is None else self.win_length
+        if not 0 < self.hop_length <= window:
+            raise ConfigError(
+                f"features.hop_length: must be in 1..win_length ({window}; win_length defaults "
+                f"to n_fft), got {self.hop_length}"
+            )
+        n_freq = self.n_fft // 2 + 1
+        if self.kind == "log_mel" and not 0 < self.n_mels <= n_freq:
+            raise ConfigError(
+                f"features.n_mels: must be in 1..n_fft // 2 + 1 ({n_freq}), got {self.n_mels}"
+            )
+        _in_range("features.n_mels", self.n_mels, 1, MAX_N_FFT // 2 + 1)
+        _in_range("features.eps", self.eps, 1e-12, 1.0)
+        _positive("features.f_min", self.f_min, allow_zero=True)
+        if self.f_max is not None:
+            _finite("features.f_max", self.f_max)
+            if not self.f_max > self.f_min:
+                raise ConfigError(
+                    f"features.f_max: must be > features.f_min ({self.f_min}), got {self.f_max}"
+                )
 
 
 @dataclass
@@ -125,15 +279,23 @@ class ModelConfig:
         _choice("model.architecture", self.architecture, ARCHITECTURES)
         _choice("model.bottleneck", self.bottleneck, BOTTLENECKS)
         _choice("model.output", self.output, OUTPUTS)
-        for key in ("latent_dim", "hidden_dim", "kernel_size", "context"):
-            _positive(f"model.{key}", getattr(self, key))
-        _positive("model.n_res_blocks", self.n_res_blocks, allow_zero=True)
+        _in_range("model.latent_dim", self.latent_dim, 1, 4096)
+        _in_range("model.hidden_dim", self.hidden_dim, 1, 16384)
+        _in_range("model.kernel_size", self.kernel_size, 1, 255)
+        _in_range("model.context", self.context, 1, 1024)
+        _in_range("model.n_res_blocks", self.n_res_blocks, 0, 64)
         if not self.dilations:
             raise ConfigError("model.dilations: needs at least one entry (e.g. [1])")
-        for key in ("channels", "strides", "freq_strides", "dilations"):
-            values = list(getattr(self, key))
-            if any(v <= 0 for v in values):
-                raise ConfigError(f"model.{key}: every entry must be > 0, got {values}")
+        _int_list("model.channels", self.channels, 1, 4096, 16)
+        _int_list("model.strides", self.strides, 1, 64, 16)
+        _int_list("model.freq_strides", self.freq_strides, 1, 64, 16)
+        _int_list("model.dilations", self.dilations, 1, 1024, 64)
+        for key in ("strides", "freq_strides"):
+            product = math.prod(getattr(self, key))
+            if product > 4096:
+                raise ConfigError(
+                    f"model.{key}: their product (the downsampling) must be <= 4096, got {product}"
+                )
         if self.architecture == "conv2d" and len(self.channels) < max(
             len(self.strides), len(self.freq_strides)
         ):
@@ -196,7 +358,8 @@ class LossConfig:
             "sparsity_kl",
         ):
             _positive(f"loss.{key}", getattr(self, key), allow_zero=True)
-        _positive("loss.kl_cycle_steps", self.kl_cycle_steps)
+        _in_range("loss.kl_warmup_steps", self.kl_warmup_steps, 0, MAX_STEPS)
+        _in_range("loss.kl_cycle_steps", self.kl_cycle_steps, 1, MAX_STEPS)
         if not 0.0 < self.sparsity_target < 1.0:
             raise ConfigError(
                 f"loss.sparsity_target: must be in (0, 1), got {self.sparsity_target}"
@@ -209,7 +372,7 @@ class DataConfig:
 
     ``segment_seconds`` is the crop length (s); clips shorter than it are zero-padded
     (``short_clips: pad``) or left out (``skip``). Crops quieter than ``silence_db`` (dBFS,
-    RMS) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
+    RMS; ``-inf`` rejects none) are rejected and re-drawn. ``samples_per_epoch`` fixes the epoch length whatever
     the file count. ``val_fraction`` of the files (chosen by a hash of the path) is held out.
     With ``denoise`` the clean crops are mixed with noise at an SNR drawn uniformly from
     ``[snr_db_min, snr_db_max]`` dB (noise files, or ``noise_colors`` when none are given).
@@ -245,10 +408,16 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _positive("data.segment_seconds", self.segment_seconds)
-        _positive("data.batch_size", self.batch_size)
-        _positive("data.num_workers", self.num_workers, allow_zero=True)
-        _positive("data.samples_per_epoch", self.samples_per_epoch)
-        _positive("data.val_segments", self.val_segments, allow_zero=True)
+        _in_range("data.segment_seconds", self.segment_seconds, 0.0, 600.0)
+        _in_range("data.batch_size", self.batch_size, 1, 4096)
+        _in_range("data.num_workers", self.num_workers, 0, 256)
+        _in_range("data.samples_per_epoch", self.samples_per_epoch, 1, 10**8)
+        _in_range("data.val_segments", self.val_segments, 0, 10**6)
+        if self.silence_db != -math.inf:  # -inf: no silence rejection
+            _in_range("data.silence_db", self.silence_db, -300.0, 20.0)
+        for key in ("snr_db_min", "snr_db_max", "gain_db_min", "gain_db_max"):
+            _in_range(f"data.{key}", getattr(self, key), -100.0, 100.0)
+        _in_range("data.seed", self.seed, 0, MAX_SEED)
         _choice("data.short_clips", self.short_clips, SHORT_CLIP_POLICIES)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction: must be in [0, 1), got {self.val_fraction}")
@@ -264,8 +433,7 @@ class DataConfig:
             )
         _fraction("data.babble_fraction", self.babble_fraction)
         _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
-        if self.babble_talkers < 3:
-            raise ConfigError(f"data.babble_talkers: must be >= 3, got {self.babble_talkers}")
+        _in_range("data.babble_talkers", self.babble_talkers, 3, 64)
 
 
 @dataclass
@@ -304,6 +472,15 @@ class TrainingConfig:
             _positive(f"training.{key}", getattr(self, key))
         for key in ("weight_decay", "warmup_steps", "gradient_clip", "audio_examples"):
             _positive(f"training.{key}", getattr(self, key), allow_zero=True)
+        for key in ("max_steps", "val_every", "checkpoint_every", "log_every"):
+            _in_range(f"training.{key}", getattr(self, key), 1, MAX_STEPS)
+        _in_range("training.warmup_steps", self.warmup_steps, 0, MAX_STEPS)
+        _in_range("training.learning_rate", self.learning_rate, 0.0, 10.0)
+        _in_range("training.weight_decay", self.weight_decay, 0.0, 10.0)
+        _in_range("training.gradient_clip", self.gradient_clip, 0.0, 1e6)
+        _in_range("training.audio_examples", self.audio_examples, 0, 64)
+        _in_range("training.num_nodes", self.num_nodes, 1, 1024)
+        _in_range("training.seed", self.seed, 0, MAX_SEED)
 
 
 @dataclass
@@ -315,7 +492,8 @@ class PhaseConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _positive("phase.n_iter", self.n_iter)
+        _in_range("phase.n_iter", self.n_iter, 1, 10_000)
+        _in_range("phase.seed", self.seed, 0, MAX_SEED)
         if not 0.0 <= self.momentum < 2.0:
             raise ConfigError(f"phase.momentum: must be in [0, 2), got {self.momentum}")
 
@@ -334,6 +512,28 @@ class Config:
     phase: PhaseConfig = field(default_factory=PhaseConfig)
 
     def __post_init__(self) -> None:
+        nyquist = self.audio.sample_rate / 2
+        f_max = nyquist if self.features.f_max is None else self.features.f_max
+        if f_max > nyquist:
+            raise ConfigError(
+                f"features.f_max: must be <= audio.sample_rate / 2 ({nyquist:g} Hz), got {f_max}"
+            )
+        if not self.features.f_min < f_max:
+            raise ConfigError(
+                f"features.f_min: must be < features.f_max ({f_max:g} Hz; None means "
+                f"audio.sample_rate / 2), got {self.features.f_min}"
+            )
+        segment = self.segment_samples
+        if segment < 1:
+            raise ConfigError(
+                f"data.segment_seconds: {self.data.segment_seconds} s is less than one sample at "
+                f"{self.audio.sample_rate} Hz"
+            )
+        if segment * self.data.batch_size > MAX_BATCH_SAMPLES:
+            raise ConfigError(
+                f"data.batch_size x data.segment_seconds: {self.data.batch_size} x {segment} samples "
+                f"is more than {MAX_BATCH_SAMPLES} samples per batch"
+            )
         waveform_weights = self.loss.si_sdr_weight + self.loss.snr_weight
         if waveform_weights > 0 and not (
             self.model.predicts_mask
@@ -362,7 +562,9 @@ def _parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. training.max_steps=500")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value) if value.strip() else None
+    source = f"--set {text[:200]}"
+    key = key.strip()
+    return key, load_yaml(value, source, key) if value.strip() else None
 
 
 def _merge(base: Any, delta: dict[str, Any], source: str) -> Any:
@@ -388,6 +590,7 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
     Raises:
         ConfigError: unknown key, wrong type, invalid choice or range; names the key.
     """
+    check_plain_data(data, source)
     merged = _merge(OmegaConf.structured(Config), data or {}, source)
     try:
         return OmegaConf.to_object(merged)  # runs every __post_init__
@@ -416,10 +619,9 @@ def load_config(
         source = str(path)
         if not path.is_file():
             raise ConfigError(f"{path}: recipe not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        with path.open("rb") as f:
+            text = f.read(MAX_YAML_BYTES + 1)
+        data = load_yaml(text, str(path)) or {}
         if not isinstance(data, dict):
             raise ConfigError(
                 f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}"
@@ -434,6 +636,7 @@ def load_config(
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+        check_plain_data(delta, f"--set {text[:200]}")
         merged = _merge(merged, delta, f"--set {text}")
     try:
         return OmegaConf.to_object(merged)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-import yaml
 
 from .audio import load_audio, save_audio
 from .bundled import DATA_DIR, MODELS_DIR
-from .config import load_config, resolve_recipe
+from .config import load_config, load_yaml, resolve_recipe
 from .report import Item, Section, write_report
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _require_files(files: list[Path], data_dir: Path, what: str) -> None:
 
 def load_splits(data_dir: Path) -> Splits:
     """``{group: {"train": [...], "test": [...]}}`` with absolute paths, from ``data/splits.yaml``."""
-    raw = yaml.safe_load((data_dir / "splits.yaml").read_text())
+    raw = load_yaml((data_dir / "splits.yaml").read_text(), str(data_dir / "splits.yaml"))
     return {
         group: {part: [data_dir / p for p in files] for part, files in parts.items()}
         for group, parts in raw.items()

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
 
 from . import __version__
 from .bundled import MODEL_SUFFIX, MODELS_DIR, available_models, is_bare_name
-from .config import Config, ConfigError, config_from_dict
+from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import atomic_output
 
 FORMAT = "audioae-model"
@@ -194,8 +193,10 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
 
     Raises:
         ModelFileError: missing, not safetensors, not an audioae model, unknown format
-            version, corrupt or truncated (tensor data unreadable or its digest differs),
-            or weights that do not fit the stored config. The message names the file.
+            version, no digest in the metadata, corrupt or truncated (tensor data unreadable
+            or its digest differs), a stored config that is invalid or not bounded YAML (see
+            :func:`audioae.config.load_yaml`), or weights that do not fit the stored config.
+            The message names the file.
     """
     from safetensors.torch import load_file
 
@@ -204,19 +205,23 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
 
     path = resolve_model_file(path)
     metadata = read_metadata(path)
-    try:
-        cfg = config_from_dict(
-            yaml.safe_load(metadata.get("config", "")) or {}, source=f"{path} (stored config)"
+    expected = metadata.get("tensors_blake2b")
+    if not expected:
+        raise ModelFileError(
+            f"{path}: the metadata has no tensors_blake2b digest, so the weights cannot be "
+            "checked; refusing an unverifiable model file (re-export it with `audioae export`)"
         )
-    except (ConfigError, yaml.YAMLError) as exc:
+    source = f"{path} (stored config)"
+    try:
+        cfg = config_from_dict(load_yaml(metadata.get("config", ""), source) or {}, source=source)
+    except ConfigError as exc:
         raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:
         raise ModelFileError(f"{path}: corrupt or truncated model file ({exc})") from None
     digest = tensors_digest(tensors)
-    expected = metadata.get("tensors_blake2b")
-    if expected is not None and digest.hex() != expected:
+    if digest.hex() != expected:
         raise ModelFileError(
             f"{path}: corrupt model file (the tensors' checksum does not match the header)"
         )

@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from .config import Config, ConfigError, config_from_dict
+from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import OutputExistsError, atomic_output
 from .modelfile import ModelFileError, save_model_file
 from .runlock import LOCK_FILE
@@ -182,8 +181,8 @@ def check_not_foreign(root: Path) -> bool:
 
 def _saved_name(config_file: Path) -> str | None:
     try:
-        data = yaml.safe_load(config_file.read_text())
-    except (OSError, yaml.YAMLError):
+        data = load_yaml(config_file.read_text(), str(config_file))
+    except (OSError, ConfigError):
         return None
     return data.get("name") if isinstance(data, dict) else None
 
@@ -205,7 +204,7 @@ def check_resume_compatible(saved: Path, cfg: Config) -> None:
     """
     if not saved.is_file():
         return
-    old = yaml.safe_load(saved.read_text()) or {}
+    old = load_yaml(saved.read_text(), str(saved)) or {}
     new = cfg.to_dict()
     for section in ("audio", "features", "model"):
         for key, value in new[section].items():
@@ -346,7 +345,7 @@ def checkpoint_config(ckpt: dict[str, Any], run_dir: Path, source: Path) -> Conf
         return config_from_dict(hparams[CONFIG_HPARAM], source=f"{source} (hyper_parameters)")
     saved = RunFolder(run_dir).config_file
     if saved.is_file():
-        return config_from_dict(yaml.safe_load(saved.read_text()) or {}, str(saved))
+        return config_from_dict(load_yaml(saved.read_text(), str(saved)) or {}, str(saved))
     raise ModelFileError(f"{source}: no config in the checkpoint and no {saved}")
 
 
