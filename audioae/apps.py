@@ -95,8 +95,19 @@ def denoise_file(
     wet: float = 1.0,
     overwrite: bool = False,
 ) -> Path:
-    """Denoise one file (every channel), keeping its sample rate, length and channel count."""
+    """Denoise one file (every channel), keeping its sample rate, length and channel count.
+
+    A file longer than one chunk window is streamed (windowed reads, incremental writes:
+    memory does not grow with its length, see :mod:`audioae.streaming`); the output equals
+    whole-file processing within float rounding.
+    """
+    from .streaming import can_stream, denoise_file_streaming
+
     _refuse_existing(target, overwrite)
+    if can_stream(pipe, source):
+        return denoise_file_streaming(
+            pipe, source, target, phase=phase, wet=wet, overwrite=overwrite
+        )
     wav, sample_rate, length = load_for_model(pipe, source)
     clean = pipe.denoise(wav, phase=phase, wet=wet)
     return save_like_input(

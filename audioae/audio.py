@@ -351,6 +351,29 @@ def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
     return out.to(device=wav.device, dtype=wav.dtype)
 
 
+def writable_format(path: str | os.PathLike, subtype: str = "PCM_16") -> tuple[str, str]:
+    """The libsndfile ``(format, subtype)`` :func:`save_audio` writes ``path`` with.
+
+    The format comes from the suffix; for the lossy .ogg/.mp3 a PCM/FLOAT ``subtype`` is
+    replaced by the container's codec.
+
+    Raises:
+        AudioError: an unknown suffix or a subtype the container cannot hold.
+    """
+    path = Path(path)
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None or fmt not in sf.available_formats():
+        choices = ", ".join(s for s, f in _SAVE_FORMATS.items() if f in sf.available_formats())
+        raise AudioError(path, f"cannot write '{path.suffix}' files; use one of {choices}")
+    subtype = subtype.upper()
+    if fmt in _CODEC_SUBTYPES and subtype not in sf.available_subtypes(fmt):
+        subtype = _CODEC_SUBTYPES[fmt]
+    if not sf.check_format(fmt, subtype):
+        valid = ", ".join(sorted(sf.available_subtypes(fmt)))
+        raise AudioError(path, f"subtype {subtype} cannot be written to {fmt}; use one of {valid}")
+    return fmt, subtype
+
+
 def save_audio(
     path: str | os.PathLike,
     wav: torch.Tensor | np.ndarray,
@@ -387,16 +410,7 @@ def save_audio(
     path = Path(path)
     if sample_rate <= 0:
         raise ValueError(f"save_audio: sample_rate must be positive (Hz), got {sample_rate!r}")
-    fmt = _SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None or fmt not in sf.available_formats():
-        choices = ", ".join(s for s, f in _SAVE_FORMATS.items() if f in sf.available_formats())
-        raise AudioError(path, f"cannot write '{path.suffix}' files; use one of {choices}")
-    subtype = subtype.upper()
-    if fmt in _CODEC_SUBTYPES and subtype not in sf.available_subtypes(fmt):
-        subtype = _CODEC_SUBTYPES[fmt]
-    if not sf.check_format(fmt, subtype):
-        valid = ", ".join(sorted(sf.available_subtypes(fmt)))
-        raise AudioError(path, f"subtype {subtype} cannot be written to {fmt}; use one of {valid}")
+    fmt, subtype = writable_format(path, subtype)
 
     data = wav.detach().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
     if data.ndim == 1:

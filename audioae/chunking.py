@@ -57,19 +57,21 @@ def plan_windows(total: int, chunk: int, margin: int, align: int) -> list[Window
         keep_start = keep_stop
 
 
-class CrossfadeWriter:
-    """Stream pieces into one ``(..., total)`` output with complementary linear crossfades.
+class CrossfadeStream:
+    """Join overlapping pieces with complementary linear crossfades, emitting finished samples.
 
-    Pieces arrive in order; each is written as soon as it is added, so memory holds the output
-    and one piece, never the list of pieces. Where piece ``i`` overlaps piece ``i + 1`` (its
-    start is given as ``next_start``), ``i`` fades out and ``i + 1`` fades in over at most
-    ``fade`` samples centred in the overlap; the two weights sum to one everywhere.
+    Pieces arrive in order. Where piece ``i`` overlaps piece ``i + 1`` (its start is given as
+    ``next_start``), ``i`` fades out and ``i + 1`` fades in over at most ``fade`` samples
+    centred in the overlap; the two weights sum to one everywhere. :meth:`add` returns the
+    samples that no later piece can touch any more (up to ``next_start``), so a caller can
+    write them out at once: memory holds one piece and one overlap, never the whole output.
     """
 
     def __init__(self, total: int, fade: int) -> None:
         self.total = total
         self.fade = fade
-        self.out: torch.Tensor | None = None
+        self.emitted = 0  # samples [0, emitted) have been returned
+        self._pending: torch.Tensor | None = None  # weighted sum over [emitted, ...)
         self._prev_end: int | None = None
 
     def _ramp(self, w: torch.Tensor, begin: int, overlap: int, rising: bool) -> None:
@@ -84,20 +86,75 @@ class CrossfadeWriter:
         if f > 0:
             w[begin + lead : begin + lead + f] = values
 
-    def add(self, start: int, piece: torch.Tensor, next_start: int | None = None) -> None:
-        """Write ``piece (..., n)`` starting at sample ``start``; ``next_start``: where the next piece begins."""
-        n = min(piece.shape[-1], self.total - start)
-        if self.out is None:
-            self.out = piece.new_zeros(*piece.shape[:-1], self.total)
+    def add(self, start: int, piece: torch.Tensor, next_start: int | None = None) -> torch.Tensor:
+        """Add ``piece (..., n)`` starting at sample ``start``; ``next_start``: where the next
+        piece begins (``None``: this is the last one).
+
+        Returns the finished samples ``(..., k)`` that follow the ones returned before (from
+        sample :attr:`emitted` up to ``next_start``, or to this piece's end for the last one).
+
+        Raises:
+            ValueError: ``start`` lies before samples already returned.
+        """
+        if start < self.emitted:
+            raise ValueError(f"CrossfadeStream: piece at {start} starts before {self.emitted}")
+        n = max(0, min(piece.shape[-1], self.total - start))
         w = piece.new_ones(n)
         if self._prev_end is not None:
             self._ramp(w, 0, max(0, self._prev_end - start), rising=True)
         if next_start is not None:
             self._ramp(w, next_start - start, max(0, start + n - next_start), rising=False)
-        self.out[..., start : start + n] += piece[..., :n] * w
+        end = max(
+            start + n, self.emitted + (0 if self._pending is None else self._pending.shape[-1])
+        )
+        buffer = piece.new_zeros(*piece.shape[:-1], end - self.emitted)
+        if self._pending is not None:
+            buffer[..., : self._pending.shape[-1]] += self._pending
+        buffer[..., start - self.emitted : start - self.emitted + n] += piece[..., :n] * w
         self._prev_end = start + n
+        upto = end if next_start is None else min(max(next_start, self.emitted), end)
+        ready, self._pending = (
+            buffer[..., : upto - self.emitted],
+            buffer[..., upto - self.emitted :],
+        )
+        self.emitted = upto
+        return ready
+
+    def finish(self) -> torch.Tensor:
+        """The samples not returned yet, zero-padded up to ``total`` (silence where no piece reached)."""
+        if self._pending is None:
+            raise ValueError("CrossfadeStream: no pieces were added")
+        rest = self._pending
+        if self.emitted + rest.shape[-1] < self.total:
+            rest = torch.nn.functional.pad(rest, (0, self.total - self.emitted - rest.shape[-1]))
+        rest = rest[..., : self.total - self.emitted]
+        self.emitted, self._pending = self.total, rest[..., :0]
+        return rest
+
+
+class CrossfadeWriter:
+    """Collect pieces joined by :class:`CrossfadeStream` into one ``(..., total)`` output.
+
+    Memory holds the output and one piece, never the list of pieces.
+    """
+
+    def __init__(self, total: int, fade: int) -> None:
+        self.total = total
+        self._stream = CrossfadeStream(total, fade)
+        self.out: torch.Tensor | None = None
+
+    def add(self, start: int, piece: torch.Tensor, next_start: int | None = None) -> None:
+        """Write ``piece (..., n)`` starting at sample ``start``; ``next_start``: where the next piece begins."""
+        if self.out is None:
+            self.out = piece.new_zeros(*piece.shape[:-1], self.total)
+        begin = self._stream.emitted
+        ready = self._stream.add(start, piece, next_start)
+        self.out[..., begin : begin + ready.shape[-1]] = ready
 
     def result(self) -> torch.Tensor:
         if self.out is None:
             raise ValueError("CrossfadeWriter: no pieces were added")
+        begin = self._stream.emitted
+        rest = self._stream.finish()
+        self.out[..., begin : begin + rest.shape[-1]] = rest
         return self.out

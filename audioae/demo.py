@@ -172,24 +172,76 @@ def _sound(out: Path, rel: str, wav: torch.Tensor, sample_rate: int, caption: st
     return Item(caption, f"{rel}.wav", f"{rel}.png")
 
 
+LONG_CLIP_SECONDS = 30.0
+"""The real-time factor is measured on held-out speech concatenated to at least this long."""
+
+UP, DOWN = "↑", "↓"
+"""Header marks: a higher (↑) or lower (↓) value is better."""
+
+
+def speech_metrics_available() -> bool:
+    """True when the eval extra (``pesq`` and ``pystoi``) is installed."""
+    return all(importlib.util.find_spec(name) for name in ("pesq", "pystoi"))
+
+
+def _mean_row(label: str, rows: list[list[object]], skip: int) -> list[object]:
+    """``label`` then blanks for the ``skip - 1`` other label columns, then each column's mean."""
+    columns = list(zip(*(row[skip:] for row in rows)))
+    means = [sum(c) / len(c) if all(isinstance(v, float | int) for v in c) else "" for c in columns]
+    return [label] + [""] * (skip - 1) + means
+
+
+def _long_clip(splits: Splits, sr: int) -> torch.Tensor:
+    """Held-out speech clips concatenated (repeated if needed) to >= :data:`LONG_CLIP_SECONDS`: ``(1, time)``."""
+    files = splits["speech"]["test"]
+    pieces: list[torch.Tensor] = []
+    total = 0
+    while total < LONG_CLIP_SECONDS * sr:
+        pieces.append(load_audio(files[len(pieces) % len(files)], sample_rate=sr)[0])
+        total += pieces[-1].shape[-1]
+    return torch.cat(pieces, -1)
+
+
+def _timed(fn: Callable[[], torch.Tensor]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
 def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> Section:
     """Denoise held-out speech mixed with real noise at :data:`SNRS_DB`; sounds under ``out/denoise``.
 
     ``pipe``: the denoising :class:`~audioae.pipeline.Pipeline`; ``splits``: from
     :func:`load_splits`. ``quick``: one clip and one (unseen) noise instead of two of each.
-    Returns the report section: sounds, figures and a table of SI-SDR (plus PESQ and STOI
-    when installed) before and after, with the real-time factor.
+    Every mixture is also denoised by the classical baseline
+    (:func:`audioae.baselines.spectral_subtraction`). Returns the report section: sounds,
+    figures, a table of SI-SDR (plus PESQ and STOI when installed) per method with the change
+    over the noisy input and the mean per method, and the real-time factor of both methods
+    measured on one long clip (>= :data:`LONG_CLIP_SECONDS`).
     """
     from .augment import mix_at_snr
+    from .baselines import spectral_subtraction
     from .metrics import pesq_wb, si_sdr, stoi
 
-    speech_metrics = all(importlib.util.find_spec(name) for name in ("pesq", "pystoi"))
+    speech_metrics = speech_metrics_available()
     sr = pipe.sample_rate
     clips = splits["speech"]["test"][: 1 if quick else 2]
     noises = [splits["noise"]["test"][0]] + ([] if quick else [splits["noise"]["train"][0]])
     section = Section("Denoising (held-out speaker, real noise)")
+    methods = ("noisy input", "spectral subtraction", "audioae")
     rows: list[list[object]] = []
+    per_method: dict[str, list[list[object]]] = {m: [] for m in methods}
     generator = torch.Generator().manual_seed(0)
+
+    def scores(wav: torch.Tensor, reference: torch.Tensor) -> list[float]:
+        values = [float(si_sdr(wav[0], reference[0]))]
+        if speech_metrics:
+            values += [
+                float(pesq_wb(wav[0], reference[0], sr)),
+                float(stoi(wav[0], reference[0], sr)),
+            ]
+        return values
+
     for clip in clips:
         clean = load_audio(clip, sample_rate=sr)[0]
         section.items.append(
@@ -200,13 +252,13 @@ def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) ->
             seen = "unseen" if noise_path in splits["noise"]["test"] else "seen"
             for snr in SNRS_DB:
                 noisy = mix_at_snr(clean, noise, snr, generator=generator)
-                gain = min(
-                    1.0, 0.99 / float(noisy.abs().max())
-                )  # keep the mixture within full scale
+                gain = min(1.0, 0.99 / float(noisy.abs().max()))  # mixture within full scale
                 noisy, reference = noisy * gain, clean * gain
-                started = time.perf_counter()
-                denoised = pipe.denoise(noisy).cpu()
-                rtf = (time.perf_counter() - started) / (clean.shape[-1] / sr)
+                outputs = {
+                    "noisy input": noisy,
+                    "spectral subtraction": spectral_subtraction(noisy, sr),
+                    "audioae": pipe.denoise(noisy).cpu(),
+                }
                 tag = f"{clip.stem}_{noise_path.stem}_{snr:g}dB"
                 section.items.append(
                     _sound(
@@ -221,33 +273,73 @@ def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) ->
                     _sound(
                         out,
                         f"denoise/{tag}_denoised",
-                        denoised,
+                        outputs["audioae"],
                         sr,
-                        f"denoised: {noise_path.stem} at {snr:g} dB",
+                        f"audioae denoised: {noise_path.stem} at {snr:g} dB",
                     )
                 )
-                row: list[object] = [clip.stem, f"{noise_path.stem} ({seen})", f"{snr:g}"]
-                for wav in (noisy, denoised):
-                    row.append(float(si_sdr(wav[0], reference[0])))
-                    if speech_metrics:
-                        row.append(float(pesq_wb(wav[0], reference[0], sr)))
-                        row.append(float(stoi(wav[0], reference[0], sr)))
-                row.append(rtf)
-                rows.append(row)
-    metric_names = ["SI-SDR (dB)"] + (["PESQ", "STOI"] if speech_metrics else [])
-    header = (
-        ["clip", "noise", "SNR (dB)"]
-        + [f"noisy {m}" for m in metric_names]
-        + [f"denoised {m}" for m in metric_names]
-        + ["RTF"]
-    )
+                if snr == SNRS_DB[0]:
+                    section.items.append(
+                        _sound(
+                            out,
+                            f"denoise/{tag}_spectral_subtraction",
+                            outputs["spectral subtraction"],
+                            sr,
+                            f"spectral subtraction (baseline): {noise_path.stem} at {snr:g} dB",
+                        )
+                    )
+                before = scores(noisy, reference)
+                for method in methods:
+                    values = (
+                        before if method == "noisy input" else scores(outputs[method], reference)
+                    )
+                    row: list[object] = [
+                        clip.stem,
+                        f"{noise_path.stem} ({seen})",
+                        f"{snr:g}",
+                        method,
+                    ]
+                    for value, base in zip(values, before):
+                        row += [value, "" if method == "noisy input" else value - base]
+                    rows.append(row)
+                    per_method[method].append(row)
+    metric_names = [f"SI-SDR (dB) {UP}"] + ([f"PESQ {UP}", f"STOI {UP}"] if speech_metrics else [])
+    header = ["clip", "noise", "SNR (dB)", "method"]
+    for name in metric_names:
+        header += [name, f"Δ {name.replace(' ' + UP, '')} vs noisy {UP}"]
+    rows += [_mean_row(f"mean: {m}", per_method[m], 4) for m in methods]
     section.table(
-        "Noisy input vs audioae's denoiser (RTF: processing time / audio duration, this CPU)",
+        "Each mixture: the noisy input, the classical baseline (spectral subtraction, as in "
+        "benchmarks/bench_quality.py) and audioae's denoiser; Δ = the change over the noisy "
+        "input; the last rows are the means per method",
         header,
         rows,
     )
     if not speech_metrics:
-        section.notes.append('PESQ and STOI need `pip install "audioae[eval]"`.')
+        section.notes.append(
+            'PESQ and STOI were not computed: they need `pip install "audioae[eval]"` '
+            "(the pesq and pystoi packages)."
+        )
+    long = _long_clip(splits, sr)
+    long_noisy = mix_at_snr(
+        long, load_audio(noises[0], sample_rate=sr)[0], 5.0, generator=generator
+    )
+    long_noisy = long_noisy * min(1.0, 0.99 / float(long_noisy.abs().max()))
+    seconds = long.shape[-1] / sr
+    timing = []
+    for method, fn in (
+        ("spectral subtraction", lambda: spectral_subtraction(long_noisy, sr)),
+        ("audioae", lambda: pipe.denoise(long_noisy)),
+    ):
+        elapsed = _timed(fn)
+        timing.append([method, seconds, elapsed, elapsed / seconds, seconds / elapsed])
+    section.table(
+        f"Speed on one long clip: the held-out speech concatenated to {seconds:.0f} s, "
+        f"denoised in one call on this machine ({torch.get_num_threads()} torch threads, "
+        f"{pipe.device.type}); RTF = processing time / audio duration",
+        ["method", "audio (s)", f"time (s) {DOWN}", f"RTF {DOWN}", f"x real time {UP}"],
+        timing,
+    )
     return section
 
 
@@ -255,16 +347,21 @@ def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
     """Encode a held-out note and speech clip into ``.aae`` files and decode them (``out/codec``).
 
     Prints each file's size and bitrate; returns the report section with the sounds and a
-    table of real bitrates and the log-mel L1 of the decoded audio.
+    table of real bitrates and the log-mel L1 of the decoded audio, with Opus at its lowest
+    bitrate (6 kbit/s, :func:`audioae.baselines.opus_roundtrip`) as the baseline when
+    ``ffmpeg`` with libopus is on the PATH (else a note says it was skipped), and the means.
     """
     from .apps import decode_file, encode_file
+    from .baselines import OPUS_MIN_KBPS, ffmpeg_has_libopus, opus_roundtrip
     from .metrics import log_mel_l1
 
     work = out / "codec"
     work.mkdir(exist_ok=True)
     sr = pipe.sample_rate
+    opus = ffmpeg_has_libopus()
     section = Section("Compression (.aae latent files)")
     rows: list[list[object]] = []
+    per_method: dict[str, list[list[object]]] = {"audioae": [], "Opus": []}
     for clip in (splits["notes"]["test"][0], splits["speech"]["test"][0]):
         original = load_audio(clip, sample_rate=sr)[0]
         aae = work / f"{clip.stem}.aae"
@@ -281,26 +378,76 @@ def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
                 f"codec/{clip.stem}_decoded",
                 decoded,
                 sr,
-                f"decoded at {stats.bitrate_kbps:.1f} kbit/s",
+                f"audioae decoded at {stats.bitrate_kbps:.1f} kbit/s",
             )
         )
-        rows.append(
-            [
+        ours = float(log_mel_l1(decoded[0], original[0], sr))
+        row: list[object] = [
+            clip.stem,
+            "audioae",
+            stats.num_bytes,
+            stats.bitrate_kbps,
+            stats.pcm16_ratio,
+            ours,
+        ]
+        rows.append(row)
+        per_method["audioae"].append(row)
+        if opus:
+            res = opus_roundtrip(original, sr, OPUS_MIN_KBPS)
+            baseline = float(log_mel_l1(res.decoded, original[0], sr))
+            section.items.append(
+                _sound(
+                    out,
+                    f"codec/{clip.stem}_opus",
+                    res.decoded,
+                    sr,
+                    f"Opus (baseline) at {res.bitrate_kbps:.1f} kbit/s",
+                )
+            )
+            pcm = original.shape[-1] * 2
+            opus_row: list[object] = [
                 clip.stem,
-                stats.num_bytes,
-                stats.bitrate_kbps,
-                stats.pcm16_ratio,
-                float(log_mel_l1(decoded[0], original[0], sr)),
+                "Opus",
+                res.num_bytes,
+                res.bitrate_kbps,
+                pcm / res.num_bytes,
+                baseline,
             ]
-        )
+            rows.append(opus_row)
+            per_method["Opus"].append(opus_row)
+            row.append(ours - baseline)
+            opus_row.append("")
         print(
             f"  {clip.name}: {stats.num_bytes} bytes, {stats.bitrate_kbps:.2f} kbit/s, {stats.pcm16_ratio:.0f}x smaller than 16-bit PCM"
         )
+    header = [
+        "clip",
+        "codec",
+        f"bytes {DOWN}",
+        f"kbit/s {DOWN}",
+        f"x smaller than PCM16 {UP}",
+        f"log-mel L1 {DOWN}",
+    ]
+    if opus:
+        header.append(f"Δ log-mel L1 vs Opus {DOWN}")
+    rows += [_mean_row(f"mean: {m}", r, 2) for m, r in per_method.items() if r]
     section.table(
-        "Real bitrate (header included) and log-mel L1 of the decoded audio",
-        ["clip", "bytes", "kbit/s", "x smaller than PCM16", "log-mel L1"],
+        "Real bitrate (header included) and log-mel L1 distance of the decoded audio to the "
+        "original"
+        + (
+            f"; Opus at its lowest bitrate ({OPUS_MIN_KBPS:g} kbit/s requested) is the baseline"
+            if opus
+            else ""
+        )
+        + "; the last rows are the means",
+        header,
         rows,
     )
+    if not opus:
+        section.notes.append(
+            "Opus baseline skipped: `ffmpeg` with libopus is not on the PATH "
+            "(Debian/Ubuntu: apt-get install ffmpeg)."
+        )
     return section
 
 
@@ -321,6 +468,16 @@ def _pick_pair(test_notes: list[Path]) -> tuple[Path, Path]:
     return best[1], best[2]
 
 
+def _step_caption(i: int, steps: int, a: str, b: str) -> str:
+    """What morph step ``i`` of ``steps`` is: an end step is a reconstruction, the rest a blend."""
+    alpha = i / (steps - 1)
+    if i == 0:
+        return f"step 0 (alpha=0): {a} reconstructed from its own latent"
+    if i == steps - 1:
+        return f"step {i} (alpha=1): {b} reconstructed from its own latent"
+    return f"step {i}: latent blend, alpha={alpha:.2f} ({1 - alpha:.0%} A, {alpha:.0%} B)"
+
+
 def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> Section:
     """Morph between two held-out notes (``out/morph``) and sample the VAE prior (``out/samples``).
 
@@ -335,6 +492,12 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
     a, b = _pick_pair(splits["notes"]["test"])
     steps = 5 if quick else 8
     section = Section(f"Timbre morph: {a.stem} → {b.stem} (conv2d VAE)")
+    section.notes.append(
+        f"Steps 0 to {steps - 1} decode a blend (1 - alpha) z_A + alpha z_B of the two inputs' "
+        "posterior-mean latents, alpha from 0 to 1; the end steps are the model's own "
+        "reconstructions of A and B (encoded, decoded, phase by Griffin-Lim), not the inputs. "
+        "The prior samples decode random latents and show what the VAE makes of noise."
+    )
     interpolate_files(pipe, a, b, out / "morph", steps=steps, overwrite=True)
     for name, path in (("A", a), ("B", b)):
         section.items.append(
@@ -350,7 +513,11 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
         wav = load_audio(out / "morph" / f"step_{i:02d}.wav")[0]
         _figure(wav, sr, out / "morph" / f"step_{i:02d}.png", f"step {i}")
         section.items.append(
-            Item(f"step {i} of {steps - 1}", f"morph/step_{i:02d}.wav", f"morph/step_{i:02d}.png")
+            Item(
+                _step_caption(i, steps, a.stem, b.stem),
+                f"morph/step_{i:02d}.wav",
+                f"morph/step_{i:02d}.png",
+            )
         )
     _figure(
         load_audio(out / "morph" / "morph.wav")[0],
@@ -369,7 +536,8 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
         _figure(wav, sr, out / "samples" / f"sample_{i:02d}.png", f"sample {i}")
         section.items.append(
             Item(
-                f"drawn from the prior #{i}",
+                f"prior sample #{i}: a random latent z ~ N(0, I), 1.5 s, decoded with "
+                "Griffin-Lim (no input involved)",
                 f"samples/sample_{i:02d}.wav",
                 f"samples/sample_{i:02d}.png",
             )
@@ -420,7 +588,8 @@ def write_demo_report(out: Path, sections: list[Section], data_dir: Path, models
     """Write ``out/report.html`` from the stage sections (replacing it); returns its path."""
     intro = (
         f"Every input is from the held-out split of {data_dir / 'splits.yaml'}; models from {models_dir}. "
-        "Spectrograms: power in dB, 1024-point STFT."
+        "Spectrograms: power in dB, 1024-point STFT. In table headers ↑ means higher is better "
+        "and ↓ lower is better."
     )
     return write_report(out / "report.html", "audioae demo", sections, intro=intro, overwrite=True)
 

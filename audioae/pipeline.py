@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .chunking import CrossfadeWriter, plan_windows
+from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .phase import PhaseReconstructor
 
@@ -171,6 +171,11 @@ class Pipeline:
     def is_variational(self) -> bool:
         return bool(self.model.is_variational)
 
+    @property
+    def crossfade(self) -> int:
+        """Crossfade length (samples) between Griffin-Lim chunks: the chunk margin."""
+        return self._chunking()[1]
+
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
         margin = max(self.align, int(self.margin_seconds * self.sample_rate))
@@ -309,14 +314,31 @@ class Pipeline:
         )
         return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
 
-    def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
-        total = wav.shape[-1]
+    def plan(self, total: int) -> list[Window]:
+        """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
+        for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`)."""
         chunk, margin = self._chunking()
+        return plan_windows(total, chunk, margin, self.align)
+
+    @torch.inference_mode()
+    def denoise_window(
+        self, x: torch.Tensor, *, phase: str = "noisy", wet: float = 1.0
+    ) -> torch.Tensor:
+        """Denoise one window ``x (channels, n)`` of a longer signal, as :meth:`denoise` does per chunk.
+
+        With a window from :meth:`plan` and ``phase="noisy"``, the window's kept part equals
+        the same samples of whole-signal :meth:`denoise` (float rounding). Returns ``(channels, n)``.
+        """
+        x = self._prepare(x)
+        spec, mag = self._denoised_magnitude(x, wet)
+        if phase == "noisy":
+            return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
+        return self.phase.from_magnitude(mag, x.shape[-1], method="griffin-lim")
+
+    def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
         out = torch.empty_like(wav)
-        for w in plan_windows(total, chunk, margin, self.align):
-            x = wav[..., w.start : w.stop]
-            spec, mag = self._denoised_magnitude(x, wet)
-            y = self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
+        for w in self.plan(wav.shape[-1]):
+            y = self.denoise_window(wav[..., w.start : w.stop], phase="noisy", wet=wet)
             out[..., w.keep_start : w.keep_stop] = y[
                 ..., w.keep_start - w.start : w.keep_stop - w.start
             ]
@@ -342,14 +364,10 @@ class Pipeline:
         wav = self._prepare(wav)
         if phase == "noisy":
             return self._process_with_kept_phase(wav, wet)
-        total = wav.shape[-1]
-        chunk, margin = self._chunking()
-        windows = plan_windows(total, chunk, margin, self.align)
-        writer = CrossfadeWriter(total, margin)
+        windows = self.plan(wav.shape[-1])
+        writer = CrossfadeWriter(wav.shape[-1], self.crossfade)
         for i, w in enumerate(windows):
-            x = wav[..., w.start : w.stop]
-            _, mag = self._denoised_magnitude(x, wet)
-            y = self.phase.from_magnitude(mag, x.shape[-1], method="griffin-lim")
+            y = self.denoise_window(wav[..., w.start : w.stop], phase="griffin-lim", wet=wet)
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 

@@ -248,7 +248,7 @@ def opus_at_real_bitrate(clean: torch.Tensor, target_kbps: float, tries: int = 3
     ``target_kbps``: the request starts at the target and is rescaled by target / measured
     (never below Opus's 6 kbit/s) up to ``tries`` times; VBR and the Ogg overhead otherwise
     overshoot by ~5-20 % on these short clips."""
-    from benchmarks.baselines.opus import OPUS_MIN_KBPS, opus_roundtrip
+    from audioae.baselines import OPUS_MIN_KBPS, opus_roundtrip
 
     request, best = target_kbps, None
     for _ in range(tries):
@@ -266,7 +266,7 @@ def opus_at_real_bitrate(clean: torch.Tensor, target_kbps: float, tries: int = 3
 def section_compression(
     split, models: Path, device: str, quick: bool, bits_list: list[int]
 ) -> str | None:
-    from benchmarks.baselines.opus import OPUS_MIN_KBPS, ffmpeg_has_libopus
+    from audioae.baselines import OPUS_MIN_KBPS, ffmpeg_has_libopus
 
     pipe = load_pipeline(models, "codec.safetensors", device)
     if pipe is None:

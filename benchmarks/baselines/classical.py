@@ -1,6 +1,10 @@
 """Classical single-channel speech enhancement baselines, in torch: spectral subtraction and a
 decision-directed Wiener filter, both driven by the same robust noise-PSD tracker.
 
+Spectral subtraction and the tracker live in the package (:mod:`audioae.baselines`, the demo
+report uses them); this module adds the Wiener filter and the tuning search, and re-exports
+them so the benchmark has one import.
+
 Every function takes waveforms ``(..., time)`` (any leading batch/channel dimensions, float,
 any device) at ``sample_rate`` Hz and returns the enhanced waveform with the same shape, dtype
 and device. Analysis is an STFT with a periodic Hann window of ``frame_ms`` (rounded to a power
@@ -54,14 +58,23 @@ rewards.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from audioae.functional import istft, stft
+from audioae.baselines import (
+    NoiseTrackerParams,
+    SpectralSubtractionParams,
+    _analyse,
+    _frame_major,
+    _synthesise,
+    _to_tensor,
+    _tracker_numpy,
+    spectral_subtraction,
+    track_noise_psd,
+)
 
 __all__ = [
     "NoiseTrackerParams",
@@ -71,44 +84,6 @@ __all__ = [
     "spectral_subtraction",
     "wiener_dd",
 ]
-
-
-@dataclass(frozen=True)
-class NoiseTrackerParams:
-    """SPP-MMSE noise tracker (Gerkmann & Hendriks 2012) and its quantile initialisation.
-
-    ``xi_h1_db``: fixed a-priori SNR (dB) assumed under speech presence; ``prior_h1``: prior
-    speech-presence probability; ``alpha_pow``: smoothing of the noise PSD; ``alpha_spp`` and
-    ``spp_cap``: stagnation avoidance; ``init_quantile``: fraction of the quietest frames
-    averaged for the initial PSD; ``init_scale``: factor on that estimate.
-    """
-
-    xi_h1_db: float = 15.0
-    prior_h1: float = 0.5
-    alpha_pow: float = 0.8
-    alpha_spp: float = 0.9
-    spp_cap: float = 0.99
-    init_quantile: float = 0.3
-    init_scale: float = 1.0
-
-
-@dataclass(frozen=True)
-class SpectralSubtractionParams:
-    """Power spectral subtraction (Boll 1979; Berouti et al. 1979).
-
-    ``frame_ms``: analysis window (ms; hop is a quarter of it); ``alpha0``: over-subtraction
-    factor at 0 dB segmental SNR, decreasing by ``slope`` per dB and clipped to
-    ``[1, alpha_max]``; ``beta``: spectral floor as a fraction of the noise PSD;
-    ``smoothing``: recursive averaging of the noisy power over frames (0 = none).
-    """
-
-    frame_ms: float = 128.0
-    alpha0: float = 5.0
-    slope: float = 0.1
-    alpha_max: float = 5.0
-    beta: float = 0.1
-    smoothing: float = 0.0
-    tracker: NoiseTrackerParams = NoiseTrackerParams()
 
 
 @dataclass(frozen=True)
@@ -125,126 +100,6 @@ class WienerParams:
     xi_min_db: float = -25.0
     gain_floor_db: float = -10.0
     tracker: NoiseTrackerParams = NoiseTrackerParams()
-
-
-def _frame_sizes(frame_ms: float, sample_rate: int) -> tuple[int, int]:
-    n_fft = 2 ** round(math.log2(frame_ms * 1e-3 * sample_rate))
-    return n_fft, n_fft // 4
-
-
-def _analyse(wav: Tensor, frame_ms: float, sample_rate: int) -> tuple[Tensor, Tensor, int, int]:
-    """``wav (..., time)`` -> (``spec (batch, n_freq, frames)`` complex, power, n_fft, hop)."""
-    if not wav.is_floating_point():
-        raise TypeError(f"expected a floating-point waveform, got {wav.dtype}")
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
-    n_fft, hop = _frame_sizes(frame_ms, sample_rate)
-    spec = stft(wav.reshape(-1, wav.shape[-1]), n_fft, hop)
-    power = spec.real.square() + spec.imag.square()
-    return spec, power, n_fft, hop
-
-
-def _synthesise(spec: Tensor, gain: Tensor, like: Tensor, n_fft: int, hop: int) -> Tensor:
-    out = istft(spec * gain, n_fft, hop, length=like.shape[-1])
-    return out.reshape(like.shape).to(like.dtype)
-
-
-def _tracker_numpy(power: np.ndarray, params: NoiseTrackerParams) -> np.ndarray:
-    """:func:`track_noise_psd` on a frame-major float64 array ``(frames, batch, n_freq)``."""
-    frames, batch, n_freq = power.shape
-    tiny = np.finfo(np.float64).tiny
-    count = max(1, int(round(params.init_quantile * frames)))
-    order = np.argsort(power.sum(-1), axis=0, kind="stable")[:count]  # (count, batch)
-    quiet = np.take_along_axis(power, order[:, :, None], axis=0)  # (count, batch, n_freq)
-    sigma = np.maximum(quiet.mean(0) * params.init_scale, tiny)
-    xi_h1 = 10.0 ** (params.xi_h1_db / 10.0)
-    ratio = (1.0 - params.prior_h1) / params.prior_h1 * (1.0 + xi_h1)
-    expo = xi_h1 / (1.0 + xi_h1)
-    a_pow, a_spp, cap = params.alpha_pow, params.alpha_spp, params.spp_cap
-    smoothed_spp = np.zeros_like(sigma)
-    out = np.empty_like(power)
-    for t in range(frames):
-        y = power[t]
-        spp = 1.0 / (1.0 + ratio * np.exp(-np.minimum(y / sigma, 80.0) * expo))
-        smoothed_spp = a_spp * smoothed_spp + (1.0 - a_spp) * spp
-        spp = np.where(smoothed_spp > cap, np.minimum(spp, cap), spp)
-        sigma = np.maximum(a_pow * sigma + (1.0 - a_pow) * ((1.0 - spp) * y + spp * sigma), tiny)
-        out[t] = sigma
-    return out
-
-
-def _frame_major(power: Tensor) -> np.ndarray:
-    """``(batch, n_freq, frames)`` tensor -> ``(frames, batch, n_freq)`` contiguous float64 array."""
-    return np.ascontiguousarray(power.detach().to("cpu", torch.float64).numpy().transpose(2, 0, 1))
-
-
-def _to_tensor(frame_major: np.ndarray, like: Tensor) -> Tensor:
-    """``(frames, batch, n_freq)`` array -> ``(batch, n_freq, frames)`` tensor on ``like``'s device/dtype."""
-    return torch.from_numpy(np.ascontiguousarray(frame_major.transpose(1, 2, 0))).to(
-        like.device, like.dtype
-    )
-
-
-def track_noise_psd(power: Tensor, params: NoiseTrackerParams = NoiseTrackerParams()) -> Tensor:
-    """Noise power spectral density per frame, tracked from the noisy power alone.
-
-    Speech-presence-probability MMSE tracker (Gerkmann & Hendriks, IEEE TASLP 2012) started
-    from a quantile estimate (Stahl et al., ICASSP 2000); see the module docstring. The
-    frame recursion runs in NumPy (float64) on the CPU: its per-frame vectors are tiny, so
-    torch's per-operation overhead would dominate; the result returns to ``power``'s device.
-
-    Args:
-        power: noisy periodogram ``|Y|^2``, ``(batch, n_freq, frames)``, non-negative.
-        params: tracker settings.
-
-    Returns:
-        Noise PSD estimate ``(batch, n_freq, frames)``, ``power``'s dtype and device; the
-        estimate for frame ``t`` is the one updated with frame ``t`` (as in the paper).
-
-    Raises:
-        ValueError: ``power`` is not 3-D or has no frames.
-    """
-    if power.dim() != 3 or power.shape[-1] == 0:
-        raise ValueError(
-            f"expected power (batch, n_freq, frames > 0), got shape {tuple(power.shape)}"
-        )
-    return _to_tensor(_tracker_numpy(_frame_major(power), params), power)
-
-
-def spectral_subtraction(
-    wav: Tensor, sample_rate: int, params: SpectralSubtractionParams = SpectralSubtractionParams()
-) -> Tensor:
-    """Power spectral subtraction with over-subtraction and a spectral floor (Boll 1979; Berouti 1979).
-
-    Args:
-        wav: noisy waveform ``(..., time)``, float, at ``sample_rate`` Hz.
-        sample_rate: Hz; sets the frame size (``params.frame_ms``).
-        params: see :class:`SpectralSubtractionParams`.
-
-    Returns:
-        Enhanced waveform, same shape, dtype and device as ``wav`` (noisy phase).
-
-    Raises:
-        TypeError: ``wav`` is not floating point.  ValueError: ``sample_rate <= 0``.
-    """
-    spec, power, n_fft, hop = _analyse(wav, params.frame_ms, sample_rate)
-    p = _frame_major(power)  # (frames, batch, n_freq)
-    noise = _tracker_numpy(p, params.tracker)
-    smooth = np.empty_like(p)
-    acc = p[0]
-    for t in range(p.shape[0]):  # Boll's averaging of the noisy power over frames
-        acc = params.smoothing * acc + (1.0 - params.smoothing) * p[t]
-        smooth[t] = acc
-    tiny = np.finfo(np.float64).tiny
-    snr_seg = 10.0 * np.log10(
-        np.maximum(smooth.sum(-1, keepdims=True), tiny) / noise.sum(-1, keepdims=True)
-    )
-    alpha = np.clip(
-        params.alpha0 - params.slope * snr_seg, 1.0, params.alpha_max
-    )  # (frames, batch, 1)
-    clean = np.maximum(smooth - alpha * noise, params.beta * noise)
-    gain = np.minimum(np.sqrt(clean / np.maximum(p, tiny)), 1.0)
-    return _synthesise(spec, _to_tensor(gain, power), wav, n_fft, hop)
 
 
 def wiener_dd(wav: Tensor, sample_rate: int, params: WienerParams = WienerParams()) -> Tensor:

@@ -1,0 +1,151 @@
+"""Denoise a long file with flat memory: windowed reads, per-window processing, incremental writes.
+
+:func:`denoise_file_streaming` reads the input through a streaming resampler
+(:class:`~audioae.audiostream.ResampledReader`), runs :meth:`Pipeline.denoise_window` on the
+chunk windows of :meth:`Pipeline.plan` (the windows whole-signal :meth:`Pipeline.denoise`
+uses), resamples each kept part back to the input rate with a second streaming resampler and
+appends it to the output's atomic temporary file. Memory holds one window, its output and
+the resamplers' state: it does not grow with the file's length. The output equals
+:func:`audioae.apps.denoise_file`'s whole-file output within float rounding (test:
+``tests/test_streaming.py``, max abs difference < 1e-4 of full scale on a 70 s file).
+
+A float input written to an integer container must be scaled down as a whole if it would
+clip (as :func:`audioae.apps.save_like_input` does); its peak is only known at the end, so
+that case writes a float temporary file first and copies it, scaled, block by block.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import audio_info, output_subtype
+from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
+from .chunking import CrossfadeStream
+from .pipeline import Pipeline
+
+STREAMING_EXCLUDED_FORMATS = ("MP3",)
+"""Formats whose header frame count may be an estimate: these are processed whole."""
+
+PEAK = 0.99
+"""Full-scale target of a float input written to an integer container (as ``apps._within_full_scale``)."""
+
+
+def can_stream(pipe: Pipeline, source: str | os.PathLike) -> bool:
+    """True when ``source`` spans more than one chunk window at the model's rate and its
+    format has an exact frame count (see :data:`STREAMING_EXCLUDED_FORMATS`)."""
+    info = audio_info(source)
+    if info.format.upper() in STREAMING_EXCLUDED_FORMATS:
+        return False
+    total = round(info.frames * pipe.sample_rate / info.sample_rate)
+    return total >= pipe.frontend.n_fft and len(pipe.plan(total)) > 1
+
+
+def _denoised_pieces(pipe: Pipeline, reader: ResampledReader, phase: str, wet: float):
+    """Yield the denoised signal at the model's rate, in order, as ``(channels, n)`` float32 arrays."""
+    windows = pipe.plan(reader.total)
+    fade = CrossfadeStream(reader.total, pipe.crossfade) if phase != "noisy" else None
+    for i, w in enumerate(windows):
+        x = torch.from_numpy(reader.window(w.start, w.stop))
+        y = pipe.denoise_window(x, phase=phase, wet=wet).cpu()
+        if fade is None:
+            piece = y[..., w.keep_start - w.start : w.keep_stop - w.start]
+        else:
+            piece = fade.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
+        if i + 1 < len(windows):
+            reader.release(windows[i + 1].start)
+        yield piece.numpy()
+    if fade is not None:
+        yield fade.finish().numpy()
+
+
+def _write_resampled(pieces, writer, model_rate: int, sample_rate: int, length: int) -> None:
+    """Resample ``pieces`` to ``sample_rate`` and write exactly ``length`` frames (zero-padded)."""
+    resampler = None
+    for piece in pieces:
+        if resampler is None:
+            resampler = StreamResampler(model_rate, sample_rate, piece.shape[0])
+        _write_upto(writer, resampler(piece), length)
+    if resampler is not None:
+        _write_upto(
+            writer, resampler(np.zeros((resampler.channels, 0), np.float32), last=True), length
+        )
+    if writer.written < length:
+        channels = resampler.channels if resampler is not None else 1
+        writer.write(np.zeros((channels, length - writer.written), np.float32))
+
+
+def _write_upto(writer, block: np.ndarray, length: int) -> None:
+    room = length - writer.written
+    if room > 0 and block.shape[1]:
+        writer.write(block[:, :room])
+
+
+def denoise_file_streaming(
+    pipe: Pipeline,
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    phase: str = "noisy",
+    wet: float = 1.0,
+    overwrite: bool = False,
+) -> Path:
+    """Denoise one file of any length with flat memory; same output as whole-file denoising.
+
+    Keeps the input's sample rate, length, channel count and resolution (see
+    :func:`audioae.apps.save_like_input`).
+
+    Raises:
+        AudioError: the input cannot be decoded (also mid-file) or the output cannot be written.
+        OutputExistsError: ``target`` exists and not ``overwrite``.
+        ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
+    """
+    if phase not in ("noisy", "griffin-lim"):
+        raise ValueError(f"phase: {phase!r} is not one of noisy, griffin-lim")
+    if not 0.0 <= wet <= 1.0:
+        raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    info = audio_info(source)
+    subtype = output_subtype(info.subtype, target)
+    rescale = info.subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE")
+    reader = ResampledReader(source, pipe.sample_rate)
+    try:
+        pieces = _denoised_pieces(pipe, reader, phase, wet)
+        if not rescale:
+            with open_writer(
+                target, info.sample_rate, info.channels, subtype=subtype, overwrite=overwrite
+            ) as writer:
+                _write_resampled(pieces, writer, pipe.sample_rate, info.sample_rate, info.frames)
+            return Path(target)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{Path(target).stem}.", suffix=".w64", dir=Path(target).parent
+        )
+        os.close(fd)
+        scratch = Path(name)
+        try:
+            with open_writer(
+                scratch, info.sample_rate, info.channels, subtype="FLOAT", overwrite=True
+            ) as first:
+                _write_resampled(pieces, first, pipe.sample_rate, info.sample_rate, info.frames)
+            gain = 1.0 if first.peak <= PEAK else PEAK / first.peak
+            with (
+                BlockReader(scratch) as again,
+                open_writer(
+                    target,
+                    info.sample_rate,
+                    info.channels,
+                    subtype=subtype,
+                    overwrite=overwrite,
+                    gain=gain,
+                ) as writer,
+            ):
+                while (block := again.read(BLOCK_FRAMES)).shape[1]:
+                    writer.write(block)
+        finally:
+            scratch.unlink(missing_ok=True)
+        return Path(target)
+    finally:
+        reader.close()
