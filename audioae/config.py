@@ -105,15 +105,17 @@ def load_yaml(text: str | bytes, source: str = "YAML", key: str = "") -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{source}: not UTF-8 text ({exc})") from None
-    loader = _BoundedLoader(text)  # a SafeLoader subclass: no Python objects, no aliases
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # a SafeLoader subclass: no Python objects, no aliases
         data = loader.get_single_data()
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_plain_data(data, source, key)
     return data
 
