@@ -161,8 +161,31 @@ NARROW_AE = [
 here on the speech train split (settings fixed before any result was seen, not tuned)."""
 
 
+VALIDATION_VOICE = "speech/it/carlo"
+"""The speech train split's voice held out for choosing the anomaly score (``--validate``):
+one whole speaker and language, as the test split is. The narrow AE never trains on it."""
+
+
+def fit_split(group: str) -> dict[str, list[Path]]:
+    """The train split of ``group`` divided into ``fit`` and ``val`` (never the test split).
+
+    speech: ``val`` is :data:`VALIDATION_VOICE`; notes: ``val`` is the third of the six train
+    pitches of every instrument (an interior pitch, as the test pitches are).
+    """
+    train = _split(group)["train"]
+    if group == "speech":
+        val = [f for f in train if f.relative_to(ROOT / "data").as_posix().startswith(VALIDATION_VOICE)]
+    else:
+        by_instrument: dict[str, list[Path]] = {}
+        for f in train:
+            by_instrument.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
+        val = [sorted(v, key=lambda f: int(f.stem.rsplit("_", 1)[1]))[2] for v in by_instrument.values()]
+    return {"fit": [f for f in train if f not in val], "val": val}
+
+
 def train_normal_model(work: Path) -> Path:
-    """Train the narrow speech AE on the train split (links in ``work/data``); returns its model file."""
+    """Train the narrow speech AE on the speech train split less the validation voice (links in
+    ``work/data``); returns its model file."""
     import os
 
     from audioae.config import load_config
@@ -170,7 +193,7 @@ def train_normal_model(work: Path) -> Path:
 
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
-    for f in _split("speech")["train"]:
+    for f in fit_split("speech")["fit"]:
         os.symlink(f, data / "__".join(f.relative_to(ROOT / "data").parts))
     cfg = load_config(ROOT / "recipes" / "conv1d_ae.yaml", NARROW_AE)
     started = time.perf_counter()
