@@ -1,12 +1,26 @@
 """Anomaly scores from reconstruction error in the model's own feature space.
 
 An autoencoder trained on "normal" audio reconstructs such audio well and other audio badly.
-Per feature frame the error is ``mean over bins |features - reconstruction|`` (the features
-are the model's own front-end: log-mel or log-magnitude, in nats of log magnitude); a file's
-scores are the mean and the 95th percentile of that error over frames. For VAEs the
+Per feature frame, one of three errors (:data:`ERRORS`) between the model's front-end features
+``X`` and their reconstruction ``X'`` (as magnitudes per bin, ``|X|``: linear STFT or mel-band
+magnitude):
+
+- ``standardised`` (the default): the signed error of compressed magnitudes
+  ``d = |X|^0.3 - |X'|^0.3`` per bin, standardised with that bin's mean and standard deviation
+  over the frames of a reference set of normal audio (:class:`ReferenceStats`), then
+  ``mean over bins ((d - mean) / std)^2`` (a diagonal Mahalanobis distance of the error; about 1
+  on normal audio). Level-aware (quiet bins cannot dominate, unlike log errors) and comparable
+  across bins. Needs reference statistics: :func:`fit_reference` on normal audio, stored as JSON.
+- ``compressed``: ``mean over bins |d|``; no statistics needed, but loud bins dominate.
+- ``log``: ``mean over bins |X - X'|`` in nats of log magnitude (the first score). Dominated
+  by quiet bins, so audio that fills the spectrum (clipping, broadband noise) scores *lower*.
+
+The choice of ``standardised`` was made on a validation split carved from the benchmark's
+train split (``benchmarks/bench_embed.py --validate``; docs/benchmarks.md). A file's scores are
+the mean and the 95th percentile of the per-frame error over frames. For VAEs the
 reconstruction uses the posterior mean, and the negative ELBO per frame is also given: the
-summed absolute error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
-of the frame's latent to ``N(0, I)``, in nats per feature frame.
+summed absolute log error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
+of the frame's latent to ``N(0, I)``, in nats per feature frame (whatever the error).
 
 Multichannel input is mixed to mono first. Long files are processed in windows on the
 model's stride grid with a margin on each side (as :mod:`audioae.chunking` does for
@@ -20,6 +34,7 @@ removes, not how well the model knows the sound.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -35,13 +50,31 @@ from .fileio import atomic_output
 SCORES = ("mean", "p95", "neg_elbo")
 """Score names: mean or 95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
 
+ERRORS = ("standardised", "compressed", "log")
+"""Per-frame errors (see the module docstring); the first is the default."""
+
+COMPRESSION = 0.3
+"""Exponent of the compressed magnitude ``|X|^0.3`` used by the ``standardised`` and
+``compressed`` errors."""
+
+STD_FLOOR = 1e-6
+"""Added to every bin's reference standard deviation (compressed-magnitude units)."""
+
+
+class AnomalyReferenceError(ValueError):
+    """Missing, unreadable or mismatched reference statistics (a user error on the CLI)."""
+
+
+REFERENCE_FORMAT = "audioae-anomaly-reference"
+REFERENCE_VERSION = 1
+
 
 @dataclass
 class FrameErrors:
     """Per-frame reconstruction errors of one signal.
 
     Attributes:
-        error: mean absolute feature error per frame, ``(frames,)``.
+        error: the per-frame error named by ``kind``, ``(frames,)``.
         neg_elbo: negative ELBO per frame in nats, ``(frames,)``; None unless variational.
         hop_s: seconds between frames (frame ``i`` is centred at ``i * hop_s``).
     """
@@ -49,6 +82,7 @@ class FrameErrors:
     error: torch.Tensor
     neg_elbo: torch.Tensor | None
     hop_s: float
+    kind: str = "standardised"
 
     @property
     def times_s(self) -> torch.Tensor:
@@ -63,6 +97,7 @@ class AnomalyScore:
     Attributes:
         file: the input path as given (or a label).
         duration_s: input duration (s).
+        error: the per-frame error the scores are made of (one of :data:`ERRORS`).
         mean: mean over frames of the per-frame error.
         p95: 95th percentile over frames of the per-frame error.
         neg_elbo: mean over frames of the negative ELBO (nats); None unless variational.
@@ -71,6 +106,7 @@ class AnomalyScore:
 
     file: str
     duration_s: float
+    error: str
     mean: float
     p95: float
     neg_elbo: float | None
@@ -109,11 +145,31 @@ def _windows(pipe, total: int):
     return plan_windows(total, chunk, margin, pipe.align)
 
 
-@torch.inference_mode()
-def frame_errors(pipe, wav: torch.Tensor) -> FrameErrors:
-    """Per-frame reconstruction error of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
+@dataclass
+class Reconstruction:
+    """A signal's features and their reconstruction, frame by frame.
 
-    Returns errors for ``pipe.num_frames(time)`` frames (centred STFT frames).
+    Attributes:
+        features: the model's front-end features, ``(n_bins, frames)`` (log magnitude, nats).
+        reconstruction: the model's output for them (VAEs: from the posterior mean),
+            ``(n_bins, frames)``.
+        kl: KL of each frame's latent to ``N(0, I)`` in nats per feature frame, ``(frames,)``;
+            None unless variational.
+        hop_s: seconds between frames.
+    """
+
+    features: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor | None
+    hop_s: float
+
+
+@torch.inference_mode()
+def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
+    """Features and reconstruction of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
+
+    Mixed to mono; ``pipe.num_frames(time)`` frames (centred STFT frames), computed in windows
+    on the model's stride grid, so chunked and whole-file results agree within float rounding.
 
     Raises:
         audioae.pipeline.PipelineError: a mask model (see the module docstring).
@@ -132,35 +188,96 @@ def frame_errors(pipe, wav: torch.Tensor) -> FrameErrors:
     hop = pipe.hop_length
     down = pipe.model.time_downsampling
     variational = pipe.is_variational
-    errors, elbos = [], []
+    feats, recons, kls = [], [], []
     for w in _windows(pipe, total):
         features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
         out = pipe.model(features, sample_posterior=False)
-        diff = (features - out.reconstruction).abs()[0]  # (n_bins, frames_w)
+        frames_w = features.shape[-1]
         first = (w.keep_start - w.start) // hop
-        last = diff.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // hop
-        errors.append(diff.mean(0)[first:last])
+        last = frames_w if w.keep_stop >= total else (w.keep_stop - w.start) // hop
+        feats.append(features[0, :, first:last])
+        recons.append(out.reconstruction[0, :, first:last])
         if variational:
             kl = out.kl[0].sum(0)  # (latent_frames_w,) nats per latent frame
-            kl_frames = (kl / down).repeat_interleave(down)[: diff.shape[-1]]
-            nll = diff.sum(0) + diff.shape[0] * math.log(2.0)
-            elbos.append((nll + kl_frames)[first:last])
-    return FrameErrors(
-        error=torch.cat(errors).float().cpu(),
-        neg_elbo=torch.cat(elbos).float().cpu() if variational else None,
+            kls.append((kl / down).repeat_interleave(down)[:frames_w][first:last])
+    return Reconstruction(
+        features=torch.cat(feats, -1).float().cpu(),
+        reconstruction=torch.cat(recons, -1).float().cpu(),
+        kl=torch.cat(kls).float().cpu() if variational else None,
         hop_s=hop / pipe.sample_rate,
     )
 
 
-def score_waveform(
-    pipe, wav: torch.Tensor, *, duration_s: float | None = None, file: str = ""
-) -> AnomalyScore:
-    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`)."""
-    frames = frame_errors(pipe, wav)
-    wav_len = torch.as_tensor(wav).shape[-1]
+def _check_error(error: str, reference: ReferenceStats | None) -> None:
+    if error not in ERRORS:
+        raise ValueError(f"error: {error!r} is not one of {', '.join(ERRORS)}")
+    if error == "standardised" and reference is None:
+        raise AnomalyReferenceError(
+            "the standardised error needs reference statistics of normal audio "
+            "(fit_reference, or --reference DIR|stats.json on the command line)"
+        )
+
+
+def compressed_error(pipe, rec: Reconstruction) -> torch.Tensor:
+    """Signed compressed-magnitude error ``|X|^0.3 - |X'|^0.3`` per bin, ``(n_bins, frames)`` float64."""
+    x = pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(0.0)
+    y = pipe.frontend.bin_magnitude(rec.reconstruction.double()).clamp_min(0.0)
+    return x**COMPRESSION - y**COMPRESSION
+
+
+def errors_of(
+    pipe, rec: Reconstruction, error: str = "standardised", reference: ReferenceStats | None = None
+) -> FrameErrors:
+    """The per-frame ``error`` (and negative ELBO for VAEs) of one :class:`Reconstruction`.
+
+    Raises:
+        ValueError: unknown ``error``, or ``standardised`` without ``reference``, or a
+            reference of another model or bin count.
+    """
+    _check_error(error, reference)
+    log_diff = (rec.features - rec.reconstruction).abs()  # (n_bins, frames)
+    if error == "log":
+        value = log_diff.mean(0)
+    elif error == "compressed":
+        value = compressed_error(pipe, rec).abs().mean(0).float()
+    else:
+        reference.check(pipe)
+        z = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
+        value = z.square().mean(0).float()
+    neg_elbo = None
+    if rec.kl is not None:
+        neg_elbo = log_diff.sum(0) + log_diff.shape[0] * math.log(2.0) + rec.kl
+    return FrameErrors(error=value, neg_elbo=neg_elbo, hop_s=rec.hop_s, kind=error)
+
+
+def frame_errors(
+    pipe,
+    wav: torch.Tensor,
+    *,
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
+) -> FrameErrors:
+    """Per-frame ``error`` of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
+
+    Returns errors for ``pipe.num_frames(time)`` frames (centred STFT frames).
+
+    Raises:
+        audioae.pipeline.PipelineError: a mask model (see the module docstring).
+        ValueError: not a 1-D/2-D waveform, NaN/Inf samples, unknown ``error``, or
+            ``standardised`` without a matching ``reference``.
+    """
+    pipe.require_latent_decoder("anomaly scoring")
+    _check_error(error, reference)
+    if reference is not None:
+        reference.check(pipe)
+    return errors_of(pipe, reconstruct_frames(pipe, wav), error, reference)
+
+
+def _score(frames: FrameErrors, duration_s: float, file: str) -> AnomalyScore:
     return AnomalyScore(
         file=file,
-        duration_s=float(wav_len / pipe.sample_rate if duration_s is None else duration_s),
+        duration_s=float(duration_s),
+        error=frames.kind,
         mean=float(frames.error.mean()),
         p95=float(torch.quantile(frames.error.double(), 0.95)),
         neg_elbo=None if frames.neg_elbo is None else float(frames.neg_elbo.mean()),
@@ -168,17 +285,192 @@ def score_waveform(
     )
 
 
-def score_file(pipe, path: str | os.PathLike) -> AnomalyScore:
+def score_waveform(
+    pipe,
+    wav: torch.Tensor,
+    *,
+    duration_s: float | None = None,
+    file: str = "",
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
+) -> AnomalyScore:
+    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`)."""
+    frames = frame_errors(pipe, wav, error=error, reference=reference)
+    wav_len = torch.as_tensor(wav).shape[-1]
+    return _score(frames, wav_len / pipe.sample_rate if duration_s is None else duration_s, file)
+
+
+def score_file(
+    pipe,
+    path: str | os.PathLike,
+    *,
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
+) -> AnomalyScore:
     """Read any audio file (any rate and channel count), resample to the model's rate, score it.
 
     Raises:
         audioae.audio.AudioError: unreadable or empty file.
         audioae.pipeline.PipelineError: a mask model.
+        ValueError: see :func:`frame_errors`.
     """
     from .apps import load_for_model
 
     wav, sample_rate, length = load_for_model(pipe, path)
-    return score_waveform(pipe, wav, duration_s=length / sample_rate, file=str(path))
+    return score_waveform(
+        pipe,
+        wav,
+        duration_s=length / sample_rate,
+        file=str(path),
+        error=error,
+        reference=reference,
+    )
+
+
+# --------------------------------------------------------------------------- reference
+@dataclass
+class ReferenceStats:
+    """Statistics of normal audio for the ``standardised`` error, and its files' scores.
+
+    Attributes:
+        mean: per-bin mean of the signed compressed-magnitude error over the reference
+            frames, ``(n_bins,)`` float64.
+        std: per-bin standard deviation of that error plus :data:`STD_FLOOR`, ``(n_bins,)``.
+        frames: number of reference frames.
+        model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).
+        scores: the reference files' scores, ``{error: {"mean" | "p95": [one per file]}}``,
+            for thresholds (:meth:`threshold`).
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    frames: int
+    model_hash: str
+    scores: dict[str, dict[str, list[float]]]
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.mean.shape[0])
+
+    def check(self, pipe) -> None:
+        """Raise :class:`AnomalyReferenceError` unless these statistics belong to ``pipe``'s model."""
+        if self.n_bins != pipe.frontend.n_bins:
+            raise AnomalyReferenceError(
+                f"reference statistics have {self.n_bins} bins, the model's features {pipe.frontend.n_bins}"
+            )
+        if self.model_hash and pipe.model_hash and self.model_hash != pipe.model_hash.hex():
+            raise AnomalyReferenceError(
+                "reference statistics were fitted with another model (weights differ)"
+            )
+
+    def threshold(self, error: str, score: str, quantile: float = 0.95) -> float:
+        """The ``quantile`` of the reference files' ``score`` under ``error`` (see :func:`fit_threshold`).
+
+        Raises:
+            ValueError: no reference scores for that error and score (e.g. ``neg_elbo``).
+        """
+        values = self.scores.get(error, {}).get(score)
+        if not values:
+            raise ValueError(f"the reference has no {score!r} scores for the {error!r} error")
+        return fit_threshold(values, quantile)
+
+
+def fit_reference(
+    pipe, signals: Sequence[torch.Tensor]
+) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
+    """Fit :class:`ReferenceStats` on waveforms of normal audio ``(channels, time)`` at ``pipe.sample_rate``.
+
+    The per-bin mean and standard deviation pool every frame of every signal; the signals are
+    then scored under every error of :data:`ERRORS` (their in-sample scores, kept for thresholds).
+
+    Returns:
+        the statistics, and per signal ``{error: AnomalyScore}`` (``file`` left empty).
+
+    Raises:
+        ValueError: no signals; see also :func:`reconstruct_frames`.
+    """
+    if len(signals) == 0:
+        raise ValueError("fit_reference: no reference audio")
+    recs = [reconstruct_frames(pipe, wav) for wav in signals]
+    lengths = [torch.as_tensor(wav).shape[-1] for wav in signals]
+    diffs = [compressed_error(pipe, r) for r in recs]  # each (n_bins, frames)
+    pooled = torch.cat(diffs, dim=-1)
+    stats = ReferenceStats(
+        mean=pooled.mean(-1),
+        std=pooled.std(-1, correction=0) + STD_FLOOR,
+        frames=int(pooled.shape[-1]),
+        model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
+        scores={},
+    )
+    per_signal = [
+        {e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "") for e in ERRORS}
+        for r, n in zip(recs, lengths)
+    ]
+    keys = SCORES if pipe.is_variational else ("mean", "p95")
+    stats.scores = {e: {k: [s[e].value(k) for s in per_signal] for k in keys} for e in ERRORS}
+    return stats, per_signal
+
+
+def save_reference(
+    path: str | os.PathLike, stats: ReferenceStats, *, overwrite: bool = False
+) -> Path:
+    """Write ``stats`` as JSON (format :data:`REFERENCE_FORMAT`, version :data:`REFERENCE_VERSION`), atomically.
+
+    Raises:
+        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
+    """
+    doc = {
+        "format": REFERENCE_FORMAT,
+        "version": REFERENCE_VERSION,
+        "compression": COMPRESSION,
+        "model_hash": stats.model_hash,
+        "frames": stats.frames,
+        "mean": stats.mean.tolist(),
+        "std": stats.std.tolist(),
+        "scores": stats.scores,
+    }
+    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    return Path(path)
+
+
+def load_reference(path: str | os.PathLike) -> ReferenceStats:
+    """Read statistics written by :func:`save_reference`.
+
+    Raises:
+        AnomalyReferenceError: not such a file, an unknown version, or inconsistent fields.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnomalyReferenceError(
+            f"{path}: not a readable reference statistics file ({exc})"
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("format") != REFERENCE_FORMAT:
+        raise AnomalyReferenceError(f"{path}: not an {REFERENCE_FORMAT} file")
+    if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
+        raise AnomalyReferenceError(
+            f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
+            f"supported; this audioae reads version {REFERENCE_VERSION} (compression {COMPRESSION})"
+        )
+    try:
+        mean = torch.tensor(doc["mean"], dtype=torch.float64)
+        std = torch.tensor(doc["std"], dtype=torch.float64)
+        stats = ReferenceStats(
+            mean=mean,
+            std=std,
+            frames=int(doc["frames"]),
+            model_hash=str(doc["model_hash"]),
+            scores={
+                str(e): {str(k): [float(v) for v in vals] for k, vals in d.items()}
+                for e, d in doc["scores"].items()
+            },
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
+    if mean.ndim != 1 or mean.shape != std.shape or not bool((std > 0).all()):
+        raise AnomalyReferenceError(f"{path}: mean and std must be equal-length lists with std > 0")
+    return stats
 
 
 def fit_threshold(values: Sequence[float], quantile: float = 0.95) -> float:
@@ -225,14 +517,16 @@ def write_scores_csv(
 ) -> Path:
     """Write the ranked table atomically.
 
-    Columns: rank, file, duration_s, score (the ranking score's name), score_mean, score_p95,
+    Columns: rank, file, duration_s, error (the per-frame error's name), score (the ranking
+    score's name), score_mean, score_p95,
     neg_elbo (empty unless variational), then threshold and anomalous (0/1) when a threshold
     was fitted.
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
     """
-    header = ["rank", "file", "duration_s", "score", "score_mean", "score_p95", "neg_elbo"]
+    header = ["rank", "file", "duration_s", "error", "score"]
+    header += ["score_mean", "score_p95", "neg_elbo"]
     if threshold is not None:
         header += ["threshold", "anomalous"]
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
@@ -244,6 +538,7 @@ def write_scores_csv(
                 row.rank,
                 s.file,
                 f"{s.duration_s:.6f}",
+                s.error,
                 score,
                 f"{s.mean:.6g}",
                 f"{s.p95:.6g}",

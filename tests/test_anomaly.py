@@ -1,6 +1,8 @@
-"""Anomaly scores: per-frame errors and times, chunk invariance, a click track scores above its
-clean clip, thresholds from a reference folder, mask models refused, and the ``audioae
-anomaly`` folder job (ranked CSV, per-frame CSV, bad files skipped, no overwrite)."""
+"""Anomaly scores: per-frame errors and times, chunk invariance, a click track and a
+noise-corrupted clip score above their clean clips (the latter only under the standardised
+error), reference statistics (fit, JSON round trip, wrong model refused), thresholds from a
+reference folder, mask models refused, and the ``audioae anomaly`` folder job (ranked CSV,
+per-frame CSV, saved and reused reference, bad files skipped, no overwrite)."""
 
 import csv
 from pathlib import Path
@@ -11,7 +13,17 @@ import soundfile as sf
 import torch
 from conftest import DATA, sine
 
-from audioae.anomaly import fit_threshold, frame_errors, rank_scores, score_file, score_waveform
+from audioae.anomaly import (
+    fit_reference,
+    fit_threshold,
+    frame_errors,
+    load_reference,
+    rank_scores,
+    save_reference,
+    score_file,
+    score_waveform,
+)
+from audioae.audio import load_audio
 from audioae.cli import main
 from audioae.config import load_config
 from audioae.features import build_frontend
@@ -49,16 +61,26 @@ def codec():
     return Pipeline.load(DATA / "models" / "codec.safetensors", device="cpu")
 
 
+SPEECH_REFERENCE = sorted((DATA / "speech" / "it").rglob("*.flac"))[:12]
+
+
+@pytest.fixture(scope="module")
+def codec_reference(codec):
+    """Statistics of 12 training-split Italian clips (not the English test speaker)."""
+    wavs = [load_audio(f, sample_rate=16000)[0] for f in SPEECH_REFERENCE]
+    return fit_reference(codec, wavs)[0]
+
+
 def test_frame_errors_count_and_times(models):
     pipe = Pipeline.load(models["vae"], device="cpu")
-    frames = frame_errors(pipe, torch.from_numpy(sine(seconds=0.5)))
+    frames = frame_errors(pipe, torch.from_numpy(sine(seconds=0.5)), error="log")
     assert frames.error.shape == (8000 // 64 + 1,)
     assert frames.neg_elbo is not None and frames.neg_elbo.shape == frames.error.shape
     assert float(frames.times_s[1]) == pytest.approx(64 / 16000)
     assert bool((frames.error >= 0).all())
     # neg ELBO >= the Laplace NLL part alone (KL >= 0)
     assert bool((frames.neg_elbo >= frames.error * 32 + 32 * np.log(2) - 1e-4).all())
-    ae = score_waveform(Pipeline.load(models["ae"], device="cpu"), torch.zeros(4000))
+    ae = score_waveform(Pipeline.load(models["ae"], device="cpu"), torch.zeros(4000), error="log")
     assert ae.neg_elbo is None
     with pytest.raises(ValueError, match="variational"):
         ae.value("neg_elbo")
@@ -71,20 +93,69 @@ def test_click_track_scores_above_its_clean_clip():
     clicks = clean.copy()
     positions = np.random.default_rng(0).integers(0, len(clean), 20)
     clicks[positions] = np.where(np.arange(20) % 2 == 0, 1, -1) * np.abs(clean).max()
-    a = score_waveform(pipe, torch.from_numpy(clean))
-    b = score_waveform(pipe, torch.from_numpy(clicks))
+    a = score_waveform(pipe, torch.from_numpy(clean), error="log")
+    b = score_waveform(pipe, torch.from_numpy(clicks), error="log")
     assert b.mean > a.mean and b.p95 > 1.5 * a.p95
     assert b.neg_elbo > a.neg_elbo
+    reference = [
+        sf.read(DATA / "notes" / f"flute_{p}.flac", dtype="float32")[0]
+        for p in (60, 63, 70, 74, 81, 84)
+    ]
+    stats, _ = fit_reference(pipe, [torch.from_numpy(w) for w in reference])
+    a = score_waveform(pipe, torch.from_numpy(clean), reference=stats)
+    b = score_waveform(pipe, torch.from_numpy(clicks), reference=stats)
+    assert a.error == b.error == "standardised"
+    assert b.mean > 1.2 * a.mean and b.p95 > 1.2 * a.p95
+
+
+def test_broadband_noise_scores_above_its_clean_clip_only_when_standardised(codec, codec_reference):
+    """Noise fills the quiet bins: the log error falls, the standardised error rises."""
+    clean = load_audio(CLIP, sample_rate=16000)[0]
+    noisy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    log = [score_waveform(codec, w, error="log").mean for w in (clean, noisy)]
+    std = [score_waveform(codec, w, reference=codec_reference).mean for w in (clean, noisy)]
+    assert log[1] < log[0]  # the first score ranks the noisy clip as *more* normal
+    assert std[1] > 2 * std[0]
+    # on held-out normal speech the standardised error is about 1 (a squared z-score)
+    assert 0.3 < std[0] < 3.0
+
+
+def test_reference_statistics_round_trip_and_checks(codec, codec_reference, models, tmp_path):
+    stats = codec_reference
+    assert stats.mean.shape == stats.std.shape == (codec.frontend.n_bins,)
+    assert bool((stats.std > 0).all()) and stats.model_hash == codec.model_hash.hex()
+    assert len(stats.scores["standardised"]["mean"]) == len(SPEECH_REFERENCE)
+    path = save_reference(tmp_path / "ref.json", stats)
+    loaded = load_reference(path)
+    torch.testing.assert_close(loaded.mean, stats.mean)
+    torch.testing.assert_close(loaded.std, stats.std)
+    assert loaded.threshold("standardised", "p95", 0.5) == pytest.approx(
+        fit_threshold(stats.scores["standardised"]["p95"], 0.5)
+    )
+    with pytest.raises(ValueError, match="neg_elbo"):
+        loaded.threshold("log", "neg_elbo")
+    other = Pipeline.load(models["ae"], device="cpu")
+    with pytest.raises(ValueError, match="bins"):
+        score_waveform(other, torch.zeros(4000), reference=loaded)
+    with pytest.raises(ValueError, match="reference"):
+        score_waveform(codec, torch.zeros(4000))  # the default needs statistics
+    (tmp_path / "bad.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not an"):
+        load_reference(tmp_path / "bad.json")
 
 
 def test_whole_and_chunked_frame_errors_agree():
     model = DATA / "models" / "codec.safetensors"
     wav, _ = sf.read(CLIP, dtype="float32")
     wav = torch.from_numpy(np.tile(wav, 2)[: 16000 * 4 + 77])
-    whole = frame_errors(Pipeline.load(model, device="cpu", chunk_seconds=60.0), wav)
-    chunked = frame_errors(Pipeline.load(model, device="cpu", chunk_seconds=0.3), wav)
-    assert whole.error.shape == chunked.error.shape == ((16000 * 4 + 77) // 256 + 1,)
-    torch.testing.assert_close(chunked.error, whole.error, atol=1e-4, rtol=1e-4)
+    whole_pipe = Pipeline.load(model, device="cpu", chunk_seconds=60.0)
+    chunked_pipe = Pipeline.load(model, device="cpu", chunk_seconds=0.3)
+    stats, _ = fit_reference(whole_pipe, [wav[:16000]])
+    for error in ("log", "standardised"):
+        whole = frame_errors(whole_pipe, wav, error=error, reference=stats)
+        chunked = frame_errors(chunked_pipe, wav, error=error, reference=stats)
+        assert whole.error.shape == chunked.error.shape == ((16000 * 4 + 77) // 256 + 1,)
+        torch.testing.assert_close(chunked.error, whole.error, atol=1e-3, rtol=1e-3)
 
 
 def test_threshold_and_ranking(codec):
@@ -95,8 +166,10 @@ def test_threshold_and_ranking(codec):
         fit_threshold(reference, 1.5)
     with pytest.raises(ValueError):
         fit_threshold([], 0.9)
-    clean = score_waveform(codec, torch.from_numpy(sf.read(CLIP, dtype="float32")[0]), file="clean")
-    noise = score_file(codec, DATA / "noise" / "hum.flac")
+    clean = score_waveform(
+        codec, torch.from_numpy(sf.read(CLIP, dtype="float32")[0]), file="clean", error="log"
+    )
+    noise = score_file(codec, DATA / "noise" / "hum.flac", error="log")
     ranked = rank_scores([clean, noise], score="mean", threshold=clean.mean + 1e-6)
     assert [r.score.file for r in ranked] == [str(DATA / "noise" / "hum.flac"), "clean"]
     assert [r.rank for r in ranked] == [1, 2]
@@ -124,10 +197,14 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....not audio")
     out = tmp_path / "scores.csv"
     args = ["anomaly", str(models["vae"]), str(tmp_path / "in"), "-o", str(out), "--quiet"]
+    stats_json = tmp_path / "ref.json"
+    assert main(args) == 2  # the default (standardised) error needs a reference
+    assert "--reference" in capsys.readouterr().err
     args += ["--reference", str(tmp_path / "ref"), "--quantile", "1.0", "--frames"]
-    assert main(args) == 1  # the broken file failed; the others were scored
+    assert main([*args, "--save-reference", str(stats_json)]) == 1  # broken.wav failed
     printed = capsys.readouterr().out
     assert "2 scored, 1 failed" in printed and "broken.wav" in printed
+    assert "fitted on 4 files" in printed and stats_json.exists()
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["rank"]) for r in rows] == [1, 2]
@@ -136,7 +213,17 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     threshold = float(rows[0]["threshold"])
     for r in rows:
         assert r["anomalous"] == str(int(float(r["score_mean"]) > threshold))
-        assert r["neg_elbo"] != ""
+        assert r["neg_elbo"] != "" and r["error"] == "standardised"
+    # the saved statistics give the same scores and threshold without the folder
+    again = tmp_path / "again.csv"
+    reused = [a if a != str(tmp_path / "ref") else str(stats_json) for a in args]
+    assert main([*reused[:4], str(again), *reused[5:]]) == 1
+    assert "read from" in capsys.readouterr().out
+    with open(again, newline="") as fh:
+        rows2 = list(csv.DictReader(fh))
+    assert [(r["file"], r["score_mean"], r["threshold"]) for r in rows2] == [
+        (r["file"], r["score_mean"], r["threshold"]) for r in rows
+    ]
     with open(tmp_path / "scores_frames.csv", newline="") as fh:
         frames = list(csv.DictReader(fh))
     assert len(frames) == 2 * (8000 // 64 + 1)

@@ -30,6 +30,7 @@ _USER_ERRORS = (
     ("audioae.pipeline", "PipelineError"),
     ("audioae.jobs", "JobError"),
     ("audioae.demo", "DemoError"),
+    ("audioae.anomaly", "AnomalyReferenceError"),
 )
 
 

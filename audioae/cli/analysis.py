@@ -54,19 +54,30 @@ def register(subparsers) -> None:
         subparsers,
         "anomaly",
         summary="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
-        description="Score every input by how badly the model reconstructs it: per frame the "
-        "mean absolute error over the model's feature bins, per file its mean and 95th "
-        "percentile over frames (VAEs also: the negative ELBO). Writes a CSV ranked by "
-        "--score, most anomalous first. With --reference DIR, files scoring above the "
-        "--quantile of the reference folder's scores are flagged. Multichannel input is mixed "
-        "to mono. Mask models (model.output: mask) are refused.",
+        description="Score every input by how badly the model reconstructs it: per frame an "
+        "error over the model's feature bins (--error; the default, standardised, is the "
+        "error of compressed magnitudes |X|^0.3 standardised per bin on the reference audio, "
+        "so it needs --reference), per file its mean and 95th percentile over frames (VAEs "
+        "also: the negative ELBO). Writes a CSV ranked by --score, most anomalous first. "
+        "--reference DIR fits the per-bin statistics on a folder of normal audio and flags "
+        "files scoring above the --quantile of the reference files' scores; "
+        "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
+        "it. Multichannel input is mixed to mono. Mask models (model.output: mask) are refused.",
         examples=[
-            "audioae anomaly codec recordings/ -o scores.csv",
-            "audioae anomaly runs/normal/model.safetensors new/ -o scores.csv --reference normal/ --frames",
+            "audioae anomaly codec new/ -o scores.csv --reference normal/",
+            "audioae anomaly codec normal/ -o ref.csv --reference normal/ --save-reference stats.json",
+            "audioae anomaly codec new/ -o scores.csv --reference stats.json --frames",
         ],
     )
     _model_args(p)
     p.add_argument("-o", "--out", required=True, help="CSV file of ranked scores")
+    p.add_argument(
+        "--error",
+        choices=["standardised", "compressed", "log"],
+        default="standardised",
+        help="per-frame error (default: standardised, needs --reference; compressed: mean "
+        "|X|^0.3 error; log: mean absolute log-feature error, the first score)",
+    )
     p.add_argument(
         "--score",
         choices=["mean", "p95", "neg_elbo"],
@@ -78,7 +89,16 @@ def register(subparsers) -> None:
         action="store_true",
         help="also write per-frame scores with times in seconds to OUT_frames.csv",
     )
-    p.add_argument("--reference", help="folder of normal audio to fit the threshold on")
+    p.add_argument(
+        "--reference",
+        help="folder of normal audio to fit the per-bin statistics and the threshold on, or a "
+        "stats .json written by --save-reference",
+    )
+    p.add_argument(
+        "--save-reference",
+        metavar="JSON",
+        help="write the statistics fitted on the --reference folder (and its files' scores) here",
+    )
     p.add_argument(
         "--quantile",
         type=float,
@@ -157,7 +177,7 @@ def _list_inputs(inputs) -> tuple[list[Path], list[tuple[Path, str]]]:
     return files, problems
 
 
-def _score_all(pipe, files, problems, desc: str, quiet: bool):
+def _score_all(pipe, files, problems, desc: str, quiet: bool, error: str, reference):
     """Score every file with the folder-job runner; returns ``(scores, skipped)``."""
     from ..anomaly import score_file
     from ..jobs import run_job
@@ -165,7 +185,7 @@ def _score_all(pipe, files, problems, desc: str, quiet: bool):
     scores = []
     report = run_job(
         [(f, f) for f in files],  # one table for all: a pair's "output" is unused
-        lambda src, _: scores.append(score_file(pipe, src)),
+        lambda src, _: scores.append(score_file(pipe, src, error=error, reference=reference)),
         desc=desc,
         problems=problems,
         progress=not quiet,
@@ -173,44 +193,94 @@ def _score_all(pipe, files, problems, desc: str, quiet: bool):
     return scores, report.failed
 
 
+def _fit_reference_folder(pipe, files, problems, quiet: bool):
+    """Load every reference file (bad ones reported and skipped) and fit the statistics;
+    returns ``(stats, number of files, skipped)``."""
+    from ..anomaly import fit_reference
+    from ..apps import load_for_model
+    from ..jobs import run_job
+
+    wavs = []
+    report = run_job(
+        [(f, f) for f in files],
+        lambda src, _: wavs.append(load_for_model(pipe, src)[0]),
+        desc="reference",
+        problems=problems,
+        progress=not quiet,
+    )
+    if not wavs:
+        return None, 0, report.failed
+    stats, _ = fit_reference(pipe, wavs)
+    return stats, len(wavs), report.failed
+
+
+def _reference(args, pipe, ref_files, ref_problems):
+    """The reference statistics from ``--reference`` (a folder or a JSON file) or None;
+    returns ``(stats, failed)``."""
+    from ..anomaly import load_reference, save_reference
+
+    if not args.reference:
+        return None, False
+    if Path(args.reference).is_file():
+        stats = load_reference(args.reference)
+        stats.check(pipe)
+        print(f"anomaly: reference statistics read from {args.reference}")
+        return stats, False
+    stats, n, skipped = _fit_reference_folder(pipe, ref_files, ref_problems, args.quiet)
+    if stats is None:
+        raise ValueError(f"--reference {args.reference}: no reference file could be read")
+    if skipped:
+        print(f"anomaly: reference: {len(skipped)} failed")
+        _print_skipped(skipped)
+    print(f"anomaly: reference statistics fitted on {n} files ({stats.frames} frames)")
+    if args.save_reference:
+        save_reference(args.save_reference, stats, overwrite=args.force)
+        print(f"anomaly: reference statistics written to {args.save_reference}")
+    return stats, bool(skipped)
+
+
 def run_anomaly(args: argparse.Namespace) -> int:
     """``audioae anomaly``: returns 0 when every input was scored, else 1."""
-    from ..anomaly import fit_threshold, rank_scores, write_frames_csv, write_scores_csv
+    from ..anomaly import AnomalyReferenceError, rank_scores, write_frames_csv, write_scores_csv
     from ..fileio import OutputExistsError, check_not_input
 
     out = Path(args.out)
     frames_out = out.with_name(out.stem + "_frames.csv") if args.frames else None
-    for path in (out, frames_out):
+    save_ref = Path(args.save_reference) if args.save_reference else None
+    if save_ref is not None and (not args.reference or Path(args.reference).is_file()):
+        raise ValueError("--save-reference needs --reference DIR (a folder of normal audio)")
+    for path in (out, frames_out, save_ref):
         if path is not None and path.exists() and not args.force:
             raise OutputExistsError(path)
     if not 0.0 <= args.quantile <= 1.0:
         raise ValueError(f"--quantile: must be in [0, 1], got {args.quantile}")
     files, problems = _list_inputs(args.inputs)
-    ref_files, ref_problems = _list_inputs([args.reference]) if args.reference else ([], [])
-    for path in (out, frames_out):
+    ref_is_dir = bool(args.reference) and not Path(args.reference).is_file()
+    ref_files, ref_problems = _list_inputs([args.reference]) if ref_is_dir else ([], [])
+    for path in (out, frames_out, save_ref):
         if path is not None:
             check_not_input(path, files + ref_files)
     pipe = _pipeline(args)
     pipe.require_latent_decoder("anomaly scoring")
+    if args.error == "standardised" and not args.reference:
+        raise AnomalyReferenceError(
+            "--error standardised (the default) needs --reference: a folder of normal audio "
+            "or a stats .json written by --save-reference (or choose --error compressed|log)"
+        )
     if args.score == "neg_elbo" and not pipe.is_variational:
         raise ValueError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
 
+    reference, failed = _reference(args, pipe, ref_files, ref_problems)
     threshold = None
-    failed = False
-    if args.reference:
-        reference, ref_skipped = _score_all(pipe, ref_files, ref_problems, "reference", args.quiet)
-        if not reference:
-            raise ValueError(f"--reference {args.reference}: no reference file could be scored")
-        if ref_skipped:
-            failed = True
-            print(f"anomaly: reference: {len(ref_skipped)} failed")
-            _print_skipped(ref_skipped)
-        threshold = fit_threshold([s.value(args.score) for s in reference], args.quantile)
+    if reference is not None:
+        threshold = reference.threshold(args.error, args.score, args.quantile)
         print(
             f"anomaly: threshold {threshold:.6g} = {args.quantile:g} quantile of {args.score} "
-            f"over {len(reference)} reference files"
+            f"({args.error} error) over the reference files"
         )
-    scores, skipped = _score_all(pipe, files, problems, "anomaly", args.quiet)
+    scores, skipped = _score_all(
+        pipe, files, problems, "anomaly", args.quiet, args.error, reference
+    )
     if skipped:
         failed = True
     print(f"anomaly: {len(scores)} scored, {len(skipped)} failed")
