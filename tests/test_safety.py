@@ -229,3 +229,17 @@ def test_set_before_the_recipe_does_not_swallow_it(capsys):
     )
     shown = capsys.readouterr().out
     assert "name: tiny" in shown and "max_steps: 7" in shown and "latent_dim: 5" in shown
+
+
+def test_evaluate_denoising_refuses_a_codec_and_reports_failed_files(tmp_path, capsys):
+    clean = tmp_path / "clean"
+    _write(clean / "a.wav", _tone(1.0))
+    (clean / "broken.wav").write_bytes(b"RIFF....not audio")
+    noise = tmp_path / "noise"
+    _write(noise / "n.wav", 0.1 * np.random.default_rng(1).standard_normal(8000).astype(np.float32))
+    common = ["--clean", str(clean), "--noise", str(noise), "--snr", "5", "--quiet"]
+    assert main(["evaluate", CODEC, *common, "-o", str(tmp_path / "c.csv")]) == 2
+    assert "not a denoiser" in capsys.readouterr().err
+    assert main(["evaluate", DENOISE, *common, "-o", str(tmp_path / "d.csv")]) == 1
+    printed = capsys.readouterr().out
+    assert "failed" in printed and "broken.wav" in printed and (tmp_path / "d.csv").is_file()

@@ -278,7 +278,7 @@ def _run_evaluate(args) -> int:
         raise ValueError(
             "evaluate: --clean needs exactly one of --noisy DIR (recorded pairs) or --noise DIR (mixed at --snr)"
         )
-    pipe = load_pipeline(args)
+    pipe = load_pipeline(args, task="denoise" if args.clean is not None else None)
     rows, skipped = evaluate_model(
         pipe,
         data=args.data,
@@ -291,14 +291,14 @@ def _run_evaluate(args) -> int:
         progress=not args.quiet,
     )
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}")
+        print(f"failed {path}: {reason}")
     if not rows:
         print("evaluate: nothing was evaluated")
         return 1
     write_csv(rows, args.out, overwrite=args.force)
     print(format_table(summarize(rows)))
-    print(f"evaluate: {len(rows)} rows written to {args.out}")
-    return 0
+    print(f"evaluate: {len(rows)} rows written to {args.out}, {len(skipped)} file(s) failed")
+    return 1 if skipped else 0
 
 
 def register_evaluate(subparsers) -> None:
