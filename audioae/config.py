@@ -218,12 +218,13 @@ class DataConfig:
     for robustness to competing speech. ``random_eq``: speech and noise each pass through
     a random second-order filter before mixing (:func:`audioae.augment.random_biquad`).
     ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
-    when a noise folder is given.
+    when a noise folder is given. ``num_workers``: DataLoader worker processes that read the
+    crops, ``auto`` (:attr:`workers`) or a count (0: in the training process).
     """
 
     segment_seconds: float = 1.0
     batch_size: int = 16
-    num_workers: int = 0
+    num_workers: str = "auto"
     samples_per_epoch: int = 2048
     val_fraction: float = 0.1
     val_segments: int = 64
@@ -244,7 +245,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _positive("data.segment_seconds", self.segment_seconds)
         _positive("data.batch_size", self.batch_size)
-        _positive("data.num_workers", self.num_workers, allow_zero=True)
+        self.workers  # noqa: B018  (validates data.num_workers)
         _positive("data.samples_per_epoch", self.samples_per_epoch)
         _positive("data.val_segments", self.val_segments, allow_zero=True)
         _choice("data.short_clips", self.short_clips, SHORT_CLIP_POLICIES)
@@ -264,6 +265,28 @@ class DataConfig:
         _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
         if self.babble_talkers < 3:
             raise ConfigError(f"data.babble_talkers: must be >= 3, got {self.babble_talkers}")
+
+    @property
+    def workers(self) -> int:
+        """DataLoader workers: ``num_workers``, or for ``auto`` the CPUs this process may use, at most 4.
+
+        Raises:
+            ConfigError: ``num_workers`` is neither ``auto`` nor a count >= 0.
+        """
+        value = str(self.num_workers).strip()
+        if value == "auto":
+            try:
+                cpus = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                cpus = os.cpu_count() or 1
+            return max(0, min(4, cpus))
+        try:
+            count = int(value)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise ConfigError(f"data.num_workers: 'auto' or a count >= 0, got {self.num_workers!r}")
+        return count
 
 
 @dataclass
