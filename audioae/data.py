@@ -420,6 +420,7 @@ def build_datasets(
     report: bool = True,
     cache_dir: str | os.PathLike | None = None,
     index_workers: int | None = None,
+    progress: bool | None = None,
 ) -> Datasets:
     """Index and split ``data_dir``; return training and validation datasets that read lazily.
 
@@ -437,6 +438,7 @@ def build_datasets(
         cache_dir: where to cache the indexes when the data folders are not writable
             (``audioae train`` passes the run folder).
         index_workers: processes for indexing new files (default: the CPUs, at most 8).
+        progress: a progress bar while indexing new files (default: ``report``).
 
     Raises:
         DatasetError: missing or empty folder, no usable file, too few files for the split,
@@ -447,7 +449,8 @@ def build_datasets(
     d = cfg.data
     sr = cfg.audio.sample_rate
     cache = Path(cache_dir) if cache_dir is not None else None
-    index = _index(root, "data", cache, report, index_workers)
+    progress = report if progress is None else progress
+    index = _index(root, "data", cache, progress, index_workers)
     rows, bad = _usable(index, d.silence_db)
     lengths = np.round(index.frames * sr / np.maximum(index.sample_rate, 1)).astype(np.int64)
     short = [i for i in rows if lengths[i] < cfg.segment_samples]
@@ -457,7 +460,7 @@ def build_datasets(
     noise_index: FolderIndex | None = None
     noise_rows: list[int] = []
     if noise_dir is not None:
-        noise_index = _index(Path(noise_dir), "noise", cache, report, index_workers)
+        noise_index = _index(Path(noise_dir), "noise", cache, progress, index_workers)
         noise_rows, noise_bad = _usable(noise_index, d.silence_db)
         bad = bad + noise_bad
     if report and bad:

@@ -83,10 +83,13 @@ def summarize_file(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS
     counts: list[np.ndarray] = []
     clipped = 0
     total = 0
+    nonfinite = samples = 0
     for chunk in iter_frames(path, block * 256):  # whole blocks per chunk but the last
-        if not np.isfinite(chunk).all():
-            bad = int(chunk.size - np.count_nonzero(np.isfinite(chunk)))
-            raise AudioError(path, f"{bad} samples are NaN or Inf")
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            nonfinite += int(chunk.size - np.count_nonzero(finite))
+            chunk = np.where(finite, chunk, 0.0).astype(np.float32)
+        samples += chunk.size
         clipped += int(np.count_nonzero(np.abs(chunk) >= CLIP_LEVEL))
         mono = chunk.astype(np.float64).mean(axis=1)
         n = mono.size
@@ -98,6 +101,8 @@ def summarize_file(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS
         lengths = np.full(n_blocks, block, dtype=np.float64)
         lengths[-1] = n - (n_blocks - 1) * block
         counts.append(lengths)
+    if nonfinite:  # as load_audio words it
+        raise AudioError(path, f"{nonfinite} of {samples} samples are NaN or Inf")
     energy, lengths = np.concatenate(sums), np.concatenate(counts)
     with np.errstate(divide="ignore"):
         block_db = 10.0 * np.log10(energy / lengths)
@@ -275,7 +280,8 @@ def _scan(
     from tqdm.auto import tqdm
 
     jobs = [(str(p), block_seconds) for p in paths]
-    bar = dict(total=len(jobs), desc=f"indexing {root}", unit="file", disable=not progress)
+    bar = dict(total=len(jobs), desc=f"indexing {root.name or root}", unit="file")
+    bar["disable"] = not progress or not jobs
     if workers <= 1 or len(jobs) < _PARALLEL_FROM:
         return [_summarize_or_reason(j) for j in tqdm(jobs, **bar)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:

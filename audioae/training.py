@@ -568,6 +568,7 @@ def train(
         world_size=placement.world_size,
         report=main_rank,
         cache_dir=run.root,
+        progress=progress and main_rank,
     )
     trainer, best_cb = build_trainer(
         cfg, run, placement, has_val=datasets.val is not None, progress=progress
