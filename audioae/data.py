@@ -256,7 +256,9 @@ class DenoisingFolder(Dataset):
         cfg: Config,
     ) -> None:
         self.clean = clean
-        self.noise = _as_store(noise_clips if noise_clips is not None else [], cfg.audio.sample_rate)
+        self.noise = _as_store(
+            noise_clips if noise_clips is not None else [], cfg.audio.sample_rate
+        )
         self.colors = list(cfg.data.noise_colors)
         if not len(self.noise) and not self.colors:
             raise DatasetError(
@@ -321,27 +323,37 @@ class EpochSampler(Sampler[int]):
     (validation) the indices are ``0..n-1`` in every epoch. With ``shard=True`` and
     ``torch.distributed`` initialised, process ``rank`` of ``world`` gets
     ``i = rank, rank + world, ...`` (``n // world`` indices each, so every process runs
-    the same number of steps). A resumed run calls :meth:`resume_at` so that its batches
-    continue exactly where the checkpoint left off.
+    the same number of steps).
+
+    Given ``max_steps`` and ``batch_size`` (training), one pass yields the whole run:
+    ``max_steps`` batches that go through the epochs above one after the other (each epoch
+    ``(n // world) // batch_size`` batches, the rest of an epoch dropped), starting after
+    ``start_step`` batches. A resumed run passes its checkpoint's step, so its batches are
+    those an uninterrupted run sees, whatever the trainer's own epoch bookkeeping does.
     """
 
-    def __init__(self, n: int, *, fixed: bool = False, shard: bool = True) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        fixed: bool = False,
+        shard: bool = True,
+        batch_size: int | None = None,
+        max_steps: int | None = None,
+        start_step: int = 0,
+    ) -> None:
         self.n = int(n)
         self.fixed = fixed
         self.shard = shard
         self.epoch = 0
-        self._epoch_shift = 0
-        self._pending: tuple[int, int] | None = None  # (steps done, batch size) of a resume
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.start_step = int(start_step)
+        if (batch_size is None) != (max_steps is None):
+            raise ValueError("EpochSampler: give both batch_size and max_steps, or neither")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
-
-    def resume_at(self, steps: int, batch_size: int) -> None:
-        """Continue after ``steps`` batches of ``batch_size`` (per process, last partial batch
-        of an epoch dropped): the next iteration starts at epoch ``steps // b`` and skips the
-        first ``steps % b`` batches, ``b`` being the batches per epoch, whatever epoch number
-        the trainer passes; later epochs follow on from it."""
-        self._pending = (int(steps), int(batch_size))
 
     def _rank_world(self) -> tuple[int, int]:
         if self.shard and torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -349,21 +361,25 @@ class EpochSampler(Sampler[int]):
         return 0, 1
 
     def __len__(self) -> int:
+        if self.max_steps is not None and self.batch_size is not None:
+            return self.max_steps * self.batch_size
         return self.n // self._rank_world()[1]
+
+    def _run_indices(self, rank: int, world: int) -> Iterator[int]:
+        batch = int(self.batch_size or 1)
+        per_epoch = max((self.n // world) // batch, 1)  # batches per epoch and process
+        for step in range(self.start_step, int(self.max_steps or 0)):
+            epoch, b = divmod(step, per_epoch)
+            first = epoch * self.n + rank + b * batch * world
+            yield from range(first, first + batch * world, world)
 
     def __iter__(self) -> Iterator[int]:
         rank, world = self._rank_world()
+        if self.max_steps is not None and not self.fixed:
+            return self._run_indices(rank, world)
+        offset = 0 if self.fixed else self.epoch * self.n
         per_rank = self.n // world
-        skip = 0
-        if self._pending is not None and not self.fixed:
-            steps, batch = self._pending
-            per_epoch = max(per_rank // max(batch, 1), 1)
-            epoch, done = divmod(steps, per_epoch)
-            self._epoch_shift, skip = epoch - self.epoch, done * batch
-        self._pending = None
-        offset = 0 if self.fixed else (self.epoch + self._epoch_shift) * self.n
-        indices = range(offset + rank, offset + rank + per_rank * world, world)
-        return iter(indices[skip:])
+        return iter(range(offset + rank, offset + rank + per_rank * world, world))
 
 
 @dataclass
@@ -403,9 +419,7 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     rows = []
     for i in range(len(index)):
         if index.rms_db[i] < silence_db:
-            bad.append(
-                (index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)")
-            )
+            bad.append((index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
         else:
             rows.append(i)
     return rows, sorted(bad, key=lambda item: item[0])

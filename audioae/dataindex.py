@@ -44,7 +44,9 @@ BLOCK_SECONDS = 0.25
 """Length (s) of the blocks whose RMS level the index records."""
 CLIP_LEVEL = 0.999
 """``|x| >= CLIP_LEVEL`` counts as a clipped sample."""
-_SILENCE_CENTI_DB = -20000  # block levels are stored in 1/100 dB as int16; digital silence = -200 dB
+_SILENCE_CENTI_DB = (
+    -20000
+)  # block levels are stored in 1/100 dB as int16; digital silence = -200 dB
 _PARALLEL_FROM = 16  # fewer new files than this are scanned in-process (no worker start-up)
 
 
@@ -107,7 +109,9 @@ def summarize_file(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS
     with np.errstate(divide="ignore"):
         block_db = 10.0 * np.log10(energy / lengths)
         rms = 10.0 * math.log10(energy.sum() / total) if energy.sum() > 0 else -math.inf
-    centi = np.clip(np.nan_to_num(block_db * 100, neginf=_SILENCE_CENTI_DB), _SILENCE_CENTI_DB, 32767)
+    centi = np.clip(
+        np.nan_to_num(block_db * 100, neginf=_SILENCE_CENTI_DB), _SILENCE_CENTI_DB, 32767
+    )
     return FileSummary(
         sample_rate=info.sample_rate,
         channels=info.channels,

@@ -384,16 +384,20 @@ def build_data_loaders(
     """``(train, val)`` loaders reading crops in ``data.num_workers`` worker processes.
 
     Training indices carry the epoch (:class:`EpochSampler`) and are sharded over DDP
-    processes; validation's fixed segments are sharded too (each process evaluates its
+    processes; the training loader is one pass of ``training.max_steps`` batches (Lightning
+    sees one long epoch); validation's fixed segments are sharded too (each process evaluates its
     share; the logged loss is averaged over processes). ``resume_step``: the optimiser step
     of the checkpoint a resumed run continues from, so that its batches are exactly those an
     uninterrupted run would have seen. The validation loader is None without a validation
     split; it uses at most one worker (a few batches per validation).
     """
     workers = cfg.data.workers
-    sampler = EpochSampler(len(datasets.train))
-    if resume_step:
-        sampler.resume_at(resume_step, cfg.data.batch_size)
+    sampler = EpochSampler(
+        len(datasets.train),
+        batch_size=cfg.data.batch_size,
+        max_steps=cfg.training.max_steps,
+        start_step=resume_step or 0,
+    )
     train_loader = _loader(
         datasets.train, cfg, sampler, drop_last=True, pin=pin_memory, workers=workers
     )
@@ -484,7 +488,7 @@ def fit(
     """``trainer.fit``, resuming from ``ckpt_path`` when given, without the warnings that do
     not apply to these runs."""
     with warnings.catch_warnings():
-        # A resumed run's sampler skips the batches its epoch already trained on
+        # A resumed run's sampler starts after the batches already trained on
         # (build_data_loaders(resume_step=)), so Lightning's warning about non-resumable
         # loaders does not apply here.
         warnings.filterwarnings(
@@ -558,7 +562,9 @@ def train(
     cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
     run = RunFolder(Path(out_dir))
     placement = resolve_placement(cfg.training)
-    main_rank = int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    main_rank = (
+        int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    )
     # Rank 0 indexes the folders (or reads their cached index) before Lightning starts the
     # other ranks, which then read the cache: no rank decodes the corpus again.
     datasets = build_datasets(

@@ -15,6 +15,7 @@ from conftest import DATA, sine
 from torch.utils.data import DataLoader
 
 from audioae.augment import colored_noise, random_biquad, random_gain
+from audioae.clips import FileClips
 from audioae.config import ConfigError, load_config
 from audioae.data import (
     AudioFolder,
@@ -24,7 +25,6 @@ from audioae.data import (
     build_datasets,
     split_by_hash,
 )
-from audioae.clips import FileClips
 from audioae.dataindex import index_folder
 
 SR = 16000
