@@ -15,7 +15,7 @@ import logging
 import os
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,6 +245,71 @@ def output_subtype(source_subtype: str, target: str | os.PathLike) -> str:
     return "PCM_16"
 
 
+def _check_decoded(path: Path, info: sf._SoundFileInfo, decoded: int) -> None:
+    """Raise :class:`AudioError` when fewer frames decoded than the header declares."""
+    declared = int(info.frames)
+    # MP3 frame counts come from the stream header and may be estimates: allow 1 % or two frames.
+    tolerance = max(2 * 1152, declared // 100) if info.format == "MP3" else 0
+    if decoded == 0:
+        raise AudioError(path, "empty: no audio frames could be decoded")
+    if declared - decoded > tolerance:
+        raise AudioError(
+            path,
+            f"truncated or corrupt: the header declares {declared} frames but only {decoded} could be decoded",
+        )
+
+
+def iter_frames(path: str | os.PathLike, chunk_frames: int) -> Iterator[np.ndarray]:
+    """Decode a whole file chunk by chunk: float32 arrays ``(frames, channels)`` at its native rate.
+
+    Every chunk but the last holds ``chunk_frames`` frames, so memory stays at one chunk
+    whatever the file's length. Runs the checks of :func:`load_audio` except NaN/Inf (the
+    caller sees the samples).
+
+    Raises:
+        AudioError: as :func:`load_audio`, including a stream that decodes fewer frames than
+            its header declares (raised after the last chunk).
+    """
+    path = Path(path)
+    info = _probe(path)
+    decoded = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for chunk in f.blocks(blocksize=int(chunk_frames), dtype="float32", always_2d=True):
+                decoded += chunk.shape[0]
+                yield chunk
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(
+            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
+        ) from None
+    _check_decoded(path, info, decoded)
+
+
+def read_frames(path: str | os.PathLike, start: int, frames: int) -> np.ndarray:
+    """Decode only frames ``[start, start + frames)`` of a file: float32 ``(frames', channels)``.
+
+    ``frames' < frames`` when the file ends first (``0`` past its end). No header checks beyond
+    what opening the file does: meant for files already indexed (:mod:`audioae.dataindex`).
+
+    Raises:
+        AudioError: the file cannot be opened or decoded (e.g. changed since it was indexed).
+    """
+    path = Path(path)
+    try:
+        data, _ = sf.read(
+            str(path),
+            start=max(int(start), 0),
+            frames=max(int(frames), 0),
+            dtype="float32",
+            always_2d=True,
+        )
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(
+            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
+        ) from None
+    return data
+
+
 def load_audio(
     path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
 ) -> tuple[torch.Tensor, int]:
@@ -283,16 +348,7 @@ def load_audio(
         raise AudioError(
             path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
         ) from None
-    declared, decoded = int(info.frames), data.shape[0]
-    # MP3 frame counts come from the stream header and may be estimates: allow 1 % or two frames.
-    tolerance = max(2 * 1152, declared // 100) if info.format == "MP3" else 0
-    if decoded == 0:
-        raise AudioError(path, "empty: no audio frames could be decoded")
-    if declared - decoded > tolerance:
-        raise AudioError(
-            path,
-            f"truncated or corrupt: the header declares {declared} frames but only {decoded} could be decoded",
-        )
+    _check_decoded(path, info, data.shape[0])
     finite = np.isfinite(data)
     if not finite.all():
         bad = int(data.size - np.count_nonzero(finite))
@@ -524,7 +580,9 @@ __all__ = [
     "NoAudioFilesError",
     "audio_info",
     "find_audio_files",
+    "iter_frames",
     "load_audio",
+    "read_frames",
     "resample",
     "rms_db",
     "save_audio",

@@ -385,12 +385,13 @@ class DataConfig:
     for robustness to competing speech. ``random_eq``: speech and noise each pass through
     a random second-order filter before mixing (:func:`audioae.augment.random_biquad`).
     ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
-    when a noise folder is given.
+    when a noise folder is given. ``num_workers``: DataLoader worker processes that read the
+    crops, ``auto`` (:attr:`workers`) or a count (0: in the training process).
     """
 
     segment_seconds: float = 1.0
     batch_size: int = 16
-    num_workers: int = 0
+    num_workers: str = "auto"
     samples_per_epoch: int = 2048
     val_fraction: float = 0.1
     val_segments: int = 64
@@ -412,7 +413,7 @@ class DataConfig:
         _positive("data.segment_seconds", self.segment_seconds)
         _in_range("data.segment_seconds", self.segment_seconds, 0.0, 600.0)
         _in_range("data.batch_size", self.batch_size, 1, 4096)
-        _in_range("data.num_workers", self.num_workers, 0, 256)
+        _in_range("data.num_workers", self.workers, 0, 256)  # also checks "auto" / a count
         _in_range("data.samples_per_epoch", self.samples_per_epoch, 1, 10**8)
         _in_range("data.val_segments", self.val_segments, 0, 10**6)
         if self.silence_db != -math.inf:  # -inf: no silence rejection
@@ -436,6 +437,28 @@ class DataConfig:
         _fraction("data.babble_fraction", self.babble_fraction)
         _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
         _in_range("data.babble_talkers", self.babble_talkers, 3, 64)
+
+    @property
+    def workers(self) -> int:
+        """DataLoader workers: ``num_workers``, or for ``auto`` the CPUs this process may use, at most 4.
+
+        Raises:
+            ConfigError: ``num_workers`` is neither ``auto`` nor a count >= 0.
+        """
+        value = str(self.num_workers).strip()
+        if value == "auto":
+            try:
+                cpus = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                cpus = os.cpu_count() or 1
+            return max(0, min(4, cpus))
+        try:
+            count = int(value)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise ConfigError(f"data.num_workers: 'auto' or a count >= 0, got {self.num_workers!r}")
+        return count
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """Training data: fixed-length segments cropped from folders of audio, reproducibly.
 
-A folder is scanned recursively (:func:`audioae.audio.find_audio_files`), every file is
-decoded once, resampled to ``audio.sample_rate`` and mixed to mono
-(:func:`audioae.audio.load_audio`), and kept in memory as a 1-D float32 tensor (the bundled
-folders are small; forked workers share the cache copy-on-write). Files that cannot be used
-(unreadable, non-finite samples, silent throughout) are left out and reported in ONE
-warning; an empty or too-small folder raises :class:`DatasetError` saying what to change.
+A folder is indexed once (:mod:`audioae.dataindex`: headers and a loudness summary per
+file, cached beside the data or in the run folder and reused while the files do not
+change); the datasets then read each crop's window from its file on demand
+(:class:`audioae.clips.FileClips`: ``soundfile.read(start=, frames=)``, mixed to mono and
+resampled to ``audio.sample_rate``), in the DataLoader's workers, so memory and start-up do
+not grow with the corpus. Files that cannot be used (unreadable, non-finite samples, silent
+throughout) are left out and reported in ONE warning; an empty or too-small folder raises
+:class:`DatasetError` saying what to change. Datasets also accept clips already in memory
+(:class:`audioae.clips.MemoryClips`), which the tests and the examples use.
 
 Randomness is explicit: segment ``i`` of epoch ``e`` is drawn from a generator seeded by
 ``(data.seed, e, i)``, so a crop depends neither on the worker that makes it nor on the
@@ -24,7 +27,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,9 @@ from torch.utils.data import Dataset, Sampler
 
 from .audio import rms_db
 from .augment import colored_noise, mix_at_snr, random_biquad, random_gain
+from .clips import ClipStore, FileClips, MemoryClips, read_circular
 from .config import Config
+from .dataindex import FolderIndex, index_folder
 
 log = logging.getLogger(__name__)
 
@@ -43,65 +48,6 @@ _TRAIN, _VAL, _NOISE = 0, 1, 2  # stream markers mixed into the seeds
 
 class DatasetError(ValueError):
     """A folder cannot give a training set; the message says what to change."""
-
-
-@dataclass
-class LoadedClips:
-    """Decoded clips of a folder and the files that were left out.
-
-    ``clips[i]`` is a mono waveform ``(time,)`` float32 at the requested sample rate,
-    decoded from ``paths[i]``; ``bad`` lists ``(path, reason)`` for unusable files and
-    ``short`` the files left out by ``data.short_clips: skip``.
-    """
-
-    root: Path
-    paths: list[Path] = field(default_factory=list)
-    clips: list[torch.Tensor] = field(default_factory=list)
-    bad: list[tuple[Path, str]] = field(default_factory=list)
-    short: list[Path] = field(default_factory=list)
-
-
-def load_clips(
-    files: Sequence[str | os.PathLike],
-    sample_rate: int,
-    *,
-    root: str | os.PathLike | None = None,
-    silence_db: float = -60.0,
-    min_samples: int = 0,
-) -> LoadedClips:
-    """Decode ``files`` to mono ``(time,)`` float32 tensors at ``sample_rate`` Hz.
-
-    A file is left out (listed in ``bad`` with the reason) when it cannot be decoded
-    (:class:`audioae.audio.AudioError`), holds NaN/Inf samples, is empty, or is silent
-    (whole-file RMS below ``silence_db`` dBFS, as ``audioae inspect`` counts it). Files
-    shorter than ``min_samples`` are listed in ``short`` and left out. Never raises for a
-    single bad file.
-    """
-    from .audio import AudioError, load_audio
-
-    files = [Path(f) for f in files]
-    out = LoadedClips(root=Path(root) if root is not None else Path("."))
-    for path in files:
-        try:
-            wav, _ = load_audio(path, sample_rate=sample_rate, mono=True)
-        except (AudioError, OSError, RuntimeError, ValueError) as exc:
-            out.bad.append(
-                (path, exc.reason if isinstance(exc, AudioError) else f"unreadable ({exc})")
-            )
-            continue
-        wav = torch.as_tensor(wav, dtype=torch.float32).reshape(-1)
-        if wav.numel() == 0:
-            out.bad.append((path, "no samples"))
-        elif not bool(torch.isfinite(wav).all()):
-            out.bad.append((path, "NaN or Inf samples"))
-        elif float(rms_db(wav)) < silence_db:
-            out.bad.append((path, f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
-        elif wav.numel() < min_samples:
-            out.short.append(path)
-        else:
-            out.paths.append(path)
-            out.clips.append(wav.contiguous())
-    return out
 
 
 def path_hash(relative_path: str) -> int:
@@ -159,30 +105,67 @@ def _torch_generator(rng: np.random.Generator) -> torch.Generator:
     return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
 
 
-def _crop(clip: torch.Tensor, start: int, length: int) -> torch.Tensor:
-    piece = clip[start : start + length]
-    if piece.numel() < length:
-        piece = torch.nn.functional.pad(piece, (0, length - piece.numel()))
-    return piece
+def _as_store(clips: Sequence[torch.Tensor] | ClipStore, sample_rate: int) -> ClipStore:
+    if isinstance(clips, (MemoryClips, FileClips)):
+        return clips
+    return MemoryClips(clips, sample_rate)
+
+
+_CHUNK_CLIPS = 2048  # clips per vectorised pass when finding loud starts (bounds the memory)
+
+
+def _loud_blocks(
+    store: ClipStore, segment: int, grid: int, threshold_db: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate crop starts (in blocks of ``grid`` samples) whose crop is at least ``threshold_db`` loud.
+
+    A crop starting at block ``b`` is judged by the ``span = round(segment / grid)`` blocks
+    it covers (blocks past the clip's end count as silence). Returns ``(starts, offsets)``:
+    clip ``k``'s loud starts are ``starts[offsets[k]:offsets[k + 1]]`` (int32 block indices).
+    """
+    span = max(1, round(segment / grid))
+    starts, counts = [], []
+    for lo in range(0, len(store), _CHUNK_CLIPS):
+        ks = range(lo, min(lo + _CHUNK_CLIPS, len(store)))
+        energies = [store.block_energy(k, grid) for k in ks]
+        n_blocks = np.array([e.size for e in energies], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(n_blocks)])
+        cs = np.concatenate([[0.0], np.cumsum(np.concatenate(energies))])
+        last = np.maximum(store.lengths[lo : lo + len(ks)] - segment, 0)
+        n_cand = np.minimum(last // grid + 1, np.maximum(n_blocks, 1))
+        clip = np.repeat(np.arange(len(ks)), n_cand)
+        b = np.arange(clip.size) - np.repeat(np.cumsum(n_cand) - n_cand, n_cand)
+        begin = first[clip] + b
+        end = np.minimum(begin + span, first[clip + 1])
+        mean_square = (cs[end] - cs[begin]) / (span * grid)
+        with np.errstate(divide="ignore"):
+            loud = 10.0 * np.log10(np.maximum(mean_square, 0.0)) >= threshold_db
+        starts.append(b[loud].astype(np.int32))
+        counts.append(np.bincount(clip[loud], minlength=len(ks)))
+    counts_all = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts_all)]).astype(np.int64)
+    return (np.concatenate(starts) if starts else np.zeros(0, np.int32)), offsets
 
 
 class AudioFolder(Dataset):
-    """Fixed-length waveform segments ``(segment_samples,)`` float32 cropped from decoded clips.
+    """Fixed-length waveform segments ``(segment_samples,)`` float32 cropped from a clip store.
 
     ``split="train"``: ``len`` is ``data.samples_per_epoch``; item ``epoch * len + i`` is a
     random crop seeded by ``(data.seed, epoch, i)``. ``split="val"``: ``len`` is
     ``data.val_segments`` and item ``i`` is the same crop in every epoch.
 
-    Silence rejection: at construction every clip's candidate starts (a grid of a quarter
-    segment) whose crop has an RMS below ``data.silence_db`` dBFS are dropped (prefix sums
-    of the energy make this O(length)); a crop picks a clip with probability proportional
-    to its number of loud starts, a loud start, and a random offset within its grid cell
-    (the offset is dropped if it makes the crop quiet). Only when a whole split holds no
-    loud crop at all are quiet crops used. Clips shorter than a segment are zero-padded at
-    the end.
+    The clips are decoded tensors or indexed files read lazily (:mod:`audioae.clips`): an
+    item reads only its window. Silence rejection: at construction every clip's candidate
+    starts (a grid of blocks: a quarter segment in memory, the index's block for files) whose
+    crop is quieter than ``data.silence_db`` dBFS by the block levels are dropped; a crop
+    picks a clip with probability proportional to its number of loud starts, a loud start,
+    and a random offset within its block; if the crop it reads is quiet after all, the block
+    start itself is read instead. Only when a whole split holds no loud crop at all are
+    quiet crops used. Clips shorter than a segment are zero-padded at the end.
 
     Args:
-        clips: mono waveforms ``(time,)`` at ``cfg.audio.sample_rate`` (see :func:`load_clips`).
+        clips: mono waveforms ``(time,)`` at ``cfg.audio.sample_rate``, or a clip store
+            (:class:`~audioae.clips.MemoryClips`, :class:`~audioae.clips.FileClips`).
         cfg: the run's config (``data`` section and ``segment_samples``).
         split: ``"train"`` or ``"val"``.
 
@@ -191,38 +174,30 @@ class AudioFolder(Dataset):
         ValueError: unknown ``split``.
     """
 
-    def __init__(self, clips: Sequence[torch.Tensor], cfg: Config, split: str = "train") -> None:
+    def __init__(
+        self, clips: Sequence[torch.Tensor] | ClipStore, cfg: Config, split: str = "train"
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if not clips:
+        self.store = _as_store(clips, cfg.audio.sample_rate)
+        if len(self.store) == 0:
             raise DatasetError(f"no clips for the {split} split")
-        self.clips = [torch.as_tensor(c, dtype=torch.float32).reshape(-1) for c in clips]
         self.split = split
         self.segment_samples = cfg.segment_samples
         self.silence_db = cfg.data.silence_db
         self.seed = cfg.data.seed
         self.gain_db = (cfg.data.gain_db_min, cfg.data.gain_db_max)
         self.length = cfg.data.samples_per_epoch if split == "train" else cfg.data.val_segments
-        self.grid = max(self.segment_samples // 4, 1)
-        self.starts = [self._loud_starts(c) for c in self.clips]  # per clip: int64 array of starts
-        counts = np.array([len(s) for s in self.starts], dtype=np.float64)
-        if counts.sum() == 0:  # nothing loud anywhere: fall back to every start
-            self.starts = [self._loud_starts(c, threshold_db=-math.inf) for c in self.clips]
-            counts = np.array([len(s) for s in self.starts], dtype=np.float64)
+        self.grid = self.store.grid(self.segment_samples)
+        self._starts, self._offsets = _loud_blocks(
+            self.store, self.segment_samples, self.grid, self.silence_db
+        )
+        if self._offsets[-1] == 0:  # nothing loud anywhere: fall back to every start
+            self._starts, self._offsets = _loud_blocks(
+                self.store, self.segment_samples, self.grid, -math.inf
+            )
+        counts = np.diff(self._offsets).astype(np.float64)
         self._cumulative = np.cumsum(counts / counts.sum())
-
-    def _loud_starts(self, clip: torch.Tensor, threshold_db: float | None = None) -> np.ndarray:
-        seg = self.segment_samples
-        threshold = self.silence_db if threshold_db is None else threshold_db
-        x = clip.numpy().astype(np.float64)
-        energy = np.concatenate([[0.0], np.cumsum(x * x)])
-        last = max(x.size - seg, 0)
-        starts = np.unique(np.append(np.arange(0, last + 1, self.grid), last))
-        ends = np.minimum(starts + seg, x.size)
-        mean_square = (energy[ends] - energy[starts]) / seg  # padding counts as silence
-        with np.errstate(divide="ignore"):
-            level = 10.0 * np.log10(mean_square)
-        return starts[level >= threshold]
 
     def __len__(self) -> int:
         return self.length
@@ -237,14 +212,16 @@ class AudioFolder(Dataset):
         rng = _rng(*self._seed(int(index), 0))
         seg = self.segment_samples
         k = min(
-            int(np.searchsorted(self._cumulative, rng.random(), side="right")), len(self.clips) - 1
+            int(np.searchsorted(self._cumulative, rng.random(), side="right")), len(self.store) - 1
         )
-        clip, starts = self.clips[k], self.starts[k]
-        base = int(starts[int(rng.integers(0, len(starts)))])
-        start = min(base + int(rng.integers(0, self.grid)), max(clip.numel() - seg, 0))
-        piece = _crop(clip, start, seg)
-        if float(rms_db(piece)) < self.silence_db:
-            piece = _crop(clip, base, seg)
+        starts = self._starts[self._offsets[k] : self._offsets[k + 1]]
+        base = int(starts[int(rng.integers(0, len(starts)))]) * self.grid
+        last = max(int(self.store.lengths[k]) - seg, 0)
+        base = min(base, last)
+        start = min(base + int(rng.integers(0, self.grid)), last)
+        piece = self.store.read(k, start, seg)
+        if float(rms_db(piece)) < self.silence_db and start != base:
+            piece = self.store.read(k, base, seg)
         if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
             piece = random_gain(piece, rng, *self.gain_db)
         return piece
@@ -254,7 +231,8 @@ class DenoisingFolder(Dataset):
     """``(noisy, clean)`` pairs, each ``(segment_samples,)`` float32, for denoising training.
 
     The clean segment is ``clean[index]``; the noise is a circular crop of a noise clip from a
-    random offset or, without noise clips, synthetic ``data.noise_colors`` noise
+    random offset (read lazily from a :class:`~audioae.clips.FileClips` store: only the
+    window) or, without noise clips, synthetic ``data.noise_colors`` noise
     (:func:`~audioae.augment.colored_noise`), mixed by :func:`~audioae.augment.mix_at_snr` at an SNR uniform in
     ``[data.snr_db_min, data.snr_db_max]`` dB. A ``data.babble_fraction`` share of the
     mixtures uses babble instead: the sum of 3 to ``data.babble_talkers`` other crops of the
@@ -266,19 +244,23 @@ class DenoisingFolder(Dataset):
 
     Args:
         clean: the clean-speech :class:`AudioFolder` (its split decides train/val behaviour).
-        noise_clips: mono noise waveforms ``(time,)``, or None/empty for synthetic noise.
+        noise_clips: mono noise waveforms ``(time,)`` or a clip store, or None/empty for
+            synthetic noise.
         cfg: the run's config.
     """
 
     def __init__(
-        self, clean: AudioFolder, noise_clips: Sequence[torch.Tensor] | None, cfg: Config
+        self,
+        clean: AudioFolder,
+        noise_clips: Sequence[torch.Tensor] | ClipStore | None,
+        cfg: Config,
     ) -> None:
         self.clean = clean
-        self.noise_clips = [
-            torch.as_tensor(c, dtype=torch.float32).reshape(-1) for c in noise_clips or []
-        ]
+        self.noise = _as_store(
+            noise_clips if noise_clips is not None else [], cfg.audio.sample_rate
+        )
         self.colors = list(cfg.data.noise_colors)
-        if not self.noise_clips and not self.colors:
+        if not len(self.noise) and not self.colors:
             raise DatasetError(
                 "no noise: give a noise folder (--noise DIR) or set data.noise_colors"
             )
@@ -324,10 +306,10 @@ class DenoisingFolder(Dataset):
         if self.babble_fraction > 0 and rng.random() < self.babble_fraction:
             return self._babble(rng, length)
         synthetic = self.synthetic_fraction > 0 and rng.random() < self.synthetic_fraction
-        for _ in range(3 if self.noise_clips and not synthetic else 0):
-            clip = self.noise_clips[int(rng.integers(0, len(self.noise_clips)))]
-            offset = int(rng.integers(0, clip.numel()))  # a circular crop, tiled if short
-            segment = clip[(offset + torch.arange(length)) % clip.numel()]
+        for _ in range(3 if len(self.noise) and not synthetic else 0):
+            k = int(rng.integers(0, len(self.noise)))
+            offset = int(rng.integers(0, max(int(self.noise.lengths[k]), 1)))
+            segment = read_circular(self.noise, k, offset, length)  # tiled if short
             if bool(segment.square().sum() > 0):  # a digitally silent stretch: draw again
                 return segment
         color = self.colors[int(rng.integers(0, len(self.colors)))] if self.colors else "white"
@@ -342,13 +324,33 @@ class EpochSampler(Sampler[int]):
     ``torch.distributed`` initialised, process ``rank`` of ``world`` gets
     ``i = rank, rank + world, ...`` (``n // world`` indices each, so every process runs
     the same number of steps).
+
+    Given ``max_steps`` and ``batch_size`` (training), one pass yields the whole run:
+    ``max_steps`` batches that go through the epochs above one after the other (each epoch
+    ``(n // world) // batch_size`` batches, the rest of an epoch dropped), starting after
+    ``start_step`` batches. A resumed run passes its checkpoint's step, so its batches are
+    those an uninterrupted run sees, whatever the trainer's own epoch bookkeeping does.
     """
 
-    def __init__(self, n: int, *, fixed: bool = False, shard: bool = True) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        fixed: bool = False,
+        shard: bool = True,
+        batch_size: int | None = None,
+        max_steps: int | None = None,
+        start_step: int = 0,
+    ) -> None:
         self.n = int(n)
         self.fixed = fixed
         self.shard = shard
         self.epoch = 0
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.start_step = int(start_step)
+        if (batch_size is None) != (max_steps is None):
+            raise ValueError("EpochSampler: give both batch_size and max_steps, or neither")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -359,10 +361,22 @@ class EpochSampler(Sampler[int]):
         return 0, 1
 
     def __len__(self) -> int:
+        if self.max_steps is not None and self.batch_size is not None:
+            return self.max_steps * self.batch_size
         return self.n // self._rank_world()[1]
+
+    def _run_indices(self, rank: int, world: int) -> Iterator[int]:
+        batch = int(self.batch_size or 1)
+        per_epoch = max((self.n // world) // batch, 1)  # batches per epoch and process
+        for step in range(self.start_step, int(self.max_steps or 0)):
+            epoch, b = divmod(step, per_epoch)
+            first = epoch * self.n + rank + b * batch * world
+            yield from range(first, first + batch * world, world)
 
     def __iter__(self) -> Iterator[int]:
         rank, world = self._rank_world()
+        if self.max_steps is not None and not self.fixed:
+            return self._run_indices(rank, world)
         offset = 0 if self.fixed else self.epoch * self.n
         per_rank = self.n // world
         return iter(range(offset + rank, offset + rank + per_rank * world, world))
@@ -370,7 +384,10 @@ class EpochSampler(Sampler[int]):
 
 @dataclass
 class Datasets:
-    """What :func:`build_datasets` returns: the two datasets and the file accounting."""
+    """What :func:`build_datasets` returns: the two datasets and the file accounting.
+
+    ``index_file`` is where the data folder's index is cached (None: memory only).
+    """
 
     train: Dataset
     val: Dataset | None
@@ -379,19 +396,33 @@ class Datasets:
     bad_files: list[tuple[Path, str]]
     skipped_short: list[Path]
     noise_files: list[Path]
+    index_file: Path | None = None
 
 
-def _scan(root: Path, what: str) -> list[Path]:
-    from .audio import find_audio_files
-
+def _index(
+    root: Path, what: str, cache_dir: Path | None, progress: bool, workers: int | None
+) -> FolderIndex:
+    """The index of a data or noise folder; DatasetError when missing or without audio."""
     if not root.is_dir():
         raise DatasetError(f"{root}: {what} folder not found")
-    files = list(find_audio_files(root))
-    if not files:
+    index = index_folder(root, cache_dir=cache_dir, progress=progress, workers=workers)
+    if not len(index) and not index.bad:
         raise DatasetError(
             f"{root}: no audio files found in the {what} folder (searched recursively); add .wav/.flac/.ogg/.mp3 files"
         )
-    return files
+    return index
+
+
+def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tuple[Path, str]]]:
+    """Rows of ``index`` that are not silent, and the unusable files (unreadable or silent)."""
+    bad = index.bad_files
+    rows = []
+    for i in range(len(index)):
+        if index.rms_db[i] < silence_db:
+            bad.append((index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
+        else:
+            rows.append(i)
+    return rows, sorted(bad, key=lambda item: item[0])
 
 
 def build_datasets(
@@ -401,13 +432,27 @@ def build_datasets(
     *,
     world_size: int = 1,
     report: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    index_workers: int | None = None,
+    progress: bool | None = None,
 ) -> Datasets:
-    """Scan, decode and split ``data_dir``; return training and validation datasets.
+    """Index and split ``data_dir``; return training and validation datasets that read lazily.
 
-    Denoising datasets (:class:`DenoisingFolder`) are built when ``cfg.data.denoise`` is
-    true or ``noise_dir`` is given. Unusable files are left out and listed in ONE warning
-    (when ``report``). ``world_size`` (DDP processes) is only used to check that an epoch
+    The folders are indexed (:func:`audioae.dataindex.index_folder`: cached, so a second
+    call reads only the files that changed); the datasets read each crop's window from its
+    file when asked (:class:`~audioae.clips.FileClips`). Denoising datasets
+    (:class:`DenoisingFolder`) are built when ``cfg.data.denoise`` is true or ``noise_dir``
+    is given; the noise folder is read lazily too. Unusable files (unreadable, NaN/Inf,
+    silent throughout) are left out and listed in ONE warning (when ``report``); clips
+    shorter than a segment are zero-padded (``data.short_clips: pad``, with a warning) or
+    left out (``skip``). ``world_size`` (DDP processes) is only used to check that an epoch
     has at least one batch per process.
+
+    Args:
+        cache_dir: where to cache the indexes when the data folders are not writable
+            (``audioae train`` passes the run folder).
+        index_workers: processes for indexing new files (default: the CPUs, at most 8).
+        progress: a progress bar while indexing new files (default: ``report``).
 
     Raises:
         DatasetError: missing or empty folder, no usable file, too few files for the split,
@@ -415,73 +460,86 @@ def build_datasets(
             than one batch per process; each message says what to change.
     """
     root = Path(data_dir)
-    files = _scan(root, "data")
     d = cfg.data
-    min_samples = cfg.segment_samples if d.short_clips == "skip" else 0
-    loaded = load_clips(
-        files, cfg.audio.sample_rate, root=root, silence_db=d.silence_db, min_samples=min_samples
-    )
+    sr = cfg.audio.sample_rate
+    cache = Path(cache_dir) if cache_dir is not None else None
+    progress = report if progress is None else progress
+    index = _index(root, "data", cache, progress, index_workers)
+    rows, bad = _usable(index, d.silence_db)
+    lengths = np.round(index.frames * sr / np.maximum(index.sample_rate, 1)).astype(np.int64)
+    short = [i for i in rows if lengths[i] < cfg.segment_samples]
+    if d.short_clips == "skip":
+        rows = [i for i in rows if lengths[i] >= cfg.segment_samples]
 
-    noise = LoadedClips(root=Path(noise_dir) if noise_dir else root)
+    noise_index: FolderIndex | None = None
+    noise_rows: list[int] = []
     if noise_dir is not None:
-        noise = load_clips(
-            _scan(Path(noise_dir), "noise"),
-            cfg.audio.sample_rate,
-            root=noise_dir,
-            silence_db=d.silence_db,
-        )
-    bad = loaded.bad + noise.bad
+        noise_index = _index(Path(noise_dir), "noise", cache, progress, index_workers)
+        noise_rows, noise_bad = _usable(noise_index, d.silence_db)
+        bad = bad + noise_bad
     if report and bad:
         listing = "\n".join(f"  {p}: {why}" for p, why in bad)
         log.warning("left out %d unusable audio file(s):\n%s", len(bad), listing)
-    if report and loaded.short:
+    if report and short:
+        action = (
+            "left out (data.short_clips=skip)"
+            if d.short_clips == "skip"
+            else "zero-padded at the end (data.short_clips=pad; set data.short_clips=skip to leave them out)"
+        )
         log.warning(
-            "left out %d clip(s) shorter than data.segment_seconds=%g s (data.short_clips=skip)",
-            len(loaded.short),
+            "%d of %d clip(s) are shorter than data.segment_seconds=%g s: %s",
+            len(short),
+            len(short) + len(rows) - (0 if d.short_clips == "skip" else len(short)),
             d.segment_seconds,
+            action,
         )
 
-    if not loaded.clips:
+    if not rows:
         hint = (
             f"every clip is shorter than data.segment_seconds={d.segment_seconds:g} s; lower it or set data.short_clips=pad"
-            if loaded.short and not loaded.bad
+            if short and d.short_clips == "skip"
             else "add usable audio files"
         )
+        n_files = len(index) + len(index.bad)
         raise DatasetError(
-            f"{root}: no usable audio file out of {len(files)} ({len(loaded.bad)} unusable); {hint}"
+            f"{root}: no usable audio file out of {n_files} ({len(bad)} unusable); {hint}"
         )
-    if noise_dir is not None and not noise.clips:
+    if noise_index is not None and not noise_rows:
         raise DatasetError(
-            f"{noise_dir}: no usable noise file out of {len(noise.bad)}; add noise files"
+            f"{noise_dir}: no usable noise file out of {len(noise_index) + len(noise_index.bad)}; add noise files"
         )
 
-    train_idx, val_idx = split_by_hash(loaded.paths, root, d.val_fraction)
+    paths = [index.file(i) for i in rows]
+    train_idx, val_idx = split_by_hash(paths, root, d.val_fraction)
     per_step = d.batch_size * max(world_size, 1)
     if d.samples_per_epoch < per_step:
         raise DatasetError(
             f"data.samples_per_epoch={d.samples_per_epoch} is smaller than one batch "
             f"(data.batch_size={d.batch_size} x {world_size} process(es)); raise it or lower data.batch_size"
         )
-    train: Dataset = AudioFolder([loaded.clips[i] for i in train_idx], cfg, "train")
+    train: Dataset = AudioFolder(FileClips(index, [rows[i] for i in train_idx], sr), cfg, "train")
     val: Dataset | None = None
     if val_idx and d.val_segments > 0:
-        val = AudioFolder([loaded.clips[i] for i in val_idx], cfg, "val")
+        val = AudioFolder(FileClips(index, [rows[i] for i in val_idx], sr), cfg, "val")
     if d.denoise or noise_dir is not None:
-        train = DenoisingFolder(train, noise.clips, cfg)
-        val = DenoisingFolder(val, noise.clips, cfg) if val is not None else None
+        noise = FileClips(noise_index, noise_rows, sr) if noise_index is not None else None
+        train = DenoisingFolder(train, noise, cfg)
+        val = DenoisingFolder(val, noise, cfg) if val is not None else None
     log.info(
-        "%s: %d training and %d validation file(s), %d left out",
+        "%s: %d training and %d validation file(s), %d left out (index: %s)",
         root,
         len(train_idx),
         len(val_idx),
         len(bad),
+        index.cache_file or "memory only",
     )
     return Datasets(
         train=train,
         val=val,
-        train_files=[loaded.paths[i] for i in train_idx],
-        val_files=[loaded.paths[i] for i in val_idx],
+        train_files=[paths[i] for i in train_idx],
+        val_files=[paths[i] for i in val_idx],
         bad_files=bad,
-        skipped_short=loaded.short,
-        noise_files=noise.paths,
+        skipped_short=[index.file(i) for i in short] if d.short_clips == "skip" else [],
+        noise_files=[noise_index.file(i) for i in noise_rows] if noise_index is not None else [],
+        index_file=index.cache_file,
     )

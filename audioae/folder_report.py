@@ -1,6 +1,7 @@
 """Dataset check before training (``audioae inspect DIR``): what is in a folder and what will go wrong.
 
-:func:`inspect_folder` decodes every audio file under a folder once and reports counts,
+:func:`inspect_folder` reads a folder's index (every audio file decoded once, then cached:
+:mod:`audioae.dataindex`) and reports counts,
 total duration, sample-rate and channel histograms, and the files training would trip on:
 unreadable (with the reason), silent, clipped and too short. It then turns those findings,
 together with the data settings of a recipe, into warnings that each say what to change.
@@ -19,13 +20,12 @@ from pathlib import Path
 
 from audioae.audio import (
     AUDIO_EXTENSIONS,
-    AudioError,
     NoAudioFilesError,
     find_audio_files,
     load_audio,
-    rms_db,
 )
 from audioae.data import split_by_hash
+from audioae.dataindex import CLIP_LEVEL, index_folder
 
 
 @dataclass(frozen=True)
@@ -257,11 +257,17 @@ def inspect_folder(
     batch_size: int = 16,
     val_fraction: float = 0.1,
     silence_db: float = -60.0,
-    clip_level: float = 0.999,
+    clip_level: float = CLIP_LEVEL,
     clip_fraction: float = 0.001,
     extensions: Iterable[str] = AUDIO_EXTENSIONS,
+    progress: bool = False,
 ) -> FolderReport:
-    """Decode every audio file under ``root`` and report what training would trip on.
+    """Report what training would trip on in the audio files under ``root``.
+
+    The files' facts come from the folder's index (:func:`audioae.dataindex.index_folder`,
+    the one training uses): every file is decoded once and the result cached beside the
+    data, so a second inspection of an unchanged folder reads no audio (``progress``: a
+    progress bar while new files are decoded).
 
     The keyword arguments mirror a recipe: ``audio.sample_rate`` (Hz), ``data.segment_seconds``
     (s), ``data.batch_size``, ``data.val_fraction``, ``data.silence_db`` (dBFS). A file is
@@ -307,24 +313,24 @@ def inspect_folder(
             root, f"no audio files found (looked for {', '.join(sorted(wanted))}){other}"
         )
 
+    index = index_folder(root, extensions=extensions, progress=progress)
     files: list[FileStats] = []
-    unreadable: list[tuple[Path, str]] = []
-    for path in paths:
-        try:
-            wav, sr = load_audio(path, mono=False)  # (channels, time) at the native rate
-        except AudioError as exc:
-            unreadable.append((path, exc.reason))
-            continue
+    for i in range(len(index)):
+        clipped = float(index.clipped_fraction[i])
+        if clip_level != CLIP_LEVEL:  # the index counts at CLIP_LEVEL: decode for another level
+            wav, _ = load_audio(index.file(i), mono=False)
+            clipped = float((wav.abs() >= clip_level).double().mean())
         files.append(
             FileStats(
-                path=path,
-                sample_rate=sr,
-                channels=int(wav.shape[0]),
-                duration=wav.shape[-1] / sr,
-                rms_db=float(rms_db(wav.mean(dim=0))),
-                clipped_fraction=float((wav.abs() >= clip_level).double().mean()),
+                path=index.file(i),
+                sample_rate=int(index.sample_rate[i]),
+                channels=int(index.channels[i]),
+                duration=float(index.frames[i] / index.sample_rate[i]),
+                rms_db=float(index.rms_db[i]),
+                clipped_fraction=clipped,
             )
         )
+    unreadable = index.bad_files
     report = FolderReport(
         root=root,
         files=files,

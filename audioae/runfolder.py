@@ -166,9 +166,11 @@ def check_not_foreign(root: Path) -> bool:
     if root.exists() and not root.is_dir():
         raise NotARunFolderError(root, "exists and is not a folder; choose another --out")
     entries = set(os.listdir(root)) if root.is_dir() else set()
-    if not entries - {LOCK_FILE}:
+    # the data index is cached here when the data folder is read-only (dataindex.py)
+    index_caches = {e for e in entries if e.startswith("data-index-") and e.endswith(".json")}
+    if not entries - {LOCK_FILE} - index_caches:
         return False
-    foreign = sorted(entries - RUN_ENTRIES)
+    foreign = sorted(entries - RUN_ENTRIES - index_caches)
     if foreign or CONFIG_FILE not in entries:
         shown = ", ".join(foreign[:3] or sorted(entries)[:3])
         raise NotARunFolderError(

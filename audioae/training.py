@@ -379,9 +379,8 @@ def with_overrides(
 
 
 def _loader(
-    dataset, cfg: Config, sampler: EpochSampler, *, drop_last: bool, pin: bool
+    dataset, cfg: Config, sampler: EpochSampler, *, drop_last: bool, pin: bool, workers: int
 ) -> DataLoader:
-    workers = cfg.data.num_workers
     return DataLoader(
         dataset,
         batch_size=cfg.data.batch_size,
@@ -390,26 +389,42 @@ def _loader(
         drop_last=drop_last,
         pin_memory=pin,
         persistent_workers=workers > 0,
+        prefetch_factor=2 if workers > 0 else None,
     )
 
 
 def build_data_loaders(
-    cfg: Config, datasets: Datasets, *, pin_memory: bool
+    cfg: Config, datasets: Datasets, *, pin_memory: bool, resume_step: int | None = None
 ) -> tuple[DataLoader, DataLoader | None]:
-    """``(train, val)`` loaders: training indices carry the epoch (:class:`EpochSampler`) and
-    are sharded over DDP processes; validation is the same fixed segments on every process,
-    or None without a validation split."""
+    """``(train, val)`` loaders reading crops in ``data.num_workers`` worker processes.
+
+    Training indices carry the epoch (:class:`EpochSampler`) and are sharded over DDP
+    processes; the training loader is one pass of ``training.max_steps`` batches (Lightning
+    sees one long epoch); validation's fixed segments are sharded too (each process evaluates its
+    share; the logged loss is averaged over processes). ``resume_step``: the optimiser step
+    of the checkpoint a resumed run continues from, so that its batches are exactly those an
+    uninterrupted run would have seen. The validation loader is None without a validation
+    split; it uses at most one worker (a few batches per validation).
+    """
+    workers = cfg.data.workers
+    sampler = EpochSampler(
+        len(datasets.train),
+        batch_size=cfg.data.batch_size,
+        max_steps=cfg.training.max_steps,
+        start_step=resume_step or 0,
+    )
     train_loader = _loader(
-        datasets.train, cfg, EpochSampler(len(datasets.train)), drop_last=True, pin=pin_memory
+        datasets.train, cfg, sampler, drop_last=True, pin=pin_memory, workers=workers
     )
     val_loader = None
     if datasets.val is not None:
         val_loader = _loader(
             datasets.val,
             cfg,
-            EpochSampler(len(datasets.val), fixed=True, shard=False),
+            EpochSampler(len(datasets.val), fixed=True),
             drop_last=False,
             pin=pin_memory,
+            workers=min(workers, 1),
         )
     return train_loader, val_loader
 
@@ -510,9 +525,9 @@ def fit(
     """
     sigint = interrupt.catch_sigint() if interrupt is not None else contextlib.nullcontext()
     with warnings.catch_warnings(), sigint:
-        # Resuming mid-epoch restarts that epoch's (deterministic) crops from its beginning;
-        # global step, optimiser and scheduler state are exact, so Lightning's warning about
-        # non-resumable loaders does not apply here.
+        # A resumed run's sampler starts after the batches already trained on
+        # (build_data_loaders(resume_step=)), so Lightning's warning about non-resumable
+        # loaders does not apply here.
         warnings.filterwarnings(
             "ignore", message=".*resuming from a checkpoint that ended before the epoch ended"
         )
@@ -603,12 +618,19 @@ def train(
     cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
     run = RunFolder(Path(out_dir))
     placement = resolve_placement(cfg.training)
+    main_rank = (
+        int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    )
+    # Rank 0 indexes the folders (or reads their cached index) before Lightning starts the
+    # other ranks, which then read the cache: no rank decodes the corpus again.
     datasets = build_datasets(
         cfg,
         data_dir,
         noise_dir,
         world_size=placement.world_size,
-        report=int(os.environ.get("LOCAL_RANK", 0)) == 0,
+        report=main_rank,
+        cache_dir=run.root,
+        progress=progress and main_rank,
     )
     with quiet_lightning(verbose):
         trainer, best_cb, interrupt = build_trainer(
@@ -629,7 +651,10 @@ def train(
         if main:
             _log_start(cfg, run, module, placement)
         train_loader, val_loader = build_data_loaders(
-            cfg, datasets, pin_memory=placement.pin_memory
+            cfg,
+            datasets,
+            pin_memory=placement.pin_memory,
+            resume_step=checkpoint_step(ckpt_path) if ckpt_path is not None else None,
         )
         fit(trainer, module, train_loader, val_loader, ckpt_path, interrupt)
         return export_result(trainer, run, best_cb)

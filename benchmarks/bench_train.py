@@ -56,7 +56,7 @@ def bench(recipe: str, steps: int, warmup: int) -> dict[str, float]:
         cfg, ROOT / "data" / data, ROOT / "data" / noise if noise else None, report=False
     )
     sampler = EpochSampler(len(ds.train))
-    loader = _loader(ds.train, cfg, sampler, drop_last=True, pin=False)
+    loader = _loader(ds.train, cfg, sampler, drop_last=True, pin=False, workers=0)
     module = AutoEncoderModule(cfg)
     module.train()
     opt = module.configure_optimizers()

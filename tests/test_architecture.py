@@ -30,6 +30,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",
+        "dataindex",
+        "clips",
         "training",
         "runfolder",
         "runlock",

@@ -15,6 +15,7 @@ from conftest import DATA, sine
 from torch.utils.data import DataLoader
 
 from audioae.augment import colored_noise, random_biquad, random_gain
+from audioae.clips import FileClips
 from audioae.config import ConfigError, load_config
 from audioae.data import (
     AudioFolder,
@@ -22,9 +23,9 @@ from audioae.data import (
     DenoisingFolder,
     EpochSampler,
     build_datasets,
-    load_clips,
     split_by_hash,
 )
+from audioae.dataindex import index_folder
 
 SR = 16000
 
@@ -130,11 +131,20 @@ def test_split_of_a_folder_of_links_ignores_spelling_and_targets(
     assert val_abs == val_rel == val_src and len(val_abs) == 3
 
 
-def test_load_clips_resamples_to_mono(write_audio) -> None:
+def test_file_clips_read_windows_resampled_to_mono(write_audio, tmp_path: Path) -> None:
+    from audioae.audio import load_audio
+
     path = write_audio("stereo_22k.wav", sine(440.0, 0.5, 22050, channels=2), sample_rate=22050)
-    loaded = load_clips([path], SR)
-    assert not loaded.bad
-    assert loaded.clips[0].shape == (8000,)
+    index = index_folder(tmp_path)
+    assert not index.bad and index.paths == ["stereo_22k.wav"]
+    clips = FileClips(index, [0], SR)
+    assert clips.lengths.tolist() == [8000]
+    whole, _ = load_audio(path, sample_rate=SR, mono=True)  # the whole file, resampled at once
+    window = clips.read(0, 3000, 2000)  # only [3000, 5000) read, with a little context
+    assert window.shape == (2000,)
+    torch.testing.assert_close(window, whole[0, 3000:5000], atol=2e-3, rtol=0)
+    tail = clips.read(0, 7000, 2000)  # past the end: zero-padded
+    assert tail.shape == (2000,) and torch.count_nonzero(tail[1000:]) == 0
 
 
 def _write(path: Path, data: np.ndarray, subtype: str = "PCM_16") -> None:
@@ -174,13 +184,19 @@ def test_bad_files_are_left_out_with_one_warning(tmp_path: Path, caplog) -> None
 def test_files_below_silence_db_are_left_out_as_silent(tmp_path: Path) -> None:
     # a sine of amplitude 0.01 is at 20 log10(0.01 / sqrt(2)) = -43.0 dBFS: the same level
     # that audioae.audio.rms_db (and so ``audioae inspect``) reports
-    path = tmp_path / "quiet.wav"
-    _write(path, sine(440.0, 1.0, SR, amplitude=0.01)[0], subtype="FLOAT")
+    root = tmp_path / "folder"
+    _write(root / "quiet.wav", sine(440.0, 1.0, SR, amplitude=0.01)[0], subtype="FLOAT")
+    _write(root / "loud.wav", sine(440.0, 1.0, SR, amplitude=0.5)[0], subtype="FLOAT")
     level = 20 * math.log10(0.01 / math.sqrt(2))
-    assert load_clips([path], SR, silence_db=level - 0.05).paths == [path]
-    rejected = load_clips([path], SR, silence_db=level + 0.05)
-    assert rejected.paths == [] and [p for p, _ in rejected.bad] == [path]
-    assert "silent" in rejected.bad[0][1]
+    assert index_folder(root).rms_db[1] == pytest.approx(level, abs=1e-3)
+    cfg = f"data.silence_db={level - 0.05}", "data.val_fraction=0"
+    kept = build_datasets(_cfg(*cfg), root, report=False)
+    assert [p.name for p in kept.train_files] == ["loud.wav", "quiet.wav"] and not kept.bad_files
+    cfg = f"data.silence_db={level + 0.05}", "data.val_fraction=0"
+    rejected = build_datasets(_cfg(*cfg), root, report=False)
+    assert [p.name for p in rejected.train_files] == ["loud.wav"]
+    assert [p.name for p, _ in rejected.bad_files] == ["quiet.wav"]
+    assert "silent" in rejected.bad_files[0][1]
 
 
 def test_empty_and_too_small_folders_give_clear_errors(tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ def _add_inspect(subparsers) -> None:
         subparsers,
         "inspect",
         summary="check a folder of audio before training",
-        description="Decode every audio file in a folder and report what training would trip on "
+        description="Index a folder of audio (decoding new or changed files once; the index is cached "
+        "beside the data as .audioae-index.json) and report what training would trip on "
         "(unreadable, silent, clipped or too short files, too few files for the split).",
         examples=[
             "audioae inspect my_sounds/",
@@ -159,6 +160,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
             batch_size=cfg.data.batch_size,
             val_fraction=cfg.data.val_fraction,
             silence_db=cfg.data.silence_db,
+            progress=True,
         )
     except NoAudioFilesError as exc:
         print(f"audioae: {exc}", file=sys.stderr)
