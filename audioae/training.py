@@ -225,20 +225,34 @@ class AutoEncoderModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        t = self.cfg.training
-        optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay
-        )
-        # a partial keeps no state in the scheduler's state_dict, so a resumed run with a larger
-        # training.max_steps stretches the schedule to the new length.
-        factor = functools.partial(
-            lr_factor, warmup_steps=t.warmup_steps, max_steps=t.max_steps, schedule=t.lr_schedule
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
-        }
+        return configure_adamw(self.model.parameters(), self.cfg.training)
+
+
+def configure_adamw(parameters, training_cfg: TrainingConfig) -> dict[str, Any]:
+    """AdamW and the per-step :func:`lr_factor` schedule of ``training_cfg``, as Lightning's
+    ``configure_optimizers`` returns them."""
+    t = training_cfg
+    optimizer = torch.optim.AdamW(parameters, lr=t.learning_rate, weight_decay=t.weight_decay)
+    # a partial keeps no state in the scheduler's state_dict, so a resumed run with a larger
+    # training.max_steps stretches the schedule to the new length.
+    factor = functools.partial(
+        lr_factor, warmup_steps=t.warmup_steps, max_steps=t.max_steps, schedule=t.lr_schedule
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return {
+        "optimizer": optimizer,
+        "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
+    }
+
+
+def build_module(cfg: Config) -> L.LightningModule:
+    """The Lightning module of ``cfg.task``: :class:`AutoEncoderModule` (``autoencoder``) or
+    :class:`audioae.vocoder_training.VocoderModule` (``vocoder``)."""
+    if cfg.task == "vocoder":
+        from .vocoder_training import VocoderModule  # imports this module: import lazily
+
+        return VocoderModule(cfg)
+    return AutoEncoderModule(cfg)
 
 
 class _FinalCheckpoint(Callback):
@@ -464,7 +478,7 @@ def build_trainer(
 
 def fit(
     trainer: L.Trainer,
-    module: AutoEncoderModule,
+    module: L.LightningModule,
     train_loader: DataLoader,
     val_loader: DataLoader | None,
     ckpt_path: Path | None,
@@ -558,7 +572,7 @@ def train(
     )
     L.seed_everything(cfg.training.seed, workers=True, verbose=False)
     ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=trainer.is_global_zero)
-    module = AutoEncoderModule(cfg)  # after seeding: the initial weights depend on the seed
+    module = build_module(cfg)  # after seeding: the initial weights depend on the seed
     train_loader, val_loader = build_data_loaders(cfg, datasets, pin_memory=placement.pin_memory)
     fit(trainer, module, train_loader, val_loader, ckpt_path)
     return export_result(trainer, run, best_cb)
