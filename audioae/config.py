@@ -339,7 +339,9 @@ class VocoderConfig:
     ``dim``: channels of the ConvNeXt blocks (Liu et al. 2022; as Vocos, Siuzdak 2023);
     ``n_blocks`` blocks of a depthwise conv of ``kernel_size`` frames and a pointwise MLP of
     ``expansion * dim`` channels. ``max_log_magnitude`` clamps the log-magnitude head (natural
-    log of the linear STFT magnitude) before ``exp``.
+    log of the linear STFT magnitude) before ``exp``. ``phase_carrier``: the phase heads
+    predict the deviation from each bin's centre-frequency phase advance (a phase-vocoder
+    carrier), which a shift-invariant network cannot produce on its own.
     """
 
     dim: int = 192
@@ -347,6 +349,7 @@ class VocoderConfig:
     kernel_size: int = 7
     expansion: int = 3
     max_log_magnitude: float = 7.0
+    phase_carrier: bool = False
 
     def __post_init__(self) -> None:
         for key in ("dim", "n_blocks", "expansion"):

@@ -150,8 +150,22 @@ class Vocoder(nn.Module):
             mag = self.frontend.to_magnitude(features)
         return mag.clamp_min(_PRIOR_FLOOR).log()
 
-    def spectrum(self, features: Tensor) -> VocoderOutput:
+    def carrier(self, frames: int, frame_offset: int, like: Tensor) -> Tensor:
+        """Phase advance of each bin's centre frequency, ``2 pi k hop (t + frame_offset) / n_fft``
+        wrapped to ``[0, 2 pi)``, ``(n_freq, frames)``."""
+        n_fft, hop = self.frontend.n_fft, self.frontend.hop_length
+        k = torch.arange(self.n_freq, device=like.device, dtype=torch.float64).unsqueeze(1)
+        t = torch.arange(frames, device=like.device, dtype=torch.float64) + frame_offset
+        cycles = torch.remainder(k * (t * hop), n_fft) / n_fft  # exact in float64
+        return (2.0 * math.pi * cycles).to(like.dtype)
+
+    def spectrum(self, features: Tensor, frame_offset: int = 0) -> VocoderOutput:
         """Magnitude and phase ``(batch, n_freq, frames)`` of ``features (batch, n_bins, frames)``.
+
+        With ``config.phase_carrier`` the phase heads give the deviation from each bin's
+        centre-frequency advance (:meth:`carrier`, as a phase vocoder), so a stationary
+        input decodes to a steadily advancing phase; ``frame_offset`` is the absolute index
+        of the first frame (chunked decoding).
 
         Raises:
             ValueError: ``features`` is not 3-D with the front-end's ``n_bins`` bins.
@@ -168,6 +182,9 @@ class Vocoder(nn.Module):
         delta, a, b = h.split(self.n_freq, dim=1)
         log_mag = (self.prior(features) + delta).clamp(max=self.config.max_log_magnitude)
         phase = torch.atan2(b, a + _PHASE_EPS)
+        if self.config.phase_carrier:
+            phase = phase + self.carrier(features.shape[-1], frame_offset, phase)
+            phase = torch.remainder(phase + math.pi, 2.0 * math.pi) - math.pi
         return VocoderOutput(log_mag.exp(), phase)
 
     def synthesize(self, out: VocoderOutput, length: int | None = None) -> Tensor:
@@ -177,14 +194,15 @@ class Vocoder(nn.Module):
         window = self.frontend.window.to(device=spec.device, dtype=out.magnitude.dtype)
         return self.frontend.stft_params.istft(spec, window, length)
 
-    def forward(self, features: Tensor, length: int | None = None) -> Tensor:
+    def forward(self, features: Tensor, length: int | None = None, frame_offset: int = 0) -> Tensor:
         """Waveform ``(batch, time)`` of ``features (batch, n_bins, frames)``, in one pass.
 
         Args:
             length: output samples (must give ``frames`` STFT frames: ``1 + length //
                 hop_length == frames``); default ``(frames - 1) * hop_length``.
+            frame_offset: absolute index of the first frame (see :meth:`spectrum`).
         """
-        return self.synthesize(self.spectrum(features), length)
+        return self.synthesize(self.spectrum(features, frame_offset), length)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -218,7 +236,7 @@ class Vocoder(nn.Module):
         for w in plan_windows(frames, max(chunk_frames, 1), self.margin_frames, 1):
             last = w.stop >= frames
             piece_len = total - w.start * hop if last else (w.stop - w.start - 1) * hop
-            wav = self.forward(x[..., w.start : w.stop], piece_len)
+            wav = self.forward(x[..., w.start : w.stop], piece_len, w.start)
             begin = (w.keep_start - w.start) * hop
             end = piece_len if w.keep_stop >= frames else (w.keep_stop - w.start) * hop
             stop = total if w.keep_stop >= frames else w.keep_stop * hop

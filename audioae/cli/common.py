@@ -88,12 +88,13 @@ def load_pipeline(args: argparse.Namespace, task: str | None = None):
     says what the model is for.
 
     Raises:
-        audioae.modelfile.ModelFileError: not a readable model file.
+        audioae.modelfile.ModelFileError: not a readable model file (or ``--vocoder`` file;
+            one for other front-end settings is refused).
         audioae.pipeline.PipelineError: an unusable ``--device``, or a model for another task.
     """
     from ..pipeline import Pipeline
 
-    pipe = Pipeline.load(args.model, device=args.device)
+    pipe = Pipeline.load(args.model, device=args.device, vocoder=getattr(args, "vocoder", None))
     if task is not None:
         pipe.require_task(task)
     return pipe
