@@ -9,8 +9,9 @@ Methods (:data:`PHASE_METHODS`):
   (e.g. the noisy input when denoising; :func:`istft_with_phase`);
 - with a learned decoder (:class:`audioae.vocoder.Vocoder`), :func:`learned_methods` adds
   ``"learned"`` (the decoder's magnitude and phase, one inverse STFT, chunked) and
-  ``"learned+griffin-lim"`` (Griffin-Lim on the decoder's magnitude, started from its phase,
-  ``PhaseConfig.warm_start_iter`` iterations).
+  ``"learned+griffin-lim"`` (Griffin-Lim on the front-end's magnitude, as ``"griffin-lim"``,
+  started from the decoder's phase instead of a random one, ``PhaseConfig.warm_start_iter``
+  iterations).
 
 A method is a function of one :class:`PhaseRequest`; a new one is added to
 :data:`PHASE_METHODS` or, when it needs per-model state such as weights, passed to one
@@ -191,18 +192,17 @@ def learned_methods(vocoder) -> dict[str, PhaseMethod]:
 
     def learned_griffin_lim(request: PhaseRequest) -> Tensor:
         features = _request_features(request)
-        lead = features.shape[:-2]
         with torch.no_grad():
-            out = vocoder.spectrum(features.reshape(-1, *features.shape[-2:]))
-        wav = request.frontend.stft_params.griffin_lim(
-            out.magnitude,
-            request.window(out.magnitude),
+            phase = vocoder.spectrum(features.reshape(-1, *features.shape[-2:])).phase
+        mag = request.magnitude()
+        return request.frontend.stft_params.griffin_lim(
+            mag,
+            request.window(mag),
             n_iter=request.config.warm_start_iter,
             momentum=request.config.momentum,
-            init=out.phase,
+            init=phase.reshape(mag.shape),
             length=request.length,
         )
-        return wav.reshape(*lead, wav.shape[-1])
 
     return {"learned": learned, "learned+griffin-lim": learned_griffin_lim}
 

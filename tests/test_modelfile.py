@@ -39,7 +39,10 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path, bottleneck: str) -> 
     path = save_model_file(tmp_path / "m.safetensors", model, cfg)
     loaded = load_model_file(path)
     assert loaded.config == cfg
-    assert loaded.metadata["format"] == FORMAT and loaded.metadata["format_version"] == FORMAT_VERSION == "2"
+    assert (
+        loaded.metadata["format"] == FORMAT
+        and loaded.metadata["format_version"] == FORMAT_VERSION == "2"
+    )
     assert not loaded.model.training
     model.eval()
     x = torch.randn(3, model.n_bins, 21)
