@@ -65,8 +65,9 @@ class LoadedModel:
         model: the :class:`~audioae.models.AutoEncoder` in ``eval()`` mode on the requested device.
         config: the run's :class:`~audioae.config.Config`.
         metadata: the file's raw metadata (string to string).
-        model_hash: 16-byte BLAKE2b digest of the tensors (names, dtypes, shapes, bytes);
-            latent files carry it so a decoder can check it has the encoder's weights.
+        model_hash: 16-byte BLAKE2b digest of the model's tensors (names, dtypes, shapes,
+            bytes; a carried decoder's tensors left out); latent files carry it so a decoder
+            can check it has the encoder's weights.
         vocoder: the learned decoder the file carries (``eval()``, on the device), or None.
     """
 
@@ -266,7 +267,9 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     decoder_tensors = {
         k[len(VOCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(VOCODER_PREFIX)
     }
-    tensors = {k: v for k, v in tensors.items() if not k.startswith(VOCODER_PREFIX)}
+    if decoder_tensors:  # the model's hash leaves the decoder out: latent files stay valid
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(VOCODER_PREFIX)}
+        digest = tensors_digest(tensors)
     try:
         model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
         model.load_state_dict(tensors, strict=True)

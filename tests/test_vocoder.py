@@ -202,6 +202,9 @@ def test_model_file_carries_its_decoder(tmp_path: Path) -> None:
     assert read_metadata(path)["format_version"] == "2"
     loaded = load_model_file(path)
     assert loaded.vocoder is not None
+    # the model's hash (stamped into latent files) does not change with a carried decoder
+    plain = load_model_file(save_model_file(tmp_path / "plain.safetensors", model, cfg))
+    assert loaded.model_hash == plain.model_hash
     features = voc.frontend(torch.randn(1, 2000) * 0.1)
     with torch.no_grad():
         torch.testing.assert_close(
