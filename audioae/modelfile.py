@@ -389,3 +389,38 @@ def check_vocoder_compatible(model_cfg: Config, vocoder_cfg: Config, source: str
 
 
 _MEL_ONLY_KEYS = ("n_mels", "f_min", "f_max", "mel_scale")
+
+
+def attach_vocoder(
+    model_file: str | os.PathLike,
+    vocoder_file: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str | None = None,
+    overwrite: bool = False,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a copy of a model file that carries a stand-alone decoder (and optionally a new
+    default ``phase.method``). The model's weights, and so its hash, are unchanged.
+
+    Args:
+        model_file: a model file; ``vocoder_file``: a decoder file for its front-end.
+        out: the new model file.
+        method: the model's new ``phase.method`` (e.g. the benchmark's best), or None to keep it.
+        overwrite, dtype: as :func:`save_model_file`.
+
+    Raises:
+        ModelFileError: an unreadable file; VocoderMismatchError: other front-end settings.
+        ConfigError: an unknown ``method``.
+    """
+    loaded = load_model_file(model_file)
+    attached = load_vocoder_file(vocoder_file)
+    check_vocoder_compatible(loaded.config, attached.config, str(vocoder_file))
+    cfg = loaded.config
+    if method is not None:
+        data = cfg.to_dict()
+        data["phase"]["method"] = method
+        cfg = config_from_dict(data, source="attach_vocoder(method=...)")
+    return save_model_file(
+        out, loaded.model, cfg, overwrite=overwrite, dtype=dtype, vocoder=attached.vocoder
+    )

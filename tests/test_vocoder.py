@@ -227,6 +227,18 @@ def test_model_file_without_decoder_still_uses_griffin_lim(tmp_path: Path) -> No
         pipe.reconstruct(wav, phase="learned")
 
 
+def test_attach_vocoder_writes_a_model_file_that_carries_it(tmp_path: Path) -> None:
+    from audioae.modelfile import attach_vocoder
+
+    model, cfg = _ae(tmp_path)
+    plain = save_model_file(tmp_path / "m.safetensors", model, cfg)
+    voc_path = save_vocoder_file(tmp_path / "voc.safetensors", _vocoder(), _cfg())
+    out = attach_vocoder(plain, voc_path, tmp_path / "with.safetensors", method="learned")
+    pipe = Pipeline.load(out, device="cpu")
+    assert pipe.vocoder is not None and pipe.default_phase == "learned"
+    assert pipe.model_hash == load_model_file(plain).model_hash
+
+
 def test_version_1_model_files_still_load(tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 
@@ -389,3 +401,13 @@ def test_cuda_training_step() -> None:
     result.total.backward()
     assert estimate.shape == wav.shape and torch.isfinite(result.total)
     assert all(p.grad is not None for p in module.model.parameters())
+
+
+@CUDA
+def test_cuda_pipeline_learned_phase(tmp_path: Path) -> None:
+    model, cfg = _ae(tmp_path)
+    pipe = Pipeline(model, cfg, vocoder=_vocoder(), device="cuda")
+    wav = _tone(0.3).unsqueeze(0)
+    for phase in ("learned", "learned+griffin-lim"):
+        out = pipe.reconstruct(wav, phase=phase)
+        assert out.shape == wav.shape and out.device.type == "cuda"
