@@ -214,7 +214,8 @@ class Pipeline:
         (``also``: other valid names the caller handles itself, listed in the error).
 
         Raises:
-            ValueError: an unknown method, or a learned one without a decoder.
+            PipelineError: (a ``ValueError``) an unknown method, or a learned one without a
+                decoder.
         """
         if phase is None:
             return self.default_phase
@@ -222,7 +223,7 @@ class Pipeline:
             hint = ""
             if phase.startswith("learned"):
                 hint = " (the learned methods need a decoder: a model file that carries one, or --vocoder FILE)"
-            raise ValueError(
+            raise PipelineError(
                 f"phase: {phase!r} is not one of {', '.join([*self.phase_methods, *also])}{hint}"
             )
         return phase
