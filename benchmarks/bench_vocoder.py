@@ -14,9 +14,9 @@ the decoder's front-end (80 mels, n_fft 1024, hop 256: the codec's) and, with
 
 Metrics against the clip: PESQ-WB (speech only; the ``pesq`` package), multi-resolution STFT
 distance (``audioae.metrics``), log-mel L1 (80 mels), spectral convergence (n_fft 1024, hop
-256), and the time per audio second on one CPU thread (the machine is shared, so times are
-indicative; all methods run interleaved per clip in the same run). Ratios in the summary
-compare methods of this run.
+256), and the CPU time per audio second on one torch thread (process CPU time, so the
+other jobs of a shared machine do not inflate it; all methods run interleaved per clip in
+the same run). Ratios in the summary compare methods of this run.
 
 Usage (from the repository root)::
 
@@ -108,17 +108,17 @@ def run(
                 features["codec"] = codec._decode_features(codec.encode(wav), frames)
         for source, feats in features.items():
             for name, fn in fns.items():
-                start = time.perf_counter()
+                start = time.process_time()
                 with torch.no_grad():
                     out = fn(feats, length)
-                elapsed = time.perf_counter() - start
+                elapsed = time.process_time() - start
                 row = scores(out, wav, frontend, group == "speech")
                 row["time"] = elapsed / seconds
                 table[(source, group, name)].append(row)
-        start = time.perf_counter()
+        start = time.process_time()
         out = oracle.from_magnitude(frontend.magnitude(wav), length, method="griffin-lim")
         row = scores(out, wav, frontend, group == "speech")
-        row["time"] = (time.perf_counter() - start) / seconds
+        row["time"] = (time.process_time() - start) / seconds
         table[("exact", group, "griffin-lim 32 (true |STFT|)")].append(row)
         print(f"  {i + 1}/{len(clips)} {path.name}", flush=True)
     return table
@@ -133,12 +133,13 @@ def format_section(table, info: dict[str, str]) -> str:
     lines = [HEADING, ""]
     lines.append(
         f"`python benchmarks/bench_vocoder.py` ({info['date']}; {info['machine']}). Held-out split "
-        f"of data/splits.yaml: {info['clips']}. Decoder: `{info['vocoder']}`, {info['params']} "
+        f"of data/splits.yaml: {info['clips']}. `exact`: from the clip's own features; `codec`: from "
+        "the shipped codec's decoded features (unquantised latent). Decoder: `{info['vocoder']}`, {info['params']} "
         f"parameters, trained {info['trained']}. Features: 80-band log-mel, n_fft 1024, hop 256 at "
         "16 kHz (the codec's front-end). Griffin-Lim: fast Griffin-Lim (momentum 0.99) after NNLS "
         "mel inversion, seeded random initial phase; `learned+griffin-lim N`: N iterations of the "
-        "same Griffin-Lim started from the decoder's phase. Time: seconds per audio second on one CPU thread "
-        "(shared machine: indicative), mel inversion included. PESQ-WB: `pesq` package, speech only.",
+        "same Griffin-Lim started from the decoder's phase. Time: CPU seconds per audio second, one "
+        "torch thread (process CPU time), mel inversion included. PESQ-WB: `pesq` package, speech only.",
     )
     lines.append("")
     header = [
@@ -149,7 +150,7 @@ def format_section(table, info: dict[str, str]) -> str:
         "MR-STFT",
         "log-mel L1",
         "SC",
-        "s per audio s",
+        "CPU s per audio s",
     ]
     rows = []
     for (source, group, name), values in sorted(table.items(), key=lambda kv: kv[0][:2]):
