@@ -134,7 +134,7 @@ def format_section(table, info: dict[str, str]) -> str:
     lines.append(
         f"`python benchmarks/bench_vocoder.py` ({info['date']}; {info['machine']}). Held-out split "
         f"of data/splits.yaml: {info['clips']}. `exact`: from the clip's own features; `codec`: from "
-        "the shipped codec's decoded features (unquantised latent). Decoder: `{info['vocoder']}`, {info['params']} "
+        f"the shipped codec's decoded features (unquantised latent). Decoder: `{info['vocoder']}`, {info['params']} "
         f"parameters, trained {info['trained']}. Features: 80-band log-mel, n_fft 1024, hop 256 at "
         "16 kHz (the codec's front-end). Griffin-Lim: fast Griffin-Lim (momentum 0.99) after NNLS "
         "mel inversion, seeded random initial phase; `learned+griffin-lim N`: N iterations of the "
