@@ -8,8 +8,11 @@ logs reconstructed audio (Griffin-Lim) and spectrogram images to TensorBoard.
 :func:`train` runs named steps: :func:`with_overrides`, :func:`resolve_placement`,
 :func:`audioae.data.build_datasets`, :func:`build_trainer`,
 :func:`audioae.runfolder.prepare_run_folder` (resume checks, ``config.yaml``),
-:func:`build_data_loaders`, :func:`fit` and :func:`export_result` (the best checkpoint to
-``model.safetensors``). The run folder's layout is in :mod:`audioae.runfolder`.
+:func:`build_module` (the module of ``task``: this one, or for ``task: vocoder``
+:class:`audioae.vocoder_training.VocoderModule`), :func:`build_data_loaders`, :func:`fit`
+and :func:`export_result` (the best checkpoint to ``model.safetensors``: a model file, or a
+stand-alone decoder file for a vocoder run). The run folder's layout is in
+:mod:`audioae.runfolder`.
 
 Precision ``auto``: ``bf16-mixed`` on CUDA when supported, else ``16-mixed``; ``32-true`` on
 the CPU. More than one device (or node) uses DDP with Lightning's own launcher (NCCL on GPUs,
