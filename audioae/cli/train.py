@@ -20,7 +20,8 @@ def _add_train(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         help="train an autoencoder on a folder of audio",
-        description="Train an autoencoder on a folder of audio and export RUN_DIR/model.safetensors. "
+        description="Train an autoencoder on a folder of audio and export RUN_DIR/model.safetensors "
+        "(with the vocoder recipe: a learned decoder, exported as a stand-alone decoder file). "
         + recipes_help(),
     )
     p.add_argument(
