@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--codec", type=Path, help="also decode the codec's features (model file)")
     parser.add_argument("--trained", default="(not stated)", help="training budget, in words")
+    parser.add_argument("--note", default="", help="a closing paragraph (e.g. the ship decision)")
     parser.add_argument(
         "--quick", action="store_true", help=f"{QUICK_CLIPS} clips per group, no write"
     )
@@ -233,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         "trained": args.trained,
     }
     section = format_section(table, info)
+    if args.note:
+        section += "\n" + args.note.strip() + "\n"
     print(section)
     if not (args.quick or args.no_write):
         replace_section(section)
