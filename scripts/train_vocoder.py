@@ -1,14 +1,15 @@
-"""Train the shipped learned decoder (data/models/vocoder.safetensors) with the `vocoder` recipe.
+"""Train the learned decoder for the codec's front-end with the `vocoder` recipe, and on request
+write it as data/models/vocoder.safetensors.
 
-    nice python scripts/train_vocoder.py                 # new run in runs/vocoder
-    nice python scripts/train_vocoder.py --resume        # continue it from its last checkpoint
-    python scripts/train_vocoder.py --ship               # only write the float16 shipped file
+    nice python scripts/train_vocoder.py                       # new run in runs/vocoder
+    nice python scripts/train_vocoder.py --resume              # continue it from its last checkpoint
+    python scripts/train_vocoder.py --skip-training --ship     # write the float16 file from the run
 
 Trains on the *train* files of data/splits.yaml, speech and notes together (the held-out files
 stay unheard; no other audio), through `audioae.training.train` (the same Lightning path as
-`audioae train vocoder`), with one torch thread by default. `--ship` copies the run's
-stand-alone decoder file to data/models/vocoder.safetensors in float16: do it only when the
-benchmark (benchmarks/bench_vocoder.py) shows it beats Griffin-Lim.
+`audioae train vocoder`), with one torch thread by default. `--ship` writes the run's decoder
+to `--out` in float16: do it only when benchmarks/bench_vocoder.py shows it beats Griffin-Lim
+(docs/benchmarks.md, "Learned decoder"); the run's own file is RUN/model.safetensors.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --work")
     parser.add_argument("--max-steps", type=int, help="override training.max_steps")
     parser.add_argument("--set", nargs="*", default=[], dest="overrides", help="KEY=VALUE")
-    parser.add_argument("--ship", action="store_true", help="only write --out from the run")
+    parser.add_argument("--ship", action="store_true", help="write --out (float16) from the run")
+    parser.add_argument("--skip-training", action="store_true", help="use the run as it is")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model_file = args.work / "model.safetensors"
-    if not args.ship:
+    if not args.skip_training:
         started = time.perf_counter()
         splits = load_splits(args.data)
         folder = args.work.parent / (args.work.name + "_data")
@@ -57,6 +59,9 @@ def main() -> None:
         )
         model_file = result.model_file
         print(f"trained {result.steps} steps in {(time.perf_counter() - started) / 60:.1f} min")
+    print(f"run's decoder file: {model_file}")
+    if not args.ship:
+        return
     loaded = load_vocoder_file(model_file)
     target = save_vocoder_file(
         args.out, loaded.vocoder, loaded.config, overwrite=True, dtype=torch.float16
