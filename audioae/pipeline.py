@@ -211,7 +211,7 @@ class Pipeline:
 
     def resolve_phase(self, phase: str | None, also: tuple[str, ...] = ()) -> str:
         """``phase`` checked against :attr:`phase_methods`, or :attr:`default_phase` for None
-        (``also``: other valid names the caller handles itself, listed in the error).
+        (``also``: other valid names the caller handles itself, returned as they are).
 
         Raises:
             PipelineError: (a ``ValueError``) an unknown method, or a learned one without a
@@ -219,6 +219,8 @@ class Pipeline:
         """
         if phase is None:
             return self.default_phase
+        if phase in also:
+            return phase
         if phase not in self.phase_methods:
             hint = ""
             if phase.startswith("learned"):
