@@ -120,10 +120,11 @@ def reconstruct_file(
     source: str | os.PathLike,
     target: str | os.PathLike,
     *,
-    phase: str = "griffin-lim",
+    phase: str | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Encode, decode and rebuild one file through the phase path.
+    """Encode, decode and rebuild one file through the phase path (``phase``: a method of
+    ``pipe.phase_methods`` or ``"input"``; default ``pipe.default_phase``).
 
     A rebuilt phase can put peaks above full scale where the input had none; the output is
     then scaled down as a whole (see :func:`_within_full_scale`) instead of clipped.
@@ -172,9 +173,15 @@ def encode_file(
 
 
 def decode_file(
-    pipe: Pipeline, source: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False
+    pipe: Pipeline,
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    phase: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Rebuild audio from a ``.aae`` file made with this pipeline's model.
+    """Rebuild audio from a ``.aae`` file made with this pipeline's model (``phase``: a
+    method of ``pipe.phase_methods``, default ``pipe.default_phase``).
 
     Griffin-Lim's phase can put peaks above full scale; the output is then scaled down as a
     whole (see :func:`_within_full_scale`) instead of clipped.
@@ -196,7 +203,7 @@ def decode_file(
     decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
-    (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length)])
+    (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length, phase=phase)])
     return save_like_input(
         target, wav, pipe.sample_rate, header.sample_rate, header.length, overwrite=overwrite
     )
@@ -210,6 +217,7 @@ def interpolate_files(
     *,
     steps: int = 8,
     method: str = "linear",
+    phase: str | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
     """Write ``step_00.wav`` … (A → B), ``morph.wav`` (A turning into B over time) and ``grid.png``.
@@ -229,7 +237,7 @@ def interpolate_files(
         _refuse_existing(out_dir / name, overwrite)
     a, _ = load_audio(source_a, sample_rate=pipe.sample_rate, mono=True)
     b, _ = load_audio(source_b, sample_rate=pipe.sample_rate, mono=True)
-    result = pipe.interpolate(a, b, steps, method=method)
+    result = pipe.interpolate(a, b, steps, method=method, phase=phase)
     sounds = _within_full_scale(result.steps + [result.morph])
     written = []
     for name, wav in zip(names, sounds):
@@ -248,14 +256,16 @@ def sample_files(
     n: int = 4,
     seconds: float = 2.0,
     seed: int = 0,
+    phase: str | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Draw ``n`` sounds from a VAE's prior and write ``sample_00.wav`` … into ``out_dir``."""
+    """Draw ``n`` sounds from a VAE's prior and write ``sample_00.wav`` … into ``out_dir``
+    (``phase`` as :meth:`Pipeline.decode`)."""
     out_dir = Path(out_dir)
     names = [out_dir / f"sample_{i:02d}.wav" for i in range(n)]
     for path in names:
         _refuse_existing(path, overwrite)
-    wavs = pipe.sample(n, seconds, generator=torch.Generator().manual_seed(seed))
+    wavs = pipe.sample(n, seconds, generator=torch.Generator().manual_seed(seed), phase=phase)
     for path, wav in zip(names, _within_full_scale(list(wavs))):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     return names

@@ -40,6 +40,8 @@ KL_SCHEDULES = ("linear", "cyclical")
 SHORT_CLIP_POLICIES = ("pad", "skip")
 NOISE_COLORS = ("white", "pink", "brown")
 LR_SCHEDULES = ("constant", "cosine")
+TASKS = ("autoencoder", "vocoder")
+PHASE_METHOD_NAMES = ("griffin-lim", "kept-phase", "learned", "learned+griffin-lim")
 
 
 MAX_YAML_BYTES = 1 << 20
@@ -510,24 +512,112 @@ class TrainingConfig:
 
 @dataclass
 class PhaseConfig:
-    """Waveform reconstruction: Griffin-Lim iterations and momentum (Perraudin et al. 2013)."""
+    """Waveform reconstruction (see :mod:`audioae.phase`).
 
+    ``method``: the default features -> waveform method of a model (``griffin-lim``, or with
+    a learned decoder ``learned`` / ``learned+griffin-lim``; a model without a decoder falls
+    back to ``griffin-lim``). ``n_iter``/``momentum``: Griffin-Lim iterations and momentum
+    (Perraudin et al. 2013); ``warm_start_iter``: the iterations of ``learned+griffin-lim``,
+    which starts from the learned decoder's phase.
+    """
+
+    method: str = "griffin-lim"
     n_iter: int = 64
     momentum: float = 0.99
+    warm_start_iter: int = 16
     seed: int = 0
 
     def __post_init__(self) -> None:
         _in_range("phase.n_iter", self.n_iter, 1, 10_000)
         _in_range("phase.seed", self.seed, 0, MAX_SEED)
+        _choice("phase.method", self.method, PHASE_METHOD_NAMES)
+        _in_range("phase.warm_start_iter", self.warm_start_iter, 0, 10_000)
         if not 0.0 <= self.momentum < 2.0:
             raise ConfigError(f"phase.momentum: must be in [0, 2), got {self.momentum}")
 
 
 @dataclass
+class VocoderConfig:
+    """The learned inverse-STFT decoder (:mod:`audioae.vocoder`): features -> magnitude and
+    phase -> one inverse STFT.
+
+    ``dim``: channels of the ConvNeXt blocks (Liu et al. 2022; as Vocos, Siuzdak 2023);
+    ``n_blocks`` blocks of a depthwise conv of ``kernel_size`` frames and a pointwise MLP of
+    ``expansion * dim`` channels. ``max_log_magnitude`` clamps the log-magnitude head (natural
+    log of the linear STFT magnitude) before ``exp``. ``phase_carrier``: the phase heads
+    predict the deviation from each bin's centre-frequency phase advance (a phase-vocoder
+    carrier), which a shift-invariant network cannot produce on its own.
+    """
+
+    dim: int = 192
+    n_blocks: int = 6
+    kernel_size: int = 7
+    expansion: int = 3
+    max_log_magnitude: float = 7.0
+    phase_carrier: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("dim", "n_blocks", "expansion"):
+            _positive(f"vocoder.{key}", getattr(self, key))
+        if self.kernel_size <= 0 or self.kernel_size % 2 == 0:
+            raise ConfigError(f"vocoder.kernel_size: must be odd and > 0, got {self.kernel_size}")
+
+
+@dataclass
+class VocoderLossConfig:
+    """Training objective of the ``vocoder`` task (:mod:`audioae.vocoder_losses`).
+
+    ``mr_stft_weight``: multi-resolution STFT loss (spectral convergence + log-magnitude L1 at
+    each ``(n_fft, hop_length)`` of ``resolutions``; Yamamoto et al. 2020); ``mel_weight``: L1
+    of log-mel spectra of the waveforms; ``complex_weight``: L1 of the power-law compressed
+    complex spectra (``compression``), which trains the phase where the energy is;
+    ``phase_ip_weight``/``phase_gd_weight``/``phase_iaf_weight``: magnitude-weighted
+    anti-wrapping losses on the instantaneous phase, group delay and instantaneous frequency
+    (APNet, Ai & Ling 2023).
+    """
+
+    mr_stft_weight: float = 1.0
+    mel_weight: float = 1.0
+    complex_weight: float = 1.0
+    compression: float = 0.3
+    phase_ip_weight: float = 0.1
+    phase_gd_weight: float = 0.5
+    phase_iaf_weight: float = 0.5
+    resolutions: list[list[int]] = field(
+        default_factory=lambda: [[512, 128], [1024, 256], [2048, 512]]
+    )
+
+    def __post_init__(self) -> None:
+        for key in (
+            "mr_stft_weight",
+            "mel_weight",
+            "complex_weight",
+            "phase_ip_weight",
+            "phase_gd_weight",
+            "phase_iaf_weight",
+        ):
+            _positive(f"vocoder_loss.{key}", getattr(self, key), allow_zero=True)
+        if not 0.0 < self.compression <= 1.0:
+            raise ConfigError(
+                f"vocoder_loss.compression: must be in (0, 1], got {self.compression}"
+            )
+        for res in self.resolutions:
+            if len(res) != 2 or min(res) <= 0:
+                raise ConfigError(
+                    f"vocoder_loss.resolutions: each entry is [n_fft, hop_length] > 0, got {list(res)}"
+                )
+
+
+@dataclass
 class Config:
-    """A whole recipe: every section, each with defaults."""
+    """A whole recipe: every section, each with defaults.
+
+    ``task``: ``autoencoder`` (the ``model`` and ``loss`` sections) or ``vocoder`` (a learned
+    decoder for the ``features`` front-end: the ``vocoder`` and ``vocoder_loss`` sections).
+    """
 
     name: str = "custom"
+    task: str = "autoencoder"
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -535,8 +625,11 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     phase: PhaseConfig = field(default_factory=PhaseConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    vocoder_loss: VocoderLossConfig = field(default_factory=VocoderLossConfig)
 
     def __post_init__(self) -> None:
+        _choice("task", self.task, TASKS)
         nyquist = self.audio.sample_rate / 2
         f_max = nyquist if self.features.f_max is None else self.features.f_max
         if f_max > nyquist:

@@ -4,10 +4,18 @@ Layout (no pickle anywhere): the tensors are the model's ``state_dict`` (float t
 trained, on the CPU); the safetensors metadata (string to string) holds
 
     format          "audioae-model"
-    format_version  "1"
+    format_version  "2" (version 1 files, without a decoder, still load)
     config          the effective run config as YAML (every section, see ``audioae.config``)
     audioae_version the package version that wrote the file
     tensors_blake2b hex BLAKE2b-128 digest of the tensors (see :func:`tensors_digest`)
+    vocoder_config  only when the file carries a learned decoder (:mod:`audioae.vocoder`):
+                    its ``VocoderConfig`` as YAML; its weights are the tensors under the
+                    ``vocoder.`` prefix (the decoder decodes the model's own front-end)
+
+A stand-alone decoder file (``format: audioae-vocoder``, written by ``audioae train vocoder``)
+has the decoder's ``state_dict`` as its tensors and its training config (``task: vocoder``)
+as ``config``; :func:`load_vocoder_file` reads it and :func:`check_vocoder_compatible`
+refuses to attach it to a model whose front-end settings differ.
 
 Loading rebuilds the model with :func:`audioae.models.build_model` from the stored config,
 loads the weights strictly and checks the digest, so a truncated or altered file is refused
@@ -22,10 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from torch import nn
 
 from . import __version__
@@ -34,8 +43,12 @@ from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import atomic_output
 
 FORMAT = "audioae-model"
-FORMAT_VERSION = "1"
-SUPPORTED_VERSIONS = ("1",)
+FORMAT_VERSION = "2"
+SUPPORTED_VERSIONS = ("1", "2")
+VOCODER_FORMAT = "audioae-vocoder"
+VOCODER_FORMAT_VERSION = "1"
+VOCODER_PREFIX = "vocoder."
+VOCODER_CONFIG_KEY = "vocoder_config"
 
 
 class ModelFileError(ValueError):
@@ -53,14 +66,36 @@ class LoadedModel:
         model: the :class:`~audioae.models.AutoEncoder` in ``eval()`` mode on the requested device.
         config: the run's :class:`~audioae.config.Config`.
         metadata: the file's raw metadata (string to string).
-        model_hash: 16-byte BLAKE2b digest of the tensors (names, dtypes, shapes, bytes);
-            latent files carry it so a decoder can check it has the encoder's weights.
+        model_hash: 16-byte BLAKE2b digest of the model's tensors (names, dtypes, shapes,
+            bytes; a carried decoder's tensors left out); latent files carry it so a decoder
+            can check it has the encoder's weights.
+        vocoder: the learned decoder the file carries (``eval()``, on the device), or None.
     """
 
     model: nn.Module
     config: Config
     metadata: dict[str, str]
     model_hash: bytes
+    vocoder: nn.Module | None = None
+
+
+class VocoderMismatchError(ModelFileError):
+    """A learned decoder was trained for other front-end settings than the model's."""
+
+
+@dataclass
+class LoadedVocoder:
+    """What :func:`load_vocoder_file` returns.
+
+    Attributes:
+        vocoder: the :class:`~audioae.vocoder.Vocoder` in ``eval()`` mode.
+        config: its training :class:`~audioae.config.Config` (``task: vocoder``).
+        metadata: the file's raw metadata.
+    """
+
+    vocoder: nn.Module
+    config: Config
+    metadata: dict[str, str]
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> bytes:
@@ -92,6 +127,7 @@ def save_model_file(
     overwrite: bool = False,
     *,
     dtype: torch.dtype | None = None,
+    vocoder: nn.Module | None = None,
 ) -> Path:
     """Write ``model``'s weights and ``cfg`` to a model file (atomically).
 
@@ -102,6 +138,8 @@ def save_model_file(
         overwrite: replace an existing file.
         dtype: store floating-point weights in this dtype (e.g. ``torch.float16`` halves the
             file); loading casts them back to the model's float32 parameters.
+        vocoder: a learned decoder (:class:`~audioae.vocoder.Vocoder`) of ``cfg.features`` to
+            carry in the file (its weights under ``vocoder.``, its config in the metadata).
 
     Returns:
         The path written.
@@ -109,15 +147,32 @@ def save_model_file(
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
     """
+    tensors = _state_tensors(model, dtype)
+    extra = {}
+    if vocoder is not None:
+        tensors.update({VOCODER_PREFIX + k: v for k, v in _state_tensors(vocoder, dtype).items()})
+        extra[VOCODER_CONFIG_KEY] = yaml.safe_dump(asdict(vocoder.config), sort_keys=False)
+    return _write(path, tensors, FORMAT, FORMAT_VERSION, cfg, overwrite, extra)
+
+
+def _write(
+    path: str | os.PathLike,
+    tensors: dict[str, torch.Tensor],
+    file_format: str,
+    version: str,
+    cfg: Config,
+    overwrite: bool,
+    extra: dict[str, str] | None = None,
+) -> Path:
     from safetensors.torch import save_file
 
-    tensors = _state_tensors(model, dtype)
     metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format": file_format,
+        "format_version": version,
         "config": cfg.to_yaml(),
         "audioae_version": __version__,
         "tensors_blake2b": tensors_digest(tensors).hex(),
+        **(extra or {}),
     }
     path = Path(path)
     with atomic_output(path, overwrite=overwrite) as tmp:
@@ -150,22 +205,56 @@ def resolve_model_file(model: str | os.PathLike) -> Path:
     raise ModelFileError(f"{path}: model file not found")
 
 
+def save_vocoder_file(
+    path: str | os.PathLike,
+    vocoder: nn.Module,
+    cfg: Config,
+    overwrite: bool = False,
+    *,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a stand-alone decoder file (``format: audioae-vocoder``), atomically.
+
+    Args:
+        vocoder: a :class:`~audioae.vocoder.Vocoder` built from ``cfg.vocoder`` for
+            ``cfg.features``.
+        cfg: its config (``task: vocoder``; stored as YAML).
+        overwrite, dtype: as :func:`save_model_file`.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    tensors = _state_tensors(vocoder, dtype)
+    return _write(path, tensors, VOCODER_FORMAT, VOCODER_FORMAT_VERSION, cfg, overwrite)
+
+
+def _raw_metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    path = resolve_model_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:  # safetensors raises its own SafetensorError/OSError variants
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a model file, checked for format and version (tensors are not read).
 
     ``path`` may also name a shipped model (see :func:`resolve_model_file`).
 
     Raises:
-        ModelFileError: missing file, not a safetensors file, not an audioae model, unknown version.
+        ModelFileError: missing file, not a safetensors file, not an audioae model (a
+            stand-alone decoder file says so), unknown version.
     """
-    from safetensors import safe_open
-
-    path = resolve_model_file(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-    except Exception as exc:  # safetensors raises its own SafetensorError/OSError variants
-        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
+    path = Path(path)
+    metadata = _raw_metadata(path)
+    if metadata.get("format") == VOCODER_FORMAT:
+        raise ModelFileError(
+            f"{path}: a stand-alone learned decoder (vocoder) file, not a model; attach it to a model "
+            "with the same front-end: `audioae decode MODEL X --vocoder FILE` or Pipeline.load(MODEL, vocoder=FILE)"
+        )
     if metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{path}: not an audioae model file (its metadata has no 'format: {FORMAT}'); "
@@ -198,24 +287,58 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
             :func:`audioae.config.load_yaml`), or weights that do not fit the stored config.
             The message names the file.
     """
-    from safetensors.torch import load_file
-
     from .features import build_frontend
     from .models import build_model
 
     path = resolve_model_file(path)
     metadata = read_metadata(path)
+    cfg = _stored_config(path, metadata)
+    tensors, digest = _read_tensors(path, metadata)
+    decoder_tensors = {
+        k[len(VOCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(VOCODER_PREFIX)
+    }
+    if decoder_tensors:  # the model's hash leaves the decoder out: latent files stay valid
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(VOCODER_PREFIX)}
+        digest = tensors_digest(tensors)
+    try:
+        model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+        model.load_state_dict(tensors, strict=True)
+    except (ConfigError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
+    vocoder = None
+    if VOCODER_CONFIG_KEY in metadata:
+        vocoder = _build_vocoder(path, metadata[VOCODER_CONFIG_KEY], cfg, decoder_tensors)
+        vocoder.eval().to(device)
+    model.eval().to(device)
+    return LoadedModel(
+        model=model, config=cfg, metadata=metadata, model_hash=digest, vocoder=vocoder
+    )
+
+
+def _stored_config(path: Path, metadata: dict[str, str]) -> Config:
+    """The config stored in a model or decoder file, read as bounded YAML and checked."""
+    source = f"{path} (stored config)"
+    try:
+        return config_from_dict(load_yaml(metadata.get("config", ""), source) or {}, source=source)
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
+
+
+def _read_tensors(path: Path, metadata: dict[str, str]) -> tuple[dict[str, torch.Tensor], bytes]:
+    """The tensors of a model or decoder file, checked against the digest in its metadata.
+
+    Raises:
+        ModelFileError: no digest in the metadata (an unverifiable file is refused), corrupt
+            or truncated tensor data, or a digest that differs.
+    """
+    from safetensors.torch import load_file
+
     expected = metadata.get("tensors_blake2b")
     if not expected:
         raise ModelFileError(
             f"{path}: the metadata has no tensors_blake2b digest, so the weights cannot be "
             "checked; refusing an unverifiable model file (re-export it with `audioae export`)"
         )
-    source = f"{path} (stored config)"
-    try:
-        cfg = config_from_dict(load_yaml(metadata.get("config", ""), source) or {}, source=source)
-    except ConfigError as exc:
-        raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:
@@ -225,10 +348,120 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise ModelFileError(
             f"{path}: corrupt model file (the tensors' checksum does not match the header)"
         )
+    return tensors, digest
+
+
+def _build_vocoder(
+    path: Path, vocoder_yaml: str | None, cfg: Config, tensors: dict[str, torch.Tensor]
+) -> nn.Module:
+    """The decoder of ``cfg.features`` with ``tensors``; ``vocoder_yaml`` replaces ``cfg.vocoder``."""
+    from .features import build_frontend
+    from .vocoder import build_vocoder
+
     try:
-        model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
-        model.load_state_dict(tensors, strict=True)
+        vocoder_cfg = cfg.vocoder
+        if vocoder_yaml is not None:
+            data = cfg.to_dict()
+            data["vocoder"] = load_yaml(vocoder_yaml, f"{path} ({VOCODER_CONFIG_KEY})") or {}
+            vocoder_cfg = config_from_dict(data, source=f"{path} ({VOCODER_CONFIG_KEY})").vocoder
+        vocoder = build_vocoder(vocoder_cfg, build_frontend(cfg.features, cfg.audio.sample_rate))
+        vocoder.load_state_dict(tensors, strict=True)
     except (ConfigError, RuntimeError) as exc:
-        raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
-    model.eval().to(device)
-    return LoadedModel(model=model, config=cfg, metadata=metadata, model_hash=digest)
+        raise ModelFileError(
+            f"{path}: the learned decoder's weights do not fit its config ({exc})"
+        ) from None
+    return vocoder
+
+
+def load_vocoder_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedVocoder:
+    """Load a stand-alone decoder file written by :func:`save_vocoder_file`.
+
+    Raises:
+        ModelFileError: missing, not safetensors, not a decoder file (e.g. a model file),
+            unknown version, corrupt, or weights that do not fit the stored config.
+    """
+    path = Path(path)
+    metadata = _raw_metadata(path)
+    if metadata.get("format") != VOCODER_FORMAT:
+        raise ModelFileError(
+            f"{path}: not a learned decoder (vocoder) file (its metadata has no 'format: {VOCODER_FORMAT}'); "
+            "write one with `audioae train vocoder`"
+        )
+    if metadata.get("format_version") != VOCODER_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: decoder file format version {metadata.get('format_version')!r} is not supported "
+            f"by audioae {__version__} (it reads version {VOCODER_FORMAT_VERSION})"
+        )
+    cfg = _stored_config(path, metadata)
+    tensors, _ = _read_tensors(path, metadata)
+    vocoder = _build_vocoder(path, None, cfg, tensors)
+    vocoder.eval().to(device)
+    return LoadedVocoder(vocoder=vocoder, config=cfg, metadata=metadata)
+
+
+def check_vocoder_compatible(model_cfg: Config, vocoder_cfg: Config, source: str) -> None:
+    """Refuse a decoder trained for other audio or front-end settings than the model's.
+
+    Args:
+        model_cfg: the model's config; ``vocoder_cfg``: the decoder's; ``source``: the
+            decoder file (for the message).
+
+    Raises:
+        VocoderMismatchError: ``audio.sample_rate`` or a ``features`` value differs; the
+            message names every differing key with both values.
+    """
+    diffs = []
+    if model_cfg.audio.sample_rate != vocoder_cfg.audio.sample_rate:
+        diffs.append(
+            f"audio.sample_rate {vocoder_cfg.audio.sample_rate} (model: {model_cfg.audio.sample_rate})"
+        )
+    mine, theirs = asdict(model_cfg.features), asdict(vocoder_cfg.features)
+    diffs += [
+        f"features.{k} {theirs[k]!r} (model: {mine[k]!r})"
+        for k in mine
+        if mine[k] != theirs[k] and not (k in _MEL_ONLY_KEYS and mine["kind"] != "log_mel")
+    ]
+    if diffs:
+        raise VocoderMismatchError(
+            f"{source}: this learned decoder was trained for other front-end settings than the model's: "
+            + "; ".join(diffs)
+            + ". Train one for this model's front-end (`audioae train vocoder --set features.KEY=VALUE`)"
+        )
+
+
+_MEL_ONLY_KEYS = ("n_mels", "f_min", "f_max", "mel_scale")
+
+
+def attach_vocoder(
+    model_file: str | os.PathLike,
+    vocoder_file: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str | None = None,
+    overwrite: bool = False,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a copy of a model file that carries a stand-alone decoder (and optionally a new
+    default ``phase.method``). The model's weights, and so its hash, are unchanged.
+
+    Args:
+        model_file: a model file; ``vocoder_file``: a decoder file for its front-end.
+        out: the new model file.
+        method: the model's new ``phase.method`` (e.g. the benchmark's best), or None to keep it.
+        overwrite, dtype: as :func:`save_model_file`.
+
+    Raises:
+        ModelFileError: an unreadable file; VocoderMismatchError: other front-end settings.
+        ConfigError: an unknown ``method``.
+    """
+    loaded = load_model_file(model_file)
+    attached = load_vocoder_file(vocoder_file)
+    check_vocoder_compatible(loaded.config, attached.config, str(vocoder_file))
+    cfg = loaded.config
+    if method is not None:
+        data = cfg.to_dict()
+        data["phase"]["method"] = method
+        cfg = config_from_dict(data, source="attach_vocoder(method=...)")
+    return save_model_file(
+        out, loaded.model, cfg, overwrite=overwrite, dtype=dtype, vocoder=attached.vocoder
+    )

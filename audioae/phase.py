@@ -6,11 +6,16 @@ Methods (:data:`PHASE_METHODS`):
 - ``"griffin-lim"``: fast Griffin-Lim on the linear magnitude, its random initial phase drawn
   from a generator seeded with ``PhaseConfig.seed`` (the same input gives the same waveform);
 - ``"kept-phase"``: the inverse STFT of the magnitude with the phase of a reference STFT
-  (e.g. the noisy input when denoising; :func:`istft_with_phase`).
+  (e.g. the noisy input when denoising; :func:`istft_with_phase`);
+- with a learned decoder (:class:`audioae.vocoder.Vocoder`), :func:`learned_methods` adds
+  ``"learned"`` (the decoder's magnitude and phase, one inverse STFT, chunked) and
+  ``"learned+griffin-lim"`` (Griffin-Lim on the front-end's magnitude, as ``"griffin-lim"``,
+  started from the decoder's phase instead of a random one, ``PhaseConfig.warm_start_iter``
+  iterations).
 
-A method is a function of one :class:`PhaseRequest`; a new one (e.g. a learned iSTFT decoder)
-is added to :data:`PHASE_METHODS` or, when it needs per-model state such as weights, passed
-to one reconstructor: ``PhaseReconstructor(frontend, config, methods={"learned": fn})``.
+A method is a function of one :class:`PhaseRequest`; a new one is added to
+:data:`PHASE_METHODS` or, when it needs per-model state such as weights, passed to one
+reconstructor: ``PhaseReconstructor(frontend, config, methods=learned_methods(vocoder))``.
 
 Shapes: features ``(..., n_bins, frames)``, magnitudes ``(..., n_freq, frames)`` with
 ``n_freq = n_fft // 2 + 1``, waveforms ``(..., time)``; everything runs on the input's device.
@@ -37,6 +42,7 @@ __all__ = [
     "PhaseRequest",
     "griffin_lim",
     "istft_with_phase",
+    "learned_methods",
 ]
 
 
@@ -163,6 +169,44 @@ def _kept_phase(request: PhaseRequest) -> Tensor:
     )
 
 
+def _request_features(request: PhaseRequest) -> Tensor:
+    if request.reference_stft is not None:
+        raise ValueError("the learned decoder estimates the phase: it takes no reference_stft")
+    if request.features is not None:
+        return request.features
+    return request.frontend.from_magnitude(request.magnitude())
+
+
+def learned_methods(vocoder) -> dict[str, PhaseMethod]:
+    """``{"learned", "learned+griffin-lim"}`` methods of one learned decoder.
+
+    Args:
+        vocoder: an :class:`audioae.vocoder.Vocoder` for the reconstructor's front-end (on
+            the inputs' device). Given a magnitude instead of features, the methods compute
+            the front-end's features of it first.
+    """
+
+    def learned(request: PhaseRequest) -> Tensor:
+        features = _request_features(request)
+        return vocoder.decode(features, request.length)
+
+    def learned_griffin_lim(request: PhaseRequest) -> Tensor:
+        features = _request_features(request)
+        with torch.no_grad():
+            phase = vocoder.spectrum(features.reshape(-1, *features.shape[-2:])).phase
+        mag = request.magnitude()
+        return request.frontend.stft_params.griffin_lim(
+            mag,
+            request.window(mag),
+            n_iter=request.config.warm_start_iter,
+            momentum=request.config.momentum,
+            init=phase.reshape(mag.shape),
+            length=request.length,
+        )
+
+    return {"learned": learned, "learned+griffin-lim": learned_griffin_lim}
+
+
 PHASE_METHODS: dict[str, PhaseMethod] = {
     "griffin-lim": _griffin_lim,
     "kept-phase": _kept_phase,
@@ -180,7 +224,7 @@ class PhaseReconstructor:
         methods: extra or replacing methods by name, on top of :data:`PHASE_METHODS`.
 
     Without a ``method``, a call uses ``"kept-phase"`` when it is given a reference STFT and
-    ``"griffin-lim"`` otherwise.
+    otherwise :attr:`default_method`.
     """
 
     def __init__(
@@ -192,6 +236,13 @@ class PhaseReconstructor:
         self.frontend = frontend
         self.config = config if config is not None else PhaseConfig()
         self.methods: dict[str, PhaseMethod] = {**PHASE_METHODS, **(methods or {})}
+
+    @property
+    def default_method(self) -> str:
+        """``config.method`` when this reconstructor has it (e.g. ``learned`` needs a decoder),
+        else ``"griffin-lim"``."""
+        method = self.config.method
+        return method if method in self.methods and method != "kept-phase" else "griffin-lim"
 
     def magnitude(self, features: Tensor) -> Tensor:
         """Linear magnitude ``(..., n_freq, frames)`` of ``features (..., n_bins, frames)``."""
@@ -247,7 +298,7 @@ class PhaseReconstructor:
 
     def _run(self, request: PhaseRequest, method: str | None) -> Tensor:
         if method is None:
-            method = "kept-phase" if request.reference_stft is not None else "griffin-lim"
+            method = "kept-phase" if request.reference_stft is not None else self.default_method
         try:
             fn = self.methods[method]
         except KeyError:

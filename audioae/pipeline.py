@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
-from .phase import PhaseReconstructor
+from .phase import PhaseReconstructor, learned_methods
 
 PHASE_MODES = ("noisy", "griffin-lim")
+"""The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
 INTERPOLATION_METHODS = ("linear", "slerp")
 
 
@@ -110,6 +111,12 @@ class Pipeline:
         chunk_seconds: length of the part of each chunk that is kept (s).
         margin_seconds: context added on each side of a chunk (s); must cover the model's
             receptive field for chunked output to equal whole-file output.
+        vocoder: a learned decoder (:class:`audioae.vocoder.Vocoder`) for the model's
+            front-end; it adds the ``learned`` and ``learned+griffin-lim`` phase methods.
+
+    Every features -> waveform step goes through ``self.phase``; the methods a call may name
+    are :attr:`phase_methods`, the default is :attr:`default_phase` (``config.phase.method``
+    when the model has what it needs, else ``griffin-lim``).
     """
 
     def __init__(
@@ -121,34 +128,59 @@ class Pipeline:
         device: str | torch.device = "auto",
         chunk_seconds: float = 20.0,
         margin_seconds: float = 1.0,
+        vocoder: torch.nn.Module | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.config = config
         self.model_hash = model_hash
         self.model = model.to(self.device).eval()
         self.frontend = self.model.frontend  # the model's own front-end, on self.device
-        self.phase = PhaseReconstructor(self.frontend, config.phase)
+        self.vocoder = None if vocoder is None else vocoder.to(self.device).eval()
+        methods = None if self.vocoder is None else learned_methods(self.vocoder)
+        self.phase = PhaseReconstructor(self.frontend, config.phase, methods)
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
 
     @classmethod
     def load(
-        cls, model_file: str | os.PathLike, device: str | torch.device = "auto", **kwargs
+        cls,
+        model_file: str | os.PathLike,
+        device: str | torch.device = "auto",
+        *,
+        vocoder: str | os.PathLike | None = None,
+        **kwargs,
     ) -> Pipeline:
         """Load a model file written by training or ``audioae export`` (safetensors, no pickle).
 
         ``model_file`` is a path, or the name of a shipped model: ``Pipeline.load("denoise")``
         (``denoise``, ``codec``, ``timbre``; see :func:`audioae.modelfile.resolve_model_file`).
 
+        Args:
+            vocoder: a stand-alone learned decoder file (``audioae train vocoder``) to use
+                instead of the one the model file carries, if any.
+
         Raises:
             audioae.modelfile.ModelFileError: missing, corrupt, non-model or unknown-version
-                file, or an unknown model name (the message lists the shipped ones).
+                file (model or decoder), or an unknown model name (the message lists the
+                shipped ones).
+            audioae.modelfile.VocoderMismatchError: the decoder was trained for other
+                front-end settings than the model's.
         """
-        from .modelfile import load_model_file, resolve_model_file
+        from .modelfile import check_vocoder_compatible, load_model_file, load_vocoder_file
 
-        loaded = load_model_file(resolve_model_file(model_file), device="cpu")
+        loaded = load_model_file(model_file, device="cpu")
+        decoder = loaded.vocoder
+        if vocoder is not None:
+            attached = load_vocoder_file(vocoder, device="cpu")
+            check_vocoder_compatible(loaded.config, attached.config, str(vocoder))
+            decoder = attached.vocoder
         return cls(
-            loaded.model, loaded.config, model_hash=loaded.model_hash, device=device, **kwargs
+            loaded.model,
+            loaded.config,
+            model_hash=loaded.model_hash,
+            device=device,
+            vocoder=decoder,
+            **kwargs,
         )
 
     # ------------------------------------------------------------------ properties
@@ -175,6 +207,37 @@ class Pipeline:
     def crossfade(self) -> int:
         """Crossfade length (samples) between Griffin-Lim chunks: the chunk margin."""
         return self._chunking()[1]
+
+    @property
+    def phase_methods(self) -> list[str]:
+        """The phase methods ``decode``/``reconstruct``/``interpolate``/``sample`` accept."""
+        return [m for m in self.phase.methods if m != "kept-phase"]
+
+    @property
+    def default_phase(self) -> str:
+        """The phase method used when none is named (see :class:`Pipeline`)."""
+        return self.phase.default_method
+
+    def resolve_phase(self, phase: str | None, also: tuple[str, ...] = ()) -> str:
+        """``phase`` checked against :attr:`phase_methods`, or :attr:`default_phase` for None
+        (``also``: other valid names the caller handles itself, returned as they are).
+
+        Raises:
+            PipelineError: (a ``ValueError``) an unknown method, or a learned one without a
+                decoder.
+        """
+        if phase is None:
+            return self.default_phase
+        if phase in also:
+            return phase
+        if phase not in self.phase_methods:
+            hint = ""
+            if phase.startswith("learned"):
+                hint = " (the learned methods need a decoder: a model file that carries one, or --vocoder FILE)"
+            raise PipelineError(
+                f"phase: {phase!r} is not one of {', '.join([*self.phase_methods, *also])}{hint}"
+            )
+        return phase
 
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
@@ -255,14 +318,21 @@ class Pipeline:
         return features[..., :frames]
 
     @torch.inference_mode()
-    def decode(self, latent: torch.Tensor, length: int) -> torch.Tensor:
-        """Latent ``(channels, latent_dim, latent_frames)`` → waveform ``(channels, length)`` via Griffin-Lim.
+    def decode(
+        self, latent: torch.Tensor, length: int, *, phase: str | None = None
+    ) -> torch.Tensor:
+        """Latent ``(channels, latent_dim, latent_frames)`` → waveform ``(channels, length)``.
 
-        Long latents are decoded in chunks whose Griffin-Lim outputs are joined with linear
-        crossfades over their overlap (Griffin-Lim is a global iteration, so chunked output is
-        close to, not equal to, whole-signal output).
+        ``phase``: a method of :attr:`phase_methods` (default :attr:`default_phase`). Long
+        latents are decoded in chunks whose waveforms are joined with linear crossfades over
+        their overlap (Griffin-Lim is a global iteration, so chunked output is close to, not
+        equal to, whole-signal output).
+
+        Raises:
+            ValueError: an unknown phase method.
         """
         self.require_latent_decoder("decode")
+        method = self.resolve_phase(phase)
         latent = torch.as_tensor(latent, dtype=torch.float32).to(self.device)
         if latent.ndim == 2:
             latent = latent.unsqueeze(0)
@@ -282,7 +352,7 @@ class Pipeline:
             piece_len = (
                 length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
             )
-            wav = self.phase(features, length=piece_len, method="griffin-lim")
+            wav = self.phase(features, length=piece_len, method=method)
             next_start = windows[i + 1].start if i + 1 < len(windows) and not last else None
             writer.add(frame0 * self.hop_length, wav, next_start)
             if last:
@@ -290,19 +360,22 @@ class Pipeline:
         return writer.result()
 
     @torch.inference_mode()
-    def reconstruct(self, wav: torch.Tensor, *, phase: str = "griffin-lim") -> torch.Tensor:
+    def reconstruct(self, wav: torch.Tensor, *, phase: str | None = None) -> torch.Tensor:
         """Encode, decode and rebuild the waveform ``(channels, time)`` (the plain autoencoder use).
 
-        ``phase="griffin-lim"`` estimates the phase; ``"input"`` keeps the input's phase.
+        ``phase``: a method of :attr:`phase_methods` estimates the phase (default
+        :attr:`default_phase`); ``"input"`` keeps the input's phase.
+
+        Raises:
+            ValueError: an unknown phase method.
         """
         wav = self._prepare(wav)
         if phase == "input":
             return self._process_with_kept_phase(wav, wet=1.0)
-        if phase != "griffin-lim":
-            raise ValueError(f"phase: {phase!r} is not one of griffin-lim, input")
+        method = self.resolve_phase(phase, also=("input",))
         if self.model.predicts_mask:  # the mask needs its input: run the model end to end
-            return self.denoise(wav, phase="griffin-lim")
-        return self.decode(self.encode(wav), wav.shape[-1])
+            return self.denoise(wav, phase=method)
+        return self.decode(self.encode(wav), wav.shape[-1], phase=method)
 
     # ------------------------------------------------------------------ denoise
     def _denoised_magnitude(self, x: torch.Tensor, wet: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,7 +406,7 @@ class Pipeline:
         spec, mag = self._denoised_magnitude(x, wet)
         if phase == "noisy":
             return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
-        return self.phase.from_magnitude(mag, x.shape[-1], method="griffin-lim")
+        return self.phase.from_magnitude(mag, x.shape[-1], method=phase)
 
     def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
         out = torch.empty_like(wav)
@@ -351,14 +424,16 @@ class Pipeline:
         Args:
             phase: ``"noisy"`` combines the clean magnitude with the noisy phase (ISTFT with a
                 kept phase; chunked output equals whole-file output within float rounding);
-                ``"griffin-lim"`` estimates a new phase.
+                ``"griffin-lim"`` (or with a decoder ``learned``, ``learned+griffin-lim``)
+                estimates a new phase.
             wet: blend in the magnitude domain, 1 = fully denoised, 0 = the input.
 
         Raises:
             ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
         """
-        if phase not in PHASE_MODES:
-            raise ValueError(f"phase: {phase!r} is not one of {', '.join(PHASE_MODES)}")
+        modes = ("noisy", *self.phase_methods)
+        if phase not in modes:
+            raise ValueError(f"phase: {phase!r} is not one of {', '.join(modes)}")
         if not 0.0 <= wet <= 1.0:
             raise ValueError(f"wet: must be in [0, 1], got {wet}")
         wav = self._prepare(wav)
@@ -367,23 +442,30 @@ class Pipeline:
         windows = self.plan(wav.shape[-1])
         writer = CrossfadeWriter(wav.shape[-1], self.crossfade)
         for i, w in enumerate(windows):
-            y = self.denoise_window(wav[..., w.start : w.stop], phase="griffin-lim", wet=wet)
+            y = self.denoise_window(wav[..., w.start : w.stop], phase=phase, wet=wet)
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 
     # ------------------------------------------------------------------ interpolate / sample
     @torch.inference_mode()
     def interpolate(
-        self, wav_a: torch.Tensor, wav_b: torch.Tensor, steps: int = 8, *, method: str = "linear"
+        self,
+        wav_a: torch.Tensor,
+        wav_b: torch.Tensor,
+        steps: int = 8,
+        *,
+        method: str = "linear",
+        phase: str | None = None,
     ) -> Interpolation:
         """Latent interpolation from A to B (timbre morph); mono, at the model's sample rate.
 
         Both inputs are mixed to mono and encoded (VAEs: posterior means). If their lengths
         differ, B's latent sequence is linearly time-stretched to A's number of latent frames,
         so every output has A's length. ``method``: ``linear`` or ``slerp`` (per latent frame).
+        ``phase``: as :meth:`decode`.
 
         Raises:
-            ValueError: ``steps < 2`` or an unknown method.
+            ValueError: ``steps < 2``, an unknown method or phase method.
         """
         self.require_latent_decoder("interpolate")
         if steps < 2:
@@ -402,17 +484,24 @@ class Pipeline:
                 return slerp(za, zb, alpha, dim=1)
             return (1 - alpha) * za + alpha * zb
 
+        phase = self.resolve_phase(phase)
         alphas = [i / (steps - 1) for i in range(steps)]
-        outputs = [self.decode(blend(alpha), length)[0] for alpha in alphas]
+        outputs = [self.decode(blend(alpha), length, phase=phase)[0] for alpha in alphas]
         ramp = torch.linspace(0.0, 1.0, za.shape[-1], device=za.device).view(1, 1, -1)
-        morph = self.decode(blend(ramp), length)[0]
+        morph = self.decode(blend(ramp), length, phase=phase)[0]
         return Interpolation(steps=outputs, alphas=alphas, morph=morph)
 
     @torch.inference_mode()
     def sample(
-        self, n: int = 1, seconds: float = 2.0, *, generator: torch.Generator | None = None
+        self,
+        n: int = 1,
+        seconds: float = 2.0,
+        *,
+        generator: torch.Generator | None = None,
+        phase: str | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior N(0, I): ``(n, time)``.
+        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior N(0, I): ``(n, time)``;
+        ``phase`` as :meth:`decode`.
 
         Raises:
             PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
@@ -427,7 +516,7 @@ class Pipeline:
         length = int(round(seconds * self.sample_rate))
         shape = (n, self.model.latent_dim, self.num_latent_frames(length))
         z = torch.randn(shape, generator=generator, device="cpu").to(self.device)
-        return self.decode(z, length)
+        return self.decode(z, length, phase=phase)
 
     # ------------------------------------------------------------------ embed
     def embed(self, wav: torch.Tensor):

@@ -39,7 +39,7 @@ import torch
 
 from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import OutputExistsError, atomic_output
-from .modelfile import ModelFileError, save_model_file
+from .modelfile import ModelFileError, save_model_file, save_vocoder_file
 from .runlock import LOCK_FILE
 
 log = logging.getLogger(__name__)
@@ -202,13 +202,21 @@ def check_resume_compatible(saved: Path, cfg: Config) -> None:
         cfg: the config of the run about to resume.
 
     Raises:
-        ConfigError: an ``audio``, ``features`` or ``model`` value differs from the saved one.
+        ConfigError: the ``task`` or an ``audio``, ``features``, ``model`` or ``vocoder`` value
+            differs from the saved one.
     """
     if not saved.is_file():
         return
     old = load_yaml(saved.read_text(), str(saved)) or {}
     new = cfg.to_dict()
-    for section in ("audio", "features", "model"):
+    for section in ("task", "audio", "features", "model", "vocoder"):
+        if not isinstance(new[section], dict):
+            if old.get(section, new[section]) != new[section]:
+                raise ConfigError(
+                    f"{section}: {new[section]!r} differs from the run being resumed "
+                    f"({old[section]!r} in {saved}); resume with the same recipe"
+                )
+            continue
         for key, value in new[section].items():
             if old.get(section, {}).get(key, value) != value:
                 raise ConfigError(
@@ -378,17 +386,22 @@ def export_run(
     """
     from .features import build_frontend
     from .models import build_model
+    from .vocoder import build_vocoder
 
     run = RunFolder(Path(run_dir))
     ckpt_path = find_checkpoint(run.root, checkpoint)
     out = Path(out) if out is not None else run.model_file
     ckpt = read_checkpoint(ckpt_path)
     cfg = checkpoint_config(ckpt, run.root, ckpt_path)
-    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+    frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
+    is_vocoder = cfg.task == "vocoder"
+    model = build_vocoder(cfg.vocoder, frontend) if is_vocoder else build_model(cfg.model, frontend)
     try:
         model.load_state_dict(checkpoint_model_state(ckpt), strict=True)
     except RuntimeError as exc:
         raise ModelFileError(
             f"{ckpt_path}: the checkpoint's weights do not fit its config ({exc})"
         ) from None
+    if is_vocoder:
+        return save_vocoder_file(out, model, cfg, overwrite=overwrite)
     return save_model_file(out, model, cfg, overwrite=overwrite)

@@ -8,8 +8,11 @@ logs reconstructed audio (Griffin-Lim) and spectrogram images to TensorBoard.
 :func:`train` runs named steps: :func:`with_overrides`, :func:`resolve_placement`,
 :func:`audioae.data.build_datasets`, :func:`build_trainer`,
 :func:`audioae.runfolder.prepare_run_folder` (``--out`` and resume checks, ``config.yaml``)
-under the run folder's lock (:class:`audioae.runlock.RunLock`), :func:`build_data_loaders`,
-:func:`fit` and :func:`export_result` (the best checkpoint to ``model.safetensors``). The
+under the run folder's lock (:class:`audioae.runlock.RunLock`), :func:`build_module` (the
+module of ``task``: this one, or for ``task: vocoder``
+:class:`audioae.vocoder_training.VocoderModule`), :func:`build_data_loaders`,
+:func:`fit` and :func:`export_result` (the best checkpoint to ``model.safetensors``: a model file, or a stand-alone decoder file
+for a vocoder run). The
 run folder's layout is in :mod:`audioae.runfolder`.
 
 Checkpoints are written atomically and read back (Lightning's resume included) with
@@ -27,9 +30,7 @@ step and before any checkpoint of that step, so ``last.ckpt`` stays the last goo
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from .data import Datasets, EpochSampler, build_datasets
 from .features import build_frontend
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
+from .optim import TrainingDivergedError, configure_adamw
 from .phase import PhaseReconstructor
 from .runfolder import (
     BEST_CHECKPOINT_FILENAME,
@@ -62,28 +64,9 @@ from .runfolder import (
 )
 from .runlock import RunLock
 from .train_console import InterruptHandler, StepProgressBar, TrainingInterrupted, quiet_lightning
+from .vocoder_training import VocoderModule
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or Inf; the last good checkpoint is kept."""
-
-
-def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str = "cosine") -> float:
-    """Learning-rate factor at optimiser step ``step``: linear warm-up, then cosine decay to 0 or constant.
-
-    ``(step + 1) / warmup_steps`` while ``step < warmup_steps``; then 1 (``constant``) or
-    ``0.5 * (1 + cos(pi * p))`` with ``p`` the fraction of the steps after warm-up done
-    (``cosine``; Loshchilov & Hutter, "SGDR", 2017), 0 from ``max_steps`` on.
-    """
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    span = max(max_steps - warmup_steps, 1)
-    progress = min(max((step - warmup_steps) / span, 0.0), 1.0)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class AutoEncoderModule(L.LightningModule):
@@ -241,20 +224,15 @@ class AutoEncoderModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        t = self.cfg.training
-        optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay
-        )
-        # a partial keeps no state in the scheduler's state_dict, so a resumed run with a larger
-        # training.max_steps stretches the schedule to the new length.
-        factor = functools.partial(
-            lr_factor, warmup_steps=t.warmup_steps, max_steps=t.max_steps, schedule=t.lr_schedule
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
-        }
+        return configure_adamw(self.model.parameters(), self.cfg.training)
+
+
+def build_module(cfg: Config) -> L.LightningModule:
+    """The Lightning module of ``cfg.task``: :class:`AutoEncoderModule` (``autoencoder``) or
+    :class:`audioae.vocoder_training.VocoderModule` (``vocoder``)."""
+    if cfg.task == "vocoder":
+        return VocoderModule(cfg)
+    return AutoEncoderModule(cfg)
 
 
 class _FinalCheckpoint(Callback):
@@ -510,7 +488,7 @@ def build_trainer(
 
 def fit(
     trainer: L.Trainer,
-    module: AutoEncoderModule,
+    module: L.LightningModule,
     train_loader: DataLoader,
     val_loader: DataLoader | None,
     ckpt_path: Path | None,
@@ -647,7 +625,7 @@ def train(
     with RunLock(run.root) if main else contextlib.nullcontext(), quiet_lightning(verbose):
         L.seed_everything(cfg.training.seed, workers=True, verbose=False)
         ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=main)
-        module = AutoEncoderModule(cfg)  # after seeding: the initial weights depend on the seed
+        module = build_module(cfg)  # after seeding: the initial weights depend on the seed
         if main:
             _log_start(cfg, run, module, placement)
         train_loader, val_loader = build_data_loaders(

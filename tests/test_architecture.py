@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # DSP: pure tensor maths and front-ends; nothing of models.
     "dsp": ("functional", "features", "phase", "augment", "chunking", "metrics", "plots"),
     # Models and their objectives: nothing of training, files or inference.
-    "models": ("models", "losses"),
+    "models": ("models", "losses", "vocoder", "vocoder_losses"),
     # Artifacts: the model-file and latent-file formats.
     "artifacts": ("modelfile", "codec"),
     # Inference: a trained model end to end; nothing of the trainer.
@@ -37,6 +37,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "runlock",
         "checkpoint_io",
         "train_console",
+        "optim",
+        "vocoder_training",
     ),
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (

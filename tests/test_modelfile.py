@@ -15,6 +15,7 @@ from audioae.features import build_frontend
 from audioae.fileio import OutputExistsError
 from audioae.modelfile import (
     FORMAT,
+    FORMAT_VERSION,
     ModelFileError,
     load_model_file,
     read_metadata,
@@ -38,7 +39,10 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path, bottleneck: str) -> 
     path = save_model_file(tmp_path / "m.safetensors", model, cfg)
     loaded = load_model_file(path)
     assert loaded.config == cfg
-    assert loaded.metadata["format"] == FORMAT and loaded.metadata["format_version"] == "1"
+    assert (
+        loaded.metadata["format"] == FORMAT
+        and loaded.metadata["format_version"] == FORMAT_VERSION == "2"
+    )
     assert not loaded.model.training
     model.eval()
     x = torch.randn(3, model.n_bins, 21)
@@ -93,8 +97,8 @@ def _rewrite_metadata(src: Path, dst: Path, **changes: str) -> Path:
 def test_unknown_version_is_refused(tmp_path: Path) -> None:
     cfg, model = _model()
     good = save_model_file(tmp_path / "m.safetensors", model, cfg)
-    bad = _rewrite_metadata(good, tmp_path / "v2.safetensors", format_version="2")
-    with pytest.raises(ModelFileError, match=r"v2\.safetensors.*version '2' is not supported"):
+    bad = _rewrite_metadata(good, tmp_path / "v9.safetensors", format_version="9")
+    with pytest.raises(ModelFileError, match=r"v9\.safetensors.*version '9' is not supported"):
         load_model_file(bad)
 
 

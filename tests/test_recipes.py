@@ -20,9 +20,10 @@ from audioae.config import (
     resolve_recipe,
 )
 from audioae.features import build_frontend
-from audioae.modelfile import load_model_file
+from audioae.modelfile import load_model_file, load_vocoder_file
 from audioae.models import build_model
 from audioae.training import train
+from audioae.vocoder import build_vocoder
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 NAMES = sorted(p.stem for p in RECIPES.glob("*.yaml"))
@@ -36,6 +37,7 @@ EXPECTED = {
     "conv2d_vae",
     "denoise",
     "codec",
+    "vocoder",
 }
 
 
@@ -105,6 +107,11 @@ def test_recipe_states_only_what_differs_from_the_defaults(name: str) -> None:
 def test_recipe_builds_at_full_size(name: str) -> None:
     cfg = load_config(resolve_recipe(name))
     assert cfg.name == name
+    if cfg.task == "vocoder":
+        vocoder = build_vocoder(cfg.vocoder, build_frontend(cfg.features, cfg.audio.sample_rate))
+        assert 1_000_000 <= vocoder.num_parameters() <= 2_000_000
+        assert vocoder(torch.randn(1, vocoder.frontend.n_bins, 40)).shape == (1, 39 * 256)
+        return
     model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
     frames = 40
     out = model(torch.randn(1, model.n_bins, frames))
@@ -131,8 +138,15 @@ def test_recipe_trains_one_step_at_tiny_size(name: str, folder: Path, tmp_path: 
         full.model.output,
         full.features.kind,
     )
+    if full.task == "vocoder":
+        cfg = load_config(
+            resolve_recipe(name), _shrink(full) + ["vocoder.dim=8", "vocoder.n_blocks=1"]
+        )
     result = train(cfg, folder, out_dir=tmp_path / name, progress=False)
     assert result.steps == 1
+    if full.task == "vocoder":
+        assert load_vocoder_file(result.model_file).config.vocoder == cfg.vocoder
+        return
     loaded = load_model_file(result.model_file)
     assert loaded.config.model == cfg.model
 

@@ -15,14 +15,9 @@ from conftest import DATA, requires_cuda
 from audioae.config import ConfigError, load_config
 from audioae.data import AudioFolder
 from audioae.modelfile import load_model_file
+from audioae.optim import TrainingDivergedError, lr_factor
 from audioae.runfolder import RunExistsError
-from audioae.training import (
-    AutoEncoderModule,
-    TrainingDivergedError,
-    lr_factor,
-    resolve_precision,
-    train,
-)
+from audioae.training import AutoEncoderModule, resolve_precision, train
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 

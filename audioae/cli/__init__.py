@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if _is_user_error(exc):
             print(f"audioae: error: {exc}", file=sys.stderr)
             return 2
-        diverged = getattr(sys.modules.get("audioae.training"), "TrainingDivergedError", None)
+        diverged = getattr(sys.modules.get("audioae.optim"), "TrainingDivergedError", None)
         if diverged is not None and isinstance(exc, diverged):
             print(f"audioae: error: {exc}", file=sys.stderr)
             return 1

@@ -39,6 +39,26 @@ def _common(
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+PHASE_CHOICES = ("griffin-lim", "learned", "learned+griffin-lim")
+
+
+def _add_phase(parser: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) -> None:
+    """``--phase`` (the features -> waveform method) and ``--vocoder`` (a decoder file)."""
+    parser.add_argument(
+        "--phase",
+        choices=[*PHASE_CHOICES, *extra],
+        default=None,
+        help="how the waveform is rebuilt: griffin-lim, learned (the learned decoder), "
+        "learned+griffin-lim (Griffin-Lim started from the learned phase)"
+        + (", input (keep the input's phase)" if "input" in extra else "")
+        + "; default: the model file's phase.method (griffin-lim without a decoder)",
+    )
+    parser.add_argument(
+        "--vocoder",
+        help="stand-alone learned decoder file (`audioae train vocoder`) for this model's front-end",
+    )
+
+
 def _finish(report, verb: str) -> int:
     print(f"{verb}: {report.summary()}")
     return report.exit_code
@@ -82,9 +102,8 @@ def _run_reconstruct(args) -> int:
     from ..apps import reconstruct_file
 
     pipe = load_pipeline(args)
-    return _run_files(
-        args, functools.partial(reconstruct_file, pipe, overwrite=args.force), "reconstruct"
-    )
+    work = functools.partial(reconstruct_file, pipe, phase=args.phase, overwrite=args.force)
+    return _run_files(args, work, "reconstruct")
 
 
 def _run_encode(args) -> int:
@@ -108,7 +127,7 @@ def _run_decode(args) -> int:
     pipe = load_pipeline(args)
     return _run_files(
         args,
-        functools.partial(decode_file, pipe, overwrite=args.force),
+        functools.partial(decode_file, pipe, phase=args.phase, overwrite=args.force),
         "decode",
         suffix=".wav",
         find=_find_latent_files,
@@ -120,7 +139,14 @@ def _run_interpolate(args) -> int:
 
     pipe = load_pipeline(args)
     written = interpolate_files(
-        pipe, args.a, args.b, args.out, steps=args.steps, method=args.method, overwrite=args.force
+        pipe,
+        args.a,
+        args.b,
+        args.out,
+        steps=args.steps,
+        method=args.method,
+        phase=args.phase,
+        overwrite=args.force,
     )
     print(f"interpolate: wrote {len(written)} files to {args.out}")
     return 0
@@ -131,7 +157,13 @@ def _run_sample(args) -> int:
 
     pipe = load_pipeline(args)
     written = sample_files(
-        pipe, args.out, n=args.n, seconds=args.seconds, seed=args.seed, overwrite=args.force
+        pipe,
+        args.out,
+        n=args.n,
+        seconds=args.seconds,
+        seed=args.seed,
+        phase=args.phase,
+        overwrite=args.force,
     )
     print(f"sample: wrote {len(written)} files to {args.out}")
     return 0
@@ -179,6 +211,7 @@ def register(subparsers) -> None:
         ],
     )
     _common(p)
+    _add_phase(p, extra=("input",))
     p.set_defaults(func=_run_reconstruct)
 
     p = add_command(
@@ -214,6 +247,7 @@ def register(subparsers) -> None:
         ],
     )
     _common(p)
+    _add_phase(p)
     p.set_defaults(func=_run_decode)
 
     p = add_command(
@@ -243,6 +277,7 @@ def register(subparsers) -> None:
         default="linear",
         help="how latents are blended: straight line, or spherical",
     )
+    _add_phase(p)
     p.set_defaults(func=_run_interpolate)
 
     p = add_command(
@@ -262,6 +297,7 @@ def register(subparsers) -> None:
         "--seconds", type=positive_float, default=2.0, help="length of each sound in seconds"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the prior draws")
+    _add_phase(p)
     p.set_defaults(func=_run_sample)
 
     register_evaluate(subparsers)

@@ -131,14 +131,18 @@ def load_pipeline(args: argparse.Namespace, task: str | None = None):
     says what the model is for.
 
     Raises:
-        audioae.modelfile.ModelFileError: not a readable model file.
+        audioae.modelfile.ModelFileError: not a readable model file (or ``--vocoder`` file;
+            one for other front-end settings is refused).
         audioae.pipeline.PipelineError: an unusable ``--device``, or a model for another task.
+        ValueError: a ``--phase`` the model cannot use (a learned one without a decoder).
     """
     from ..pipeline import Pipeline
 
-    pipe = Pipeline.load(args.model, device=args.device)
+    pipe = Pipeline.load(args.model, device=args.device, vocoder=getattr(args, "vocoder", None))
     if task is not None:
         pipe.require_task(task)
+    if getattr(args, "phase", None) is not None:  # refuse e.g. --phase learned without a decoder
+        pipe.resolve_phase(args.phase, also=("noisy",) if task == "denoise" else ("input",))
     return pipe
 
 

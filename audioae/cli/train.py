@@ -23,7 +23,8 @@ def _add_train(subparsers) -> None:
         "train",
         summary="train an autoencoder on a folder of audio",
         description="Train an autoencoder on a folder of audio (searched recursively) with a "
-        "recipe, and export RUN_DIR/model.safetensors at the end.\n" + recipes_help() + ".",
+        "recipe, and export RUN_DIR/model.safetensors at the end (with the vocoder recipe: a "
+        "learned decoder, exported as a stand-alone decoder file).\n" + recipes_help() + ".",
         examples=[
             "audioae train tiny --data my_sounds/ --out runs/smoke",
             "audioae train denoise --data speech/ --noise noise/ --out runs/denoise",

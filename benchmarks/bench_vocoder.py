@@ -1,0 +1,246 @@
+"""Learned decoder vs Griffin-Lim on the held-out split of ``data/`` (``data/splits.yaml`` test lists).
+
+For every held-out speech clip and note (16 kHz, mono), from the *exact* log-mel features of
+the decoder's front-end (80 mels, n_fft 1024, hop 256: the codec's) and, with
+``--codec``, from the codec's decoded features (``codec.safetensors``, unquantised latent):
+
+- ``griffin-lim 32`` / ``griffin-lim 100``: NNLS mel inversion then fast Griffin-Lim
+  (momentum 0.99, seeded random initial phase): the ``griffin-lim`` phase method;
+- ``learned``: the learned decoder (one inverse STFT; chunked);
+- ``learned+griffin-lim N``: the same Griffin-Lim (NNLS magnitude), started from the
+  decoder's phase instead of a random one;
+- for scale, ``griffin-lim 32 (true |STFT|)``: Griffin-Lim from the exact linear magnitude
+  (not available to a decoder of mel features).
+
+Metrics against the clip: PESQ-WB (speech only; the ``pesq`` package), multi-resolution STFT
+distance (``audioae.metrics``), log-mel L1 (80 mels), spectral convergence (n_fft 1024, hop
+256), and the CPU time per audio second on one torch thread (process CPU time, so the
+other jobs of a shared machine do not inflate it; all methods run interleaved per clip in
+the same run). Ratios in the summary compare methods of this run.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_vocoder.py --vocoder data/models/vocoder.safetensors \
+        [--codec data/models/codec.safetensors] [--trained "..."] [--quick] [--no-write]
+
+Results are printed and, unless ``--no-write`` or ``--quick``, written into the
+"## Learned decoder" section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from audioae.config import PhaseConfig  # noqa: E402
+from audioae.metrics import (  # noqa: E402
+    log_mel_l1,
+    multi_resolution_stft_distance,
+    pesq_wb,
+    spectral_convergence,
+)
+from audioae.modelfile import load_vocoder_file  # noqa: E402
+from audioae.phase import PhaseReconstructor, learned_methods  # noqa: E402
+from benchmarks.bench_quality import load, load_split, machine  # noqa: E402
+from benchmarks.docs_section import replace_section  # noqa: E402
+from benchmarks.quality_metrics import markdown_table  # noqa: E402
+
+SAMPLE_RATE = 16000
+QUICK_CLIPS = 2
+HEADING = "## Learned decoder (vocoder) vs Griffin-Lim"
+
+
+def methods(frontend, vocoder) -> dict[str, Callable[[torch.Tensor, int], torch.Tensor]]:
+    """Name -> ``fn(features (1, n_bins, frames), length) -> (1, length)``."""
+
+    def phase(n_iter: int, warm: int = 16) -> PhaseReconstructor:
+        return PhaseReconstructor(
+            frontend, PhaseConfig(n_iter=n_iter, warm_start_iter=warm), learned_methods(vocoder)
+        )
+
+    gl32, gl100 = phase(32), phase(100)
+    hybrid16, hybrid32 = phase(32, 16), phase(32, 32)
+    return {
+        "griffin-lim 32": lambda f, n: gl32(f, n, method="griffin-lim"),
+        "griffin-lim 100": lambda f, n: gl100(f, n, method="griffin-lim"),
+        "learned": lambda f, n: gl32(f, n, method="learned"),
+        "learned+griffin-lim 16": lambda f, n: hybrid16(f, n, method="learned+griffin-lim"),
+        "learned+griffin-lim 32": lambda f, n: hybrid32(f, n, method="learned+griffin-lim"),
+    }
+
+
+def scores(est: torch.Tensor, ref: torch.Tensor, frontend, speech: bool) -> dict[str, float]:
+    est, ref = est.reshape(1, -1), ref.reshape(1, -1)
+    out = {
+        "mr_stft": float(multi_resolution_stft_distance(est, ref)),
+        "log_mel_l1": float(log_mel_l1(est, ref, SAMPLE_RATE)),
+        "sc": float(spectral_convergence(frontend.magnitude(est), frontend.magnitude(ref))),
+    }
+    out["pesq"] = float(pesq_wb(est, ref, SAMPLE_RATE)) if speech else float("nan")
+    return out
+
+
+def run(
+    clips: list[tuple[str, Path]], frontend, vocoder, codec=None
+) -> dict[tuple[str, str, str], list[dict[str, float]]]:
+    """``{(source, group, method): [scores + seconds per audio second per clip]}``."""
+    table: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
+    fns = methods(frontend, vocoder)
+    oracle = PhaseReconstructor(frontend, PhaseConfig(n_iter=32))
+    for i, (group, path) in enumerate(clips):
+        wav = load(path).unsqueeze(0)
+        length, seconds = wav.shape[-1], wav.shape[-1] / SAMPLE_RATE
+        with torch.no_grad():
+            features = {"exact": frontend(wav)}
+            if codec is not None:
+                frames = features["exact"].shape[-1]
+                features["codec"] = codec._decode_features(codec.encode(wav), frames)
+        for source, feats in features.items():
+            for name, fn in fns.items():
+                start = time.process_time()
+                with torch.no_grad():
+                    out = fn(feats, length)
+                elapsed = time.process_time() - start
+                row = scores(out, wav, frontend, group == "speech")
+                row["time"] = elapsed / seconds
+                table[(source, group, name)].append(row)
+        start = time.process_time()
+        out = oracle.from_magnitude(frontend.magnitude(wav), length, method="griffin-lim")
+        row = scores(out, wav, frontend, group == "speech")
+        row["time"] = (time.process_time() - start) / seconds
+        table[("exact", group, "griffin-lim 32 (true |STFT|)")].append(row)
+        print(f"  {i + 1}/{len(clips)} {path.name}", flush=True)
+    return table
+
+
+def mean(rows: list[dict[str, float]], key: str) -> float:
+    values = [r[key] for r in rows if r[key] == r[key]]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def format_section(table, info: dict[str, str]) -> str:
+    lines = [HEADING, ""]
+    lines.append(
+        f"`python benchmarks/bench_vocoder.py` ({info['date']}; {info['machine']}). Held-out split "
+        f"of data/splits.yaml: {info['clips']}. `exact`: from the clip's own features; `codec`: from "
+        f"the shipped codec's decoded features (unquantised latent). Decoder: `{info['vocoder']}`, {info['params']} "
+        f"parameters, trained {info['trained']}. Features: 80-band log-mel, n_fft 1024, hop 256 at "
+        "16 kHz (the codec's front-end). Griffin-Lim: fast Griffin-Lim (momentum 0.99) after NNLS "
+        "mel inversion, seeded random initial phase; `learned+griffin-lim N`: N iterations of the "
+        "same Griffin-Lim started from the decoder's phase. Time: CPU seconds per audio second, one "
+        "torch thread (process CPU time), mel inversion included. PESQ-WB: `pesq` package, speech only.",
+    )
+    lines.append("")
+    header = [
+        "source",
+        "group",
+        "method",
+        "PESQ-WB",
+        "MR-STFT",
+        "log-mel L1",
+        "SC",
+        "CPU s per audio s",
+    ]
+    rows = []
+    for (source, group, name), values in sorted(table.items(), key=lambda kv: kv[0][:2]):
+        rows.append(
+            [
+                source,
+                group,
+                name,
+                mean(values, "pesq"),
+                mean(values, "mr_stft"),
+                mean(values, "log_mel_l1"),
+                mean(values, "sc"),
+                f"{mean(values, 'time'):.4f}",
+            ]
+        )
+    lines.append(markdown_table(header, rows))
+    lines.append("")
+    lines += summary_lines(table)
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(table) -> list[str]:
+    """The issue's targets, measured: learned vs Griffin-Lim 32 from the same exact mel."""
+    out = []
+    for group in ("speech", "notes"):
+        gl = table.get(("exact", group, "griffin-lim 32"))
+        if not gl:
+            continue
+        for name in ("learned", "learned+griffin-lim 16", "learned+griffin-lim 32"):
+            rows = table[("exact", group, name)]
+            speed = mean(gl, "time") / max(mean(rows, "time"), 1e-12)
+            realtime = 1.0 / max(mean(rows, "time"), 1e-12)
+            pesq = ""
+            if group == "speech":
+                pesq = f"PESQ {mean(rows, 'pesq'):.2f} vs {mean(gl, 'pesq'):.2f}, "
+            out.append(
+                f"- {group}, {name} vs griffin-lim 32 (exact mel): {pesq}MR-STFT "
+                f"{mean(rows, 'mr_stft'):.3f} vs {mean(gl, 'mr_stft'):.3f}, {speed:.1f}x the speed of "
+                f"griffin-lim 32, {realtime:.0f}x real time on one thread."
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument(
+        "--vocoder", type=Path, default=ROOT / "data" / "models" / "vocoder.safetensors"
+    )
+    parser.add_argument("--codec", type=Path, help="also decode the codec's features (model file)")
+    parser.add_argument("--trained", default="(not stated)", help="training budget, in words")
+    parser.add_argument("--note", default="", help="a closing paragraph (e.g. the ship decision)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_CLIPS} clips per group, no write"
+    )
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    loaded = load_vocoder_file(args.vocoder)
+    vocoder, frontend = loaded.vocoder, loaded.vocoder.frontend
+    codec = None
+    if args.codec is not None:
+        from audioae.modelfile import check_vocoder_compatible
+        from audioae.pipeline import Pipeline
+
+        codec = Pipeline.load(args.codec, device="cpu")
+        check_vocoder_compatible(codec.config, loaded.config, str(args.vocoder))
+    split = load_split(args.data)
+    clips = [
+        (g, p)
+        for g in ("speech", "notes")
+        for p in split[g]["test"][: QUICK_CLIPS if args.quick else None]
+    ]
+    table = run(clips, frontend, vocoder, codec)
+    info = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "clips": f"{sum(g == 'speech' for g, _ in clips)} speech clips, {sum(g == 'notes' for g, _ in clips)} notes",
+        "vocoder": args.vocoder.name,
+        "params": f"{vocoder.num_parameters() / 1e6:.2f} M",
+        "trained": args.trained,
+    }
+    section = format_section(table, info)
+    if args.note:
+        section += "\n" + args.note.strip() + "\n"
+    print(section)
+    if not (args.quick or args.no_write):
+        replace_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
