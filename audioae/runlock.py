@@ -2,8 +2,10 @@
 
 The lock is the file ``RUN_DIR/.lock``, holding the owner's pid, host and start time, and
 kept locked with ``fcntl.flock`` for as long as the run holds it. The kernel drops a flock
-when its process dies (even by SIGKILL), so a lock file left by a killed run is stale: the
-next run takes it over and says whose it was. Without ``fcntl`` (Windows) the file is
+when the last process holding the file dies (even by SIGKILL), so a lock file left by a killed
+run is stale: the next run takes it over and says whose it was. Processes the owner forked
+(DataLoader workers) share the locked file and may outlive it for a few seconds; a lock whose
+recorded owner pid no longer runs on this host is therefore stale too. Without ``fcntl`` (Windows) the file is
 created with ``O_EXCL`` instead, and a lock of a pid that no longer runs on this host is
 taken over.
 
@@ -101,7 +103,17 @@ class RunLock:
             except BlockingIOError:
                 owner = os.read(fd, 4096).decode(errors="replace").strip()
                 os.close(fd)
-                raise RunLockedError(self.folder, owner) from None
+                pid, host = _parse_owner(owner)
+                if pid is None or host != socket.gethostname() or _pid_alive(pid):
+                    raise RunLockedError(self.folder, owner) from None
+                # The owner is dead, but processes it forked (DataLoader workers) share its
+                # open lock file and keep the flock until they notice and exit: the lock is
+                # stale. A new lock file (a new inode) is free of their flock.
+                log.warning(
+                    "%s: taking over the lock left by %s (no longer running)", self.folder, owner
+                )
+                self.path.unlink(missing_ok=True)
+                continue
             # the file may have been unlinked by its releasing owner between open and flock
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino

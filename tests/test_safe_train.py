@@ -284,6 +284,42 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, caplog) -> None:
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks a process")
+def test_lock_still_flocked_by_a_dead_owners_child_is_taken_over(tmp_path, caplog) -> None:
+    """A run killed by SIGKILL leaves DataLoader workers that share its locked file for a few
+    seconds; their flock must not block the resume (the owner pid is dead)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, time\n"
+        "from audioae.runlock import RunLock\n"
+        "lock = RunLock(sys.argv[1]).acquire()\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(30)\n"  # the 'worker': inherits the locked file, outlives its parent
+        "    os._exit(0)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert owner.stdout.readline().strip() == b"locked"
+        with pytest.raises(RunLockedError):  # the owner is alive: refused
+            RunLock(tmp_path).acquire()
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        with caplog.at_level("WARNING", logger="audioae.runlock"), RunLock(tmp_path) as lock:
+            assert lock.held
+        assert "taking over the lock left by pid" in caplog.text
+    finally:
+        owner.kill()
+        subprocess.run(["pkill", "-f", str(tmp_path)], check=False)
+
+
 def test_out_must_be_new_empty_or_a_run_folder(notes, tmp_path, capsys) -> None:
     cfg = load_config(RECIPES / "tiny.yaml")
     check_out_folder(RunFolder(tmp_path / "new"), cfg, resume=False)
