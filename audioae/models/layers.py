@@ -85,24 +85,74 @@ def up_conv2d(
     )
 
 
+class CausalConv1d(nn.Conv1d):
+    """Conv1d over time with left-only padding: output frame ``t`` sees input frames ``<= t``.
+
+    Shape: ``(batch, in_channels, frames)`` -> ``(batch, out_channels, frames)`` (stride 1).
+    Offline, the ``context = dilation * (kernel_size - 1)`` frames before the first are
+    zeros. For frame-by-frame streaming, :meth:`start_stream` replaces them with a cache of
+    the last ``context`` input frames, which every call then updates, so feeding a signal in
+    pieces gives the same output as feeding it whole (the state of Conv-TasNet's causal
+    mode and of RNNoise-style streaming, Luo & Mesgarani 2019). The parameters are those of
+    a plain ``nn.Conv1d`` (same state-dict keys).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.context = dilation * (kernel_size - 1)
+        self.stream_cache: torch.Tensor | None = None
+
+    def start_stream(self, batch: int) -> None:
+        """Enter streaming mode with an all-zero context of ``(batch, in_channels, context)``."""
+        weight = self.weight
+        self.stream_cache = weight.new_zeros(batch, self.in_channels, self.context)
+
+    def stop_stream(self) -> None:
+        """Leave streaming mode (offline zero padding again)."""
+        self.stream_cache = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.context == 0:
+            return super().forward(x)
+        if self.stream_cache is None:
+            return super().forward(F.pad(x, (self.context, 0)))
+        full = torch.cat([self.stream_cache, x], dim=-1)
+        self.stream_cache = full[..., full.shape[-1] - self.context :]
+        return super().forward(full)
+
+
+def time_conv1d(
+    in_channels: int, out_channels: int, kernel_size: int, *, dilation: int = 1, causal: bool
+) -> nn.Conv1d:
+    """A stride-1 Conv1d over time: "same" padding, or left-only (:class:`CausalConv1d`)."""
+    if causal:
+        return CausalConv1d(in_channels, out_channels, kernel_size, dilation)
+    return nn.Conv1d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        padding=dilation * (kernel_size // 2),
+        dilation=dilation,
+    )
+
+
 class ResBlock1d(nn.Module):
     """Pre-activation residual block over time: ``x + conv1x1(act(conv_k(act(x))))``.
 
     Shape: ``(batch, channels, frames)`` in and out (He et al., "Identity mappings in deep
     residual networks", 2016). ``kernel_size=1`` makes it a residual MLP applied per frame.
     ``dilation`` spaces the taps of the first convolution (van den Oord et al., "WaveNet",
-    2016), widening the receptive field at the same cost.
+    2016), widening the receptive field at the same cost. ``causal`` pads on the left only
+    (:class:`CausalConv1d`): the output at frame ``t`` depends on frames ``<= t``.
     """
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
+    def __init__(
+        self, channels: int, kernel_size: int, dilation: int = 1, *, causal: bool = False
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(
-            channels,
-            channels,
-            kernel_size,
-            padding=dilation * (kernel_size // 2),
-            dilation=dilation,
-        )
+        self.conv1 = time_conv1d(channels, channels, kernel_size, dilation=dilation, causal=causal)
         self.conv2 = nn.Conv1d(channels, channels, 1)
         self.act = activation()
 
