@@ -31,8 +31,9 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 
-from .models.layers import CausalConv1d
+from .models.layers import CausalConv1d, streaming_copy
 from .pipeline import Pipeline, PipelineError
 
 __all__ = ["StreamingDenoiser", "is_causal"]
@@ -41,6 +42,24 @@ __all__ = ["StreamingDenoiser", "is_causal"]
 def is_causal(pipe: Pipeline) -> bool:
     """True when the pipeline's model is a causal mask model (``model.causal`` and ``output: mask``)."""
     return bool(getattr(pipe.config.model, "causal", False)) and bool(pipe.model.predicts_mask)
+
+
+def _streaming_model(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (whose conv caches are the stream's own) with every pointwise
+    ``Conv1d`` turned into a kernel-1 :class:`CausalConv1d`, so every convolution streams.
+
+    Raises:
+        PipelineError: a Conv1d that is neither causal nor pointwise.
+    """
+    model = copy.deepcopy(model).eval()
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Conv1d) and not isinstance(child, CausalConv1d):
+                try:
+                    setattr(parent, name, streaming_copy(child))
+                except ValueError as exc:
+                    raise PipelineError(f"cannot stream this model: {exc}") from None
+    return model
 
 
 class StreamingDenoiser:
@@ -77,7 +96,7 @@ class StreamingDenoiser:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
         self.n_fft, self.hop_length = params.n_fft, params.hop_length
         self.device = pipe.device
-        self.model = copy.deepcopy(pipe.model).eval()  # its conv caches are this stream's own
+        self.model = _streaming_model(pipe.model)
         self._convs = [m for m in self.model.modules() if isinstance(m, CausalConv1d)]
         self._window = pipe.frontend.window.to(self.device, torch.float32)
         self.reset()

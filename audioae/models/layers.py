@@ -105,22 +105,52 @@ class CausalConv1d(nn.Conv1d):
         self.stream_cache: torch.Tensor | None = None
 
     def start_stream(self, batch: int) -> None:
-        """Enter streaming mode with an all-zero context of ``(batch, in_channels, context)``."""
-        weight = self.weight
-        self.stream_cache = weight.new_zeros(batch, self.in_channels, self.context)
+        """Enter streaming mode with an all-zero context of ``(batch, in_channels, context)``.
+
+        Streaming calls compute the convolution as one matrix product over the stacked taps
+        (a few frames per call: far faster on the CPU than ``conv1d``, the same values within
+        float rounding); the weights must not change until :meth:`stop_stream`.
+        """
+        self.stream_cache = self.weight.new_zeros(batch, self.in_channels, self.context)
+        # (out, kernel * in): tap-major, matching the stacking in _stream_forward
+        weight = self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)
+        self._stream_weight = weight.contiguous()
 
     def stop_stream(self) -> None:
         """Leave streaming mode (offline zero padding again)."""
         self.stream_cache = None
 
+    def _stream_forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.stream_cache is not None
+        n, step, kernel = x.shape[-1], self.dilation[0], self.kernel_size[0]
+        if self.context:
+            full = torch.cat([self.stream_cache, x], dim=-1)
+            self.stream_cache = full[..., full.shape[-1] - self.context :]
+            x = torch.cat([full[..., j * step : j * step + n] for j in range(kernel)], dim=1)
+        return F.linear(x.transpose(1, 2), self._stream_weight, self.bias).transpose(1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stream_cache is not None:
+            return self._stream_forward(x)
         if self.context == 0:
             return super().forward(x)
-        if self.stream_cache is None:
-            return super().forward(F.pad(x, (self.context, 0)))
-        full = torch.cat([self.stream_cache, x], dim=-1)
-        self.stream_cache = full[..., full.shape[-1] - self.context :]
-        return super().forward(full)
+        return super().forward(F.pad(x, (self.context, 0)))
+
+
+def streaming_copy(conv: nn.Conv1d) -> CausalConv1d:
+    """A :class:`CausalConv1d` with the weights of a pointwise (kernel 1) ``conv``, so that
+    streaming can run it as a matrix product too.
+
+    Raises:
+        ValueError: ``conv`` has a kernel > 1, a stride, padding or groups (not pointwise).
+    """
+    if isinstance(conv, CausalConv1d):
+        return conv
+    if conv.kernel_size != (1,) or conv.stride != (1,) or conv.padding != (0,) or conv.groups != 1:
+        raise ValueError(f"only a pointwise Conv1d runs causally as it is, got {conv}")
+    copy = CausalConv1d(conv.in_channels, conv.out_channels, 1).to(conv.weight)
+    copy.load_state_dict(conv.state_dict())
+    return copy
 
 
 def time_conv1d(
