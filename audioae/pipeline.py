@@ -371,17 +371,6 @@ class Pipeline:
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 
-    def streaming(self, *, channels: int = 1, wet: float = 1.0):
-        """A :class:`~audioae.streaming_denoiser.StreamingDenoiser` of this causal mask model:
-        blocks of samples in, denoised samples out, equal to :meth:`denoise` of the whole signal.
-
-        Raises:
-            PipelineError: the model is not a causal mask model.
-        """
-        from .streaming_denoiser import StreamingDenoiser
-
-        return StreamingDenoiser(self, channels=channels, wet=wet)
-
     # ------------------------------------------------------------------ interpolate / sample
     @torch.inference_mode()
     def interpolate(

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 from audioae.augment import mix_at_snr  # noqa: E402
 from audioae.metrics import pesq_wb, si_sdr, stoi  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
+from audioae.streaming_denoiser import StreamingDenoiser  # noqa: E402
 from benchmarks.baselines.classical import spectral_subtraction  # noqa: E402
 from benchmarks.bench_quality import SAMPLE_RATE, SEED, SNRS, load, load_split  # noqa: E402
 from benchmarks.quality_metrics import markdown_table  # noqa: E402
@@ -42,7 +43,7 @@ RTF_SECONDS = 30.0
 def stream_blocks(pipe: Pipeline, x: torch.Tensor) -> torch.Tensor:
     """``x (channels, time)`` through a fresh stream in 16 ms blocks; aligned output, same shape."""
     block = int(BLOCK_SECONDS * pipe.sample_rate)
-    stream = pipe.streaming(channels=x.shape[0])
+    stream = StreamingDenoiser(pipe, channels=x.shape[0])
     pieces = [stream.process(x[:, i : i + block]) for i in range(0, x.shape[-1], block)]
     return torch.cat([*pieces, stream.flush()], dim=-1)
 

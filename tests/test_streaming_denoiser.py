@@ -77,7 +77,7 @@ def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, l
     t = torch.arange(length) / 16000
     x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
     offline = pipe.denoise(x)
-    stream = pipe.streaming(channels=channels)
+    stream = StreamingDenoiser(pipe, channels=channels)
     pieces, given = [], 0
     while given < length:
         size = rng.choice([hop, 2 * hop, 3 * hop, 1, 100, 1000])
