@@ -94,16 +94,26 @@ def denoise_file(
     phase: str = "noisy",
     wet: float = 1.0,
     overwrite: bool = False,
+    stream: bool = False,
 ) -> Path:
     """Denoise one file (every channel), keeping its sample rate, length and channel count.
 
     A file longer than one chunk window is streamed (windowed reads, incremental writes:
     memory does not grow with its length, see :mod:`audioae.streaming`); the output equals
-    whole-file processing within float rounding.
+    whole-file processing within float rounding. ``stream``: run a causal model block by
+    block as in real time (:class:`audioae.streaming_denoiser.StreamingDenoiser`, any file
+    length, output aligned with the input).
+
+    Raises:
+        PipelineError: ``stream`` with a model that is not causal.
     """
     from .streaming import can_stream, denoise_file_streaming
 
     _refuse_existing(target, overwrite)
+    if stream:
+        return denoise_file_streaming(
+            pipe, source, target, phase=phase, wet=wet, overwrite=overwrite, realtime=True
+        )
     if can_stream(pipe, source):
         return denoise_file_streaming(
             pipe, source, target, phase=phase, wet=wet, overwrite=overwrite

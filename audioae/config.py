@@ -263,7 +263,9 @@ class ModelConfig:
     ``context`` is the number of frames a dense model stacks into one vector (its time
     downsampling). ``output``: ``features`` predicts the features, ``mask`` a bounded mask
     in [0, 1] over the input's linear magnitude (for denoising). ``dilations``: the conv1d
-    residual blocks' dilations, used in turn (``[1]``: none).
+    residual blocks' dilations, used in turn (``[1]``: none). ``causal``: conv1d only, with
+    no ``strides``: every convolution pads on the left only, so the output at frame ``t``
+    depends on input frames ``<= t`` (no look-ahead; what streaming needs).
     """
 
     architecture: str = "conv1d"
@@ -278,6 +280,7 @@ class ModelConfig:
     dilations: list[int] = field(default_factory=lambda: [1])
     context: int = 4
     output: str = "features"
+    causal: bool = False
 
     def __post_init__(self) -> None:
         _choice("model.architecture", self.architecture, ARCHITECTURES)
@@ -300,6 +303,11 @@ class ModelConfig:
                 raise ConfigError(
                     f"model.{key}: their product (the downsampling) must be <= 4096, got {product}"
                 )
+        if self.causal and (self.architecture != "conv1d" or self.strides):
+            raise ConfigError(
+                "model.causal: only the conv1d architecture with strides [] (full frame rate) "
+                f"is causal; got architecture {self.architecture!r}, strides {list(self.strides)}"
+            )
         if self.architecture == "conv2d" and len(self.channels) < max(
             len(self.strides), len(self.freq_strides)
         ):

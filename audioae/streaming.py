@@ -9,6 +9,11 @@ the resamplers' state: it does not grow with the file's length. The output equal
 :func:`audioae.apps.denoise_file`'s whole-file output within float rounding (test:
 ``tests/test_streaming.py``, max abs difference < 1e-4 of full scale on a 70 s file).
 
+With ``realtime=True`` the pieces come instead from a causal model's
+:class:`~audioae.streaming_denoiser.StreamingDenoiser`, fed :data:`REALTIME_BLOCK_SECONDS`
+blocks as a live callback would (``audioae denoise --stream``); its output is aligned with the
+input (the stream's delay is compensated) and equals whole-file denoising with that model.
+
 A float input written to an integer container must be scaled down as a whole if it would
 clip (as :func:`audioae.apps.save_like_input` does); its peak is only known at the end, so
 that case writes a float temporary file first and copies it, scaled, block by block.
@@ -27,6 +32,10 @@ from .audio import audio_info, output_subtype
 from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
 from .chunking import CrossfadeStream
 from .pipeline import Pipeline
+from .streaming_denoiser import StreamingDenoiser
+
+REALTIME_BLOCK_SECONDS = 0.016
+"""Block length of ``--stream`` denoising (s), rounded down to whole hops (16 ms: 2 hops of 8 ms)."""
 
 STREAMING_EXCLUDED_FORMATS = ("MP3",)
 """Formats whose header frame count may be an estimate: these are processed whole."""
@@ -63,6 +72,19 @@ def _denoised_pieces(pipe: Pipeline, reader: ResampledReader, phase: str, wet: f
         yield fade.finish().numpy()
 
 
+def _realtime_pieces(pipe: Pipeline, reader: ResampledReader, channels: int, wet: float):
+    """Yield a causal model's streaming output at the model's rate, block by block, ``(channels, n)``."""
+    hop = pipe.hop_length
+    block = max(hop, int(REALTIME_BLOCK_SECONDS * pipe.sample_rate) // hop * hop)
+    stream = StreamingDenoiser(pipe, channels=channels, wet=wet)
+    for start in range(0, reader.total, block):
+        stop = min(start + block, reader.total)
+        x = torch.from_numpy(reader.window(start, stop))
+        reader.release(stop)
+        yield stream.process(x).cpu().numpy()
+    yield stream.flush().cpu().numpy()
+
+
 def _write_resampled(pieces, writer, model_rate: int, sample_rate: int, length: int) -> None:
     """Resample ``pieces`` to ``sample_rate`` and write exactly ``length`` frames (zero-padded)."""
     resampler = None
@@ -93,13 +115,17 @@ def denoise_file_streaming(
     phase: str = "noisy",
     wet: float = 1.0,
     overwrite: bool = False,
+    realtime: bool = False,
 ) -> Path:
     """Denoise one file of any length with flat memory; same output as whole-file denoising.
 
     Keeps the input's sample rate, length, channel count and resolution (see
-    :func:`audioae.apps.save_like_input`).
+    :func:`audioae.apps.save_like_input`). ``realtime``: run a causal model's
+    :class:`~audioae.streaming_denoiser.StreamingDenoiser` block by block (``phase`` must be
+    ``"noisy"``).
 
     Raises:
+        PipelineError: ``realtime`` with a model that is not causal.
         AudioError: the input cannot be decoded (also mid-file) or the output cannot be written.
         OutputExistsError: ``target`` exists and not ``overwrite``.
         ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
@@ -108,12 +134,20 @@ def denoise_file_streaming(
         raise ValueError(f"phase: {phase!r} is not one of noisy, griffin-lim")
     if not 0.0 <= wet <= 1.0:
         raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    if realtime and phase != "noisy":
+        raise ValueError("streaming denoising keeps the noisy phase: phase must be 'noisy'")
+    if realtime:
+        StreamingDenoiser(pipe)  # refuses a model that is not causal before any file is opened
     info = audio_info(source)
     subtype = output_subtype(info.subtype, target)
     rescale = info.subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE")
     reader = ResampledReader(source, pipe.sample_rate)
     try:
-        pieces = _denoised_pieces(pipe, reader, phase, wet)
+        pieces = (
+            _realtime_pieces(pipe, reader, info.channels, wet)
+            if realtime
+            else _denoised_pieces(pipe, reader, phase, wet)
+        )
         if not rescale:
             with open_writer(
                 target, info.sample_rate, info.channels, subtype=subtype, overwrite=overwrite

@@ -22,7 +22,7 @@ from audioae.config import ConfigError, resolve_recipe
 from audioae.modelfile import ModelFileError, load_model_file, resolve_model_file
 
 ROOT = Path(__file__).parents[1]
-SHIPPED = ("codec", "denoise", "timbre")
+SHIPPED = ("codec", "denoise", "denoise_stream", "timbre")
 needs_models = pytest.mark.skipif(
     not all((ROOT / "data" / "models" / f"{n}.safetensors").is_file() for n in SHIPPED),
     reason="shipped models missing from data/models",
@@ -109,7 +109,7 @@ def test_cli_takes_model_names(tmp_path: Path, capsys) -> None:
     assert main(["denoise", "nope", str(src), "-o", str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("audioae: error: nope: no such model file or shipped model")
-    assert "codec, denoise, timbre" in err
+    assert "codec, denoise, denoise_stream, timbre" in err
 
 
 # --- the wheel -------------------------------------------------------------------------------

@@ -92,8 +92,24 @@ def _run_denoise(args) -> int:
     from ..apps import denoise_file
 
     pipe = load_pipeline(args, task="denoise")
+    if args.stream:
+        from ..pipeline import PipelineError
+        from ..streaming_denoiser import is_causal
+
+        if not is_causal(pipe):
+            raise PipelineError(
+                "--stream needs a causal model (model.causal: true, e.g. the shipped "
+                "denoise_stream); this model looks ahead: denoise without --stream"
+            )
+        if args.phase != "noisy":
+            raise PipelineError("--stream keeps the noisy phase: drop --phase griffin-lim")
     work = functools.partial(
-        denoise_file, pipe, phase=args.phase, wet=args.wet, overwrite=args.force
+        denoise_file,
+        pipe,
+        phase=args.phase,
+        wet=args.wet,
+        overwrite=args.force,
+        stream=args.stream,
     )
     return _run_files(args, work, "denoise")
 
@@ -182,6 +198,7 @@ def register(subparsers) -> None:
             "audioae denoise denoise noisy.wav -o clean.wav",
             "audioae denoise runs/denoise/model.safetensors noisy/ -o clean/ --skip-existing",
             "audioae denoise denoise take.wav -o take_clean.wav --wet 0.8 --phase griffin-lim",
+            "audioae denoise denoise_stream noisy.wav -o clean.wav --stream",
         ],
     )
     _common(p)
@@ -196,6 +213,12 @@ def register(subparsers) -> None:
         type=fraction,
         default=1.0,
         help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="causal models only: process 16 ms blocks with state as in real time "
+        "(40 ms latency at n_fft 512 / hop 128, 16 kHz), output aligned with the input",
     )
     p.set_defaults(func=_run_denoise)
 

@@ -62,7 +62,13 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
         time_downsampling = c.context
     elif c.architecture == "conv1d":
         encoder = Conv1dEncoder(
-            n_bins, c.hidden_dim, c.strides, c.kernel_size, c.n_res_blocks, list(c.dilations)
+            n_bins,
+            c.hidden_dim,
+            c.strides,
+            c.kernel_size,
+            c.n_res_blocks,
+            list(c.dilations),
+            causal=c.causal,
         )
         decoder = Conv1dDecoder(
             n_bins,
@@ -72,6 +78,7 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
             c.kernel_size,
             c.n_res_blocks,
             list(c.dilations),
+            causal=c.causal,
         )
         time_downsampling = math.prod(c.strides)
     elif c.architecture == "conv2d":

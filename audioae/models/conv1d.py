@@ -9,6 +9,9 @@ The residual blocks of a stage take their dilations from ``dilations`` in turn (
 the dilated stacks of Conv-TasNet, Luo & Mesgarani 2019).
 Every stage is ``hidden_dim`` wide: the frequency axis already lives in the channels, so the
 widths do not grow as time shrinks (``model.channels`` is used by conv2d only).
+``causal=True`` (no strides allowed) pads every convolution on the left only, so output
+frame ``t`` depends only on input frames ``<= t`` (:class:`~.layers.CausalConv1d`; for
+streaming, :mod:`audioae.streaming_denoiser`).
 """
 
 from __future__ import annotations
@@ -16,14 +19,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import ResBlock1d, activation, down_conv1d, up_conv1d
+from .layers import ResBlock1d, activation, down_conv1d, time_conv1d, up_conv1d
 
 
 def _res_blocks(
-    channels: int, kernel_size: int, n: int, dilations: list[int] | None = None
+    channels: int,
+    kernel_size: int,
+    n: int,
+    dilations: list[int] | None = None,
+    causal: bool = False,
 ) -> list[nn.Module]:
     cycle = list(dilations or [1])
-    return [ResBlock1d(channels, kernel_size, cycle[i % len(cycle)]) for i in range(n)]
+    return [
+        ResBlock1d(channels, kernel_size, cycle[i % len(cycle)], causal=causal) for i in range(n)
+    ]
+
+
+def _check_causal(strides: list[int], causal: bool) -> None:
+    if causal and strides:
+        raise ValueError(
+            f"a causal conv1d model runs at the full frame rate: strides must be [], got {strides}"
+        )
 
 
 class Conv1dEncoder(nn.Module):
@@ -40,14 +56,14 @@ class Conv1dEncoder(nn.Module):
         kernel_size: int,
         n_res_blocks: int,
         dilations: list[int] | None = None,
+        causal: bool = False,
     ) -> None:
         super().__init__()
+        _check_causal(strides, causal)
         self.out_channels = hidden_dim
-        layers: list[nn.Module] = [
-            nn.Conv1d(n_bins, hidden_dim, kernel_size, padding=kernel_size // 2)
-        ]
+        layers: list[nn.Module] = [time_conv1d(n_bins, hidden_dim, kernel_size, causal=causal)]
         if not strides:
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations, causal)
         for stride in strides:
             layers += [activation(), down_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
             layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
@@ -70,20 +86,17 @@ class Conv1dDecoder(nn.Module):
         kernel_size: int,
         n_res_blocks: int,
         dilations: list[int] | None = None,
+        causal: bool = False,
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [
-            nn.Conv1d(latent_dim, hidden_dim, kernel_size, padding=kernel_size // 2)
-        ]
+        _check_causal(strides, causal)
+        layers: list[nn.Module] = [time_conv1d(latent_dim, hidden_dim, kernel_size, causal=causal)]
         for stride in reversed(strides):
             layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
             layers += [activation(), up_conv1d(hidden_dim, hidden_dim, stride, kernel_size)]
         if not strides:
-            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations)
-        layers += [
-            activation(),
-            nn.Conv1d(hidden_dim, n_bins, kernel_size, padding=kernel_size // 2),
-        ]
+            layers += _res_blocks(hidden_dim, kernel_size, n_res_blocks, dilations, causal)
+        layers += [activation(), time_conv1d(hidden_dim, n_bins, kernel_size, causal=causal)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -85,24 +85,104 @@ def up_conv2d(
     )
 
 
+class CausalConv1d(nn.Conv1d):
+    """Conv1d over time with left-only padding: output frame ``t`` sees input frames ``<= t``.
+
+    Shape: ``(batch, in_channels, frames)`` -> ``(batch, out_channels, frames)`` (stride 1).
+    Offline, the ``context = dilation * (kernel_size - 1)`` frames before the first are
+    zeros. For frame-by-frame streaming, :meth:`start_stream` replaces them with a cache of
+    the last ``context`` input frames, which every call then updates, so feeding a signal in
+    pieces gives the same output as feeding it whole (the state of Conv-TasNet's causal
+    mode and of RNNoise-style streaming, Luo & Mesgarani 2019). The parameters are those of
+    a plain ``nn.Conv1d`` (same state-dict keys).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.context = dilation * (kernel_size - 1)
+        self.stream_cache: torch.Tensor | None = None
+
+    def start_stream(self, batch: int) -> None:
+        """Enter streaming mode with an all-zero context of ``(batch, in_channels, context)``.
+
+        Streaming calls compute the convolution as one matrix product over the stacked taps
+        (a few frames per call: far faster on the CPU than ``conv1d``, the same values within
+        float rounding); the weights must not change until :meth:`stop_stream`.
+        """
+        self.stream_cache = self.weight.new_zeros(batch, self.in_channels, self.context)
+        # (out, kernel * in): tap-major, matching the stacking in _stream_forward
+        weight = self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)
+        self._stream_weight = weight.contiguous()
+
+    def stop_stream(self) -> None:
+        """Leave streaming mode (offline zero padding again)."""
+        self.stream_cache = None
+
+    def _stream_forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.stream_cache is not None
+        n, step, kernel = x.shape[-1], self.dilation[0], self.kernel_size[0]
+        if self.context:
+            full = torch.cat([self.stream_cache, x], dim=-1)
+            self.stream_cache = full[..., full.shape[-1] - self.context :]
+            x = torch.cat([full[..., j * step : j * step + n] for j in range(kernel)], dim=1)
+        return F.linear(x.transpose(1, 2), self._stream_weight, self.bias).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stream_cache is not None:
+            return self._stream_forward(x)
+        if self.context == 0:
+            return super().forward(x)
+        return super().forward(F.pad(x, (self.context, 0)))
+
+
+def streaming_copy(conv: nn.Conv1d) -> CausalConv1d:
+    """A :class:`CausalConv1d` with the weights of a pointwise (kernel 1) ``conv``, so that
+    streaming can run it as a matrix product too.
+
+    Raises:
+        ValueError: ``conv`` has a kernel > 1, a stride, padding or groups (not pointwise).
+    """
+    if isinstance(conv, CausalConv1d):
+        return conv
+    if conv.kernel_size != (1,) or conv.stride != (1,) or conv.padding != (0,) or conv.groups != 1:
+        raise ValueError(f"only a pointwise Conv1d runs causally as it is, got {conv}")
+    copy = CausalConv1d(conv.in_channels, conv.out_channels, 1).to(conv.weight)
+    copy.load_state_dict(conv.state_dict())
+    return copy
+
+
+def time_conv1d(
+    in_channels: int, out_channels: int, kernel_size: int, *, dilation: int = 1, causal: bool
+) -> nn.Conv1d:
+    """A stride-1 Conv1d over time: "same" padding, or left-only (:class:`CausalConv1d`)."""
+    if causal:
+        return CausalConv1d(in_channels, out_channels, kernel_size, dilation)
+    return nn.Conv1d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        padding=dilation * (kernel_size // 2),
+        dilation=dilation,
+    )
+
+
 class ResBlock1d(nn.Module):
     """Pre-activation residual block over time: ``x + conv1x1(act(conv_k(act(x))))``.
 
     Shape: ``(batch, channels, frames)`` in and out (He et al., "Identity mappings in deep
     residual networks", 2016). ``kernel_size=1`` makes it a residual MLP applied per frame.
     ``dilation`` spaces the taps of the first convolution (van den Oord et al., "WaveNet",
-    2016), widening the receptive field at the same cost.
+    2016), widening the receptive field at the same cost. ``causal`` pads on the left only
+    (:class:`CausalConv1d`): the output at frame ``t`` depends on frames ``<= t``.
     """
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
+    def __init__(
+        self, channels: int, kernel_size: int, dilation: int = 1, *, causal: bool = False
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(
-            channels,
-            channels,
-            kernel_size,
-            padding=dilation * (kernel_size // 2),
-            dilation=dilation,
-        )
+        self.conv1 = time_conv1d(channels, channels, kernel_size, dilation=dilation, causal=causal)
         self.conv2 = nn.Conv1d(channels, channels, 1)
         self.act = activation()
 

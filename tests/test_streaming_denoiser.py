@@ -1,0 +1,175 @@
+"""Causal conv1d models and the streaming denoiser: no look-ahead (future input leaves earlier
+outputs bit-identical), block-by-block output equal to offline denoising of the whole signal,
+and `audioae denoise --stream` (aligned output; a non-causal model refused in one line)."""
+
+import random
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from test_apps import _model_file
+
+from audioae.apps import denoise_file
+from audioae.cli import main
+from audioae.config import ConfigError, ModelConfig, load_config
+from audioae.features import build_frontend
+from audioae.models import build_model
+from audioae.pipeline import Pipeline, PipelineError
+from audioae.streaming_denoiser import StreamingDenoiser
+
+TOLERANCE = 1e-5  # max abs difference (full scale 1.0) between streamed and offline output
+CAUSAL = [
+    "features.kind=log_magnitude",
+    "model.output=mask",
+    "model.causal=true",
+    "model.strides=[]",
+]
+SMALL = [
+    "model.hidden_dim=24",
+    "model.latent_dim=8",
+    "model.n_res_blocks=2",
+    "model.dilations=[1,2,4]",
+]
+
+
+def _pipe(sets, n_fft=512, hop=128) -> Pipeline:
+    torch.manual_seed(0)
+    cfg = load_config(
+        None, [*CAUSAL, *SMALL, f"features.n_fft={n_fft}", f"features.hop_length={hop}", *sets]
+    )
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+    return Pipeline(model, cfg, device="cpu")
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_causal_model_never_looks_ahead(causal):
+    pipe = _pipe([f"model.causal={str(causal).lower()}"])
+    x = torch.randn(2, pipe.model.n_bins, 60)
+    changed = x.clone()
+    changed[..., 40:] += torch.randn(2, pipe.model.n_bins, 20)
+    with torch.inference_mode():
+        before = pipe.model(x).reconstruction
+        after = pipe.model(changed).reconstruction
+    if causal:
+        assert torch.equal(before[..., :40], after[..., :40])  # bit-identical
+    else:  # the same check catches a model with look-ahead
+        assert not torch.equal(before[..., :40], after[..., :40])
+    assert not torch.equal(before[..., 40:], after[..., 40:])
+
+
+def test_causal_config_refuses_strides_and_other_architectures():
+    with pytest.raises(ConfigError, match="model.causal"):
+        ModelConfig(causal=True, strides=[2])
+    with pytest.raises(ConfigError, match="model.causal"):
+        ModelConfig(architecture="conv2d", causal=True, strides=[])
+    assert ModelConfig(causal=True, strides=[]).causal
+
+
+@pytest.mark.parametrize(
+    "n_fft, hop, channels, length",
+    [(512, 128, 1, 16000 + 77), (512, 128, 2, 9000), (256, 64, 1, 5000), (512, 128, 1, 300)],
+)
+def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, length):
+    pipe = _pipe([], n_fft, hop)
+    torch.manual_seed(1)
+    rng = random.Random(length)
+    t = torch.arange(length) / 16000
+    x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
+    offline = pipe.denoise(x)
+    stream = StreamingDenoiser(pipe, channels=channels)
+    pieces, given = [], 0
+    while given < length:
+        size = rng.choice([hop, 2 * hop, 3 * hop, 1, 100, 1000])
+        piece = stream.process(x[:, given : given + size])
+        given = min(given + size, length)
+        pieces.append(piece)
+        # after N samples, output is final up to N - delay (whole hops)
+        produced = sum(p.shape[-1] for p in pieces)
+        assert produced <= max(0, given - stream.delay)
+        assert produced >= max(0, given - stream.delay - hop)
+    pieces.append(stream.flush())
+    streamed = torch.cat(pieces, dim=-1)
+    assert streamed.shape == offline.shape
+    assert (streamed - offline).abs().max().item() < TOLERANCE
+    assert offline.abs().max().item() > 1e-3  # the comparison is not between silences
+    stream.reset()  # a second stream from the same object gives the same output
+    again = torch.cat([stream.process(x), stream.flush()], dim=-1)
+    assert (again - offline).abs().max().item() < TOLERANCE
+
+
+def test_streaming_states_latency_and_leaves_the_pipeline_model_alone():
+    pipe = _pipe([])
+    stream = StreamingDenoiser(pipe)
+    assert stream.delay == 512 - 128
+    assert stream.latency_seconds == pytest.approx(0.032)
+    stream.process(torch.randn(1, 1000))
+    # the pipeline's own model still pads with zeros offline (its caches are untouched)
+    x = torch.randn(1, 4000) * 0.1
+    assert torch.equal(pipe.denoise(x), pipe.denoise(x))
+
+
+def test_streaming_refuses_a_model_with_look_ahead():
+    with pytest.raises(PipelineError, match="causal"):
+        StreamingDenoiser(_pipe(["model.causal=false"]))
+    with pytest.raises(ValueError, match="block"):
+        StreamingDenoiser(_pipe([]), channels=2).process(torch.zeros(1, 128))
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    causal = [
+        "features.kind=log_magnitude",
+        "model.output=mask",
+        "model.causal=true",
+        "model.strides=[]",
+    ]
+    return {
+        "causal": _model_file(root / "causal.safetensors", causal),
+        "offline": _model_file(
+            root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
+        ),
+    }
+
+
+@pytest.mark.parametrize("sample_rate, channels", [(16000, 1), (44100, 2)])
+def test_cli_stream_output_is_aligned_with_offline(
+    tmp_path, model_files, sample_rate, channels, capsys
+):
+    rng = np.random.default_rng(0)
+    n = int(1.3 * sample_rate)
+    t = np.arange(n) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * 300 * t)[:, None] + 0.05 * rng.standard_normal((n, channels))
+    source = tmp_path / "in.wav"
+    sf.write(source, x.astype(np.float32), sample_rate, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    code = main(
+        ["denoise", str(model_files["causal"]), str(source), "-o", str(out), "--stream", "--quiet"]
+    )
+    assert code == 0
+    streamed, sr = sf.read(out, dtype="float32", always_2d=True)
+    pipe = Pipeline.load(model_files["causal"], device="cpu")
+    offline_path = denoise_file(pipe, source, tmp_path / "offline.wav")
+    offline, _ = sf.read(offline_path, dtype="float32", always_2d=True)
+    assert sr == sample_rate and streamed.shape == offline.shape == (n, channels)
+    assert np.abs(streamed - offline).max() < 1e-4  # resampled both ways at 44.1 kHz
+
+
+def test_cli_stream_refuses_a_model_with_look_ahead(tmp_path, model_files, capsys):
+    source = tmp_path / "in.wav"
+    sf.write(source, np.zeros(4000, np.float32), 16000)
+    code = main(
+        [
+            "denoise",
+            str(model_files["offline"]),
+            str(source),
+            "-o",
+            str(tmp_path / "o.wav"),
+            "--stream",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "causal" in err[0]
+    assert not (tmp_path / "o.wav").exists()
