@@ -189,6 +189,14 @@ def _saved_name(config_file: Path) -> str | None:
     return data.get("name") if isinstance(data, dict) else None
 
 
+def module_config(config: Config | dict[str, Any]) -> Config:
+    """A training module's config: as given, or rebuilt (and checked) from the dict form that
+    Lightning hands back from a checkpoint's hyper-parameters."""
+    if isinstance(config, Config):
+        return config
+    return config_from_dict(config, source="checkpoint config")
+
+
 def checkpoint_hyperparameters(cfg: Config) -> dict[str, Any]:
     """The hyper-parameters a training module saves in its checkpoints (the config as a dict)."""
     return {CONFIG_HPARAM: cfg.to_dict()}

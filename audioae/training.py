@@ -60,6 +60,7 @@ from .runfolder import (
     checkpoint_hyperparameters,
     checkpoint_step,
     export_run,
+    module_config,
     prepare_run_folder,
 )
 from .runlock import RunLock
@@ -83,11 +84,7 @@ class AutoEncoderModule(L.LightningModule):
 
     def __init__(self, config: Config | dict[str, Any]) -> None:
         super().__init__()
-        cfg = (
-            config
-            if isinstance(config, Config)
-            else config_from_dict(config, source="checkpoint config")
-        )
+        cfg = module_config(config)
         self.save_hyperparameters(checkpoint_hyperparameters(cfg))
         self.cfg = cfg
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)

@@ -20,11 +20,11 @@ import torch
 from torch import Tensor
 
 from . import functional as AF
-from .config import Config, config_from_dict
+from .config import Config
 from .features import build_frontend
 from .losses import LossResult
 from .optim import TrainingDivergedError, configure_adamw
-from .runfolder import checkpoint_hyperparameters
+from .runfolder import checkpoint_hyperparameters, module_config
 from .vocoder import build_vocoder
 from .vocoder_losses import vocoder_loss
 
@@ -38,11 +38,7 @@ class VocoderModule(L.LightningModule):
 
     def __init__(self, config: Config | dict[str, Any]) -> None:
         super().__init__()
-        cfg = (
-            config
-            if isinstance(config, Config)
-            else config_from_dict(config, source="checkpoint config")
-        )
+        cfg = module_config(config)
         self.save_hyperparameters(checkpoint_hyperparameters(cfg))
         self.cfg = cfg
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
