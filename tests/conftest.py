@@ -13,6 +13,30 @@ import torch
 DATA = Path(__file__).parents[1] / "data"
 """The repository's bundled real audio (data/notes, data/speech, data/noise)."""
 
+TINY_MODEL = [
+    "features.n_fft=256",
+    "features.hop_length=64",
+    "features.n_mels=32",
+    "model.latent_dim=8",
+    "model.hidden_dim=32",
+    "phase.n_iter=4",
+]
+"""Overrides of a small, fast model (randomly initialised) for tests that need a model file."""
+
+
+def tiny_model_file(path: Path, overrides=()) -> Path:
+    """Write a :data:`TINY_MODEL` model file (seeded weights, plus ``overrides``) to ``path``."""
+    from audioae.config import load_config
+    from audioae.features import build_frontend
+    from audioae.modelfile import save_model_file
+    from audioae.models import build_model
+
+    torch.manual_seed(0)
+    cfg = load_config(None, [*TINY_MODEL, *overrides])
+    frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
+    return save_model_file(path, build_model(cfg.model, frontend), cfg)
+
+
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import DATA, sine
+from conftest import DATA, sine, tiny_model_file
 
 from audioae.anomaly import (
     fit_reference,
@@ -25,32 +25,18 @@ from audioae.anomaly import (
 )
 from audioae.audio import load_audio
 from audioae.cli import main
-from audioae.config import load_config
-from audioae.features import build_frontend
-from audioae.modelfile import save_model_file
-from audioae.models import build_model
 from audioae.pipeline import Pipeline, PipelineError
 
-TINY = ["features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
-TINY += ["model.latent_dim=8", "model.hidden_dim=32", "model.strides=[2,2]"]
 CLIP = DATA / "speech" / "en" / "allison" / "vm-savefolder.flac"
-
-
-def _model(path: Path, overrides=()) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config(None, [*TINY, *overrides])
-    return save_model_file(
-        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
-    )
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     return {
-        "ae": _model(root / "ae.safetensors"),
-        "vae": _model(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
-        "mask": _model(
+        "ae": tiny_model_file(root / "ae.safetensors"),
+        "vae": tiny_model_file(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
+        "mask": tiny_model_file(
             root / "mask.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
         ),
     }

@@ -8,39 +8,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import DATA
+from conftest import DATA, tiny_model_file
 
 from audioae.cli import main
-from audioae.config import load_config
-from audioae.features import build_frontend
-from audioae.modelfile import save_model_file
-from audioae.models import build_model
-
-BASE = [
-    "features.n_fft=256",
-    "features.hop_length=64",
-    "features.n_mels=32",
-    "model.latent_dim=8",
-    "model.hidden_dim=32",
-    "phase.n_iter=4",
-]
-
-
-def _model_file(path: Path, overrides=()) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config(None, [*BASE, *overrides])
-    return save_model_file(
-        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
-    )
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     return {
-        "ae": _model_file(root / "ae.safetensors"),
-        "vae": _model_file(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
-        "denoise": _model_file(
+        "ae": tiny_model_file(root / "ae.safetensors"),
+        "vae": tiny_model_file(root / "vae.safetensors", ["model.bottleneck=gaussian"]),
+        "denoise": tiny_model_file(
             root / "denoise.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
         ),
     }

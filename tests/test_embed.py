@@ -8,35 +8,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import DATA, sine
+from conftest import DATA, sine, tiny_model_file
 
 from audioae.apps import embed_file
 from audioae.cli import main
-from audioae.config import load_config
 from audioae.embed import table_columns
-from audioae.features import build_frontend
-from audioae.modelfile import save_model_file
-from audioae.models import build_model
 from audioae.pipeline import Pipeline
-
-TINY = [
-    "features.n_fft=256",
-    "features.hop_length=64",
-    "features.n_mels=32",
-    "model.latent_dim=8",
-    "model.hidden_dim=32",
-    "model.strides=[2,2]",
-]
 
 
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config(None, [*TINY, "model.bottleneck=gaussian"])
     path = tmp_path_factory.mktemp("models") / "vae.safetensors"
-    return save_model_file(
-        path, build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)), cfg
-    )
+    return tiny_model_file(path, ["model.bottleneck=gaussian"])
 
 
 def test_shapes_and_latent_rate_tiny(tiny_vae):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_apps import _model_file
+from conftest import tiny_model_file
 
 from audioae.apps import denoise_file, load_for_model, save_like_input
 from audioae.audio import AudioError, resample
@@ -28,7 +28,7 @@ TOLERANCE = 1e-4  # max abs difference (full scale 1.0) between streamed and who
 @pytest.fixture(scope="module")
 def denoiser(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "denoise.safetensors"
-    return _model_file(path, ["features.kind=log_magnitude", "model.output=mask"])
+    return tiny_model_file(path, ["features.kind=log_magnitude", "model.output=mask"])
 
 
 def _noise_file(path, seconds, sample_rate, channels=1, subtype="PCM_16", scale=0.2):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_apps import _model_file
+from conftest import tiny_model_file
 
 from audioae.apps import denoise_file
 from audioae.cli import main
@@ -126,8 +126,8 @@ def model_files(tmp_path_factory):
         "model.strides=[]",
     ]
     return {
-        "causal": _model_file(root / "causal.safetensors", causal),
-        "offline": _model_file(
+        "causal": tiny_model_file(root / "causal.safetensors", causal),
+        "offline": tiny_model_file(
             root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
         ),
     }
