@@ -45,7 +45,17 @@ SR = 16000
 
 
 def child(args: argparse.Namespace) -> None:
-    """Run ``train()`` for one step and write the first-step time and peak memory as JSON."""
+    """Run ``train()`` for one step and write the first-step time and peak memory as JSON.
+
+    As ``audioae train`` does, the other DDP ranks are started before the trainer's imports.
+    """
+    from audioae.launch import local_ranks
+
+    with local_ranks(args.devices or 1):
+        _child_run(args)
+
+
+def _child_run(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -167,16 +177,16 @@ torch.set_num_threads(1)
 sys.path.insert(0, {str(ROOT / "benchmarks")!r})
 from audioae.config import load_config, resolve_recipe
 from audioae.data import build_datasets
-from audioae.training import AutoEncoderModule, build_data_loaders
+from audioae.training import build_data_loaders, build_module
 cfg = load_config(resolve_recipe({recipe!r}), ["data.num_workers={workers}", "training.max_steps={steps + 3}"])
 ds = build_datasets(cfg, {str(data)!r}, {str(noise) if noise else None!r}, report=False)
 loader, _ = build_data_loaders(cfg, ds, pin_memory=False)
-module = AutoEncoderModule(cfg); module.train()
+module = build_module(cfg); module.train()
 opt = module.configure_optimizers(); optimizer = opt["optimizer"]
 it = iter(loader); waits, totals = [], []
 for step in range({steps} + 3):
     t0 = time.perf_counter(); batch = next(it); t1 = time.perf_counter()
-    *_, result = module._step(batch)
+    result = next(p for p in module._step(batch) if hasattr(p, "total"))
     optimizer.zero_grad(set_to_none=True); result.total.backward()
     torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.training.gradient_clip or 1e9)
     optimizer.step(); t2 = time.perf_counter()
@@ -213,7 +223,10 @@ RECIPES = {
     "conv2d_ae": None,
     "conv2d_vae": None,
     "denoise": "noise",
+    "denoise_stream": "noise",
     "codec": None,
+    "vocoder": None,
+    "tiny": None,
 }
 
 
@@ -238,7 +251,7 @@ def main() -> None:
     parser.add_argument("--baseline-commit", default="02407b8")
     parser.add_argument("--repeats", type=int, default=3, help="warm runs (median reported)")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), help="data-wait recipes")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps for the data wait")
+    parser.add_argument("--steps", type=int, default=100, help="timed steps for the data wait")
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where corpora are written")
     parser.add_argument("--keep", action="store_true", help="keep the corpora")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md section")
@@ -272,15 +285,26 @@ def main() -> None:
             )
 
         rows = []
-
-        def startup_rows(label: str, folder: Path, info: dict, hours: float) -> dict:
-            cold = measure(folder, code=ROOT, recipe=args.recipe)
-            runs = [measure(folder, code=ROOT, recipe=args.recipe) for _ in range(args.repeats)]
-            runs.sort(key=lambda r: r["startup_s"])
+        sets = [
+            (f"speech {hours:g} h, 16 kHz mono", folder, info, hours)
+            for hours, (folder, info) in corpora.items()
+        ]
+        if stereo is not None:
+            sets.append((f"music {args.stereo_hours:g} h, 44.1 kHz stereo", *stereo, 1.0))
+        # cold first, then the warm runs in rounds over every corpus, so a change of the
+        # machine's load during the run falls on every corpus alike
+        cold = {label: measure(folder, code=ROOT, recipe=args.recipe) for label, folder, *_ in sets}
+        warm_runs: dict[str, list[dict]] = {label: [] for label, *_ in sets}
+        for _ in range(args.repeats):
+            for label, folder, *_ in sets:
+                warm_runs[label].append(measure(folder, code=ROOT, recipe=args.recipe))
+        results = {}
+        for label, folder, info, hours in sets:
+            runs = sorted(warm_runs[label], key=lambda r: r["startup_s"])
             warm = runs[len(runs) // 2]  # the median run
-            out = {"cold": cold, "warm": warm}
+            out = {"cold": cold[label], "warm": warm}
             row = [label, f"{info['files']}", f"{info['gib']:.2f}"]
-            row += [f"{cold['startup_s']:.1f}", f"{warm['startup_s']:.1f}"]
+            row += [f"{cold[label]['startup_s']:.1f}", f"{warm['startup_s']:.1f}"]
             row += [f"{warm['peak_rss_mib'][0]:.0f}"]
             if hours <= args.in_memory_max_hours:
                 mem = measure(folder, code=old, recipe=args.recipe)
@@ -290,15 +314,8 @@ def main() -> None:
                 row += ["(does not fit)", "-"]
             rows.append("| " + " | ".join(row) + " |")
             print(rows[-1], flush=True)
-            return out
-
-        results = {}
-        for hours, (folder, info) in corpora.items():
-            results[hours] = startup_rows(f"speech {hours:g} h, 16 kHz mono", folder, info, hours)
-        if stereo is not None:
-            startup_rows(
-                f"music {args.stereo_hours:g} h, 44.1 kHz stereo", stereo[0], stereo[1], 1.0
-            )
+            if label.startswith("speech"):
+                results[hours] = out
 
         hs = sorted(results)
         small, large = hs[0], hs[-1]
@@ -320,8 +337,12 @@ def main() -> None:
 
         # DDP x2 against one process, on the largest corpus (warm index)
         ddp_folder = corpora[large][0]
-        single = measure(ddp_folder, code=ROOT, recipe=args.recipe)
-        ddp = measure(ddp_folder, code=ROOT, recipe=args.recipe, devices=2)
+        singles, ddps = [], []
+        for _ in range(args.repeats):  # alternating, median of each
+            singles.append(measure(ddp_folder, code=ROOT, recipe=args.recipe))
+            ddps.append(measure(ddp_folder, code=ROOT, recipe=args.recipe, devices=2))
+        single = sorted(singles, key=lambda r: r["startup_s"])[len(singles) // 2]
+        ddp = sorted(ddps, key=lambda r: r["startup_last_rank_s"])[len(ddps) // 2]
         ddp_ratio = ddp["startup_last_rank_s"] / single["startup_s"]
         ddp_mem = max(ddp["peak_rss_mib"]) / single["peak_rss_mib"][0]
 
@@ -337,6 +358,15 @@ def main() -> None:
             wait_rows.append(
                 f"| {recipe} | {w0['step_ms']:.0f} | {100 * w0['share']:.1f} % | "
                 f"{w2['step_ms']:.0f} | {100 * w2['share']:.1f} % |"
+            )
+            print(wait_rows[-1], flush=True)
+        if stereo is not None:  # read at 44.1 kHz stereo, mixed down and resampled per crop
+            w0 = data_wait(args.recipe, stereo[0], None, 0, args.steps)
+            w2 = data_wait(args.recipe, stereo[0], None, 2, args.steps)
+            worst2 = max(worst2, w2["share"])
+            wait_rows.append(
+                f"| {args.recipe}, 44.1 kHz stereo corpus | {w0['step_ms']:.0f} | "
+                f"{100 * w0['share']:.1f} % | {w2['step_ms']:.0f} | {100 * w2['share']:.1f} % |"
             )
             print(wait_rows[-1], flush=True)
 
@@ -355,7 +385,8 @@ def main() -> None:
             f"{', '.join(f'{m:.0f}' for m in ddp['peak_rss_mib'])} vs {single['peak_rss_mib'][0]:.0f} MiB "
             f"({pct(max(ddp['peak_rss_mib']), single['peak_rss_mib'][0])}), {ok(ddp_mem <= 1.1)}.",
             f"- DDP x2 start-up <= 1.3x: {ddp['startup_last_rank_s']:.1f} s (last rank's first step) vs "
-            f"{single['startup_s']:.1f} s = {ddp_ratio:.2f}x, {ok(ddp_ratio <= 1.3)}.",
+            f"{single['startup_s']:.1f} s = {ddp_ratio:.2f}x, {ok(ddp_ratio <= 1.3)} (medians of "
+            f"{args.repeats} alternating runs each, on the {large:g} h corpus, warm index).",
             f"- `audioae inspect` on {large:g} h with a warm index: {inspect_s:.1f} s.",
         ]
         setup = (
@@ -375,8 +406,10 @@ def main() -> None:
             + "`, `data.num_workers=0`) in a fresh process to its first training step "
             "(imports, index, datasets, trainer, sanity validation step); peak RSS of that process. "
             "`cold`: no index cache (every file decoded once, in worker processes); `warm`: the "
-            f"cached index, median of {args.repeats} runs. `in-memory` = the previous loader (every clip decoded into memory), "
-            f"the code of commit {args.baseline_commit} run the same way.",
+            f"cached index, median of {args.repeats} runs made in rounds over the corpora. `in-memory` = the previous loader (every clip decoded into memory), "
+            f"the code of commit {args.baseline_commit} run the same way. With `--devices 2` the "
+            "child starts the second rank before the trainer's imports, as `audioae train` does "
+            "(`audioae.launch`).",
             "",
             setup,
             "",

@@ -33,6 +33,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "dataindex",
         "clips",
         "training",
+        "launch",
         "runfolder",
         "runlock",
         "checkpoint_io",

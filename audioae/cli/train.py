@@ -11,7 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..config import available_recipes
+from ..config import Config, available_recipes
+from ..launch import local_ranks
 from .common import add_command, add_set, at_least, load_recipe_config, recipes_help
 
 # --- train -----------------------------------------------------------------------------------
@@ -90,6 +91,14 @@ def resume_command(args: argparse.Namespace, out: Path) -> str:
 
 def _run_train(args: argparse.Namespace) -> int:
     cfg = load_recipe_config(args.recipe, args.overrides)
+    devices = args.devices if args.devices is not None else cfg.training.devices
+    num_nodes = args.num_nodes if args.num_nodes is not None else cfg.training.num_nodes
+    # Start the other DDP ranks before the trainer's imports, so they run in parallel.
+    with local_ranks(devices, num_nodes):
+        return _train_and_report(args, cfg)
+
+
+def _train_and_report(args: argparse.Namespace, cfg: Config) -> int:
     from ..runfolder import default_run_dir
     from ..train_console import TrainingInterrupted
     from ..training import train
