@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .audio import read_frames, resample
+from .audio import mix_to_mono, read_frames, resample
 from .dataindex import FolderIndex
 
 RESAMPLE_MARGIN_SECONDS = 0.02
@@ -116,7 +116,7 @@ class FileClips:
         source_rate = int(self.source_rate[k])
         if source_rate == self.sample_rate:
             data = read_frames(path, start, length)
-            wav = torch.from_numpy(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+            wav = torch.from_numpy(mix_to_mono(data))
         else:
             ratio = source_rate / self.sample_rate
             margin = math.ceil(RESAMPLE_MARGIN_SECONDS * source_rate)
@@ -125,7 +125,7 @@ class FileClips:
             first = (max(math.floor(start * ratio) - margin, 0) // step) * step
             last = math.ceil((start + length) * ratio) + margin
             data = read_frames(path, first, last - first)
-            mono = torch.from_numpy(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+            mono = torch.from_numpy(mix_to_mono(data))
             offset = start - first * self.sample_rate // source_rate
             wav = resample(mono.float(), source_rate, self.sample_rate)[offset : offset + length]
         wav = wav.float()

@@ -32,7 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AUDIO_EXTENSIONS, AudioError, audio_info, find_audio_files, iter_frames
+from .audio import (
+    AUDIO_EXTENSIONS,
+    AudioError,
+    audio_info,
+    find_audio_files,
+    iter_frames,
+    mix_to_mono,
+)
 from .fileio import atomic_output
 
 log = logging.getLogger(__name__)
@@ -93,7 +100,7 @@ def summarize_file(path: str | os.PathLike, block_seconds: float = BLOCK_SECONDS
             chunk = np.where(finite, chunk, 0.0).astype(np.float32)
         samples += chunk.size
         clipped += int(np.count_nonzero(np.abs(chunk) >= CLIP_LEVEL))
-        mono = chunk.astype(np.float64).mean(axis=1)
+        mono = mix_to_mono(chunk.astype(np.float64))
         n = mono.size
         total += n
         n_blocks = -(-n // block)

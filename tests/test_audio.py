@@ -354,3 +354,17 @@ def test_paths_with_spaces_and_non_ascii(tmp_path):
     broken.write_bytes(b"")
     with pytest.raises(AudioError, match="cassé é.wav"):
         load_audio(broken)
+
+
+def test_mix_to_mono_is_the_channel_mean() -> None:
+    import numpy as np
+
+    from audioae.audio import mix_to_mono
+
+    rng = np.random.default_rng(0)
+    for channels in (1, 2, 3, 6):
+        data = rng.standard_normal((1000, channels)).astype(np.float32)
+        mono = mix_to_mono(data)
+        assert mono.shape == (1000,) and mono.dtype == np.float32
+        tol = 0.0 if channels <= 2 else 1e-6  # exact for one or two channels
+        np.testing.assert_allclose(mono, data.mean(axis=1), rtol=0, atol=tol)
