@@ -50,12 +50,11 @@ _CLUSTER_MARKERS = (
     "PMI_SIZE",
     "TORCHELASTIC_RUN_ID",
 )
-_STARTUP_TIMEOUT_ENV = "AUDIOAE_RANK_STARTUP_TIMEOUT"
 _POLL_SECONDS = 0.05
 
 
 class RankStartError(RuntimeError):
-    """Another rank of this run stopped before the run started, or rank 0 never got ready."""
+    """Rank 0 of this run stopped before its data index was ready."""
 
 
 def should_launch(devices: int | str, num_nodes: int, env: dict[str, str] | None = None) -> bool:
@@ -113,7 +112,6 @@ def local_ranks(
     num_nodes: int = 1,
     *,
     command: Sequence[str] | None = None,
-    startup_timeout: float = 3600.0,
 ) -> Iterator[list[subprocess.Popen]]:
     """Run the body as rank 0 of a one-node DDP run whose other ranks start now.
 
@@ -129,8 +127,6 @@ def local_ranks(
         devices: process count (``training.devices``).
         num_nodes: machines (only 1 launches).
         command: the command each rank runs (it must reach the same training call).
-        startup_timeout: seconds the other ranks wait for rank 0's index
-            (:func:`wait_for_main_rank`).
 
     Yields:
         the started processes.
@@ -150,7 +146,6 @@ def local_ranks(
     )
     os.environ[READY_ENV] = str(folder / "ready")
     os.environ[MAIN_PID_ENV] = str(os.getpid())
-    os.environ[_STARTUP_TIMEOUT_ENV] = str(startup_timeout)
     if "OMP_NUM_THREADS" not in os.environ:  # as Lightning's launcher does
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // world))
     cmd = list(command) if command is not None else rank_command()
@@ -171,13 +166,13 @@ def local_ranks(
         for proc in procs:
             if failed and proc.poll() is None:
                 proc.kill()
-            proc.wait()
+            if proc.wait() != 0 and not failed:
+                log.warning("DDP rank process %d exited with code %d", proc.pid, proc.returncode)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        os.environ.pop(_STARTUP_TIMEOUT_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -194,22 +189,20 @@ def main_rank_ready() -> None:
 def wait_for_main_rank() -> None:
     """In a rank started by :func:`local_ranks`, block until rank 0 called :func:`main_rank_ready`.
 
-    A no-op in any other process (and in rank 0).
+    A no-op in any other process (and in rank 0). There is no deadline (a cold index of a
+    large corpus takes as long as it takes), but the wait ends when rank 0 is gone.
 
     Raises:
-        RankStartError: rank 0 exited first, or did not get ready within the start-up timeout.
+        RankStartError: rank 0 exited before its index was ready.
     """
     path = os.environ.get(READY_ENV)
     if not path or os.environ.get("LOCAL_RANK", "0") == "0":
         return
     main_pid = int(os.environ.get(MAIN_PID_ENV, "0"))
-    deadline = time.monotonic() + float(os.environ.get(_STARTUP_TIMEOUT_ENV, "3600"))
     ready = Path(path)
     while not ready.exists():
         if main_pid and not _alive(main_pid):
             raise RankStartError("rank 0 of this run stopped before its data index was ready")
-        if time.monotonic() > deadline:
-            raise RankStartError("rank 0 of this run did not get its data index ready in time")
         time.sleep(_POLL_SECONDS)
 
 
