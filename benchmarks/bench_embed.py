@@ -5,8 +5,9 @@
 
 1. Linear probe: a scikit-learn logistic regression (standardised inputs, C = 1, no tuning)
    predicts the instrument (one per GM family, 14 classes) of the 112 bundled notes from
-   pooled features: audioae embeddings (mean + std over latent frames) of the timbre VAE and
-   of the speech codec AE, against MFCC (20) mean + std and log-mel (64) mean + std. Scored by
+   pooled features: audioae embeddings (what ``audioae embed`` writes: per latent channel the
+   mean, std and mean absolute frame-to-frame change over frames; mean + std alone as an
+   ablation) of the timbre VAE and of the speech codec AE, against MFCC (20) mean + std and log-mel (64) mean + std. Scored by
    leave-one-pitch-out cross-validation (grouped by the pitch's position 0-7 in each
    instrument's range, so no pitch is in both train and test), and by train split -> test
    split (data/splits.yaml).
@@ -108,14 +109,14 @@ def logmel_stats(wav: np.ndarray) -> np.ndarray:
 
 
 def ae_stats(pipe, wav: np.ndarray) -> np.ndarray:
+    """The pooled vector ``audioae embed`` writes: mean, std and mean abs delta per channel."""
     return pipe.embed(torch.from_numpy(wav)).pooled.numpy()
 
 
-def ae_delta_stats(pipe, wav: np.ndarray) -> np.ndarray:
-    """Pooled embedding plus the mean absolute frame-to-frame change of every latent channel."""
+def ae_mean_std(pipe, wav: np.ndarray) -> np.ndarray:
+    """The earlier pooled vector (mean and std only), kept as an ablation row."""
     emb = pipe.embed(torch.from_numpy(wav))
-    delta = emb.frames.diff(dim=-1).abs().mean(-1) if emb.num_frames > 1 else emb.mean * 0
-    return torch.cat([emb.pooled, delta]).numpy()
+    return torch.cat([emb.mean, emb.std]).numpy()
 
 
 # --------------------------------------------------------------------------- 1. probe
@@ -138,13 +139,13 @@ def probe(models: Path) -> list[dict]:
     timbre = Pipeline.load(models / "timbre.safetensors", device="cpu")
     codec = Pipeline.load(models / "codec.safetensors", device="cpu")
     feats = {
-        "audioae timbre VAE (conv2d), 2x16": [ae_stats(timbre, w) for w in wavs],
-        "audioae codec AE (conv1d), 2x64": [ae_stats(codec, w) for w in wavs],
-        "audioae codec AE (conv1d) + mean abs delta, 3x64": [
-            ae_delta_stats(codec, w) for w in wavs
+        "audioae timbre VAE (conv2d), mean+std+delta, 3x16": [ae_stats(timbre, w) for w in wavs],
+        "audioae codec AE (conv1d), mean+std+delta, 3x64": [ae_stats(codec, w) for w in wavs],
+        "audioae timbre VAE (conv2d), mean+std only (ablation), 2x16": [
+            ae_mean_std(timbre, w) for w in wavs
         ],
-        "audioae timbre VAE (conv2d) + mean abs delta, 3x16": [
-            ae_delta_stats(timbre, w) for w in wavs
+        "audioae codec AE (conv1d), mean+std only (ablation), 2x64": [
+            ae_mean_std(codec, w) for w in wavs
         ],
         "MFCC-20 mean+std, 2x20": [mfcc_stats(w) for w in wavs],
         "log-mel-64 mean+std, 2x64": [logmel_stats(w) for w in wavs],

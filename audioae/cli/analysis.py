@@ -32,8 +32,9 @@ def register(subparsers) -> None:
         summary="latent embeddings per file (.npy per frame + one pooled CSV table)",
         description="Write the encoder's posterior mean per latent frame, (latent_dim, "
         "latent_frames) float32, as OUT/<relative path>.npy for every input, and one table "
-        "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*) with each file's mean "
-        "and standard deviation over frames. Multichannel input is mixed to mono. "
+        "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*, delta_*) with each "
+        "file's pooled vector per latent channel: mean and standard deviation over frames and "
+        "mean absolute frame-to-frame change. Multichannel input is mixed to mono. "
         "Deterministic: nothing is sampled.",
         examples=[
             "audioae embed timbre notes/ -o embeddings/",
