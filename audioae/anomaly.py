@@ -45,10 +45,12 @@ import numpy as np
 import torch
 
 from .chunking import plan_windows
+from .embed import pool_frames
 from .fileio import atomic_output
 
-SCORES = ("mean", "p95", "neg_elbo")
-"""Score names: mean or 95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
+SCORES = ("combined", "mean", "p95", "neg_elbo")
+"""Score names: the combined score (needs reference statistics; the default), the mean or
+95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
 
 ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
@@ -58,7 +60,17 @@ COMPRESSION = 0.3
 ``compressed`` errors."""
 
 STD_FLOOR = 1e-6
-"""Added to every bin's reference standard deviation (compressed-magnitude units)."""
+"""Added to every bin's reference standard deviation (compressed-magnitude units), to every
+pooled-embedding dimension's, and (times ``1 + |mean|``) to every term's."""
+
+TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent")
+"""File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
+
+COMBINED_TERMS = ("reconstruction", "level", "latent")
+"""The terms of the ``combined`` score (chosen on the validation split; docs/benchmarks.md)."""
+
+COMBINE = "sum"
+"""How the standardised terms are combined: ``sum`` or ``max``."""
 
 
 class AnomalyReferenceError(ValueError):
@@ -66,7 +78,7 @@ class AnomalyReferenceError(ValueError):
 
 
 REFERENCE_FORMAT = "audioae-anomaly-reference"
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2
 
 
 @dataclass
@@ -102,6 +114,10 @@ class AnomalyScore:
         p95: 95th percentile over frames of the per-frame error.
         neg_elbo: mean over frames of the negative ELBO (nats); None unless variational.
         frames: the per-frame errors.
+        terms: the raw file-level terms (:func:`file_terms`); None without reference statistics.
+        combined: the combined score (:func:`combined_score`: the terms of
+            :data:`COMBINED_TERMS` as z-scores over the reference files, summed; about 0 on
+            normal audio); None without reference statistics.
     """
 
     file: str
@@ -111,6 +127,8 @@ class AnomalyScore:
     p95: float
     neg_elbo: float | None
     frames: FrameErrors
+    terms: dict[str, float] | None = None
+    combined: float | None = None
 
     def value(self, score: str) -> float:
         """The score named ``score`` (one of :data:`SCORES`).
@@ -121,6 +139,11 @@ class AnomalyScore:
         if score not in SCORES:
             raise ValueError(f"score: {score!r} is not one of {', '.join(SCORES)}")
         value = getattr(self, score)
+        if value is None and score == "combined":
+            raise AnomalyReferenceError(
+                "score combined needs reference statistics of normal audio (fit_reference, or "
+                "--reference DIR|stats.json on the command line)"
+            )
         if value is None:
             raise ValueError(
                 "score neg_elbo needs a variational model (model.bottleneck: gaussian)"
@@ -156,12 +179,17 @@ class Reconstruction:
         kl: KL of each frame's latent to ``N(0, I)`` in nats per feature frame, ``(frames,)``;
             None unless variational.
         hop_s: seconds between frames.
+        latent: the encoder output per latent frame (VAEs: the posterior mean), ``(latent_dim,
+            latent_frames)``, the frames :func:`audioae.embed.embed_waveform` gives.
+        latent_rate_hz: latent frames per second.
     """
 
     features: torch.Tensor
     reconstruction: torch.Tensor
     kl: torch.Tensor | None
     hop_s: float
+    latent: torch.Tensor
+    latent_rate_hz: float
 
 
 @torch.inference_mode()
@@ -188,7 +216,7 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
     hop = pipe.hop_length
     down = pipe.model.time_downsampling
     variational = pipe.is_variational
-    feats, recons, kls = [], [], []
+    feats, recons, kls, latents = [], [], [], []
     for w in _windows(pipe, total):
         features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
         out = pipe.model(features, sample_posterior=False)
@@ -197,6 +225,10 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
         last = frames_w if w.keep_stop >= total else (w.keep_stop - w.start) // hop
         feats.append(features[0, :, first:last])
         recons.append(out.reconstruction[0, :, first:last])
+        z = out.latent.sample if out.latent.mean is None else out.latent.mean
+        first_z = (w.keep_start - w.start) // pipe.align
+        last_z = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // pipe.align
+        latents.append(z[0, :, first_z:last_z])
         if variational:
             kl = out.kl[0].sum(0)  # (latent_frames_w,) nats per latent frame
             kls.append((kl / down).repeat_interleave(down)[:frames_w][first:last])
@@ -205,6 +237,8 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
         reconstruction=torch.cat(recons, -1).float().cpu(),
         kl=torch.cat(kls).float().cpu() if variational else None,
         hop_s=hop / pipe.sample_rate,
+        latent=torch.cat(latents, -1)[:, : pipe.num_latent_frames(total)].float().cpu(),
+        latent_rate_hz=pipe.sample_rate / pipe.align,
     )
 
 
@@ -273,7 +307,90 @@ def frame_errors(
     return errors_of(pipe, reconstruct_frames(pipe, wav), error, reference)
 
 
-def _score(frames: FrameErrors, duration_s: float, file: str) -> AnomalyScore:
+def compressed_features(pipe, rec: Reconstruction) -> torch.Tensor:
+    """Compressed magnitudes ``|X|^0.3`` of the input features, ``(n_bins, frames)`` float64."""
+    return pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(0.0) ** COMPRESSION
+
+
+def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
+    """Per frame, ``mean over bins ((|X|^0.3 - level_mean) / level_std)^2``, ``(frames,)`` float64.
+
+    The features' own level per bin against the reference frames (about 1 on normal audio):
+    sees energy where normal audio has none (hum) or none where it has some, whatever the
+    model reconstructs.
+    """
+    z = (compressed_features(pipe, rec) - reference.level_mean[:, None]) / reference.level_std[
+        :, None
+    ]
+    return z.square().mean(0)
+
+
+def latent_distance(pooled: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> float:
+    """Diagonal-Gaussian distance ``mean over dims ((pooled - mean) / std)^2`` of a pooled embedding."""
+    return float(((pooled.double() - mean) / std).square().mean())
+
+
+def _quantile(x: torch.Tensor, q: float) -> float:
+    return float(torch.quantile(x.double(), q))
+
+
+def file_terms(
+    pipe,
+    rec: Reconstruction,
+    reference: ReferenceStats,
+    *,
+    embedding: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """The file-level terms of :data:`TERMS` for one :class:`Reconstruction` (raw, unstandardised).
+
+    ``reconstruction`` / ``reconstruction_p99``: mean / 99th percentile over frames of the
+    standardised error; ``level`` / ``level_p99``: the same of :func:`level_frames`;
+    ``latent``: :func:`latent_distance` of the pooled embedding (mean, std and mean absolute
+    delta of the latent frames, :func:`audioae.embed.pool_frames`) from the reference files'.
+    ``embedding`` overrides the reference's ``(mean, std)`` of pooled embeddings (used for the
+    reference files' own, leave-one-out, values).
+    """
+    err = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
+    err = err.square().mean(0)
+    lvl = level_frames(pipe, rec, reference)
+    emb_mean, emb_std = embedding or (reference.embedding_mean, reference.embedding_std)
+    return {
+        "reconstruction": float(err.mean()),
+        "reconstruction_p99": _quantile(err, 0.99),
+        "level": float(lvl.mean()),
+        "level_p99": _quantile(lvl, 0.99),
+        "latent": latent_distance(torch.cat(pool_frames(rec.latent)), emb_mean, emb_std),
+    }
+
+
+def combined_score(
+    terms: dict[str, float],
+    reference: ReferenceStats,
+    names: Sequence[str] = COMBINED_TERMS,
+    how: str = COMBINE,
+) -> float:
+    """Sum (``how="sum"``) or maximum (``"max"``) of the terms ``names`` as z-scores over the
+    reference files: ``(term - mean) / std`` with :attr:`ReferenceStats.terms`.
+
+    Raises:
+        ValueError: unknown ``how``; AnomalyReferenceError: a term the reference lacks.
+    """
+    if how not in ("sum", "max"):
+        raise ValueError(f"how: {how!r} is not 'sum' or 'max'")
+    missing = [n for n in names if n not in reference.terms]
+    if missing:
+        raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
+    z = [(terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names]
+    return float(sum(z) if how == "sum" else max(z))
+
+
+def _score(
+    frames: FrameErrors,
+    duration_s: float,
+    file: str,
+    terms: dict[str, float] | None = None,
+    combined: float | None = None,
+) -> AnomalyScore:
     return AnomalyScore(
         file=file,
         duration_s=float(duration_s),
@@ -282,7 +399,31 @@ def _score(frames: FrameErrors, duration_s: float, file: str) -> AnomalyScore:
         p95=float(torch.quantile(frames.error.double(), 0.95)),
         neg_elbo=None if frames.neg_elbo is None else float(frames.neg_elbo.mean()),
         frames=frames,
+        terms=terms,
+        combined=combined,
     )
+
+
+def score_reconstruction(
+    pipe,
+    rec: Reconstruction,
+    *,
+    duration_s: float,
+    file: str = "",
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
+) -> AnomalyScore:
+    """Scores of one :class:`Reconstruction`: the per-frame ``error``'s mean and p95, and with
+    ``reference`` the file-level terms and the combined score.
+
+    Raises:
+        ValueError: see :func:`errors_of`.
+    """
+    frames = errors_of(pipe, rec, error, reference)
+    if reference is None:
+        return _score(frames, duration_s, file)
+    terms = file_terms(pipe, rec, reference)
+    return _score(frames, duration_s, file, terms, combined_score(terms, reference))
 
 
 def score_waveform(
@@ -294,10 +435,21 @@ def score_waveform(
     error: str = "standardised",
     reference: ReferenceStats | None = None,
 ) -> AnomalyScore:
-    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`)."""
-    frames = frame_errors(pipe, wav, error=error, reference=reference)
+    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`);
+    with ``reference``, also the combined score (:func:`score_reconstruction`)."""
+    pipe.require_latent_decoder("anomaly scoring")
+    _check_error(error, reference)
+    if reference is not None:
+        reference.check(pipe)
     wav_len = torch.as_tensor(wav).shape[-1]
-    return _score(frames, wav_len / pipe.sample_rate if duration_s is None else duration_s, file)
+    return score_reconstruction(
+        pipe,
+        reconstruct_frames(pipe, wav),
+        duration_s=wav_len / pipe.sample_rate if duration_s is None else duration_s,
+        file=file,
+        error=error,
+        reference=reference,
+    )
 
 
 def score_file(
@@ -330,20 +482,33 @@ def score_file(
 # --------------------------------------------------------------------------- reference
 @dataclass
 class ReferenceStats:
-    """Statistics of normal audio for the ``standardised`` error, and its files' scores.
+    """Statistics of normal audio for the ``standardised`` error and the combined score.
 
     Attributes:
         mean: per-bin mean of the signed compressed-magnitude error over the reference
             frames, ``(n_bins,)`` float64.
         std: per-bin standard deviation of that error plus :data:`STD_FLOOR`, ``(n_bins,)``.
+        level_mean: per-bin mean of the features' compressed magnitude ``|X|^0.3`` over the
+            reference frames, ``(n_bins,)`` float64.
+        level_std: its per-bin standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``.
+        embedding_mean: mean of the reference files' pooled embeddings (mean, std, delta per
+            latent channel), ``(3 * latent_dim,)`` float64.
+        embedding_std: their standard deviation plus :data:`STD_FLOOR`, ``(3 * latent_dim,)``.
+        terms: ``{term: (mean, std)}`` of every term of :data:`TERMS` over the reference files
+            (``latent`` left-one-out: each file against the other files' statistics).
         frames: number of reference frames.
         model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).
-        scores: the reference files' scores, ``{error: {"mean" | "p95": [one per file]}}``,
-            for thresholds (:meth:`threshold`).
+        scores: the reference files' scores, ``{error: {score: [one per file]}}``, for
+            thresholds (:meth:`threshold`).
     """
 
     mean: torch.Tensor
     std: torch.Tensor
+    level_mean: torch.Tensor
+    level_std: torch.Tensor
+    embedding_mean: torch.Tensor
+    embedding_std: torch.Tensor
+    terms: dict[str, tuple[float, float]]
     frames: int
     model_hash: str
     scores: dict[str, dict[str, list[float]]]
@@ -357,6 +522,11 @@ class ReferenceStats:
         if self.n_bins != pipe.frontend.n_bins:
             raise AnomalyReferenceError(
                 f"reference statistics have {self.n_bins} bins, the model's features {pipe.frontend.n_bins}"
+            )
+        if self.embedding_mean.shape[0] != 3 * pipe.model.latent_dim:
+            raise AnomalyReferenceError(
+                f"reference statistics have {self.embedding_mean.shape[0]} embedding values, "
+                f"the model's pooled embedding {3 * pipe.model.latent_dim}"
             )
         if self.model_hash and pipe.model_hash and self.model_hash != pipe.model_hash.hex():
             raise AnomalyReferenceError(
@@ -375,13 +545,26 @@ class ReferenceStats:
         return fit_threshold(values, quantile)
 
 
+def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    return x.mean(dim), x.std(dim, correction=0) + STD_FLOOR
+
+
+def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (plus floor) of the rows of ``x`` ``(files, dims)`` other than ``i``
+    (all rows when there are fewer than three)."""
+    rest = x if x.shape[0] < 3 else torch.cat([x[:i], x[i + 1 :]])
+    return _mean_std(rest, 0)
+
+
 def fit_reference(
     pipe, signals: Sequence[torch.Tensor]
 ) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
     """Fit :class:`ReferenceStats` on waveforms of normal audio ``(channels, time)`` at ``pipe.sample_rate``.
 
-    The per-bin mean and standard deviation pool every frame of every signal; the signals are
-    then scored under every error of :data:`ERRORS` (their in-sample scores, kept for thresholds).
+    The per-bin statistics pool every frame of every signal; the embedding statistics, one
+    pooled embedding per signal. The signals are then scored under every error of
+    :data:`ERRORS` (their in-sample scores, kept for thresholds; the ``latent`` term of each
+    is left-one-out, so a file is not measured against statistics it helped to fit).
 
     Returns:
         the statistics, and per signal ``{error: AnomalyScore}`` (``file`` left empty).
@@ -393,22 +576,44 @@ def fit_reference(
         raise ValueError("fit_reference: no reference audio")
     recs = [reconstruct_frames(pipe, wav) for wav in signals]
     lengths = [torch.as_tensor(wav).shape[-1] for wav in signals]
-    diffs = [compressed_error(pipe, r) for r in recs]  # each (n_bins, frames)
-    pooled = torch.cat(diffs, dim=-1)
+    err_mean, err_std = _mean_std(torch.cat([compressed_error(pipe, r) for r in recs], -1))
+    lvl_mean, lvl_std = _mean_std(torch.cat([compressed_features(pipe, r) for r in recs], -1))
+    pooled = torch.stack([torch.cat(pool_frames(r.latent)) for r in recs]).double()
+    emb_mean, emb_std = _mean_std(pooled, 0)
     stats = ReferenceStats(
-        mean=pooled.mean(-1),
-        std=pooled.std(-1, correction=0) + STD_FLOOR,
-        frames=int(pooled.shape[-1]),
+        mean=err_mean,
+        std=err_std,
+        level_mean=lvl_mean,
+        level_std=lvl_std,
+        embedding_mean=emb_mean,
+        embedding_std=emb_std,
+        terms={},
+        frames=sum(int(r.features.shape[-1]) for r in recs),
         model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
         scores={},
     )
-    per_signal = [
-        {e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "") for e in ERRORS}
-        for r, n in zip(recs, lengths)
+    raw = [
+        file_terms(pipe, r, stats, embedding=_leave_one_out(pooled, i)) for i, r in enumerate(recs)
     ]
-    keys = SCORES if pipe.is_variational else ("mean", "p95")
+    for name in TERMS:
+        values = torch.tensor([t[name] for t in raw], dtype=torch.float64)
+        m = float(values.mean())
+        stats.terms[name] = (m, float(values.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)))
+    per_signal = []
+    for r, n, t in zip(recs, lengths, raw):
+        combined = combined_score(t, stats)
+        per_signal.append(
+            {
+                e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "", t, combined)
+                for e in ERRORS
+            }
+        )
+    keys = SCORES if pipe.is_variational else tuple(k for k in SCORES if k != "neg_elbo")
     stats.scores = {e: {k: [s[e].value(k) for s in per_signal] for k in keys} for e in ERRORS}
     return stats, per_signal
+
+
+_TENSORS = ("mean", "std", "level_mean", "level_std", "embedding_mean", "embedding_std")
 
 
 def save_reference(
@@ -425,8 +630,8 @@ def save_reference(
         "compression": COMPRESSION,
         "model_hash": stats.model_hash,
         "frames": stats.frames,
-        "mean": stats.mean.tolist(),
-        "std": stats.std.tolist(),
+        **{name: getattr(stats, name).tolist() for name in _TENSORS},
+        "terms": {k: list(v) for k, v in stats.terms.items()},
         "scores": stats.scores,
     }
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w") as fh:
@@ -438,7 +643,8 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     """Read statistics written by :func:`save_reference`.
 
     Raises:
-        AnomalyReferenceError: not such a file, an unknown version, or inconsistent fields.
+        AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
+            before the combined score, must be fitted again), or inconsistent fields.
     """
     try:
         doc = json.loads(Path(path).read_text())
@@ -451,14 +657,15 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
         raise AnomalyReferenceError(
             f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
-            f"supported; this audioae reads version {REFERENCE_VERSION} (compression {COMPRESSION})"
+            f"supported; this audioae reads version {REFERENCE_VERSION} (compression "
+            f"{COMPRESSION}): fit it again with --reference DIR --save-reference"
         )
     try:
-        mean = torch.tensor(doc["mean"], dtype=torch.float64)
-        std = torch.tensor(doc["std"], dtype=torch.float64)
+        tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in _TENSORS}
+        terms = {str(k): (float(v[0]), float(v[1])) for k, v in doc["terms"].items()}
         stats = ReferenceStats(
-            mean=mean,
-            std=std,
+            **tensors,
+            terms=terms,
             frames=int(doc["frames"]),
             model_hash=str(doc["model_hash"]),
             scores={
@@ -466,10 +673,18 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
                 for e, d in doc["scores"].items()
             },
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
-    if mean.ndim != 1 or mean.shape != std.shape or not bool((std > 0).all()):
-        raise AnomalyReferenceError(f"{path}: mean and std must be equal-length lists with std > 0")
+    for a, b in (("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")):
+        m, sd = tensors[a], tensors[b]
+        if m.ndim != 1 or m.shape != sd.shape or not bool((sd > 0).all()):
+            raise AnomalyReferenceError(
+                f"{path}: {a} and {b} must be equal-length lists with {b} > 0"
+            )
+    if tensors["mean"].shape != tensors["level_mean"].shape:
+        raise AnomalyReferenceError(f"{path}: mean and level_mean differ in length")
+    if set(terms) != set(TERMS) or not all(sd > 0 for _, sd in terms.values()):
+        raise AnomalyReferenceError(f"{path}: terms must be {', '.join(TERMS)} with std > 0")
     return stats
 
 
