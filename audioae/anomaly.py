@@ -63,7 +63,7 @@ STD_FLOOR = 1e-6
 """Added to every bin's reference standard deviation (compressed-magnitude units), to every
 pooled-embedding dimension's, and (times ``1 + |mean|``) to every term's."""
 
-TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent")
+TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent", "spectrum")
 """File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
 COMBINED_TERMS = ("reconstruction", "level", "latent")
@@ -71,6 +71,13 @@ COMBINED_TERMS = ("reconstruction", "level", "latent")
 
 COMBINE = "sum"
 """How the standardised terms are combined: ``sum`` or ``max``."""
+
+LOG_TERMS = True
+"""Standardise the logarithm of each term (the terms are positive scale quantities, mean
+squared z-scores, whose spread grows with their level) rather than the term itself."""
+
+TERM_FLOOR = 1e-12
+"""Terms are clamped to at least this before their logarithm is taken."""
 
 
 class AnomalyReferenceError(ValueError):
@@ -325,6 +332,13 @@ def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.
     return z.square().mean(0)
 
 
+def feature_spectrum(pipe, rec: Reconstruction) -> torch.Tensor:
+    """Mean and std over frames of ``|X|^0.3`` per bin: ``(2 * n_bins,)`` float64, the file's
+    long-term spectrum and its spread."""
+    x = compressed_features(pipe, rec)
+    return torch.cat([x.mean(-1), x.std(-1, correction=0)])
+
+
 def latent_distance(pooled: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> float:
     """Diagonal-Gaussian distance ``mean over dims ((pooled - mean) / std)^2`` of a pooled embedding."""
     return float(((pooled.double() - mean) / std).square().mean())
@@ -340,6 +354,7 @@ def file_terms(
     reference: ReferenceStats,
     *,
     embedding: tuple[torch.Tensor, torch.Tensor] | None = None,
+    spectrum: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """The file-level terms of :data:`TERMS` for one :class:`Reconstruction` (raw, unstandardised).
 
@@ -347,19 +362,22 @@ def file_terms(
     standardised error; ``level`` / ``level_p99``: the same of :func:`level_frames`;
     ``latent``: :func:`latent_distance` of the pooled embedding (mean, std and mean absolute
     delta of the latent frames, :func:`audioae.embed.pool_frames`) from the reference files'.
-    ``embedding`` overrides the reference's ``(mean, std)`` of pooled embeddings (used for the
-    reference files' own, leave-one-out, values).
+    ``spectrum``: the same distance of :func:`feature_spectrum` from the reference files'.
+    ``embedding`` / ``spectrum`` override the reference's ``(mean, std)`` of those vectors
+    (used for the reference files' own, leave-one-out, values).
     """
     err = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
     err = err.square().mean(0)
     lvl = level_frames(pipe, rec, reference)
     emb_mean, emb_std = embedding or (reference.embedding_mean, reference.embedding_std)
+    spec_mean, spec_std = spectrum or (reference.spectrum_mean, reference.spectrum_std)
     return {
         "reconstruction": float(err.mean()),
         "reconstruction_p99": _quantile(err, 0.99),
         "level": float(lvl.mean()),
         "level_p99": _quantile(lvl, 0.99),
         "latent": latent_distance(torch.cat(pool_frames(rec.latent)), emb_mean, emb_std),
+        "spectrum": latent_distance(feature_spectrum(pipe, rec), spec_mean, spec_std),
     }
 
 
@@ -368,9 +386,11 @@ def combined_score(
     reference: ReferenceStats,
     names: Sequence[str] = COMBINED_TERMS,
     how: str = COMBINE,
+    log: bool = LOG_TERMS,
 ) -> float:
     """Sum (``how="sum"``) or maximum (``"max"``) of the terms ``names`` as z-scores over the
-    reference files: ``(term - mean) / std`` with :attr:`ReferenceStats.terms`.
+    reference files: ``(term - mean) / std`` with :attr:`ReferenceStats.terms` (``log``: of
+    ``log(term)``).
 
     Raises:
         ValueError: unknown ``how``; AnomalyReferenceError: a term the reference lacks.
@@ -380,7 +400,13 @@ def combined_score(
     missing = [n for n in names if n not in reference.terms]
     if missing:
         raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
-    z = [(terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names]
+    if log:
+        z = [
+            (math.log(max(terms[n], TERM_FLOOR)) - reference.terms[n][2]) / reference.terms[n][3]
+            for n in names
+        ]
+    else:
+        z = [(terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names]
     return float(sum(z) if how == "sum" else max(z))
 
 
@@ -494,8 +520,11 @@ class ReferenceStats:
         embedding_mean: mean of the reference files' pooled embeddings (mean, std, delta per
             latent channel), ``(3 * latent_dim,)`` float64.
         embedding_std: their standard deviation plus :data:`STD_FLOOR`, ``(3 * latent_dim,)``.
-        terms: ``{term: (mean, std)}`` of every term of :data:`TERMS` over the reference files
-            (``latent`` left-one-out: each file against the other files' statistics).
+        spectrum_mean: mean of the reference files' :func:`feature_spectrum`, ``(2 * n_bins,)``.
+        spectrum_std: their standard deviation plus :data:`STD_FLOOR`, ``(2 * n_bins,)``.
+        terms: ``{term: (mean, std, log_mean, log_std)}`` of every term of :data:`TERMS` and
+            of its logarithm over the reference files (``latent`` and ``spectrum``
+            left-one-out: each file against the other files' statistics).
         frames: number of reference frames.
         model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).
         scores: the reference files' scores, ``{error: {score: [one per file]}}``, for
@@ -508,7 +537,9 @@ class ReferenceStats:
     level_std: torch.Tensor
     embedding_mean: torch.Tensor
     embedding_std: torch.Tensor
-    terms: dict[str, tuple[float, float]]
+    spectrum_mean: torch.Tensor
+    spectrum_std: torch.Tensor
+    terms: dict[str, tuple[float, float, float, float]]
     frames: int
     model_hash: str
     scores: dict[str, dict[str, list[float]]]
@@ -580,6 +611,8 @@ def fit_reference(
     lvl_mean, lvl_std = _mean_std(torch.cat([compressed_features(pipe, r) for r in recs], -1))
     pooled = torch.stack([torch.cat(pool_frames(r.latent)) for r in recs]).double()
     emb_mean, emb_std = _mean_std(pooled, 0)
+    spectra = torch.stack([feature_spectrum(pipe, r) for r in recs])
+    spec_mean, spec_std = _mean_std(spectra, 0)
     stats = ReferenceStats(
         mean=err_mean,
         std=err_std,
@@ -587,18 +620,33 @@ def fit_reference(
         level_std=lvl_std,
         embedding_mean=emb_mean,
         embedding_std=emb_std,
+        spectrum_mean=spec_mean,
+        spectrum_std=spec_std,
         terms={},
         frames=sum(int(r.features.shape[-1]) for r in recs),
         model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
         scores={},
     )
     raw = [
-        file_terms(pipe, r, stats, embedding=_leave_one_out(pooled, i)) for i, r in enumerate(recs)
+        file_terms(
+            pipe,
+            r,
+            stats,
+            embedding=_leave_one_out(pooled, i),
+            spectrum=_leave_one_out(spectra, i),
+        )
+        for i, r in enumerate(recs)
     ]
     for name in TERMS:
         values = torch.tensor([t[name] for t in raw], dtype=torch.float64)
-        m = float(values.mean())
-        stats.terms[name] = (m, float(values.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)))
+        logs = values.clamp_min(TERM_FLOOR).log()
+        m, lm = float(values.mean()), float(logs.mean())
+        stats.terms[name] = (
+            m,
+            float(values.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)),
+            lm,
+            float(logs.std(correction=0)) + STD_FLOOR * (1.0 + abs(lm)),
+        )
     per_signal = []
     for r, n, t in zip(recs, lengths, raw):
         combined = combined_score(t, stats)
@@ -613,7 +661,16 @@ def fit_reference(
     return stats, per_signal
 
 
-_TENSORS = ("mean", "std", "level_mean", "level_std", "embedding_mean", "embedding_std")
+_TENSORS = (
+    "mean",
+    "std",
+    "level_mean",
+    "level_std",
+    "embedding_mean",
+    "embedding_std",
+    "spectrum_mean",
+    "spectrum_std",
+)
 
 
 def save_reference(
@@ -662,7 +719,7 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
         )
     try:
         tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in _TENSORS}
-        terms = {str(k): (float(v[0]), float(v[1])) for k, v in doc["terms"].items()}
+        terms = {str(k): tuple(float(x) for x in v[:4]) for k, v in doc["terms"].items()}
         stats = ReferenceStats(
             **tensors,
             terms=terms,
@@ -675,7 +732,8 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
-    for a, b in (("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")):
+    pairs = [("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")]
+    for a, b in [*pairs, ("spectrum_mean", "spectrum_std")]:
         m, sd = tensors[a], tensors[b]
         if m.ndim != 1 or m.shape != sd.shape or not bool((sd > 0).all()):
             raise AnomalyReferenceError(
@@ -683,7 +741,11 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
             )
     if tensors["mean"].shape != tensors["level_mean"].shape:
         raise AnomalyReferenceError(f"{path}: mean and level_mean differ in length")
-    if set(terms) != set(TERMS) or not all(sd > 0 for _, sd in terms.values()):
+    if tensors["spectrum_mean"].shape[0] != 2 * tensors["mean"].shape[0]:
+        raise AnomalyReferenceError(f"{path}: spectrum_mean must have 2 values per bin")
+    if set(terms) != set(TERMS) or not all(
+        len(t) == 4 and t[1] > 0 and t[3] > 0 for t in terms.values()
+    ):
         raise AnomalyReferenceError(f"{path}: terms must be {', '.join(TERMS)} with std > 0")
     return stats
 

@@ -228,23 +228,25 @@ def train_normal_model(work: Path) -> Path:
 
 
 COMBINATIONS = {
-    "rec": (("reconstruction",), "sum"),
-    "rec+latent": (("reconstruction", "latent"), "sum"),
-    "rec+level": (("reconstruction", "level"), "sum"),
-    "rec+level+latent": (("reconstruction", "level", "latent"), "sum"),
+    "rec": (("reconstruction",), "sum", False),
+    "rec+latent": (("reconstruction", "latent"), "sum", False),
+    "rec+level": (("reconstruction", "level"), "sum", False),
+    "rec+level+latent": (("reconstruction", "level", "latent"), "sum", False),
     "rec+rec_p99+level+latent": (
         ("reconstruction", "reconstruction_p99", "level", "latent"),
         "sum",
+        False,
     ),
-    "all five": (TERMS, "sum"),
-    "max(rec, latent)": (("reconstruction", "latent"), "max"),
-    "max(rec, level)": (("reconstruction", "level"), "max"),
-    "max(rec, level, latent)": (("reconstruction", "level", "latent"), "max"),
+    "all five": (TERMS[:5], "sum", False),
+    "max(rec, latent)": (("reconstruction", "latent"), "max", False),
+    "max(rec, level)": (("reconstruction", "level"), "max", False),
+    "max(rec, level, latent)": (("reconstruction", "level", "latent"), "max", False),
     "max(rec, rec_p99, level, latent)": (
         ("reconstruction", "reconstruction_p99", "level", "latent"),
         "max",
+        False,
     ),
-    "max(all five)": (TERMS, "max"),
+    "max(all five)": (TERMS[:5], "max", False),
 }
 """Candidates for the combined score, written down (with :data:`SELECTION_RULE`) before any of
 them was scored: the terms of :func:`audioae.anomaly.file_terms`, each a z-score over the
@@ -256,7 +258,24 @@ SELECTION_RULE = (
     "higher mean validation AUROC"
 )
 
-SINGLE_TERMS = {f"term {t}": ((t,), "sum") for t in TERMS}
+ROUND_2 = {
+    **{f"log {k}": (v[0], v[1], True) for k, v in COMBINATIONS.items()},
+    "log rec+spectrum": (("reconstruction", "spectrum"), "sum", True),
+    "log rec+latent+spectrum": (("reconstruction", "latent", "spectrum"), "sum", True),
+    "log rec+level+latent+spectrum": (
+        ("reconstruction", "level", "latent", "spectrum"),
+        "sum",
+        True,
+    ),
+    "log max(rec, spectrum)": (("reconstruction", "spectrum"), "max", True),
+    "log max(rec, latent, spectrum)": (("reconstruction", "latent", "spectrum"), "max", True),
+}
+CANDIDATES = {**COMBINATIONS, **ROUND_2}
+"""Second round, added after the first round's validation table (never the test clips): the
+same candidates with each term standardised on its logarithm, and a file-level term on the
+features' long-term spectrum (``spectrum``). Chosen by the same rule over both rounds."""
+
+SINGLE_TERMS = {f"term {t}": ((t,), "sum", False) for t in TERMS}
 """Each term alone (printed with ``--validate`` for diagnosis; not candidates)."""
 
 METHODS = [
@@ -293,8 +312,8 @@ def _method_scores(pipe, stats, gauss, forest, clips, extra=None) -> dict[str, n
         out["AE log mean (old)"].append(float(errors_of(pipe, rec, "log").error.mean()))
         elbo = std.neg_elbo
         out["VAE neg ELBO"].append(float("nan") if elbo is None else float(elbo.mean()))
-        for name, (names, how) in combos.items():
-            out[name].append(combined_score(terms, stats, names, how))
+        for name, (names, how, log) in combos.items():
+            out[name].append(combined_score(terms, stats, names, how, log))
     m = np.stack([mfcc_stats(w) for w in clips])
     result = {k: np.array(v) for k, v in out.items()}
     result["MFCC Gaussian"] = gauss.mahalanobis(m)
@@ -340,7 +359,7 @@ def anomaly(models: Path, narrow: Path, validate: bool = False) -> list[dict]:
         def other(files=other_files, piece_s=piece_s):
             return _pieces(files, piece_s)
 
-        extra = {**COMBINATIONS, **SINGLE_TERMS} if validate else None
+        extra = {**CANDIDATES, **SINGLE_TERMS} if validate else None
 
         def scores(clips, pipe=pipe, stats=stats, gauss=gauss, forest=forest, extra=extra):
             return _method_scores(pipe, stats, gauss, forest, clips, extra)
@@ -473,7 +492,7 @@ def anomaly_table(rows: list[dict]) -> list[str]:
 def selection_table(rows: list[dict]) -> list[str]:
     """``--validate``: AUROC of every candidate combination per cell, cells won, and the choice
     by :data:`SELECTION_RULE`."""
-    names = list(COMBINATIONS) + list(SINGLE_TERMS)
+    names = list(CANDIDATES) + list(SINGLE_TERMS)
     lines = [
         "| candidate | "
         + " | ".join(f"{r['setting'][:6]} {r['kind']}" for r in rows)
@@ -492,10 +511,10 @@ def selection_table(rows: list[dict]) -> list[str]:
 
     def key(name):
         won, mean = summary[name]
-        return (-won, len(COMBINATIONS[name][0]), -mean)
+        return (-won, len(CANDIDATES[name][0]), -mean)
 
-    choice = sorted(COMBINATIONS, key=key)[0]
-    lines += ["", f"Rule: {SELECTION_RULE}.", f"Chosen: {choice} {COMBINATIONS[choice]}."]
+    choice = sorted(CANDIDATES, key=key)[0]
+    lines += ["", f"Rule: {SELECTION_RULE}.", f"Chosen: {choice} {CANDIDATES[choice]}."]
     return lines
 
 

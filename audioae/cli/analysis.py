@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..anomaly import COMBINED_TERMS, SCORES
 from .common import add_command, models_help
 
 
@@ -55,12 +56,14 @@ def register(subparsers) -> None:
         subparsers,
         "anomaly",
         summary="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
-        description="Score every input by how badly the model reconstructs it: per frame an "
-        "error over the model's feature bins (--error; the default, standardised, is the "
-        "error of compressed magnitudes |X|^0.3 standardised per bin on the reference audio, "
-        "so it needs --reference), per file its mean and 95th percentile over frames (VAEs "
-        "also: the negative ELBO). Writes a CSV ranked by --score, most anomalous first. "
-        "--reference DIR fits the per-bin statistics on a folder of normal audio and flags "
+        description="Score every input by how unlike the reference (normal) audio the model "
+        "finds it. Per frame an error over the model's feature bins (--error; the default, "
+        "standardised, is the error of compressed magnitudes |X|^0.3 standardised per bin on "
+        "the reference audio), per file its mean and 95th percentile over frames (VAEs also: "
+        "the negative ELBO). With --reference the default ranking score is 'combined': file-"
+        "level terms (see --help of --score), each a z-score over the reference files, "
+        "summed (about 0 on normal audio). Writes a CSV ranked by --score, most anomalous "
+        "first. --reference DIR fits the statistics on a folder of normal audio and flags "
         "files scoring above the --quantile of the reference files' scores; "
         "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
         "it. Multichannel input is mixed to mono. Mask models (model.output: mask) are refused.",
@@ -81,9 +84,10 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--score",
-        choices=["mean", "p95", "neg_elbo"],
-        default="mean",
-        help="score to rank and threshold by (neg_elbo needs a VAE)",
+        choices=list(SCORES),
+        help="score to rank and threshold by (default: combined with --reference, else mean). "
+        f"combined: the sum of the reference z-scores of {', '.join(COMBINED_TERMS)}; mean / "
+        "p95: of the per-frame --error; neg_elbo needs a VAE",
     )
     p.add_argument(
         "--frames",
@@ -263,10 +267,13 @@ def run_anomaly(args: argparse.Namespace) -> int:
             check_not_input(path, files + ref_files)
     pipe = _pipeline(args)
     pipe.require_latent_decoder("anomaly scoring")
-    if args.error == "standardised" and not args.reference:
+    if args.score is None:
+        args.score = "combined" if args.reference else "mean"
+    if (args.error == "standardised" or args.score == "combined") and not args.reference:
         raise AnomalyReferenceError(
-            "--error standardised (the default) needs --reference: a folder of normal audio "
-            "or a stats .json written by --save-reference (or choose --error compressed|log)"
+            f"--error {args.error} --score {args.score} needs --reference: a folder of normal "
+            "audio or a stats .json written by --save-reference (or choose --error "
+            "compressed|log)"
         )
     if args.score == "neg_elbo" and not pipe.is_variational:
         raise ValueError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
