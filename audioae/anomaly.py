@@ -66,8 +66,10 @@ pooled-embedding dimension's, and (times ``1 + |mean|``) to every term's."""
 TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent", "spectrum")
 """File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
-COMBINED_TERMS = ("reconstruction", "level", "latent")
-"""The terms of the ``combined`` score (chosen on the validation split; docs/benchmarks.md)."""
+COMBINED_TERMS = ("reconstruction", "latent")
+"""The terms of the ``combined`` score: the best multi-term candidate on the validation split
+(docs/benchmarks.md). It did not displace the default (the standardised error's mean), which
+won as many validation cells with one term."""
 
 COMBINE = "sum"
 """How the standardised terms are combined: ``sum`` or ``max``."""
@@ -125,6 +127,7 @@ class AnomalyScore:
         combined: the combined score (:func:`combined_score`: the terms of
             :data:`COMBINED_TERMS` as z-scores over the reference files, summed; about 0 on
             normal audio); None without reference statistics.
+        term_z: those z-scores, ``{term: z}``; None without reference statistics.
     """
 
     file: str
@@ -136,6 +139,7 @@ class AnomalyScore:
     frames: FrameErrors
     terms: dict[str, float] | None = None
     combined: float | None = None
+    term_z: dict[str, float] | None = None
 
     def value(self, score: str) -> float:
         """The score named ``score`` (one of :data:`SCORES`).
@@ -381,6 +385,28 @@ def file_terms(
     }
 
 
+def term_zscores(
+    terms: dict[str, float],
+    reference: ReferenceStats,
+    names: Sequence[str] = COMBINED_TERMS,
+    log: bool = LOG_TERMS,
+) -> dict[str, float]:
+    """The terms ``names`` as z-scores over the reference files (``log``: of their logarithm).
+
+    Raises:
+        AnomalyReferenceError: a term the reference lacks.
+    """
+    missing = [n for n in names if n not in reference.terms]
+    if missing:
+        raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
+    if log:
+        return {
+            n: (math.log(max(terms[n], TERM_FLOOR)) - reference.terms[n][2]) / reference.terms[n][3]
+            for n in names
+        }
+    return {n: (terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names}
+
+
 def combined_score(
     terms: dict[str, float],
     reference: ReferenceStats,
@@ -397,16 +423,7 @@ def combined_score(
     """
     if how not in ("sum", "max"):
         raise ValueError(f"how: {how!r} is not 'sum' or 'max'")
-    missing = [n for n in names if n not in reference.terms]
-    if missing:
-        raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
-    if log:
-        z = [
-            (math.log(max(terms[n], TERM_FLOOR)) - reference.terms[n][2]) / reference.terms[n][3]
-            for n in names
-        ]
-    else:
-        z = [(terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names]
+    z = term_zscores(terms, reference, names, log).values()
     return float(sum(z) if how == "sum" else max(z))
 
 
@@ -415,8 +432,9 @@ def _score(
     duration_s: float,
     file: str,
     terms: dict[str, float] | None = None,
-    combined: float | None = None,
+    reference: ReferenceStats | None = None,
 ) -> AnomalyScore:
+    have = terms is not None and reference is not None
     return AnomalyScore(
         file=file,
         duration_s=float(duration_s),
@@ -426,7 +444,8 @@ def _score(
         neg_elbo=None if frames.neg_elbo is None else float(frames.neg_elbo.mean()),
         frames=frames,
         terms=terms,
-        combined=combined,
+        combined=combined_score(terms, reference) if have else None,
+        term_z=term_zscores(terms, reference) if have else None,
     )
 
 
@@ -448,8 +467,7 @@ def score_reconstruction(
     frames = errors_of(pipe, rec, error, reference)
     if reference is None:
         return _score(frames, duration_s, file)
-    terms = file_terms(pipe, rec, reference)
-    return _score(frames, duration_s, file, terms, combined_score(terms, reference))
+    return _score(frames, duration_s, file, file_terms(pipe, rec, reference), reference)
 
 
 def score_waveform(
@@ -649,10 +667,9 @@ def fit_reference(
         )
     per_signal = []
     for r, n, t in zip(recs, lengths, raw):
-        combined = combined_score(t, stats)
         per_signal.append(
             {
-                e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "", t, combined)
+                e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "", t, stats)
                 for e in ERRORS
             }
         )
@@ -795,15 +812,18 @@ def write_scores_csv(
     """Write the ranked table atomically.
 
     Columns: rank, file, duration_s, error (the per-frame error's name), score (the ranking
-    score's name), score_mean, score_p95,
-    neg_elbo (empty unless variational), then threshold and anomalous (0/1) when a threshold
-    was fitted.
+    score's name), score_combined (empty without reference statistics), score_mean,
+    score_p95, neg_elbo (empty unless variational), ``z_<term>`` for every term of
+    :data:`COMBINED_TERMS` (its z-score over the reference files, which says what made a
+    file anomalous; empty without reference statistics), then threshold and anomalous (0/1)
+    when a threshold was fitted.
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
     """
     header = ["rank", "file", "duration_s", "error", "score"]
-    header += ["score_mean", "score_p95", "neg_elbo"]
+    header += ["score_combined", "score_mean", "score_p95", "neg_elbo"]
+    header += [f"z_{t}" for t in COMBINED_TERMS]
     if threshold is not None:
         header += ["threshold", "anomalous"]
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
@@ -817,10 +837,13 @@ def write_scores_csv(
                 f"{s.duration_s:.6f}",
                 s.error,
                 score,
+                "" if s.combined is None else f"{s.combined:.6g}",
                 f"{s.mean:.6g}",
                 f"{s.p95:.6g}",
                 "" if s.neg_elbo is None else f"{s.neg_elbo:.6g}",
             ]
+            z = s.term_z or {}
+            line += ["" if t not in z else f"{z[t]:.4g}" for t in COMBINED_TERMS]
             if threshold is not None:
                 line += [f"{threshold:.6g}", int(bool(row.anomalous))]
             writer.writerow(line)

@@ -14,6 +14,7 @@ import torch
 from conftest import DATA, sine, tiny_model_file
 
 from audioae.anomaly import (
+    COMBINED_TERMS,
     fit_reference,
     fit_threshold,
     frame_errors,
@@ -196,9 +197,12 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     assert [int(r["rank"]) for r in rows] == [1, 2]
     values = [float(r["score_mean"]) for r in rows]
     assert values == sorted(values, reverse=True)
+    assert {r["score"] for r in rows} == {"mean"}
     threshold = float(rows[0]["threshold"])
     for r in rows:
         assert r["anomalous"] == str(int(float(r["score_mean"]) > threshold))
+        z = sum(float(r[f"z_{t}"]) for t in COMBINED_TERMS)  # written with a reference
+        assert z == pytest.approx(float(r["score_combined"]), rel=1e-3, abs=1e-3)
         assert r["neg_elbo"] != "" and r["error"] == "standardised"
     # the saved statistics give the same scores and threshold without the folder
     again = tmp_path / "again.csv"
@@ -207,8 +211,8 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     assert "read from" in capsys.readouterr().out
     with open(again, newline="") as fh:
         rows2 = list(csv.DictReader(fh))
-    assert [(r["file"], r["score_mean"], r["threshold"]) for r in rows2] == [
-        (r["file"], r["score_mean"], r["threshold"]) for r in rows
+    assert [(r["file"], r["score_mean"], r["score_combined"], r["threshold"]) for r in rows2] == [
+        (r["file"], r["score_mean"], r["score_combined"], r["threshold"]) for r in rows
     ]
     with open(tmp_path / "scores_frames.csv", newline="") as fh:
         frames = list(csv.DictReader(fh))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..anomaly import COMBINED_TERMS, SCORES
 from .common import add_command, models_help
 
 
@@ -60,10 +59,8 @@ def register(subparsers) -> None:
         "finds it. Per frame an error over the model's feature bins (--error; the default, "
         "standardised, is the error of compressed magnitudes |X|^0.3 standardised per bin on "
         "the reference audio), per file its mean and 95th percentile over frames (VAEs also: "
-        "the negative ELBO). With --reference the default ranking score is 'combined': file-"
-        "level terms (see --help of --score), each a z-score over the reference files, "
-        "summed (about 0 on normal audio). Writes a CSV ranked by --score, most anomalous "
-        "first. --reference DIR fits the statistics on a folder of normal audio and flags "
+        "the negative ELBO) and, with --reference, the combined score (see --score). Writes "
+        "a CSV ranked by --score, most anomalous first. --reference DIR fits the statistics on a folder of normal audio and flags "
         "files scoring above the --quantile of the reference files' scores; "
         "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
         "it. Multichannel input is mixed to mono. Mask models (model.output: mask) are refused.",
@@ -84,10 +81,14 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--score",
-        choices=list(SCORES),
-        help="score to rank and threshold by (default: combined with --reference, else mean). "
-        f"combined: the sum of the reference z-scores of {', '.join(COMBINED_TERMS)}; mean / "
-        "p95: of the per-frame --error; neg_elbo needs a VAE",
+        choices=["mean", "p95", "combined", "neg_elbo"],
+        default="mean",
+        help="score to rank and threshold by (default: mean of the per-frame --error; p95: its "
+        "95th percentile; combined (needs --reference): the sum of the reference z-scores of "
+        "the logarithms of the standardised error's mean and of the latent distance (how far "
+        "the file's "
+        "pooled embedding lies from the reference files'), which sees a different sound class "
+        "better and hum worse; neg_elbo needs a VAE)",
     )
     p.add_argument(
         "--frames",
@@ -267,8 +268,6 @@ def run_anomaly(args: argparse.Namespace) -> int:
             check_not_input(path, files + ref_files)
     pipe = _pipeline(args)
     pipe.require_latent_decoder("anomaly scoring")
-    if args.score is None:
-        args.score = "combined" if args.reference else "mean"
     if (args.error == "standardised" or args.score == "combined") and not args.reference:
         raise AnomalyReferenceError(
             f"--error {args.error} --score {args.score} needs --reference: a folder of normal "
