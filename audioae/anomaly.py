@@ -17,7 +17,18 @@ magnitude):
 
 The choice of ``standardised`` was made on a validation split carved from the benchmark's
 train split (``benchmarks/bench_embed.py --validate``; docs/benchmarks.md). A file's scores are
-the mean and the 95th percentile of the per-frame error over frames. For VAEs the
+the mean (the default score) and the 95th percentile of the per-frame error over frames.
+
+With reference statistics a file also gets file-level terms (:func:`file_terms`; :data:`TERMS`)
+and the ``combined`` score: the logarithm of each term of :data:`COMBINED_TERMS` as a z-score
+over the reference files' values, summed (about 0 on normal audio). Its terms are the
+standardised error's mean and the ``latent`` distance, a diagonal-Gaussian distance of the
+file's pooled embedding (mean, std and mean absolute delta of its latent frames, as
+``audioae embed`` writes) from the reference files': a latent-density term, which sees audio
+the model reconstructs well but encodes unlike normal audio (stationary noise among speech).
+The other terms (99th percentile of the error; the features' own per-bin level z-score, mean
+and 99th percentile; the distance of the file's long-term spectrum) were candidates on the
+validation split and stay available to :func:`combined_score`. For VAEs the
 reconstruction uses the posterior mean, and the negative ELBO per frame is also given: the
 summed absolute log error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
 of the frame's latent to ``N(0, I)``, in nats per feature frame (whatever the error).
