@@ -463,7 +463,7 @@ def _cell(value: tuple[float, float]) -> str:
 
 def anomaly_table(rows: list[dict]) -> list[str]:
     """Markdown table of AUROC / AP per method with the verdict for the default score."""
-    methods = [m.replace("AE ", "") for m in METHODS]
+    methods = [m.removeprefix("AE ") for m in METHODS]
     lines = [
         "| setting | kind | normal / anomalous | "
         + " | ".join(methods)
