@@ -17,7 +17,18 @@ magnitude):
 
 The choice of ``standardised`` was made on a validation split carved from the benchmark's
 train split (``benchmarks/bench_embed.py --validate``; docs/benchmarks.md). A file's scores are
-the mean and the 95th percentile of the per-frame error over frames. For VAEs the
+the mean (the default score) and the 95th percentile of the per-frame error over frames.
+
+With reference statistics a file also gets file-level terms (:func:`file_terms`; :data:`TERMS`)
+and the ``combined`` score: the logarithm of each term of :data:`COMBINED_TERMS` as a z-score
+over the reference files' values, summed (about 0 on normal audio). Its terms are the
+standardised error's mean and the ``latent`` distance, a diagonal-Gaussian distance of the
+file's pooled embedding (mean, std and mean absolute delta of its latent frames, as
+``audioae embed`` writes) from the reference files': a latent-density term, which sees audio
+the model reconstructs well but encodes unlike normal audio (stationary noise among speech).
+The other terms (99th percentile of the error; the features' own per-bin level z-score, mean
+and 99th percentile; the distance of the file's long-term spectrum) were candidates on the
+validation split and stay available to :func:`combined_score`. For VAEs the
 reconstruction uses the posterior mean, and the negative ELBO per frame is also given: the
 summed absolute log error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
 of the frame's latent to ``N(0, I)``, in nats per feature frame (whatever the error).
@@ -45,10 +56,12 @@ import numpy as np
 import torch
 
 from .chunking import plan_windows
+from .embed import pool_frames
 from .fileio import atomic_output
 
-SCORES = ("mean", "p95", "neg_elbo")
-"""Score names: mean or 95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
+SCORES = ("combined", "mean", "p95", "neg_elbo")
+"""Score names: the combined score (needs reference statistics; the default), the mean or
+95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
 
 ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
@@ -58,7 +71,26 @@ COMPRESSION = 0.3
 ``compressed`` errors."""
 
 STD_FLOOR = 1e-6
-"""Added to every bin's reference standard deviation (compressed-magnitude units)."""
+"""Added to every bin's reference standard deviation (compressed-magnitude units), to every
+pooled-embedding dimension's, and (times ``1 + |mean|``) to every term's."""
+
+TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent", "spectrum")
+"""File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
+
+COMBINED_TERMS = ("reconstruction", "latent")
+"""The terms of the ``combined`` score: the best multi-term candidate on the validation split
+(docs/benchmarks.md). It did not displace the default (the standardised error's mean), which
+won as many validation cells with one term."""
+
+COMBINE = "sum"
+"""How the standardised terms are combined: ``sum`` or ``max``."""
+
+LOG_TERMS = True
+"""Standardise the logarithm of each term (the terms are positive scale quantities, mean
+squared z-scores, whose spread grows with their level) rather than the term itself."""
+
+TERM_FLOOR = 1e-12
+"""Terms are clamped to at least this before their logarithm is taken."""
 
 
 class AnomalyReferenceError(ValueError):
@@ -66,7 +98,7 @@ class AnomalyReferenceError(ValueError):
 
 
 REFERENCE_FORMAT = "audioae-anomaly-reference"
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2
 
 
 @dataclass
@@ -102,6 +134,11 @@ class AnomalyScore:
         p95: 95th percentile over frames of the per-frame error.
         neg_elbo: mean over frames of the negative ELBO (nats); None unless variational.
         frames: the per-frame errors.
+        terms: the raw file-level terms (:func:`file_terms`); None without reference statistics.
+        combined: the combined score (:func:`combined_score`: the terms of
+            :data:`COMBINED_TERMS` as z-scores over the reference files, summed; about 0 on
+            normal audio); None without reference statistics.
+        term_z: those z-scores, ``{term: z}``; None without reference statistics.
     """
 
     file: str
@@ -111,6 +148,9 @@ class AnomalyScore:
     p95: float
     neg_elbo: float | None
     frames: FrameErrors
+    terms: dict[str, float] | None = None
+    combined: float | None = None
+    term_z: dict[str, float] | None = None
 
     def value(self, score: str) -> float:
         """The score named ``score`` (one of :data:`SCORES`).
@@ -121,6 +161,11 @@ class AnomalyScore:
         if score not in SCORES:
             raise ValueError(f"score: {score!r} is not one of {', '.join(SCORES)}")
         value = getattr(self, score)
+        if value is None and score == "combined":
+            raise AnomalyReferenceError(
+                "score combined needs reference statistics of normal audio (fit_reference, or "
+                "--reference DIR|stats.json on the command line)"
+            )
         if value is None:
             raise ValueError(
                 "score neg_elbo needs a variational model (model.bottleneck: gaussian)"
@@ -156,12 +201,17 @@ class Reconstruction:
         kl: KL of each frame's latent to ``N(0, I)`` in nats per feature frame, ``(frames,)``;
             None unless variational.
         hop_s: seconds between frames.
+        latent: the encoder output per latent frame (VAEs: the posterior mean), ``(latent_dim,
+            latent_frames)``, the frames :func:`audioae.embed.embed_waveform` gives.
+        latent_rate_hz: latent frames per second.
     """
 
     features: torch.Tensor
     reconstruction: torch.Tensor
     kl: torch.Tensor | None
     hop_s: float
+    latent: torch.Tensor
+    latent_rate_hz: float
 
 
 @torch.inference_mode()
@@ -188,7 +238,7 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
     hop = pipe.hop_length
     down = pipe.model.time_downsampling
     variational = pipe.is_variational
-    feats, recons, kls = [], [], []
+    feats, recons, kls, latents = [], [], [], []
     for w in _windows(pipe, total):
         features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
         out = pipe.model(features, sample_posterior=False)
@@ -197,6 +247,10 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
         last = frames_w if w.keep_stop >= total else (w.keep_stop - w.start) // hop
         feats.append(features[0, :, first:last])
         recons.append(out.reconstruction[0, :, first:last])
+        z = out.latent.sample if out.latent.mean is None else out.latent.mean
+        first_z = (w.keep_start - w.start) // pipe.align
+        last_z = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // pipe.align
+        latents.append(z[0, :, first_z:last_z])
         if variational:
             kl = out.kl[0].sum(0)  # (latent_frames_w,) nats per latent frame
             kls.append((kl / down).repeat_interleave(down)[:frames_w][first:last])
@@ -205,6 +259,8 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
         reconstruction=torch.cat(recons, -1).float().cpu(),
         kl=torch.cat(kls).float().cpu() if variational else None,
         hop_s=hop / pipe.sample_rate,
+        latent=torch.cat(latents, -1)[:, : pipe.num_latent_frames(total)].float().cpu(),
+        latent_rate_hz=pipe.sample_rate / pipe.align,
     )
 
 
@@ -273,7 +329,123 @@ def frame_errors(
     return errors_of(pipe, reconstruct_frames(pipe, wav), error, reference)
 
 
-def _score(frames: FrameErrors, duration_s: float, file: str) -> AnomalyScore:
+def compressed_features(pipe, rec: Reconstruction) -> torch.Tensor:
+    """Compressed magnitudes ``|X|^0.3`` of the input features, ``(n_bins, frames)`` float64."""
+    return pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(0.0) ** COMPRESSION
+
+
+def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
+    """Per frame, ``mean over bins ((|X|^0.3 - level_mean) / level_std)^2``, ``(frames,)`` float64.
+
+    The features' own level per bin against the reference frames (about 1 on normal audio):
+    sees energy where normal audio has none (hum) or none where it has some, whatever the
+    model reconstructs.
+    """
+    z = (compressed_features(pipe, rec) - reference.level_mean[:, None]) / reference.level_std[
+        :, None
+    ]
+    return z.square().mean(0)
+
+
+def feature_spectrum(pipe, rec: Reconstruction) -> torch.Tensor:
+    """Mean and std over frames of ``|X|^0.3`` per bin: ``(2 * n_bins,)`` float64, the file's
+    long-term spectrum and its spread."""
+    x = compressed_features(pipe, rec)
+    return torch.cat([x.mean(-1), x.std(-1, correction=0)])
+
+
+def latent_distance(pooled: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> float:
+    """Diagonal-Gaussian distance ``mean over dims ((pooled - mean) / std)^2`` of a pooled embedding."""
+    return float(((pooled.double() - mean) / std).square().mean())
+
+
+def _quantile(x: torch.Tensor, q: float) -> float:
+    return float(torch.quantile(x.double(), q))
+
+
+def file_terms(
+    pipe,
+    rec: Reconstruction,
+    reference: ReferenceStats,
+    *,
+    embedding: tuple[torch.Tensor, torch.Tensor] | None = None,
+    spectrum: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """The file-level terms of :data:`TERMS` for one :class:`Reconstruction` (raw, unstandardised).
+
+    ``reconstruction`` / ``reconstruction_p99``: mean / 99th percentile over frames of the
+    standardised error; ``level`` / ``level_p99``: the same of :func:`level_frames`;
+    ``latent``: :func:`latent_distance` of the pooled embedding (mean, std and mean absolute
+    delta of the latent frames, :func:`audioae.embed.pool_frames`) from the reference files'.
+    ``spectrum``: the same distance of :func:`feature_spectrum` from the reference files'.
+    ``embedding`` / ``spectrum`` override the reference's ``(mean, std)`` of those vectors
+    (used for the reference files' own, leave-one-out, values).
+    """
+    err = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
+    err = err.square().mean(0)
+    lvl = level_frames(pipe, rec, reference)
+    emb_mean, emb_std = embedding or (reference.embedding_mean, reference.embedding_std)
+    spec_mean, spec_std = spectrum or (reference.spectrum_mean, reference.spectrum_std)
+    return {
+        "reconstruction": float(err.mean()),
+        "reconstruction_p99": _quantile(err, 0.99),
+        "level": float(lvl.mean()),
+        "level_p99": _quantile(lvl, 0.99),
+        "latent": latent_distance(torch.cat(pool_frames(rec.latent)), emb_mean, emb_std),
+        "spectrum": latent_distance(feature_spectrum(pipe, rec), spec_mean, spec_std),
+    }
+
+
+def term_zscores(
+    terms: dict[str, float],
+    reference: ReferenceStats,
+    names: Sequence[str] = COMBINED_TERMS,
+    log: bool = LOG_TERMS,
+) -> dict[str, float]:
+    """The terms ``names`` as z-scores over the reference files (``log``: of their logarithm).
+
+    Raises:
+        AnomalyReferenceError: a term the reference lacks.
+    """
+    missing = [n for n in names if n not in reference.terms]
+    if missing:
+        raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
+    if log:
+        return {
+            n: (math.log(max(terms[n], TERM_FLOOR)) - reference.terms[n][2]) / reference.terms[n][3]
+            for n in names
+        }
+    return {n: (terms[n] - reference.terms[n][0]) / reference.terms[n][1] for n in names}
+
+
+def combined_score(
+    terms: dict[str, float],
+    reference: ReferenceStats,
+    names: Sequence[str] = COMBINED_TERMS,
+    how: str = COMBINE,
+    log: bool = LOG_TERMS,
+) -> float:
+    """Sum (``how="sum"``) or maximum (``"max"``) of the terms ``names`` as z-scores over the
+    reference files: ``(term - mean) / std`` with :attr:`ReferenceStats.terms` (``log``: of
+    ``log(term)``).
+
+    Raises:
+        ValueError: unknown ``how``; AnomalyReferenceError: a term the reference lacks.
+    """
+    if how not in ("sum", "max"):
+        raise ValueError(f"how: {how!r} is not 'sum' or 'max'")
+    z = term_zscores(terms, reference, names, log).values()
+    return float(sum(z) if how == "sum" else max(z))
+
+
+def _score(
+    frames: FrameErrors,
+    duration_s: float,
+    file: str,
+    terms: dict[str, float] | None = None,
+    reference: ReferenceStats | None = None,
+) -> AnomalyScore:
+    have = terms is not None and reference is not None
     return AnomalyScore(
         file=file,
         duration_s=float(duration_s),
@@ -282,7 +454,31 @@ def _score(frames: FrameErrors, duration_s: float, file: str) -> AnomalyScore:
         p95=float(torch.quantile(frames.error.double(), 0.95)),
         neg_elbo=None if frames.neg_elbo is None else float(frames.neg_elbo.mean()),
         frames=frames,
+        terms=terms,
+        combined=combined_score(terms, reference) if have else None,
+        term_z=term_zscores(terms, reference) if have else None,
     )
+
+
+def score_reconstruction(
+    pipe,
+    rec: Reconstruction,
+    *,
+    duration_s: float,
+    file: str = "",
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
+) -> AnomalyScore:
+    """Scores of one :class:`Reconstruction`: the per-frame ``error``'s mean and p95, and with
+    ``reference`` the file-level terms and the combined score.
+
+    Raises:
+        ValueError: see :func:`errors_of`.
+    """
+    frames = errors_of(pipe, rec, error, reference)
+    if reference is None:
+        return _score(frames, duration_s, file)
+    return _score(frames, duration_s, file, file_terms(pipe, rec, reference), reference)
 
 
 def score_waveform(
@@ -294,10 +490,21 @@ def score_waveform(
     error: str = "standardised",
     reference: ReferenceStats | None = None,
 ) -> AnomalyScore:
-    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`)."""
-    frames = frame_errors(pipe, wav, error=error, reference=reference)
+    """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`);
+    with ``reference``, also the combined score (:func:`score_reconstruction`)."""
+    pipe.require_latent_decoder("anomaly scoring")
+    _check_error(error, reference)
+    if reference is not None:
+        reference.check(pipe)
     wav_len = torch.as_tensor(wav).shape[-1]
-    return _score(frames, wav_len / pipe.sample_rate if duration_s is None else duration_s, file)
+    return score_reconstruction(
+        pipe,
+        reconstruct_frames(pipe, wav),
+        duration_s=wav_len / pipe.sample_rate if duration_s is None else duration_s,
+        file=file,
+        error=error,
+        reference=reference,
+    )
 
 
 def score_file(
@@ -330,20 +537,38 @@ def score_file(
 # --------------------------------------------------------------------------- reference
 @dataclass
 class ReferenceStats:
-    """Statistics of normal audio for the ``standardised`` error, and its files' scores.
+    """Statistics of normal audio for the ``standardised`` error and the combined score.
 
     Attributes:
         mean: per-bin mean of the signed compressed-magnitude error over the reference
             frames, ``(n_bins,)`` float64.
         std: per-bin standard deviation of that error plus :data:`STD_FLOOR`, ``(n_bins,)``.
+        level_mean: per-bin mean of the features' compressed magnitude ``|X|^0.3`` over the
+            reference frames, ``(n_bins,)`` float64.
+        level_std: its per-bin standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``.
+        embedding_mean: mean of the reference files' pooled embeddings (mean, std, delta per
+            latent channel), ``(3 * latent_dim,)`` float64.
+        embedding_std: their standard deviation plus :data:`STD_FLOOR`, ``(3 * latent_dim,)``.
+        spectrum_mean: mean of the reference files' :func:`feature_spectrum`, ``(2 * n_bins,)``.
+        spectrum_std: their standard deviation plus :data:`STD_FLOOR`, ``(2 * n_bins,)``.
+        terms: ``{term: (mean, std, log_mean, log_std)}`` of every term of :data:`TERMS` and
+            of its logarithm over the reference files (``latent`` and ``spectrum``
+            left-one-out: each file against the other files' statistics).
         frames: number of reference frames.
         model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).
-        scores: the reference files' scores, ``{error: {"mean" | "p95": [one per file]}}``,
-            for thresholds (:meth:`threshold`).
+        scores: the reference files' scores, ``{error: {score: [one per file]}}``, for
+            thresholds (:meth:`threshold`).
     """
 
     mean: torch.Tensor
     std: torch.Tensor
+    level_mean: torch.Tensor
+    level_std: torch.Tensor
+    embedding_mean: torch.Tensor
+    embedding_std: torch.Tensor
+    spectrum_mean: torch.Tensor
+    spectrum_std: torch.Tensor
+    terms: dict[str, tuple[float, float, float, float]]
     frames: int
     model_hash: str
     scores: dict[str, dict[str, list[float]]]
@@ -357,6 +582,11 @@ class ReferenceStats:
         if self.n_bins != pipe.frontend.n_bins:
             raise AnomalyReferenceError(
                 f"reference statistics have {self.n_bins} bins, the model's features {pipe.frontend.n_bins}"
+            )
+        if self.embedding_mean.shape[0] != 3 * pipe.model.latent_dim:
+            raise AnomalyReferenceError(
+                f"reference statistics have {self.embedding_mean.shape[0]} embedding values, "
+                f"the model's pooled embedding {3 * pipe.model.latent_dim}"
             )
         if self.model_hash and pipe.model_hash and self.model_hash != pipe.model_hash.hex():
             raise AnomalyReferenceError(
@@ -375,13 +605,26 @@ class ReferenceStats:
         return fit_threshold(values, quantile)
 
 
+def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    return x.mean(dim), x.std(dim, correction=0) + STD_FLOOR
+
+
+def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (plus floor) of the rows of ``x`` ``(files, dims)`` other than ``i``
+    (all rows when there are fewer than three)."""
+    rest = x if x.shape[0] < 3 else torch.cat([x[:i], x[i + 1 :]])
+    return _mean_std(rest, 0)
+
+
 def fit_reference(
     pipe, signals: Sequence[torch.Tensor]
 ) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
     """Fit :class:`ReferenceStats` on waveforms of normal audio ``(channels, time)`` at ``pipe.sample_rate``.
 
-    The per-bin mean and standard deviation pool every frame of every signal; the signals are
-    then scored under every error of :data:`ERRORS` (their in-sample scores, kept for thresholds).
+    The per-bin statistics pool every frame of every signal; the embedding statistics, one
+    pooled embedding per signal. The signals are then scored under every error of
+    :data:`ERRORS` (their in-sample scores, kept for thresholds; the ``latent`` term of each
+    is left-one-out, so a file is not measured against statistics it helped to fit).
 
     Returns:
         the statistics, and per signal ``{error: AnomalyScore}`` (``file`` left empty).
@@ -393,22 +636,69 @@ def fit_reference(
         raise ValueError("fit_reference: no reference audio")
     recs = [reconstruct_frames(pipe, wav) for wav in signals]
     lengths = [torch.as_tensor(wav).shape[-1] for wav in signals]
-    diffs = [compressed_error(pipe, r) for r in recs]  # each (n_bins, frames)
-    pooled = torch.cat(diffs, dim=-1)
+    err_mean, err_std = _mean_std(torch.cat([compressed_error(pipe, r) for r in recs], -1))
+    lvl_mean, lvl_std = _mean_std(torch.cat([compressed_features(pipe, r) for r in recs], -1))
+    pooled = torch.stack([torch.cat(pool_frames(r.latent)) for r in recs]).double()
+    emb_mean, emb_std = _mean_std(pooled, 0)
+    spectra = torch.stack([feature_spectrum(pipe, r) for r in recs])
+    spec_mean, spec_std = _mean_std(spectra, 0)
     stats = ReferenceStats(
-        mean=pooled.mean(-1),
-        std=pooled.std(-1, correction=0) + STD_FLOOR,
-        frames=int(pooled.shape[-1]),
+        mean=err_mean,
+        std=err_std,
+        level_mean=lvl_mean,
+        level_std=lvl_std,
+        embedding_mean=emb_mean,
+        embedding_std=emb_std,
+        spectrum_mean=spec_mean,
+        spectrum_std=spec_std,
+        terms={},
+        frames=sum(int(r.features.shape[-1]) for r in recs),
         model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
         scores={},
     )
-    per_signal = [
-        {e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "") for e in ERRORS}
-        for r, n in zip(recs, lengths)
+    raw = [
+        file_terms(
+            pipe,
+            r,
+            stats,
+            embedding=_leave_one_out(pooled, i),
+            spectrum=_leave_one_out(spectra, i),
+        )
+        for i, r in enumerate(recs)
     ]
-    keys = SCORES if pipe.is_variational else ("mean", "p95")
+    for name in TERMS:
+        values = torch.tensor([t[name] for t in raw], dtype=torch.float64)
+        logs = values.clamp_min(TERM_FLOOR).log()
+        m, lm = float(values.mean()), float(logs.mean())
+        stats.terms[name] = (
+            m,
+            float(values.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)),
+            lm,
+            float(logs.std(correction=0)) + STD_FLOOR * (1.0 + abs(lm)),
+        )
+    per_signal = []
+    for r, n, t in zip(recs, lengths, raw):
+        per_signal.append(
+            {
+                e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "", t, stats)
+                for e in ERRORS
+            }
+        )
+    keys = SCORES if pipe.is_variational else tuple(k for k in SCORES if k != "neg_elbo")
     stats.scores = {e: {k: [s[e].value(k) for s in per_signal] for k in keys} for e in ERRORS}
     return stats, per_signal
+
+
+_TENSORS = (
+    "mean",
+    "std",
+    "level_mean",
+    "level_std",
+    "embedding_mean",
+    "embedding_std",
+    "spectrum_mean",
+    "spectrum_std",
+)
 
 
 def save_reference(
@@ -425,8 +715,8 @@ def save_reference(
         "compression": COMPRESSION,
         "model_hash": stats.model_hash,
         "frames": stats.frames,
-        "mean": stats.mean.tolist(),
-        "std": stats.std.tolist(),
+        **{name: getattr(stats, name).tolist() for name in _TENSORS},
+        "terms": {k: list(v) for k, v in stats.terms.items()},
         "scores": stats.scores,
     }
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w") as fh:
@@ -438,7 +728,8 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     """Read statistics written by :func:`save_reference`.
 
     Raises:
-        AnomalyReferenceError: not such a file, an unknown version, or inconsistent fields.
+        AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
+            before the combined score, must be fitted again), or inconsistent fields.
     """
     try:
         doc = json.loads(Path(path).read_text())
@@ -451,14 +742,15 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
         raise AnomalyReferenceError(
             f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
-            f"supported; this audioae reads version {REFERENCE_VERSION} (compression {COMPRESSION})"
+            f"supported; this audioae reads version {REFERENCE_VERSION} (compression "
+            f"{COMPRESSION}): fit it again with --reference DIR --save-reference"
         )
     try:
-        mean = torch.tensor(doc["mean"], dtype=torch.float64)
-        std = torch.tensor(doc["std"], dtype=torch.float64)
+        tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in _TENSORS}
+        terms = {str(k): tuple(float(x) for x in v[:4]) for k, v in doc["terms"].items()}
         stats = ReferenceStats(
-            mean=mean,
-            std=std,
+            **tensors,
+            terms=terms,
             frames=int(doc["frames"]),
             model_hash=str(doc["model_hash"]),
             scores={
@@ -466,10 +758,23 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
                 for e, d in doc["scores"].items()
             },
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
-    if mean.ndim != 1 or mean.shape != std.shape or not bool((std > 0).all()):
-        raise AnomalyReferenceError(f"{path}: mean and std must be equal-length lists with std > 0")
+    pairs = [("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")]
+    for a, b in [*pairs, ("spectrum_mean", "spectrum_std")]:
+        m, sd = tensors[a], tensors[b]
+        if m.ndim != 1 or m.shape != sd.shape or not bool((sd > 0).all()):
+            raise AnomalyReferenceError(
+                f"{path}: {a} and {b} must be equal-length lists with {b} > 0"
+            )
+    if tensors["mean"].shape != tensors["level_mean"].shape:
+        raise AnomalyReferenceError(f"{path}: mean and level_mean differ in length")
+    if tensors["spectrum_mean"].shape[0] != 2 * tensors["mean"].shape[0]:
+        raise AnomalyReferenceError(f"{path}: spectrum_mean must have 2 values per bin")
+    if set(terms) != set(TERMS) or not all(
+        len(t) == 4 and t[1] > 0 and t[3] > 0 for t in terms.values()
+    ):
+        raise AnomalyReferenceError(f"{path}: terms must be {', '.join(TERMS)} with std > 0")
     return stats
 
 
@@ -518,15 +823,18 @@ def write_scores_csv(
     """Write the ranked table atomically.
 
     Columns: rank, file, duration_s, error (the per-frame error's name), score (the ranking
-    score's name), score_mean, score_p95,
-    neg_elbo (empty unless variational), then threshold and anomalous (0/1) when a threshold
-    was fitted.
+    score's name), score_combined (empty without reference statistics), score_mean,
+    score_p95, neg_elbo (empty unless variational), ``z_<term>`` for every term of
+    :data:`COMBINED_TERMS` (its z-score over the reference files, which says what made a
+    file anomalous; empty without reference statistics), then threshold and anomalous (0/1)
+    when a threshold was fitted.
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
     """
     header = ["rank", "file", "duration_s", "error", "score"]
-    header += ["score_mean", "score_p95", "neg_elbo"]
+    header += ["score_combined", "score_mean", "score_p95", "neg_elbo"]
+    header += [f"z_{t}" for t in COMBINED_TERMS]
     if threshold is not None:
         header += ["threshold", "anomalous"]
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
@@ -540,10 +848,13 @@ def write_scores_csv(
                 f"{s.duration_s:.6f}",
                 s.error,
                 score,
+                "" if s.combined is None else f"{s.combined:.6g}",
                 f"{s.mean:.6g}",
                 f"{s.p95:.6g}",
                 "" if s.neg_elbo is None else f"{s.neg_elbo:.6g}",
             ]
+            z = s.term_z or {}
+            line += ["" if t not in z else f"{z[t]:.4g}" for t in COMBINED_TERMS]
             if threshold is not None:
                 line += [f"{threshold:.6g}", int(bool(row.anomalous))]
             writer.writerow(line)

@@ -1,9 +1,14 @@
 """Latent embeddings for feature extraction: the encoder's output per frame, pooled per file.
 
 An embedding is the encoder's posterior mean (VAEs) or its latent (deterministic models) for
-every latent frame, ``(latent_dim, latent_frames)``, plus a pooled vector per file: the mean
-and the standard deviation over frames, ``(2 * latent_dim,)``. Nothing is sampled, so the
-same file always gives the same embedding. Multichannel input is mixed to mono (the channel
+every latent frame, ``(latent_dim, latent_frames)``, plus a pooled vector per file,
+``(3 * latent_dim,)``: per latent channel the mean over frames, the (population) standard
+deviation over frames, and the mean absolute frame-to-frame change ("delta",
+``mean_t |z[:, t + 1] - z[:, t]|``, how fast the channel moves). Nothing is sampled, so the
+same file always gives the same embedding.
+
+The delta part was added because mean and std alone tied MFCC statistics in the instrument
+probe for the deterministic codec AE (docs/benchmarks.md, "Embeddings and anomaly scores"). Multichannel input is mixed to mono (the channel
 average) before encoding, so a file has one embedding whatever its channel count.
 
 The encoder runs through :meth:`audioae.pipeline.Pipeline.encode`, which processes long files
@@ -36,6 +41,8 @@ class Embedding:
             (VAEs: the posterior mean).
         mean: ``frames`` averaged over time, ``(latent_dim,)``.
         std: population standard deviation over time, ``(latent_dim,)`` (0 for one frame).
+        delta: mean absolute frame-to-frame change, ``mean_t |frames[:, t + 1] - frames[:, t]|``,
+            ``(latent_dim,)`` (0 for one frame).
         latent_rate_hz: latent frames per second of audio (``sample_rate / (hop x ds)``).
         duration_s: duration of the input (s), at its own sample rate.
     """
@@ -43,13 +50,15 @@ class Embedding:
     frames: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
+    delta: torch.Tensor
     latent_rate_hz: float
     duration_s: float
 
     @property
     def pooled(self) -> torch.Tensor:
-        """``mean`` then ``std``: ``(2 * latent_dim,)``, the per-file feature vector."""
-        return torch.cat([self.mean, self.std])
+        """``mean``, ``std`` then ``delta``: ``(3 * latent_dim,)``, the per-file feature vector
+        (the order of the table's ``mean_*``, ``std_*``, ``delta_*`` columns)."""
+        return torch.cat([self.mean, self.std, self.delta])
 
     @property
     def latent_dim(self) -> int:
@@ -65,6 +74,43 @@ def latent_rate_hz(pipe) -> float:
     return pipe.sample_rate / pipe.align
 
 
+def pool_frames(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean, population std and mean absolute frame-to-frame change of ``(latent_dim, latent_frames)``.
+
+    Returns three ``(latent_dim,)`` tensors; std and delta are 0 for a single frame.
+
+    Raises:
+        ValueError: not 2-D, or no frames.
+    """
+    if frames.ndim != 2 or frames.shape[1] == 0:
+        raise ValueError(
+            f"expected frames (latent_dim, latent_frames >= 1), got {tuple(frames.shape)}"
+        )
+    if frames.shape[1] > 1:
+        delta = frames.diff(dim=-1).abs().mean(-1)
+    else:
+        delta = torch.zeros_like(frames[:, 0])
+    return frames.mean(-1), frames.std(-1, correction=0), delta
+
+
+def embedding_of(frames: torch.Tensor, latent_rate_hz: float, duration_s: float) -> Embedding:
+    """An :class:`Embedding` of encoder frames ``(latent_dim, latent_frames)`` (pooled here).
+
+    Raises:
+        ValueError: see :func:`pool_frames`.
+    """
+    frames = frames.detach().to("cpu", torch.float32)
+    mean, std, delta = pool_frames(frames)
+    return Embedding(
+        frames=frames,
+        mean=mean,
+        std=std,
+        delta=delta,
+        latent_rate_hz=float(latent_rate_hz),
+        duration_s=float(duration_s),
+    )
+
+
 def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) -> Embedding:
     """Embed a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
 
@@ -77,22 +123,19 @@ def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) 
     if wav.ndim == 2:
         wav = wav.mean(0, keepdim=True)
     latent = pipe.encode(wav)  # (1, latent_dim, latent_frames), posterior mean
-    frames = latent[0].detach().to("cpu", torch.float32)
     if duration_s is None:
         duration_s = wav.shape[-1] / pipe.sample_rate
-    return Embedding(
-        frames=frames,
-        mean=frames.mean(-1),
-        std=frames.std(-1, correction=0),
-        latent_rate_hz=latent_rate_hz(pipe),
-        duration_s=float(duration_s),
-    )
+    return embedding_of(latent[0], latent_rate_hz(pipe), duration_s)
 
 
 def save_embedding(
     path: str | os.PathLike, embedding: Embedding, *, overwrite: bool = False
 ) -> Path:
     """Write ``embedding.frames`` ``(latent_dim, latent_frames)`` float32 as a ``.npy`` file, atomically.
+
+    The file holds the per-frame encoder output only (row ``i`` is latent channel ``i``, column
+    ``t`` the latent frame starting at ``t / latent_rate_hz`` seconds); the pooled vector is in
+    the table (:func:`write_embedding_table`).
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
@@ -103,11 +146,13 @@ def save_embedding(
 
 
 def table_columns(latent_dim: int) -> list[str]:
-    """Header of the embedding table: file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*."""
+    """Header of the embedding table: file, npy, duration_s, latent_rate_hz, frames, then the
+    pooled vector (:attr:`Embedding.pooled`): mean_0.., std_0.., delta_0.. (``latent_dim`` each)."""
     return (
         ["file", "npy", "duration_s", "latent_rate_hz", "frames"]
         + [f"mean_{i}" for i in range(latent_dim)]
         + [f"std_{i}" for i in range(latent_dim)]
+        + [f"delta_{i}" for i in range(latent_dim)]
     )
 
 

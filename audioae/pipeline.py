@@ -523,8 +523,9 @@ class Pipeline:
         """Embedding of a waveform ``(channels, time)`` at ``sample_rate``, mixed to mono.
 
         Returns an :class:`audioae.embed.Embedding`: the posterior mean (deterministic models:
-        the latent) per latent frame ``(latent_dim, latent_frames)`` and its mean and std over
-        frames. Deterministic; chunked like :meth:`encode`.
+        the latent) per latent frame ``(latent_dim, latent_frames)`` and the pooled vector
+        ``(3 * latent_dim,)``: mean, std and mean absolute frame-to-frame change over frames.
+        Deterministic; chunked like :meth:`encode`.
         """
         from .embed import embed_waveform
 

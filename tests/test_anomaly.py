@@ -5,6 +5,7 @@ reference folder, mask models refused, and the ``audioae anomaly`` folder job (r
 per-frame CSV, saved and reused reference, bad files skipped, no overwrite)."""
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import torch
 from conftest import DATA, sine, tiny_model_file
 
 from audioae.anomaly import (
+    COMBINED_TERMS,
+    TERMS,
     fit_reference,
     fit_threshold,
     frame_errors,
@@ -106,6 +109,44 @@ def test_broadband_noise_scores_above_its_clean_clip_only_when_standardised(code
     assert 0.3 < std[0] < 3.0
 
 
+SPEECH_TEST = sorted((DATA / "speech" / "en").rglob("*.flac"))[:6]
+
+
+def test_broadband_noise_among_speech_ranks_first_and_the_latent_term_sees_quiet_hiss(
+    codec, codec_reference
+):
+    """Six English clips and 3 s of two noise recordings, against Italian reference speech.
+
+    Steam hiss (broadband) ranks first under the default and the combined score. Vinyl hiss
+    is quiet and stationary, so the model reconstructs it better than speech (its
+    reconstruction term is below every clip's); the latent distance (the file's pooled
+    embedding against the reference files') still puts it above every speech clip."""
+    speech = [
+        score_waveform(
+            codec, load_audio(f, sample_rate=16000)[0], file=f.name, reference=codec_reference
+        )
+        for f in SPEECH_TEST
+    ]
+    noise = {
+        name: score_waveform(
+            codec,
+            load_audio(DATA / "noise" / name, sample_rate=16000)[0][:, :48000],
+            file=name,
+            reference=codec_reference,
+        )
+        for name in ("steam_hiss.flac", "vinyl_hiss.flac")
+    }
+    for score in ("mean", "combined"):
+        ranked = rank_scores([*speech, noise["steam_hiss.flac"]], score=score)
+        assert ranked[0].score.file == "steam_hiss.flac"
+    hiss = noise["vinyl_hiss.flac"]
+    assert hiss.term_z["reconstruction"] < min(s.term_z["reconstruction"] for s in speech)
+    assert hiss.term_z["latent"] > max(s.term_z["latent"] for s in speech)
+    for s in [*speech, hiss]:
+        assert s.combined == pytest.approx(sum(s.term_z[t] for t in COMBINED_TERMS))
+        assert set(s.terms) == set(TERMS)
+
+
 def test_reference_statistics_round_trip_and_checks(codec, codec_reference, models, tmp_path):
     stats = codec_reference
     assert stats.mean.shape == stats.std.shape == (codec.frontend.n_bins,)
@@ -115,6 +156,23 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     loaded = load_reference(path)
     torch.testing.assert_close(loaded.mean, stats.mean)
     torch.testing.assert_close(loaded.std, stats.std)
+    for name in ("level_mean", "embedding_mean", "embedding_std", "spectrum_std"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(stats, name))
+    assert stats.embedding_mean.shape == (3 * codec.model.latent_dim,)
+    assert loaded.terms == pytest.approx(stats.terms) and set(loaded.terms) == set(TERMS)
+    clip = load_audio(CLIP, sample_rate=16000)[0]
+    assert score_waveform(codec, clip, reference=loaded).combined == pytest.approx(
+        score_waveform(codec, clip, reference=stats).combined
+    )
+    # a version-1 file (before the combined score) is refused with a way out
+    doc = json.loads(path.read_text())
+    (tmp_path / "v1.json").write_text(json.dumps({**doc, "version": 1}))
+    with pytest.raises(ValueError, match="fit it again"):
+        load_reference(tmp_path / "v1.json")
+    without = score_waveform(codec, clip, error="log")  # no reference: no combined score
+    assert without.combined is None
+    with pytest.raises(ValueError, match="reference"):
+        without.value("combined")
     assert loaded.threshold("standardised", "p95", 0.5) == pytest.approx(
         fit_threshold(stats.scores["standardised"]["p95"], 0.5)
     )
@@ -196,9 +254,12 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     assert [int(r["rank"]) for r in rows] == [1, 2]
     values = [float(r["score_mean"]) for r in rows]
     assert values == sorted(values, reverse=True)
+    assert {r["score"] for r in rows} == {"mean"}
     threshold = float(rows[0]["threshold"])
     for r in rows:
         assert r["anomalous"] == str(int(float(r["score_mean"]) > threshold))
+        z = sum(float(r[f"z_{t}"]) for t in COMBINED_TERMS)  # written with a reference
+        assert z == pytest.approx(float(r["score_combined"]), rel=1e-3, abs=1e-3)
         assert r["neg_elbo"] != "" and r["error"] == "standardised"
     # the saved statistics give the same scores and threshold without the folder
     again = tmp_path / "again.csv"
@@ -207,8 +268,8 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     assert "read from" in capsys.readouterr().out
     with open(again, newline="") as fh:
         rows2 = list(csv.DictReader(fh))
-    assert [(r["file"], r["score_mean"], r["threshold"]) for r in rows2] == [
-        (r["file"], r["score_mean"], r["threshold"]) for r in rows
+    assert [(r["file"], r["score_mean"], r["score_combined"], r["threshold"]) for r in rows2] == [
+        (r["file"], r["score_mean"], r["score_combined"], r["threshold"]) for r in rows
     ]
     with open(tmp_path / "scores_frames.csv", newline="") as fh:
         frames = list(csv.DictReader(fh))

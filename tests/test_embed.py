@@ -12,7 +12,7 @@ from conftest import DATA, sine, tiny_model_file
 
 from audioae.apps import embed_file
 from audioae.cli import main
-from audioae.embed import table_columns
+from audioae.embed import embedding_of, table_columns
 from audioae.pipeline import Pipeline
 
 
@@ -29,9 +29,10 @@ def test_shapes_and_latent_rate_tiny(tiny_vae):
     # 16000 // 64 + 1 = 251 STFT frames; time downsampling 4 -> ceil(251 / 4) = 63 latent frames
     assert emb.frames.shape == (8, 63)
     assert emb.latent_rate_hz == pytest.approx(16000 / (64 * 4))
-    assert emb.mean.shape == emb.std.shape == (8,)
-    assert emb.pooled.shape == (16,)
+    assert emb.mean.shape == emb.std.shape == emb.delta.shape == (8,)
+    assert emb.pooled.shape == (24,)
     torch.testing.assert_close(emb.mean, emb.frames.mean(-1))
+    torch.testing.assert_close(emb.pooled, torch.cat([emb.mean, emb.std, emb.delta]))
     assert emb.duration_s == pytest.approx(1.0)
 
 
@@ -44,7 +45,23 @@ def test_shipped_timbre_model_shapes_and_determinism():
     assert a.latent_rate_hz == pytest.approx(15.625)
     assert a.duration_s == pytest.approx(1.5)
     assert torch.equal(a.frames, b.frames)  # posterior mean, never a sample
-    assert float(a.std.min()) > 0.0
+    assert torch.equal(a.pooled, b.pooled) and a.pooled.shape == (48,)
+    assert float(a.std.min()) > 0.0 and float(a.delta.min()) > 0.0
+
+
+def test_pooled_vector_on_a_known_latent():
+    """mean, population std and mean |frame-to-frame change| per channel, by hand."""
+    frames = torch.tensor([[0.0, 1.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0], [1.0, -1.0, 1.0, -1.0]])
+    emb = embedding_of(frames, latent_rate_hz=15.625, duration_s=0.25)
+    torch.testing.assert_close(emb.mean, torch.tensor([1.5, 5.0, 0.0]))
+    torch.testing.assert_close(emb.std, torch.tensor([1.25**0.5, 0.0, 1.0]))
+    # channel 0: |1 - 0|, |3 - 1|, |2 - 3| -> (1 + 2 + 1) / 3; channel 2 alternates by 2
+    torch.testing.assert_close(emb.delta, torch.tensor([4.0 / 3.0, 0.0, 2.0]))
+    assert emb.pooled.tolist()[6:] == pytest.approx([4.0 / 3.0, 0.0, 2.0])
+    one = embedding_of(frames[:, :1], latent_rate_hz=15.625, duration_s=0.06)
+    assert one.std.tolist() == one.delta.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="latent_frames"):
+        embedding_of(frames[:, :0], latent_rate_hz=15.625, duration_s=0.0)
 
 
 def test_multichannel_is_mixed_to_mono(tiny_vae):
@@ -64,6 +81,7 @@ def test_whole_and_chunked_embeddings_agree():
     chunked = Pipeline.load(model, device="cpu", chunk_seconds=0.3).embed(wav)
     assert whole.frames.shape == chunked.frames.shape
     torch.testing.assert_close(chunked.frames, whole.frames, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(chunked.pooled, whole.pooled, atol=1e-4, rtol=1e-4)
 
 
 def _write(path: Path, data: np.ndarray, sample_rate: int = 16000) -> Path:
@@ -98,6 +116,9 @@ def test_cli_embed_folder_job(tiny_vae, tmp_path, capsys):
     assert int(by_npy["a.npy"]["frames"]) == 32
     assert float(by_npy["a.npy"]["mean_3"]) == pytest.approx(float(a[3].mean()), rel=1e-5)
     assert float(by_npy["a.npy"]["std_3"]) == pytest.approx(float(a[3].std()), rel=1e-4)
+    delta = float(np.abs(np.diff(a[3])).mean())
+    assert float(by_npy["a.npy"]["delta_3"]) == pytest.approx(delta, rel=1e-4)
+    assert list(rows[0])[-1] == "delta_7"
     # nothing is overwritten without --force: the table exists, so the job refuses up front
     before = (out / "a.npy").read_bytes()
     assert main(args) == 2

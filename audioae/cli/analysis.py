@@ -32,8 +32,9 @@ def register(subparsers) -> None:
         summary="latent embeddings per file (.npy per frame + one pooled CSV table)",
         description="Write the encoder's posterior mean per latent frame, (latent_dim, "
         "latent_frames) float32, as OUT/<relative path>.npy for every input, and one table "
-        "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*) with each file's mean "
-        "and standard deviation over frames. Multichannel input is mixed to mono. "
+        "(file, npy, duration_s, latent_rate_hz, frames, mean_*, std_*, delta_*) with each "
+        "file's pooled vector per latent channel: mean and standard deviation over frames and "
+        "mean absolute frame-to-frame change. Multichannel input is mixed to mono. "
         "Deterministic: nothing is sampled.",
         examples=[
             "audioae embed timbre notes/ -o embeddings/",
@@ -54,12 +55,12 @@ def register(subparsers) -> None:
         subparsers,
         "anomaly",
         summary="anomaly scores from reconstruction error (ranked CSV, optional reference threshold)",
-        description="Score every input by how badly the model reconstructs it: per frame an "
-        "error over the model's feature bins (--error; the default, standardised, is the "
-        "error of compressed magnitudes |X|^0.3 standardised per bin on the reference audio, "
-        "so it needs --reference), per file its mean and 95th percentile over frames (VAEs "
-        "also: the negative ELBO). Writes a CSV ranked by --score, most anomalous first. "
-        "--reference DIR fits the per-bin statistics on a folder of normal audio and flags "
+        description="Score every input by how unlike the reference (normal) audio the model "
+        "finds it. Per frame an error over the model's feature bins (--error; the default, "
+        "standardised, is the error of compressed magnitudes |X|^0.3 standardised per bin on "
+        "the reference audio), per file its mean and 95th percentile over frames (VAEs also: "
+        "the negative ELBO) and, with --reference, the combined score (see --score). Writes "
+        "a CSV ranked by --score, most anomalous first. --reference DIR fits the statistics on a folder of normal audio and flags "
         "files scoring above the --quantile of the reference files' scores; "
         "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
         "it. Multichannel input is mixed to mono. Mask models (model.output: mask) are refused.",
@@ -80,9 +81,14 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--score",
-        choices=["mean", "p95", "neg_elbo"],
+        choices=["mean", "p95", "combined", "neg_elbo"],
         default="mean",
-        help="score to rank and threshold by (neg_elbo needs a VAE)",
+        help="score to rank and threshold by (default: mean of the per-frame --error; p95: its "
+        "95th percentile; combined (needs --reference): the sum of the reference z-scores of "
+        "the logarithms of the standardised error's mean and of the latent distance (how far "
+        "the file's "
+        "pooled embedding lies from the reference files'), which sees a different sound class "
+        "better and hum worse; neg_elbo needs a VAE)",
     )
     p.add_argument(
         "--frames",
@@ -262,10 +268,11 @@ def run_anomaly(args: argparse.Namespace) -> int:
             check_not_input(path, files + ref_files)
     pipe = _pipeline(args)
     pipe.require_latent_decoder("anomaly scoring")
-    if args.error == "standardised" and not args.reference:
+    if (args.error == "standardised" or args.score == "combined") and not args.reference:
         raise AnomalyReferenceError(
-            "--error standardised (the default) needs --reference: a folder of normal audio "
-            "or a stats .json written by --save-reference (or choose --error compressed|log)"
+            f"--error {args.error} --score {args.score} needs --reference: a folder of normal "
+            "audio or a stats .json written by --save-reference (or choose --error "
+            "compressed|log)"
         )
     if args.score == "neg_elbo" and not pipe.is_variational:
         raise ValueError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
