@@ -44,20 +44,22 @@ removes, not how well the model knows the sound.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 
+from .anomaly_reference import (
+    COMPRESSION,
+    STD_FLOOR,
+    TERMS,
+    AnomalyReferenceError,
+    ReferenceStats,
+)
 from .chunking import plan_windows
 from .embed import pool_frames
-from .fileio import atomic_output
 
 SCORES = ("combined", "mean", "p95", "neg_elbo")
 """Score names: the combined score (needs reference statistics; the default), the mean or
@@ -65,17 +67,6 @@ SCORES = ("combined", "mean", "p95", "neg_elbo")
 
 ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
-
-COMPRESSION = 0.3
-"""Exponent of the compressed magnitude ``|X|^0.3`` used by the ``standardised`` and
-``compressed`` errors."""
-
-STD_FLOOR = 1e-6
-"""Added to every bin's reference standard deviation (compressed-magnitude units), to every
-pooled-embedding dimension's, and (times ``1 + |mean|``) to every term's."""
-
-TERMS = ("reconstruction", "reconstruction_p99", "level", "level_p99", "latent", "spectrum")
-"""File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
 COMBINED_TERMS = ("reconstruction", "latent")
 """The terms of the ``combined`` score: the best multi-term candidate on the validation split
@@ -91,14 +82,6 @@ squared z-scores, whose spread grows with their level) rather than the term itse
 
 TERM_FLOOR = 1e-12
 """Terms are clamped to at least this before their logarithm is taken."""
-
-
-class AnomalyReferenceError(ValueError):
-    """Missing, unreadable or mismatched reference statistics (a user error on the CLI)."""
-
-
-REFERENCE_FORMAT = "audioae-anomaly-reference"
-REFERENCE_VERSION = 2
 
 
 @dataclass
@@ -171,16 +154,6 @@ class AnomalyScore:
                 "score neg_elbo needs a variational model (model.bottleneck: gaussian)"
             )
         return float(value)
-
-
-@dataclass
-class RankedScore:
-    """A row of the ranked table: ``rank`` 1 is the most anomalous file."""
-
-    rank: int
-    score: AnomalyScore
-    value: float
-    anomalous: bool | None
 
 
 def _windows(pipe, total: int):
@@ -534,77 +507,6 @@ def score_file(
     )
 
 
-# --------------------------------------------------------------------------- reference
-@dataclass
-class ReferenceStats:
-    """Statistics of normal audio for the ``standardised`` error and the combined score.
-
-    Attributes:
-        mean: per-bin mean of the signed compressed-magnitude error over the reference
-            frames, ``(n_bins,)`` float64.
-        std: per-bin standard deviation of that error plus :data:`STD_FLOOR`, ``(n_bins,)``.
-        level_mean: per-bin mean of the features' compressed magnitude ``|X|^0.3`` over the
-            reference frames, ``(n_bins,)`` float64.
-        level_std: its per-bin standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``.
-        embedding_mean: mean of the reference files' pooled embeddings (mean, std, delta per
-            latent channel), ``(3 * latent_dim,)`` float64.
-        embedding_std: their standard deviation plus :data:`STD_FLOOR`, ``(3 * latent_dim,)``.
-        spectrum_mean: mean of the reference files' :func:`feature_spectrum`, ``(2 * n_bins,)``.
-        spectrum_std: their standard deviation plus :data:`STD_FLOOR`, ``(2 * n_bins,)``.
-        terms: ``{term: (mean, std, log_mean, log_std)}`` of every term of :data:`TERMS` and
-            of its logarithm over the reference files (``latent`` and ``spectrum``
-            left-one-out: each file against the other files' statistics).
-        frames: number of reference frames.
-        model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).
-        scores: the reference files' scores, ``{error: {score: [one per file]}}``, for
-            thresholds (:meth:`threshold`).
-    """
-
-    mean: torch.Tensor
-    std: torch.Tensor
-    level_mean: torch.Tensor
-    level_std: torch.Tensor
-    embedding_mean: torch.Tensor
-    embedding_std: torch.Tensor
-    spectrum_mean: torch.Tensor
-    spectrum_std: torch.Tensor
-    terms: dict[str, tuple[float, float, float, float]]
-    frames: int
-    model_hash: str
-    scores: dict[str, dict[str, list[float]]]
-
-    @property
-    def n_bins(self) -> int:
-        return int(self.mean.shape[0])
-
-    def check(self, pipe) -> None:
-        """Raise :class:`AnomalyReferenceError` unless these statistics belong to ``pipe``'s model."""
-        if self.n_bins != pipe.frontend.n_bins:
-            raise AnomalyReferenceError(
-                f"reference statistics have {self.n_bins} bins, the model's features {pipe.frontend.n_bins}"
-            )
-        if self.embedding_mean.shape[0] != 3 * pipe.model.latent_dim:
-            raise AnomalyReferenceError(
-                f"reference statistics have {self.embedding_mean.shape[0]} embedding values, "
-                f"the model's pooled embedding {3 * pipe.model.latent_dim}"
-            )
-        if self.model_hash and pipe.model_hash and self.model_hash != pipe.model_hash.hex():
-            raise AnomalyReferenceError(
-                "reference statistics were fitted with another model (weights differ)"
-            )
-
-    def threshold(self, error: str, score: str, quantile: float = 0.95) -> float:
-        """The ``quantile`` of the reference files' ``score`` under ``error`` (see :func:`fit_threshold`).
-
-        Raises:
-            ValueError: no reference scores for that error and score (e.g. ``neg_elbo``).
-        """
-        values = self.scores.get(error, {}).get(score)
-        if not values:
-            raise ValueError(f"the reference has no {score!r} scores for the {error!r} error")
-        return fit_threshold(values, quantile)
-
-
 def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(dim), x.std(dim, correction=0) + STD_FLOOR
 
@@ -687,196 +589,3 @@ def fit_reference(
     keys = SCORES if pipe.is_variational else tuple(k for k in SCORES if k != "neg_elbo")
     stats.scores = {e: {k: [s[e].value(k) for s in per_signal] for k in keys} for e in ERRORS}
     return stats, per_signal
-
-
-_TENSORS = (
-    "mean",
-    "std",
-    "level_mean",
-    "level_std",
-    "embedding_mean",
-    "embedding_std",
-    "spectrum_mean",
-    "spectrum_std",
-)
-
-
-def save_reference(
-    path: str | os.PathLike, stats: ReferenceStats, *, overwrite: bool = False
-) -> Path:
-    """Write ``stats`` as JSON (format :data:`REFERENCE_FORMAT`, version :data:`REFERENCE_VERSION`), atomically.
-
-    Raises:
-        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
-    """
-    doc = {
-        "format": REFERENCE_FORMAT,
-        "version": REFERENCE_VERSION,
-        "compression": COMPRESSION,
-        "model_hash": stats.model_hash,
-        "frames": stats.frames,
-        **{name: getattr(stats, name).tolist() for name in _TENSORS},
-        "terms": {k: list(v) for k, v in stats.terms.items()},
-        "scores": stats.scores,
-    }
-    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w") as fh:
-        json.dump(doc, fh, indent=1)
-    return Path(path)
-
-
-def load_reference(path: str | os.PathLike) -> ReferenceStats:
-    """Read statistics written by :func:`save_reference`.
-
-    Raises:
-        AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
-            before the combined score, must be fitted again), or inconsistent fields.
-    """
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnomalyReferenceError(
-            f"{path}: not a readable reference statistics file ({exc})"
-        ) from exc
-    if not isinstance(doc, dict) or doc.get("format") != REFERENCE_FORMAT:
-        raise AnomalyReferenceError(f"{path}: not an {REFERENCE_FORMAT} file")
-    if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
-        raise AnomalyReferenceError(
-            f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
-            f"supported; this audioae reads version {REFERENCE_VERSION} (compression "
-            f"{COMPRESSION}): fit it again with --reference DIR --save-reference"
-        )
-    try:
-        tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in _TENSORS}
-        terms = {str(k): tuple(float(x) for x in v[:4]) for k, v in doc["terms"].items()}
-        stats = ReferenceStats(
-            **tensors,
-            terms=terms,
-            frames=int(doc["frames"]),
-            model_hash=str(doc["model_hash"]),
-            scores={
-                str(e): {str(k): [float(v) for v in vals] for k, vals in d.items()}
-                for e, d in doc["scores"].items()
-            },
-        )
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
-    pairs = [("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")]
-    for a, b in [*pairs, ("spectrum_mean", "spectrum_std")]:
-        m, sd = tensors[a], tensors[b]
-        if m.ndim != 1 or m.shape != sd.shape or not bool((sd > 0).all()):
-            raise AnomalyReferenceError(
-                f"{path}: {a} and {b} must be equal-length lists with {b} > 0"
-            )
-    if tensors["mean"].shape != tensors["level_mean"].shape:
-        raise AnomalyReferenceError(f"{path}: mean and level_mean differ in length")
-    if tensors["spectrum_mean"].shape[0] != 2 * tensors["mean"].shape[0]:
-        raise AnomalyReferenceError(f"{path}: spectrum_mean must have 2 values per bin")
-    if set(terms) != set(TERMS) or not all(
-        len(t) == 4 and t[1] > 0 and t[3] > 0 for t in terms.values()
-    ):
-        raise AnomalyReferenceError(f"{path}: terms must be {', '.join(TERMS)} with std > 0")
-    return stats
-
-
-def fit_threshold(values: Sequence[float], quantile: float = 0.95) -> float:
-    """The ``quantile`` of reference scores (linear interpolation): files above it are flagged.
-
-    Raises:
-        ValueError: no values, or ``quantile`` outside [0, 1].
-    """
-    if not 0.0 <= quantile <= 1.0:
-        raise ValueError(f"quantile: must be in [0, 1], got {quantile}")
-    if len(values) == 0:
-        raise ValueError("fit_threshold: no reference scores")
-    return float(np.quantile(np.asarray(values, dtype=np.float64), quantile))
-
-
-def rank_scores(
-    scores: Sequence[AnomalyScore], *, score: str = "mean", threshold: float | None = None
-) -> list[RankedScore]:
-    """Sort by ``score`` (highest first); flag ``value > threshold`` when a threshold is given.
-
-    Raises:
-        ValueError: unknown score name, or ``neg_elbo`` for a non-variational model.
-    """
-    values = [s.value(score) for s in scores]
-    order = sorted(range(len(scores)), key=lambda i: (-values[i], scores[i].file))
-    return [
-        RankedScore(
-            rank=r + 1,
-            score=scores[i],
-            value=values[i],
-            anomalous=None if threshold is None else values[i] > threshold,
-        )
-        for r, i in enumerate(order)
-    ]
-
-
-def write_scores_csv(
-    path: str | os.PathLike,
-    ranked: Sequence[RankedScore],
-    *,
-    score: str = "mean",
-    threshold: float | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write the ranked table atomically.
-
-    Columns: rank, file, duration_s, error (the per-frame error's name), score (the ranking
-    score's name), score_combined (empty without reference statistics), score_mean,
-    score_p95, neg_elbo (empty unless variational), ``z_<term>`` for every term of
-    :data:`COMBINED_TERMS` (its z-score over the reference files, which says what made a
-    file anomalous; empty without reference statistics), then threshold and anomalous (0/1)
-    when a threshold was fitted.
-
-    Raises:
-        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
-    """
-    header = ["rank", "file", "duration_s", "error", "score"]
-    header += ["score_combined", "score_mean", "score_p95", "neg_elbo"]
-    header += [f"z_{t}" for t in COMBINED_TERMS]
-    if threshold is not None:
-        header += ["threshold", "anomalous"]
-    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for row in ranked:
-            s = row.score
-            line = [
-                row.rank,
-                s.file,
-                f"{s.duration_s:.6f}",
-                s.error,
-                score,
-                "" if s.combined is None else f"{s.combined:.6g}",
-                f"{s.mean:.6g}",
-                f"{s.p95:.6g}",
-                "" if s.neg_elbo is None else f"{s.neg_elbo:.6g}",
-            ]
-            z = s.term_z or {}
-            line += ["" if t not in z else f"{z[t]:.4g}" for t in COMBINED_TERMS]
-            if threshold is not None:
-                line += [f"{threshold:.6g}", int(bool(row.anomalous))]
-            writer.writerow(line)
-    return Path(path)
-
-
-def write_frames_csv(
-    path: str | os.PathLike, scores: Sequence[AnomalyScore], *, overwrite: bool = False
-) -> Path:
-    """Write per-frame scores atomically: file, frame, time_s, error, neg_elbo (empty unless VAE).
-
-    Raises:
-        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
-    """
-    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "frame", "time_s", "error", "neg_elbo"])
-        for s in scores:
-            f = s.frames
-            elbo = f.neg_elbo.tolist() if f.neg_elbo is not None else [None] * len(f.error)
-            for i, (t, e, n) in enumerate(zip(f.times_s.tolist(), f.error.tolist(), elbo)):
-                writer.writerow(
-                    [s.file, i, f"{t:.4f}", f"{e:.6g}", "" if n is None else f"{n:.6g}"]
-                )
-    return Path(path)

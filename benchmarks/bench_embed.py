@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
 
-from audioae.anomaly import TERMS  # noqa: E402
+from audioae.anomaly_reference import TERMS  # noqa: E402
 
 SR = 16000
 KINDS = ("clicks", "dropouts", "clipping", "hum", "other class")

@@ -16,16 +16,13 @@ from conftest import DATA, sine, tiny_model_file
 
 from audioae.anomaly import (
     COMBINED_TERMS,
-    TERMS,
     fit_reference,
-    fit_threshold,
     frame_errors,
-    load_reference,
-    rank_scores,
-    save_reference,
     score_file,
     score_waveform,
 )
+from audioae.anomaly_reference import TERMS, fit_threshold, load_reference, save_reference
+from audioae.anomaly_tables import rank_scores
 from audioae.audio import load_audio
 from audioae.cli import main
 from audioae.pipeline import Pipeline, PipelineError

@@ -49,6 +49,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "jobs",
         "evaluate",
         "anomaly",
+        "anomaly_reference",
+        "anomaly_tables",
         "report",
         "folder_report",
         "demo",

@@ -126,19 +126,23 @@ def _checksums(loader: DataLoader) -> list[float]:
     return out
 
 
-@pytest.mark.parametrize("denoise", [False, True])
-def test_batches_are_identical_with_0_and_2_workers(tmp_path: Path, denoise: bool) -> None:
+@pytest.mark.parametrize("denoise,steps", [(False, 12), (True, 12), (False, 10)])
+def test_batches_are_identical_with_0_and_2_workers(
+    tmp_path: Path, denoise: bool, steps: int
+) -> None:
     data = _folder(tmp_path / "data", 8, sample_rate=22050, channels=2)  # resampled, mixed down
     noise = _folder(tmp_path / "noise", 2, seconds=0.2) if denoise else None
     sums = {}
-    for workers in (0, 2):
-        cfg = _cfg(f"data.num_workers={workers}", f"data.denoise={denoise}")
+    for workers in (0, 2):  # 2 workers hand over 4 batches at a time (10 = 4 + 4 + 2)
+        cfg = _cfg(
+            f"data.num_workers={workers}", f"data.denoise={denoise}", f"training.max_steps={steps}"
+        )
         ds = build_datasets(cfg, data, noise, report=False)
         train, val = build_data_loaders(cfg, ds, pin_memory=False)
         assert train.num_workers == workers
         sums[workers] = (_checksums(train), _checksums(val))
     assert sums[0] == sums[2]
-    assert len(sums[0][0]) == 12 and len(set(sums[0][0])) == 12  # training.max_steps=12
+    assert len(sums[0][0]) == steps and len(set(sums[0][0])) == steps
 
 
 def _rank_main(rank: int, world: int, data: str, out: str, init: str) -> None:
@@ -246,3 +250,22 @@ def test_run_sampler_walks_the_epochs_and_resumes_at_a_step() -> None:
     assert list(run) == list(range(10)) + list(range(10, 14))
     resumed = EpochSampler(10, batch_size=2, max_steps=7, start_step=3)
     assert list(resumed) == list(range(6, 10)) + list(range(10, 14))
+
+
+def test_grouped_batches_are_the_plain_loaders_batches() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from audioae.data import GroupedBatches
+
+    x = torch.arange(46 * 3, dtype=torch.float32).reshape(46, 3)
+    pairs = TensorDataset(x, -x)  # items are (x, -x) tuples, like denoising batches
+    for dataset, unpack in ((x, False), (pairs, True)):
+        plain = list(DataLoader(dataset, batch_size=4, drop_last=True))
+        grouped = GroupedBatches(DataLoader(dataset, batch_size=16, drop_last=False), 4)
+        got = list(grouped)
+        assert len(got) == len(grouped) == len(plain) == 11  # 46 = 11 * 4 + 2 dropped
+        for a, b in zip(got, plain):
+            if unpack:
+                assert type(a) is type(b) and all(torch.equal(p, q) for p, q in zip(a, b))
+            else:
+                assert torch.equal(a, b)

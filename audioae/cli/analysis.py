@@ -223,7 +223,7 @@ def _fit_reference_folder(pipe, files, problems, quiet: bool):
 def _reference(args, pipe, ref_files, ref_problems):
     """The reference statistics from ``--reference`` (a folder or a JSON file) or None;
     returns ``(stats, failed)``."""
-    from ..anomaly import load_reference, save_reference
+    from ..anomaly_reference import load_reference, save_reference
 
     if not args.reference:
         return None, False
@@ -247,7 +247,8 @@ def _reference(args, pipe, ref_files, ref_problems):
 
 def run_anomaly(args: argparse.Namespace) -> int:
     """``audioae anomaly``: returns 0 when every input was scored, else 1."""
-    from ..anomaly import AnomalyReferenceError, rank_scores, write_frames_csv, write_scores_csv
+    from ..anomaly_reference import AnomalyReferenceError
+    from ..anomaly_tables import rank_scores, write_frames_csv, write_scores_csv
     from ..fileio import OutputExistsError, check_not_input
 
     out = Path(args.out)
