@@ -39,6 +39,7 @@ from .augment import colored_noise, mix_at_snr, random_biquad, random_gain
 from .clips import ClipStore, FileClips, MemoryClips, read_circular
 from .config import Config
 from .dataindex import FolderIndex, index_folder
+from .fileio import relative_posix
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,22 @@ def split_by_hash(
     Raises:
         DatasetError: ``val_fraction > 0`` with fewer than two files.
     """
-    n = len(paths)
+    base = os.path.abspath(root)
+    # Relative to the folder as scanned, symlinks not followed: a folder of links (such as
+    # the demo's split folders) splits the same whichever way the folder is spelled.
+    return split_relative([relative_posix(p, base) for p in paths], root, val_fraction)
+
+
+def split_relative(
+    relative_paths: Sequence[str], root: str | os.PathLike, val_fraction: float
+) -> tuple[list[int], list[int]]:
+    """:func:`split_by_hash` of paths already relative to ``root`` (POSIX strings, as the
+    data index stores them); ``root`` only names the folder in errors.
+
+    Raises:
+        DatasetError: ``val_fraction > 0`` with fewer than two files.
+    """
+    n = len(relative_paths)
     if val_fraction <= 0:
         return list(range(n)), []
     if n < 2:
@@ -81,13 +97,7 @@ def split_by_hash(
             f"{root}: {n} usable file(s) cannot be split into training and validation; "
             "add files or set data.val_fraction=0"
         )
-    base = os.path.abspath(root)
-    keys = []
-    for i, p in enumerate(paths):
-        # Relative to the folder as scanned, symlinks not followed: a folder of links (such as
-        # the demo's split folders) splits the same whichever way the folder is spelled.
-        rel = Path(os.path.relpath(os.path.abspath(p), base)).as_posix()
-        keys.append((path_hash(rel), rel, i))
+    keys = [(path_hash(rel), rel, i) for i, rel in enumerate(relative_paths)]
     n_val = min(n - 1, max(1, round(val_fraction * n)))
     ranked = sorted(keys)
     val = sorted(i for _, _, i in ranked[:n_val])
@@ -435,17 +445,30 @@ class GroupedBatches:
 class Datasets:
     """What :func:`build_datasets` returns: the two datasets and the file accounting.
 
-    ``index_file`` is where the data folder's index is cached (None: memory only).
+    ``index_file`` is where the data folder's index is cached (None: memory only). The
+    file lists (:attr:`train_files`, :attr:`val_files`) are made when first asked for: a
+    corpus of 100 000 files should not pay for 100 000 path objects at every start.
     """
 
     train: Dataset
     val: Dataset | None
-    train_files: list[Path]
-    val_files: list[Path]
+    index: FolderIndex
+    train_rows: list[int]
+    val_rows: list[int]
     bad_files: list[tuple[Path, str]]
     skipped_short: list[Path]
     noise_files: list[Path]
     index_file: Path | None = None
+
+    @property
+    def train_files(self) -> list[Path]:
+        """The training files (under the data folder)."""
+        return [self.index.file(i) for i in self.train_rows]
+
+    @property
+    def val_files(self) -> list[Path]:
+        """The validation files."""
+        return [self.index.file(i) for i in self.val_rows]
 
 
 def _index(
@@ -558,8 +581,7 @@ def build_datasets(
             f"{noise_dir}: no usable noise file out of {len(noise_index) + len(noise_index.bad)}; add noise files"
         )
 
-    paths = [index.file(i) for i in rows]
-    train_idx, val_idx = split_by_hash(paths, root, d.val_fraction)
+    train_idx, val_idx = split_relative([index.paths[i] for i in rows], root, d.val_fraction)
     per_step = d.batch_size * max(world_size, 1)
     if d.samples_per_epoch < per_step:
         raise DatasetError(
@@ -585,8 +607,9 @@ def build_datasets(
     return Datasets(
         train=train,
         val=val,
-        train_files=[paths[i] for i in train_idx],
-        val_files=[paths[i] for i in val_idx],
+        index=index,
+        train_rows=[rows[i] for i in train_idx],
+        val_rows=[rows[i] for i in val_idx],
         bad_files=bad,
         skipped_short=[index.file(i) for i in short] if d.short_clips == "skip" else [],
         noise_files=[noise_index.file(i) for i in noise_rows] if noise_index is not None else [],

@@ -36,11 +36,11 @@ from .audio import (
     AUDIO_EXTENSIONS,
     AudioError,
     audio_info,
-    find_audio_files,
+    find_audio_paths,
     iter_frames,
     mix_to_mono,
 )
-from .fileio import atomic_output
+from .fileio import atomic_output, relative_posix
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,6 @@ class FolderIndex:
         return [(self.root / rel, why) for rel, why in self.bad]
 
 
-def _relative(path: Path, base: str) -> str:
-    return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
-
-
 def _b64(array: np.ndarray) -> str:
     return base64.b64encode(array.astype("<i2").tobytes()).decode("ascii")
 
@@ -285,7 +281,7 @@ def _write_cache(index: FolderIndex, beside: Path | None, fallback: Path | None)
 
 
 def _scan(
-    paths: Sequence[Path], block_seconds: float, workers: int, progress: bool, root: Path
+    paths: Sequence[str], block_seconds: float, workers: int, progress: bool, root: Path
 ) -> list[FileSummary | str]:
     """Summaries (or reasons) for ``paths``, in order, in up to ``workers`` processes."""
     from tqdm.auto import tqdm
@@ -340,13 +336,13 @@ def index_folder(
         AudioError: ``root`` does not exist.
     """
     root = Path(root)
-    files = find_audio_files(root, extensions)
+    files = find_audio_paths(root, extensions)  # strings: no path object per file
     base = os.path.abspath(root.parent if root.is_file() else root)
-    rels = [_relative(p, base) for p in files]
+    rels = [relative_posix(p, base) for p in files]
     keys = []
     for p in files:
         try:
-            st = p.stat()
+            st = os.stat(p)
             keys.append((int(st.st_size), int(st.st_mtime_ns)))
         except OSError:
             keys.append((-1, -1))

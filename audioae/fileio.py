@@ -90,6 +90,19 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
             tmp.unlink()
 
 
+def relative_posix(path: str | os.PathLike, base: str) -> str:
+    """``path`` relative to the absolute folder ``base``, as a POSIX string; symlinks not followed.
+
+    Equal to ``Path(os.path.relpath(os.path.abspath(path), base)).as_posix()``, with a fast
+    path for the usual case of a file under ``base`` (a string prefix, no path objects): the
+    data index and the train/validation split compute it for every file of a corpus.
+    """
+    full = os.path.abspath(path)
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    rel = full[len(prefix) :] if full.startswith(prefix) else os.path.relpath(full, base)
+    return rel if os.sep == "/" else rel.replace(os.sep, "/")
+
+
 def check_not_input(output: str | os.PathLike, inputs: list[Path]) -> None:
     """Refuse an output path that resolves to one of ``inputs`` (an input is never an output).
 
