@@ -391,7 +391,9 @@ def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
     Returns:
         ``(..., round(time * target_sr / orig_sr))`` tensor, same dtype and device as ``wav``
         (float64 is computed in float64, every other float dtype in float32). ``wav`` itself
-        when the rates are equal.
+        when the rates are equal. An input without samples (``time == 0``, or no channels)
+        gives a zero-filled tensor of that shape (``(..., 0)`` for ``time == 0``), never an
+        error.
 
     Raises:
         TypeError: ``wav`` is not a floating-point tensor.
@@ -409,10 +411,10 @@ def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
         return wav
     work_dtype = torch.float64 if wav.dtype == torch.float64 else torch.float32
     lead, time = wav.shape[:-1], wav.shape[-1]
-    x = wav.detach().to("cpu", work_dtype).reshape(-1, time).numpy()  # (channels, time)
-    if x.shape[0] == 0:
+    if wav.numel() == 0:  # no samples or no channels: nothing for soxr (reshape(-1, 0) fails)
         out_len = int(round(time * target_sr / orig_sr))
         return torch.zeros(*lead, out_len, dtype=wav.dtype, device=wav.device)
+    x = wav.detach().to("cpu", work_dtype).reshape(-1, time).numpy()  # (channels, time)
     y = soxr.resample(
         np.ascontiguousarray(x.T), int(orig_sr), int(target_sr), quality="HQ"
     )  # (time', channels)

@@ -565,10 +565,14 @@ class VocoderConfig:
     phase_carrier: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("dim", "n_blocks", "expansion"):
-            _positive(f"vocoder.{key}", getattr(self, key))
-        if self.kernel_size <= 0 or self.kernel_size % 2 == 0:
-            raise ConfigError(f"vocoder.kernel_size: must be odd and > 0, got {self.kernel_size}")
+        _in_range("vocoder.dim", self.dim, 1, 4096)
+        _in_range("vocoder.n_blocks", self.n_blocks, 1, 64)
+        _in_range("vocoder.expansion", self.expansion, 1, 16)
+        _in_range("vocoder.kernel_size", self.kernel_size, 1, 255)
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"vocoder.kernel_size: must be odd, got {self.kernel_size}")
+        # a natural-log magnitude; exp stays finite in float32 (and bfloat16) below 88
+        _in_range("vocoder.max_log_magnitude", self.max_log_magnitude, 0.0, 80.0)
 
 
 @dataclass
@@ -596,23 +600,40 @@ class VocoderLossConfig:
     )
 
     def __post_init__(self) -> None:
-        for key in (
+        weights = (
             "mr_stft_weight",
             "mel_weight",
             "complex_weight",
             "phase_ip_weight",
             "phase_gd_weight",
             "phase_iaf_weight",
-        ):
-            _positive(f"vocoder_loss.{key}", getattr(self, key), allow_zero=True)
+        )
+        for key in weights:
+            _in_range(f"vocoder_loss.{key}", getattr(self, key), 0.0, 1e6)
+        if not any(getattr(self, key) > 0 for key in weights):
+            raise ConfigError(
+                f"vocoder_loss: at least one of {', '.join(weights)} must be > 0 (all are 0)"
+            )
+        _finite("vocoder_loss.compression", self.compression)
         if not 0.0 < self.compression <= 1.0:
             raise ConfigError(
                 f"vocoder_loss.compression: must be in (0, 1], got {self.compression}"
             )
+        if len(self.resolutions) > 16:
+            raise ConfigError(
+                f"vocoder_loss.resolutions: at most 16 entries, got {len(self.resolutions)}"
+            )
+        if self.mr_stft_weight > 0 and not self.resolutions:
+            raise ConfigError(
+                "vocoder_loss.resolutions: needs at least one [n_fft, hop_length] entry "
+                "while vocoder_loss.mr_stft_weight > 0"
+            )
         for res in self.resolutions:
-            if len(res) != 2 or min(res) <= 0:
+            res = list(res)
+            if len(res) != 2 or not MIN_N_FFT <= res[0] <= MAX_N_FFT or not 1 <= res[1] <= res[0]:
                 raise ConfigError(
-                    f"vocoder_loss.resolutions: each entry is [n_fft, hop_length] > 0, got {list(res)}"
+                    f"vocoder_loss.resolutions: each entry is [n_fft, hop_length] with n_fft in "
+                    f"{MIN_N_FFT}..{MAX_N_FFT} and hop_length in 1..n_fft, got {res}"
                 )
 
 

@@ -53,6 +53,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -179,28 +180,78 @@ def denoise_methods(models: Path, device: str, speech_train: list[Path]) -> dict
     return methods
 
 
-def section_denoise(split, models: Path, device: str, quick: bool) -> str:
-    clips = split["speech"]["test"][: QUICK_CLIPS if quick else None]
-    groups = {
+DENOISE_METRICS = ("PESQ", "STOI", "SI-SDR")
+Denoiser = Callable[[torch.Tensor], tuple[torch.Tensor, float]]
+
+
+def noise_groups(split) -> dict[str, list[torch.Tensor]]:
+    """The denoise section's noises, ``(time,)`` each: ``unseen`` (the test split's noise
+    types) and ``seen`` (the training split's)."""
+    return {
         "unseen": [load(p) for p in split["noise"]["test"]],
         "seen": [load(p) for p in split["noise"]["train"]],
     }
-    methods = denoise_methods(models, device, split["speech"]["train"])
+
+
+def denoise_header() -> list[str]:
+    """The score columns of a denoise table: ``method``, then each metric at each SNR."""
+    return ["method", *(f"{m} {snr:g} dB" for m in DENOISE_METRICS for snr in SNRS)]
+
+
+@dataclass
+class DenoiseScores:
+    """What :func:`score_denoisers` measured.
+
+    ``scores[group, method, metric, snr]``: one value per clip (PESQ-WB, STOI, SI-SDR in dB);
+    ``seconds[group, method]``: the method's processing time (s); ``audio_seconds[group]``:
+    the audio each method processed in that group (s).
+    """
+
+    scores: dict[tuple[str, str, str, float], list[float]]
+    seconds: dict[tuple[str, str], float]
+    audio_seconds: dict[str, float]
+
+    def means(self, group: str, method: str) -> list[float]:
+        """Mean over clips per metric and SNR, in :func:`denoise_header`'s column order."""
+        return [
+            float(np.mean(self.scores[group, method, m, snr]))
+            for m in DENOISE_METRICS
+            for snr in SNRS
+        ]
+
+
+def score_denoisers(
+    clips: list[Path],
+    groups: dict[str, list[torch.Tensor]],
+    methods: dict[str, Denoiser],
+    *,
+    progress: str = "  denoise: ",
+    on_output: Callable[[int, str, str, torch.Tensor, torch.Tensor], None] | None = None,
+) -> DenoiseScores:
+    """Score denoisers on noisy mixtures of held-out speech.
+
+    Clip ``i`` of ``clips`` is mixed at each of ``SNRS`` dB (:func:`mix_at_snr`, one seeded
+    random noise offset per clip and group, generator seeded with ``SEED``) with
+    ``noises[i % len(noises)]`` of each group; every method gets the ``(len(SNRS), time)``
+    mixture and returns ``(enhanced (len(SNRS), time), seconds)``, which is scored against the
+    clean clip. ``on_output(i, group, method, noisy, enhanced)`` is called after each method;
+    after the k-th clip a line ``{progress}{k}/{len(clips)} clips`` is printed.
+    """
     gen = torch.Generator().manual_seed(SEED)
     snrs = torch.tensor(SNRS)
-    scores: dict = defaultdict(list)  # (group, method, metric, snr) -> values
-    seconds: dict = defaultdict(float)  # (group, method) -> processing time
-    audio_seconds: dict = defaultdict(float)  # group -> audio duration processed per method
+    result = DenoiseScores(defaultdict(list), defaultdict(float), defaultdict(float))
     for i, path in enumerate(clips):
         clean = load(path)
         for group, noises in groups.items():
             noisy = mix_at_snr(
                 clean.expand(len(SNRS), -1), noises[i % len(noises)], snrs, generator=gen
             )
-            audio_seconds[group] += len(SNRS) * clean.shape[-1] / SAMPLE_RATE
+            result.audio_seconds[group] += len(SNRS) * clean.shape[-1] / SAMPLE_RATE
             for name, fn in methods.items():
                 est, sec = fn(noisy)
-                seconds[group, name] += sec
+                result.seconds[group, name] += sec
+                if on_output is not None:
+                    on_output(i, group, name, noisy, est)
                 values = {
                     "PESQ": pesq_wb(est, clean, SAMPLE_RATE),
                     "STOI": stoi(est, clean, SAMPLE_RATE),
@@ -208,17 +259,25 @@ def section_denoise(split, models: Path, device: str, quick: bool) -> str:
                 }
                 for metric, v in values.items():
                     for snr, value in zip(SNRS, v.tolist()):
-                        scores[group, name, metric, snr].append(value)
-        print(f"  denoise: {i + 1}/{len(clips)} clips", flush=True)
-    metrics = ("PESQ", "STOI", "SI-SDR")
-    header = ["method", *(f"{m} {snr:g} dB" for m in metrics for snr in SNRS), "RTF"]
+                        result.scores[group, name, metric, snr].append(value)
+        print(f"{progress}{i + 1}/{len(clips)} clips", flush=True)
+    return result
+
+
+def section_denoise(split, models: Path, device: str, quick: bool) -> str:
+    clips = split["speech"]["test"][: QUICK_CLIPS if quick else None]
+    groups = noise_groups(split)
+    methods = denoise_methods(models, device, split["speech"]["train"])
+    result = score_denoisers(clips, groups, methods)
+    audio_seconds = result.audio_seconds
+    header = [*denoise_header(), "RTF"]
     parts = []
     for group in groups:
         rows = []
         for name in methods:
-            cells = [float(np.mean(scores[group, name, m, snr])) for m in metrics for snr in SNRS]
+            cells = result.means(group, name)
             rtf = (
-                seconds[group, name] / audio_seconds[group]
+                result.seconds[group, name] / audio_seconds[group]
                 if name != "noisy input"
                 else float("nan")
             )

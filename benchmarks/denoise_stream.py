@@ -18,22 +18,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from audioae.augment import mix_at_snr  # noqa: E402
-from audioae.metrics import pesq_wb, si_sdr, stoi  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
 from audioae.streaming_denoiser import StreamingDenoiser  # noqa: E402
+from benchmarks import bench_quality  # noqa: E402  (its denoise scoring loop, reused)
 from benchmarks.baselines.classical import spectral_subtraction  # noqa: E402
-from benchmarks.bench_quality import SAMPLE_RATE, SEED, SNRS, load, load_split  # noqa: E402
+from benchmarks.bench_quality import SAMPLE_RATE, load, load_split  # noqa: E402
 from benchmarks.quality_metrics import markdown_table  # noqa: E402
 
 BLOCK_SECONDS = 0.016
@@ -46,6 +44,17 @@ def stream_blocks(pipe: Pipeline, x: torch.Tensor) -> torch.Tensor:
     stream = StreamingDenoiser(pipe, channels=x.shape[0])
     pieces = [stream.process(x[:, i : i + block]) for i in range(0, x.shape[-1], block)]
     return torch.cat([*pieces, stream.flush()], dim=-1)
+
+
+def untimed(fn: Callable[[torch.Tensor], torch.Tensor]) -> bench_quality.Denoiser:
+    """``fn`` in inference mode as a :func:`~benchmarks.bench_quality.score_denoisers` method
+    (its time is not measured here: the real-time factors are measured on their own)."""
+
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        with torch.inference_mode():
+            return fn(x), 0.0
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,43 +76,26 @@ def main(argv: list[str] | None = None) -> None:
         "audioae causal, streamed": lambda x: stream_blocks(causal, x),
     }
     clips = split["speech"]["test"][: args.clips]
-    groups = {
-        "unseen": [load(p) for p in split["noise"]["test"]],
-        "seen": [load(p) for p in split["noise"]["train"]],
-    }
-    gen = torch.Generator().manual_seed(SEED)
-    snrs = torch.tensor(SNRS)
-    scores: dict = defaultdict(list)
+    groups = bench_quality.noise_groups(split)
     worst = 0.0
-    for i, path in enumerate(clips):
-        clean = load(path)
-        for group, noises in groups.items():
-            noisy = mix_at_snr(
-                clean.expand(len(SNRS), -1), noises[i % len(noises)], snrs, generator=gen
-            )
-            for name, fn in methods.items():
-                with torch.inference_mode():
-                    est = fn(noisy)
-                if name == "audioae causal, streamed" and i == 0:
-                    worst = max(worst, float((est - causal.denoise(noisy)).abs().max()))
-                values = {
-                    "PESQ": pesq_wb(est, clean, SAMPLE_RATE),
-                    "STOI": stoi(est, clean, SAMPLE_RATE),
-                    "SI-SDR": si_sdr(est, clean),
-                }
-                for metric, v in values.items():
-                    for snr, value in zip(SNRS, v.tolist()):
-                        scores[group, name, metric, snr].append(value)
-        print(f"  {i + 1}/{len(clips)} clips", flush=True)
-    metrics = ("PESQ", "STOI", "SI-SDR")
-    header = ["method", *(f"{m} {snr:g} dB" for m in metrics for snr in SNRS)]
+
+    def check_streamed(i: int, group: str, name: str, noisy: torch.Tensor, est: torch.Tensor):
+        nonlocal worst
+        if name == "audioae causal, streamed" and i == 0:
+            with torch.inference_mode():
+                worst = max(worst, float((est - causal.denoise(noisy)).abs().max()))
+
+    result = bench_quality.score_denoisers(
+        clips,
+        groups,
+        {name: untimed(fn) for name, fn in methods.items()},
+        progress="  ",
+        on_output=check_streamed,
+    )
     for group in groups:
-        rows = [
-            [name, *(float(np.mean(scores[group, name, m, snr])) for m in metrics for snr in SNRS)]
-            for name in methods
-        ]
+        rows = [[name, *result.means(group, name)] for name in methods]
         print(f"\n**{group} noise**; means over {len(clips)} clips per SNR:\n")
-        print(markdown_table(header, rows))
+        print(markdown_table(bench_quality.denoise_header(), rows))
     print(f"\nstreamed vs offline (same causal model), max abs difference: {worst:.2e}")
     speech = []
     while sum(s.shape[-1] for s in speech) < RTF_SECONDS * SAMPLE_RATE:

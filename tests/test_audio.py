@@ -231,6 +231,17 @@ def test_resample_batched_equals_per_channel_and_keeps_dtype():
     assert resample(x, 16000, 16000) is x
 
 
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (3, 1, 0), (0, 5)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_resample_of_no_samples_is_empty_not_an_error(shape, dtype):
+    x = torch.zeros(shape, dtype=dtype)
+    for orig_sr, target_sr in ((16000, 8000), (8000, 44100)):
+        y = resample(x, orig_sr, target_sr)
+        expected = (*shape[:-1], round(shape[-1] * target_sr / orig_sr))
+        assert y.shape == expected and y.dtype == dtype and y.device == x.device
+        assert not y.any()
+
+
 def test_resample_rejects_bad_input():
     with pytest.raises(TypeError):
         resample(torch.zeros(10, dtype=torch.int16), 8000, 16000)
@@ -243,6 +254,8 @@ def test_resample_keeps_cuda_device():
     x = torch.from_numpy(sine(440.0, 0.1, 16000)).cuda()
     y = resample(x, 16000, 8000)
     assert y.device == x.device and y.shape == (1, 800)
+    empty = resample(x[:, :0], 16000, 8000)
+    assert empty.device == x.device and empty.shape == (1, 0)
 
 
 def test_rms_db_of_sine_and_silence():

@@ -261,6 +261,44 @@ def test_note_pairs_are_same_pitch_different_instruments():
     assert len(pairs) == len(set(pairs))
 
 
+def test_score_denoisers_scores_every_clip_group_method_and_snr(speech, tmp_path, capsys):
+    """The denoise loop both bench_quality.py and denoise_stream.py run: every (clip, group,
+    method) once in order, times summed, SI-SDR of the noisy input at the mixing SNR."""
+    import soundfile as sf
+
+    from benchmarks.bench_quality import SNRS, denoise_header, score_denoisers
+
+    clip = tmp_path / "clip.flac"
+    sf.write(clip, speech[: 3 * SR // 2].numpy(), SR)
+    gen = torch.Generator().manual_seed(1)
+    groups = {
+        "white": [0.1 * torch.randn(2 * SR, generator=gen)],
+        "low": [torch.cumsum(torch.randn(2 * SR, generator=gen), 0) * 1e-3, 0.1 * tone(300.0, 2.0)],
+    }
+    methods = {"noisy input": lambda x: (x, 0.0), "half": lambda x: (0.5 * x, 0.25)}
+    calls = []
+    result = score_denoisers(
+        [clip, clip],
+        groups,
+        methods,
+        progress="  toy: ",
+        on_output=lambda i, group, name, noisy, est: calls.append((i, group, name, noisy.shape)),
+    )
+    rows = (len(SNRS), 3 * SR // 2)
+    assert calls == [(i, g, m, rows) for i in range(2) for g in groups for m in methods]
+    assert result.seconds["white", "half"] == 0.5 and result.seconds["low", "noisy input"] == 0
+    assert result.audio_seconds == {"white": 2 * len(SNRS) * 1.5, "low": 2 * len(SNRS) * 1.5}
+    for group in groups:
+        means = result.means(group, "noisy input")
+        assert len(means) == len(denoise_header()) - 1 == 3 * len(SNRS)
+        si_sdr_means = means[2 * len(SNRS) :]  # PESQ, STOI, then SI-SDR at each SNR
+        np.testing.assert_allclose(si_sdr_means, SNRS, atol=0.5)  # a mixture's SI-SDR is its SNR
+        np.testing.assert_allclose(result.means(group, "half"), means, rtol=1e-3, atol=0.02)
+        for snr in SNRS:
+            assert len(result.scores[group, "half", "PESQ", snr]) == 2
+    assert capsys.readouterr().out == "  toy: 1/2 clips\n  toy: 2/2 clips\n"
+
+
 def test_write_quality_docs_replaces_only_its_subsections(tmp_path):
     from benchmarks.bench_quality import write_quality_docs
 

@@ -319,6 +319,39 @@ INVALID_VALUES = [
     (["model.strides=[64,64,64]"], "model.strides", "<= 4096, got 262144"),
     (["training.max_steps=100000000000"], "training.max_steps", "got 100000000000"),
     (["training.seed=-1"], "training.seed", "got -1"),
+    (["vocoder.dim=1000000"], "vocoder.dim", "1..4096, got 1000000"),
+    (["vocoder.n_blocks=0"], "vocoder.n_blocks", "1..64, got 0"),
+    (["vocoder.n_blocks=100000"], "vocoder.n_blocks", "1..64, got 100000"),
+    (["vocoder.expansion=1000"], "vocoder.expansion", "1..16, got 1000"),
+    (["vocoder.kernel_size=8"], "vocoder.kernel_size", "must be odd, got 8"),
+    (["vocoder.kernel_size=100001"], "vocoder.kernel_size", "1..255, got 100001"),
+    (["vocoder.max_log_magnitude=.inf"], "vocoder.max_log_magnitude", "finite"),
+    (["vocoder.max_log_magnitude=1000"], "vocoder.max_log_magnitude", "0.0..80.0, got 1000"),
+    (["vocoder_loss.mel_weight=-1"], "vocoder_loss.mel_weight", "0.0..1000000.0, got -1"),
+    (["vocoder_loss.phase_gd_weight=.nan"], "vocoder_loss.phase_gd_weight", "finite"),
+    (["vocoder_loss.compression=.nan"], "vocoder_loss.compression", "finite"),
+    (["vocoder_loss.compression=2"], "vocoder_loss.compression", "(0, 1], got 2"),
+    (
+        ["vocoder_loss.resolutions=[[1073741824,256]]"],
+        "vocoder_loss.resolutions",
+        "got [1073741824, 256]",
+    ),
+    (["vocoder_loss.resolutions=[[512,1024]]"], "vocoder_loss.resolutions", "got [512, 1024]"),
+    (["vocoder_loss.resolutions=[[512]]"], "vocoder_loss.resolutions", "got [512]"),
+    (["vocoder_loss.resolutions=[]"], "vocoder_loss.resolutions", "at least one"),
+    (
+        ["vocoder_loss.resolutions=" + str([[512, 128]] * 17)],
+        "vocoder_loss.resolutions",
+        "at most 16 entries, got 17",
+    ),
+    (
+        [
+            f"vocoder_loss.{k}_weight=0"
+            for k in ("mr_stft", "mel", "complex", "phase_ip", "phase_gd", "phase_iaf")
+        ],
+        "vocoder_loss",
+        "must be > 0 (all are 0)",
+    ),
 ]
 
 
@@ -374,6 +407,14 @@ def test_model_file_without_digest_is_refused(tmp_path):
     with _Timer(), pytest.raises(ModelFileError, match="no tensors_blake2b digest"):
         load_model_file(path)
     assert load_model_file(_resave_model(tmp_path, name="same.safetensors")).config is not None
+
+
+def test_vocoder_recipe_loads_with_its_checked_sections():
+    cfg = load_config(ROOT / "recipes" / "vocoder.yaml", ["vocoder.kernel_size=255"])
+    assert cfg.task == "vocoder" and cfg.vocoder.kernel_size == 255
+    assert cfg.vocoder.max_log_magnitude == 7.0 and len(cfg.vocoder_loss.resolutions) == 3
+    with pytest.raises(ConfigError, match=r"vocoder\.dim: must be in 1\.\.4096, got -3"):
+        load_config(ROOT / "recipes" / "vocoder.yaml", ["vocoder.dim=-3"])
 
 
 def test_bundled_recipes_and_shipped_models_pass_the_checks():

@@ -170,6 +170,8 @@ _KEYS = {
     "data": ["segment_seconds", "batch_size", "samples_per_epoch", "val_segments"],
     "training": ["max_steps", "learning_rate", "seed"],
     "phase": ["n_iter", "momentum"],
+    "vocoder": ["dim", "n_blocks", "kernel_size", "expansion", "max_log_magnitude"],
+    "vocoder_loss": ["mel_weight", "mr_stft_weight", "compression", "resolutions"],
 }
 _SCALARS = st.one_of(
     st.integers(-(1 << 40), 1 << 40),
@@ -190,6 +192,12 @@ def _valid_invariants(cfg: Config) -> None:
     assert 1 <= cfg.phase.n_iter <= 10_000
     assert math.isfinite(cfg.training.learning_rate) and math.isfinite(f.eps)
     assert cfg.segment_samples * cfg.data.batch_size <= 1 << 28
+    v = cfg.vocoder
+    assert 1 <= v.dim <= 4096 and 1 <= v.n_blocks <= 64 and 1 <= v.expansion <= 16
+    assert 1 <= v.kernel_size <= 255 and v.kernel_size % 2 == 1
+    assert 0.0 <= v.max_log_magnitude <= 80.0
+    for n_fft, hop_length in cfg.vocoder_loss.resolutions:
+        assert MIN_N_FFT <= n_fft <= MAX_N_FFT and 1 <= hop_length <= n_fft
 
 
 @fuzz(25)

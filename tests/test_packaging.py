@@ -122,7 +122,7 @@ def wheel(tmp_path_factory) -> Path:
     stage = tmp_path_factory.mktemp("stage")
     for name in ("audioae", "recipes", "data"):
         (stage / name).symlink_to(ROOT / name)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         (stage / name).write_bytes((ROOT / name).read_bytes())
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
@@ -152,6 +152,46 @@ def test_wheel_holds_the_code_recipes_models_and_demo_audio(wheel: Path) -> None
     assert "audioae/heldout/splits.yaml" in names and "audioae/heldout/licenses/GPL-2.txt" in names
     assert not any(n.startswith("audioae/heldout/models/") for n in names)  # no second copy
     assert wheel.stat().st_size < 20e6  # models ~8 MB + held-out audio ~6 MB
+
+
+# data/manifest.csv's licence names -> SPDX identifiers (GPL-2: "version 2 dated June, 1991")
+SPDX = {
+    "MIT": "MIT",
+    "GPL-2": "GPL-2.0-only",
+    "CC-BY-SA-3.0": "CC-BY-SA-3.0",
+    "CC-BY-3.0": "CC-BY-3.0",
+    "CC0": "CC0-1.0",
+}
+
+
+def test_wheel_metadata_names_every_licence_and_carries_the_licence_files(wheel: Path) -> None:
+    """PEP 639: the License-Expression covers the MIT code and every licence of the bundled
+    audio (all of manifest.csv: the held-out files are in the wheel and the shipped models
+    were trained on the rest), and the licence texts are in the wheel's dist-info."""
+    import csv
+    from email.parser import HeaderParser
+
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    (meta_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    meta = HeaderParser().parsestr(archive.read(meta_name).decode("utf-8"))
+    version = tuple(int(part) for part in meta["Metadata-Version"].split("."))
+    assert version >= (2, 4) and meta["License"] is None  # PEP 639: no free-text License
+    expression = meta["License-Expression"]
+    terms = expression.split(" AND ")
+    with (ROOT / "data" / "manifest.csv").open(newline="") as f:
+        data_licences = {row["license"] for row in csv.DictReader(f)}
+    assert data_licences <= set(SPDX), f"a manifest licence with no SPDX id: {data_licences}"
+    assert {"MIT"} | {SPDX[name] for name in data_licences} == set(terms), expression
+
+    dist_info = meta_name.rsplit("/", 1)[0]
+    wanted = ["LICENSE"] + [
+        p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "data" / "licenses").iterdir())
+    ]
+    assert "data/licenses/GPL-2.txt" in wanted
+    assert sorted(meta.get_all("License-File")) == sorted(wanted)
+    for name in wanted:
+        assert archive.read(f"{dist_info}/licenses/{name}") == (ROOT / name).read_bytes()
 
 
 @pytest.mark.slow
