@@ -58,7 +58,8 @@ class RankStartError(RuntimeError):
 
 
 def should_launch(devices: int | str, num_nodes: int, env: dict[str, str] | None = None) -> bool:
-    """Whether :func:`local_ranks` starts processes: a count > 1 on one node, no launcher.
+    """Whether :func:`local_ranks` starts processes: a count > 1 on one node, no launcher,
+    and a command line to run again (not a REPL, ``python -c`` or a notebook).
 
     Args:
         devices: ``training.devices`` (a count, or ``"auto"``, which is left to Lightning).
@@ -70,7 +71,19 @@ def should_launch(devices: int | str, num_nodes: int, env: dict[str, str] | None
         count = int(str(devices).strip())
     except ValueError:
         return False
-    return count > 1 and num_nodes == 1 and not any(k in env for k in _CLUSTER_MARKERS)
+    if count <= 1 or num_nodes != 1 or any(k in env for k in _CLUSTER_MARKERS):
+        return False
+    return not _interactive()
+
+
+def _interactive() -> bool:
+    """A REPL, ``python -c`` or a notebook: there is no command line to run again (Lightning
+    then refuses ``ddp`` with its own message, as before)."""
+    import __main__
+
+    if hasattr(sys, "ps1") or sys.flags.interactive or "ipykernel" in sys.modules:
+        return True
+    return getattr(__main__, "__spec__", None) is None and not getattr(__main__, "__file__", None)
 
 
 def rank_command() -> list[str]:

@@ -134,3 +134,9 @@ def test_wait_and_ready_are_no_ops_outside_a_launched_run(clean_env, tmp_path: P
     wait_for_main_rank()  # returns at once
     main_rank_ready()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_early_start_without_a_command_line_to_run_again() -> None:
+    code = "from audioae.launch import should_launch; print(should_launch(2, 1, env={}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False"  # python -c (like a REPL or notebook): left to Lightning
