@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import warnings
 from dataclasses import dataclass
@@ -373,6 +374,42 @@ GROUP_BATCHES = 4
 :class:`audioae.data.GroupedBatches`)."""
 
 
+def _ddp_world() -> int:
+    """Processes of this run as far as known before ``fit`` (``WORLD_SIZE``; 1 if unset)."""
+    try:
+        return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def _worker_context() -> multiprocessing.context.BaseContext | None:
+    """``forkserver`` (with the trainer preloaded) for the DataLoader workers of a DDP rank.
+
+    A DataLoader forks its workers from the training process. Under DDP that process runs
+    other threads by then (queue feeders, tqdm's monitor, Lightning's and the process
+    group's), and CPython 3.11 can deadlock a child forked while another thread creates or
+    ends its thread state: seen here once, a rank whose worker never started, so both ranks
+    waited for ever. The fork server is a single-threaded process that imported the trainer
+    once (started early by :func:`start_worker_server`), so workers still start in
+    milliseconds. Single-process runs keep the plain fork (the server costs about 4 s of
+    imports on 2 cores); macOS and Windows keep their default (spawn).
+    """
+    if _ddp_world() <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["audioae.training"])
+    return ctx
+
+
+def start_worker_server(cfg: Config) -> None:
+    """Start the fork server of :func:`_worker_context` now, so its imports overlap the set-up."""
+    ctx = _worker_context()
+    if ctx is not None and cfg.data.workers > 0:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _loader(
     dataset,
     cfg: Config,
@@ -393,6 +430,7 @@ def _loader(
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
         worker_init_fn=_init_worker if workers > 0 else None,
+        multiprocessing_context=_worker_context() if workers > 0 else None,
     )
 
 
@@ -655,6 +693,7 @@ def _train(
     main_rank = (
         int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
     )
+    start_worker_server(cfg)  # DDP ranks only: a fork server for the DataLoader workers
     # Rank 0 indexes the folders (or reads their cached index) while the other ranks wait;
     # they then read the cache: no rank decodes the corpus again.
     if not main_rank:
