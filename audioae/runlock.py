@@ -95,6 +95,18 @@ class RunLock:
             self._acquire_exclusive()
         return self
 
+    def _take_over_stale(self, owner: str) -> None:
+        """Remove the lock file of ``owner`` if it is a dead process of this host.
+
+        Raises:
+            RunLockedError: the owner is alive, on another host, or cannot be parsed.
+        """
+        pid, host = _parse_owner(owner)
+        if pid is None or host != socket.gethostname() or _pid_alive(pid):
+            raise RunLockedError(self.folder, owner) from None
+        log.warning("%s: taking over the lock left by %s (no longer running)", self.folder, owner)
+        self.path.unlink(missing_ok=True)
+
     def _acquire_flock(self) -> None:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -103,16 +115,10 @@ class RunLock:
             except BlockingIOError:
                 owner = os.read(fd, 4096).decode(errors="replace").strip()
                 os.close(fd)
-                pid, host = _parse_owner(owner)
-                if pid is None or host != socket.gethostname() or _pid_alive(pid):
-                    raise RunLockedError(self.folder, owner) from None
-                # The owner is dead, but processes it forked (DataLoader workers) share its
-                # open lock file and keep the flock until they notice and exit: the lock is
-                # stale. A new lock file (a new inode) is free of their flock.
-                log.warning(
-                    "%s: taking over the lock left by %s (no longer running)", self.folder, owner
-                )
-                self.path.unlink(missing_ok=True)
+                # The owner may be dead while processes it forked (DataLoader workers) share
+                # its open lock file and keep the flock until they notice and exit: then the
+                # lock is stale, and a new lock file (a new inode) is free of their flock.
+                self._take_over_stale(owner)
                 continue
             # the file may have been unlinked by its releasing owner between open and flock
             try:
@@ -138,14 +144,7 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                owner = self.path.read_text(errors="replace").strip()
-                pid, host = _parse_owner(owner)
-                if pid is None or host != socket.gethostname() or _pid_alive(pid):
-                    raise RunLockedError(self.folder, owner) from None
-                log.warning(
-                    "%s: taking over the lock left by %s (no longer running)", self.folder, owner
-                )
-                self.path.unlink(missing_ok=True)
+                self._take_over_stale(self.path.read_text(errors="replace").strip())
                 continue
             os.write(fd, (_owner_text() + "\n").encode())
             os.fsync(fd)
