@@ -581,7 +581,9 @@ class VocoderLossConfig:
 
     ``mr_stft_weight``: multi-resolution STFT loss (spectral convergence + log-magnitude L1 at
     each ``(n_fft, hop_length)`` of ``resolutions``; Yamamoto et al. 2020); ``mel_weight``: L1
-    of log-mel spectra of the waveforms; ``complex_weight``: L1 of the power-law compressed
+    of log-mel spectra of the waveforms; ``magnitude_weight``: spectral convergence +
+    log-magnitude L1 of the magnitude head itself against the reference STFT magnitude (the
+    magnitude a phase method such as ``learned+griffin-lim`` keeps); ``complex_weight``: L1 of the power-law compressed
     complex spectra (``compression``), which trains the phase where the energy is;
     ``phase_ip_weight``/``phase_gd_weight``/``phase_iaf_weight``: magnitude-weighted
     anti-wrapping losses on the instantaneous phase, group delay and instantaneous frequency
@@ -590,6 +592,7 @@ class VocoderLossConfig:
 
     mr_stft_weight: float = 1.0
     mel_weight: float = 1.0
+    magnitude_weight: float = 1.0
     complex_weight: float = 1.0
     compression: float = 0.3
     phase_ip_weight: float = 0.1
@@ -603,6 +606,7 @@ class VocoderLossConfig:
         weights = (
             "mr_stft_weight",
             "mel_weight",
+            "magnitude_weight",
             "complex_weight",
             "phase_ip_weight",
             "phase_gd_weight",

@@ -6,6 +6,9 @@ scalar (the mean over the batch):
 - :func:`mr_stft_loss`: spectral convergence + log-magnitude L1 at several resolutions
   (Yamamoto et al. 2020, Parallel WaveGAN);
 - :func:`log_mel_loss`: L1 of log-mel spectra (HiFi-GAN, Vocos);
+- :func:`magnitude_loss`: spectral convergence + log-magnitude L1 of a predicted magnitude
+  against the reference's (the single-resolution term of Yamamoto et al. 2020, on the
+  magnitude head rather than on the re-analysed waveform);
 - :func:`complex_loss`: L1 of power-law compressed complex spectra, which trains the phase
   where the energy is (APNet2's real/imaginary loss with compression);
 - :func:`phase_losses`: anti-wrapping losses on instantaneous phase, group delay and
@@ -32,6 +35,7 @@ __all__ = [
     "anti_wrap",
     "complex_loss",
     "log_mel_loss",
+    "magnitude_loss",
     "mr_stft_loss",
     "phase_losses",
     "vocoder_loss",
@@ -44,6 +48,17 @@ def _magnitude(spec: Tensor) -> Tensor:
     """``|spec|`` with a finite gradient at 0: ``sqrt(re^2 + im^2 + eps^2)``."""
     re_im = torch.view_as_real(spec)
     return (re_im.square().sum(-1) + _MAG_EPS**2).sqrt()
+
+
+def magnitude_loss(estimate: Tensor, reference: Tensor) -> Tensor:
+    """Spectral convergence ``||R - E||_F / ||R||_F`` plus ``mean |log R - log E|`` of two
+    linear magnitudes ``(batch, n_freq, frames)`` (``R``: the reference)."""
+    floor = _MAG_EPS
+    sc = torch.linalg.vector_norm(reference - estimate, dim=(-2, -1)) / torch.linalg.vector_norm(
+        reference, dim=(-2, -1)
+    ).clamp_min(1e-7)
+    log_l1 = (reference.clamp_min(floor).log() - estimate.clamp_min(floor).log()).abs().mean()
+    return sc.mean() + log_l1
 
 
 def mr_stft_loss(
@@ -130,6 +145,7 @@ def vocoder_loss(
     *,
     mel_filterbank: Tensor,
     stft: AF.StftParams,
+    magnitude: Tensor | None = None,
 ) -> LossResult:
     """The weighted sum of the losses above (terms with weight 0 are skipped).
 
@@ -139,6 +155,7 @@ def vocoder_loss(
         target_spec: the complex STFT of ``target_wav`` at the front-end's settings.
         cfg: the weights.
         mel_filterbank: ``(n_mels, n_freq)`` of the mel loss; ``stft`` the front-end's settings.
+        magnitude: the magnitude head ``(batch, n_freq, frames)``; default ``|spec|``.
 
     Returns:
         :class:`~audioae.losses.LossResult` with every computed term (detached) and ``total``.
@@ -151,6 +168,10 @@ def vocoder_loss(
     if cfg.mel_weight > 0:
         terms["mel"] = log_mel_loss(wav, target_wav, mel_filterbank, stft)
         total = total + cfg.mel_weight * terms["mel"]
+    if cfg.magnitude_weight > 0:
+        head = _magnitude(spec) if magnitude is None else magnitude
+        terms["magnitude"] = magnitude_loss(head, _magnitude(target_spec))
+        total = total + cfg.magnitude_weight * terms["magnitude"]
     if cfg.complex_weight > 0:
         terms["complex"] = complex_loss(spec, target_spec, cfg.compression)
         total = total + cfg.complex_weight * terms["complex"]

@@ -68,6 +68,7 @@ class VocoderModule(L.LightningModule):
                 self.cfg.vocoder_loss,
                 mel_filterbank=self.mel_filterbank,
                 stft=self.frontend.stft_params,
+                magnitude=out.magnitude,
             )
         return result, estimate
 
