@@ -588,6 +588,17 @@ class VocoderLossConfig:
     ``phase_ip_weight``/``phase_gd_weight``/``phase_iaf_weight``: magnitude-weighted
     anti-wrapping losses on the instantaneous phase, group delay and instantaneous frequency
     (APNet, Ai & Ling 2023).
+
+    What the decoder learns to decode: by default the exact features of each training
+    segment. ``source_model``: an audioae model file (or a shipped model's name, e.g.
+    ``codec``) with the same front-end; the decoder then learns from that frozen model's
+    reconstruction of the features (encode, optionally quantise, decode), so it learns to
+    undo the model's errors on the way to the waveform. ``source_bits``: the latent is
+    quantised as a ``.aae`` file does (``2**bits`` uniform levels over each latent
+    dimension's range, bin centres), ``bits`` drawn per batch from this list; empty: not
+    quantised. ``init_from``: a decoder file (``audioae train vocoder``'s) or a model file
+    carrying one, whose weights start the training (fine-tuning); its config must match
+    the ``vocoder`` section.
     """
 
     mr_stft_weight: float = 1.0
@@ -601,6 +612,9 @@ class VocoderLossConfig:
     resolutions: list[list[int]] = field(
         default_factory=lambda: [[512, 128], [1024, 256], [2048, 512]]
     )
+    source_model: str = ""
+    source_bits: list[int] = field(default_factory=list)
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         weights = (
@@ -632,6 +646,17 @@ class VocoderLossConfig:
                 "vocoder_loss.resolutions: needs at least one [n_fft, hop_length] entry "
                 "while vocoder_loss.mr_stft_weight > 0"
             )
+        if len(self.source_bits) > 16:
+            raise ConfigError(
+                f"vocoder_loss.source_bits: at most 16 entries, got {len(self.source_bits)}"
+            )
+        for bits in self.source_bits:
+            if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16:
+                raise ConfigError(
+                    f"vocoder_loss.source_bits: each entry is an integer in 1..16, got {bits!r}"
+                )
+        if self.source_bits and not self.source_model:
+            raise ConfigError("vocoder_loss.source_bits: needs vocoder_loss.source_model")
         for res in self.resolutions:
             res = list(res)
             if len(res) != 2 or not MIN_N_FFT <= res[0] <= MAX_N_FFT or not 1 <= res[1] <= res[0]:

@@ -343,6 +343,16 @@ def run_denoise_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) ->
     return section
 
 
+def _phase_words(pipe: Pipeline) -> str:
+    """How ``pipe`` turns features into a waveform by default, in words for a caption."""
+    method, cfg = pipe.default_phase, pipe.config.phase
+    if method == "learned":
+        return "learned decoder"
+    if method == "learned+griffin-lim":
+        return f"learned decoder + {cfg.warm_start_iter} Griffin-Lim iterations"
+    return f"Griffin-Lim, {cfg.n_iter} iterations"
+
+
 def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
     """Encode a held-out note and speech clip into ``.aae`` files and decode them (``out/codec``).
 
@@ -350,6 +360,8 @@ def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
     table of real bitrates and the log-mel L1 of the decoded audio, with Opus at its lowest
     bitrate (6 kbit/s, :func:`audioae.baselines.opus_roundtrip`) as the baseline when
     ``ffmpeg`` with libopus is on the PATH (else a note says it was skipped), and the means.
+    When the codec decodes with a learned decoder, each clip is also decoded with Griffin-Lim
+    and played beside it.
     """
     from .apps import decode_file, encode_file
     from .baselines import OPUS_MIN_KBPS, ffmpeg_has_libopus, opus_roundtrip
@@ -359,6 +371,7 @@ def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
     work.mkdir(exist_ok=True)
     sr = pipe.sample_rate
     opus = ffmpeg_has_libopus()
+    compare_gl = pipe.default_phase != "griffin-lim"
     section = Section("Compression (.aae latent files)")
     rows: list[list[object]] = []
     per_method: dict[str, list[list[object]]] = {"audioae": [], "Opus": []}
@@ -378,9 +391,22 @@ def run_codec_stage(pipe: Pipeline, splits: Splits, out: Path) -> Section:
                 f"codec/{clip.stem}_decoded",
                 decoded,
                 sr,
-                f"audioae decoded at {stats.bitrate_kbps:.1f} kbit/s",
+                f"audioae decoded at {stats.bitrate_kbps:.1f} kbit/s ({_phase_words(pipe)})",
             )
         )
+        if compare_gl:  # the same file through Griffin-Lim, to hear what the decoder adds
+            gl_path = work / f"{clip.stem}_decoded_griffin_lim.wav"
+            decode_file(pipe, aae, gl_path, phase="griffin-lim", overwrite=True)
+            section.items.append(
+                _sound(
+                    out,
+                    f"codec/{clip.stem}_decoded_griffin_lim",
+                    load_audio(gl_path, sample_rate=sr)[0],
+                    sr,
+                    f"the same .aae file decoded with Griffin-Lim ({pipe.config.phase.n_iter} "
+                    "iterations, no learned decoder), for comparison",
+                )
+            )
         ours = float(log_mel_l1(decoded[0], original[0], sr))
         row: list[object] = [
             clip.stem,
@@ -495,7 +521,7 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
     section.notes.append(
         f"Steps 0 to {steps - 1} decode a blend (1 - alpha) z_A + alpha z_B of the two inputs' "
         "posterior-mean latents, alpha from 0 to 1; the end steps are the model's own "
-        "reconstructions of A and B (encoded, decoded, phase by Griffin-Lim), not the inputs. "
+        f"reconstructions of A and B (encoded, decoded; {_phase_words(pipe)}), not the inputs. "
         "The prior samples decode random latents and show what the VAE makes of noise."
     )
     interpolate_files(pipe, a, b, out / "morph", steps=steps, overwrite=True)
@@ -537,7 +563,7 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
         section.items.append(
             Item(
                 f"prior sample #{i}: a random latent z ~ N(0, I), 1.5 s, decoded with "
-                "Griffin-Lim (no input involved)",
+                f"{_phase_words(pipe)} (no input involved)",
                 f"samples/sample_{i:02d}.wav",
                 f"samples/sample_{i:02d}.png",
             )

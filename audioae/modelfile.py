@@ -239,6 +239,16 @@ def _raw_metadata(path: Path) -> dict[str, str]:
         raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
 
 
+def file_format(path: str | os.PathLike) -> str:
+    """The ``format`` a safetensors file's metadata names (``"audioae-model"``,
+    ``"audioae-vocoder"``, or ``""``); shipped model names are resolved.
+
+    Raises:
+        ModelFileError: missing or not a readable safetensors file.
+    """
+    return _raw_metadata(Path(path)).get("format", "")
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a model file, checked for format and version (tensors are not read).
 
@@ -438,16 +448,19 @@ def attach_vocoder(
     out: str | os.PathLike,
     *,
     method: str | None = None,
+    warm_start_iter: int | None = None,
     overwrite: bool = False,
     dtype: torch.dtype | None = None,
 ) -> Path:
     """Write a copy of a model file that carries a stand-alone decoder (and optionally a new
-    default ``phase.method``). The model's weights, and so its hash, are unchanged.
+    default ``phase.method`` and ``phase.warm_start_iter``). The model's weights, and so its
+    hash, are unchanged.
 
     Args:
         model_file: a model file; ``vocoder_file``: a decoder file for its front-end.
         out: the new model file.
         method: the model's new ``phase.method`` (e.g. the benchmark's best), or None to keep it.
+        warm_start_iter: the Griffin-Lim iterations of ``learned+griffin-lim``, or None to keep.
         overwrite, dtype: as :func:`save_model_file`.
 
     Raises:
@@ -458,10 +471,13 @@ def attach_vocoder(
     attached = load_vocoder_file(vocoder_file)
     check_vocoder_compatible(loaded.config, attached.config, str(vocoder_file))
     cfg = loaded.config
-    if method is not None:
+    if method is not None or warm_start_iter is not None:
         data = cfg.to_dict()
-        data["phase"]["method"] = method
-        cfg = config_from_dict(data, source="attach_vocoder(method=...)")
+        if method is not None:
+            data["phase"]["method"] = method
+        if warm_start_iter is not None:
+            data["phase"]["warm_start_iter"] = warm_start_iter
+        cfg = config_from_dict(data, source="attach_vocoder(method=..., warm_start_iter=...)")
     return save_model_file(
         out, loaded.model, cfg, overwrite=overwrite, dtype=dtype, vocoder=attached.vocoder
     )

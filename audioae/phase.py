@@ -9,9 +9,10 @@ Methods (:data:`PHASE_METHODS`):
   (e.g. the noisy input when denoising; :func:`istft_with_phase`);
 - with a learned decoder (:class:`audioae.vocoder.Vocoder`), :func:`learned_methods` adds
   ``"learned"`` (the decoder's magnitude and phase, one inverse STFT, chunked) and
-  ``"learned+griffin-lim"`` (Griffin-Lim on the front-end's magnitude, as ``"griffin-lim"``,
-  started from the decoder's phase instead of a random one, ``PhaseConfig.warm_start_iter``
-  iterations).
+  ``"learned+griffin-lim"`` (``PhaseConfig.warm_start_iter`` iterations of fast Griffin-Lim
+  started from the decoder's phase, on the decoder's magnitude when given features, which
+  is closer to the true ``|STFT|`` than the front-end's inversion of a mel, or on the
+  magnitude the caller gave).
 
 A method is a function of one :class:`PhaseRequest`; a new one is added to
 :data:`PHASE_METHODS` or, when it needs per-model state such as weights, passed to one
@@ -193,14 +194,17 @@ def learned_methods(vocoder) -> dict[str, PhaseMethod]:
     def learned_griffin_lim(request: PhaseRequest) -> Tensor:
         features = _request_features(request)
         with torch.no_grad():
-            phase = vocoder.spectrum(features.reshape(-1, *features.shape[-2:])).phase
-        mag = request.magnitude()
+            out = vocoder.spectrum(features.reshape(-1, *features.shape[-2:]))
+        shape = (*features.shape[:-2], out.magnitude.shape[-2], features.shape[-1])
+        # given features, the decoder's magnitude (trained against |STFT|; better than the
+        # front-end's inversion of a mel); given a magnitude, that one
+        mag = out.magnitude.reshape(shape) if request.features is not None else request.magnitude()
         return request.frontend.stft_params.griffin_lim(
             mag,
             request.window(mag),
             n_iter=request.config.warm_start_iter,
             momentum=request.config.momentum,
-            init=phase.reshape(mag.shape),
+            init=out.phase.reshape(shape),
             length=request.length,
         )
 

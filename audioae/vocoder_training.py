@@ -27,6 +27,7 @@ from .optim import TrainingDivergedError, configure_adamw
 from .runfolder import checkpoint_hyperparameters, module_config
 from .vocoder import build_vocoder
 from .vocoder_losses import vocoder_loss
+from .vocoder_source import SourceFeatures, load_initial_weights
 
 
 class VocoderModule(L.LightningModule):
@@ -46,6 +47,19 @@ class VocoderModule(L.LightningModule):
         fb = AF.mel_filterbank(cfg.audio.sample_rate, self.frontend.n_fft, cfg.features.n_mels)
         self.mel_filterbank: Tensor
         self.register_buffer("mel_filterbank", fb, persistent=False)
+        loss_cfg = cfg.vocoder_loss
+        # a plain attribute, not a submodule: the frozen source model stays out of checkpoints
+        self._source: SourceFeatures | None = None
+        if loss_cfg.source_model:
+            self._source = SourceFeatures(
+                loss_cfg.source_model, cfg, loss_cfg.source_bits, seed=cfg.training.seed
+            )
+        self._init_from = loss_cfg.init_from
+
+    def on_fit_start(self) -> None:
+        """Start from ``vocoder_loss.init_from``'s weights on a fresh run (not on resume)."""
+        if self._init_from and self.trainer.ckpt_path is None:
+            load_initial_weights(self.model, self._init_from)
 
     def forward(self, features: Tensor, length: int | None = None) -> Tensor:
         """Waveform ``(batch, time)`` of features ``(batch, n_bins, frames)``."""
@@ -57,6 +71,8 @@ class VocoderModule(L.LightningModule):
             with torch.no_grad():
                 target_spec = self.frontend.stft(wav)
                 features = self.frontend.from_magnitude(target_spec.abs())
+                if self._source is not None:
+                    features = self._source(features)
             out = self.model.spectrum(features)
             estimate = self.model.synthesize(out, wav.shape[-1])
             result = vocoder_loss(

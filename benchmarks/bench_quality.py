@@ -323,7 +323,12 @@ def opus_at_real_bitrate(clean: torch.Tensor, target_kbps: float, tries: int = 3
 
 
 def section_compression(
-    split, models: Path, device: str, quick: bool, bits_list: list[int]
+    split,
+    models: Path,
+    device: str,
+    quick: bool,
+    bits_list: list[int],
+    phases: list[str] | None = None,
 ) -> str | None:
     from audioae.baselines import OPUS_MIN_KBPS, ffmpeg_has_libopus
 
@@ -336,9 +341,18 @@ def section_compression(
     from audioae.codec import bitrate_kbps, decode_latent, encode_latent
 
     material = {"speech": split["speech"]["test"], "notes": split["notes"]["test"]}
+    # the codec's decoders: every requested method the file can do (default: its own default)
+    phases = [p for p in (phases or [pipe.default_phase]) if p in pipe.phase_methods]
+    if not phases:
+        raise SystemExit(f"none of the --codec-phase methods is one of {pipe.phase_methods}")
+
+    def codec_label(bits: int, method: str) -> str:
+        return f"audioae codec, {bits} bits, {method}"
+
     labels = []
     for bits in bits_list:
-        labels += [f"audioae codec, {bits} bits", f"Opus, same bitrate as {bits} bits"]
+        labels += [codec_label(bits, m) for m in phases]
+        labels.append(f"Opus, same bitrate as {bits} bits")
     labels.append(f"Opus, 2x bitrate of {bits_list[-1]} bits")
     rows = []
     for kind, paths in material.items():
@@ -361,9 +375,10 @@ def section_compression(
                 )
                 kbps = bitrate_kbps(len(data), length, SAMPLE_RATE)
                 decoded = decode_latent(data, model_hash=pipe.model_hash).latent
-                out = pipe.decode(decoded, x.shape[-1]).cpu()[0]
-                out = resample(out, pipe.sample_rate, SAMPLE_RATE)[:length]
-                outputs[f"audioae codec, {bits} bits"] = (out, kbps)
+                for method in phases:
+                    out = pipe.decode(decoded, x.shape[-1], phase=method).cpu()[0]
+                    out = resample(out, pipe.sample_rate, SAMPLE_RATE)[:length]
+                    outputs[codec_label(bits, method)] = (out, kbps)
                 res = opus_at_real_bitrate(clean, max(kbps, OPUS_MIN_KBPS))
                 outputs[f"Opus, same bitrate as {bits} bits"] = (res.decoded, res.bitrate_kbps)
             res = opus_at_real_bitrate(clean, 2 * max(kbps, OPUS_MIN_KBPS))
@@ -390,7 +405,10 @@ def section_compression(
     header = ["material (clips)", "method", "real kbit/s", "log-mel L1", "MR-STFT", "PESQ"]
     intro = (
         f"audioae codec (`codec.safetensors`) at latent quantisers of {', '.join(map(str, bits_list))} bits; "
-        "bitrate = `.aae` file size (header included) / duration; decoded with Griffin-Lim. Opus: ffmpeg "
+        "bitrate = `.aae` file size (header included) / duration; decoded with the named phase method "
+        f"(`griffin-lim`: {pipe.config.phase.n_iter} iterations after NNLS mel inversion; `learned`: the decoder the file "
+        f"carries; `learned+griffin-lim`: {pipe.config.phase.warm_start_iter} Griffin-Lim iterations on its magnitude, "
+        "started from its phase). Opus: ffmpeg "
         "libopus (VBR, defaults) at the codec's per-clip bitrate (raised to Opus's minimum of "
         f"{OPUS_MIN_KBPS:g} kbit/s where lower) and at twice the last one; its bitrate is the Ogg file size / "
         "duration, the `-b:a` request rescaled (up to 3 encodes) so that this real bitrate matches the target "
@@ -630,6 +648,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated latent quantiser bits for the codec (default 5,6)",
     )
     parser.add_argument(
+        "--codec-phase",
+        default="",
+        help="comma-separated phase methods to decode the codec with (default: its own default)",
+    )
+    parser.add_argument(
         "--device", default="cpu", help="device for the audioae models (default cpu)"
     )
     parser.add_argument(
@@ -656,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.device,
                 args.quick,
                 [int(b) for b in args.codec_bits.split(",")],
+                [m.strip() for m in args.codec_phase.split(",") if m.strip()],
             )
         elif section == "phase":
             text = section_phase(split, args.quick)

@@ -1,14 +1,16 @@
 """Learned decoder vs Griffin-Lim on the held-out split of ``data/`` (``data/splits.yaml`` test lists).
 
 For every held-out speech clip and note (16 kHz, mono), from the *exact* log-mel features of
-the decoder's front-end (80 mels, n_fft 1024, hop 256: the codec's) and, with
-``--codec``, from the codec's decoded features (``codec.safetensors``, unquantised latent):
+the decoder's front-end (80 mels, n_fft 1024, hop 256: the codec's) and, with ``--codec``,
+from the codec's decoded features (``codec.safetensors``: unquantised latent, and after a real
+``.aae`` round trip at ``--codec-bits``), the codec rows decoded by ``--codec-vocoder`` or the
+decoder the codec file carries (e.g. one fine-tuned on the codec's output):
 
 - ``griffin-lim 32`` / ``griffin-lim 100``: NNLS mel inversion then fast Griffin-Lim
   (momentum 0.99, seeded random initial phase): the ``griffin-lim`` phase method;
 - ``learned``: the learned decoder (one inverse STFT; chunked);
-- ``learned+griffin-lim N``: the same Griffin-Lim (NNLS magnitude), started from the
-  decoder's phase instead of a random one;
+- ``learned+griffin-lim N``: N iterations of the same fast Griffin-Lim on the decoder's
+  magnitude, started from the decoder's phase (the ``learned+griffin-lim`` method);
 - for scale, ``griffin-lim 32 (true |STFT|)``: Griffin-Lim from the exact linear magnitude
   (not available to a decoder of mel features).
 
@@ -21,7 +23,8 @@ the same run). Ratios in the summary compare methods of this run.
 Usage (from the repository root)::
 
     python benchmarks/bench_vocoder.py --vocoder data/models/vocoder.safetensors \
-        [--codec data/models/codec.safetensors] [--trained "..."] [--quick] [--no-write]
+        [--codec data/models/codec.safetensors [--codec-vocoder FILE] [--codec-bits 6]] \
+        [--trained "..."] [--quick] [--no-write]
 
 Results are printed and, unless ``--no-write`` or ``--quick``, written into the
 "## Learned decoder" section of ``docs/benchmarks.md``.
@@ -61,6 +64,9 @@ QUICK_CLIPS = 2
 HEADING = "## Learned decoder (vocoder) vs Griffin-Lim"
 
 
+HYBRID_ITERS = (4, 8, 16, 32)
+
+
 def methods(frontend, vocoder) -> dict[str, Callable[[torch.Tensor, int], torch.Tensor]]:
     """Name -> ``fn(features (1, n_bins, frames), length) -> (1, length)``."""
 
@@ -70,14 +76,17 @@ def methods(frontend, vocoder) -> dict[str, Callable[[torch.Tensor, int], torch.
         )
 
     gl32, gl100 = phase(32), phase(100)
-    hybrid16, hybrid32 = phase(32, 16), phase(32, 32)
-    return {
+    fns = {
         "griffin-lim 32": lambda f, n: gl32(f, n, method="griffin-lim"),
         "griffin-lim 100": lambda f, n: gl100(f, n, method="griffin-lim"),
         "learned": lambda f, n: gl32(f, n, method="learned"),
-        "learned+griffin-lim 16": lambda f, n: hybrid16(f, n, method="learned+griffin-lim"),
-        "learned+griffin-lim 32": lambda f, n: hybrid32(f, n, method="learned+griffin-lim"),
     }
+    for iters in HYBRID_ITERS:
+        hybrid = phase(32, iters)
+        fns[f"learned+griffin-lim {iters}"] = lambda f, n, h=hybrid: h(
+            f, n, method="learned+griffin-lim"
+        )
+    return fns
 
 
 def scores(est: torch.Tensor, ref: torch.Tensor, frontend, speech: bool) -> dict[str, float]:
@@ -91,23 +100,56 @@ def scores(est: torch.Tensor, ref: torch.Tensor, frontend, speech: bool) -> dict
     return out
 
 
+def codec_features(codec, wav: torch.Tensor, frames: int, bits: int | None) -> torch.Tensor:
+    """The codec's decoded features of ``wav (1, time)``: from the latent as it is, or after a
+    real ``.aae`` round trip at ``bits`` (what `audioae encode` / `decode` give)."""
+    latent = codec.encode(wav)
+    if bits is not None:
+        from audioae.codec import decode_latent, encode_latent
+
+        data = encode_latent(
+            latent.cpu(),
+            bits=bits,
+            model_hash=codec.model_hash,
+            sample_rate=SAMPLE_RATE,
+            length=wav.shape[-1],
+            channels=1,
+        )
+        latent = torch.as_tensor(decode_latent(data, model_hash=codec.model_hash).latent)
+    return codec._decode_features(latent.float(), frames)
+
+
 def run(
-    clips: list[tuple[str, Path]], frontend, vocoder, codec=None
+    clips: list[tuple[str, Path]],
+    frontend,
+    vocoder,
+    codec=None,
+    codec_vocoder=None,
+    codec_bits: int | None = None,
 ) -> dict[tuple[str, str, str], list[dict[str, float]]]:
-    """``{(source, group, method): [scores + seconds per audio second per clip]}``."""
+    """``{(source, group, method): [scores + seconds per audio second per clip]}``.
+
+    Sources: ``exact`` (the clip's features, decoded by ``vocoder``) and, with a codec, its
+    decoded features from the unquantised latent (``codec``) and after a ``.aae`` round trip
+    at ``codec_bits`` (``codec N bits``), both decoded by ``codec_vocoder`` (default
+    ``vocoder``)."""
     table: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
     fns = methods(frontend, vocoder)
+    codec_fns = methods(frontend, codec_vocoder if codec_vocoder is not None else vocoder)
     oracle = PhaseReconstructor(frontend, PhaseConfig(n_iter=32))
     for i, (group, path) in enumerate(clips):
         wav = load(path).unsqueeze(0)
         length, seconds = wav.shape[-1], wav.shape[-1] / SAMPLE_RATE
-        with torch.no_grad():
-            features = {"exact": frontend(wav)}
+        with torch.inference_mode():
+            features = {"exact": (frontend(wav), fns)}
             if codec is not None:
-                frames = features["exact"].shape[-1]
-                features["codec"] = codec._decode_features(codec.encode(wav), frames)
-        for source, feats in features.items():
-            for name, fn in fns.items():
+                frames = features["exact"][0].shape[-1]
+                features["codec"] = (codec_features(codec, wav, frames, None), codec_fns)
+                if codec_bits is not None:
+                    coded = codec_features(codec, wav, frames, codec_bits)
+                    features[f"codec {codec_bits} bits"] = (coded, codec_fns)
+        for source, (feats, source_fns) in features.items():
+            for name, fn in source_fns.items():
                 start = time.process_time()
                 with torch.no_grad():
                     out = fn(feats, length)
@@ -134,11 +176,13 @@ def format_section(table, info: dict[str, str]) -> str:
     lines.append(
         f"`python benchmarks/bench_vocoder.py` ({info['date']}; {info['machine']}). Held-out split "
         f"of data/splits.yaml: {info['clips']}. `exact`: from the clip's own features; `codec`: from "
-        f"the shipped codec's decoded features (unquantised latent). Decoder: `{info['vocoder']}`, {info['params']} "
+        f"the codec's decoded features (unquantised latent), `codec N bits`: after a real `.aae` round "
+        f"trip at N bits, both decoded by {info.get('codec_vocoder', 'the same decoder')}. Decoder: "
+        f"`{info['vocoder']}`, {info['params']} "
         f"parameters, trained {info['trained']}. Features: 80-band log-mel, n_fft 1024, hop 256 at "
         "16 kHz (the codec's front-end). Griffin-Lim: fast Griffin-Lim (momentum 0.99) after NNLS "
         "mel inversion, seeded random initial phase; `learned+griffin-lim N`: N iterations of the "
-        "same Griffin-Lim started from the decoder's phase. Time: CPU seconds per audio second, one "
+        "same fast Griffin-Lim on the decoder's magnitude, started from the decoder's phase. Time: CPU seconds per audio second, one "
         "torch thread (process CPU time), mel inversion included. PESQ-WB: `pesq` package, speech only.",
     )
     lines.append("")
@@ -179,8 +223,10 @@ def summary_lines(table) -> list[str]:
         gl = table.get(("exact", group, "griffin-lim 32"))
         if not gl:
             continue
-        for name in ("learned", "learned+griffin-lim 16", "learned+griffin-lim 32"):
-            rows = table[("exact", group, name)]
+        for name in ("learned", *(f"learned+griffin-lim {n}" for n in HYBRID_ITERS)):
+            rows = table.get(("exact", group, name))
+            if not rows:
+                continue
             speed = mean(gl, "time") / max(mean(rows, "time"), 1e-12)
             realtime = 1.0 / max(mean(rows, "time"), 1e-12)
             pesq = ""
@@ -201,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         "--vocoder", type=Path, default=ROOT / "data" / "models" / "vocoder.safetensors"
     )
     parser.add_argument("--codec", type=Path, help="also decode the codec's features (model file)")
+    parser.add_argument(
+        "--codec-vocoder",
+        type=Path,
+        help="decoder for the codec rows (default: the one the codec file carries, else --vocoder)",
+    )
+    parser.add_argument(
+        "--codec-bits", type=int, default=6, help="the .aae round trip's bits (0: none)"
+    )
     parser.add_argument("--trained", default="(not stated)", help="training budget, in words")
     parser.add_argument("--note", default="", help="a closing paragraph (e.g. the ship decision)")
     parser.add_argument(
@@ -211,20 +265,32 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     loaded = load_vocoder_file(args.vocoder)
     vocoder, frontend = loaded.vocoder, loaded.vocoder.frontend
-    codec = None
+    codec = codec_vocoder = None
+    codec_vocoder_name = "the same decoder"
     if args.codec is not None:
         from audioae.modelfile import check_vocoder_compatible
         from audioae.pipeline import Pipeline
 
         codec = Pipeline.load(args.codec, device="cpu")
         check_vocoder_compatible(codec.config, loaded.config, str(args.vocoder))
+        if args.codec_vocoder is not None:
+            codec_vocoder = load_vocoder_file(args.codec_vocoder).vocoder
+            check_vocoder_compatible(codec.config, loaded.config, str(args.codec_vocoder))
+            codec_vocoder_name = f"`{args.codec_vocoder.name}`"
+        elif codec.vocoder is not None:
+            codec_vocoder, codec_vocoder_name = (
+                codec.vocoder,
+                f"the decoder `{args.codec.name}` carries",
+            )
+        else:
+            codec_vocoder, codec_vocoder_name = None, "the same decoder"
     split = load_split(args.data)
     clips = [
         (g, p)
         for g in ("speech", "notes")
         for p in split[g]["test"][: QUICK_CLIPS if args.quick else None]
     ]
-    table = run(clips, frontend, vocoder, codec)
+    table = run(clips, frontend, vocoder, codec, codec_vocoder, args.codec_bits or None)
     info = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
@@ -232,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         "vocoder": args.vocoder.name,
         "params": f"{vocoder.num_parameters() / 1e6:.2f} M",
         "trained": args.trained,
+        "codec_vocoder": codec_vocoder_name,
     }
     section = format_section(table, info)
     if args.note:

@@ -40,6 +40,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "train_console",
         "optim",
         "vocoder_training",
+        "vocoder_source",
     ),
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (
