@@ -340,6 +340,16 @@ INVALID_VALUES = [
     (["vocoder_loss.resolutions=[[512]]"], "vocoder_loss.resolutions", "got [512]"),
     (["vocoder_loss.resolutions=[]"], "vocoder_loss.resolutions", "at least one"),
     (
+        ["vocoder_loss.source_bits=[4]"],
+        "vocoder_loss.source_bits",
+        "needs vocoder_loss.source_model",
+    ),
+    (
+        ["vocoder_loss.source_model=m.safetensors", "vocoder_loss.source_bits=[0]"],
+        "vocoder_loss.source_bits",
+        "integer in 1..16, got 0",
+    ),
+    (
         ["vocoder_loss.resolutions=" + str([[512, 128]] * 17)],
         "vocoder_loss.resolutions",
         "at most 16 entries, got 17",
@@ -347,7 +357,7 @@ INVALID_VALUES = [
     (
         [
             f"vocoder_loss.{k}_weight=0"
-            for k in ("mr_stft", "mel", "complex", "phase_ip", "phase_gd", "phase_iaf")
+            for k in ("mr_stft", "mel", "magnitude", "complex", "phase_ip", "phase_gd", "phase_iaf")
         ],
         "vocoder_loss",
         "must be > 0 (all are 0)",
