@@ -108,12 +108,22 @@ class StreamingDenoiser:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
         self.n_fft, self.hop_length = params.n_fft, params.hop_length
         self.device = pipe.device
-        stages = pack_mask_model(pipe.model.eval()) if packed else None
-        self._net = PackedMaskNet(stages, channels, self.device) if stages else None
-        self.model = None if self._net else _streaming_model(pipe.model)
-        self._convs = (
-            [m for m in self.model.modules() if isinstance(m, CausalConv1d)] if self.model else []
-        )
+        model = pipe.model.eval()
+        stages = pack_mask_model(model) if packed else None
+        self._net = None
+        self.model = None
+        if stages:
+            self._net = PackedMaskNet(
+                stages,
+                model.feature_shift,
+                model.feature_scale,
+                channels=channels,
+                device=self.device,
+            )
+        else:
+            self.model = _streaming_model(model)
+        convs = self.model.modules() if self.model is not None else []
+        self._convs = [m for m in convs if isinstance(m, CausalConv1d)]
         self._window = pipe.frontend.window.to(self.device, torch.float32)
         self._synthesis_window, self._start_fix = self._synthesis_windows()
         self.reset()
