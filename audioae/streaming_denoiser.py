@@ -108,7 +108,7 @@ class StreamingDenoiser:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
         self.n_fft, self.hop_length = params.n_fft, params.hop_length
         self.device = pipe.device
-        model = pipe.model.eval()
+        model = pipe.model  # in eval mode (the pipeline's)
         stages = pack_mask_model(model) if packed else None
         self._net = None
         self.model = None

@@ -43,6 +43,7 @@ from .models.layers import ResBlock1d
 
 __all__ = ["PackedMaskNet", "Stage", "fp16_kernel_available", "pack_mask_model"]
 
+_CONTIGUOUS = torch.contiguous_format
 CAPACITY = 64  # frames of buffer after each stage's context; a step takes at most half
 
 
@@ -118,6 +119,19 @@ class Stage:
     def context(self) -> int:
         """Frames of left context: ``dilation * (kernel - 1)``."""
         return self.dilation * (self.kernel - 1)
+
+
+@dataclass
+class _Views:
+    """Views of one stage's buffer for the next frames: ``write`` ``(rows, in)`` where its
+    input goes, ``taps`` ``(frames, channels, kernel, in)`` its stacked taps, ``flat`` the
+    same as ``(rows, kernel * in)`` when that is a view, ``target`` the next stage's
+    ``write`` (None for the last)."""
+
+    write: torch.Tensor
+    taps: torch.Tensor
+    flat: torch.Tensor | None
+    target: torch.Tensor | None = None
 
 
 class _Unsupported(Exception):
@@ -245,7 +259,7 @@ class PackedMaskNet:
         self._buffers = [
             torch.zeros(s.context + CAPACITY, channels, s.in_channels, device=dev) for s in stages
         ]
-        self._views: dict[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._views: dict[tuple[int, int], list[_Views]] = {}
         self.reset()
 
     @property
@@ -264,22 +278,27 @@ class PackedMaskNet:
             buf.zero_()
         self._filled = 0  # frames written after the contexts since the last move
 
-    def _views_for(self, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per stage: where its ``n`` new input frames go ``(n, channels, in)``, and the
-        stacked taps over them ``(n, channels, kernel, in)`` (a strided view)."""
+    def _views_for(self, n: int) -> list[_Views]:
+        """Per stage, for ``n`` new frames: see :class:`_Views` (built once per position)."""
         key = (self._filled, n)
         views = self._views.get(key)
         if views is None:
             if len(self._views) > 4 * CAPACITY:
                 self._views.clear()
-            views, c, q = [], self.channels, self._filled
+            views, c, q, rows = [], self.channels, self._filled, n * self.channels
             for stage, buf in zip(self.stages, self._buffers):
                 d, k, width = stage.dilation, stage.kernel, stage.in_channels
-                write = buf[stage.context + q : stage.context + q + n]
+                write = buf[stage.context + q : stage.context + q + n].view(rows, width)
                 taps = buf.as_strided(
                     (n, c, k, width), (c * width, width, d * c * width, 1), q * c * width
                 )
-                views.append((write, taps))
+                try:  # rows overlap when dilation = channels = 1: still a view
+                    flat = taps.view(rows, k * width)
+                except RuntimeError:
+                    flat = None
+                views.append(_Views(write, taps, flat))
+            for i in range(len(views) - 1):
+                views[i].target = views[i + 1].write
             self._views[key] = views
         return views
 
@@ -314,32 +333,22 @@ class PackedMaskNet:
         self._make_room(n)
         views = self._views_for(n)
         rows = n * self.channels
-        torch.div(features - self._shift, self._scale, out=views[0][0])
-        last = len(self.stages) - 1
-        for i, stage in enumerate(self.stages):
-            write, taps = views[i]
-            target = views[i + 1][0].view(rows, -1) if i < last else None
+        first_input = views[0].write.view(n, self.channels, self.n_bins)
+        torch.div(features - self._shift, self._scale, out=first_input)
+        leaky_ = torch.nn.functional.leaky_relu_
+        out = first_input
+        for stage, first, second, v in zip(self.stages, self._first, self._second, views):
             if stage.pre_slope is None:
-                x = taps.reshape(rows, -1)  # may be a view: rows overlap when dilation = 1
+                x = v.flat if v.flat is not None else v.taps.reshape(rows, -1)
             else:  # a copy first: the activation must not reach the buffer
-                x = taps.clone(memory_format=torch.contiguous_format).view(rows, -1)
-                torch.nn.functional.leaky_relu_(x, stage.pre_slope)
-            second = self._second[i]
-            if second is not None:
-                mid = torch.nn.functional.leaky_relu_(self._first[i](x), stage.mid_slope)
-                y = second(mid)
-                out = (
-                    y.add_(write.view(rows, -1))
-                    if target is None
-                    else torch.add(write.view(rows, -1), y, out=target)
-                )
+                x = leaky_(v.taps.clone(memory_format=_CONTIGUOUS).view(rows, -1), stage.pre_slope)
+            if second is not None:  # x + conv2(act(conv1(act(x))))
+                y = second(leaky_(first(x), stage.mid_slope))
+                out = y.add_(v.write) if v.target is None else torch.add(v.write, y, out=v.target)
             elif stage.post_sigmoid:
-                out = (
-                    torch.sigmoid(self._first[i](x), out=target)
-                    if target is not None
-                    else torch.sigmoid(self._first[i](x))
-                )
+                y = torch.sigmoid(first(x))
+                out = y if v.target is None else v.target.copy_(y)
             else:
-                out = self._first[i](x, out=target)
+                out = first(x, out=v.target)
         self._filled += n
         return out.view(n, self.channels, -1)
