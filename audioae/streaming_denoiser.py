@@ -168,7 +168,8 @@ class StreamingDenoiser:
         first ``n_fft - hop`` padded samples (periodic over actual envelope, 0 where the
         actual one is 0, as ``torch.istft`` leaves them)."""
         n_fft, hop = self.n_fft, self.hop_length
-        periodic = self._envelope(n_fft, n_fft + hop, None)  # every frame over it exists
+        steady = hop * -(-n_fft // hop)  # >= n_fft - hop: every frame over it exists
+        periodic = self._envelope(steady, steady + hop, None)  # [j]: padded index = j mod hop
         if bool((periodic <= torch.finfo(periodic.dtype).tiny).any()):
             raise PipelineError("the STFT window does not overlap-add to a positive envelope")
         self._periodic = periodic
@@ -292,4 +293,5 @@ class StreamingDenoiser:
         stop = self._received + self.n_fft // 2  # padded index of the input's end
         tail = self._tail[:, : max(0, stop - self._origin)]
         tail = tail * self._correction(self._origin, self._origin + tail.shape[-1], self._frames)
-        return self._emit(torch.cat([finished, tail], -1), start)[:, : self._received]
+        out = self._emit(torch.cat([finished, tail], -1), start)
+        return out[:, : stop - max(start, self.n_fft // 2)]  # (finished may pass the end)

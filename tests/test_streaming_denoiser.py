@@ -71,7 +71,14 @@ def test_causal_config_refuses_strides_and_other_architectures():
 @pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize(
     "n_fft, hop, channels, length",
-    [(512, 128, 1, 16000 + 77), (512, 128, 2, 9000), (256, 64, 1, 5000), (512, 128, 1, 300)],
+    [
+        (512, 128, 1, 16000 + 77),
+        (512, 128, 2, 9000),
+        (256, 64, 1, 5000),
+        (512, 128, 1, 300),
+        (512, 160, 1, 4000),  # n_fft not a multiple of the hop
+        (256, 160, 1, 3000),  # hop > n_fft / 2
+    ],
 )
 def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, length, packed):
     pipe = _pipe([], n_fft, hop)
