@@ -11,7 +11,7 @@ stacked taps, and :class:`PackedMaskNet` runs them on a few frames at a time, wi
   in)``, time-major: the stage before writes into it directly (``out=``), the
   ``context = dilation * (kernel - 1)`` frames before hold the left context, and the stacked
   taps are one strided view of it (no ``torch.cat``); when the buffers are full, the last
-  ``context`` frames of each move to its front (every ``capacity / 2`` frames or so);
+  ``context`` frames of each move to its front (every ``capacity`` = 64 frames with steps of 2);
 - the LeakyReLU before a convolution runs in place on a copy of its stacked taps (the buffers
   keep the pre-activation, which is also a residual block's skip input);
 - a Gaussian bottleneck keeps its mean rows (the eval-mode latent), a sparse one its sigmoid.
