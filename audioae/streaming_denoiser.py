@@ -7,10 +7,16 @@
 
 - the STFT analysis buffer: the input samples not yet covered by a complete frame (starting
   with the ``n_fft // 2`` zeros of the offline STFT's ``center`` padding);
-- each causal convolution's left-context cache (:class:`audioae.models.layers.CausalConv1d`),
-  so the mask of frame ``t`` is computed once, from frames ``<= t``, as offline;
-- the overlap-add synthesis buffer (signal and squared-window envelope) of the frames whose
-  samples later frames still overlap.
+- every causal convolution's left context, so the mask of frame ``t`` is computed once, from
+  frames ``<= t``, as offline: in the buffers of :class:`audioae.streaming_layers.PackedMaskNet`
+  (the model's layers packed as one matrix product each, the fast path), or for a model it
+  cannot pack, in each :class:`audioae.models.layers.CausalConv1d`'s cache;
+- the overlap-add tail: the partial sums of the samples that later frames still overlap.
+
+Synthesis divides by the squared-window envelope as ``torch.istft`` does: the envelope is
+periodic (period ``hop_length``) except over the first ``n_fft - hop_length`` samples and the
+last frame's tail, so the synthesis window is pre-divided by the periodic envelope and only
+those samples get a correction.
 
 The output, concatenated over the calls and :meth:`StreamingDenoiser.flush`, equals
 :meth:`audioae.pipeline.Pipeline.denoise` (``phase="noisy"``) of the whole signal with the
@@ -35,6 +41,7 @@ from torch import nn
 
 from .models.layers import CausalConv1d, streaming_copy
 from .pipeline import Pipeline, PipelineError
+from .streaming_layers import PackedMaskNet, pack_mask_model
 
 __all__ = ["StreamingDenoiser", "is_causal"]
 
@@ -69,14 +76,19 @@ class StreamingDenoiser:
         pipe: a :class:`~audioae.pipeline.Pipeline` holding a causal mask model.
         channels: channels of the blocks (each is denoised on its own).
         wet: magnitude blend as in :meth:`Pipeline.denoise`, 1 = fully denoised.
+        packed: run the model packed (:mod:`audioae.streaming_layers`, several times faster)
+            when its layers allow; False runs the model's own modules layer by layer (the
+            reference; the output is the same within float rounding).
 
     Raises:
         PipelineError: the model is not causal (streaming would need its look-ahead) or does
-            not predict a mask.
+            not predict a mask, or the STFT is not centred with ``win_length = n_fft``.
         ValueError: ``channels < 1`` or ``wet`` outside [0, 1].
     """
 
-    def __init__(self, pipe: Pipeline, *, channels: int = 1, wet: float = 1.0) -> None:
+    def __init__(
+        self, pipe: Pipeline, *, channels: int = 1, wet: float = 1.0, packed: bool = True
+    ) -> None:
         if not pipe.model.predicts_mask:
             raise PipelineError(f"streaming denoising needs a denoising model; {pipe.purpose}")
         if not is_causal(pipe):
@@ -96,10 +108,30 @@ class StreamingDenoiser:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
         self.n_fft, self.hop_length = params.n_fft, params.hop_length
         self.device = pipe.device
-        self.model = _streaming_model(pipe.model)
-        self._convs = [m for m in self.model.modules() if isinstance(m, CausalConv1d)]
+        model = pipe.model  # in eval mode (the pipeline's)
+        stages = pack_mask_model(model) if packed else None
+        self._net = None
+        self.model = None
+        if stages:
+            self._net = PackedMaskNet(
+                stages,
+                model.feature_shift,
+                model.feature_scale,
+                channels=channels,
+                device=self.device,
+            )
+        else:
+            self.model = _streaming_model(model)
+        convs = self.model.modules() if self.model is not None else []
+        self._convs = [m for m in convs if isinstance(m, CausalConv1d)]
         self._window = pipe.frontend.window.to(self.device, torch.float32)
+        self._synthesis_window, self._start_fix = self._synthesis_windows()
         self.reset()
+
+    @property
+    def packed(self) -> bool:
+        """True when the model runs packed (:class:`~audioae.streaming_layers.PackedMaskNet`)."""
+        return self._net is not None
 
     @property
     def sample_rate(self) -> int:
@@ -117,16 +149,51 @@ class StreamingDenoiser:
         ``block - hop_length`` samples for longer blocks."""
         return self.n_fft / self.sample_rate
 
+    def _envelope(self, start: int, stop: int, frames: int | None) -> torch.Tensor:
+        """The squared-window overlap-add envelope ``(stop - start,)`` over padded-stream
+        indices ``[start, stop)`` of frames ``0 .. frames - 1`` (None: every frame)."""
+        n_fft, hop = self.n_fft, self.hop_length
+        env = torch.zeros(stop - start, device=self.device)
+        first = max(0, (start - n_fft) // hop)
+        last = stop // hop if frames is None else min(frames - 1, stop // hop)
+        square = self._window.square()
+        for i in range(first, last + 1):
+            lo, hi = max(start, i * hop), min(stop, i * hop + n_fft)
+            if lo < hi:
+                env[lo - start : hi - start] += square[lo - i * hop : hi - i * hop]
+        return env
+
+    def _synthesis_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The synthesis window divided by the periodic envelope, and the correction of the
+        first ``n_fft - hop`` padded samples (periodic over actual envelope, 0 where the
+        actual one is 0, as ``torch.istft`` leaves them)."""
+        n_fft, hop = self.n_fft, self.hop_length
+        steady = hop * -(-n_fft // hop)  # >= n_fft - hop: every frame over it exists
+        periodic = self._envelope(steady, steady + hop, None)  # [j]: padded index = j mod hop
+        if bool((periodic <= torch.finfo(periodic.dtype).tiny).any()):
+            raise PipelineError("the STFT window does not overlap-add to a positive envelope")
+        self._periodic = periodic
+        synthesis = self._window / periodic.repeat(-(-n_fft // hop))[:n_fft]
+        return synthesis, self._correction(0, n_fft - hop, None)
+
+    def _correction(self, start: int, stop: int, frames: int | None) -> torch.Tensor:
+        """``periodic / actual`` envelope over padded ``[start, stop)`` (0 where actual is 0)."""
+        actual = self._envelope(start, stop, frames)
+        hop = self.hop_length
+        index = torch.arange(start, stop, device=self.device) % hop
+        tiny = torch.finfo(actual.dtype).tiny
+        return torch.where(actual > tiny, self._periodic[index] / actual.clamp_min(tiny), 0.0)
+
     def reset(self) -> None:
         """Forget the stream: empty buffers and zero conv caches, as before the first block."""
         c, dev = self.channels, self.device
         self._pending = torch.zeros(c, self.n_fft // 2, device=dev)  # center padding
-        self._ola = torch.zeros(c, self.n_fft, device=dev)  # starts at padded index _origin
-        self._env = torch.zeros(self.n_fft, device=dev)
-        self._origin = 0  # padded-stream index of _ola[0] (= the next frame's start)
+        self._tail = torch.zeros(c, self.n_fft - self.hop_length, device=dev)
+        self._origin = 0  # padded-stream index of _pending[0] and _tail[0] (next frame's start)
         self._frames = 0
         self._received = 0
-        self._emitted = 0
+        if self._net is not None:
+            self._net.reset()
         for conv in self._convs:
             conv.start_stream(c)
 
@@ -143,47 +210,51 @@ class StreamingDenoiser:
             raise ValueError("block contains NaN or Inf samples")
         return block.to(self.device)
 
-    def _run_frames(self, count: int) -> None:
-        """Analyse, mask and overlap-add the next ``count`` frames of ``_pending``."""
-        if count <= 0:
-            return
+    def _clean_magnitude(self, noisy_mag: torch.Tensor) -> torch.Tensor:
+        """``(channels, n_freq, frames)`` noisy magnitude -> the model's clean magnitude."""
+        front = self.pipe.frontend
+        features = front.from_magnitude(noisy_mag)  # (c, n_bins, k)
+        if self._net is None:
+            return front.to_magnitude(self.model(features).reconstruction)
+        logits = [
+            self._net.step(features[..., i : i + self._net.max_frames].permute(2, 0, 1))
+            for i in range(0, features.shape[-1], self._net.max_frames)
+        ]
+        raw = logits[0] if len(logits) == 1 else torch.cat(logits)  # (k, c, n_bins)
+        mask = torch.sigmoid(raw).permute(1, 2, 0)
+        return front.to_magnitude(front.apply_mask(features, mask))
+
+    def _run_frames(self, count: int) -> torch.Tensor:
+        """Analyse, mask and overlap-add the next ``count >= 1`` frames of ``_pending``;
+        returns the samples they finish ``(channels, count * hop)`` (padded-stream indices
+        from ``_origin``), normalised by the envelope."""
         n_fft, hop = self.n_fft, self.hop_length
         frames = self._pending[:, : (count - 1) * hop + n_fft].unfold(-1, n_fft, hop)
-        spec = torch.fft.rfft(frames * self._window, dim=-1).transpose(-1, -2)  # (c, n_freq, k)
+        spec = torch.fft.rfft(frames * self._window, dim=-1)  # (c, k, n_freq)
         noisy_mag = spec.abs()
-        front = self.pipe.frontend
-        clean_mag = front.to_magnitude(self.model(front.from_magnitude(noisy_mag)).reconstruction)
-        mag = self.wet * clean_mag + (1.0 - self.wet) * noisy_mag
-        angle = spec.angle()
-        out = torch.fft.irfft(mag * torch.polar(torch.ones_like(angle), angle), n=n_fft, dim=-2)
-        out = out.transpose(-1, -2) * self._window  # (c, k, n_fft)
-        span = (count - 1) * hop + n_fft
-        ola = torch.zeros(self.channels, span, device=self.device)
-        env = torch.zeros(span, device=self.device)
-        kept = self._ola.shape[-1]  # the previous frames' overlap, < n_fft samples
-        ola[:, :kept] += self._ola
-        env[:kept] += self._env
-        square = self._window.square()
+        mag = self._clean_magnitude(noisy_mag.transpose(-1, -2)).transpose(-1, -2)
+        if self.wet != 1.0:
+            mag = self.wet * mag + (1.0 - self.wet) * noisy_mag
+        clean = torch.polar(mag.contiguous(), spec.angle())  # the FFTs are fastest on rows
+        out = torch.fft.irfft(clean, n=n_fft, dim=-1) * self._synthesis_window  # (c, k, n_fft)
+        ola = out.new_zeros(self.channels, (count - 1) * hop + n_fft)
+        ola[:, : self._tail.shape[-1]] = self._tail
         for i in range(count):
             ola[:, i * hop : i * hop + n_fft] += out[:, i]
-            env[i * hop : i * hop + n_fft] += square
-        self._finished = (ola[:, : count * hop], env[: count * hop])
-        self._ola, self._env = ola[:, count * hop :], env[count * hop :]
+        finished, self._tail = ola[:, : count * hop], ola[:, count * hop :]
+        if self._origin < n_fft - hop:  # the first samples: fewer frames overlap them
+            fix = self._start_fix[self._origin : self._origin + count * hop]
+            finished = torch.cat(
+                [finished[:, : fix.shape[0]] * fix, finished[:, fix.shape[0] :]], -1
+            )
         self._pending = self._pending[:, count * hop :]
         self._origin += count * hop
         self._frames += count
+        return finished
 
-    def _emit(self, upto: int) -> torch.Tensor:
-        """Normalise the finished overlap-add samples up to output index ``upto``."""
-        ola, env = self._finished
-        start = self._origin - ola.shape[-1] - self.n_fft // 2  # output index of ola[0]
-        upto = max(upto, self._emitted)  # output indices < 0 are the centre padding
-        lo, hi = self._emitted - start, upto - start
-        tiny = torch.finfo(env.dtype).tiny
-        e = env[lo:hi]
-        y = torch.where(e > tiny, ola[:, lo:hi] / torch.where(e > tiny, e, 1.0), 0.0)
-        self._emitted = upto
-        return y
+    def _emit(self, finished: torch.Tensor, start: int) -> torch.Tensor:
+        """Drop the centre padding: ``finished`` begins at padded index ``start``."""
+        return finished[:, max(0, self.n_fft // 2 - start) :]
 
     @torch.inference_mode()
     def process(self, block: torch.Tensor) -> torch.Tensor:
@@ -202,8 +273,8 @@ class StreamingDenoiser:
         count = (self._pending.shape[-1] - self.n_fft) // self.hop_length + 1
         if count <= 0:
             return torch.zeros(self.channels, 0, device=self.device)
-        self._run_frames(count)
-        return self._emit(self._origin - self.n_fft // 2)
+        start = self._origin
+        return self._emit(self._run_frames(count), start)
 
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
@@ -216,9 +287,11 @@ class StreamingDenoiser:
         need = (remaining - 1) * self.hop_length + self.n_fft - self._pending.shape[-1]
         pad = torch.zeros(self.channels, max(need, 0), device=self.device)
         self._pending = torch.cat([self._pending, pad], dim=-1)
-        self._run_frames(remaining)
-        ola, env = self._finished
-        # the samples after the last frame's start: no frame follows, _ola holds their sums
-        self._finished = (torch.cat([ola, self._ola], -1), torch.cat([env, self._env]))
-        self._origin += self._ola.shape[-1]
-        return self._emit(self._received)
+        start = self._origin
+        finished = self._run_frames(remaining)
+        # the samples after the last frame's start: no frame follows, _tail holds their sums
+        stop = self._received + self.n_fft // 2  # padded index of the input's end
+        tail = self._tail[:, : max(0, stop - self._origin)]
+        tail = tail * self._correction(self._origin, self._origin + tail.shape[-1], self._frames)
+        out = self._emit(torch.cat([finished, tail], -1), start)
+        return out[:, : stop - max(start, self.n_fft // 2)]  # (finished may pass the end)

@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Artifacts: the model-file and latent-file formats.
     "artifacts": ("modelfile", "codec"),
     # Inference: a trained model end to end; nothing of the trainer.
-    "inference": ("pipeline", "streaming_denoiser", "embed"),
+    "inference": ("pipeline", "streaming_denoiser", "streaming_layers", "embed"),
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",

@@ -14,9 +14,11 @@ from audioae.apps import denoise_file
 from audioae.cli import main
 from audioae.config import ConfigError, ModelConfig, load_config
 from audioae.features import build_frontend
+from audioae.modelfile import save_model_file
 from audioae.models import build_model
 from audioae.pipeline import Pipeline, PipelineError
 from audioae.streaming_denoiser import StreamingDenoiser
+from audioae.streaming_layers import fp16_kernel_available
 
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0) between streamed and offline output
 CAUSAL = [
@@ -66,21 +68,30 @@ def test_causal_config_refuses_strides_and_other_architectures():
     assert ModelConfig(causal=True, strides=[]).causal
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize(
     "n_fft, hop, channels, length",
-    [(512, 128, 1, 16000 + 77), (512, 128, 2, 9000), (256, 64, 1, 5000), (512, 128, 1, 300)],
+    [
+        (512, 128, 1, 16000 + 77),
+        (512, 128, 2, 9000),
+        (256, 64, 1, 5000),
+        (512, 128, 1, 300),
+        (512, 160, 1, 4000),  # n_fft not a multiple of the hop
+        (256, 160, 1, 3000),  # hop > n_fft / 2
+    ],
 )
-def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, length):
+def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, length, packed):
     pipe = _pipe([], n_fft, hop)
     torch.manual_seed(1)
     rng = random.Random(length)
     t = torch.arange(length) / 16000
     x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
     offline = pipe.denoise(x)
-    stream = StreamingDenoiser(pipe, channels=channels)
+    stream = StreamingDenoiser(pipe, channels=channels, packed=packed)
+    assert stream.packed == packed
     pieces, given = [], 0
-    while given < length:
-        size = rng.choice([hop, 2 * hop, 3 * hop, 1, 100, 1000])
+    while given < length:  # block sizes that divide the hop, and many that do not
+        size = rng.choice([hop, 2 * hop, 3 * hop, 1, 37, 100, 250, 1000])
         piece = stream.process(x[:, given : given + size])
         given = min(given + size, length)
         pieces.append(piece)
@@ -96,6 +107,27 @@ def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, l
     stream.reset()  # a second stream from the same object gives the same output
     again = torch.cat([stream.process(x), stream.flush()], dim=-1)
     assert (again - offline).abs().max().item() < TOLERANCE
+
+
+def test_float16_model_file_streams_packed_as_offline(tmp_path):
+    """A model stored as float16 (as the shipped ones): packed, its products with float16
+    weights where this PyTorch has the kernel, the output still that of offline denoising,
+    with ``wet`` blending as offline."""
+    pipe = _pipe([])
+    path = save_model_file(tmp_path / "m.safetensors", pipe.model, pipe.config, dtype=torch.float16)
+    loaded = Pipeline.load(path, device="cpu")
+    torch.manual_seed(2)
+    x = 0.2 * torch.randn(1, 7000)
+    for wet in (1.0, 0.4):
+        stream = StreamingDenoiser(loaded, wet=wet)
+        assert stream.packed
+        assert stream._net.uses_fp16 == fp16_kernel_available()
+        block = 256  # 16 ms
+        pieces = [stream.process(x[:, i : i + block]) for i in range(0, x.shape[-1], block)]
+        streamed = torch.cat([*pieces, stream.flush()], dim=-1)
+        offline = loaded.denoise(x, wet=wet)
+        assert (streamed - offline).abs().max().item() < TOLERANCE
+    assert (streamed - x).abs().max().item() > 1e-3  # the model does change the signal
 
 
 def test_streaming_states_latency_and_leaves_the_pipeline_model_alone():
