@@ -126,16 +126,19 @@ def run(
     codec=None,
     codec_vocoder=None,
     codec_bits: int | None = None,
+    models: list[tuple[str, object]] | None = None,
 ) -> dict[tuple[str, str, str], list[dict[str, float]]]:
     """``{(source, group, method): [scores + seconds per audio second per clip]}``.
 
     Sources: ``exact`` (the clip's features, decoded by ``vocoder``) and, with a codec, its
     decoded features from the unquantised latent (``codec``) and after a ``.aae`` round trip
     at ``codec_bits`` (``codec N bits``), both decoded by ``codec_vocoder`` (default
-    ``vocoder``)."""
+    ``vocoder``); for each ``(name, pipeline)`` of ``models``, the model's reconstruction
+    (posterior mean) decoded with its own front-end and the decoder its file carries."""
     table: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
     fns = methods(frontend, vocoder)
     codec_fns = methods(frontend, codec_vocoder if codec_vocoder is not None else vocoder)
+    model_fns = {name: methods(pipe.frontend, pipe.vocoder) for name, pipe in models or []}
     oracle = PhaseReconstructor(frontend, PhaseConfig(n_iter=32))
     for i, (group, path) in enumerate(clips):
         wav = load(path).unsqueeze(0)
@@ -148,6 +151,10 @@ def run(
                 if codec_bits is not None:
                     coded = codec_features(codec, wav, frames, codec_bits)
                     features[f"codec {codec_bits} bits"] = (coded, codec_fns)
+            for name, pipe in models or []:
+                frames = pipe.frontend.num_frames(length)
+                own = pipe._decode_features(pipe.encode(wav), frames)
+                features[f"{name} (reconstruction)"] = (own, model_fns[name])
         for source, (feats, source_fns) in features.items():
             for name, fn in source_fns.items():
                 start = time.process_time()
@@ -255,6 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--codec-bits", type=int, default=6, help="the .aae round trip's bits (0: none)"
     )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        default=[],
+        help="also decode this model's reconstruction with the decoder its file carries "
+        "(e.g. the timbre VAE); repeatable",
+    )
     parser.add_argument("--trained", default="(not stated)", help="training budget, in words")
     parser.add_argument("--note", default="", help="a closing paragraph (e.g. the ship decision)")
     parser.add_argument(
@@ -290,7 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         for g in ("speech", "notes")
         for p in split[g]["test"][: QUICK_CLIPS if args.quick else None]
     ]
-    table = run(clips, frontend, vocoder, codec, codec_vocoder, args.codec_bits or None)
+    models = []
+    for path in args.model:
+        from audioae.pipeline import Pipeline
+
+        pipe = Pipeline.load(path, device="cpu")
+        if pipe.vocoder is None:
+            parser.error(f"{path}: the model file carries no learned decoder")
+        models.append((path.stem, pipe))
+    table = run(clips, frontend, vocoder, codec, codec_vocoder, args.codec_bits or None, models)
     info = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
