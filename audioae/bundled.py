@@ -30,7 +30,9 @@ RECIPES_DIR = _installed_or_repo("recipes", "recipes")
 """The bundled recipes, ``<name>.yaml``."""
 
 MODELS_DIR = _installed_or_repo("pretrained", "data/models")
-"""The shipped models, ``<name>.safetensors`` (``denoise``, ``codec``, ``timbre``)."""
+"""The shipped models, ``<name>.safetensors`` (``denoise``, ``denoise_stream``, ``codec``,
+``timbre``), and the stand-alone learned decoder ``vocoder`` (80-band log-mel, n_fft 1024,
+hop 256 at 16 kHz)."""
 
 DATA_DIR = _installed_or_repo("heldout", "data")
 """The bundled audio with its ``splits.yaml``: the full ``data/`` folder in a clone, the
@@ -39,11 +41,36 @@ held-out part the demo needs in an installed package."""
 MODEL_SUFFIX = ".safetensors"
 
 
-def available_models() -> list[str]:
-    """Names of the shipped models (``<name>.safetensors`` in :data:`MODELS_DIR`), sorted."""
+_VOCODER_FORMAT = "audioae-vocoder"  # = audioae.modelfile.VOCODER_FORMAT (a lower layer here)
+
+
+def _file_format(path: Path) -> str:
+    """The ``format`` in a safetensors file's metadata (only its header is read), or ``""``."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:  # "numpy": no torch import
+            return (f.metadata() or {}).get("format", "")
+    except Exception:  # an unreadable file is listed as a model; loading it says why
+        return ""
+
+
+def _shipped(decoders: bool) -> list[str]:
     if not MODELS_DIR.is_dir():
         return []
-    return sorted(p.stem for p in MODELS_DIR.glob(f"*{MODEL_SUFFIX}"))
+    files = sorted(MODELS_DIR.glob(f"*{MODEL_SUFFIX}"))
+    return [p.stem for p in files if (_file_format(p) == _VOCODER_FORMAT) == decoders]
+
+
+def available_models() -> list[str]:
+    """Names of the shipped models (``<name>.safetensors`` in :data:`MODELS_DIR` that are
+    model files, not stand-alone decoders), sorted."""
+    return _shipped(decoders=False)
+
+
+def available_vocoders() -> list[str]:
+    """Names of the shipped stand-alone learned decoders (``--vocoder NAME``), sorted."""
+    return _shipped(decoders=True)
 
 
 def is_bare_name(text: str | os.PathLike) -> bool:

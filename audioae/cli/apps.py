@@ -49,13 +49,14 @@ def _add_phase(parser: argparse.ArgumentParser, *, extra: tuple[str, ...] = ()) 
         choices=[*PHASE_CHOICES, *extra],
         default=None,
         help="how the waveform is rebuilt: griffin-lim, learned (the learned decoder), "
-        "learned+griffin-lim (Griffin-Lim started from the learned phase)"
+        "learned+griffin-lim (Griffin-Lim on the learned magnitude, started from the learned phase)"
         + (", input (keep the input's phase)" if "input" in extra else "")
         + "; default: the model file's phase.method (griffin-lim without a decoder)",
     )
     parser.add_argument(
         "--vocoder",
-        help="stand-alone learned decoder file (`audioae train vocoder`) for this model's front-end",
+        help="stand-alone learned decoder file (`audioae train vocoder`) for this model's "
+        "front-end, or a shipped one's name (vocoder: 80-band log-mel, n_fft 1024, hop 256, 16 kHz)",
     )
 
 
