@@ -159,3 +159,18 @@ def test_fine_tuning_run_on_a_codec_via_cli(tmp_path: Path) -> None:
     assert main([*base, "--max-steps", "4", "--resume"]) == 0
     second = load_vocoder_file(out / "model.safetensors").vocoder
     torch.testing.assert_close(second.head.weight, init.head.weight, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_source_features_and_training_step(tmp_path: Path) -> None:
+    model, cfg = _ae(tmp_path)
+    path = save_model_file(tmp_path / "m.safetensors", model, cfg)
+    source = SourceFeatures(path, _cfg(), bits=[5])
+    features = VocoderModule(_cfg()).frontend(_tone(0.5).unsqueeze(0))
+    cpu = source(features)
+    gpu = source(features.cuda())
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
+    module = VocoderModule(_cfg([f"vocoder_loss.source_model={path}"])).to("cuda")
+    result, _ = module._step(torch.stack([_tone(0.25), _tone(0.25, 500.0)]).cuda())
+    assert torch.isfinite(result.total)
