@@ -13,7 +13,13 @@ from audioae.codec import MAGIC, VERSION
 
 
 def varint(value: int) -> bytes:
-    """Unsigned LEB128, the header's integer encoding."""
+    """Unsigned LEB128, the header's integer encoding.
+
+    Raises:
+        ValueError: a negative value (it has no unsigned encoding; the loop would not end).
+    """
+    if value < 0:
+        raise ValueError(f"varint: a negative value {value} has no unsigned encoding")
     out = bytearray()
     while True:
         byte = value & 0x7F

@@ -146,7 +146,7 @@ def test_fuzz_crafted_aae_header_fields(
     if MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE and frames_delta <= 2:
         frames = max(0, LAYOUT.latent_frames(length, sample_rate) + frames_delta)
     else:
-        frames = frames_delta
+        frames = max(0, frames_delta)  # a header field is unsigned
     data = craft_aae(
         sample_rate=sample_rate,
         length=length,
