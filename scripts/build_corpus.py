@@ -77,8 +77,9 @@ CLIPPED_FRACTION = 1e-3
 MAX_NOISE_S = 60.0  # longer noise recordings (music tracks) are cut here
 MIN_NOISE_S = 0.05
 GAP_S = 0.25  # silence between short words joined into one speech clip
-MAX_PER_NOISE_GROUP = 24  # per package and category, so no source floods a category
+MAX_PER_NOISE_GROUP = 32  # per package and category, so no source floods a category
 BABBLE_FILES, BABBLE_TALKERS, BABBLE_S = 10, 6, 8.0
+RULES_VERSION = 2  # bump when a planner or rule changes: stamps of older rules are rebuilt
 
 # Reserved for independent evaluation, or the held-out voice: refused by name or prefix.
 RESERVED = (
@@ -206,7 +207,9 @@ def _fillets_speech_planner(lang: str) -> Callable[[Path], list[Item]]:
     return plan
 
 
-def _joined_words_planner(base: str, pattern: str, speaker: str, per_clip: int, skip=()):
+def _joined_words_planner(
+    base: str, patterns: Sequence[str], speaker: str, per_clip: int, skip: Sequence[str] = ()
+):
     """Short words or letters of one voice per language folder, ``per_clip`` joined per clip.
 
     Each language folder under ``base`` is taken as one speaker (the packages do not name their
@@ -219,7 +222,9 @@ def _joined_words_planner(base: str, pattern: str, speaker: str, per_clip: int, 
             lang = lang_dir.name.split("_")[0].split("@")[0].lower()
             if lang in HELD_OUT_LANGUAGES or lang_dir.name in skip:
                 continue
-            files = _files(root, f"{base}/{lang_dir.name}/{pattern}")
+            files = sorted(
+                f for pat in patterns for f in _files(root, f"{base}/{lang_dir.name}/{pat}")
+            )
             for k in range(0, len(files) - per_clip + 1, per_clip):
                 group = tuple(files[k : k + per_clip])
                 rel = f"speech/{lang}/{speaker}/{speaker}_{lang_dir.name}_{k // per_clip:03d}.flac"
@@ -303,6 +308,107 @@ NOISE_RULES: dict[str, list[tuple[str, str | None]]] = {
         ("usr/share/games/fillets-ng/music/*.ogg", "music"),
     ],
 }
+
+
+# OpenSFX (openttd-opensfx) keeps its 73 sounds in one ``opensfx.cat``; entry N (hex) is the
+# sound OpenTTD's ``sound_type.h`` names ``SND_NN_...`` (entries 0x00 and 0x01 are
+# ``SND_00_GOOD_YEAR``/``SND_01_BAD_YEAR``), and each entry's own title says what it is.
+# Entries whose title is unclear (Toyland comedy sounds) are left out.
+OPENSFX_CAT = "usr/share/games/openttd/baseset/opensfx/opensfx.cat"
+OPENSFX: dict[int, tuple[str, str]] = {
+    0x00: ("good_year", "music"),  # short jingles
+    0x01: ("bad_year", "music"),
+    0x02: ("splat_docks", "impulsive"),
+    0x03: ("factory_whistle", "tonal"),
+    0x04: ("steam_train_departure", "non_stationary"),
+    0x05: ("steam_engine_tunnel", "non_stationary"),
+    0x06: ("ship_horn", "tonal"),
+    0x07: ("ferry_horn", "tonal"),
+    0x08: ("propeller_plane_start", "non_stationary"),
+    0x09: ("early_jet_take_off", "non_stationary"),
+    0x0A: ("diesel_train_departure", "non_stationary"),
+    0x0B: ("mining_machinery", "stationary"),
+    0x0C: ("electric_sparking", "impulsive"),
+    0x0D: ("steam", "stationary"),
+    0x0E: ("level_crossing", "tonal"),
+    0x0F: ("road_vehicle_breakdown", "impulsive"),
+    0x10: ("train_breakdown", "impulsive"),
+    0x11: ("crash", "impulsive"),
+    0x12: ("explosion", "impulsive"),
+    0x13: ("big_crash", "impulsive"),
+    0x14: ("cash_till", "impulsive"),
+    0x16: ("morse", "tonal"),
+    0x17: ("plane_wheels", "impulsive"),
+    0x18: ("helicopter", "stationary"),
+    0x19: ("truck_start", "non_stationary"),
+    0x1A: ("truck_start_2", "non_stationary"),
+    0x1B: ("modern_bus_start", "non_stationary"),
+    0x1C: ("old_bus_start", "non_stationary"),
+    0x1D: ("applause", "non_stationary"),
+    0x1E: ("crowd_oooh", "babble"),  # a crowd's voices
+    0x1F: ("splat", "impulsive"),
+    0x20: ("splat_rail", "impulsive"),
+    0x21: ("jackhammer", "non_stationary"),
+    0x23: ("car_horn", "tonal"),
+    0x24: ("sheep", "non_stationary"),
+    0x25: ("cow", "non_stationary"),
+    0x26: ("horse", "non_stationary"),
+    0x27: ("building_bridge", "impulsive"),
+    0x28: ("sawmill", "non_stationary"),
+    0x34: ("wind", "stationary"),
+    0x36: ("crashing_tree", "impulsive"),
+    0x37: ("falling_tree", "non_stationary"),
+    0x38: ("chainsaw", "non_stationary"),
+    0x39: ("heavy_wind", "stationary"),
+    0x3B: ("mach_jet_take_off", "non_stationary"),
+    0x3D: ("modern_jet_take_off", "non_stationary"),
+    0x41: ("maglev_departure", "non_stationary"),
+    0x42: ("bird", "non_stationary"),
+    0x43: ("lion_roar", "non_stationary"),
+    0x44: ("monkeys", "non_stationary"),
+    0x47: ("monorail_departure", "non_stationary"),
+    0x48: ("bird_2", "non_stationary"),
+}
+NOISE_RULES["openttd-opensfx"] = [
+    (f"*.cat#{index:02x}", category) for index, (_, category) in OPENSFX.items()
+]
+
+
+def read_cat_entry(cat: Path, index: int) -> bytes:
+    """The WAV bytes of entry ``index`` of an OpenTTD sound ``.cat`` file (empty when none).
+
+    Layout: a table of (offset | 0x80000000, size) little-endian uint32 pairs, as many as the
+    first offset / 8; at each offset a length byte, that many bytes of title, then a RIFF WAV.
+    Raises ``ValueError`` when ``index`` is outside the table.
+    """
+    data = cat.read_bytes()
+    count = (int.from_bytes(data[:4], "little") & 0x7FFFFFFF) // 8
+    if not 0 <= index < count:
+        raise ValueError(f"{cat}: no entry {index} (has {count})")
+    offset = int.from_bytes(data[8 * index : 8 * index + 4], "little") & 0x7FFFFFFF
+    size = int.from_bytes(data[8 * index + 4 : 8 * index + 8], "little")
+    entry = data[offset : offset + size]
+    return entry[1 + entry[0] :] if entry else b""
+
+
+def source_bytes(root: Path, rel: str) -> bytes:
+    """The bytes of source ``rel``: a file, or ``CONTAINER#NN`` (hex) inside a ``.cat``."""
+    if "#" in rel:
+        container, index = rel.rsplit("#", 1)
+        return read_cat_entry(root / container, int(index, 16))
+    return (root / rel).read_bytes()
+
+
+def _opensfx_planner(root: Path) -> list[Item]:
+    """The ``OPENSFX`` entries that hold a sound, one file each."""
+    items = []
+    for index, (name, category) in sorted(OPENSFX.items()):
+        rel = f"{OPENSFX_CAT}#{index:02x}"
+        if categorise("openttd-opensfx", rel) != category or not source_bytes(root, rel):
+            continue
+        out = f"noise/{category}/openttd_{index:02x}_{name}.flac"
+        items.append(Item(out, "noise", category, (rel,)))
+    return items
 
 
 def categorise(package: str, rel: str) -> str | None:
@@ -411,7 +517,9 @@ PACKAGES: tuple[Package, ...] = (
         "klettres-data",
         "GPL-2+",
         "License: GPL-2+",
-        _joined_words_planner("usr/share/klettres", "*/*.ogg", "klettres", 4, skip=("en_GB",)),
+        _joined_words_planner(
+            "usr/share/klettres", ("*/*.ogg", "*/*.wav"), "klettres", 4, skip=("en_GB",)
+        ),
         "speech: one reader per language of letters and syllables, 4 joined per clip",
     ),
     Package(
@@ -420,7 +528,7 @@ PACKAGES: tuple[Package, ...] = (
         "License: GPL-2+",
         _joined_words_planner(
             "usr/share/ktuberling/sounds",
-            "*.ogg",
+            ("*.ogg", "*.wav"),
             "ktuberling",
             6,
             skip=("sr@ijekavian", "sr@ijekavianlatin", "sr@latin"),
@@ -463,6 +571,13 @@ PACKAGES: tuple[Package, ...] = (
         ),
         "noise: game sound effects and music (no crowd chatter, no bubbles)",
     ),
+    Package(
+        "openttd-opensfx",
+        "CC-BY-SA-3.0",
+        "License: CC-BY-SA-3.0",
+        _opensfx_planner,
+        "noise: vehicles, machinery, wind, animals, horns, crashes, a crowd (OpenSFX)",
+    ),
 )
 PACKAGE_NAMES = tuple(p.name for p in PACKAGES)
 BABBLE_SOURCES = ("klettres-data", "ktuberling-data")
@@ -474,10 +589,14 @@ BABBLE_SOURCES = ("klettres-data", "ktuberling-data")
 def decode(path: Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` to float64 samples ``(time,)`` or ``(time, channels)`` and its rate (Hz).
 
-    soundfile reads Ogg Vorbis, FLAC and WAV; raw G.722 (16 kHz) and raw GSM 06.10 (8 kHz)
+    soundfile reads Ogg Vorbis, FLAC and WAV (also ``CONTAINER.cat#NN``, entry NN of an
+    OpenTTD sound container); raw G.722 (16 kHz) and raw GSM 06.10 (8 kHz)
     Asterisk prompts go through ffmpeg. Raises ``subprocess.CalledProcessError`` or
     ``soundfile.LibsndfileError`` on an unreadable file.
     """
+    if "#" in path.name:  # an entry of an OpenTTD .cat container
+        container, index = str(path).rsplit("#", 1)
+        return sf.read(io.BytesIO(read_cat_entry(Path(container), int(index, 16))), dtype="float64")
     fmt = {".g722": "g722", ".gsm": "gsm"}.get(path.suffix)
     if fmt is None:
         return sf.read(path, dtype="float64")
@@ -494,40 +613,42 @@ def is_clipped(x: np.ndarray) -> bool:
     return hot > max(MAX_CLIPPED, CLIPPED_FRACTION * x.size)
 
 
-def render(item: Item, root: Path) -> tuple[np.ndarray, int] | None:
-    """The 16 kHz mono samples of ``item`` and the lowest source rate, or None when rejected.
+def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | None:
+    """The 16 kHz mono samples of ``item``, the lowest source rate and the sources used, or
+    None when rejected.
 
-    Speech: each source is resampled and its digital silence trimmed; several sources are
-    joined with ``GAP_S`` of silence; a clip is rejected when a source is clipped
-    (``is_clipped``) or the clip is outside ``MIN_SPEECH_S``-``MAX_SPEECH_S``
-    seconds; levels are the recording's own (only attenuated to -1 dBFS peak, never amplified).
-    Noise: cut to ``MAX_NOISE_S``, rejected when shorter than ``MIN_NOISE_S`` or silent, and
-    peak-normalised to -1 dBFS.
+    Speech: a clipped source (``is_clipped``) is left out; each kept source is resampled and
+    its digital silence trimmed; several are joined with ``GAP_S`` of silence; the clip is
+    rejected when nothing is left or it is outside ``MIN_SPEECH_S``-``MAX_SPEECH_S``
+    seconds; levels are the recording's own (only attenuated to -1 dBFS peak, never
+    amplified). Noise: sources joined, cut to ``MAX_NOISE_S``, rejected when shorter than
+    ``MIN_NOISE_S`` or silent, and peak-normalised to -1 dBFS.
     """
-    parts, rates = [], []
+    parts, rates, used = [], [], []
     for rel in item.sources:
         x, sr = decode(root / rel)
         if item.kind == "speech" and is_clipped(x):
-            return None
+            continue
         y = to_16k_mono(x, sr)
         if item.kind == "speech":
             y = trim_silence(y)
-        parts.append(y)
-        rates.append(sr)
-    gap = np.zeros(round(GAP_S * SAMPLE_RATE)) if item.kind == "speech" else np.zeros(0)
-    joined = [p if i == 0 else np.concatenate([gap, p]) for i, p in enumerate(parts) if len(p)]
-    if not joined:
+        if len(y):
+            parts.append(y)
+            rates.append(sr)
+            used.append(rel)
+    if not parts:
         return None
-    y = np.concatenate(joined)
+    gap = np.zeros(round(GAP_S * SAMPLE_RATE) if item.kind == "speech" else 0)
+    y = np.concatenate([p if i == 0 else np.concatenate([gap, p]) for i, p in enumerate(parts)])
     peak = float(np.max(np.abs(y)))
     if item.kind == "speech":
         if not MIN_SPEECH_S <= len(y) / SAMPLE_RATE <= MAX_SPEECH_S or peak == 0.0:
             return None
-        return (y * (PEAK / peak) if peak > PEAK else y), min(rates)
+        return (y * (PEAK / peak) if peak > PEAK else y), min(rates), tuple(used)
     y = y[: round(MAX_NOISE_S * SAMPLE_RATE)]
     if len(y) < MIN_NOISE_S * SAMPLE_RATE or peak < 1e-4:
         return None
-    return peak_normalise(y), min(rates)
+    return peak_normalise(y), min(rates), tuple(used)
 
 
 # ---------------------------------------------------------------- packages: fetch and extract
@@ -629,6 +750,15 @@ def _read_stamp(out: Path, name: str, version: str) -> list[dict[str, str]] | No
     return data["rows"]
 
 
+def _remove_stale(out: Path, name: str) -> None:
+    """Delete the files of an earlier build of ``name`` (before rebuilding it)."""
+    path = _stamp(out, name)
+    if path.is_file():
+        for row in json.loads(path.read_text())["rows"]:
+            (out / row["file"]).unlink(missing_ok=True)
+        path.unlink()
+
+
 def _write_stamp(out: Path, name: str, version: str, rows: list[dict[str, str]]) -> None:
     path = _stamp(out, name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -674,7 +804,7 @@ def build_package(package: Package, deb: Path, out: Path) -> list[dict[str, str]
             result = render(item, root)
             if result is None:
                 continue
-            y, rate = result
+            y, rate, used = result
             write_flac(out / item.rel, y)
             rows.append(
                 {
@@ -684,7 +814,7 @@ def build_package(package: Package, deb: Path, out: Path) -> list[dict[str, str]
                     "package": package.name,
                     "version": version,
                     "license": item_license,
-                    "source": " + ".join(item.sources),
+                    "source": " + ".join(used),
                     "source_sample_rate": str(rate),
                     "duration_s": f"{len(y) / SAMPLE_RATE:.3f}",
                 }
@@ -822,10 +952,12 @@ def build(
         try:
             deb = download(package.name, cache)
             version = version_of(deb)
-            rows = _read_stamp(out, package.name, version)
+            key = f"{version} rules {RULES_VERSION}"
+            rows = _read_stamp(out, package.name, key)
             if rows is None:
+                _remove_stale(out, package.name)
                 rows = build_one(package, deb, out)
-                _write_stamp(out, package.name, version, rows)
+                _write_stamp(out, package.name, key, rows)
                 print(f"{package.name} {version}: {len(rows)} files", flush=True)
             else:
                 print(f"{package.name} {version}: already built ({len(rows)} files)", flush=True)
@@ -843,8 +975,10 @@ def build(
         key = "+".join(
             rows_by_package[n][0]["version"] if rows_by_package[n] else "" for n in BABBLE_SOURCES
         )
+        key += f" rules {RULES_VERSION}"
         babble = _read_stamp(out, "babble", key)
         if babble is None:
+            _remove_stale(out, "babble")
             babble = build_babble(out, speech)
             _write_stamp(out, "babble", key, babble)
         rows_by_package["babble"] = babble

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
@@ -115,6 +116,10 @@ def test_apt_download_refuses_reserved_before_running_apt(tmp_path):
         # dialogue and unknown files are not noise
         ("fillets-ng-data", "usr/share/games/fillets-ng/sound/elk/en/deu-p-los.ogg", None),
         ("unknown-package", "a/b.ogg", None),
+        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#0b", "stationary"),  # mining machinery
+        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#1e", "babble"),  # a crowd's "oooh"
+        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#06", "tonal"),  # ship horn
+        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#3c", None),  # a Toyland comedy sound
     ],
 )
 def test_categorise_rules(package, rel, category):
@@ -141,6 +146,33 @@ def test_dep5_license_last_matching_stanza_wins():
     assert bc.dep5_license("Files: a.oga\nLicense: GPL-2\n", "x/b.oga") is None
 
 
+def _cat(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """An OpenTTD-style sound container of (title, wav bytes) entries."""
+    table, body = b"", b""
+    start = 8 * len(entries)
+    for title, wav in entries:
+        blob = bytes([len(title)]) + title + wav
+        table += ((start + len(body)) | 0x80000000).to_bytes(4, "little")
+        table += len(blob).to_bytes(4, "little")
+        body += blob
+    return table + body
+
+
+def test_read_cat_entry_and_decode_an_entry(tmp_path):
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(4410) / 44100)
+    buf = io.BytesIO()
+    sf.write(buf, tone, 44100, format="WAV", subtype="PCM_16")
+    cat = tmp_path / "opensfx.cat"
+    cat.write_bytes(_cat([(b'"Beep". By someone', buf.getvalue()), (b"empty", b"")]))
+    assert bc.read_cat_entry(cat, 0) == buf.getvalue()
+    assert bc.read_cat_entry(cat, 1) == b""
+    with pytest.raises(ValueError, match="no entry 2"):
+        bc.read_cat_entry(cat, 2)
+    x, sr = bc.decode(tmp_path / "opensfx.cat#00")
+    assert sr == 44100 and np.allclose(x, tone, atol=1e-4)
+    assert bc.source_bytes(tmp_path, "opensfx.cat#00") == buf.getvalue()
+
+
 # ---------------------------------------------------------------- planning and naming
 
 
@@ -152,12 +184,12 @@ def _touch(root: Path, rels: list[str]) -> None:
 
 def test_file_names_do_not_depend_on_creation_order(tmp_path):
     rels = [
-        f"usr/share/ktuberling/sounds/{lang}/{w}.ogg"
+        f"usr/share/ktuberling/sounds/{lang}/{w}.{'wav' if lang == 'fr' else 'ogg'}"
         for lang in ("de", "en", "fr", "sr@latin")
         for w in ("ball", "bow", "coat", "ear", "eye", "hat", "nose")
-    ]
+    ] + ["usr/share/ktuberling/sounds/de/README.txt"]
     planner = bc._joined_words_planner(
-        "usr/share/ktuberling/sounds", "*.ogg", "ktuberling", 3, skip=("sr@latin",)
+        "usr/share/ktuberling/sounds", ("*.ogg", "*.wav"), "ktuberling", 3, skip=("sr@latin",)
     )
     _touch(tmp_path / "a", rels)
     _touch(tmp_path / "b", list(reversed(rels)))
@@ -225,19 +257,25 @@ def test_render_joins_speech_and_normalises_noise(tmp_path):
             tmp_path / f"{name}.wav", np.concatenate([np.zeros(2205), word, np.zeros(2205)]), 22050
         )
     speech = bc.Item("speech/xx/s/c.flac", "speech", "xx/s", ("a.wav", "b.wav"))
-    y, rate = bc.render(speech, tmp_path)
-    assert rate == 22050
+    y, rate, used = bc.render(speech, tmp_path)
+    assert rate == 22050 and used == ("a.wav", "b.wav")
     # two trimmed 0.6 s words (+ one 10 ms margin frame each side) and one gap
     assert abs(len(y) / SR - (2 * 0.62 + bc.GAP_S)) < 0.03
     assert np.max(np.abs(y)) == pytest.approx(0.3, abs=0.02)  # levels kept, never amplified
     noise = bc.Item("noise/tonal/n.flac", "noise", "tonal", ("a.wav",))
-    y, _ = bc.render(noise, tmp_path)
+    y, _, _ = bc.render(noise, tmp_path)
     assert np.max(np.abs(y)) == pytest.approx(bc.PEAK)
-    sf.write(tmp_path / "clipped.wav", np.clip(3 * word, -1, 1), 22050)
-    assert (
-        bc.render(bc.Item("speech/xx/s/d.flac", "speech", "xx/s", ("clipped.wav",)), tmp_path)
-        is None
-    )
+    # a clipped word is left out of a joined clip, and a clip of only clipped words is dropped
+    long_word = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050)  # 2 s
+    sf.write(tmp_path / "clipped.wav", np.clip(5 * long_word, -1, 1), 22050)
+    sf.write(tmp_path / "clean.wav", long_word, 22050)
+    clean = bc.Item("speech/xx/s/f.flac", "speech", "xx/s", ("clean.wav",))
+    assert bc.render(clean, tmp_path) is not None
+    joined = bc.Item("speech/xx/s/d.flac", "speech", "xx/s", ("clipped.wav", "clean.wav"))
+    y, _, used = bc.render(joined, tmp_path)
+    assert used == ("clean.wav",) and abs(len(y) / SR - 2.0) < 0.03
+    alone = bc.Item("speech/xx/s/e.flac", "speech", "xx/s", ("clipped.wav",))
+    assert bc.render(alone, tmp_path) is None
 
 
 def test_is_clipped_tolerates_a_few_peak_samples():
@@ -279,10 +317,10 @@ def test_write_manifest_sorts_rows_and_writes_every_field(tmp_path):
     assert not (tmp_path / "manifest.tmp").exists()
 
 
-def _fake_build_one(calls: list[str]):
+def _fake_build_one(calls: list[str], clip: str = "clip"):
     def build_one(package, deb, out):
         calls.append(package.name)
-        rel = f"speech/xx/{package.name}/clip.flac"
+        rel = f"speech/xx/{package.name}/{clip}.flac"
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         sf.write(out / rel, np.zeros(SR), SR, subtype="PCM_16", format="FLAC")
         return [_row(rel, package.name, f"xx/{package.name}")]
@@ -313,9 +351,13 @@ def test_a_failing_download_is_skipped_reported_and_the_rest_is_built(tmp_path):
         out, armelle, lambda n, c: c / "x.deb", lambda d: "1.0", _fake_build_one(calls)
     )
     assert calls == ["asterisk-prompt-fr-armelle"] and not failures2 and rows2 == rows
-    # a new version is rebuilt
-    bc.build(out, armelle, lambda n, c: c / "x.deb", lambda d: "2.0", _fake_build_one(calls))
+    # a new version is rebuilt, and the files of the old build no longer planned are removed
+    rows3, _ = bc.build(
+        out, armelle, lambda n, c: c / "x.deb", lambda d: "2.0", _fake_build_one(calls, "new")
+    )
     assert calls == ["asterisk-prompt-fr-armelle"] * 2
+    assert [r["file"] for r in rows3] == ["speech/xx/asterisk-prompt-fr-armelle/new.flac"]
+    assert sorted(p.name for p in out.rglob("*.flac")) == ["new.flac"]
 
 
 def test_main_exits_non_zero_and_names_the_failed_package(tmp_path, monkeypatch, capsys):
