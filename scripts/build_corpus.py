@@ -795,9 +795,7 @@ def build_package(package: Package, deb: Path, out: Path) -> list[dict[str, str]
             if item_license is None:
                 print(f"  {package.name}: no licence stanza for {item.sources[0]}, left out")
                 continue
-            digest = hashlib.sha256(
-                b"".join((root / s).read_bytes() for s in item.sources)
-            ).digest()
+            digest = hashlib.sha256(b"".join(source_bytes(root, s) for s in item.sources)).digest()
             if digest in seen:  # the games reuse some files in several levels
                 continue
             seen.add(digest)
