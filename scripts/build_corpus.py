@@ -20,7 +20,7 @@ sessions the test noises come from, are left out. Sources reserved for independe
 are refused by name (``RESERVED``).
 
 Deterministic (sorted inputs; the same package versions give the same files) and idempotent: a
-package already built at the same version is skipped. A package that fails to download or to
+package already built at the same version and ``RULES_VERSION`` is skipped. A package that fails to download or to
 convert is reported by name and skipped; the script then exits non-zero.
 
 Usage: ``python scripts/build_corpus.py [--out DIR] [--packages P ...] [--dry-run]``.
