@@ -28,15 +28,12 @@ beats Griffin-Lim.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
+from train_vocoder import train_decoder_on_split  # the sibling script (scripts/ is on sys.path)
 
-from audioae.config import load_config, resolve_recipe
-from audioae.demo import load_splits, split_folder
 from audioae.modelfile import attach_vocoder
-from audioae.training import train
 
 PRESETS: dict[str, list[str]] = {
     "codec": [
@@ -79,27 +76,14 @@ def main() -> None:
     source = args.models / f"{args.model}.safetensors"
     model_file = work / "model.safetensors"
     if not args.skip_training:
-        started = time.perf_counter()
-        splits = load_splits(args.data)
-        folder = work.parent / (work.name + "_data")
-        for group in ("speech", "notes"):
-            split_folder(splits[group]["train"], folder, args.data)
         overrides = [
             f"vocoder_loss.source_model={source}",
             *(o.format(init_from=args.init_from) for o in PRESETS[args.model]),
             *args.overrides,
         ]
-        cfg = load_config(resolve_recipe("vocoder"), overrides)
-        result = train(
-            cfg,
-            folder,
-            out_dir=work,
-            resume=args.resume,
-            max_steps=args.max_steps,
-            progress=False,
+        model_file = train_decoder_on_split(
+            args.data, work, overrides, resume=args.resume, max_steps=args.max_steps
         )
-        model_file = result.model_file
-        print(f"trained {result.steps} steps in {(time.perf_counter() - started) / 60:.1f} min")
     print(f"run's decoder file: {model_file}")
     if not args.ship:
         return

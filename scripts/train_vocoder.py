@@ -26,6 +26,22 @@ from audioae.modelfile import load_vocoder_file, save_vocoder_file
 from audioae.training import train
 
 
+def train_decoder_on_split(
+    data: Path, work: Path, overrides: list[str], *, resume: bool, max_steps: int | None
+) -> Path:
+    """Train the `vocoder` recipe (plus ``overrides``) on the train split of ``data`` (speech
+    and notes, linked into ``WORK_data``) into the run folder ``work``; returns its decoder file."""
+    started = time.perf_counter()
+    splits = load_splits(data)
+    folder = work.parent / (work.name + "_data")
+    for group in ("speech", "notes"):
+        split_folder(splits[group]["train"], folder, data)
+    cfg = load_config(resolve_recipe("vocoder"), overrides)
+    result = train(cfg, folder, out_dir=work, resume=resume, max_steps=max_steps, progress=False)
+    print(f"trained {result.steps} steps in {(time.perf_counter() - started) / 60:.1f} min")
+    return result.model_file
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -43,22 +59,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model_file = args.work / "model.safetensors"
     if not args.skip_training:
-        started = time.perf_counter()
-        splits = load_splits(args.data)
-        folder = args.work.parent / (args.work.name + "_data")
-        for group in ("speech", "notes"):
-            split_folder(splits[group]["train"], folder, args.data)
-        cfg = load_config(resolve_recipe("vocoder"), args.overrides)
-        result = train(
-            cfg,
-            folder,
-            out_dir=args.work,
-            resume=args.resume,
-            max_steps=args.max_steps,
-            progress=False,
+        model_file = train_decoder_on_split(
+            args.data, args.work, args.overrides, resume=args.resume, max_steps=args.max_steps
         )
-        model_file = result.model_file
-        print(f"trained {result.steps} steps in {(time.perf_counter() - started) / 60:.1f} min")
     print(f"run's decoder file: {model_file}")
     if not args.ship:
         return
