@@ -148,6 +148,17 @@ def test_dep5_license_last_matching_stanza_wins():
     assert lic.dep5_license("Files: a.oga\nLicense: GPL-2\n", "x/b.oga") is None
 
 
+def test_license_for_item_per_file_joins_the_stanzas_and_drops_an_unlicensed_file():
+    text = "Files: a.oga\nLicense: GPL-2\n\nFiles: b.oga\nLicense: CC-BY-3.0\n"
+    per_file = cs.Package("p", "X (per file)", "License:", lambda root: [], "", True)
+    whole = cs.Package("q", "GPL-2+", "License:", lambda root: [], "")
+    both = cs.Item("noise/tonal/ab.flac", "noise", "tonal", ("s/b.oga", "s/a.oga"))
+    stray = cs.Item("noise/tonal/ac.flac", "noise", "tonal", ("s/a.oga", "s/c.oga"))
+    assert lic.license_for_item(per_file, "X (per file)", text, both) == "CC-BY-3.0 AND GPL-2"
+    assert lic.license_for_item(per_file, "X (per file)", text, stray) is None
+    assert lic.license_for_item(whole, "GPL-2+", text, stray) == "GPL-2+"  # package-wide
+
+
 def _cat(entries: list[tuple[bytes, bytes]]) -> bytes:
     """An OpenTTD-style sound container of (title, wav bytes) entries."""
     table, body = b"", b""
