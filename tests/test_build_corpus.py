@@ -1,4 +1,4 @@
-"""scripts/build_corpus.py offline: refusals, categorisation, naming, manifest, skip-and-report."""
+"""scripts/build_corpus.py (and its corpus_sources, corpus_licenses) offline: refusals, categorisation, naming, manifest, skip-and-report."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_corpus as bc  # noqa: E402
+import corpus_licenses as lic  # noqa: E402
+import corpus_sources as cs  # noqa: E402
 
 SR = 16000
 
@@ -46,15 +48,15 @@ SR = 16000
     ],
 )
 def test_reserved_sources_are_refused_by_name(name):
-    with pytest.raises(bc.ReservedSourceError, match="reserved|held-out"):
-        bc.check_allowed(name)
+    with pytest.raises(cs.ReservedSourceError, match="reserved|held-out"):
+        cs.check_allowed(name)
 
 
 def test_allowed_sources_pass_and_no_listed_package_is_reserved():
-    for package in bc.PACKAGES:
-        bc.check_allowed(package.name)  # raises if a listed source were reserved
-    bc.check_allowed("alsaplayer-common")  # a prefix of a name, not a reserved name
-    with pytest.raises(bc.ReservedSourceError):
+    for package in cs.PACKAGES:
+        cs.check_allowed(package.name)  # raises if a listed source were reserved
+    cs.check_allowed("alsaplayer-common")  # a prefix of a name, not a reserved name
+    with pytest.raises(cs.ReservedSourceError):
         bc.select_packages(["sonic-pi-samples", "ufoai-sound"])
     with pytest.raises(ValueError, match="unknown package"):
         bc.select_packages(["no-such-package"])
@@ -80,7 +82,7 @@ def test_cli_refuses_an_output_inside_the_repository(capsys):
 
 
 def test_apt_download_refuses_reserved_before_running_apt(tmp_path):
-    with pytest.raises(bc.ReservedSourceError):
+    with pytest.raises(cs.ReservedSourceError):
         bc.apt_download("codec2-examples", tmp_path)
     assert not any(tmp_path.iterdir())
 
@@ -116,20 +118,20 @@ def test_apt_download_refuses_reserved_before_running_apt(tmp_path):
         # dialogue and unknown files are not noise
         ("fillets-ng-data", "usr/share/games/fillets-ng/sound/elk/en/deu-p-los.ogg", None),
         ("unknown-package", "a/b.ogg", None),
-        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#0b", "stationary"),  # mining machinery
-        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#1e", "babble"),  # a crowd's "oooh"
-        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#06", "tonal"),  # ship horn
-        ("openttd-opensfx", f"{bc.OPENSFX_CAT}#3c", None),  # a Toyland comedy sound
+        ("openttd-opensfx", f"{cs.OPENSFX_CAT}#0b", "stationary"),  # mining machinery
+        ("openttd-opensfx", f"{cs.OPENSFX_CAT}#1e", "babble"),  # a crowd's "oooh"
+        ("openttd-opensfx", f"{cs.OPENSFX_CAT}#06", "tonal"),  # ship horn
+        ("openttd-opensfx", f"{cs.OPENSFX_CAT}#3c", None),  # a Toyland comedy sound
     ],
 )
 def test_categorise_rules(package, rel, category):
-    assert bc.categorise(package, rel) == category
+    assert cs.categorise(package, rel) == category
 
 
 def test_every_rule_names_a_known_category():
-    for rules in bc.NOISE_RULES.values():
+    for rules in cs.NOISE_RULES.values():
         for _, category in rules:
-            assert category is None or category in bc.CATEGORIES
+            assert category is None or category in cs.CATEGORIES
 
 
 def test_dep5_license_last_matching_stanza_wins():
@@ -140,10 +142,21 @@ def test_dep5_license_last_matching_stanza_wins():
         "Files: debian/*\nLicense: GPL-2+\n\n"
         "License: CC-BY-3.0\n full text\n"
     )
-    assert bc.dep5_license(text, "usr/share/sounds/freedesktop/stereo/bell.oga") == "CC-BY-3.0"
-    assert bc.dep5_license(text, "usr/share/sounds/freedesktop/stereo/complete.oga") == "CC-BY-3.0"
-    assert bc.dep5_license(text, "usr/share/sounds/freedesktop/stereo/other.oga") == "MIT"
-    assert bc.dep5_license("Files: a.oga\nLicense: GPL-2\n", "x/b.oga") is None
+    assert lic.dep5_license(text, "usr/share/sounds/freedesktop/stereo/bell.oga") == "CC-BY-3.0"
+    assert lic.dep5_license(text, "usr/share/sounds/freedesktop/stereo/complete.oga") == "CC-BY-3.0"
+    assert lic.dep5_license(text, "usr/share/sounds/freedesktop/stereo/other.oga") == "MIT"
+    assert lic.dep5_license("Files: a.oga\nLicense: GPL-2\n", "x/b.oga") is None
+
+
+def test_license_for_item_per_file_joins_the_stanzas_and_drops_an_unlicensed_file():
+    text = "Files: a.oga\nLicense: GPL-2\n\nFiles: b.oga\nLicense: CC-BY-3.0\n"
+    per_file = cs.Package("p", "X (per file)", "License:", lambda root: [], "", True)
+    whole = cs.Package("q", "GPL-2+", "License:", lambda root: [], "")
+    both = cs.Item("noise/tonal/ab.flac", "noise", "tonal", ("s/b.oga", "s/a.oga"))
+    stray = cs.Item("noise/tonal/ac.flac", "noise", "tonal", ("s/a.oga", "s/c.oga"))
+    assert lic.license_for_item(per_file, "X (per file)", text, both) == "CC-BY-3.0 AND GPL-2"
+    assert lic.license_for_item(per_file, "X (per file)", text, stray) is None
+    assert lic.license_for_item(whole, "GPL-2+", text, stray) == "GPL-2+"  # package-wide
 
 
 def _cat(entries: list[tuple[bytes, bytes]]) -> bytes:
@@ -164,13 +177,13 @@ def test_read_cat_entry_and_decode_an_entry(tmp_path):
     sf.write(buf, tone, 44100, format="WAV", subtype="PCM_16")
     cat = tmp_path / "opensfx.cat"
     cat.write_bytes(_cat([(b'"Beep". By someone', buf.getvalue()), (b"empty", b"")]))
-    assert bc.read_cat_entry(cat, 0) == buf.getvalue()
-    assert bc.read_cat_entry(cat, 1) == b""
+    assert cs.read_cat_entry(cat, 0) == buf.getvalue()
+    assert cs.read_cat_entry(cat, 1) == b""
     with pytest.raises(ValueError, match="no entry 2"):
-        bc.read_cat_entry(cat, 2)
+        cs.read_cat_entry(cat, 2)
     x, sr = bc.decode(tmp_path / "opensfx.cat#00")
     assert sr == 44100 and np.allclose(x, tone, atol=1e-4)
-    assert bc.source_bytes(tmp_path, "opensfx.cat#00") == buf.getvalue()
+    assert cs.source_bytes(tmp_path, "opensfx.cat#00") == buf.getvalue()
 
 
 # ---------------------------------------------------------------- planning and naming
@@ -188,7 +201,7 @@ def test_file_names_do_not_depend_on_creation_order(tmp_path):
         for lang in ("de", "en", "fr", "sr@latin")
         for w in ("ball", "bow", "coat", "ear", "eye", "hat", "nose")
     ] + ["usr/share/ktuberling/sounds/de/README.txt"]
-    planner = bc._joined_words_planner(
+    planner = cs._joined_words_planner(
         "usr/share/ktuberling/sounds", ("*.ogg", "*.wav"), "ktuberling", 3, skip=("sr@latin",)
     )
     _touch(tmp_path / "a", rels)
@@ -220,7 +233,7 @@ def test_asterisk_prompts_skip_test_clips_tones_and_silence(tmp_path):
             f"{base}/digits/fr/1.gsm",
         ],
     )
-    plan = bc._asterisk_planner("", "fr", "armelle", "gsm")(tmp_path)
+    plan = cs._asterisk_planner("", "fr", "armelle", "gsm")(tmp_path)
     assert [i.rel for i in plan] == [
         "speech/fr/armelle/digits_1.flac",
         "speech/fr/armelle/vm-intro.flac",
@@ -229,12 +242,12 @@ def test_asterisk_prompts_skip_test_clips_tones_and_silence(tmp_path):
 
 
 def test_noise_plan_is_capped_sorted_and_order_free(tmp_path, monkeypatch):
-    monkeypatch.setattr(bc, "MAX_PER_NOISE_GROUP", 3)
+    monkeypatch.setattr(cs, "MAX_PER_NOISE_GROUP", 3)
     names = [f"drum_{k:02d}" for k in range(8)] + ["loop_a", "ambi_sauna"]
     rels = [f"usr/share/sonic-pi/samples/{n}.flac" for n in names]
     _touch(tmp_path / "a", rels)
     _touch(tmp_path / "b", list(reversed(rels)))
-    planner = bc._noise_planner("sonic-pi-samples", ["usr/share/sonic-pi/samples/*.flac"])
+    planner = cs._noise_planner("sonic-pi-samples", ["usr/share/sonic-pi/samples/*.flac"])
     plan = planner(tmp_path / "a")
     assert plan == planner(tmp_path / "b")
     by_cat: dict[str, list[str]] = {}
@@ -256,25 +269,25 @@ def test_render_joins_speech_and_normalises_noise(tmp_path):
         sf.write(
             tmp_path / f"{name}.wav", np.concatenate([np.zeros(2205), word, np.zeros(2205)]), 22050
         )
-    speech = bc.Item("speech/xx/s/c.flac", "speech", "xx/s", ("a.wav", "b.wav"))
+    speech = cs.Item("speech/xx/s/c.flac", "speech", "xx/s", ("a.wav", "b.wav"))
     y, rate, used = bc.render(speech, tmp_path)
     assert rate == 22050 and used == ("a.wav", "b.wav")
     # two trimmed 0.6 s words (+ one 10 ms margin frame each side) and one gap
     assert abs(len(y) / SR - (2 * 0.62 + bc.GAP_S)) < 0.03
     assert np.max(np.abs(y)) == pytest.approx(0.3, abs=0.02)  # levels kept, never amplified
-    noise = bc.Item("noise/tonal/n.flac", "noise", "tonal", ("a.wav",))
+    noise = cs.Item("noise/tonal/n.flac", "noise", "tonal", ("a.wav",))
     y, _, _ = bc.render(noise, tmp_path)
     assert np.max(np.abs(y)) == pytest.approx(bc.PEAK)
     # a clipped word is left out of a joined clip, and a clip of only clipped words is dropped
     long_word = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050)  # 2 s
     sf.write(tmp_path / "clipped.wav", np.clip(5 * long_word, -1, 1), 22050)
     sf.write(tmp_path / "clean.wav", long_word, 22050)
-    clean = bc.Item("speech/xx/s/f.flac", "speech", "xx/s", ("clean.wav",))
+    clean = cs.Item("speech/xx/s/f.flac", "speech", "xx/s", ("clean.wav",))
     assert bc.render(clean, tmp_path) is not None
-    joined = bc.Item("speech/xx/s/d.flac", "speech", "xx/s", ("clipped.wav", "clean.wav"))
+    joined = cs.Item("speech/xx/s/d.flac", "speech", "xx/s", ("clipped.wav", "clean.wav"))
     y, _, used = bc.render(joined, tmp_path)
     assert used == ("clean.wav",) and abs(len(y) / SR - 2.0) < 0.03
-    alone = bc.Item("speech/xx/s/e.flac", "speech", "xx/s", ("clipped.wav",))
+    alone = cs.Item("speech/xx/s/e.flac", "speech", "xx/s", ("clipped.wav",))
     assert bc.render(alone, tmp_path) is None
 
 
