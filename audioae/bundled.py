@@ -41,16 +41,26 @@ held-out part the demo needs in an installed package."""
 MODEL_SUFFIX = ".safetensors"
 
 
-_VOCODER_FORMAT = "audioae-vocoder"  # = audioae.modelfile.VOCODER_FORMAT (a lower layer here)
+VOCODER_FORMAT = "audioae-vocoder"
+"""The ``format`` metadata of a stand-alone learned decoder file (see :mod:`audioae.modelfile`)."""
+
+
+def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a safetensors file (only its header is read; no torch import).
+
+    Raises:
+        OSError or safetensors' own error: missing or not a readable safetensors file.
+    """
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return dict(f.metadata() or {})
 
 
 def _file_format(path: Path) -> str:
-    """The ``format`` in a safetensors file's metadata (only its header is read), or ``""``."""
-    from safetensors import safe_open
-
+    """The ``format`` in a safetensors file's metadata, or ``""``."""
     try:
-        with safe_open(str(path), framework="numpy") as f:  # "numpy": no torch import
-            return (f.metadata() or {}).get("format", "")
+        return safetensors_metadata(path).get("format", "")
     except Exception:  # an unreadable file is listed as a model; loading it says why
         return ""
 
@@ -59,7 +69,7 @@ def _shipped(decoders: bool) -> list[str]:
     if not MODELS_DIR.is_dir():
         return []
     files = sorted(MODELS_DIR.glob(f"*{MODEL_SUFFIX}"))
-    return [p.stem for p in files if (_file_format(p) == _VOCODER_FORMAT) == decoders]
+    return [p.stem for p in files if (_file_format(p) == VOCODER_FORMAT) == decoders]
 
 
 def available_models() -> list[str]:

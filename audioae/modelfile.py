@@ -38,14 +38,20 @@ import yaml
 from torch import nn
 
 from . import __version__
-from .bundled import MODEL_SUFFIX, MODELS_DIR, available_models, is_bare_name
+from .bundled import (
+    MODEL_SUFFIX,
+    MODELS_DIR,
+    VOCODER_FORMAT,
+    available_models,
+    is_bare_name,
+    safetensors_metadata,
+)
 from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import atomic_output
 
 FORMAT = "audioae-model"
 FORMAT_VERSION = "2"
 SUPPORTED_VERSIONS = ("1", "2")
-VOCODER_FORMAT = "audioae-vocoder"
 VOCODER_FORMAT_VERSION = "1"
 VOCODER_PREFIX = "vocoder."
 VOCODER_CONFIG_KEY = "vocoder_config"
@@ -229,12 +235,9 @@ def save_vocoder_file(
 
 
 def _raw_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
-
     path = resolve_model_file(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
+        return safetensors_metadata(path)
     except Exception as exc:  # safetensors raises its own SafetensorError/OSError variants
         raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
 

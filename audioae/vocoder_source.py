@@ -17,7 +17,6 @@ import random
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
@@ -97,15 +96,11 @@ class SourceFeatures:
         """The model's reconstruction ``(batch, n_bins, frames)`` of ``features`` (same shape);
         runs on ``features``' device (the model is moved there on first use)."""
         model = self.model.to(features.device)
-        posterior = model.encode(features)
-        latent = posterior.mean if posterior.mean is not None else posterior.sample
+        latent = model.encode(features, sample_posterior=False).sample  # the posterior mean
         if self.bits:
             latent = quantise_latent(latent, self._rng.choice(self.bits))
-        out = model.decode(latent)
-        frames = features.shape[-1]
-        if out.shape[-1] < frames:
-            out = F.pad(out, (0, frames - out.shape[-1]), mode="replicate")
-        return out[..., :frames].to(features.dtype)
+        # the encoder pads to whole latent frames, so the decoder covers every input frame
+        return model.decode(latent, features.shape[-1]).to(features.dtype)
 
 
 def load_initial_weights(vocoder: nn.Module, path: str | os.PathLike) -> None:
