@@ -33,6 +33,16 @@ from audioae.vocoder_training import VocoderModule
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 TINY_FEATURES = ["features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
 TINY_VOCODER = ["vocoder.dim=24", "vocoder.n_blocks=2"]
+TINY_RUN = [  # a few steps of 2 x 0.25 s on the tones folder, validating and checkpointing
+    "data.segment_seconds=0.25",
+    "data.batch_size=2",
+    "data.samples_per_epoch=4",
+    "data.val_fraction=0.25",
+    "data.val_segments=2",
+    "training.val_every=2",
+    "training.checkpoint_every=2",
+    "training.warmup_steps=1",
+]
 
 
 def _cfg(extra: list[str] | None = None):
@@ -361,7 +371,11 @@ def test_cli_decode_and_reconstruct_with_phase_and_vocoder(tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tones")
+    return write_tones(tmp_path_factory.mktemp("tones"))
+
+
+def write_tones(root: Path) -> Path:
+    """Four 0.5 s two-partial tones as 16 kHz WAV files in ``root`` (a tiny training folder)."""
     for i, freq in enumerate((220.0, 330.0, 495.0, 660.0)):
         sf.write(str(root / f"tone{i}.wav"), _tone(0.5, freq).numpy(), 16000)
     return root
@@ -369,19 +383,7 @@ def tones(tmp_path_factory) -> Path:
 
 def test_vocoder_recipe_trains_resumes_and_exports_via_cli(tones: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    tiny = [
-        *TINY_FEATURES,
-        "vocoder.dim=8",
-        "vocoder.n_blocks=1",
-        "data.segment_seconds=0.25",
-        "data.batch_size=2",
-        "data.samples_per_epoch=4",
-        "data.val_fraction=0.25",
-        "data.val_segments=2",
-        "training.val_every=2",
-        "training.checkpoint_every=2",
-        "training.warmup_steps=1",
-    ]
+    tiny = [*TINY_FEATURES, "vocoder.dim=8", "vocoder.n_blocks=1", *TINY_RUN]
     base = ["train", "vocoder", "--data", str(tones), "--out", str(out), "--quiet", "--set", *tiny]
     assert main([*base, "--max-steps", "2"]) == 0
     assert main([*base, "--max-steps", "4", "--resume"]) == 0

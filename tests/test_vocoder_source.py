@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from audioae.cli import main
@@ -17,7 +16,16 @@ from audioae.modelfile import ModelFileError, load_vocoder_file, save_model_file
 from audioae.pipeline import Pipeline
 from audioae.vocoder_source import SourceFeatures, load_initial_weights, quantise_latent
 from audioae.vocoder_training import VocoderModule
-from tests.test_vocoder import TINY_FEATURES, _ae, _cfg, _tone, _vocoder
+from tests.test_vocoder import (
+    TINY_FEATURES,
+    TINY_RUN,
+    TINY_VOCODER,
+    _ae,
+    _cfg,
+    _tone,
+    _vocoder,
+    write_tones,
+)
 
 
 def test_quantise_latent_matches_the_aae_quantiser() -> None:
@@ -122,10 +130,8 @@ def test_init_from_loads_a_decoder_file_or_a_model_file_carrying_one(tmp_path: P
 def test_fine_tuning_run_on_a_codec_via_cli(tmp_path: Path) -> None:
     """`audioae train vocoder --set vocoder_loss.source_model=M vocoder_loss.source_bits=[4,6]
     vocoder_loss.init_from=V` trains, starts from V's weights and resumes without reloading them."""
-    data = tmp_path / "tones"
-    data.mkdir()
-    for i, freq in enumerate((220.0, 330.0, 495.0, 660.0)):
-        sf.write(str(data / f"tone{i}.wav"), _tone(0.5, freq).numpy(), 16000)
+    (tmp_path / "tones").mkdir()
+    data = write_tones(tmp_path / "tones")
     model, cfg = _ae(tmp_path)
     model_path = save_model_file(tmp_path / "m.safetensors", model, cfg)
     init = _vocoder(seed=5)
@@ -133,16 +139,8 @@ def test_fine_tuning_run_on_a_codec_via_cli(tmp_path: Path) -> None:
     out = tmp_path / "run"
     tiny = [
         *TINY_FEATURES,
-        "vocoder.dim=24",
-        "vocoder.n_blocks=2",
-        "data.segment_seconds=0.25",
-        "data.batch_size=2",
-        "data.samples_per_epoch=4",
-        "data.val_fraction=0.25",
-        "data.val_segments=2",
-        "training.val_every=2",
-        "training.checkpoint_every=2",
-        "training.warmup_steps=1",
+        *TINY_VOCODER,
+        *TINY_RUN,
         "training.learning_rate=1e-9",
         f"vocoder_loss.source_model={model_path}",
         "vocoder_loss.source_bits=[4,6]",
