@@ -1,0 +1,139 @@
+"""Train a denoiser on the training corpus plus the bundled train split, holding validation out.
+
+    python scripts/build_corpus.py                      # once: writes ~/.cache/audioae/corpus
+    nice python scripts/train_denoise_corpus.py denoise --work runs/dn_corpus
+    nice python scripts/train_denoise_corpus.py denoise_stream --work runs/dns_corpus
+    python benchmarks/denoise_validation.py runs/dn_corpus/model.safetensors \\
+        --speech-folder runs/dn_corpus/val/speech --unseen-noise runs/dn_corpus/val/noise
+
+What it trains on (links, not copies, under ``WORK/data``):
+
+- speech: every corpus clip (``CORPUS/speech``) and the bundled *train*-split speech
+  (``data/splits.yaml``) except the clips that ``audioae train`` holds out of that split for
+  validation (``split_by_hash``, 10 %, the same clips ``benchmarks/denoise_validation.py``
+  scores), which go to ``WORK/val/speech`` instead;
+- noise: the corpus noise files and the bundled train-split noise, except about 15 % of the
+  corpus noise files of every category (chosen by a hash of the file name), which go to
+  ``WORK/val/noise``: recordings training never hears, for choosing between variants
+  without touching the bundled test noise (babble, bubbles).
+
+The bundled test split (data/splits.yaml) is never linked. The run's model is saved in
+float16 to ``--out`` (default ``WORK/model.safetensors``); whether it is shipped is decided
+by the benchmark. Extra ``--set`` strings override the recipe; an interrupted run resumes
+from its last checkpoint when started again with the same arguments (``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from audioae.audio import find_audio_files
+from audioae.config import load_config, resolve_recipe
+from audioae.data import split_by_hash
+from audioae.demo import load_splits, split_folder
+from audioae.modelfile import load_model_file, save_model_file
+
+DEFAULT_CORPUS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae/corpus"
+VAL_NOISE_FRACTION = 0.15
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        dst.symlink_to(src.resolve())
+
+
+def held_out_noise(noise_root: Path, fraction: float = VAL_NOISE_FRACTION) -> set[Path]:
+    """About ``fraction`` of the files of every category folder under ``noise_root`` (at least
+    one per category of three or more files), those with the smallest SHA-1 of their name."""
+    held: set[Path] = set()
+    for category in sorted(p for p in noise_root.iterdir() if p.is_dir()):
+        files = sorted(find_audio_files(category))
+        if len(files) < 3:
+            continue
+        ranked = sorted(files, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
+        held.update(ranked[: max(1, round(fraction * len(files)))])
+    return held
+
+
+def build_folders(corpus: Path, data: Path, work: Path) -> dict[str, Path]:
+    """Link the training and validation folders under ``work``; returns their paths.
+
+    Raises:
+        FileNotFoundError: the corpus has no ``speech`` or ``noise`` folder.
+    """
+    for part in ("speech", "noise"):
+        if not (corpus / part).is_dir():
+            raise FileNotFoundError(
+                f"{corpus / part}: not found; run scripts/build_corpus.py first"
+            )
+    splits = load_splits(data)
+    bundled = split_folder(splits["speech"]["train"], work / "bundled_speech", data)
+    paths = list(find_audio_files(bundled))
+    train_idx, val_idx = split_by_hash(paths, bundled, 0.1)
+    folders = {
+        "speech": work / "data/speech",
+        "noise": work / "data/noise",
+        "val_speech": work / "val/speech",
+        "val_noise": work / "val/noise",
+    }
+    for i in train_idx:
+        _link(paths[i], folders["speech"] / "bundled" / paths[i].relative_to(bundled))
+    for i in val_idx:
+        _link(paths[i], folders["val_speech"] / paths[i].relative_to(bundled))
+    for f in find_audio_files(corpus / "speech"):
+        _link(f, folders["speech"] / "corpus" / f.relative_to(corpus / "speech"))
+    held = held_out_noise(corpus / "noise")
+    for f in find_audio_files(corpus / "noise"):
+        target = folders["val_noise"] if f in held else folders["noise"] / "corpus"
+        _link(f, target / f.relative_to(corpus / "noise"))
+    for f in splits["noise"]["train"]:
+        _link(f, folders["noise"] / "bundled" / f.name)
+    return folders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("recipe", help="denoise, denoise_stream or a recipe file")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--work", type=Path, required=True, help="run folder")
+    parser.add_argument("--out", type=Path, help="model file (default WORK/model.safetensors)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
+    parser.add_argument("--resume", action="store_true", help="resume WORK/run's last checkpoint")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from audioae.training import train
+
+    started = time.perf_counter()
+    folders = build_folders(args.corpus, args.data, args.work)
+    counts = {k: sum(1 for _ in find_audio_files(v)) for k, v in folders.items()}
+    print("files: " + ", ".join(f"{k} {n}" for k, n in counts.items()), flush=True)
+    cfg = load_config(resolve_recipe(args.recipe), args.sets)
+    result = train(
+        cfg,
+        folders["speech"],
+        noise_dir=folders["noise"],
+        out_dir=args.work / "run",
+        progress=False,
+        resume=args.resume,
+    )
+    loaded = load_model_file(result.model_file)
+    out = args.out or args.work / "model.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    target = save_model_file(out, loaded.model, loaded.config, overwrite=True, dtype=torch.float16)
+    print(f"{args.recipe}: {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    print(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
