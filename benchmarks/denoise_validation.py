@@ -10,6 +10,10 @@ folder of train-split speech that `scripts/train_demo_models.py` links
 test split that `bench_quality.py` reports on. Each clip is mixed, like the
 benchmark, with one unseen noise type (babble, bubbles, alternating) and one seen type at
 0, 5, 10 and 15 dB SNR (seed 0); the script prints mean PESQ-WB and SI-SDR (dB) per SNR.
+The "unseen" noises default to the bundled *test* noise types; ``--unseen-noise DIR`` takes
+the noise files of a folder instead (e.g. the corpus noise that
+``scripts/train_denoise_corpus.py`` holds out of training), so that choosing between variants
+does not look at the test noise at all.
 One torch thread. The tuning table in docs/benchmarks.md (Notes) was made with it.
 """
 
@@ -55,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
         default=ROOT / "runs/demo_models/splits/speech",
         help="the train-split speech folder that training was given",
     )
+    parser.add_argument(
+        "--unseen-noise",
+        type=Path,
+        help="a folder of noise files held out of training (default: the bundled test noise)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         load_audio(p, sample_rate=SAMPLE_RATE)[0] for p in validation_clips(args.speech_folder)
     ]
     groups = {"unseen": split["noise"]["test"], "seen": split["noise"]["train"]}
+    if args.unseen_noise is not None:
+        groups["unseen"] = sorted(find_audio_files(args.unseen_noise))
     noises = {
         g: [load_audio(args.data / p, sample_rate=SAMPLE_RATE)[0] for p in paths]
         for g, paths in groups.items()

@@ -4,7 +4,7 @@
     nice python scripts/train_denoise_corpus.py denoise --work runs/dn_corpus
     nice python scripts/train_denoise_corpus.py denoise_stream --work runs/dns_corpus
     python benchmarks/denoise_validation.py runs/dn_corpus/model.safetensors \\
-        --speech-folder runs/dn_corpus/val/speech --unseen-noise runs/dn_corpus/val/noise
+        --speech-folder runs/dn_corpus/bundled_speech --unseen-noise runs/dn_corpus/val/noise
 
 What it trains on (links, not copies, under ``WORK/data``):
 
@@ -19,7 +19,8 @@ What it trains on (links, not copies, under ``WORK/data``):
 
 The bundled test split (data/splits.yaml) is never linked. The run's model is saved in
 float16 to ``--out`` (default ``WORK/model.safetensors``); whether it is shipped is decided
-by the benchmark. Extra ``--set`` strings override the recipe; an interrupted run resumes
+by the benchmark. A recipe that does not denoise (``data.denoise: false``, e.g. ``codec``)
+trains on the same speech without the noise. Extra ``--set`` strings override the recipe; an interrupted run resumes
 from its last checkpoint when started again with the same arguments (``--resume``).
 """
 
@@ -122,7 +123,7 @@ def main() -> None:
     result = train(
         cfg,
         folders["speech"],
-        noise_dir=folders["noise"],
+        noise_dir=folders["noise"] if cfg.data.denoise else None,
         out_dir=args.work / "run",
         progress=False,
         resume=args.resume,
