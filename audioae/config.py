@@ -395,7 +395,14 @@ class DataConfig:
     for robustness to competing speech. ``random_eq``: speech and noise each pass through
     a random second-order filter before mixing (:func:`audioae.augment.random_biquad`).
     ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
-    when a noise folder is given. ``num_workers``: DataLoader worker processes that read the
+    when a noise folder is given. ``reverb_fraction``: the share of denoising mixtures in a
+    synthetic room: the speech is convolved with a random room impulse response
+    (:func:`audioae.augment.synthetic_rir`, RT60 uniform in ``[rt60_min, rt60_max]`` s) and
+    the noise with another one of the same room, while the target keeps only the direct path
+    and the first 50 ms of reflections, so the model learns to remove late reverberation.
+    ``band_limit_fraction``: the share of mixtures whose input and target are both low-passed
+    (:func:`audioae.augment.low_pass`) at a cutoff drawn from ``band_limit_hz`` (telephone-like
+    bandwidths), so the model meets narrow-band input. ``num_workers``: DataLoader worker processes that read the
     crops, ``auto`` (:attr:`workers`) or a count (0: in the training process).
     """
 
@@ -417,6 +424,11 @@ class DataConfig:
     babble_talkers: int = 6
     random_eq: bool = False
     synthetic_noise_fraction: float = 0.0
+    reverb_fraction: float = 0.0
+    rt60_min: float = 0.2
+    rt60_max: float = 0.8
+    band_limit_fraction: float = 0.0
+    band_limit_hz: list[float] = field(default_factory=lambda: [3400.0, 4000.0, 5500.0, 7000.0])
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -447,6 +459,24 @@ class DataConfig:
         _fraction("data.babble_fraction", self.babble_fraction)
         _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
         _in_range("data.babble_talkers", self.babble_talkers, 3, 64)
+        _fraction("data.reverb_fraction", self.reverb_fraction)
+        _in_range("data.rt60_min", self.rt60_min, 0.05, 10.0)
+        _in_range("data.rt60_max", self.rt60_max, 0.05, 10.0)
+        if self.rt60_min > self.rt60_max:
+            raise ConfigError(
+                f"data.rt60_min ({self.rt60_min}) must be <= data.rt60_max ({self.rt60_max})"
+            )
+        _fraction("data.band_limit_fraction", self.band_limit_fraction)
+        if len(self.band_limit_hz) > 64:
+            raise ConfigError(
+                f"data.band_limit_hz: at most 64 entries, got {len(self.band_limit_hz)}"
+            )
+        for cutoff in self.band_limit_hz:
+            _in_range("data.band_limit_hz", cutoff, 1.0, 192000.0)
+        if self.band_limit_fraction > 0 and not self.band_limit_hz:
+            raise ConfigError(
+                "data.band_limit_hz: needs at least one cutoff when data.band_limit_fraction > 0"
+            )
 
     @property
     def workers(self) -> int:
@@ -698,6 +728,11 @@ class Config:
             raise ConfigError(
                 f"features.f_min: must be < features.f_max ({f_max:g} Hz; None means "
                 f"audio.sample_rate / 2), got {self.features.f_min}"
+            )
+        if self.data.band_limit_fraction > 0 and max(self.data.band_limit_hz) >= nyquist:
+            raise ConfigError(
+                f"data.band_limit_hz: every cutoff must be < audio.sample_rate / 2 ({nyquist:g} Hz), "
+                f"got {list(self.data.band_limit_hz)}"
             )
         segment = self.segment_samples
         if segment < 1:

@@ -35,7 +35,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .audio import rms_db
-from .augment import colored_noise, mix_at_snr, random_biquad, random_gain
+from .augment import (
+    EARLY_REVERB_SECONDS,
+    colored_noise,
+    fft_convolve,
+    low_pass,
+    mix_at_snr,
+    random_biquad,
+    random_gain,
+    synthetic_rir,
+)
 from .clips import ClipStore, FileClips, MemoryClips, read_circular
 from .config import Config
 from .dataindex import FolderIndex, index_folder
@@ -44,7 +53,8 @@ from .fileio import relative_posix
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
-_TRAIN, _VAL, _NOISE = 0, 1, 2  # stream markers mixed into the seeds
+_TRAIN, _VAL, _NOISE, _CHANNEL = 0, 1, 2, 3  # stream markers mixed into the seeds
+_DRR_DB = (-3.0, 12.0)  # direct-to-reverberant ratios of the synthetic rooms (dB)
 
 
 class DatasetError(ValueError):
@@ -252,6 +262,24 @@ class DenoisingFolder(Dataset):
     shape, so the model learns to remove any steady noise floor, not only the clips' types).
     Noise, colour, babble and SNR are seeded like the crops, so validation mixtures are fixed.
 
+    The channel, drawn from its own seed stream (so turning it on changes no other draw, and
+    with both fractions 0 the pairs are exactly those without it):
+
+    - ``data.reverb_fraction`` of the mixtures happen in a synthetic room: RT60 uniform in
+      ``[data.rt60_min, data.rt60_max]`` s, direct-to-reverberant ratio uniform in -3..12 dB.
+      The speech is convolved with one response (:func:`~audioae.augment.synthetic_rir`,
+      direct path 1, so its level and timing are kept) and the noise, a second source in the
+      same room, with another (circularly: the noise segment is a circular crop). The SNR is
+      that of the reverberant speech. The target is the speech convolved with the direct path
+      and the early reflections only (the first :data:`~audioae.augment.EARLY_REVERB_SECONDS`
+      = 50 ms): the model learns to remove late reverberation and noise, while removing the
+      early reflections too would ask it to invert an unknown room and invent detail (the
+      usual "early reverberation" target of dereverberating speech enhancers).
+    - ``data.band_limit_fraction`` of the mixtures, after mixing, are low-passed
+      (:func:`~audioae.augment.low_pass`) at a cutoff drawn from ``data.band_limit_hz``, the
+      target as well: a denoiser cannot restore a band the channel removed, so it learns to
+      take narrow-band input without adding or removing anything above the cutoff.
+
     Args:
         clean: the clean-speech :class:`AudioFolder` (its split decides train/val behaviour).
         noise_clips: mono noise waveforms ``(time,)`` or a clip store, or None/empty for
@@ -279,6 +307,11 @@ class DenoisingFolder(Dataset):
         self.babble_talkers = cfg.data.babble_talkers
         self.random_eq = cfg.data.random_eq
         self.synthetic_fraction = cfg.data.synthetic_noise_fraction if self.colors else 0.0
+        self.sample_rate = cfg.audio.sample_rate
+        self.reverb_fraction = cfg.data.reverb_fraction
+        self.rt60_range = (cfg.data.rt60_min, cfg.data.rt60_max)
+        self.band_limit_fraction = cfg.data.band_limit_fraction
+        self.band_limit_hz = list(cfg.data.band_limit_hz)
 
     def _babble(self, rng: np.random.Generator, length: int) -> torch.Tensor:
         """Babble ``(length,)``: the sum of 3..``babble_talkers`` clean crops, each at unit RMS."""
@@ -306,7 +339,41 @@ class DenoisingFolder(Dataset):
         noise = self._noise(rng, gen, clean)
         if self.random_eq:
             noise = random_biquad(noise, rng)
-        return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
+        if self.reverb_fraction == 0 and self.band_limit_fraction == 0:
+            return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
+        return self._through_channel(int(index), clean, noise, snr_db, gen)
+
+    def _through_channel(
+        self,
+        index: int,
+        clean: torch.Tensor,
+        noise: torch.Tensor,
+        snr_db: float,
+        gen: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(noisy, target)`` of one mixture with its room and band limit (see the class)."""
+        rng = _rng(*self.clean._seed(index, _CHANNEL))
+        # every value is drawn whether used or not, so each fraction leaves the other's draws alone
+        reverb = bool(rng.random() < self.reverb_fraction)
+        rt60 = float(rng.uniform(*self.rt60_range))
+        drr_db = float(rng.uniform(*_DRR_DB))
+        room = _torch_generator(rng)
+        band_limit = bool(rng.random() < self.band_limit_fraction)
+        cutoffs = self.band_limit_hz
+        cutoff = cutoffs[int(rng.integers(0, len(cutoffs)))] if cutoffs else 0.0
+        speech, target = clean, clean
+        if reverb:
+            speech_rir = synthetic_rir(self.sample_rate, rt60, drr_db, room)
+            noise_rir = synthetic_rir(self.sample_rate, rt60, drr_db, room)
+            early = speech_rir[: round(EARLY_REVERB_SECONDS * self.sample_rate) + 1]
+            speech = fft_convolve(clean, speech_rir)
+            target = fft_convolve(clean, early)
+            noise = fft_convolve(noise, noise_rir, circular=True)
+        noisy = mix_at_snr(speech, noise, snr_db, generator=gen)
+        if band_limit:
+            noisy = low_pass(noisy, self.sample_rate, cutoff)
+            target = low_pass(target, self.sample_rate, cutoff)
+        return noisy.float(), target.float()
 
     def _noise(
         self, rng: np.random.Generator, gen: torch.Generator, clean: torch.Tensor
@@ -439,6 +506,32 @@ class GroupedBatches:
                 first = piece if isinstance(piece, torch.Tensor) else piece[0]
                 if first.shape[0] == b:
                     yield piece
+
+
+def shutdown_workers(loader: DataLoader | GroupedBatches | None) -> None:
+    """Stop the worker processes of ``loader`` (a DataLoader or a :class:`GroupedBatches`) now.
+
+    A DataLoader with ``persistent_workers`` (or an iterator left before its end, as Lightning
+    leaves the training loader at ``training.max_steps``) keeps its workers until the iterator
+    is deleted. Lightning shuts down the DataLoaders it was given when ``fit`` ends, but not
+    one wrapped in :class:`GroupedBatches` (it looks for an ``_iterator`` attribute); and the
+    iterator sits in reference cycles, so only a later ``gc.collect()`` would delete it. There
+    its shutdown is slow: the collector runs the weakref finalizer of a worker's index queue
+    (``multiprocessing.Queue._finalize_close``, which queues the stop sentinel of the queue's
+    feeder thread) before the iterator's ``__del__``, so the ``None`` that tells the worker to
+    exit is queued behind the sentinel and never sent; torch then waits out
+    ``join(timeout=5 s)`` for that worker before it sends SIGTERM. Called while the queues are
+    alive, the shutdown is a clean exit of every worker within milliseconds. Uses the DataLoader's ``_iterator`` (torch offers no public call; Lightning
+    does the same); a loader without workers, or None, is left as it is.
+    """
+    inner = loader.loader if isinstance(loader, GroupedBatches) else loader
+    iterator = getattr(inner, "_iterator", None)
+    if iterator is None:
+        return
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    inner._iterator = None
 
 
 @dataclass

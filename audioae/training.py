@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint_io import SafeCheckpointIO
 from .config import Config, ConfigError, TrainingConfig, config_from_dict
-from .data import Datasets, EpochSampler, GroupedBatches, build_datasets
+from .data import Datasets, EpochSampler, GroupedBatches, build_datasets, shutdown_workers
 from .features import build_frontend
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
 from .losses import compute_loss, kl_per_dimension
@@ -733,7 +733,11 @@ def _train(
             pin_memory=placement.pin_memory,
             resume_step=checkpoint_step(ckpt_path) if ckpt_path is not None else None,
         )
-        fit(trainer, module, train_loader, val_loader, ckpt_path, interrupt)
+        try:
+            fit(trainer, module, train_loader, val_loader, ckpt_path, interrupt)
+        finally:  # the workers end with the run, not at a later garbage collection
+            shutdown_workers(train_loader)
+            shutdown_workers(val_loader)
         return export_result(trainer, run, best_cb)
 
 

@@ -1,0 +1,119 @@
+"""An in-process ``train()`` ends its DataLoader worker processes before it returns."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.process
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from conftest import sine
+
+from audioae.bundled import RECIPES_DIR
+from audioae.config import load_config
+
+SR = 16000
+
+
+def _child_pids() -> set[int]:
+    """Every live child process of this process (all threads), from /proc where there is one."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+    pids: set[int] = set()
+    for task in tasks.iterdir():
+        try:
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return pids
+
+
+def test_train_with_workers_leaves_no_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audioae.training import AutoEncoderModule, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(6):
+        sf.write(str(data / f"c{i}.wav"), sine(200.0 + 60 * i, 1.0, SR)[0], SR)
+    workers: dict[int, multiprocessing.process.BaseProcess] = {}
+    original = AutoEncoderModule.training_step
+
+    def recording(self, batch, batch_idx):
+        workers.update((p.pid, p) for p in multiprocessing.active_children())
+        return original(self, batch, batch_idx)
+
+    terminated: list[int | None] = []
+    terminate = multiprocessing.process.BaseProcess.terminate
+
+    def recording_terminate(self) -> None:
+        terminated.append(self.pid)
+        terminate(self)
+
+    monkeypatch.setattr(AutoEncoderModule, "training_step", recording)
+    # the slow path (a worker that never hears "exit") ends in terminate() after 5 s
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "terminate", recording_terminate)
+    cfg = load_config(
+        RECIPES_DIR / "tiny.yaml",
+        ["training.max_steps=3", "training.val_every=2", "data.num_workers=1"],
+    )
+    before = _child_pids()
+    result = train(cfg, data, out_dir=tmp_path / "run", progress=False)
+    assert result.steps == 3
+    assert workers  # the run did read its crops in worker processes
+    assert not set(workers) & {p.pid for p in multiprocessing.active_children()}
+    assert _child_pids() - before == set()
+    assert all(p.exitcode == 0 for p in workers.values())
+    assert not set(terminated) & set(workers)  # every worker left on its own, promptly
+
+
+def test_train_that_fails_still_ends_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audioae.training import AutoEncoderModule, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(6):
+        sf.write(str(data / f"c{i}.wav"), sine(200.0 + 60 * i, 1.0, SR)[0], SR)
+    workers: list[int] = []
+
+    def failing(self, batch, batch_idx):
+        workers.extend(p.pid for p in multiprocessing.active_children())
+        raise RuntimeError("step failed")
+
+    monkeypatch.setattr(AutoEncoderModule, "training_step", failing)
+    cfg = load_config(RECIPES_DIR / "tiny.yaml", ["training.max_steps=3", "data.num_workers=1"])
+    before = _child_pids()
+    with pytest.raises(RuntimeError, match="step failed"):
+        train(cfg, data, out_dir=tmp_path / "run", progress=False)
+    assert workers
+    assert not set(workers) & {p.pid for p in multiprocessing.active_children()}
+    assert _child_pids() - before == set()
+
+
+def test_shutdown_workers_ends_a_grouped_loader_left_mid_pass() -> None:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from audioae.data import GroupedBatches, shutdown_workers
+
+    x = torch.arange(64, dtype=torch.float32).reshape(32, 2)
+    loader = DataLoader(TensorDataset(x), batch_size=8, num_workers=1, persistent_workers=True)
+    grouped = GroupedBatches(loader, 4)
+    before = _child_pids()
+    batches = iter(grouped)
+    assert next(batches)[0].shape == (4, 2)  # the worker runs; the pass is left unfinished
+    assert len(_child_pids() - before) == 1
+    shutdown_workers(grouped)
+    assert _child_pids() - before == set()
+    assert loader._iterator is None
+    # a later pass starts fresh workers and yields the same batches
+    assert torch.equal(next(iter(grouped))[0], x[:4])
+    shutdown_workers(grouped)
+    assert _child_pids() - before == set()
+    shutdown_workers(None)  # nothing to do
+    shutdown_workers(DataLoader(TensorDataset(x), batch_size=8))  # no workers: nothing to do
