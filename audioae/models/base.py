@@ -43,7 +43,7 @@ class AEOutput:
         activations: sparse-bottleneck activations in (0, 1), ``(batch, latent_dim,
             latent_frames)``, for the sparsity penalties; None for other bottlenecks.
         mask: the predicted mask ``(batch, n_bins, frames)``: real in [0, 1] for
-            ``output="mask"`` models, complex (``|mask| < masks.CRM_BOUND``) for
+            ``output="mask"`` models, complex (``|mask| <= masks.CRM_BOUND``) for
             ``output="crm"`` models; None otherwise.
     """
 

@@ -11,7 +11,7 @@ streaming path (:mod:`audioae.streaming_layers`) and any other caller.
   The magnitude is bounded with a tanh as in DCCRN-E (Hu et al. 2020), the phase left free:
   with ``z = (CRM_OFFSET + real) + i imag``,
 
-      M = z * CRM_BOUND * tanh(|z| / CRM_BOUND) / |z|,   so   |M| < CRM_BOUND.
+      M = z * CRM_BOUND * tanh(|z| / CRM_BOUND) / |z|,   so   |M| <= CRM_BOUND.
 
   ``CRM_BOUND`` is 2 rather than DCCRN's 1: the ideal mask ``S / Y`` exceeds 1 in magnitude
   wherever the noise partly cancels the speech (noise and speech in opposite phase), which is
@@ -49,7 +49,7 @@ def complex_ratio_mask(logits: torch.Tensor, n_bins: int) -> torch.Tensor:
         n_bins: mask bins.
 
     Returns:
-        Complex ``(..., n_bins, frames)`` with ``|mask| < CRM_BOUND``; zero logits give 1.
+        Complex ``(..., n_bins, frames)`` with ``|mask| <= CRM_BOUND``; zero logits give 1.
 
     Raises:
         ValueError: ``logits`` has not ``2 * n_bins`` channels.
@@ -76,7 +76,7 @@ def mask_from_logits(logits: torch.Tensor, n_bins: int, complex_mask: bool) -> t
         complex_mask: the model predicts a complex ratio mask (``model.output: crm``).
 
     Returns:
-        ``(..., n_bins, frames)``: real in [0, 1], or complex with ``|mask| < CRM_BOUND``.
+        ``(..., n_bins, frames)``: real in [0, 1], or complex with ``|mask| <= CRM_BOUND``.
 
     Raises:
         ValueError: wrong channel count.
