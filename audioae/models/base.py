@@ -254,7 +254,9 @@ class AutoEncoder(nn.Module):
         """
         if not self.predicts_mask:
             if input_features is not None:
-                raise ValueError("input_features is only used by mask models (model.output='mask')")
+                raise ValueError(
+                    "input_features is only used by mask models (model.output='mask' or 'crm')"
+                )
             return self._decode_raw(latent, frames) * self.feature_scale + self.feature_shift
         if input_features is None:
             raise ValueError("a mask model decodes a mask: pass the input_features it applies to")
