@@ -224,16 +224,25 @@ def test_crm_recipe_trains_and_its_model_file_denoises(tmp_path: Path) -> None:
             "data.segment_seconds=0.3",
             "data.batch_size=2",
             "data.samples_per_epoch=4",
-            "data.val_fraction=0",
+            "data.val_fraction=0.5",
             "data.num_workers=0",
             "training.max_steps=3",
+            "training.val_every=3",
             "training.warmup_steps=0",
-            "training.audio_examples=0",
+            "training.audio_examples=1",
             "training.log_every=1",
         ],
     )
     result = train(cfg, folder, out_dir=tmp_path / "run", progress=False)
     assert result.steps == 3
+    logged = (tmp_path / "run" / "csv").glob("version_*/metrics.csv")
+    header = next(iter(logged)).read_text().splitlines()[0].split(",")
+    assert {"train/reconstruction", "train/si_sdr", "val/reconstruction"} <= set(header)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"audio": 0})
+    events.Reload()
+    assert "val/example0/reconstruction" in events.Tags()["audio"]  # the CRM's own phase
     pipe = Pipeline.load(result.model_file, device="cpu")
     assert pipe.model.complex_mask
     x = 0.1 * torch.randn(1, 4321)
