@@ -2,8 +2,9 @@
 
 :class:`StreamingDenoiser` runs a causal mask model (``model.causal: true``, e.g.
 ``recipes/denoise_stream.yaml``; a magnitude mask, or a complex ratio mask with ``output:
-crm``) the way a live audio callback would: each call to :meth:`StreamingDenoiser.process` takes a block of samples (any length; 10-20 ms, a multiple of
-``hop_length``, in a real-time loop) and returns every output sample that is final. Its state:
+crm``) the way a live audio callback would: each call to :meth:`StreamingDenoiser.process`
+takes a block of samples (any length; 10-20 ms, a multiple of ``hop_length``, in a real-time
+loop) and returns every output sample that is final. Its state:
 
 - the STFT analysis buffer: the input samples not yet covered by a complete frame (starting
   with the ``n_fft // 2`` zeros of the offline STFT's ``center`` padding);
