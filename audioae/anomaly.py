@@ -37,7 +37,7 @@ Multichannel input is mixed to mono first. Long files are processed in windows o
 model's stride grid with a margin on each side (as :mod:`audioae.chunking` does for
 encoding), so chunked and whole-file frame errors agree within float rounding.
 
-Mask models (``model.output: mask``) are refused (:class:`audioae.pipeline.PipelineError`):
+Mask models (``model.output: mask`` or ``crm``) are refused (:class:`audioae.pipeline.PipelineError`):
 they "reconstruct" their input by masking it, so their error measures what the mask
 removes, not how well the model knows the sound.
 """

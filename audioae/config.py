@@ -34,8 +34,8 @@ from .bundled import RECIPES_DIR, is_bare_name
 FEATURE_KINDS = ("spectrogram", "log_magnitude", "log_mel")
 ARCHITECTURES = ("dense", "conv1d", "conv2d")
 BOTTLENECKS = ("deterministic", "sparse", "gaussian")
-OUTPUTS = ("features", "mask")
-RECONSTRUCTION_LOSSES = ("l1", "l2", "compressed_mse")
+OUTPUTS = ("features", "mask", "crm")
+RECONSTRUCTION_LOSSES = ("l1", "l2", "compressed_mse", "compressed_complex_mse")
 KL_SCHEDULES = ("linear", "cyclical")
 SHORT_CLIP_POLICIES = ("pad", "skip")
 NOISE_COLORS = ("white", "pink", "brown")
@@ -262,7 +262,9 @@ class ModelConfig:
     model's time downsampling); ``freq_strides`` the frequency factors of conv2d stages.
     ``context`` is the number of frames a dense model stacks into one vector (its time
     downsampling). ``output``: ``features`` predicts the features, ``mask`` a bounded mask
-    in [0, 1] over the input's linear magnitude (for denoising). ``dilations``: the conv1d
+    in [0, 1] over the input's linear magnitude (for denoising), ``crm`` a bounded complex
+    ratio mask over the input's complex STFT (phase-aware denoising; conv1d or dense, on
+    ``spectrogram`` or ``log_magnitude`` features; see :mod:`audioae.models.masks`). ``dilations``: the conv1d
     residual blocks' dilations, used in turn (``[1]``: none). ``causal``: conv1d only, with
     no ``strides``: every convolution pads on the left only, so the output at frame ``t``
     depends on input frames ``<= t`` (no look-ahead; what streaming needs).
@@ -308,6 +310,11 @@ class ModelConfig:
                 "model.causal: only the conv1d architecture with strides [] (full frame rate) "
                 f"is causal; got architecture {self.architecture!r}, strides {list(self.strides)}"
             )
+        if self.output == "crm" and self.architecture == "conv2d":
+            raise ConfigError(
+                "model.output: crm (a complex ratio mask) needs architecture conv1d or dense, "
+                "got conv2d"
+            )
         if self.architecture == "conv2d" and len(self.channels) < max(
             len(self.strides), len(self.freq_strides)
         ):
@@ -318,8 +325,13 @@ class ModelConfig:
 
     @property
     def predicts_mask(self) -> bool:
-        """The model predicts a mask over its input's magnitude (``output: mask``), not features."""
-        return self.output == "mask"
+        """The model predicts a mask over its input (``output: mask`` or ``crm``), not features."""
+        return self.output in ("mask", "crm")
+
+    @property
+    def complex_mask(self) -> bool:
+        """The mask is a complex ratio mask over the input's STFT (``output: crm``)."""
+        return self.output == "crm"
 
 
 @dataclass
@@ -328,7 +340,11 @@ class LossConfig:
 
     ``reconstruction``: ``l1``/``l2`` on the features, or ``compressed_mse``: the MSE of
     magnitudes raised to ``compression`` (Braun & Tashev 2021), see
-    :func:`audioae.losses.compressed_magnitude_mse`. ``si_sdr_weight`` (per dB) adds
+    :func:`audioae.losses.compressed_magnitude_mse`, or ``compressed_complex_mse``: Braun &
+    Tashev's full loss on the STFT of the denoised waveform against the clean one,
+    ``(1 - complex_mix)`` x the compressed magnitude MSE + ``complex_mix`` x the compressed
+    complex MSE (:func:`audioae.losses.compressed_complex_mse`; mask models on ``spectrogram``
+    or ``log_magnitude`` features with ``data.denoise``). ``si_sdr_weight`` (per dB) adds
     ``-SI-SDR`` of the waveform that denoising produces (mask models on ``spectrogram`` or
     ``log_magnitude`` features: the masked noisy STFT inverted with the noisy phase);
     ``snr_weight`` adds ``-SNR`` of the same waveform (not scale-invariant: keeps the level).
@@ -342,6 +358,7 @@ class LossConfig:
 
     reconstruction: str = "l1"
     compression: float = 0.3
+    complex_mix: float = 0.3
     spectral_convergence_weight: float = 0.0
     si_sdr_weight: float = 0.0
     snr_weight: float = 0.0
@@ -359,6 +376,7 @@ class LossConfig:
         _choice("loss.kl_schedule", self.kl_schedule, KL_SCHEDULES)
         if not 0.0 < self.compression <= 1.0:
             raise ConfigError(f"loss.compression: must be in (0, 1], got {self.compression}")
+        _fraction("loss.complex_mix", self.complex_mix)
         for key in (
             "spectral_convergence_weight",
             "si_sdr_weight",
@@ -745,15 +763,25 @@ class Config:
                 f"data.batch_size x data.segment_seconds: {self.data.batch_size} x {segment} samples "
                 f"is more than {MAX_BATCH_SAMPLES} samples per batch"
             )
+        linear = self.features.kind in ("spectrogram", "log_magnitude")
+        if self.model.complex_mask and not linear:
+            raise ConfigError(
+                "model.output: crm (a complex ratio mask over the STFT) needs features.kind "
+                f"spectrogram or log_magnitude, got {self.features.kind!r}"
+            )
         waveform_weights = self.loss.si_sdr_weight + self.loss.snr_weight
-        if waveform_weights > 0 and not (
-            self.model.predicts_mask
-            and self.data.denoise
-            and self.features.kind in ("spectrogram", "log_magnitude")
-        ):
+        if waveform_weights > 0 and not (self.model.predicts_mask and self.data.denoise and linear):
             raise ConfigError(
                 "loss.si_sdr_weight/snr_weight: need a denoising mask model on linear-frequency features "
-                "(model.output=mask, data.denoise=true, features.kind spectrogram or log_magnitude)"
+                "(model.output=mask or crm, data.denoise=true, features.kind spectrogram or log_magnitude)"
+            )
+        if self.loss.reconstruction == "compressed_complex_mse" and not (
+            self.model.predicts_mask and self.data.denoise and linear
+        ):
+            raise ConfigError(
+                "loss.reconstruction: compressed_complex_mse needs a denoising mask model on "
+                "linear-frequency features (model.output=mask or crm, data.denoise=true, "
+                "features.kind spectrogram or log_magnitude)"
             )
 
     @property

@@ -31,6 +31,7 @@ __all__ = [
     "spectrogram",
     "log_compress",
     "log_decompress",
+    "apply_complex_mask",
     "mel_filterbank",
     "mel_to_linear",
     "griffin_lim",
@@ -357,6 +358,41 @@ def log_compress(mag: Tensor, eps: float) -> Tensor:
 def log_decompress(x: Tensor, eps: float) -> Tensor:
     """Exact inverse of :func:`log_compress`: ``max(exp(x) - eps, 0)``; any shape."""
     return (torch.exp(x) - eps).clamp_min(0.0)
+
+
+def apply_complex_mask(spec: Tensor, mask: Tensor, wet: float = 1.0) -> Tensor:
+    """The complex STFT ``spec`` times a complex ratio mask: ``(wet * mask + 1 - wet) * spec``.
+
+    Complex ratio masking (Williamson, Wang & Wang 2016): the mask scales each bin's magnitude
+    and rotates its phase, so ``ISTFT`` of the result is the denoised waveform. ``wet`` blends
+    the mask with the identity (1 = the masked spectrum, 0 = ``spec``), i.e. the output
+    spectra are blended linearly.
+
+    Args:
+        spec: complex ``(..., n_freq, frames)``.
+        mask: complex (or real) ``(..., n_freq, frames)``, broadcastable to ``spec``.
+        wet: blend in [0, 1].
+
+    Returns:
+        Complex ``(..., n_freq, frames)`` (the broadcast shape).
+
+    Raises:
+        ValueError: ``spec`` is not complex, the shapes do not broadcast, or ``wet`` is
+            outside [0, 1].
+    """
+    if not spec.is_complex():
+        raise ValueError(f"spec must be a complex STFT, got {spec.dtype}")
+    try:
+        torch.broadcast_shapes(spec.shape, mask.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask {tuple(mask.shape)} does not broadcast to spec {tuple(spec.shape)}"
+        ) from None
+    if not 0.0 <= wet <= 1.0:
+        raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    if wet != 1.0:
+        mask = wet * mask + (1.0 - wet)
+    return spec * mask
 
 
 @functools.lru_cache(maxsize=32)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
+from .functional import apply_complex_mask
 from .phase import PhaseReconstructor, learned_methods
 
 PHASE_MODES = ("noisy", "griffin-lim")
@@ -275,14 +276,14 @@ class Pipeline:
         if task == "denoise" and not self.model.predicts_mask:
             raise PipelineError(
                 f"model {self.config.name!r} is {self.purpose}, not a denoiser; denoise needs a "
-                "model trained with the denoise recipe (model.output: mask)"
+                "model trained with a denoise recipe (model.output: mask or crm)"
             )
 
     def require_latent_decoder(self, what: str) -> None:
         if self.model.predicts_mask:
             raise PipelineError(
                 f"{what} needs a model that decodes features from a latent alone; this model predicts a mask "
-                f"over its input (model.output: mask), so it can denoise and reconstruct but not {what}"
+                f"over its input (model.output: {self.config.model.output}), so it can denoise and reconstruct but not {what}"
             )
 
     def num_latent_frames(self, length: int) -> int:
@@ -387,6 +388,13 @@ class Pipeline:
         )
         return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
 
+    def _denoised_spectrum(self, x: torch.Tensor, wet: float) -> torch.Tensor:
+        """Complex-mask models: ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
+        (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``."""
+        spec = self.frontend.stft(x)
+        mask = self.model(self.frontend.from_magnitude(spec.abs())).mask
+        return apply_complex_mask(spec, mask, wet)
+
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
         for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`)."""
@@ -403,6 +411,11 @@ class Pipeline:
         the same samples of whole-signal :meth:`denoise` (float rounding). Returns ``(channels, n)``.
         """
         x = self._prepare(x)
+        if self.model.complex_mask:  # the masked STFT carries its own phase
+            est = self._denoised_spectrum(x, wet)
+            if phase == "noisy":
+                return self.frontend.stft_params.istft(est, self.frontend.window, x.shape[-1])
+            return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)
         spec, mag = self._denoised_magnitude(x, wet)
         if phase == "noisy":
             return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
@@ -424,9 +437,12 @@ class Pipeline:
         Args:
             phase: ``"noisy"`` combines the clean magnitude with the noisy phase (ISTFT with a
                 kept phase; chunked output equals whole-file output within float rounding);
+                for a complex-mask model (``model.output: crm``) it inverts the masked STFT
+                ``M * STFT(wav)``, whose phase is the noisy one rotated by the mask;
                 ``"griffin-lim"`` (or with a decoder ``learned``, ``learned+griffin-lim``)
-                estimates a new phase.
-            wet: blend in the magnitude domain, 1 = fully denoised, 0 = the input.
+                estimates a new phase for the denoised magnitude.
+            wet: blend in the magnitude domain, 1 = fully denoised, 0 = the input (a complex
+                mask blends the spectra: ``wet * M + 1 - wet``).
 
         Raises:
             ValueError: unknown ``phase`` or ``wet`` outside [0, 1].

@@ -1,9 +1,10 @@
 """Real-time denoising with a causal model: blocks of samples in, denoised samples out, with state.
 
 :class:`StreamingDenoiser` runs a causal mask model (``model.causal: true``, e.g.
-``recipes/denoise_stream.yaml``) the way a live audio callback would: each call to
-:meth:`StreamingDenoiser.process` takes a block of samples (any length; 10-20 ms, a multiple of
-``hop_length``, in a real-time loop) and returns every output sample that is final. Its state:
+``recipes/denoise_stream.yaml``; a magnitude mask, or a complex ratio mask with ``output:
+crm``) the way a live audio callback would: each call to :meth:`StreamingDenoiser.process`
+takes a block of samples (any length; 10-20 ms, a multiple of ``hop_length``, in a real-time
+loop) and returns every output sample that is final. Its state:
 
 - the STFT analysis buffer: the input samples not yet covered by a complete frame (starting
   with the ``n_fft // 2`` zeros of the offline STFT's ``center`` padding);
@@ -39,7 +40,9 @@ import copy
 import torch
 from torch import nn
 
+from .functional import apply_complex_mask
 from .models.layers import CausalConv1d, streaming_copy
+from .models.masks import mask_from_logits
 from .pipeline import Pipeline, PipelineError
 from .streaming_layers import PackedMaskNet, pack_mask_model
 
@@ -47,7 +50,8 @@ __all__ = ["StreamingDenoiser", "is_causal"]
 
 
 def is_causal(pipe: Pipeline) -> bool:
-    """True when the pipeline's model is a causal mask model (``model.causal`` and ``output: mask``)."""
+    """True when the pipeline's model is a causal mask model (``model.causal`` and ``output:
+    mask`` or ``crm``)."""
     return bool(getattr(pipe.config.model, "causal", False)) and bool(pipe.model.predicts_mask)
 
 
@@ -75,7 +79,8 @@ class StreamingDenoiser:
     Args:
         pipe: a :class:`~audioae.pipeline.Pipeline` holding a causal mask model.
         channels: channels of the blocks (each is denoised on its own).
-        wet: magnitude blend as in :meth:`Pipeline.denoise`, 1 = fully denoised.
+        wet: blend as in :meth:`Pipeline.denoise`, 1 = fully denoised (magnitudes, or for a
+            complex mask the spectra).
         packed: run the model packed (:mod:`audioae.streaming_layers`, several times faster)
             when its layers allow; False runs the model's own modules layer by layer (the
             reference; the output is the same within float rounding).
@@ -210,19 +215,32 @@ class StreamingDenoiser:
             raise ValueError("block contains NaN or Inf samples")
         return block.to(self.device)
 
-    def _clean_magnitude(self, noisy_mag: torch.Tensor) -> torch.Tensor:
-        """``(channels, n_freq, frames)`` noisy magnitude -> the model's clean magnitude."""
-        front = self.pipe.frontend
-        features = front.from_magnitude(noisy_mag)  # (c, n_bins, k)
+    def _mask(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``(channels, n_bins, frames)`` -> the model's mask, same shape (real in
+        [0, 1], or complex for a complex-mask model)."""
         if self._net is None:
-            return front.to_magnitude(self.model(features).reconstruction)
+            return self.model(features).mask
         logits = [
             self._net.step(features[..., i : i + self._net.max_frames].permute(2, 0, 1))
             for i in range(0, features.shape[-1], self._net.max_frames)
         ]
-        raw = logits[0] if len(logits) == 1 else torch.cat(logits)  # (k, c, n_bins)
-        mask = torch.sigmoid(raw).permute(1, 2, 0)
-        return front.to_magnitude(front.apply_mask(features, mask))
+        raw = logits[0] if len(logits) == 1 else torch.cat(logits)  # (k, c, n_out)
+        model = self.pipe.model
+        return mask_from_logits(raw.permute(1, 2, 0), model.n_bins, model.complex_mask)
+
+    def _denoise_spectrum(self, spec: torch.Tensor) -> torch.Tensor:
+        """Noisy STFT frames ``(channels, frames, n_freq)`` -> denoised ones, same shape: the
+        masked magnitude with the noisy phase, or the complex-masked STFT."""
+        front = self.pipe.frontend
+        noisy_mag = spec.abs()
+        features = front.from_magnitude(noisy_mag.transpose(-1, -2))  # (c, n_bins, k)
+        mask = self._mask(features)
+        if mask.is_complex():
+            return apply_complex_mask(spec, mask.transpose(-1, -2), self.wet)
+        mag = front.to_magnitude(front.apply_mask(features, mask)).transpose(-1, -2)
+        if self.wet != 1.0:
+            mag = self.wet * mag + (1.0 - self.wet) * noisy_mag
+        return torch.polar(mag.contiguous(), spec.angle())  # the FFTs are fastest on rows
 
     def _run_frames(self, count: int) -> torch.Tensor:
         """Analyse, mask and overlap-add the next ``count >= 1`` frames of ``_pending``;
@@ -231,11 +249,7 @@ class StreamingDenoiser:
         n_fft, hop = self.n_fft, self.hop_length
         frames = self._pending[:, : (count - 1) * hop + n_fft].unfold(-1, n_fft, hop)
         spec = torch.fft.rfft(frames * self._window, dim=-1)  # (c, k, n_freq)
-        noisy_mag = spec.abs()
-        mag = self._clean_magnitude(noisy_mag.transpose(-1, -2)).transpose(-1, -2)
-        if self.wet != 1.0:
-            mag = self.wet * mag + (1.0 - self.wet) * noisy_mag
-        clean = torch.polar(mag.contiguous(), spec.angle())  # the FFTs are fastest on rows
+        clean = self._denoise_spectrum(spec)
         out = torch.fft.irfft(clean, n=n_fft, dim=-1) * self._synthesis_window  # (c, k, n_fft)
         ola = out.new_zeros(self.channels, (count - 1) * hop + n_fft)
         ola[:, : self._tail.shape[-1]] = self._tail

@@ -312,7 +312,9 @@ class PackedMaskNet:
         self._filled = 0
 
     def step(self, features: torch.Tensor) -> torch.Tensor:
-        """The last layer's outputs (mask logits) for the next frames.
+        """The last layer's outputs (mask logits) for the next frames: ``n_out = n_bins``
+        for a magnitude mask, ``2 * n_bins`` (real parts, then imaginary parts) for a complex
+        one; :func:`audioae.models.masks.mask_from_logits` turns them into the mask.
 
         Args:
             features: ``(frames, channels, n_bins)`` time-major, ``1 <= frames <=

@@ -49,6 +49,7 @@ from .checkpoint_io import SafeCheckpointIO
 from .config import Config, ConfigError, TrainingConfig, config_from_dict
 from .data import Datasets, EpochSampler, GroupedBatches, build_datasets, shutdown_workers
 from .features import build_frontend
+from .functional import apply_complex_mask
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
@@ -105,10 +106,14 @@ class AutoEncoderModule(L.LightningModule):
             return self.frontend(wav.float())
 
     def _masked_waveform(self, noisy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``ISTFT(mask * |STFT(noisy)|, noisy phase)`` ``(batch, time)``: what denoising
-        outputs (the kept-phase method of :mod:`audioae.phase`)."""
+        """What denoising outputs ``(batch, time)``: ``ISTFT(mask * |STFT(noisy)|, noisy
+        phase)`` (the kept-phase method of :mod:`audioae.phase`) for a magnitude mask,
+        ``ISTFT(mask * STFT(noisy))`` for a complex one."""
         with torch.autocast(self.device.type, enabled=False):
             spec = self.frontend.stft(noisy.float())
+            if mask.is_complex():
+                est = apply_complex_mask(spec, mask)
+                return self.frontend.stft_params.istft(est, self.frontend.window, noisy.shape[-1])
             return self.phase.from_magnitude(
                 mask.float() * spec.abs(), noisy.shape[-1], spec, method="kept-phase"
             )
@@ -123,9 +128,14 @@ class AutoEncoderModule(L.LightningModule):
         target = self.features(clean)
         inputs = target if noisy is clean else self.features(noisy)
         output = self.model(inputs)
-        waveforms = None
-        if self.cfg.loss.si_sdr_weight > 0 or self.cfg.loss.snr_weight > 0:
+        waveforms = spectra = None
+        loss = self.cfg.loss
+        complex_loss = loss.reconstruction == "compressed_complex_mse"
+        if loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss:
             waveforms = (self._masked_waveform(noisy, output.mask), clean.float())
+        if complex_loss:
+            with torch.autocast(self.device.type, enabled=False):
+                spectra = (self.frontend.stft(waveforms[0]), self.frontend.stft(waveforms[1]))
         result = compute_loss(
             output,
             target,
@@ -134,6 +144,7 @@ class AutoEncoderModule(L.LightningModule):
             to_magnitude=self.frontend.to_magnitude,
             bin_magnitude=self.frontend.bin_magnitude,
             waveforms=waveforms,
+            spectra=spectra,
         )
         return inputs, target, output, result
 
@@ -181,15 +192,17 @@ class AutoEncoderModule(L.LightningModule):
             if name != "total":
                 self.log(f"val/{name}", value.float(), sync_dist=True, batch_size=batch_size)
         if batch_idx == 0 and not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self._log_examples(batch, output.reconstruction)
+            self._log_examples(batch, output.reconstruction, output.mask)
         return result.total
 
     @torch.no_grad()
-    def _log_examples(self, batch, reconstruction: torch.Tensor) -> None:
+    def _log_examples(
+        self, batch, reconstruction: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> None:
         """Audio and spectrogram images of the first examples of a validation batch.
 
         Waveforms come from Griffin-Lim (``phase`` config), or for mask models from the
-        inverse STFT with the noisy input's phase.
+        inverse STFT with the noisy input's phase (a complex mask's: the masked STFT's phase).
         """
         count = min(self.cfg.training.audio_examples, reconstruction.shape[0])
         tb = self._tensorboard()
@@ -202,6 +215,8 @@ class AutoEncoderModule(L.LightningModule):
         reference = None
         if self.model.predicts_mask:  # a mask model keeps the noisy phase (as denoising does)
             reference = self.frontend.stft(noisy[:count].float())
+            if mask is not None and mask.is_complex():
+                reference = apply_complex_mask(reference, mask[:count])
         with torch.autocast(self.device.type, enabled=False):
             recon = self.phase(
                 reconstruction[:count].float(), length=length, reference_stft=reference

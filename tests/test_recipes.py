@@ -36,6 +36,7 @@ EXPECTED = {
     "conv2d_ae",
     "conv2d_vae",
     "denoise",
+    "denoise_crm",
     "codec",
     "vocoder",
 }

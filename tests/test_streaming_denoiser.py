@@ -81,13 +81,36 @@ def test_causal_config_refuses_strides_and_other_architectures():
     ],
 )
 def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, length, packed):
-    pipe = _pipe([], n_fft, hop)
+    _check_streaming_equals_offline(_pipe([], n_fft, hop), channels, length, packed)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize(
+    "n_fft, hop, channels, length, wet",
+    [
+        (512, 128, 1, 16000 + 77, 1.0),
+        (256, 64, 2, 5000, 0.6),
+        (512, 160, 1, 4000, 1.0),  # n_fft not a multiple of the hop
+    ],
+)
+def test_complex_mask_streaming_equals_offline(n_fft, hop, channels, length, wet, packed):
+    """A causal complex-ratio-mask model (``model.output: crm``) streams as it denoises
+    offline; packed, its last layer gives ``2 * n_bins`` logits."""
+    pipe = _pipe(["model.output=crm"], n_fft, hop)
+    assert pipe.model.complex_mask
+    _check_streaming_equals_offline(pipe, channels, length, packed, wet)
+
+
+def _check_streaming_equals_offline(
+    pipe: Pipeline, channels: int, length: int, packed: bool, wet: float = 1.0
+) -> None:
+    hop = pipe.hop_length
     torch.manual_seed(1)
     rng = random.Random(length)
     t = torch.arange(length) / 16000
     x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
-    offline = pipe.denoise(x)
-    stream = StreamingDenoiser(pipe, channels=channels, packed=packed)
+    offline = pipe.denoise(x, wet=wet)
+    stream = StreamingDenoiser(pipe, channels=channels, packed=packed, wet=wet)
     assert stream.packed == packed
     pieces, given = [], 0
     while given < length:  # block sizes that divide the hop, and many that do not
@@ -104,6 +127,7 @@ def test_streaming_equals_offline_for_random_block_sizes(n_fft, hop, channels, l
     assert streamed.shape == offline.shape
     assert (streamed - offline).abs().max().item() < TOLERANCE
     assert offline.abs().max().item() > 1e-3  # the comparison is not between silences
+    assert (offline - x).abs().max().item() > 1e-3  # the model does change the signal
     stream.reset()  # a second stream from the same object gives the same output
     again = torch.cat([stream.process(x), stream.flush()], dim=-1)
     assert (again - offline).abs().max().item() < TOLERANCE

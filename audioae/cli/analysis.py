@@ -63,7 +63,7 @@ def register(subparsers) -> None:
         "a CSV ranked by --score, most anomalous first. --reference DIR fits the statistics on a folder of normal audio and flags "
         "files scoring above the --quantile of the reference files' scores; "
         "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
-        "it. Multichannel input is mixed to mono. Mask models (model.output: mask) are refused.",
+        "it. Multichannel input is mixed to mono. Mask models (model.output: mask or crm) are refused.",
         examples=[
             "audioae anomaly codec new/ -o scores.csv --reference normal/",
             "audioae anomaly codec normal/ -o ref.csv --reference normal/ --save-reference stats.json",

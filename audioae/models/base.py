@@ -4,7 +4,9 @@
 the last frame) and crops the output back, so output frames equal input frames for any input
 length (the pad-then-crop contract of e.g. the DAC codec). Mask models predict a sigmoid mask
 over the input's linear magnitude instead of the features; the model's front-end applies it
-(:meth:`audioae.features.FrontEnd.apply_mask`).
+(:meth:`audioae.features.FrontEnd.apply_mask`). Complex-mask models (``model.output: crm``)
+predict a complex ratio mask over the input's STFT (:mod:`.masks`); their reconstruction is
+the features of the masked magnitude ``|M| |X|`` (= ``|M X|``), so feature-space losses apply.
 
 Features are standardised by a fixed per-bin affine map before the encoder (and the decoder's
 output mapped back): ``(x - shift) / scale``. It is the same for every clip (never per-clip
@@ -25,6 +27,7 @@ from torch import nn
 from ..features import FrontEnd
 from .bottleneck import Bottleneck, BottleneckOutput, Latent
 from .layers import pad_to_multiple
+from .masks import mask_from_logits
 
 
 @dataclass
@@ -39,8 +42,9 @@ class AEOutput:
             :func:`audioae.losses.compute_loss` for the reduction); None unless Gaussian.
         activations: sparse-bottleneck activations in (0, 1), ``(batch, latent_dim,
             latent_frames)``, for the sparsity penalties; None for other bottlenecks.
-        mask: the predicted mask in [0, 1], ``(batch, n_bins, frames)``, for
-            ``output="mask"`` models; None otherwise.
+        mask: the predicted mask ``(batch, n_bins, frames)``: real in [0, 1] for
+            ``output="mask"`` models, complex (``|mask| <= masks.CRM_BOUND``) for
+            ``output="crm"`` models; None otherwise.
     """
 
     reconstruction: torch.Tensor
@@ -70,6 +74,11 @@ class AutoEncoder(nn.Module):
         time_downsampling: frames per latent frame.
         predicts_mask: the decoder predicts a mask over the input's linear magnitude
             (``ModelConfig.predicts_mask``) instead of the features.
+        complex_mask: the mask is a complex ratio mask (``ModelConfig.complex_mask``): the
+            decoder outputs ``2 * n_bins`` channels (real parts, then imaginary parts).
+
+    Raises:
+        ValueError: ``complex_mask`` without ``predicts_mask``.
     """
 
     def __init__(
@@ -81,14 +90,18 @@ class AutoEncoder(nn.Module):
         frontend: FrontEnd,
         time_downsampling: int,
         predicts_mask: bool = False,
+        complex_mask: bool = False,
     ) -> None:
         super().__init__()
+        if complex_mask and not predicts_mask:
+            raise ValueError("complex_mask needs predicts_mask")
         self.encoder = encoder
         self.bottleneck = bottleneck
         self.decoder = decoder
         self.frontend = frontend
         self._time_downsampling = time_downsampling
         self.predicts_mask = predicts_mask
+        self.complex_mask = complex_mask
         n_bins = frontend.n_bins
         shift, scale = frontend.default_normalization()
         self.register_buffer("feature_shift", torch.full((1, n_bins, 1), shift))
@@ -206,14 +219,15 @@ class AutoEncoder(nn.Module):
         return self.decoder(latent)[..., : full if frames is None else frames]
 
     def decode_mask(self, latent: torch.Tensor, frames: int | None = None) -> torch.Tensor:
-        """Mask models: the mask ``(batch, n_bins, frames)`` in [0, 1] for a latent.
+        """Mask models: the mask ``(batch, n_bins, frames)`` for a latent, in [0, 1] or
+        complex for ``output="crm"`` (:func:`.masks.mask_from_logits`).
 
         Raises:
             ValueError: the model predicts features, or wrong shapes/frames.
         """
         if not self.predicts_mask:
-            raise ValueError("decode_mask needs a model with output='mask'")
-        return torch.sigmoid(self._decode_raw(latent, frames))
+            raise ValueError("decode_mask needs a model with output='mask' or 'crm'")
+        return mask_from_logits(self._decode_raw(latent, frames), self.n_bins, self.complex_mask)
 
     def decode(
         self,
@@ -240,7 +254,9 @@ class AutoEncoder(nn.Module):
         """
         if not self.predicts_mask:
             if input_features is not None:
-                raise ValueError("input_features is only used by mask models (model.output='mask')")
+                raise ValueError(
+                    "input_features is only used by mask models (model.output='mask' or 'crm')"
+                )
             return self._decode_raw(latent, frames) * self.feature_scale + self.feature_shift
         if input_features is None:
             raise ValueError("a mask model decodes a mask: pass the input_features it applies to")
@@ -250,7 +266,7 @@ class AutoEncoder(nn.Module):
             raise ValueError(
                 f"mask shape {tuple(mask.shape)} != features shape {tuple(input_features.shape)}"
             )
-        return self.frontend.apply_mask(input_features, mask)
+        return self.frontend.apply_mask(input_features, mask.abs() if mask.is_complex() else mask)
 
     def forward(self, features: torch.Tensor, sample_posterior: bool | None = None) -> AEOutput:
         """Encode and decode features ``(batch, n_bins, frames)``; output has the same shape.
@@ -267,10 +283,11 @@ class AutoEncoder(nn.Module):
         """
         out = self._bottleneck(features, sample_posterior)
         frames = features.shape[-1]
-        raw = self._decode_raw(out.latent.sample, frames)  # (batch, n_bins, frames)
-        mask = None
-        reconstruction = raw * self.feature_scale + self.feature_shift
-        if self.predicts_mask:
-            mask = torch.sigmoid(raw)
-            reconstruction = self.frontend.apply_mask(features, mask)
+        raw = self._decode_raw(out.latent.sample, frames)  # (batch, n_out, frames)
+        if not self.predicts_mask:
+            reconstruction = raw * self.feature_scale + self.feature_shift
+            return AEOutput(reconstruction, out.latent, out.kl, out.activations)
+        mask = mask_from_logits(raw, self.n_bins, self.complex_mask)  # (batch, n_bins, frames)
+        gain = mask.abs().to(features.dtype) if self.complex_mask else mask  # |M X| = |M| |X|
+        reconstruction = self.frontend.apply_mask(features, gain)
         return AEOutput(reconstruction, out.latent, out.kl, out.activations, mask)

@@ -56,9 +56,10 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
     n_bins = frontend.n_bins
     _check(model_cfg, n_bins)
     c = model_cfg
+    n_out = 2 * n_bins if c.complex_mask else n_bins  # a complex mask: real and imaginary parts
     if c.architecture == "dense":
         encoder = DenseEncoder(n_bins, c.hidden_dim, c.context, c.n_res_blocks)
-        decoder = DenseDecoder(n_bins, c.latent_dim, c.hidden_dim, c.context, c.n_res_blocks)
+        decoder = DenseDecoder(n_out, c.latent_dim, c.hidden_dim, c.context, c.n_res_blocks)
         time_downsampling = c.context
     elif c.architecture == "conv1d":
         encoder = Conv1dEncoder(
@@ -71,7 +72,7 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
             causal=c.causal,
         )
         decoder = Conv1dDecoder(
-            n_bins,
+            n_out,
             c.latent_dim,
             c.hidden_dim,
             c.strides,
@@ -111,4 +112,5 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
         frontend=frontend,
         time_downsampling=time_downsampling,
         predicts_mask=c.predicts_mask,
+        complex_mask=c.complex_mask,
     )
