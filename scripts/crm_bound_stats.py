@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How large does a complex ratio mask need to be? The numbers behind ``models.masks.CRM_BOUND``.
 
-Mixes random bundled speech clips (``data/speech``) with random bundled noises (``data/noise``)
+Mixes random bundled *train-split* speech clips with random train-split noises (``data/splits.yaml``)
 at 0, 5 and 10 dB SNR (40 mixtures each, seeded) and, on the STFT of the recipes (n_fft 512,
 hop 128 at 16 kHz), prints:
 
@@ -22,6 +22,7 @@ import torch
 
 from audioae.audio import load_audio
 from audioae.augment import mix_at_snr
+from audioae.demo import load_splits
 from audioae.features import LogMagnitude
 from audioae.functional import StftParams, apply_complex_mask
 
@@ -42,8 +43,9 @@ def _append_sdr(
 def main() -> None:
     torch.set_num_threads(1)
     front = LogMagnitude(16000, StftParams(512, 128))
-    speech = sorted(DATA.glob("speech/**/*.flac"))
-    noise = sorted(DATA.glob("noise/**/*.flac"))
+    splits = load_splits(DATA)  # the train split only: the held-out files stay unheard
+    speech = sorted(splits["speech"]["train"])
+    noise = sorted(splits["noise"]["train"])
     rng, gen = random.Random(0), torch.Generator().manual_seed(0)
     for snr in (0.0, 5.0, 10.0):
         above = dict.fromkeys(BOUNDS, 0.0)

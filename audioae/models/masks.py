@@ -15,11 +15,11 @@ streaming path (:mod:`audioae.streaming_layers`) and any other caller.
 
   ``CRM_BOUND`` is 2 rather than DCCRN's 1: the ideal mask ``S / Y`` exceeds 1 in magnitude
   wherever the noise partly cancels the speech (noise and speech in opposite phase).
-  Measured on the bundled speech and noise (``scripts/crm_bound_stats.py``: 40 mixtures per
-  SNR, n_fft 512, hop 128): at 0 / 5 / 10 dB SNR, 45-50 % of the clean energy lies in bins
-  with ``|S / Y| > 1`` but only 1.1 / 0.5 / 0.2 % in bins with ``|S / Y| > 2``; the ideal
+  Measured on the bundled train-split speech and noise (``scripts/crm_bound_stats.py``: 40 mixtures per
+  SNR, n_fft 512, hop 128): at 0 / 5 / 10 dB SNR, 47-49 % of the clean energy lies in bins
+  with ``|S / Y| > 1`` but only 1.0 / 0.4 / 0.2 % in bins with ``|S / Y| > 2``; the ideal
   mask clipped to ``|M| <= 1`` reconstructs the clean speech at 23 / 25 / 28 dB SDR, clipped
-  to 2 at 35 / 37 / 42 dB (the ideal magnitude mask with the noisy phase: 13 / 16 / 20 dB).
+  to 2 at 35 / 38 / 41 dB (the ideal magnitude mask with the noisy phase: 13 / 16 / 20 dB).
   A bound of 2 thus covers nearly every bin, yet limits how much an unsure model can amplify
   (Williamson et al. compress each part to [-10, 10] instead). ``CRM_OFFSET = 2 atanh(1 / 2)``
   makes zero logits the identity mask (``M = 1``), so an untrained model, whose last layer
