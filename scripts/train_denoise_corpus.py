@@ -63,8 +63,22 @@ def held_out_noise(noise_root: Path, fraction: float = VAL_NOISE_FRACTION) -> se
     return held
 
 
-def build_folders(corpus: Path, data: Path, work: Path) -> dict[str, Path]:
+def balance_factors(counts: dict[str, int]) -> dict[str, int]:
+    """How many links per file each noise group gets so that every group is drawn about as
+    often as the largest: ``round(max(counts) / count)``, at least 1."""
+    largest = max(counts.values())
+    return {group: max(1, round(largest / n)) for group, n in counts.items() if n}
+
+
+def build_folders(
+    corpus: Path, data: Path, work: Path, balance_noise: bool = False
+) -> dict[str, Path]:
     """Link the training and validation folders under ``work``; returns their paths.
+
+    With ``balance_noise`` the training noise of each group (every corpus category and the
+    bundled train noise) is linked :func:`balance_factors` times (``NAME.rK.flac``), since the
+    loader draws noise files uniformly: without it the corpus's many short effects (impulsive,
+    tonal, music: about 70 % of the files) crowd out the stationary noises and babble.
 
     Raises:
         FileNotFoundError: the corpus has no ``speech`` or ``noise`` folder.
@@ -91,11 +105,21 @@ def build_folders(corpus: Path, data: Path, work: Path) -> dict[str, Path]:
     for f in find_audio_files(corpus / "speech"):
         _link(f, folders["speech"] / "corpus" / f.relative_to(corpus / "speech"))
     held = held_out_noise(corpus / "noise")
+    groups: dict[str, list[tuple[Path, Path]]] = {"bundled": []}
     for f in find_audio_files(corpus / "noise"):
-        target = folders["val_noise"] if f in held else folders["noise"] / "corpus"
-        _link(f, target / f.relative_to(corpus / "noise"))
+        rel = f.relative_to(corpus / "noise")
+        if f in held:
+            _link(f, folders["val_noise"] / rel)
+        else:
+            groups.setdefault(rel.parts[0], []).append((f, folders["noise"] / "corpus" / rel))
     for f in splits["noise"]["train"]:
-        _link(f, folders["noise"] / "bundled" / f.name)
+        groups["bundled"].append((f, folders["noise"] / "bundled" / f.name))
+    factors = balance_factors({g: len(v) for g, v in groups.items()}) if balance_noise else {}
+    for group, files in groups.items():
+        for src, dst in files:
+            _link(src, dst)
+            for k in range(1, factors.get(group, 1)):
+                _link(src, dst.with_name(f"{dst.stem}.r{k}{dst.suffix}"))
     return folders
 
 
@@ -111,12 +135,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
     parser.add_argument("--resume", action="store_true", help="resume WORK/run's last checkpoint")
+    parser.add_argument(
+        "--balance-noise",
+        action="store_true",
+        help="draw every noise category about equally often (see build_folders)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from audioae.training import train
 
     started = time.perf_counter()
-    folders = build_folders(args.corpus, args.data, args.work)
+    folders = build_folders(args.corpus, args.data, args.work, args.balance_noise)
     counts = {k: sum(1 for _ in find_audio_files(v)) for k, v in folders.items()}
     print("files: " + ", ".join(f"{k} {n}" for k, n in counts.items()), flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)
