@@ -30,15 +30,21 @@ def _child_pids() -> set[int]:
     return pids
 
 
+def _tone_folder(tmp_path: Path) -> Path:
+    """Six 1 s sine clips (200-500 Hz) in ``tmp_path/data``."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(6):
+        sf.write(str(data / f"c{i}.wav"), sine(200.0 + 60 * i, 1.0, SR)[0], SR)
+    return data
+
+
 def test_train_with_workers_leaves_no_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from audioae.training import AutoEncoderModule, train
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(6):
-        sf.write(str(data / f"c{i}.wav"), sine(200.0 + 60 * i, 1.0, SR)[0], SR)
+    data = _tone_folder(tmp_path)
     workers: dict[int, multiprocessing.process.BaseProcess] = {}
     original = AutoEncoderModule.training_step
 
@@ -75,10 +81,7 @@ def test_train_that_fails_still_ends_its_workers(
 ) -> None:
     from audioae.training import AutoEncoderModule, train
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(6):
-        sf.write(str(data / f"c{i}.wav"), sine(200.0 + 60 * i, 1.0, SR)[0], SR)
+    data = _tone_folder(tmp_path)
     workers: list[int] = []
 
     def failing(self, batch, batch_idx):
