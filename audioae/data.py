@@ -521,8 +521,9 @@ def shutdown_workers(loader: DataLoader | GroupedBatches | None) -> None:
     feeder thread) before the iterator's ``__del__``, so the ``None`` that tells the worker to
     exit is queued behind the sentinel and never sent; torch then waits out
     ``join(timeout=5 s)`` for that worker before it sends SIGTERM. Called while the queues are
-    alive, the shutdown is a clean exit of every worker within milliseconds. Uses the DataLoader's ``_iterator`` (torch offers no public call; Lightning
-    does the same); a loader without workers, or None, is left as it is.
+    alive, the shutdown is a clean exit of every worker within milliseconds. Uses the
+    DataLoader's ``_iterator`` (torch offers no public call; Lightning does the same); a
+    loader without workers, or None, is left as it is.
     """
     inner = loader.loader if isinstance(loader, GroupedBatches) else loader
     iterator = getattr(inner, "_iterator", None)

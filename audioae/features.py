@@ -112,6 +112,11 @@ class FrontEnd(nn.Module, ABC):
         """Complex STFT ``(..., n_freq, frames)`` of ``wav (..., time)``."""
         return self.stft_params.stft(wav, self.window)
 
+    def istft(self, spec: Tensor, length: int | None = None) -> Tensor:
+        """Waveform ``(..., time)`` of a complex STFT ``spec (..., n_freq, frames)``, the
+        inverse of :meth:`stft` (``length`` samples; see :func:`audioae.functional.istft`)."""
+        return self.stft_params.istft(spec, self.window, length)
+
     def magnitude(self, wav: Tensor) -> Tensor:
         """Linear STFT magnitude ``(..., n_freq, frames)`` of ``wav (..., time)``."""
         return self.stft_params.spectrogram(wav, self.window)

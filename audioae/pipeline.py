@@ -414,7 +414,7 @@ class Pipeline:
         if self.model.complex_mask:  # the masked STFT carries its own phase
             est = self._denoised_spectrum(x, wet)
             if phase == "noisy":
-                return self.frontend.stft_params.istft(est, self.frontend.window, x.shape[-1])
+                return self.frontend.istft(est, x.shape[-1])
             return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)
         spec, mag = self._denoised_magnitude(x, wet)
         if phase == "noisy":

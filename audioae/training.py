@@ -113,7 +113,7 @@ class AutoEncoderModule(L.LightningModule):
             spec = self.frontend.stft(noisy.float())
             if mask.is_complex():
                 est = apply_complex_mask(spec, mask)
-                return self.frontend.stft_params.istft(est, self.frontend.window, noisy.shape[-1])
+                return self.frontend.istft(est, noisy.shape[-1])
             return self.phase.from_magnitude(
                 mask.float() * spec.abs(), noisy.shape[-1], spec, method="kept-phase"
             )
