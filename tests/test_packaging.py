@@ -156,8 +156,9 @@ def test_wheel_holds_the_code_recipes_models_and_demo_audio(wheel: Path) -> None
     assert {f"audioae/heldout/{f}" for f in needed} - names == set()
     assert "audioae/heldout/splits.yaml" in names and "audioae/heldout/licenses/GPL-2.txt" in names
     assert not any(n.startswith("audioae/heldout/models/") for n in names)  # no second copy
-    # models ~22 MB (three carry or are a learned decoder of ~3.5 MB) + held-out audio ~6 MB
-    assert wheel.stat().st_size < 30e6
+    # models ~27 MB (the codec 13.5 MB with its decoder; three carry or are a learned decoder of
+    # ~3.5 MB) + held-out audio ~6 MB: about 32 MB
+    assert wheel.stat().st_size < 36e6
 
 
 # data/manifest.csv's licence names -> SPDX identifiers (GPL-2: "version 2 dated June, 1991")

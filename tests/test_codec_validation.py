@@ -1,0 +1,68 @@
+"""The codec validation set: which corpus clips it takes, and a scored round trip."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import tiny_model_file
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.codec_validation import score_model, validation_clips  # noqa: E402
+
+FIELDS = ["file", "kind", "group", "source_sample_rate", "duration_s"]
+
+
+def _corpus(tmp_path: Path, rows: list[tuple[str, str, str, int, float]]) -> Path:
+    with (tmp_path / "manifest.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(FIELDS)
+        writer.writerows(rows)
+    return tmp_path
+
+
+def test_one_wide_band_clip_per_group_outside_the_training_languages(tmp_path: Path) -> None:
+    corpus = _corpus(
+        tmp_path,
+        [
+            ("speech/de/a/0.flac", "speech", "de/a", 44100, 3.0),
+            ("speech/de/a/1.flac", "speech", "de/a", 44100, 4.0),
+            ("speech/de/a/short.flac", "speech", "de/a", 44100, 1.5),  # under 2 s
+            ("speech/fr/b/0.flac", "speech", "fr/b", 22050, 5.0),
+            ("speech/fr/n/0.flac", "speech", "fr/n", 8000, 5.0),  # narrow-band
+            ("speech/cs/c/0.flac", "speech", "cs/c", 44100, 5.0),  # a training language
+            ("speech/nl/d/0.flac", "speech", "nl/d", 44100, 5.0),  # a training language
+            ("noise/babble/0.flac", "noise", "babble", 44100, 8.0),
+        ],
+    )
+    clips = validation_clips(corpus)
+    assert [g for g, _ in clips] == ["de/a", "fr/b"]
+    assert clips[0][1] in {corpus / "speech/de/a/0.flac", corpus / "speech/de/a/1.flac"}
+    assert clips == validation_clips(corpus)  # seeded: the same clips every run
+    assert validation_clips(corpus, seed=0) == clips
+
+
+def test_missing_manifest_names_the_script(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="build_corpus.py"):
+        validation_clips(tmp_path)
+
+
+def test_scores_a_tiny_codec_through_real_aae_round_trips(tmp_path: Path) -> None:
+    model = tiny_model_file(tmp_path / "tiny.safetensors")
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    wav = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.size)
+    sf.write(tmp_path / "a.wav", wav.astype(np.float32), 16000)
+    vocoder = ROOT / "data/models/vocoder.safetensors"
+    rows = score_model(model, [("x/y", tmp_path / "a.wav")], [4, 6], vocoder)
+    assert set(rows) == {"unquantised", "4 bits", "6 bits"}
+    assert rows["4 bits"]["kbps"] < rows["6 bits"]["kbps"]
+    for r in rows.values():
+        assert 1.0 <= r["pesq"] <= 4.7 and r["log_mel_l1"] > 0
