@@ -100,22 +100,28 @@ def scores(est: torch.Tensor, ref: torch.Tensor, frontend, speech: bool) -> dict
     return out
 
 
+def aae_round_trip(codec, latent: torch.Tensor, length: int, bits: int) -> tuple[torch.Tensor, int]:
+    """``latent`` of a mono clip of ``length`` samples written to ``.aae`` bytes at ``bits`` and
+    read back (what `audioae encode` / `decode` give): ``(decoded latent, bytes written)``."""
+    from audioae.codec import decode_latent, encode_latent
+
+    data = encode_latent(
+        latent.cpu(),
+        bits=bits,
+        model_hash=codec.model_hash,
+        sample_rate=SAMPLE_RATE,
+        length=length,
+        channels=1,
+    )
+    return torch.as_tensor(decode_latent(data, model_hash=codec.model_hash).latent), len(data)
+
+
 def codec_features(codec, wav: torch.Tensor, frames: int, bits: int | None) -> torch.Tensor:
     """The codec's decoded features of ``wav (1, time)``: from the latent as it is, or after a
     real ``.aae`` round trip at ``bits`` (what `audioae encode` / `decode` give)."""
     latent = codec.encode(wav)
     if bits is not None:
-        from audioae.codec import decode_latent, encode_latent
-
-        data = encode_latent(
-            latent.cpu(),
-            bits=bits,
-            model_hash=codec.model_hash,
-            sample_rate=SAMPLE_RATE,
-            length=wav.shape[-1],
-            channels=1,
-        )
-        latent = torch.as_tensor(decode_latent(data, model_hash=codec.model_hash).latent)
+        latent = aae_round_trip(codec, latent, wav.shape[-1], bits)[0]
     return codec._decode_features(latent.float(), frames)
 
 

@@ -35,14 +35,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from audioae.audio import load_audio  # noqa: E402
-from audioae.codec import decode_latent, encode_latent  # noqa: E402
 from audioae.config import PhaseConfig  # noqa: E402
 from audioae.metrics import log_mel_l1, pesq_wb  # noqa: E402
 from audioae.modelfile import VocoderMismatchError  # noqa: E402
 from audioae.phase import PhaseReconstructor, learned_methods  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
+from benchmarks.bench_vocoder import SAMPLE_RATE, aae_round_trip  # noqa: E402
 
-SAMPLE_RATE = 16000
 CLIP_SECONDS = 6.0
 MIN_SECONDS = 2.0
 LEFT_OUT_LANGUAGES = ("cs", "nl")  # the bundled training voices' languages the corpus repeats
@@ -108,17 +107,9 @@ def score_model(
         for b in [None, *bits]:
             name, coded = "unquantised", latent
             if b is not None:
-                data = encode_latent(
-                    latent.cpu(),
-                    bits=b,
-                    model_hash=pipe.model_hash,
-                    sample_rate=SAMPLE_RATE,
-                    length=length,
-                    channels=1,
-                )
-                coded = torch.as_tensor(decode_latent(data, model_hash=pipe.model_hash).latent)
+                coded, num_bytes = aae_round_trip(pipe, latent, length, b)
                 name = f"{b} bits"
-                rows[name]["kbps"].append(len(data) * 8 / (length / SAMPLE_RATE) / 1000)
+                rows[name]["kbps"].append(num_bytes * 8 / (length / SAMPLE_RATE) / 1000)
             features = pipe._decode_features(coded.float(), frames)
             out = reconstructor(features, length, method=method).reshape(1, -1)[:, :length]
             rows[name]["pesq"].append(float(pesq_wb(out, wav, SAMPLE_RATE)))
