@@ -103,7 +103,7 @@ def score_model(
         wav = load_audio(path, sample_rate=SAMPLE_RATE)[0][:1, : int(CLIP_SECONDS * SAMPLE_RATE)]
         length = wav.shape[-1]
         latent = pipe.encode(wav)
-        frames = pipe.frontend(wav).shape[-1]
+        frames = pipe.frontend.num_frames(length)
         for b in [None, *bits]:
             name, coded = "unquantised", latent
             if b is not None:
