@@ -105,12 +105,16 @@ class AutoEncoderModule(L.LightningModule):
         with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
             return self.frontend(wav.float())
 
-    def _masked_waveform(self, noisy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _masked_waveform(
+        self, noisy: torch.Tensor, mask: torch.Tensor, spec: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """What denoising outputs ``(batch, time)``: ``ISTFT(mask * |STFT(noisy)|, noisy
         phase)`` (the kept-phase method of :mod:`audioae.phase`) for a magnitude mask,
-        ``ISTFT(mask * STFT(noisy))`` for a complex one."""
+        ``ISTFT(mask * STFT(noisy))`` for a complex one; ``spec``: ``STFT(noisy)`` when the
+        caller has it."""
         with torch.autocast(self.device.type, enabled=False):
-            spec = self.frontend.stft(noisy.float())
+            if spec is None:
+                spec = self.frontend.stft(noisy.float())
             if mask.is_complex():
                 est = apply_complex_mask(spec, mask)
                 return self.frontend.istft(est, noisy.shape[-1])
@@ -125,17 +129,29 @@ class AutoEncoderModule(L.LightningModule):
 
     def _step(self, batch):
         noisy, clean = self._split(batch)
-        target = self.features(clean)
-        inputs = target if noisy is clean else self.features(noisy)
-        output = self.model(inputs)
-        waveforms = spectra = None
         loss = self.cfg.loss
         complex_loss = loss.reconstruction == "compressed_complex_mse"
-        if loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss:
-            waveforms = (self._masked_waveform(noisy, output.mask), clean.float())
+        wave_loss = loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss
+        if noisy is clean or not wave_loss:
+            target = self.features(clean)
+            inputs = target if noisy is clean else self.features(noisy)
+            clean_spec = noisy_spec = None
+        else:  # each STFT once: the features and the waveform losses share them
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
+                clean_spec = self.frontend.stft(clean.float())
+                noisy_spec = self.frontend.stft(noisy.float())
+                target = self.frontend.from_magnitude(clean_spec.abs()).contiguous()
+                inputs = self.frontend.from_magnitude(noisy_spec.abs()).contiguous()
+        output = self.model(inputs)
+        waveforms = spectra = None
+        if wave_loss:
+            waveforms = (self._masked_waveform(noisy, output.mask, noisy_spec), clean.float())
         if complex_loss:
             with torch.autocast(self.device.type, enabled=False):
-                spectra = (self.frontend.stft(waveforms[0]), self.frontend.stft(waveforms[1]))
+                reference = (
+                    clean_spec if clean_spec is not None else self.frontend.stft(waveforms[1])
+                )
+                spectra = (self.frontend.stft(waveforms[0]), reference)
         result = compute_loss(
             output,
             target,

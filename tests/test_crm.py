@@ -202,6 +202,63 @@ def test_complex_loss_overfits_one_batch() -> None:
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("output", ["crm", "mask"])
+def test_denoising_step_computes_each_stft_once_and_the_same_loss(output: str) -> None:
+    """The step shares the clean and noisy STFTs between features and waveform losses; its
+    loss equals one computed from separate front-end calls, as before that sharing."""
+    from audioae.losses import compute_loss
+
+    cfg = load_config(
+        None,
+        [
+            *CRM,
+            f"model.output={output}",
+            "data.denoise=true",
+            "loss.reconstruction=compressed_complex_mse",
+            "loss.si_sdr_weight=0.1",
+        ],
+    )
+    torch.manual_seed(0)
+    module = AutoEncoderModule(cfg).eval()
+    clean, noise = _speech_and_noise(0.5)
+    noisy = torch.cat([clean + noise, clean + 0.3 * noise])
+    clean = torch.cat([clean, clean])
+    fe = module.frontend
+    calls = []
+    params = type(fe.stft_params)
+
+    def counting(name):
+        original = getattr(params, name)
+
+        def wrapped(self, wav, *args, **kwargs):
+            calls.append(name)
+            return original(self, wav, *args, **kwargs)
+
+        return wrapped
+
+    with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+        for name in ("stft", "spectrogram"):
+            mp.setattr(params, name, counting(name))
+        _, _, _, result = module._step((noisy, clean))
+    # clean, noisy and the estimate; separate front-end calls made 5
+    assert calls == ["stft"] * 3
+    with torch.no_grad():
+        inputs = fe(noisy)
+        out = module.model(inputs)
+        est = module._masked_waveform(noisy, out.mask)
+        ref = compute_loss(
+            out,
+            fe(clean),
+            cfg.loss,
+            step=0,
+            to_magnitude=fe.to_magnitude,
+            bin_magnitude=fe.bin_magnitude,
+            waveforms=(est, clean),
+            spectra=(fe.stft(est), fe.stft(clean)),
+        )
+    assert torch.allclose(result.total, ref.total, rtol=1e-5, atol=1e-6)
+
+
 def test_crm_recipe_trains_and_its_model_file_denoises(tmp_path: Path) -> None:
     speech = sorted((DATA / "speech").rglob("*.flac"))[:4]
     if len(speech) < 2:
