@@ -47,6 +47,17 @@ MIN_SECONDS = 2.0
 LEFT_OUT_LANGUAGES = ("cs", "nl")  # the bundled training voices' languages the corpus repeats
 
 
+def is_validation_row(row: dict[str, str]) -> bool:
+    """Whether a ``manifest.csv`` row belongs to a validation speaker group: speech recorded at
+    22.05 kHz or more, outside :data:`LEFT_OUT_LANGUAGES` (a codec trained for comparison must
+    leave out every group with such a row; ``scripts/train_codec_corpus.py`` does)."""
+    return (
+        row["kind"] == "speech"
+        and int(row["source_sample_rate"]) >= 22050
+        and row["group"].split("/")[0] not in LEFT_OUT_LANGUAGES
+    )
+
+
 def validation_clips(corpus: Path, seed: int = 0) -> list[tuple[str, Path]]:
     """``(group, path)`` of one wide-band clip per corpus speaker group (see the module text).
 
@@ -59,14 +70,7 @@ def validation_clips(corpus: Path, seed: int = 0) -> list[tuple[str, Path]]:
     groups: dict[str, list[str]] = defaultdict(list)
     with manifest.open(newline="") as f:
         for row in csv.DictReader(f):
-            wide = int(row["source_sample_rate"]) >= 22050
-            language = row["group"].split("/")[0]
-            if (
-                row["kind"] == "speech"
-                and wide
-                and language not in LEFT_OUT_LANGUAGES
-                and float(row["duration_s"]) >= MIN_SECONDS
-            ):
+            if is_validation_row(row) and float(row["duration_s"]) >= MIN_SECONDS:
                 groups[row["group"]].append(row["file"])
     rng = random.Random(seed)
     return [(g, corpus / rng.choice(groups[g])) for g in sorted(groups)]

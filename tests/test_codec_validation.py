@@ -49,6 +49,41 @@ def test_one_wide_band_clip_per_group_outside_the_training_languages(tmp_path: P
     assert validation_clips(corpus, seed=0) == clips
 
 
+def test_corpus_training_leaves_out_every_validation_group_and_narrow_band(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_codec_corpus import link_folder, training_files
+
+    corpus = _corpus(
+        tmp_path,
+        [
+            ("speech/de/a/0.flac", "speech", "de/a", 44100, 3.0),  # a validation group
+            ("speech/fr/m/0.flac", "speech", "fr/m", 8000, 5.0),  # its group is mixed:
+            ("speech/fr/m/1.flac", "speech", "fr/m", 44100, 5.0),  # validation, left out whole
+            ("speech/fr/n/0.flac", "speech", "fr/n", 8000, 5.0),  # narrow-band
+            ("speech/it/w/0.flac", "speech", "it/w", 16000, 5.0),  # wide, under 22.05 kHz
+            ("speech/cs/c/0.flac", "speech", "cs/c", 22050, 5.0),  # a training language
+            ("speech/cs/c/1.flac", "speech", "cs/c", 22050, 1.0),
+            ("noise/babble/0.flac", "noise", "babble", 44100, 8.0),
+        ],
+    )
+    files = training_files(corpus)
+    assert files == [
+        corpus / f for f in ("speech/cs/c/0.flac", "speech/cs/c/1.flac", "speech/it/w/0.flac")
+    ]
+    held = {g for g, _ in validation_clips(corpus)}
+    assert held == {"de/a", "fr/m"}
+    assert not held & {"/".join(f.relative_to(corpus / "speech").parts[:2]) for f in files}
+    for f in files:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x")
+    folder = link_folder(files, corpus, tmp_path / "work" / "data")
+    linked = sorted(p.name for p in folder.iterdir())
+    assert linked == ["cs_c_0.flac", "cs_c_1.flac", "it_w_0.flac"]
+    assert (folder / "it_w_0.flac").resolve() == (corpus / "speech/it/w/0.flac").resolve()
+
+
 def test_missing_manifest_names_the_script(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="build_corpus.py"):
         validation_clips(tmp_path)
