@@ -41,7 +41,18 @@ MODEL_FILES = {
 TRAINING_PLAN = {
     # name: (recipe, data subfolder, noise subfolder or None, --set overrides for a short schedule)
     "denoise": ("denoise", "speech", "noise", ["training.max_steps=400", "training.val_every=200"]),
-    "codec": ("codec", "speech", None, ["training.max_steps=300", "training.val_every=150"]),
+    "codec": (
+        "codec",
+        "speech",
+        None,
+        # the recipe's rate and warm-up are for its long schedule
+        [
+            "training.max_steps=300",
+            "training.val_every=150",
+            "training.learning_rate=1e-3",
+            "training.warmup_steps=50",
+        ],
+    ),
     "timbre": (
         "conv2d_vae",
         "notes",

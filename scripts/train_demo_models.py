@@ -22,7 +22,9 @@ from audioae.modelfile import load_model_file, save_model_file
 
 FULL_SCHEDULES = {
     "denoise": [],  # the recipe's own schedule (8000 steps)
-    "codec": [],  # the recipe's own schedule (6000 steps)
+    # the recipe's own schedule (14000 steps) on the bundled split; the shipped codec trains
+    # the same recipe on the corpus instead: scripts/train_codec_corpus.py
+    "codec": [],
     "timbre": ["training.max_steps=800", "training.val_every=400", "training.checkpoint_every=400"],
 }
 
