@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from train_denoise_corpus import save_run_float16  # noqa: E402  (the sibling script)
+
 from audioae.config import load_config, resolve_recipe  # noqa: E402
-from audioae.modelfile import load_model_file, save_model_file  # noqa: E402
 from benchmarks.codec_validation import is_validation_row  # noqa: E402
 
 DEFAULT_CORPUS = Path.home() / ".cache" / "audioae" / "corpus"
@@ -98,12 +99,9 @@ def main() -> None:
     print(f"{len(files)} corpus speech clips linked under {folder}", flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)
     result = train(cfg, folder, out_dir=args.work / "run", progress=False, resume=args.resume)
-    loaded = load_model_file(result.model_file)
-    out = args.out or args.work / "model.safetensors"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    target = save_model_file(out, loaded.model, loaded.config, overwrite=True, dtype=torch.float16)
-    print(f"{args.recipe}: {target} ({target.stat().st_size / 1e6:.2f} MB)")
-    print(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
+    save_run_float16(
+        result.model_file, args.out or args.work / "model.safetensors", args.recipe, started
+    )
 
 
 if __name__ == "__main__":

@@ -123,6 +123,17 @@ def build_folders(
     return folders
 
 
+def save_run_float16(model_file: Path, out: Path, label: str, started: float) -> Path:
+    """Write the run's model file ``model_file`` in float16 to ``out`` (replacing it) and print
+    its size and the minutes since ``started`` (a ``time.perf_counter()`` value)."""
+    loaded = load_model_file(model_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    target = save_model_file(out, loaded.model, loaded.config, overwrite=True, dtype=torch.float16)
+    print(f"{label}: {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    print(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,12 +168,9 @@ def main() -> None:
         progress=False,
         resume=args.resume,
     )
-    loaded = load_model_file(result.model_file)
-    out = args.out or args.work / "model.safetensors"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    target = save_model_file(out, loaded.model, loaded.config, overwrite=True, dtype=torch.float16)
-    print(f"{args.recipe}: {target} ({target.stat().st_size / 1e6:.2f} MB)")
-    print(f"trained in {(time.perf_counter() - started) / 60:.1f} min")
+    save_run_float16(
+        result.model_file, args.out or args.work / "model.safetensors", args.recipe, started
+    )
 
 
 if __name__ == "__main__":
