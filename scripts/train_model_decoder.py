@@ -19,7 +19,7 @@ to the waveform. Presets (one torch thread):
   (its posterior-mean reconstruction; interpolations and samples are not quantised).
 
 `--ship` writes a copy of the model file that carries the decoder (float16) and makes
-`--method` (default `learned+griffin-lim` with `--warm-start-iter` 16) its default phase
+`--method` (default `learned+griffin-lim` with `--warm-start-iter` 32) its default phase
 method; the model's weights and hash, and so its .aae files, do not change. Do it only when
 benchmarks/bench_vocoder.py (and bench_quality.py's compression table for the codec) show it
 beats Griffin-Lim.
@@ -69,7 +69,12 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true", help="use the run as it is")
     parser.add_argument("--ship", action="store_true", help="attach the run's decoder to --codec")
     parser.add_argument("--method", default="learned+griffin-lim", help="the codec's new default")
-    parser.add_argument("--warm-start-iter", type=int, default=16)
+    parser.add_argument(
+        "--warm-start-iter",
+        type=int,
+        default=32,
+        help="Griffin-Lim iterations of learned+griffin-lim (32: chosen on the codec validation)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or Path("runs") / f"{args.model}_decoder"
