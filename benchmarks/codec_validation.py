@@ -42,6 +42,7 @@ from audioae.phase import PhaseReconstructor, learned_methods  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
 from benchmarks.bench_vocoder import SAMPLE_RATE, aae_round_trip  # noqa: E402
 
+DEFAULT_CORPUS = Path.home() / ".cache" / "audioae" / "corpus"  # scripts/build_corpus.py's
 CLIP_SECONDS = 6.0
 MIN_SECONDS = 2.0
 LEFT_OUT_LANGUAGES = ("cs", "nl")  # the bundled training voices' languages the corpus repeats
@@ -58,8 +59,9 @@ def is_validation_row(row: dict[str, str]) -> bool:
     )
 
 
-def validation_clips(corpus: Path, seed: int = 0) -> list[tuple[str, Path]]:
-    """``(group, path)`` of one wide-band clip per corpus speaker group (see the module text).
+def manifest_rows(corpus: Path) -> list[dict[str, str]]:
+    """The rows of the corpus's ``manifest.csv`` (``file``, ``kind``, ``group``,
+    ``source_sample_rate``, ``duration_s``, ...).
 
     Raises:
         FileNotFoundError: ``corpus/manifest.csv`` is missing (build the corpus first).
@@ -67,11 +69,20 @@ def validation_clips(corpus: Path, seed: int = 0) -> list[tuple[str, Path]]:
     manifest = corpus / "manifest.csv"
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: no corpus manifest; run scripts/build_corpus.py")
-    groups: dict[str, list[str]] = defaultdict(list)
     with manifest.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if is_validation_row(row) and float(row["duration_s"]) >= MIN_SECONDS:
-                groups[row["group"]].append(row["file"])
+        return list(csv.DictReader(f))
+
+
+def validation_clips(corpus: Path, seed: int = 0) -> list[tuple[str, Path]]:
+    """``(group, path)`` of one wide-band clip per corpus speaker group (see the module text).
+
+    Raises:
+        FileNotFoundError: ``corpus/manifest.csv`` is missing (build the corpus first).
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for row in manifest_rows(corpus):
+        if is_validation_row(row) and float(row["duration_s"]) >= MIN_SECONDS:
+            groups[row["group"]].append(row["file"])
     rng = random.Random(seed)
     return [(g, corpus / rng.choice(groups[g])) for g in sorted(groups)]
 
@@ -127,9 +138,7 @@ def score_model(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path, help="codec model files")
-    parser.add_argument(
-        "--corpus", type=Path, default=Path.home() / ".cache" / "audioae" / "corpus"
-    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--bits", type=int, nargs="*", default=[4, 6])
     parser.add_argument(
         "--vocoder", type=Path, default=ROOT / "data" / "models" / "vocoder.safetensors"

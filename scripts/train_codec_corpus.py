@@ -21,7 +21,6 @@ the test split by ``benchmarks/bench_quality.py``.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -32,12 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from train_denoise_corpus import save_run_float16  # noqa: E402  (the sibling script)
+from train_denoise_corpus import link_file, save_run_float16  # noqa: E402  (the sibling script)
 
 from audioae.config import load_config, resolve_recipe  # noqa: E402
-from benchmarks.codec_validation import is_validation_row  # noqa: E402
+from benchmarks.codec_validation import (  # noqa: E402
+    DEFAULT_CORPUS,
+    is_validation_row,
+    manifest_rows,
+)
 
-DEFAULT_CORPUS = Path.home() / ".cache" / "audioae" / "corpus"
 MIN_SOURCE_RATE = 16000
 
 
@@ -47,18 +49,8 @@ def training_files(corpus: Path) -> list[Path]:
     Raises:
         FileNotFoundError: ``corpus/manifest.csv`` is missing.
     """
-    manifest = corpus / "manifest.csv"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: no corpus manifest; run scripts/build_corpus.py")
-    held_groups: set[str] = set()
-    rows = []
-    with manifest.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row["kind"] != "speech":
-                continue
-            rows.append(row)
-            if is_validation_row(row):
-                held_groups.add(row["group"])
+    rows = [row for row in manifest_rows(corpus) if row["kind"] == "speech"]
+    held_groups = {row["group"] for row in rows if is_validation_row(row)}
     return sorted(
         corpus / row["file"]
         for row in rows
@@ -72,9 +64,7 @@ def link_folder(files: list[Path], corpus: Path, folder: Path) -> Path:
     the names the shipped run was trained on, which fix its validation hold-out)."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in files:
-        target = folder / "_".join(f.relative_to(corpus / "speech").parts)
-        if not target.exists():
-            target.symlink_to(f.resolve())
+        link_file(f, folder / "_".join(f.relative_to(corpus / "speech").parts))
     return folder
 
 

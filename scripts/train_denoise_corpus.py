@@ -44,7 +44,8 @@ DEFAULT_CORPUS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) 
 VAL_NOISE_FRACTION = 0.15
 
 
-def _link(src: Path, dst: Path) -> None:
+def link_file(src: Path, dst: Path) -> None:
+    """Link ``dst`` to ``src`` (resolved), making its folder; an existing ``dst`` is kept."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists():
         dst.symlink_to(src.resolve())
@@ -99,17 +100,17 @@ def build_folders(
         "val_noise": work / "val/noise",
     }
     for i in train_idx:
-        _link(paths[i], folders["speech"] / "bundled" / paths[i].relative_to(bundled))
+        link_file(paths[i], folders["speech"] / "bundled" / paths[i].relative_to(bundled))
     for i in val_idx:
-        _link(paths[i], folders["val_speech"] / paths[i].relative_to(bundled))
+        link_file(paths[i], folders["val_speech"] / paths[i].relative_to(bundled))
     for f in find_audio_files(corpus / "speech"):
-        _link(f, folders["speech"] / "corpus" / f.relative_to(corpus / "speech"))
+        link_file(f, folders["speech"] / "corpus" / f.relative_to(corpus / "speech"))
     held = held_out_noise(corpus / "noise")
     groups: dict[str, list[tuple[Path, Path]]] = {"bundled": []}
     for f in find_audio_files(corpus / "noise"):
         rel = f.relative_to(corpus / "noise")
         if f in held:
-            _link(f, folders["val_noise"] / rel)
+            link_file(f, folders["val_noise"] / rel)
         else:
             groups.setdefault(rel.parts[0], []).append((f, folders["noise"] / "corpus" / rel))
     for f in splits["noise"]["train"]:
@@ -117,9 +118,9 @@ def build_folders(
     factors = balance_factors({g: len(v) for g, v in groups.items()}) if balance_noise else {}
     for group, files in groups.items():
         for src, dst in files:
-            _link(src, dst)
+            link_file(src, dst)
             for k in range(1, factors.get(group, 1)):
-                _link(src, dst.with_name(f"{dst.stem}.r{k}{dst.suffix}"))
+                link_file(src, dst.with_name(f"{dst.stem}.r{k}{dst.suffix}"))
     return folders
 
 
