@@ -34,6 +34,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,7 @@ from corpus_sources import (  # noqa: E402
     source_bytes,
 )
 
-DEFAULT_OUT = Path.home() / ".cache" / "audioae" / "corpus"
+DEFAULT_OUT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
 MANIFEST_FIELDS = (
     "file",
     "kind",

@@ -4,13 +4,16 @@
     nice python scripts/train_model_decoder.py codec                  # 2. fine-tune it on the codec's output
     nice python scripts/train_model_decoder.py timbre                 #    the timbre VAE's decoder (its own 64-band front-end)
     nice python scripts/train_model_decoder.py codec --resume         #    (continue after an interruption)
+    nice python scripts/train_model_decoder.py codec --corpus ~/.cache/audioae/corpus  # + the codec's corpus speech
     python scripts/train_model_decoder.py codec --skip-training --ship  # 3. attach it to data/models/codec.safetensors
 
 Step 2 runs the `vocoder` recipe through `audioae.training.train` (the same Lightning path as
 `audioae train vocoder`) on the *train* files of data/splits.yaml (speech and notes; the
 held-out files stay unheard), decoding what the shipped model makes of each segment
 (`vocoder_loss.source_model`), so the decoder learns to undo that model's smoothing on the way
-to the waveform. Presets (one torch thread):
+to the waveform. ``--corpus`` adds the corpus speech the shipped codec trained on
+(scripts/train_codec_corpus.py's files: the validation voices of benchmarks/codec_validation.py
+stay unheard). Presets (one torch thread):
 
 - ``codec``: starts from the exact-feature decoder (`vocoder_loss.init_from`, scripts/train_vocoder.py's
   run), the latent quantised as `audioae encode` does at 4, 5 or 6 bits (`vocoder_loss.source_bits`),
@@ -62,6 +65,11 @@ def main() -> None:
         type=Path,
         help="codec: the exact-feature decoder to start from (scripts/train_vocoder.py's run)",
     )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="also train on this corpus's codec training speech (scripts/train_codec_corpus.py)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --work")
     parser.add_argument("--max-steps", type=int, help="override training.max_steps")
@@ -86,8 +94,13 @@ def main() -> None:
             *(o.format(init_from=args.init_from) for o in PRESETS[args.model]),
             *args.overrides,
         ]
+        extra = None
+        if args.corpus is not None:
+            from train_codec_corpus import training_files  # the sibling script
+
+            extra = {args.corpus / "speech": training_files(args.corpus)}
         model_file = train_decoder_on_split(
-            args.data, work, overrides, resume=args.resume, max_steps=args.max_steps
+            args.data, work, overrides, resume=args.resume, max_steps=args.max_steps, extra=extra
         )
     print(f"run's decoder file: {model_file}")
     if not args.ship:

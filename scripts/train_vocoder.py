@@ -27,15 +27,26 @@ from audioae.training import train
 
 
 def train_decoder_on_split(
-    data: Path, work: Path, overrides: list[str], *, resume: bool, max_steps: int | None
+    data: Path,
+    work: Path,
+    overrides: list[str],
+    *,
+    resume: bool,
+    max_steps: int | None,
+    extra: dict[Path, list[Path]] | None = None,
 ) -> Path:
     """Train the `vocoder` recipe (plus ``overrides``) on the train split of ``data`` (speech
-    and notes, linked into ``WORK_data``) into the run folder ``work``; returns its decoder file."""
+    and notes, linked into ``WORK_data``) into the run folder ``work``; returns its decoder file.
+
+    ``extra`` maps a base folder to more files under it, linked beside the split under
+    ``WORK_data/extra`` with their paths relative to that base (e.g. corpus speech)."""
     started = time.perf_counter()
     splits = load_splits(data)
     folder = work.parent / (work.name + "_data")
     for group in ("speech", "notes"):
         split_folder(splits[group]["train"], folder, data)
+    for base, files in (extra or {}).items():
+        split_folder(files, folder / "extra", base)
     cfg = load_config(resolve_recipe("vocoder"), overrides)
     result = train(cfg, folder, out_dir=work, resume=resume, max_steps=max_steps, progress=False)
     print(f"trained {result.steps} steps in {(time.perf_counter() - started) / 60:.1f} min")

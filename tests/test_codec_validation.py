@@ -101,3 +101,32 @@ def test_scores_a_tiny_codec_through_real_aae_round_trips(tmp_path: Path) -> Non
     assert rows["4 bits"]["kbps"] < rows["6 bits"]["kbps"]
     for r in rows.values():
         assert 1.0 <= r["pesq"] <= 4.7 and r["log_mel_l1"] > 0
+
+
+def test_every_corpus_script_defaults_to_the_folder_build_corpus_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_corpus.py writes the corpus where the codec validation and both corpus training
+    scripts look for it, with and without XDG_CACHE_HOME."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import benchmarks.codec_validation as cv
+    import build_corpus
+    import train_denoise_corpus
+
+    for cache in (None, tmp_path / "xdg"):
+        if cache is None:
+            monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+            expected = Path.home() / ".cache" / "audioae" / "corpus"
+        else:
+            monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+            expected = cache / "audioae" / "corpus"
+        for module in (cv, build_corpus, train_denoise_corpus):
+            importlib.reload(module)
+        assert build_corpus.DEFAULT_OUT == expected
+        assert cv.DEFAULT_CORPUS == expected
+        assert train_denoise_corpus.DEFAULT_CORPUS == expected
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for module in (cv, build_corpus, train_denoise_corpus):
+        importlib.reload(module)
