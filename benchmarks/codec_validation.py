@@ -44,7 +44,9 @@ from audioae.pipeline import Pipeline  # noqa: E402
 from benchmarks.bench_vocoder import SAMPLE_RATE, aae_round_trip  # noqa: E402
 
 # scripts/build_corpus.py's default (it honours XDG_CACHE_HOME, as the corpus scripts do)
-DEFAULT_CORPUS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
+DEFAULT_CORPUS = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
+)
 CLIP_SECONDS = 6.0
 MIN_SECONDS = 2.0
 LEFT_OUT_LANGUAGES = ("cs", "nl")  # the bundled training voices' languages the corpus repeats

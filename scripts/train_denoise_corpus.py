@@ -40,7 +40,9 @@ from audioae.data import split_by_hash
 from audioae.demo import load_splits, split_folder
 from audioae.modelfile import load_model_file, save_model_file
 
-DEFAULT_CORPUS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
+DEFAULT_CORPUS = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
+)
 VAL_NOISE_FRACTION = 0.15
 
 

@@ -111,9 +111,10 @@ def test_every_corpus_script_defaults_to_the_folder_build_corpus_writes(
     import importlib
 
     sys.path.insert(0, str(ROOT / "scripts"))
-    import benchmarks.codec_validation as cv
     import build_corpus
     import train_denoise_corpus
+
+    import benchmarks.codec_validation as cv
 
     for cache in (None, tmp_path / "xdg"):
         if cache is None:
