@@ -1,7 +1,7 @@
 """Train the codec on the training corpus's wide-band speech, holding its validation voices out.
 
     python scripts/build_corpus.py                                   # once: ~/.cache/audioae/corpus
-    nice python scripts/train_codec_corpus.py --work runs/codec_corpus   # (--resume continues)
+    nice python scripts/train_codec_corpus.py --work runs/codec_corpus --extend-to 24000  # (--resume continues)
     python benchmarks/codec_validation.py runs/codec_corpus/model.safetensors
 
 What it trains on (links, not copies, under ``WORK/data``): every corpus speech clip recorded
