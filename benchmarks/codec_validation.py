@@ -7,8 +7,10 @@ The clips come from the corpus that ``scripts/build_corpus.py`` writes (its ``ma
 one clip of at least 2 s from each wide-band speaker group (source sample rate >= 22.05 kHz)
 outside the languages of the bundled training voices that the corpus repeats (Czech and Dutch),
 drawn with seed 0 and cut to its first 6 s (30 clips in 28 languages with the corpus of
-data/README.md). The codec recipe trains on the bundled train split only, so these voices are
-unheard, and the bundled test split (which ``bench_quality.py`` reports on) is not touched.
+data/README.md). The codec trains on the bundled train split, or on the corpus outside these
+speaker groups (``scripts/train_codec_corpus.py`` and ``train_model_decoder.py --corpus`` leave
+out every group :func:`is_validation_row` marks), so these voices are unheard, and the bundled
+test split (which ``bench_quality.py`` reports on) is not touched.
 
 Every model is decoded the same way, so that the codec, not its decoder, is compared: by the
 stand-alone exact-feature decoder (``--vocoder``) with ``learned+griffin-lim`` (16 Griffin-Lim
