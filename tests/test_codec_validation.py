@@ -131,3 +131,50 @@ def test_every_corpus_script_defaults_to_the_folder_build_corpus_writes(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     for module in (cv, build_corpus, train_denoise_corpus):
         importlib.reload(module)
+
+
+def test_decoder_fine_tune_links_the_split_and_the_extra_corpus_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train_vocoder.train_decoder_on_split trains on the bundled train split plus the ``extra``
+    files (train_model_decoder.py --corpus), each linked once with its path under its base."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_vocoder
+
+    data = tmp_path / "data"
+    for rel in ("speech/a/0.flac", "speech/a/1.flac", "notes/n/0.flac"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(b"x")
+    (data / "splits.yaml").write_text(
+        "speech: {train: [speech/a/0.flac], test: [speech/a/1.flac]}\n"
+        "notes: {train: [notes/n/0.flac], test: []}\n"
+    )
+    corpus = tmp_path / "corpus" / "speech"
+    extra = [corpus / "cs/c/0.flac", corpus / "cs/c/1.flac"]
+    for f in extra:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"y")
+    seen: dict[str, Path] = {}
+
+    class _Result:
+        steps = 0
+        model_file = tmp_path / "decoder.safetensors"
+
+    def fake_train(cfg, folder, **kwargs):
+        seen["folder"] = folder
+        return _Result()
+
+    monkeypatch.setattr(train_vocoder, "train", fake_train)
+    work = tmp_path / "runs" / "dec"
+    train_vocoder.train_decoder_on_split(
+        data, work, [], resume=False, max_steps=None, extra={corpus: extra}
+    )
+    folder = seen["folder"]
+    linked = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.flac"))
+    assert linked == [
+        "extra/cs/c/0.flac",
+        "extra/cs/c/1.flac",
+        "notes/n/0.flac",
+        "speech/a/0.flac",
+    ]  # the test file stays out
+    assert (folder / "extra/cs/c/1.flac").read_bytes() == b"y"
