@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import time
 from pathlib import Path
 
 import torch
+from build_corpus import DEFAULT_OUT as DEFAULT_CORPUS  # the sibling script: where it writes
 
 from audioae.audio import find_audio_files
 from audioae.config import load_config, resolve_recipe
@@ -40,9 +40,6 @@ from audioae.data import split_by_hash
 from audioae.demo import load_splits, split_folder
 from audioae.modelfile import load_model_file, save_model_file
 
-DEFAULT_CORPUS = (
-    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audioae" / "corpus"
-)
 VAL_NOISE_FRACTION = 0.15
 
 

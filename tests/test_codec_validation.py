@@ -14,6 +14,8 @@ from conftest import tiny_model_file
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))  # the corpus scripts
 
 from benchmarks.codec_validation import score_model, validation_clips  # noqa: E402
 
@@ -52,7 +54,6 @@ def test_one_wide_band_clip_per_group_outside_the_training_languages(tmp_path: P
 def test_corpus_training_leaves_out_every_validation_group_and_narrow_band(
     tmp_path: Path,
 ) -> None:
-    sys.path.insert(0, str(ROOT / "scripts"))
     from train_codec_corpus import link_folder, training_files
 
     corpus = _corpus(
@@ -110,7 +111,6 @@ def test_every_corpus_script_defaults_to_the_folder_build_corpus_writes(
     scripts look for it, with and without XDG_CACHE_HOME."""
     import importlib
 
-    sys.path.insert(0, str(ROOT / "scripts"))
     import build_corpus
     import train_denoise_corpus
 
@@ -123,13 +123,13 @@ def test_every_corpus_script_defaults_to_the_folder_build_corpus_writes(
         else:
             monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
             expected = cache / "audioae" / "corpus"
-        for module in (cv, build_corpus, train_denoise_corpus):
+        for module in (build_corpus, cv, train_denoise_corpus):
             importlib.reload(module)
         assert build_corpus.DEFAULT_OUT == expected
         assert cv.DEFAULT_CORPUS == expected
         assert train_denoise_corpus.DEFAULT_CORPUS == expected
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    for module in (cv, build_corpus, train_denoise_corpus):
+    for module in (build_corpus, cv, train_denoise_corpus):
         importlib.reload(module)
 
 
@@ -138,7 +138,6 @@ def test_decoder_fine_tune_links_the_split_and_the_extra_corpus_files(
 ) -> None:
     """train_vocoder.train_decoder_on_split trains on the bundled train split plus the ``extra``
     files (train_model_decoder.py --corpus), each linked once with its path under its base."""
-    sys.path.insert(0, str(ROOT / "scripts"))
     import train_vocoder
 
     data = tmp_path / "data"
