@@ -93,6 +93,7 @@ def denoise_file(
     *,
     phase: str = "noisy",
     wet: float = 1.0,
+    mask_exponent: float = 1.0,
     overwrite: bool = False,
     stream: bool = False,
 ) -> Path:
@@ -102,7 +103,8 @@ def denoise_file(
     memory does not grow with its length, see :mod:`audioae.streaming`); the output equals
     whole-file processing within float rounding. ``stream``: run a causal model block by
     block as in real time (:class:`audioae.streaming_denoiser.StreamingDenoiser`, any file
-    length, output aligned with the input).
+    length, output aligned with the input). ``wet`` and ``mask_exponent``: as in
+    :meth:`audioae.pipeline.Pipeline.denoise`.
 
     Raises:
         PipelineError: ``stream`` with a model that is not causal.
@@ -112,14 +114,27 @@ def denoise_file(
     _refuse_existing(target, overwrite)
     if stream:
         return denoise_file_streaming(
-            pipe, source, target, phase=phase, wet=wet, overwrite=overwrite, realtime=True
+            pipe,
+            source,
+            target,
+            phase=phase,
+            wet=wet,
+            mask_exponent=mask_exponent,
+            overwrite=overwrite,
+            realtime=True,
         )
     if can_stream(pipe, source):
         return denoise_file_streaming(
-            pipe, source, target, phase=phase, wet=wet, overwrite=overwrite
+            pipe,
+            source,
+            target,
+            phase=phase,
+            wet=wet,
+            mask_exponent=mask_exponent,
+            overwrite=overwrite,
         )
     wav, sample_rate, length = load_for_model(pipe, source)
-    clean = pipe.denoise(wav, phase=phase, wet=wet)
+    clean = pipe.denoise(wav, phase=phase, wet=wet, mask_exponent=mask_exponent)
     return save_like_input(
         target, clean, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
     )

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .functional import apply_complex_mask
+from .models.masks import check_mask_exponent, sharpen_mask
 from .phase import PhaseReconstructor, learned_methods
 
 PHASE_MODES = ("noisy", "griffin-lim")
@@ -379,21 +380,31 @@ class Pipeline:
         return self.decode(self.encode(wav), wav.shape[-1], phase=method)
 
     # ------------------------------------------------------------------ denoise
-    def _denoised_magnitude(self, x: torch.Tensor, wet: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Complex STFT of ``x (channels, time)`` and the model's magnitude blended with the input's by ``wet``."""
+    def _denoised_magnitude(
+        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Complex STFT of ``x (channels, time)`` and the model's magnitude (its mask raised to
+        ``mask_exponent``) blended with the input's by ``wet``."""
         spec = self.frontend.stft(x)
         noisy_mag = spec.abs()
-        clean_mag = self.frontend.to_magnitude(
-            self.model(self.frontend.from_magnitude(noisy_mag)).reconstruction
-        )
+        features = self.frontend.from_magnitude(noisy_mag)
+        out = self.model(features)
+        if mask_exponent == 1.0:
+            clean = out.reconstruction
+        else:
+            clean = self.frontend.apply_mask(features, sharpen_mask(out.mask, mask_exponent))
+        clean_mag = self.frontend.to_magnitude(clean)
         return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
 
-    def _denoised_spectrum(self, x: torch.Tensor, wet: float) -> torch.Tensor:
+    def _denoised_spectrum(
+        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0
+    ) -> torch.Tensor:
         """Complex-mask models: ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
-        (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``."""
+        (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``, with ``M``
+        the model's mask after :func:`~audioae.models.masks.sharpen_mask`."""
         spec = self.frontend.stft(x)
         mask = self.model(self.frontend.from_magnitude(spec.abs())).mask
-        return apply_complex_mask(spec, mask, wet)
+        return apply_complex_mask(spec, sharpen_mask(mask, mask_exponent), wet)
 
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
@@ -403,7 +414,12 @@ class Pipeline:
 
     @torch.inference_mode()
     def denoise_window(
-        self, x: torch.Tensor, *, phase: str = "noisy", wet: float = 1.0
+        self,
+        x: torch.Tensor,
+        *,
+        phase: str = "noisy",
+        wet: float = 1.0,
+        mask_exponent: float = 1.0,
     ) -> torch.Tensor:
         """Denoise one window ``x (channels, n)`` of a longer signal, as :meth:`denoise` does per chunk.
 
@@ -412,26 +428,37 @@ class Pipeline:
         """
         x = self._prepare(x)
         if self.model.complex_mask:  # the masked STFT carries its own phase
-            est = self._denoised_spectrum(x, wet)
+            est = self._denoised_spectrum(x, wet, mask_exponent)
             if phase == "noisy":
                 return self.frontend.istft(est, x.shape[-1])
             return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)
-        spec, mag = self._denoised_magnitude(x, wet)
+        spec, mag = self._denoised_magnitude(x, wet, mask_exponent)
         if phase == "noisy":
             return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
         return self.phase.from_magnitude(mag, x.shape[-1], method=phase)
 
-    def _process_with_kept_phase(self, wav: torch.Tensor, wet: float) -> torch.Tensor:
+    def _process_with_kept_phase(
+        self, wav: torch.Tensor, wet: float, mask_exponent: float = 1.0
+    ) -> torch.Tensor:
         out = torch.empty_like(wav)
         for w in self.plan(wav.shape[-1]):
-            y = self.denoise_window(wav[..., w.start : w.stop], phase="noisy", wet=wet)
+            y = self.denoise_window(
+                wav[..., w.start : w.stop], phase="noisy", wet=wet, mask_exponent=mask_exponent
+            )
             out[..., w.keep_start : w.keep_stop] = y[
                 ..., w.keep_start - w.start : w.keep_stop - w.start
             ]
         return out
 
     @torch.inference_mode()
-    def denoise(self, wav: torch.Tensor, *, phase: str = "noisy", wet: float = 1.0) -> torch.Tensor:
+    def denoise(
+        self,
+        wav: torch.Tensor,
+        *,
+        phase: str = "noisy",
+        wet: float = 1.0,
+        mask_exponent: float = 1.0,
+    ) -> torch.Tensor:
         """Denoise a waveform ``(channels, time)``; each channel is processed on its own.
 
         Args:
@@ -443,22 +470,29 @@ class Pipeline:
                 estimates a new phase for the denoised magnitude.
             wet: blend in the magnitude domain, 1 = fully denoised, 0 = the input (a complex
                 mask blends the spectra: ``wet * M + 1 - wet``).
+            mask_exponent: the model's mask gains are raised to this power before they are
+                applied (:func:`audioae.models.masks.sharpen_mask`): above 1 removes more noise
+                and risks more speech distortion, below 1 less; 1 = the mask as trained.
 
         Raises:
-            ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
+            ValueError: unknown ``phase``, ``wet`` outside [0, 1] or ``mask_exponent``
+                outside (0, 8].
         """
         modes = ("noisy", *self.phase_methods)
         if phase not in modes:
             raise ValueError(f"phase: {phase!r} is not one of {', '.join(modes)}")
         if not 0.0 <= wet <= 1.0:
             raise ValueError(f"wet: must be in [0, 1], got {wet}")
+        mask_exponent = check_mask_exponent(mask_exponent)
         wav = self._prepare(wav)
         if phase == "noisy":
-            return self._process_with_kept_phase(wav, wet)
+            return self._process_with_kept_phase(wav, wet, mask_exponent)
         windows = self.plan(wav.shape[-1])
         writer = CrossfadeWriter(wav.shape[-1], self.crossfade)
         for i, w in enumerate(windows):
-            y = self.denoise_window(wav[..., w.start : w.stop], phase=phase, wet=wet)
+            y = self.denoise_window(
+                wav[..., w.start : w.stop], phase=phase, wet=wet, mask_exponent=mask_exponent
+            )
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 

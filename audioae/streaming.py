@@ -31,6 +31,7 @@ import torch
 from .audio import audio_info, output_subtype
 from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
 from .chunking import CrossfadeStream
+from .models.masks import check_mask_exponent
 from .pipeline import Pipeline
 from .streaming_denoiser import StreamingDenoiser
 
@@ -54,13 +55,15 @@ def can_stream(pipe: Pipeline, source: str | os.PathLike) -> bool:
     return total >= pipe.frontend.n_fft and len(pipe.plan(total)) > 1
 
 
-def _denoised_pieces(pipe: Pipeline, reader: ResampledReader, phase: str, wet: float):
+def _denoised_pieces(
+    pipe: Pipeline, reader: ResampledReader, phase: str, wet: float, mask_exponent: float
+):
     """Yield the denoised signal at the model's rate, in order, as ``(channels, n)`` float32 arrays."""
     windows = pipe.plan(reader.total)
     fade = CrossfadeStream(reader.total, pipe.crossfade) if phase != "noisy" else None
     for i, w in enumerate(windows):
         x = torch.from_numpy(reader.window(w.start, w.stop))
-        y = pipe.denoise_window(x, phase=phase, wet=wet).cpu()
+        y = pipe.denoise_window(x, phase=phase, wet=wet, mask_exponent=mask_exponent).cpu()
         if fade is None:
             piece = y[..., w.keep_start - w.start : w.keep_stop - w.start]
         else:
@@ -72,11 +75,13 @@ def _denoised_pieces(pipe: Pipeline, reader: ResampledReader, phase: str, wet: f
         yield fade.finish().numpy()
 
 
-def _realtime_pieces(pipe: Pipeline, reader: ResampledReader, channels: int, wet: float):
+def _realtime_pieces(
+    pipe: Pipeline, reader: ResampledReader, channels: int, wet: float, mask_exponent: float
+):
     """Yield a causal model's streaming output at the model's rate, block by block, ``(channels, n)``."""
     hop = pipe.hop_length
     block = max(hop, int(REALTIME_BLOCK_SECONDS * pipe.sample_rate) // hop * hop)
-    stream = StreamingDenoiser(pipe, channels=channels, wet=wet)
+    stream = StreamingDenoiser(pipe, channels=channels, wet=wet, mask_exponent=mask_exponent)
     for start in range(0, reader.total, block):
         stop = min(start + block, reader.total)
         x = torch.from_numpy(reader.window(start, stop))
@@ -114,6 +119,7 @@ def denoise_file_streaming(
     *,
     phase: str = "noisy",
     wet: float = 1.0,
+    mask_exponent: float = 1.0,
     overwrite: bool = False,
     realtime: bool = False,
 ) -> Path:
@@ -128,12 +134,14 @@ def denoise_file_streaming(
         PipelineError: ``realtime`` with a model that is not causal.
         AudioError: the input cannot be decoded (also mid-file) or the output cannot be written.
         OutputExistsError: ``target`` exists and not ``overwrite``.
-        ValueError: unknown ``phase`` or ``wet`` outside [0, 1].
+        ValueError: unknown ``phase``, ``wet`` outside [0, 1] or ``mask_exponent`` outside
+            (0, 8] (see :meth:`audioae.pipeline.Pipeline.denoise`).
     """
     if phase not in ("noisy", "griffin-lim"):
         raise ValueError(f"phase: {phase!r} is not one of noisy, griffin-lim")
     if not 0.0 <= wet <= 1.0:
         raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    mask_exponent = check_mask_exponent(mask_exponent)
     if realtime and phase != "noisy":
         raise ValueError("streaming denoising keeps the noisy phase: phase must be 'noisy'")
     if realtime:
@@ -144,9 +152,9 @@ def denoise_file_streaming(
     reader = ResampledReader(source, pipe.sample_rate)
     try:
         pieces = (
-            _realtime_pieces(pipe, reader, info.channels, wet)
+            _realtime_pieces(pipe, reader, info.channels, wet, mask_exponent)
             if realtime
-            else _denoised_pieces(pipe, reader, phase, wet)
+            else _denoised_pieces(pipe, reader, phase, wet, mask_exponent)
         )
         if not rescale:
             with open_writer(

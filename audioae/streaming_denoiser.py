@@ -42,7 +42,7 @@ from torch import nn
 
 from .functional import apply_complex_mask
 from .models.layers import CausalConv1d, streaming_copy
-from .models.masks import mask_from_logits
+from .models.masks import check_mask_exponent, mask_from_logits, sharpen_mask
 from .pipeline import Pipeline, PipelineError
 from .streaming_layers import PackedMaskNet, pack_mask_model
 
@@ -81,6 +81,8 @@ class StreamingDenoiser:
         channels: channels of the blocks (each is denoised on its own).
         wet: blend as in :meth:`Pipeline.denoise`, 1 = fully denoised (magnitudes, or for a
             complex mask the spectra).
+        mask_exponent: as in :meth:`Pipeline.denoise`: the mask's gains raised to this power
+            (:func:`audioae.models.masks.sharpen_mask`); 1 = the mask as trained.
         packed: run the model packed (:mod:`audioae.streaming_layers`, several times faster)
             when its layers allow; False runs the model's own modules layer by layer (the
             reference; the output is the same within float rounding).
@@ -88,11 +90,18 @@ class StreamingDenoiser:
     Raises:
         PipelineError: the model is not causal (streaming would need its look-ahead) or does
             not predict a mask, or the STFT is not centred with ``win_length = n_fft``.
-        ValueError: ``channels < 1`` or ``wet`` outside [0, 1].
+        ValueError: ``channels < 1``, ``wet`` outside [0, 1] or ``mask_exponent`` outside
+            (0, 8].
     """
 
     def __init__(
-        self, pipe: Pipeline, *, channels: int = 1, wet: float = 1.0, packed: bool = True
+        self,
+        pipe: Pipeline,
+        *,
+        channels: int = 1,
+        wet: float = 1.0,
+        mask_exponent: float = 1.0,
+        packed: bool = True,
     ) -> None:
         if not pipe.model.predicts_mask:
             raise PipelineError(f"streaming denoising needs a denoising model; {pipe.purpose}")
@@ -108,6 +117,7 @@ class StreamingDenoiser:
         self.pipe = pipe
         self.channels = channels
         self.wet = wet
+        self.mask_exponent = check_mask_exponent(mask_exponent)
         params = pipe.frontend.stft_params
         if params.win_length != params.n_fft or not params.center:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
@@ -234,7 +244,7 @@ class StreamingDenoiser:
         front = self.pipe.frontend
         noisy_mag = spec.abs()
         features = front.from_magnitude(noisy_mag.transpose(-1, -2))  # (c, n_bins, k)
-        mask = self._mask(features)
+        mask = sharpen_mask(self._mask(features), self.mask_exponent)
         if mask.is_complex():
             return apply_complex_mask(spec, mask.transpose(-1, -2), self.wet)
         mag = front.to_magnitude(front.apply_mask(features, mask)).transpose(-1, -2)

@@ -34,11 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from train_denoise_corpus import link_file, save_run_float16  # noqa: E402  (the sibling script)
+from train_denoise_corpus import add_run_options, link_file, save_run_float16  # noqa: E402  (the sibling script)
 
 from audioae.config import load_config, resolve_recipe  # noqa: E402
 from benchmarks.codec_validation import (  # noqa: E402
-    DEFAULT_CORPUS,
     is_validation_row,
     manifest_rows,
 )
@@ -76,12 +75,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--recipe", default="codec", help="recipe name or file (default codec)")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--work", type=Path, required=True, help="work folder")
-    parser.add_argument("--out", type=Path, help="model file (default WORK/model.safetensors)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
-    parser.add_argument("--resume", action="store_true", help="resume WORK/run's last checkpoint")
+    add_run_options(parser)
     parser.add_argument(
         "--extend-to",
         type=int,

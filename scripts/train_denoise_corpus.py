@@ -134,18 +134,24 @@ def save_run_float16(model_file: Path, out: Path, label: str, started: float) ->
     return target
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("recipe", help="denoise, denoise_stream or a recipe file")
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every corpus training script takes: ``--corpus``, ``--work``, ``--out``,
+    ``--threads``, ``--set`` (repeatable, into ``sets``) and ``--resume``."""
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--work", type=Path, required=True, help="run folder")
     parser.add_argument("--out", type=Path, help="model file (default WORK/model.safetensors)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
     parser.add_argument("--resume", action="store_true", help="resume WORK/run's last checkpoint")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("recipe", help="denoise, denoise_stream or a recipe file")
+    add_run_options(parser)
+    parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument(
         "--balance-noise",
         action="store_true",

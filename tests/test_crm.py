@@ -19,7 +19,13 @@ from audioae.functional import apply_complex_mask
 from audioae.losses import compressed_complex_mse, compressed_magnitude_mse
 from audioae.modelfile import save_model_file
 from audioae.models import build_model
-from audioae.models.masks import CRM_BOUND, CRM_OFFSET, complex_ratio_mask, mask_from_logits
+from audioae.models.masks import (
+    CRM_BOUND,
+    CRM_OFFSET,
+    complex_ratio_mask,
+    mask_from_logits,
+    sharpen_mask,
+)
 from audioae.pipeline import Pipeline
 from audioae.training import AutoEncoderModule, train
 
@@ -305,3 +311,36 @@ def test_crm_recipe_trains_and_its_model_file_denoises(tmp_path: Path) -> None:
     x = 0.1 * torch.randn(1, 4321)
     y = pipe.denoise(x)
     assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_sharpen_mask_raises_gains_up_to_one_and_keeps_the_phase() -> None:
+    real = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    assert torch.allclose(sharpen_mask(real, 2.0), torch.tensor([0.0, 0.0625, 0.25, 1.0]))
+    assert sharpen_mask(real, 1.0) is real
+    gains = torch.tensor([0.0, 0.25, 0.5, 1.0, 1.5])
+    phases = torch.tensor([0.3, -2.0, 1.0, 2.5, -0.7])
+    sharp = sharpen_mask(torch.polar(gains, phases), 3.0)
+    expected = torch.tensor([0.0, 0.25**3, 0.125, 1.0, 1.5])  # above 1: left alone
+    assert torch.allclose(sharp.abs(), expected, atol=1e-6)
+    assert torch.allclose(sharp[1:].angle(), phases[1:], atol=1e-5)
+    for bad in (0.0, -0.5, 8.5, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="mask_exponent"):
+            sharpen_mask(real, bad)
+
+
+@pytest.mark.parametrize("output", ["mask", "crm"])
+def test_pipeline_mask_exponent_is_the_sharpened_mask_applied_to_the_stft(output: str) -> None:
+    """Offline ``denoise(mask_exponent=e)`` equals ISTFT of the model's mask, sharpened,
+    times the noisy STFT (for a magnitude mask: with the noisy phase)."""
+    model, cfg = _model(f"model.output={output}")
+    pipe = Pipeline(model, cfg, device="cpu")
+    clean, noise = _speech_and_noise(0.5)
+    x = clean + noise
+    spec = pipe.frontend.stft(x)
+    mask = model(pipe.frontend.from_magnitude(spec.abs())).mask.detach()
+    expected = pipe.frontend.istft(spec * sharpen_mask(mask, 2.5), x.shape[-1])
+    got = pipe.denoise(x, mask_exponent=2.5)
+    assert (got - expected).abs().max().item() < 1e-5
+    assert (got - pipe.denoise(x)).abs().max().item() > 1e-3
+    with pytest.raises(ValueError, match="mask_exponent"):
+        pipe.denoise(x, mask_exponent=0.0)

@@ -208,6 +208,8 @@ def test_cuda_device_without_cuda_is_one_line(tmp_path, capsys):
         ["interpolate", TIMBRE, "a.wav", "b.wav", "-o", "OUT", "--steps", "1"],
         ["encode", CODEC, "x.wav", "-o", "OUT", "--bits", "17"],
         ["denoise", DENOISE, "x.wav", "-o", "OUT", "--wet", "1.5"],
+        ["denoise", DENOISE, "x.wav", "-o", "OUT", "--mask-exponent", "0"],
+        ["denoise", DENOISE, "x.wav", "-o", "OUT", "--mask-exponent", "9"],
         ["config", "tiny", "--set", "no_equals_sign"],
         ["denoise", DENOISE, "x.wav", "-o", "OUT", "--force", "--skip-existing"],
     ],

@@ -101,16 +101,41 @@ def test_complex_mask_streaming_equals_offline(n_fft, hop, channels, length, wet
     _check_streaming_equals_offline(pipe, channels, length, packed, wet)
 
 
+@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize("output, exponent", [("mask", 1.7), ("crm", 2.0), ("mask", 0.6)])
+def test_mask_exponent_streams_as_offline(output, exponent, packed):
+    """``mask_exponent`` sharpens the mask the same way block by block as offline, and it
+    changes the output (the comparison is not of two unsharpened runs)."""
+    pipe = _pipe([f"model.output={output}"])
+    _check_streaming_equals_offline(pipe, 1, 6000, packed, 0.8, exponent)
+    x = 0.1 * torch.randn(1, 6000)
+    assert (pipe.denoise(x, mask_exponent=exponent) - pipe.denoise(x)).abs().max() > 1e-4
+
+
+def test_mask_exponent_out_of_range_is_refused():
+    pipe = _pipe([])
+    for bad in (0.0, -1.0, 9.0, float("nan")):
+        with pytest.raises(ValueError, match="mask_exponent"):
+            StreamingDenoiser(pipe, mask_exponent=bad)
+
+
 def _check_streaming_equals_offline(
-    pipe: Pipeline, channels: int, length: int, packed: bool, wet: float = 1.0
+    pipe: Pipeline,
+    channels: int,
+    length: int,
+    packed: bool,
+    wet: float = 1.0,
+    mask_exponent: float = 1.0,
 ) -> None:
     hop = pipe.hop_length
     torch.manual_seed(1)
     rng = random.Random(length)
     t = torch.arange(length) / 16000
     x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
-    offline = pipe.denoise(x, wet=wet)
-    stream = StreamingDenoiser(pipe, channels=channels, packed=packed, wet=wet)
+    offline = pipe.denoise(x, wet=wet, mask_exponent=mask_exponent)
+    stream = StreamingDenoiser(
+        pipe, channels=channels, packed=packed, wet=wet, mask_exponent=mask_exponent
+    )
     assert stream.packed == packed
     pieces, given = [], 0
     while given < length:  # block sizes that divide the hop, and many that do not
@@ -229,3 +254,24 @@ def test_cli_stream_refuses_a_model_with_look_ahead(tmp_path, model_files, capsy
     assert code == 2
     assert len(err) == 1 and "causal" in err[0]
     assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cli_mask_exponent_is_passed_through(tmp_path, model_files, stream):
+    """``audioae denoise --mask-exponent`` writes what ``denoise_file(mask_exponent=...)``
+    does, offline and with ``--stream``, and differs from the unsharpened output."""
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal((16000, 1))).astype(np.float32)
+    source = tmp_path / "in.wav"
+    sf.write(source, x, 16000, subtype="FLOAT")
+    model = model_files["causal"]
+    extra = ["--stream"] if stream else []
+    out = tmp_path / "out.wav"
+    argv = ["denoise", str(model), str(source), "-o", str(out), "--quiet", *extra]
+    assert main([*argv, "--mask-exponent", "2"]) == 0
+    pipe = Pipeline.load(model, device="cpu")
+    ref = denoise_file(pipe, source, tmp_path / "ref.wav", mask_exponent=2.0, stream=stream)
+    plain = denoise_file(pipe, source, tmp_path / "plain.wav", stream=stream)
+    got, ref_wav, plain_wav = (sf.read(p, dtype="float32")[0] for p in (out, ref, plain))
+    assert np.abs(got - ref_wav).max() < 1e-6
+    assert np.abs(got - plain_wav).max() > 1e-4

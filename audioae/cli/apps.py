@@ -11,7 +11,15 @@ import argparse
 import functools
 from pathlib import Path
 
-from .common import add_command, at_least, fraction, load_pipeline, models_help, positive_float
+from .common import (
+    add_command,
+    at_least,
+    fraction,
+    load_pipeline,
+    mask_exponent,
+    models_help,
+    positive_float,
+)
 
 
 def _common(
@@ -109,6 +117,7 @@ def _run_denoise(args) -> int:
         pipe,
         phase=args.phase,
         wet=args.wet,
+        mask_exponent=args.mask_exponent,
         overwrite=args.force,
         stream=args.stream,
     )
@@ -214,6 +223,15 @@ def register(subparsers) -> None:
         type=fraction,
         default=1.0,
         help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+    )
+    p.add_argument(
+        "--mask-exponent",
+        type=mask_exponent,
+        default=1.0,
+        metavar="X",
+        help="raise the model's mask gains to this power before applying them: above 1 "
+        "removes more noise (and risks more speech distortion), below 1 less (default 1, "
+        "the mask as trained; at most 8)",
     )
     p.add_argument(
         "--stream",
