@@ -14,12 +14,15 @@ The "unseen" noises default to the bundled *test* noise types; ``--unseen-noise 
 the noise files of a folder instead (e.g. the corpus noise that
 ``scripts/train_denoise_corpus.py`` holds out of training), so that choosing between variants
 does not look at the test noise at all.
-One torch thread. The tuning table in docs/benchmarks.md (Notes) was made with it.
+``--mask-exponents 1,1.25`` scores each model also with its mask sharpened
+(``Pipeline.denoise(mask_exponent=...)``). One torch thread. The tuning table in
+docs/benchmarks.md (Notes) was made with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -64,7 +67,17 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="a folder of noise files held out of training (default: the bundled test noise)",
     )
+    parser.add_argument(
+        "--mask-exponents",
+        default="1",
+        help="comma-separated mask exponents to score each model with (Pipeline.denoise's "
+        "mask_exponent; default 1, the mask as trained)",
+    )
     args = parser.parse_args(argv)
+    try:
+        exponents = [float(e) for e in args.mask_exponents.split(",")]
+    except ValueError:
+        parser.error(f"--mask-exponents {args.mask_exponents!r}: expected numbers")
     torch.set_num_threads(1)
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
     if not args.speech_folder.is_dir():
@@ -83,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.models:
         pipe = Pipeline.load(path, device="cpu")
         name = path.parent.name if path.name == "model.safetensors" else path.stem
-        methods[name] = pipe.denoise
+        for e in exponents:
+            label = name if e == 1.0 else f"{name} ^{e:g}"
+            methods[label] = functools.partial(pipe.denoise, mask_exponent=e)
     scores: dict = {}
     for group in groups:
         gen = torch.Generator().manual_seed(0)
