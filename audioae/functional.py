@@ -32,6 +32,7 @@ __all__ = [
     "log_compress",
     "log_decompress",
     "apply_complex_mask",
+    "check_wet",
     "mel_filterbank",
     "mel_to_linear",
     "griffin_lim",
@@ -360,6 +361,18 @@ def log_decompress(x: Tensor, eps: float) -> Tensor:
     return (torch.exp(x) - eps).clamp_min(0.0)
 
 
+def check_wet(wet: float) -> float:
+    """``wet`` as a float when it is a usable dry/wet blend, in [0, 1].
+
+    Raises:
+        ValueError: ``wet`` outside [0, 1] (or NaN).
+    """
+    value = float(wet)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    return value
+
+
 def apply_complex_mask(spec: Tensor, mask: Tensor, wet: float = 1.0) -> Tensor:
     """The complex STFT ``spec`` times a complex ratio mask: ``(wet * mask + 1 - wet) * spec``.
 
@@ -388,8 +401,7 @@ def apply_complex_mask(spec: Tensor, mask: Tensor, wet: float = 1.0) -> Tensor:
         raise ValueError(
             f"mask {tuple(mask.shape)} does not broadcast to spec {tuple(spec.shape)}"
         ) from None
-    if not 0.0 <= wet <= 1.0:
-        raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    wet = check_wet(wet)
     if wet != 1.0:
         mask = wet * mask + (1.0 - wet)
     return spec * mask

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
-from .functional import apply_complex_mask
+from .functional import apply_complex_mask, check_wet
 from .models.masks import check_mask_exponent, sharpen_mask
 from .phase import PhaseReconstructor, learned_methods
 
@@ -481,8 +481,7 @@ class Pipeline:
         modes = ("noisy", *self.phase_methods)
         if phase not in modes:
             raise ValueError(f"phase: {phase!r} is not one of {', '.join(modes)}")
-        if not 0.0 <= wet <= 1.0:
-            raise ValueError(f"wet: must be in [0, 1], got {wet}")
+        wet = check_wet(wet)
         mask_exponent = check_mask_exponent(mask_exponent)
         wav = self._prepare(wav)
         if phase == "noisy":

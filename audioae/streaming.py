@@ -31,6 +31,7 @@ import torch
 from .audio import audio_info, output_subtype
 from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
 from .chunking import CrossfadeStream
+from .functional import check_wet
 from .models.masks import check_mask_exponent
 from .pipeline import Pipeline
 from .streaming_denoiser import StreamingDenoiser
@@ -139,8 +140,7 @@ def denoise_file_streaming(
     """
     if phase not in ("noisy", "griffin-lim"):
         raise ValueError(f"phase: {phase!r} is not one of noisy, griffin-lim")
-    if not 0.0 <= wet <= 1.0:
-        raise ValueError(f"wet: must be in [0, 1], got {wet}")
+    wet = check_wet(wet)
     mask_exponent = check_mask_exponent(mask_exponent)
     if realtime and phase != "noisy":
         raise ValueError("streaming denoising keeps the noisy phase: phase must be 'noisy'")

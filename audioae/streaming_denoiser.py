@@ -40,7 +40,7 @@ import copy
 import torch
 from torch import nn
 
-from .functional import apply_complex_mask
+from .functional import apply_complex_mask, check_wet
 from .models.layers import CausalConv1d, streaming_copy
 from .models.masks import check_mask_exponent, mask_from_logits, sharpen_mask
 from .pipeline import Pipeline, PipelineError
@@ -112,8 +112,7 @@ class StreamingDenoiser:
             )
         if channels < 1:
             raise ValueError(f"channels must be >= 1, got {channels}")
-        if not 0.0 <= wet <= 1.0:
-            raise ValueError(f"wet: must be in [0, 1], got {wet}")
+        wet = check_wet(wet)
         self.pipe = pipe
         self.channels = channels
         self.wet = wet
