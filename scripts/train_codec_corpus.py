@@ -34,7 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from train_denoise_corpus import add_run_options, link_file, save_run_float16  # noqa: E402  (the sibling script)
+from train_denoise_corpus import (  # noqa: E402  (the sibling script)
+    add_run_options,
+    link_file,
+    save_run_float16,
+    train_with_restarts,
+)  # noqa: E402  (the sibling script)
 
 from audioae.config import load_config, resolve_recipe  # noqa: E402
 from benchmarks.codec_validation import (  # noqa: E402
@@ -76,15 +81,8 @@ def main() -> None:
     )
     parser.add_argument("--recipe", default="codec", help="recipe name or file (default codec)")
     add_run_options(parser)
-    parser.add_argument(
-        "--extend-to",
-        type=int,
-        help="then resume the run up to this many steps in total (a warm restart)",
-    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from audioae.runfolder import checkpoint_step
-    from audioae.training import train
 
     started = time.perf_counter()
     files = training_files(args.corpus)
@@ -92,15 +90,7 @@ def main() -> None:
     print(f"{len(files)} corpus speech clips linked under {folder}", flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)
     run = args.work / "run"
-    last = run / "checkpoints" / "last.ckpt"
-    done = (checkpoint_step(last) or 0) if args.resume and last.is_file() else 0
-    model_file = run / "model.safetensors"
-    if done < cfg.training.max_steps:  # the recipe's schedule (or the rest of it)
-        model_file = train(cfg, folder, out_dir=run, progress=False, resume=args.resume).model_file
-    if args.extend_to is not None:  # the warm restart, resumable in turn
-        model_file = train(
-            cfg, folder, out_dir=run, progress=False, resume=True, max_steps=args.extend_to
-        ).model_file
+    model_file = train_with_restarts(cfg, folder, run, resume=args.resume, extend_to=args.extend_to)
     save_run_float16(model_file, args.out or args.work / "model.safetensors", args.recipe, started)
 
 

@@ -20,8 +20,10 @@ What it trains on (links, not copies, under ``WORK/data``):
 The bundled test split (data/splits.yaml) is never linked. The run's model is saved in
 float16 to ``--out`` (default ``WORK/model.safetensors``); whether it is shipped is decided
 by the benchmark. A recipe that does not denoise (``data.denoise: false``, e.g. ``codec``)
-trains on the same speech without the noise. Extra ``--set`` strings override the recipe; an interrupted run resumes
-from its last checkpoint when started again with the same arguments (``--resume``).
+trains on the same speech without the noise. Extra ``--set`` strings override the recipe;
+``--extend-to 16000 24000`` then resumes the finished run to each of those step counts in turn
+(warm restarts, :func:`train_with_restarts`). An interrupted run or chain resumes from its last
+checkpoint when started again with the same arguments and ``--resume``.
 """
 
 from __future__ import annotations
@@ -134,15 +136,60 @@ def save_run_float16(model_file: Path, out: Path, label: str, started: float) ->
     return target
 
 
+def train_with_restarts(
+    cfg,
+    data_dir: Path,
+    run: Path,
+    *,
+    noise_dir: Path | None = None,
+    resume: bool = False,
+    extend_to: list[int] | None = None,
+) -> Path:
+    """Train ``cfg`` into the run folder ``run`` (or the rest of it, with ``resume``), then
+    resume the finished run up to each step count of ``extend_to`` in turn: each stretches the
+    cosine schedule to the new length (a warm restart, as in SGDR, Loshchilov & Hutter 2017).
+    Stages already done are skipped, so the same command resumes an interrupted chain.
+    Returns the run's model file."""
+    from audioae.runfolder import checkpoint_step
+    from audioae.training import train
+
+    last = run / "checkpoints" / "last.ckpt"
+    done = (checkpoint_step(last) or 0) if resume and last.is_file() else 0
+    model_file = run / "model.safetensors"
+    stages = [cfg.training.max_steps, *sorted(extend_to or [])]
+    for i, steps in enumerate(stages):
+        if done >= steps and (i + 1 < len(stages) or model_file.is_file()):
+            continue
+        model_file = train(
+            cfg,
+            data_dir,
+            noise_dir=noise_dir,
+            out_dir=run,
+            progress=False,
+            resume=resume or i > 0,
+            max_steps=steps,
+        ).model_file
+        done = steps
+    return model_file
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options every corpus training script takes: ``--corpus``, ``--work``, ``--out``,
-    ``--threads``, ``--set`` (repeatable, into ``sets``) and ``--resume``."""
+    ``--threads``, ``--set`` (repeatable, into ``sets``), ``--resume`` and ``--extend-to``."""
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--work", type=Path, required=True, help="run folder")
     parser.add_argument("--out", type=Path, help="model file (default WORK/model.safetensors)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
     parser.add_argument("--resume", action="store_true", help="resume WORK/run's last checkpoint")
+    parser.add_argument(
+        "--extend-to",
+        type=int,
+        nargs="+",
+        metavar="STEPS",
+        help="then resume the finished run up to each of these step counts in turn "
+        "(warm restarts); the same command resumes the chain",
+    )
 
 
 def main() -> None:
@@ -159,24 +206,21 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from audioae.training import train
 
     started = time.perf_counter()
     folders = build_folders(args.corpus, args.data, args.work, args.balance_noise)
     counts = {k: sum(1 for _ in find_audio_files(v)) for k, v in folders.items()}
     print("files: " + ", ".join(f"{k} {n}" for k, n in counts.items()), flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)
-    result = train(
+    model_file = train_with_restarts(
         cfg,
         folders["speech"],
+        args.work / "run",
         noise_dir=folders["noise"] if cfg.data.denoise else None,
-        out_dir=args.work / "run",
-        progress=False,
         resume=args.resume,
+        extend_to=args.extend_to,
     )
-    save_run_float16(
-        result.model_file, args.out or args.work / "model.safetensors", args.recipe, started
-    )
+    save_run_float16(model_file, args.out or args.work / "model.safetensors", args.recipe, started)
 
 
 if __name__ == "__main__":

@@ -91,3 +91,43 @@ def test_build_folders_needs_a_corpus(tmp_path: Path, tree) -> None:
     _, data = tree
     with pytest.raises(FileNotFoundError, match="build_corpus"):
         tdc.build_folders(tmp_path / "nothing", data, tmp_path / "work")
+
+
+class _FakeRun:
+    """Stands in for ``audioae.training.train``: records each call's (max_steps, resume) and
+    leaves a checkpoint at that step and a model file, as a finished stage does."""
+
+    def __init__(self, run: Path) -> None:
+        self.run, self.calls = run, []
+
+    def __call__(self, cfg, data_dir, *, noise_dir, out_dir, progress, resume, max_steps):
+        self.calls.append((max_steps, resume))
+        (self.run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (self.run / "checkpoints" / "last.ckpt").write_text(str(max_steps))
+        (self.run / "model.safetensors").write_text("model")
+
+        class Result:
+            model_file = self.run / "model.safetensors"
+
+        return Result()
+
+
+def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, monkeypatch):
+    import audioae.runfolder
+    import audioae.training
+    from audioae.config import load_config
+
+    run = tmp_path / "run"
+    fake = _FakeRun(run)
+    monkeypatch.setattr(audioae.training, "train", fake)
+    monkeypatch.setattr(audioae.runfolder, "checkpoint_step", lambda p: int(Path(p).read_text()))
+    cfg = load_config(None, ["training.max_steps=100"])
+    out = tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[300, 200])
+    assert out == run / "model.safetensors"
+    assert fake.calls == [(100, False), (200, True), (300, True)]  # in ascending order
+    fake.calls.clear()  # the same command again with --resume: nothing left to do
+    tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200, 300])
+    assert fake.calls == []
+    (run / "checkpoints" / "last.ckpt").write_text("250")  # interrupted in the last stage
+    tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200, 300])
+    assert fake.calls == [(300, True)]
