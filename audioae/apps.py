@@ -112,7 +112,7 @@ def denoise_file(
     from .streaming import can_stream, denoise_file_streaming
 
     _refuse_existing(target, overwrite)
-    if stream:
+    if stream or can_stream(pipe, source):
         return denoise_file_streaming(
             pipe,
             source,
@@ -121,17 +121,7 @@ def denoise_file(
             wet=wet,
             mask_exponent=mask_exponent,
             overwrite=overwrite,
-            realtime=True,
-        )
-    if can_stream(pipe, source):
-        return denoise_file_streaming(
-            pipe,
-            source,
-            target,
-            phase=phase,
-            wet=wet,
-            mask_exponent=mask_exponent,
-            overwrite=overwrite,
+            realtime=stream,
         )
     wav, sample_rate, length = load_for_model(pipe, source)
     clean = pipe.denoise(wav, phase=phase, wet=wet, mask_exponent=mask_exponent)
