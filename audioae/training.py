@@ -276,6 +276,19 @@ class _FinalCheckpoint(Callback):
         trainer.save_checkpoint(self.path, weights_only=False)
 
 
+class _StopAt(Callback):
+    """End training once ``trainer.global_step`` reaches ``step`` (an optimiser step count),
+    leaving the schedule (``training.max_steps``) as it is, so that a resumed run continues
+    exactly where an uninterrupted one would be."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -524,6 +537,7 @@ def build_trainer(
     has_val: bool,
     progress: bool,
     verbose: bool = False,
+    stop_at: int | None = None,
 ) -> tuple[L.Trainer, ModelCheckpoint | None, InterruptHandler]:
     """The Lightning ``Trainer`` writing into ``run``, its best-checkpoint callback and its
     Ctrl-C handler.
@@ -534,7 +548,8 @@ def build_trainer(
     best checkpoint by ``val/loss`` (validation every ``training.val_every`` steps); loggers:
     TensorBoard and CSV; checkpoint files through
     :class:`~audioae.checkpoint_io.SafeCheckpointIO`. ``verbose`` adds Lightning's model
-    summary. The best-checkpoint callback is None without a validation split.
+    summary. The best-checkpoint callback is None without a validation split. ``stop_at``
+    ends training at that step with the schedule unchanged (:class:`_StopAt`).
     """
     t = cfg.training
     last_cb = ModelCheckpoint(
@@ -553,6 +568,8 @@ def build_trainer(
     ]
     if progress:
         callbacks.append(StepProgressBar())
+    if stop_at is not None:
+        callbacks.append(_StopAt(stop_at))
     best_cb = None
     if has_val:
         best_cb = ModelCheckpoint(
@@ -669,6 +686,7 @@ def train(
     devices: int | str | None = None,
     num_nodes: int | None = None,
     max_steps: int | None = None,
+    stop_at: int | None = None,
     progress: bool = True,
     verbose: bool = False,
 ) -> TrainResult:
@@ -684,6 +702,10 @@ def train(
         devices: overrides ``training.devices`` (a count or ``"auto"``).
         num_nodes: overrides ``training.num_nodes``.
         max_steps: overrides ``training.max_steps`` (e.g. to extend a resumed run).
+        stop_at: end at this step (>= 1), with the learning-rate schedule still that of
+            ``training.max_steps``; ``last.ckpt`` and the model file are written there, and
+            ``resume`` later goes on as an uninterrupted run would (e.g. to change the data
+            part-way through, as the shipped denoisers' noise balance did).
         progress: show one progress bar over ``training.max_steps`` (on stderr).
         verbose: keep Lightning's info lines and model summary.
 
@@ -696,18 +718,23 @@ def train(
         audioae.runfolder.NotARunFolderError: ``out_dir`` is a file, or a folder with other
             files in it (nothing is written there).
         audioae.runlock.RunLockedError: another run is training into ``out_dir``.
-        ConfigError: nothing to resume from, or a resumed run's model config differs.
+        ConfigError: nothing to resume from, a resumed run's model config differs, or
+            ``stop_at`` is below 1.
         audioae.modelfile.ModelFileError: a checkpoint needs pickle or cannot be read.
         audioae.data.DatasetError: unusable data folder (the message says what to change).
         TrainingDivergedError: the loss became NaN/Inf.
         TrainingInterrupted: Ctrl-C; ``last.ckpt`` holds the step reached (``resume`` goes on).
     """
     cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
+    if stop_at is not None and stop_at < 1:
+        raise ConfigError(f"stop_at: must be >= 1, got {stop_at}")
     placement = resolve_placement(cfg.training)
     # The other DDP ranks start now (unless the command line started them already, or a
     # cluster launcher did), so they import and build in parallel with this one.
     with local_ranks(placement.devices, placement.num_nodes):
-        return _train(cfg, Path(out_dir), data_dir, noise_dir, placement, resume, progress, verbose)
+        return _train(
+            cfg, Path(out_dir), data_dir, noise_dir, placement, resume, progress, verbose, stop_at
+        )
 
 
 def _train(
@@ -719,6 +746,7 @@ def _train(
     resume: bool,
     progress: bool,
     verbose: bool,
+    stop_at: int | None = None,
 ) -> TrainResult:
     run = RunFolder(out_dir)
     main_rank = (
@@ -748,6 +776,7 @@ def _train(
             has_val=datasets.val is not None,
             progress=progress,
             verbose=verbose,
+            stop_at=stop_at,
         )
     main = trainer.is_global_zero
     if main:  # refuse a foreign --out before the lock file is written into it

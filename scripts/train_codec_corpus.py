@@ -90,7 +90,9 @@ def main() -> None:
     print(f"{len(files)} corpus speech clips linked under {folder}", flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)
     run = args.work / "run"
-    model_file = train_with_restarts(cfg, folder, run, resume=args.resume, extend_to=args.extend_to)
+    model_file = train_with_restarts(
+        cfg, folder, run, resume=args.resume, extend_to=args.extend_to, stop_at=args.stop_at
+    )
     save_run_float16(model_file, args.out or args.work / "model.safetensors", args.recipe, started)
 
 

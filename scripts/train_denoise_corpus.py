@@ -144,12 +144,15 @@ def train_with_restarts(
     noise_dir: Path | None = None,
     resume: bool = False,
     extend_to: list[int] | None = None,
+    stop_at: int | None = None,
 ) -> Path:
     """Train ``cfg`` into the run folder ``run`` (or the rest of it, with ``resume``), then
     resume the finished run up to each step count of ``extend_to`` in turn: each stretches the
     cosine schedule to the new length (a warm restart, as in SGDR, Loshchilov & Hutter 2017).
     Stages already done are skipped, so the same command resumes an interrupted chain.
-    Returns the run's model file."""
+    ``stop_at``: end the chain at that step, the schedule unchanged (``train(stop_at=...)``;
+    a later call with ``resume`` goes on as if it had not stopped). Returns the run's model
+    file."""
     from audioae.runfolder import checkpoint_step
     from audioae.training import train
 
@@ -160,6 +163,7 @@ def train_with_restarts(
     for i, steps in enumerate(stages):
         if done >= steps and (i + 1 < len(stages) or model_file.is_file()):
             continue
+        stop = stop_at if stop_at is not None and stop_at < steps else None
         model_file = train(
             cfg,
             data_dir,
@@ -168,14 +172,18 @@ def train_with_restarts(
             progress=False,
             resume=resume or i > 0,
             max_steps=steps,
+            stop_at=stop,
         ).model_file
+        if stop is not None:
+            break
         done = steps
     return model_file
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options every corpus training script takes: ``--corpus``, ``--work``, ``--out``,
-    ``--threads``, ``--set`` (repeatable, into ``sets``), ``--resume`` and ``--extend-to``."""
+    ``--threads``, ``--set`` (repeatable, into ``sets``), ``--resume``, ``--extend-to`` and
+    ``--stop-at``."""
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--work", type=Path, required=True, help="run folder")
     parser.add_argument("--out", type=Path, help="model file (default WORK/model.safetensors)")
@@ -189,6 +197,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="STEPS",
         help="then resume the finished run up to each of these step counts in turn "
         "(warm restarts); the same command resumes the chain",
+    )
+    parser.add_argument(
+        "--stop-at",
+        type=int,
+        metavar="STEP",
+        help="end at this step with the schedule unchanged (resume later with --resume)",
     )
 
 
@@ -219,6 +233,7 @@ def main() -> None:
         noise_dir=folders["noise"] if cfg.data.denoise else None,
         resume=args.resume,
         extend_to=args.extend_to,
+        stop_at=args.stop_at,
     )
     save_run_float16(model_file, args.out or args.work / "model.safetensors", args.recipe, started)
 

@@ -222,6 +222,41 @@ def test_resumed_run_sees_the_same_batches(tmp_path: Path, monkeypatch: pytest.M
     assert [resumed[k] for k in range(11)] == [straight[k] for k in range(11)], (resumed, straight)
 
 
+def test_stop_at_keeps_the_schedule_so_a_resumed_run_matches_a_straight_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train(stop_at=k)`` ends at step k with ``training.max_steps``' schedule: resumed, the
+    run sees the same batches at the same learning rates as one that never stopped."""
+    from audioae.config import ConfigError
+    from audioae.training import AutoEncoderModule, train
+
+    data = _folder(tmp_path / "data", 6)
+    seen: list[tuple[int, float, float]] = []
+    original = AutoEncoderModule.training_step
+
+    def recording(self, batch, batch_idx):
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+        seen.append((int(self.global_step), float(batch.double().sum()), lr))
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(AutoEncoderModule, "training_step", recording)
+    sets = ["data.samples_per_epoch=16", "data.num_workers=0", "training.checkpoint_every=100"]
+    cfg = load_config(
+        resolve_recipe("tiny"), sets + ["training.max_steps=9", "training.warmup_steps=2"]
+    )
+    train(cfg, data, out_dir=tmp_path / "straight", progress=False)
+    straight = list(seen)
+    seen.clear()
+    stopped = train(cfg, data, out_dir=tmp_path / "stopped", stop_at=5, progress=False)
+    assert stopped.steps == 5 and stopped.model_file is not None
+    assert len(seen) == 5
+    train(cfg, data, out_dir=tmp_path / "stopped", resume=True, progress=False)
+    assert [k for k, _, _ in seen] == list(range(9))
+    assert seen == straight  # same batches, same learning rate at every step
+    with pytest.raises(ConfigError, match="stop_at"):
+        train(cfg, data, out_dir=tmp_path / "bad", stop_at=0, progress=False)
+
+
 def test_folder_of_tiny_clips_trains_with_a_clear_message(tmp_path: Path, caplog) -> None:
     from audioae.training import train
 

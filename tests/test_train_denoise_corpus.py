@@ -100,10 +100,10 @@ class _FakeRun:
     def __init__(self, run: Path) -> None:
         self.run, self.calls = run, []
 
-    def __call__(self, cfg, data_dir, *, noise_dir, out_dir, progress, resume, max_steps):
-        self.calls.append((max_steps, resume))
+    def __call__(self, cfg, data_dir, *, noise_dir, out_dir, progress, resume, max_steps, stop_at):
+        self.calls.append((max_steps, resume, stop_at))
         (self.run / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (self.run / "checkpoints" / "last.ckpt").write_text(str(max_steps))
+        (self.run / "checkpoints" / "last.ckpt").write_text(str(stop_at or max_steps))
         (self.run / "model.safetensors").write_text("model")
 
         class Result:
@@ -124,10 +124,27 @@ def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, 
     cfg = load_config(None, ["training.max_steps=100"])
     out = tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[300, 200])
     assert out == run / "model.safetensors"
-    assert fake.calls == [(100, False), (200, True), (300, True)]  # in ascending order
+    assert fake.calls == [(100, False, None), (200, True, None), (300, True, None)]  # ascending
     fake.calls.clear()  # the same command again with --resume: nothing left to do
     tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200, 300])
     assert fake.calls == []
     (run / "checkpoints" / "last.ckpt").write_text("250")  # interrupted in the last stage
     tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200, 300])
-    assert fake.calls == [(300, True)]
+    assert fake.calls == [(300, True, None)]
+
+
+def test_train_with_restarts_stop_at_ends_the_chain_and_a_resume_goes_on(tmp_path, monkeypatch):
+    import audioae.runfolder
+    import audioae.training
+    from audioae.config import load_config
+
+    run = tmp_path / "run"
+    fake = _FakeRun(run)
+    monkeypatch.setattr(audioae.training, "train", fake)
+    monkeypatch.setattr(audioae.runfolder, "checkpoint_step", lambda p: int(Path(p).read_text()))
+    cfg = load_config(None, ["training.max_steps=100"])
+    tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[200], stop_at=35)
+    assert fake.calls == [(100, False, 35)]  # stopped inside the first stage
+    fake.calls.clear()
+    tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200])
+    assert fake.calls == [(100, True, None), (200, True, None)]
