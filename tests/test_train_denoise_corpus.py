@@ -112,7 +112,9 @@ class _FakeRun:
         return Result()
 
 
-def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, monkeypatch):
+@pytest.fixture()
+def fake_run(tmp_path, monkeypatch):
+    """A run folder, a :class:`_FakeRun` in place of ``train`` and a 100-step config."""
     import audioae.runfolder
     import audioae.training
     from audioae.config import load_config
@@ -121,7 +123,11 @@ def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, 
     fake = _FakeRun(run)
     monkeypatch.setattr(audioae.training, "train", fake)
     monkeypatch.setattr(audioae.runfolder, "checkpoint_step", lambda p: int(Path(p).read_text()))
-    cfg = load_config(None, ["training.max_steps=100"])
+    return run, fake, load_config(None, ["training.max_steps=100"])
+
+
+def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, fake_run):
+    run, fake, cfg = fake_run
     out = tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[300, 200])
     assert out == run / "model.safetensors"
     assert fake.calls == [(100, False, None), (200, True, None), (300, True, None)]  # ascending
@@ -133,16 +139,8 @@ def test_train_with_restarts_runs_each_stage_once_and_resumes_a_chain(tmp_path, 
     assert fake.calls == [(300, True, None)]
 
 
-def test_train_with_restarts_stop_at_ends_the_chain_and_a_resume_goes_on(tmp_path, monkeypatch):
-    import audioae.runfolder
-    import audioae.training
-    from audioae.config import load_config
-
-    run = tmp_path / "run"
-    fake = _FakeRun(run)
-    monkeypatch.setattr(audioae.training, "train", fake)
-    monkeypatch.setattr(audioae.runfolder, "checkpoint_step", lambda p: int(Path(p).read_text()))
-    cfg = load_config(None, ["training.max_steps=100"])
+def test_train_with_restarts_stop_at_ends_the_chain_and_a_resume_goes_on(tmp_path, fake_run):
+    run, fake, cfg = fake_run
     tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[200], stop_at=35)
     assert fake.calls == [(100, False, 35)]  # stopped inside the first stage
     fake.calls.clear()
