@@ -39,7 +39,7 @@ from train_denoise_corpus import (  # noqa: E402  (the sibling script)
     link_file,
     save_run_float16,
     train_with_restarts,
-)  # noqa: E402  (the sibling script)
+)
 
 from audioae.config import load_config, resolve_recipe  # noqa: E402
 from benchmarks.codec_validation import (  # noqa: E402

@@ -161,6 +161,8 @@ def train_with_restarts(
     model_file = run / "model.safetensors"
     stages = [cfg.training.max_steps, *sorted(extend_to or [])]
     for i, steps in enumerate(stages):
+        if stop_at is not None and done >= stop_at:  # stopped there already
+            break
         if done >= steps and (i + 1 < len(stages) or model_file.is_file()):
             continue
         stop = stop_at if stop_at is not None and stop_at < steps else None

@@ -144,5 +144,7 @@ def test_train_with_restarts_stop_at_ends_the_chain_and_a_resume_goes_on(tmp_pat
     tdc.train_with_restarts(cfg, tmp_path, run, extend_to=[200], stop_at=35)
     assert fake.calls == [(100, False, 35)]  # stopped inside the first stage
     fake.calls.clear()
+    tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200], stop_at=35)
+    assert fake.calls == []  # the same stop again: nothing to do (not one step more)
     tdc.train_with_restarts(cfg, tmp_path, run, resume=True, extend_to=[200])
     assert fake.calls == [(100, True, None), (200, True, None)]

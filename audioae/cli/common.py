@@ -181,14 +181,17 @@ def positive_float(text: str) -> float:
 
 
 def mask_exponent(text: str) -> float:
-    """An argparse ``type``: a mask exponent in (0, 8] (:func:`audioae.models.masks.check_mask_exponent`)."""
-    from ..models.masks import check_mask_exponent
+    """An argparse ``type``: a mask exponent in (0, MAX_MASK_EXPONENT]
+    (:func:`audioae.models.masks.check_mask_exponent`)."""
+    from ..models.masks import MAX_MASK_EXPONENT, check_mask_exponent
 
     value = _float(text)
     try:
         return check_mask_exponent(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be in (0, 8], got {value:g}") from None
+        raise argparse.ArgumentTypeError(
+            f"must be in (0, {MAX_MASK_EXPONENT:g}], got {value:g}"
+        ) from None
 
 
 def fraction(text: str) -> float:
