@@ -27,8 +27,9 @@ file's pooled embedding (mean, std and mean absolute delta of its latent frames,
 ``audioae embed`` writes) from the reference files': a latent-density term, which sees audio
 the model reconstructs well but encodes unlike normal audio (stationary noise among speech).
 The other terms (99th percentile of the error; the features' own per-bin level z-score, mean
-and 99th percentile; the distance of the file's long-term spectrum) were candidates on the
-validation split and stay available to :func:`combined_score`. For VAEs the
+and 99th percentile; the distance of the file's long-term spectrum; the ``floor``, the log
+level of each bin's quietest frames, :func:`feature_floor`) were candidates on the validation
+split and stay available to :func:`combined_score`. For VAEs the
 reconstruction uses the posterior mean, and the negative ELBO per frame is also given: the
 summed absolute log error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
 of the frame's latent to ``N(0, I)``, in nats per feature frame (whatever the error).
@@ -79,6 +80,12 @@ COMBINE = "sum"
 LOG_TERMS = True
 """Standardise the logarithm of each term (the terms are positive scale quantities, mean
 squared z-scores, whose spread grows with their level) rather than the term itself."""
+
+FLOOR_QUANTILE = 0.01
+"""Quantile over frames of the ``floor`` term (:func:`feature_floor`): the quietest 1 %."""
+
+FLOOR_EPS = 1e-5
+"""Magnitudes are clamped to at least this before the ``floor`` term's logarithm."""
 
 TERM_FLOOR = 1e-12
 """Terms are clamped to at least this before their logarithm is taken."""
@@ -327,6 +334,20 @@ def feature_spectrum(pipe, rec: Reconstruction) -> torch.Tensor:
     return torch.cat([x.mean(-1), x.std(-1, correction=0)])
 
 
+def feature_floor(pipe, rec: Reconstruction) -> torch.Tensor:
+    """The file's floor per bin: the :data:`FLOOR_QUANTILE` quantile over frames of
+    ``log(max(|X|, FLOOR_EPS))``, ``(n_bins,)`` float64.
+
+    The level of the quietest frames, in the spirit of minimum-statistics noise estimation
+    (Martin, "Noise power spectral density estimation based on optimal smoothing and minimum
+    statistics", 2001): stationary sound added to normal audio (hum, hiss, a noise recording)
+    raises it, digital silence where normal audio always has a noise floor (a dropout) lowers
+    it. Logarithmic, so the difference between a quiet room and digital zero counts.
+    """
+    x = pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(FLOOR_EPS).log()
+    return torch.quantile(x, FLOOR_QUANTILE, dim=-1)
+
+
 def latent_distance(pooled: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> float:
     """Diagonal-Gaussian distance ``mean over dims ((pooled - mean) / std)^2`` of a pooled embedding."""
     return float(((pooled.double() - mean) / std).square().mean())
@@ -343,6 +364,7 @@ def file_terms(
     *,
     embedding: tuple[torch.Tensor, torch.Tensor] | None = None,
     spectrum: tuple[torch.Tensor, torch.Tensor] | None = None,
+    floor: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """The file-level terms of :data:`TERMS` for one :class:`Reconstruction` (raw, unstandardised).
 
@@ -350,16 +372,18 @@ def file_terms(
     standardised error; ``level`` / ``level_p99``: the same of :func:`level_frames`;
     ``latent``: :func:`latent_distance` of the pooled embedding (mean, std and mean absolute
     delta of the latent frames, :func:`audioae.embed.pool_frames`) from the reference files'.
-    ``spectrum``: the same distance of :func:`feature_spectrum` from the reference files'.
-    ``embedding`` / ``spectrum`` override the reference's ``(mean, std)`` of those vectors
-    (used for the reference files' own, leave-one-out, values).
+    ``spectrum``: the same distance of :func:`feature_spectrum` from the reference files';
+    ``floor``: the same distance of :func:`feature_floor`.
+    ``embedding`` / ``spectrum`` / ``floor`` override the reference's ``(mean, std)`` of those
+    vectors (used for the reference files' own, leave-one-out, values).
     """
     err = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
     err = err.square().mean(0)
     lvl = level_frames(pipe, rec, reference)
     emb_mean, emb_std = embedding or (reference.embedding_mean, reference.embedding_std)
     spec_mean, spec_std = spectrum or (reference.spectrum_mean, reference.spectrum_std)
-    return {
+    floor_mean, floor_std = floor or (reference.floor_mean, reference.floor_std)
+    terms = {
         "reconstruction": float(err.mean()),
         "reconstruction_p99": _quantile(err, 0.99),
         "level": float(lvl.mean()),
@@ -367,6 +391,9 @@ def file_terms(
         "latent": latent_distance(torch.cat(pool_frames(rec.latent)), emb_mean, emb_std),
         "spectrum": latent_distance(feature_spectrum(pipe, rec), spec_mean, spec_std),
     }
+    if floor_mean is not None:  # None: statistics from a version 2 file
+        terms["floor"] = latent_distance(feature_floor(pipe, rec), floor_mean, floor_std)
+    return terms
 
 
 def term_zscores(
@@ -382,7 +409,10 @@ def term_zscores(
     """
     missing = [n for n in names if n not in reference.terms]
     if missing:
-        raise AnomalyReferenceError(f"the reference statistics have no {missing} terms")
+        raise AnomalyReferenceError(
+            f"the reference statistics have no {missing} terms (fitted by an older audioae? "
+            "fit them again with --reference DIR --save-reference)"
+        )
     if log:
         return {
             n: (math.log(max(terms[n], TERM_FLOOR)) - reference.terms[n][2]) / reference.terms[n][3]
@@ -544,6 +574,8 @@ def fit_reference(
     emb_mean, emb_std = _mean_std(pooled, 0)
     spectra = torch.stack([feature_spectrum(pipe, r) for r in recs])
     spec_mean, spec_std = _mean_std(spectra, 0)
+    floors = torch.stack([feature_floor(pipe, r) for r in recs])
+    floor_mean, floor_std = _mean_std(floors, 0)
     stats = ReferenceStats(
         mean=err_mean,
         std=err_std,
@@ -553,6 +585,8 @@ def fit_reference(
         embedding_std=emb_std,
         spectrum_mean=spec_mean,
         spectrum_std=spec_std,
+        floor_mean=floor_mean,
+        floor_std=floor_std,
         terms={},
         frames=sum(int(r.features.shape[-1]) for r in recs),
         model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
@@ -565,6 +599,7 @@ def fit_reference(
             stats,
             embedding=_leave_one_out(pooled, i),
             spectrum=_leave_one_out(spectra, i),
+            floor=_leave_one_out(floors, i),
         )
         for i, r in enumerate(recs)
     ]

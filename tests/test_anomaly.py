@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -16,8 +17,13 @@ from conftest import DATA, sine, tiny_model_file
 
 from audioae.anomaly import (
     COMBINED_TERMS,
+    FLOOR_EPS,
+    combined_score,
+    feature_floor,
+    file_terms,
     fit_reference,
     frame_errors,
+    reconstruct_frames,
     score_file,
     score_waveform,
 )
@@ -164,8 +170,28 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     assert score_waveform(codec, clip, reference=loaded).combined == pytest.approx(
         score_waveform(codec, clip, reference=stats).combined
     )
-    # a version-1 file (before the combined score) is refused with a way out
+    torch.testing.assert_close(loaded.floor_mean, stats.floor_mean)
+    torch.testing.assert_close(loaded.floor_std, stats.floor_std)
+    # a version-2 file (before the floor term) loads without it; asking for it names the cure
     doc = json.loads(path.read_text())
+    assert doc["version"] == 3
+    v2 = {k: v for k, v in doc.items() if k not in ("floor_mean", "floor_std")}
+    v2 = {**v2, "version": 2, "terms": {k: v for k, v in doc["terms"].items() if k != "floor"}}
+    (tmp_path / "v2.json").write_text(json.dumps(v2))
+    old = load_reference(tmp_path / "v2.json")
+    assert old.floor_mean is None and "floor" not in old.terms
+    assert score_waveform(codec, clip, reference=old).combined == pytest.approx(
+        score_waveform(codec, clip, reference=stats).combined
+    )
+    terms = file_terms(codec, reconstruct_frames(codec, clip), old)
+    assert "floor" not in terms
+    with pytest.raises(ValueError, match="fit them again"):
+        combined_score(terms, old, ("reconstruction", "floor"))
+    assert save_reference(tmp_path / "v2-again.json", old).read_text().count('"version": 2') == 1
+    (tmp_path / "v3-no-floor.json").write_text(json.dumps({**v2, "version": 3}))
+    with pytest.raises(ValueError, match="malformed"):
+        load_reference(tmp_path / "v3-no-floor.json")
+    # a version-1 file (before the combined score) is refused with a way out
     (tmp_path / "v1.json").write_text(json.dumps({**doc, "version": 1}))
     with pytest.raises(ValueError, match="fit it again"):
         load_reference(tmp_path / "v1.json")
@@ -186,6 +212,41 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match="not an"):
         load_reference(tmp_path / "bad.json")
+
+
+def test_floor_term_rises_with_hum_and_falls_with_digital_silence(codec, codec_reference):
+    """The floor (log level of each bin's quietest 1 % of frames) of a speech clip: mains hum
+    lifts it in the bins below 300 Hz and hardly elsewhere; 100 ms gaps of digital zero drop
+    it to the clamp in every bin, which the recording's own pauses (a room's noise floor)
+    never reach. (Against another recording's statistics the hum's z-score can go either way:
+    each recording has its own floor, which is why the term is not in the default score.)"""
+    clip = load_audio(CLIP, sample_rate=16000)[0][0]
+    t = torch.arange(clip.shape[-1]) / 16000
+    hum = sum(torch.sin(2 * torch.pi * 50 * k * t) / k for k in range(1, 6))
+    hum = hum * clip.square().mean().sqrt() / hum.square().mean().sqrt() * 10 ** (-20 / 20)
+    gaps = clip.clone()
+    for start in range(8000, clip.shape[-1] - 1600, 16000):
+        gaps[start : start + 1600] = 0.0
+
+    def floor(wav):
+        return feature_floor(codec, reconstruct_frames(codec, wav))
+
+    clean, hummed, gapped = floor(clip), floor(clip + hum), floor(gaps)
+    assert clean.shape == (codec.frontend.n_bins,)
+    fe = codec.frontend  # the codec's log-mel bands (Slaney scale, 0-8 kHz)
+    assert (fe.kind, fe.f_min, fe.f_max, fe.mel_scale) == ("log_mel", 0.0, None, "slaney")
+    centres = torch.as_tensor(librosa.mel_frequencies(fe.n_mels + 2, fmin=0.0, fmax=8000.0)[1:-1])
+    low = centres < 300
+    assert bool((hummed - clean)[low].max() > 2.0)  # nats: over 17 dB in some hum band
+    assert float((hummed - clean)[centres > 2000].abs().max()) < 0.5
+    assert bool((clean > np.log(FLOOR_EPS) + 1.0).all())
+    torch.testing.assert_close(gapped, torch.full_like(gapped, np.log(FLOOR_EPS)))
+
+    def z(wav):
+        terms = file_terms(codec, reconstruct_frames(codec, wav), codec_reference)
+        return combined_score(terms, codec_reference, ("floor",))
+
+    assert z(gaps) > z(clip) + 1.0  # the hum z depends on how this recording's floor sits
 
 
 def test_whole_and_chunked_frame_errors_agree():

@@ -39,6 +39,7 @@ EXPECTED = {
     "denoise_crm",
     "codec",
     "vocoder",
+    "anomaly",
 }
 
 
