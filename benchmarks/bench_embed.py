@@ -460,30 +460,39 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
 
 
 # --------------------------------------------------------------------------- 3. timing
-def timing(models: Path) -> list[dict]:
+def timing(models: Path, trained: dict[str, Path] | None = None) -> list[dict]:
+    """In-process CLI runs over a folder; ``trained``: also the anomaly recipe trained on speech
+    (from :func:`train_all`), the documented workflow's model, on the same folder."""
     from audioae.cli import main
 
+    speech, notes = ROOT / "data" / "speech" / "en", ROOT / "data" / "notes"
     runs = [
-        ("embed", "codec.safetensors", ROOT / "data" / "speech" / "en"),
-        ("anomaly", "codec.safetensors", ROOT / "data" / "speech" / "en"),
-        ("embed", "timbre.safetensors", ROOT / "data" / "notes"),
-        ("anomaly", "timbre.safetensors", ROOT / "data" / "notes"),
+        ("embed", "codec.safetensors", models / "codec.safetensors", speech),
+        ("anomaly", "codec.safetensors", models / "codec.safetensors", speech),
+        ("embed", "timbre.safetensors", models / "timbre.safetensors", notes),
+        ("anomaly", "timbre.safetensors", models / "timbre.safetensors", notes),
     ]
+    if trained:
+        anomaly_model = trained["speech-anomaly"]
+        runs += [
+            ("embed", "anomaly recipe (speech)", anomaly_model, speech),
+            ("anomaly", "anomaly recipe (speech)", anomaly_model, speech),
+        ]
     rows = []
-    for cmd, model, folder in runs:
+    for cmd, model, model_file, folder in runs:
         files = sorted(folder.rglob("*.flac"))
         seconds = sum(len(_load(f)) for f in files) / SR
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / ("emb" if cmd == "embed" else "scores.csv")
             extra = []
             if cmd == "anomaly":  # fit the reference statistics first (not timed)
-                group = "speech" if model.startswith("codec") else "notes"
+                group = "notes" if folder == notes else "speech"
                 ref = Path(tmp) / "reference"
                 ref.mkdir()
                 for f in _split(group)["train"]:
                     (ref / "__".join(f.relative_to(ROOT / "data").parts)).symlink_to(f)
                 stats = Path(tmp) / "reference.json"
-                fit = [cmd, str(models / model), str(ref), "-o", str(Path(tmp) / "ref.csv")]
+                fit = [cmd, str(model_file), str(ref), "-o", str(Path(tmp) / "ref.csv")]
                 fit += ["--reference", str(ref), "--save-reference", str(stats), "--quiet"]
                 assert main([*fit, "--device", "cpu"]) == 0, "reference fit failed"
                 extra = ["--reference", str(stats)]
@@ -491,7 +500,7 @@ def timing(models: Path) -> list[dict]:
             rc = main(
                 [
                     cmd,
-                    str(models / model),
+                    str(model_file),
                     str(folder),
                     "-o",
                     str(out),
@@ -705,7 +714,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_all(args.work or Path(tmp))
         rows = anomaly(args.models, trained)
-    text = section(probe(args.models), rows, timing(args.models), args.threads)
+        times = timing(args.models, trained)
+    text = section(probe(args.models), rows, times, args.threads)
     print(text)
     if args.write:
         replace_section(text)
