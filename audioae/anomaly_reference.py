@@ -36,13 +36,12 @@ TERMS = (
     "latent",
     "spectrum",
     "floor",
+    "band",
 )
 """File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
 REFERENCE_FORMAT = "audioae-anomaly-reference"
 REFERENCE_VERSION = 3
-READABLE_VERSIONS = (2, 3)
-"""Version 2 files (before the ``floor`` term) still load, without that term."""
 
 
 class AnomalyReferenceError(ValueError):
@@ -66,9 +65,8 @@ class ReferenceStats:
         spectrum_mean: mean of the reference files' :func:`feature_spectrum`, ``(2 * n_bins,)``.
         spectrum_std: their standard deviation plus :data:`STD_FLOOR`, ``(2 * n_bins,)``.
         floor_mean: mean of the reference files' :func:`~audioae.anomaly.feature_floor`
-            (log magnitude of the quietest frames per bin), ``(n_bins,)``; None in statistics
-            read from a version 2 file (then the ``floor`` term is unavailable).
-        floor_std: their standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``, or None.
+            (log magnitude of the quietest frames per bin), ``(n_bins,)``.
+        floor_std: their standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``.
         terms: ``{term: (mean, std, log_mean, log_std)}`` of every term of :data:`TERMS` and
             of its logarithm over the reference files (``latent`` and ``spectrum``
             left-one-out: each file against the other files' statistics).
@@ -86,8 +84,8 @@ class ReferenceStats:
     embedding_std: torch.Tensor
     spectrum_mean: torch.Tensor
     spectrum_std: torch.Tensor
-    floor_mean: torch.Tensor | None
-    floor_std: torch.Tensor | None
+    floor_mean: torch.Tensor
+    floor_std: torch.Tensor
     terms: dict[str, tuple[float, float, float, float]]
     frames: int
     model_hash: str
@@ -138,7 +136,6 @@ def fit_threshold(values: Sequence[float], quantile: float = 0.95) -> float:
     return float(np.quantile(np.asarray(values, dtype=np.float64), quantile))
 
 
-_FLOOR = ("floor_mean", "floor_std")
 _TENSORS = (
     "mean",
     "std",
@@ -148,6 +145,8 @@ _TENSORS = (
     "embedding_std",
     "spectrum_mean",
     "spectrum_std",
+    "floor_mean",
+    "floor_std",
 )
 
 
@@ -161,12 +160,11 @@ def save_reference(
     """
     doc = {
         "format": REFERENCE_FORMAT,
-        "version": REFERENCE_VERSION if stats.floor_mean is not None else 2,
+        "version": REFERENCE_VERSION,
         "compression": COMPRESSION,
         "model_hash": stats.model_hash,
         "frames": stats.frames,
         **{name: getattr(stats, name).tolist() for name in _TENSORS},
-        **{n: getattr(stats, n).tolist() for n in _FLOOR if getattr(stats, n) is not None},
         "terms": {k: list(v) for k, v in stats.terms.items()},
         "scores": stats.scores,
     }
@@ -180,8 +178,8 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
 
     Raises:
         AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
-            before the combined score, must be fitted again; version 2 ones, from before the
-            ``floor`` term, load without it), or inconsistent fields.
+            before the combined score, and version 2 ones, from before the ``floor`` and ``band``
+            terms, must be fitted again), or inconsistent fields.
     """
     try:
         doc = json.loads(Path(path).read_text())
@@ -191,20 +189,17 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
         ) from exc
     if not isinstance(doc, dict) or doc.get("format") != REFERENCE_FORMAT:
         raise AnomalyReferenceError(f"{path}: not an {REFERENCE_FORMAT} file")
-    if doc.get("version") not in READABLE_VERSIONS or doc.get("compression") != COMPRESSION:
+    if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
         raise AnomalyReferenceError(
             f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
-            f"supported; this audioae reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))} (compression {COMPRESSION}): fit it "
-            "again with --reference DIR --save-reference"
+            f"supported; this audioae reads version {REFERENCE_VERSION} (compression "
+            f"{COMPRESSION}): fit it again with --reference DIR --save-reference"
         )
     try:
-        has_floor = doc["version"] >= 3
-        names = _TENSORS + (_FLOOR if has_floor else ())
-        tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in names}
+        tensors = {name: torch.tensor(doc[name], dtype=torch.float64) for name in _TENSORS}
         terms = {str(k): tuple(float(x) for x in v[:4]) for k, v in doc["terms"].items()}
         stats = ReferenceStats(
-            **{n: tensors.get(n) for n in _TENSORS + _FLOOR},
+            **tensors,
             terms=terms,
             frames=int(doc["frames"]),
             model_hash=str(doc["model_hash"]),
@@ -216,22 +211,19 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise AnomalyReferenceError(f"{path}: malformed reference statistics ({exc})") from exc
     pairs = [("mean", "std"), ("level_mean", "level_std"), ("embedding_mean", "embedding_std")]
-    if has_floor:
-        pairs.append(("floor_mean", "floor_std"))
-    for a, b in [*pairs, ("spectrum_mean", "spectrum_std")]:
+    for a, b in [*pairs, ("spectrum_mean", "spectrum_std"), ("floor_mean", "floor_std")]:
         m, sd = tensors[a], tensors[b]
         if m.ndim != 1 or m.shape != sd.shape or not bool((sd > 0).all()):
             raise AnomalyReferenceError(
                 f"{path}: {a} and {b} must be equal-length lists with {b} > 0"
             )
-    for name in ("level_mean", "floor_mean") if has_floor else ("level_mean",):
+    for name in ("level_mean", "floor_mean"):
         if tensors["mean"].shape != tensors[name].shape:
             raise AnomalyReferenceError(f"{path}: mean and {name} differ in length")
     if tensors["spectrum_mean"].shape[0] != 2 * tensors["mean"].shape[0]:
         raise AnomalyReferenceError(f"{path}: spectrum_mean must have 2 values per bin")
-    expected = TERMS if has_floor else tuple(t for t in TERMS if t != "floor")
-    if set(terms) != set(expected) or not all(
+    if set(terms) != set(TERMS) or not all(
         len(t) == 4 and t[1] > 0 and t[3] > 0 for t in terms.values()
     ):
-        raise AnomalyReferenceError(f"{path}: terms must be {', '.join(expected)} with std > 0")
+        raise AnomalyReferenceError(f"{path}: terms must be {', '.join(TERMS)} with std > 0")
     return stats

@@ -18,6 +18,7 @@ from conftest import DATA, sine, tiny_model_file
 from audioae.anomaly import (
     COMBINED_TERMS,
     FLOOR_EPS,
+    band_error,
     combined_score,
     feature_floor,
     file_terms,
@@ -172,29 +173,19 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     )
     torch.testing.assert_close(loaded.floor_mean, stats.floor_mean)
     torch.testing.assert_close(loaded.floor_std, stats.floor_std)
-    # a version-2 file (before the floor term) loads without it; asking for it names the cure
+    # version-1 and -2 files (before the combined score; before the floor and band terms)
+    # are refused with a way out
     doc = json.loads(path.read_text())
     assert doc["version"] == 3
-    v2 = {k: v for k, v in doc.items() if k not in ("floor_mean", "floor_std")}
-    v2 = {**v2, "version": 2, "terms": {k: v for k, v in doc["terms"].items() if k != "floor"}}
-    (tmp_path / "v2.json").write_text(json.dumps(v2))
-    old = load_reference(tmp_path / "v2.json")
-    assert old.floor_mean is None and "floor" not in old.terms
-    assert score_waveform(codec, clip, reference=old).combined == pytest.approx(
-        score_waveform(codec, clip, reference=stats).combined
+    for version in (1, 2):
+        (tmp_path / "old.json").write_text(json.dumps({**doc, "version": version}))
+        with pytest.raises(ValueError, match="fit it again"):
+            load_reference(tmp_path / "old.json")
+    (tmp_path / "no-floor.json").write_text(
+        json.dumps({k: v for k, v in doc.items() if k != "floor_mean"})
     )
-    terms = file_terms(codec, reconstruct_frames(codec, clip), old)
-    assert "floor" not in terms
-    with pytest.raises(ValueError, match="fit them again"):
-        combined_score(terms, old, ("reconstruction", "floor"))
-    assert save_reference(tmp_path / "v2-again.json", old).read_text().count('"version": 2') == 1
-    (tmp_path / "v3-no-floor.json").write_text(json.dumps({**v2, "version": 3}))
     with pytest.raises(ValueError, match="malformed"):
-        load_reference(tmp_path / "v3-no-floor.json")
-    # a version-1 file (before the combined score) is refused with a way out
-    (tmp_path / "v1.json").write_text(json.dumps({**doc, "version": 1}))
-    with pytest.raises(ValueError, match="fit it again"):
-        load_reference(tmp_path / "v1.json")
+        load_reference(tmp_path / "no-floor.json")
     without = score_waveform(codec, clip, error="log")  # no reference: no combined score
     assert without.combined is None
     with pytest.raises(ValueError, match="reference"):
@@ -247,6 +238,21 @@ def test_floor_term_rises_with_hum_and_falls_with_digital_silence(codec, codec_r
         return combined_score(terms, codec_reference, ("floor",))
 
     assert z(gaps) > z(clip) + 1.0  # the hum z depends on how this recording's floor sits
+
+
+def test_band_error_sees_a_fault_confined_to_a_few_bins():
+    """Equal mean squared errors per frame; the one confined to 4 of 64 bins in every frame
+    has a band error 8 times the one spread over all bins, and zero-mean noise (errors that
+    average out over frames, as on normal audio) has a small one."""
+    confined = torch.zeros(64, 200, dtype=torch.float64)
+    confined[:4] = 2.0
+    spread = torch.full((64, 200), 0.5, dtype=torch.float64)
+    assert confined.square().mean() == pytest.approx(spread.square().mean())
+    assert band_error(confined) == pytest.approx(2.0)  # top 8 bins: four at 4, four at 0
+    assert band_error(spread) == pytest.approx(0.25)
+    noise = torch.randn(64, 200, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert band_error(noise) < 0.05 < float(noise.square().mean())
+    assert band_error(torch.ones(3, 5, dtype=torch.float64)) == pytest.approx(1.0)  # >= 1 bin
 
 
 def test_whole_and_chunked_frame_errors_agree():
@@ -313,12 +319,12 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["rank"]) for r in rows] == [1, 2]
-    values = [float(r["score_mean"]) for r in rows]
+    values = [float(r["score_combined"]) for r in rows]
     assert values == sorted(values, reverse=True)
-    assert {r["score"] for r in rows} == {"mean"}
+    assert {r["score"] for r in rows} == {"combined"}  # the default with a reference
     threshold = float(rows[0]["threshold"])
     for r in rows:
-        assert r["anomalous"] == str(int(float(r["score_mean"]) > threshold))
+        assert r["anomalous"] == str(int(float(r["score_combined"]) > threshold))
         z = sum(float(r[f"z_{t}"]) for t in COMBINED_TERMS)  # written with a reference
         assert z == pytest.approx(float(r["score_combined"]), rel=1e-3, abs=1e-3)
         assert r["neg_elbo"] != "" and r["error"] == "standardised"
@@ -340,6 +346,15 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     before = out.read_bytes()
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err and out.read_bytes() == before
+    # --score mean ranks and thresholds by the mean error instead
+    assert main([*reused, "--score", "mean", "--force"]) == 1
+    with open(out, newline="") as fh:
+        rows3 = list(csv.DictReader(fh))
+    assert {r["score"] for r in rows3} == {"mean"}
+    values = [float(r["score_mean"]) for r in rows3]
+    assert values == sorted(values, reverse=True)
+    for r in rows3:
+        assert r["anomalous"] == str(int(float(r["score_mean"]) > float(r["threshold"])))
 
 
 def test_cli_anomaly_refuses_mask_model(models, tmp_path, capsys):

@@ -59,8 +59,8 @@ def register(subparsers) -> None:
         "finds it. Per frame an error over the model's feature bins (--error; the default, "
         "standardised, is the error of compressed magnitudes |X|^0.3 standardised per bin on "
         "the reference audio), per file its mean and 95th percentile over frames (VAEs also: "
-        "the negative ELBO) and, with --reference, the combined score (see --score). Writes "
-        "a CSV ranked by --score, most anomalous first. --reference DIR fits the statistics on a folder of normal audio and flags "
+        "the negative ELBO) and, with --reference, the combined score (see --score; the "
+        "default with a reference). Writes a CSV ranked by --score, most anomalous first. --reference DIR fits the statistics on a folder of normal audio and flags "
         "files scoring above the --quantile of the reference files' scores; "
         "--save-reference stats.json keeps what was fitted, and --reference stats.json reuses "
         "it. Multichannel input is mixed to mono. Mask models (model.output: mask or crm) are refused.",
@@ -82,13 +82,13 @@ def register(subparsers) -> None:
     p.add_argument(
         "--score",
         choices=["mean", "p95", "combined", "neg_elbo"],
-        default="mean",
-        help="score to rank and threshold by (default: mean of the per-frame --error; p95: its "
-        "95th percentile; combined (needs --reference): the sum of the reference z-scores of "
-        "the logarithms of the standardised error's mean and of the latent distance (how far "
-        "the file's "
-        "pooled embedding lies from the reference files'), which sees a different sound class "
-        "better and hum worse; neg_elbo needs a VAE)",
+        default=None,
+        help="score to rank and threshold by (default: combined with --reference, else mean; "
+        "combined: the sum of the reference z-scores of the logarithms of the standardised "
+        "error's mean, of the latent distance (how far the file's pooled embedding lies from "
+        "the reference files') and of the band error (the worst eighth of the bins' mean "
+        "error: a fault confined to part of the spectrum, such as hum); mean: mean of the "
+        "per-frame --error; p95: its 95th percentile; neg_elbo needs a VAE)",
     )
     p.add_argument(
         "--frames",
@@ -269,6 +269,8 @@ def run_anomaly(args: argparse.Namespace) -> int:
             check_not_input(path, files + ref_files)
     pipe = _pipeline(args)
     pipe.require_latent_decoder("anomaly scoring")
+    if args.score is None:
+        args.score = "combined" if args.reference else "mean"
     if (args.error == "standardised" or args.score == "combined") and not args.reference:
         raise AnomalyReferenceError(
             f"--error {args.error} --score {args.score} needs --reference: a folder of normal "
