@@ -46,6 +46,10 @@ class FrontEnd(nn.Module, ABC):
     """
 
     kind: str = ""
+    bins_are_stft_bins: bool = True
+    """Each feature bin is one STFT bin (``n_bins == n_freq``), so a mask over the features is
+    a mask over the STFT: ``apply_mask`` then equals multiplying the STFT magnitude, and a
+    real mask times the complex STFT keeps its phase (False for ``log_mel``)."""
 
     def __init__(
         self, sample_rate: int, stft: AF.StftParams | None = None, eps: float = 1e-5
@@ -244,6 +248,7 @@ class LogMel(_LogFeatures):
     """
 
     kind = "log_mel"
+    bins_are_stft_bins = False
 
     def __init__(
         self,

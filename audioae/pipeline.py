@@ -399,11 +399,16 @@ class Pipeline:
     def _denoised_spectrum(
         self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0
     ) -> torch.Tensor:
-        """Complex-mask models: ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
+        """Masks over STFT bins (complex ratio masks, and real masks of a front-end whose bins
+        are STFT bins): ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
         (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``, with ``M``
-        the model's mask after :func:`~audioae.models.masks.sharpen_mask`."""
+        the model's mask after :func:`~audioae.models.masks.sharpen_mask`. For a real mask
+        this is the masked magnitude with the noisy phase, without the round trip through the
+        features and the phase (the same values up to float rounding, about a fifth faster)."""
         spec = self.frontend.stft(x)
-        mask = self.model(self.frontend.from_magnitude(spec.abs())).mask
+        features = self.frontend.from_magnitude(spec.abs())
+        latent = self.model.encode(features).sample  # the mask alone: no feature reconstruction
+        mask = self.model.decode_mask(latent, features.shape[-1])
         return apply_complex_mask(spec, sharpen_mask(mask, mask_exponent), wet)
 
     def plan(self, total: int) -> list[Window]:
@@ -427,8 +432,8 @@ class Pipeline:
         the same samples of whole-signal :meth:`denoise` (float rounding). Returns ``(channels, n)``.
         """
         x = self._prepare(x)
-        if self.model.complex_mask:  # the masked STFT carries its own phase
-            est = self._denoised_spectrum(x, wet, mask_exponent)
+        if self.model.complex_mask or self.frontend.bins_are_stft_bins:
+            est = self._denoised_spectrum(x, wet, mask_exponent)  # carries its own phase
             if phase == "noisy":
                 return self.frontend.istft(est, x.shape[-1])
             return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)

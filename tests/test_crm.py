@@ -344,3 +344,30 @@ def test_pipeline_mask_exponent_is_the_sharpened_mask_applied_to_the_stft(output
     assert (got - pipe.denoise(x)).abs().max().item() > 1e-3
     with pytest.raises(ValueError, match="mask_exponent"):
         pipe.denoise(x, mask_exponent=0.0)
+
+
+def test_a_mel_mask_model_keeps_the_feature_round_trip_and_an_stft_mask_skips_it() -> None:
+    """A mask over mel bands is not a mask over STFT bins: its denoiser maps the masked mel
+    magnitude back to the STFT (mel inversion) and keeps the noisy phase; a mask over STFT
+    bins multiplies the STFT directly (tested above), the same values as the round trip."""
+    torch.manual_seed(0)
+    cfg = load_config(None, ["features.kind=log_mel", "features.n_fft=512", "model.output=mask"])
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+    pipe = Pipeline(model, cfg, device="cpu")
+    assert not pipe.frontend.bins_are_stft_bins
+    clean, noise = _speech_and_noise(0.5)
+    x = clean + noise
+    spec = pipe.frontend.stft(x)
+    features = pipe.frontend.from_magnitude(spec.abs())
+    mag = pipe.frontend.to_magnitude(model(features).reconstruction.detach())
+    expected = pipe.frontend.istft(torch.polar(mag, spec.angle()), x.shape[-1])
+    assert (pipe.denoise(x) - expected).abs().max().item() < 1e-5
+    # for an STFT-bin front-end the direct product equals the round trip through the features
+    stft_model, stft_cfg = _model("model.output=mask")
+    stft_pipe = Pipeline(stft_model, stft_cfg, device="cpu")
+    assert stft_pipe.frontend.bins_are_stft_bins
+    spec = stft_pipe.frontend.stft(x)
+    out = stft_model(stft_pipe.frontend.from_magnitude(spec.abs()))
+    mag = stft_pipe.frontend.to_magnitude(out.reconstruction.detach())
+    round_trip = stft_pipe.frontend.istft(torch.polar(mag, spec.angle()), x.shape[-1])
+    assert (stft_pipe.denoise(x) - round_trip).abs().max().item() < 1e-5
