@@ -22,7 +22,7 @@ from audioae.modelfile import load_model_file, save_model_file
 
 FULL_SCHEDULES = {
     # the recipe's own schedule (8000 steps) on the bundled split; the shipped denoiser trains
-    # the same recipe on the corpus for 24000 steps instead: scripts/train_denoise_corpus.py
+    # the same recipe on the corpus for 32000 steps instead: scripts/train_denoise_corpus.py
     "denoise": [],
     # the recipe's own schedule (14000 steps) on the bundled split; the shipped codec trains
     # the same recipe on the corpus instead: scripts/train_codec_corpus.py
