@@ -392,7 +392,7 @@ def file_terms(
     emb_mean, emb_std = embedding or (reference.embedding_mean, reference.embedding_std)
     spec_mean, spec_std = spectrum or (reference.spectrum_mean, reference.spectrum_std)
     floor_mean, floor_std = floor or (reference.floor_mean, reference.floor_std)
-    terms = {
+    return {
         "reconstruction": float(err.mean()),
         "reconstruction_p99": _quantile(err, 0.99),
         "level": float(lvl.mean()),
@@ -402,7 +402,6 @@ def file_terms(
         "floor": latent_distance(feature_floor(pipe, rec), floor_mean, floor_std),
         "band": band_error(z),
     }
-    return terms
 
 
 def band_error(z: torch.Tensor) -> float:

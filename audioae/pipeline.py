@@ -404,7 +404,7 @@ class Pipeline:
         (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``, with ``M``
         the model's mask after :func:`~audioae.models.masks.sharpen_mask`. For a real mask
         this is the masked magnitude with the noisy phase, without the round trip through the
-        features and the phase (the same values up to float rounding, about a fifth faster)."""
+        features and the phase (the same values up to float rounding, about a tenth faster)."""
         spec = self.frontend.stft(x)
         features = self.frontend.from_magnitude(spec.abs())
         latent = self.model.encode(features).sample  # the mask alone: no feature reconstruction

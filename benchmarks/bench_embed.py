@@ -1,6 +1,6 @@
 """Embeddings as features and reconstruction error as an anomaly score, against classical baselines.
 
-    python benchmarks/bench_embed.py [--models data/models] [--threads 1] [--write]
+    python benchmarks/bench_embed.py [--models data/models] [--threads 1] [--work DIR] [--write]
     python benchmarks/bench_embed.py --validate   # choose the anomaly score (train split only)
 
 1. Linear probe: a scikit-learn logistic regression (standardised inputs, C = 1, no tuning)
@@ -15,13 +15,18 @@
    speaker; notes: the held-out pitches); anomalous clips are the same clips corrupted
    (clicks, dropouts, clipping, hum; parameters fixed below, never tuned) and clips of another
    sound class (speech setting: the bundled noise recordings cut into 3 s pieces; notes
-   setting: the speech test clips cut to 1.5 s). AUROC and average precision of the AE scores
-   (:mod:`audioae.anomaly`: the default standardised error, mean and 95th percentile over
-   frames, with its statistics fitted on the train split; the compressed error; the first,
-   log error) against a Gaussian (Ledoit-Wolf covariance, Mahalanobis distance) and an
+   setting: the speech test clips cut to 1.5 s). Models: ``recipes/anomaly.yaml`` (the
+   documented workflow) trained here on the speech and on the notes train split less their
+   validation part, the narrow conv1d_ae (the workflow before) trained here on speech, the
+   shipped codec AE and timbre VAE. AUROC and average precision of the AE scores
+   (:mod:`audioae.anomaly`: the default combined score of reconstruction, latent distance and
+   band error; the standardised error's mean and 95th percentile over frames; other
+   combinations; the compressed and the first, log, error), with their statistics fitted on
+   the train split, against a Gaussian (Ledoit-Wolf covariance, Mahalanobis distance) and an
    Isolation Forest on MFCC mean + std, both fitted on the train split only. ``--validate``
    runs the same on a validation split carved from the train split (:func:`fit_split`),
-   which is where the default error was chosen.
+   which is where the recipe, the error and the combination were chosen (rules below).
+   ``--work DIR`` keeps the models trained here for the next run.
 3. Time per audio second of ``audioae embed`` and ``audioae anomaly`` (in-process CLI runs,
    model loading and file reading included).
 """
