@@ -68,7 +68,7 @@ class ReferenceStats:
             (log magnitude of the quietest frames per bin), ``(n_bins,)``.
         floor_std: their standard deviation plus :data:`STD_FLOOR`, ``(n_bins,)``.
         terms: ``{term: (mean, std, log_mean, log_std)}`` of every term of :data:`TERMS` and
-            of its logarithm over the reference files (``latent`` and ``spectrum``
+            of its logarithm over the reference files (``latent``, ``spectrum`` and ``floor``
             left-one-out: each file against the other files' statistics).
         frames: number of reference frames.
         model_hash: hex digest of the model's weights the statistics belong to ("" = unchecked).

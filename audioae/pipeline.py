@@ -211,6 +211,14 @@ class Pipeline:
         return self._chunking()[1]
 
     @property
+    def masks_the_stft(self) -> bool:
+        """The model predicts a mask whose bins are the STFT's (every complex ratio mask, and a
+        real mask of a ``spectrogram`` or ``log_magnitude`` front-end): denoising multiplies
+        the complex STFT by it directly (:meth:`_denoised_spectrum`). False for feature models
+        and for mel-band masks, which go through the features and a kept phase."""
+        return self.model.predicts_mask and self.frontend.bins_are_stft_bins
+
+    @property
     def phase_methods(self) -> list[str]:
         """The phase methods ``decode``/``reconstruct``/``interpolate``/``sample`` accept."""
         return [m for m in self.phase.methods if m != "kept-phase"]
@@ -432,7 +440,7 @@ class Pipeline:
         the same samples of whole-signal :meth:`denoise` (float rounding). Returns ``(channels, n)``.
         """
         x = self._prepare(x)
-        if self.model.complex_mask or self.frontend.bins_are_stft_bins:
+        if self.masks_the_stft:
             est = self._denoised_spectrum(x, wet, mask_exponent)  # carries its own phase
             if phase == "noisy":
                 return self.frontend.istft(est, x.shape[-1])

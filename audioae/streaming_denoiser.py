@@ -244,7 +244,7 @@ class StreamingDenoiser:
         noisy_mag = spec.abs()
         features = front.from_magnitude(noisy_mag.transpose(-1, -2))  # (c, n_bins, k)
         mask = sharpen_mask(self._mask(features), self.mask_exponent)
-        if mask.is_complex() or front.bins_are_stft_bins:  # a mask over the STFT itself
+        if self.pipe.masks_the_stft:  # a mask over the STFT itself
             return apply_complex_mask(spec, mask.transpose(-1, -2), self.wet)
         mag = front.to_magnitude(front.apply_mask(features, mask)).transpose(-1, -2)
         if self.wet != 1.0:

@@ -235,6 +235,7 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     part (links in ``work/GROUP-RECIPE/data``); returns its model file. A model already trained
     in ``work`` by an earlier run is reused."""
     import os
+    import shutil
 
     from audioae.config import load_config
     from audioae.training import train
@@ -247,8 +248,6 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
         return done
     data = folder / "data"
     if data.exists():
-        import shutil
-
         shutil.rmtree(data)
     data.mkdir(parents=True)
     for f in fit_split(group)["fit"]:
@@ -257,8 +256,6 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     started = time.perf_counter()
     result = train(cfg, data, out_dir=folder / "run", progress=False)
     print(f"trained {recipe} on {group} in {time.perf_counter() - started:.0f} s")
-    import shutil
-
     shutil.copyfile(result.model_file, folder / "model.tmp")
     os.replace(folder / "model.tmp", done)
     return done

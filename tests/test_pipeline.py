@@ -125,3 +125,21 @@ def test_cuda_pipeline_matches_cpu(speech):
     torch.testing.assert_close(
         gpu.encode(speech).cpu(), _pipe().encode(speech), atol=1e-4, rtol=1e-4
     )
+
+
+@pytest.mark.parametrize("kind", ["log_magnitude", "spectrogram", "log_mel"])
+def test_reconstruct_with_the_input_phase_for_a_feature_model(kind, speech):
+    """A plain autoencoder (no mask) with ``phase="input"`` decodes its features and keeps the
+    input's phase, whatever the front-end: the masked-STFT shortcut of mask models with
+    STFT-bin front-ends is not taken (it once was for ``log_magnitude``, and failed)."""
+    pipe = _pipe([f"features.kind={kind}"])
+    assert not pipe.masks_the_stft
+    wav = speech[..., :8000]
+    spec = pipe.frontend.stft(wav)
+    with torch.inference_mode():
+        out = pipe.model(pipe.frontend.from_magnitude(spec.abs()))
+    mag = pipe.frontend.to_magnitude(out.reconstruction)
+    expected = pipe.frontend.istft(torch.polar(mag, spec.angle()), wav.shape[-1])
+    got = pipe.reconstruct(wav, phase="input")
+    assert got.shape == wav.shape
+    assert (got - expected).abs().max().item() < 1e-4
