@@ -524,7 +524,12 @@ class TrainingConfig:
     """Optimisation and run plumbing (handled by PyTorch Lightning).
 
     ``precision``: ``auto`` picks bf16/16-mixed on CUDA and 32 on CPU; any Lightning
-    precision string is accepted. ``devices``: ``auto`` or a count.
+    precision string is accepted. ``devices``: ``auto`` or a count. ``init_from``: a model
+    file (or a shipped model's name, e.g. ``denoise``) whose weights start a fresh run
+    (fine-tuning: the optimiser and the schedule start anew; ignored on ``--resume``, where
+    the checkpoint wins). Its ``audio`` and ``features`` sections must equal this run's and
+    its weights must fit this run's model; settings without weights (dilations, say) may
+    differ.
     """
 
     max_steps: int = 2000
@@ -541,6 +546,7 @@ class TrainingConfig:
     devices: str = "auto"
     num_nodes: int = 1
     seed: int = 0
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         _choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)

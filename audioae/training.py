@@ -50,6 +50,7 @@ from .config import Config, ConfigError, TrainingConfig, config_from_dict
 from .data import Datasets, EpochSampler, GroupedBatches, build_datasets, shutdown_workers
 from .features import build_frontend
 from .functional import apply_complex_mask
+from .init_weights import load_model_weights
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
@@ -95,6 +96,11 @@ class AutoEncoderModule(L.LightningModule):
         # the attribute name is part of the checkpoint layout (runfolder.MODEL_PREFIX)
         self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
         self.phase = PhaseReconstructor(self.frontend, cfg.phase)
+
+    def on_fit_start(self) -> None:
+        """Start from ``training.init_from``'s weights on a fresh run (not on resume)."""
+        if self.cfg.training.init_from and self.trainer.ckpt_path is None:
+            load_model_weights(self.model, self.cfg.training.init_from, self.cfg)
 
     def forward(self, features: torch.Tensor):
         """Model forward on features ``(batch, n_bins, frames)``; returns ``AEOutput``."""

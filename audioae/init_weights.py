@@ -1,0 +1,52 @@
+"""Start a training run from a trained model's weights (``training.init_from``, fine-tuning).
+
+The weights are copied into the new run's model before the first step; the optimiser, the
+schedule and the step count start anew. The source's ``audio`` and ``features`` sections must
+equal the run's (a model's weights mean nothing on other features), and every tensor must fit
+(``load_state_dict(strict=True)``); settings that carry no weights, such as the dilations of
+the residual blocks or the loss, may differ.
+"""
+
+from __future__ import annotations
+
+import os
+
+from torch import nn
+
+from .config import Config
+from .modelfile import ModelFileError, load_model_file, resolve_model_file
+
+__all__ = ["load_model_weights"]
+
+
+def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config) -> None:
+    """Copy the weights of the model file ``source`` into ``model`` (built from ``cfg``).
+
+    Args:
+        model: the run's :class:`~audioae.models.AutoEncoder`, on any device.
+        source: a model file, or the name of a shipped model (``denoise``).
+        cfg: the run's config.
+
+    Raises:
+        ModelFileError: the file is missing or not a model file, its audio or features
+            section differs from ``cfg``'s, or its weights do not fit ``model`` (the message
+            names the file and the first mismatch).
+    """
+    path = resolve_model_file(source)
+    loaded = load_model_file(path)
+    for section in ("audio", "features"):
+        theirs, ours = getattr(loaded.config, section), getattr(cfg, section)
+        if theirs != ours:
+            raise ModelFileError(
+                f"{path}: training.init_from: its {section} section {theirs} differs from "
+                f"this run's {ours}"
+            )
+    state = {k: v.float() for k, v in loaded.model.state_dict().items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise ModelFileError(
+            f"{path}: training.init_from: its weights do not fit this run's model ({detail})"
+        ) from None

@@ -1,0 +1,81 @@
+"""``training.init_from``: a run starts from a trained model's weights (fine-tuning)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from audioae.config import load_config
+from audioae.features import build_frontend
+from audioae.init_weights import load_model_weights
+from audioae.modelfile import ModelFileError, load_model_file, save_model_file
+from audioae.models import build_model
+from audioae.training import train
+
+ROOT = Path(__file__).parents[1]
+CONV = ["model.architecture=conv1d", "model.n_res_blocks=2", "model.strides=[]"]
+FAST = ["training.max_steps=2", "training.val_every=2", "training.checkpoint_every=2"]
+
+
+def _cfg(*overrides: str):
+    return load_config(ROOT / "recipes" / "tiny.yaml", [*CONV, *overrides])
+
+
+def _model(cfg):
+    return build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    cfg = _cfg("model.dilations=[1,2]")
+    torch.manual_seed(1)
+    return save_model_file(tmp_path / "source.safetensors", _model(cfg), cfg)
+
+
+def test_weights_load_into_a_model_with_other_dilations(source: Path) -> None:
+    cfg = _cfg("model.dilations=[1,3]")
+    torch.manual_seed(2)
+    model = _model(cfg)
+    load_model_weights(model, source, cfg)
+    theirs = load_model_file(source).model.state_dict()
+    ours = model.state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_other_features_or_shapes_are_refused(source: Path) -> None:
+    cfg = _cfg("features.n_mels=24")
+    with pytest.raises(ModelFileError, match=r"source\.safetensors.*features section"):
+        load_model_weights(_model(cfg), source, cfg)
+    cfg = _cfg("model.latent_dim=4")
+    with pytest.raises(ModelFileError, match=r"source\.safetensors.*do not fit"):
+        load_model_weights(_model(cfg), source, cfg)
+    cfg = _cfg()
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model_weights(_model(cfg), source.with_name("missing.safetensors"), cfg)
+
+
+def test_a_run_starts_from_the_source_weights(source: Path, tmp_path: Path) -> None:
+    notes = sorted((ROOT / "data" / "notes").glob("*.flac"))[:4]
+    if len(notes) < 4:
+        pytest.skip("data/notes not present")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for path in notes:
+        shutil.copy(path, folder / path.name)
+    theirs = load_model_file(source).model.state_dict()
+
+    def max_change(*overrides: str) -> float:
+        cfg = _cfg("model.dilations=[1,3]", "training.learning_rate=1e-9", *FAST, *overrides)
+        out = tmp_path / f"run{len(overrides)}"
+        result = train(cfg, folder, out_dir=out, progress=False)
+        ours = load_model_file(result.model_file).model.state_dict()
+        return max((ours[k] - theirs[k]).abs().max().item() for k in theirs)
+
+    # two steps at a learning rate of 1e-9 leave the source weights where they were ...
+    assert max_change(f"training.init_from={source}") < 1e-6
+    # ... while a run without init_from has its own random initial weights
+    assert max_change() > 1e-2
