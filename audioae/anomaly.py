@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -200,6 +200,18 @@ class Reconstruction:
     hop_s: float
     latent: torch.Tensor
     latent_rate_hz: float
+    _magnitudes: dict[str, torch.Tensor] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def magnitude(self, pipe, which: str = "features") -> torch.Tensor:
+        """Linear magnitude per bin of ``features`` or ``reconstruction``, ``(n_bins, frames)``
+        float64, clamped at 0 (``pipe.frontend.bin_magnitude``); computed once per
+        reconstruction, since every file-level term starts from it."""
+        if which not in self._magnitudes:
+            source = getattr(self, which).double()
+            self._magnitudes[which] = pipe.frontend.bin_magnitude(source).clamp_min(0.0)
+        return self._magnitudes[which]
 
 
 @torch.inference_mode()
@@ -264,9 +276,7 @@ def _check_error(error: str, reference: ReferenceStats | None) -> None:
 
 def compressed_error(pipe, rec: Reconstruction) -> torch.Tensor:
     """Signed compressed-magnitude error ``|X|^0.3 - |X'|^0.3`` per bin, ``(n_bins, frames)`` float64."""
-    x = pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(0.0)
-    y = pipe.frontend.bin_magnitude(rec.reconstruction.double()).clamp_min(0.0)
-    return x**COMPRESSION - y**COMPRESSION
+    return rec.magnitude(pipe) ** COMPRESSION - rec.magnitude(pipe, "reconstruction") ** COMPRESSION
 
 
 def errors_of(
@@ -319,7 +329,7 @@ def frame_errors(
 
 def compressed_features(pipe, rec: Reconstruction) -> torch.Tensor:
     """Compressed magnitudes ``|X|^0.3`` of the input features, ``(n_bins, frames)`` float64."""
-    return pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(0.0) ** COMPRESSION
+    return rec.magnitude(pipe) ** COMPRESSION
 
 
 def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
@@ -352,7 +362,7 @@ def feature_floor(pipe, rec: Reconstruction) -> torch.Tensor:
     raises it, digital silence where normal audio always has a noise floor (a dropout) lowers
     it. Logarithmic, so the difference between a quiet room and digital zero counts.
     """
-    x = pipe.frontend.bin_magnitude(rec.features.double()).clamp_min(FLOOR_EPS).log()
+    x = rec.magnitude(pipe).clamp_min(FLOOR_EPS).log()
     return torch.quantile(x, FLOOR_QUANTILE, dim=-1)
 
 
