@@ -11,7 +11,8 @@ stacked taps, and :class:`PackedMaskNet` runs them on a few frames at a time, wi
   in)``, time-major: the stage before writes into it directly (``out=``), the
   ``context = dilation * (kernel - 1)`` frames before hold the left context, and the stacked
   taps are one strided view of it (no ``torch.cat``); when the buffers are full, the last
-  ``context`` frames of each move to its front (every ``capacity`` = 64 frames with steps of 2);
+  ``context`` frames of each move to its front (every ``capacity`` frames: 64, or the largest
+  context plus 32 when that is more, so that the move never reads what it overwrites);
 - the LeakyReLU before a convolution runs in place on a copy of its stacked taps (the buffers
   keep the pre-activation, which is also a residual block's skip input);
 - a Gaussian bottleneck keeps its mean rows (the eval-mode latent), a sparse one its sigmoid.
@@ -44,7 +45,7 @@ from .models.layers import ResBlock1d
 __all__ = ["PackedMaskNet", "Stage", "fp16_kernel_available", "pack_mask_model"]
 
 _CONTIGUOUS = torch.contiguous_format
-CAPACITY = 64  # frames of buffer after each stage's context; a step takes at most half
+CAPACITY = 64  # least frames of buffer after each stage's context; a step takes at most half
 
 
 @functools.cache
@@ -256,8 +257,12 @@ class PackedMaskNet:
         self.n_bins = stages[0].in_channels
         self._shift = torch.as_tensor(shift, dtype=torch.float32, device=dev).reshape(-1)
         self._scale = torch.as_tensor(scale, dtype=torch.float32, device=dev).reshape(-1)
+        # a move happens when q + n > capacity with n <= max_frames, so q >= capacity -
+        # max_frames; that must be >= every context for source and destination not to overlap
+        self.capacity = max(CAPACITY, max(s.context for s in stages) + self.max_frames)
         self._buffers = [
-            torch.zeros(s.context + CAPACITY, channels, s.in_channels, device=dev) for s in stages
+            torch.zeros(s.context + self.capacity, channels, s.in_channels, device=dev)
+            for s in stages
         ]
         self._views: dict[tuple[int, int], list[_Views]] = {}
         self.reset()
@@ -283,7 +288,7 @@ class PackedMaskNet:
         key = (self._filled, n)
         views = self._views.get(key)
         if views is None:
-            if len(self._views) > 4 * CAPACITY:
+            if len(self._views) > 4 * self.capacity:
                 self._views.clear()
             views, c, q, rows = [], self.channels, self._filled, n * self.channels
             for stage, buf in zip(self.stages, self._buffers):
@@ -303,11 +308,11 @@ class PackedMaskNet:
         return views
 
     def _make_room(self, n: int) -> None:
-        if self._filled + n <= CAPACITY:
+        if self._filled + n <= self.capacity:
             return
         for stage, buf in zip(self.stages, self._buffers):
             ctx, q = stage.context, self._filled
-            if ctx:  # q > CAPACITY / 2 >= ctx: source and destination do not overlap
+            if ctx:  # q > capacity - max_frames >= ctx: source and destination do not overlap
                 buf[:ctx].copy_(buf[q : q + ctx])
         self._filled = 0
 

@@ -110,3 +110,20 @@ def test_what_cannot_be_packed_is_refused():
         net.step(torch.zeros(2, 1, model.n_bins + 1))
     with pytest.raises(ValueError, match="expected features"):
         net.step(torch.zeros(net.max_frames + 1, 1, model.n_bins))
+
+
+@pytest.mark.parametrize("dilations", ["[1,3,9,27]", "[1,4,16,64]"])
+def test_wide_dilations_stream_as_the_forward(dilations):
+    """Left contexts of 54 and 128 frames, beyond the buffer's 32-frame half: the buffers grow,
+    so moving the last ``context`` frames to the front never reads what it overwrites."""
+    model = _model(["model.n_res_blocks=4", f"model.dilations={dilations}"], half=True)
+    net = PackedMaskNet(pack_mask_model(model), model.feature_shift, model.feature_scale)
+    torch.manual_seed(2)
+    frames = 700  # several moves of the largest buffer
+    features = torch.log(torch.rand(1, model.n_bins, frames) + 1e-5)
+    with torch.inference_mode():
+        reference = _reference_logits(model, features)
+        rng = random.Random(3)
+        streamed = _stream(net, features, lambda: rng.choice([1, 2, 7, 32]))
+    assert (streamed - reference).abs().max().item() < TOLERANCE
+    assert reference.abs().max().item() > 0.1
