@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "optim",
         "vocoder_training",
         "vocoder_source",
+        "init_weights",
     ),
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (
