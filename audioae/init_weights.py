@@ -9,6 +9,8 @@ the residual blocks or the loss, may differ.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 
 from torch import nn
@@ -16,7 +18,15 @@ from torch import nn
 from .config import Config
 from .modelfile import ModelFileError, load_model_file, resolve_model_file
 
-__all__ = ["load_model_weights"]
+__all__ = ["load_model_weights", "model_differences"]
+
+log = logging.getLogger(__name__)
+
+
+def model_differences(theirs, ours) -> dict[str, tuple[object, object]]:
+    """The ``model`` settings that differ between two configs: ``{key: (theirs, ours)}``."""
+    a, b = dataclasses.asdict(theirs.model), dataclasses.asdict(ours.model)
+    return {k: (a[k], b[k]) for k in a if a[k] != b.get(k)}
 
 
 def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config) -> None:
@@ -41,6 +51,10 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config)
                 f"{path}: training.init_from: its {section} section {theirs} differs from "
                 f"this run's {ours}"
             )
+    differences = model_differences(loaded.config, cfg)
+    if differences:  # allowed (that is what fine-tuning with wider dilations does), but said
+        listed = ", ".join(f"model.{k}: {a} -> {b}" for k, (a, b) in differences.items())
+        log.warning("training.init_from %s: this run's model differs in %s", path, listed)
     state = {k: v.float() for k, v in loaded.model.state_dict().items()}
     try:
         model.load_state_dict(state, strict=True)
