@@ -76,6 +76,22 @@ def test_config_show_prints_the_effective_config(capsys) -> None:
     assert "model.architecture" in err and "conv1d" in err
 
 
+def test_config_of_a_model_file_prints_its_stored_config(tmp_path: Path, capsys) -> None:
+    from audioae.features import build_frontend
+    from audioae.modelfile import save_model_file
+    from audioae.models import build_model
+
+    cfg = load_config(ROOT / "recipes" / "tiny.yaml", ["model.latent_dim=5"])
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+    path = save_model_file(tmp_path / "m.safetensors", model, cfg)
+    assert main(["config", str(path)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == cfg.to_dict()
+    with pytest.raises(SystemExit, match="--set applies to recipes only"):
+        main(["config", str(path), "--set", "model.latent_dim=4"])
+    assert main(["config", str(tmp_path / "missing.safetensors")]) != 0
+    assert "missing.safetensors" in capsys.readouterr().err
+
+
 def test_inspect(notes: Path, tmp_path: Path, capsys) -> None:
     assert main(["inspect", str(notes), "--recipe", "tiny"]) == 0
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..bundled import MODEL_SUFFIX
 from ..config import Config, available_recipes
 from ..launch import local_ranks
 from .common import add_command, add_set, at_least, load_recipe_config, recipes_help
@@ -228,10 +229,14 @@ def _add_config(subparsers) -> None:
             "audioae config denoise --show",
             "audioae config my_recipe.yaml --set model.latent_dim=16",
             "audioae config --show          # every key a recipe can set, with its default",
+            "audioae config data/models/denoise.safetensors   # the config a model was trained with",
         ],
     )
     p.add_argument(
-        "recipe", nargs="?", help="recipe YAML file or bundled recipe name; unset: the defaults"
+        "recipe",
+        nargs="?",
+        help="recipe YAML file or bundled recipe name (unset: the defaults), or a model file "
+        "(*.safetensors: prints the config stored in it)",
     )
     add_set(p)
     p.add_argument("--show", action="store_true", help="print the effective config as YAML")
@@ -239,6 +244,14 @@ def _add_config(subparsers) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> int:
+    if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
+        from ..modelfile import load_model_file
+
+        if args.overrides:
+            raise SystemExit(f"audioae config {args.recipe}: --set applies to recipes only")
+        cfg = load_model_file(args.recipe).config
+        print(cfg.to_yaml(), end="")
+        return 0
     cfg = load_recipe_config(args.recipe, args.overrides)
     if args.show:
         print(cfg.to_yaml(), end="")
