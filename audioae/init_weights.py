@@ -23,7 +23,7 @@ __all__ = ["load_model_weights", "model_differences"]
 log = logging.getLogger(__name__)
 
 
-def model_differences(theirs, ours) -> dict[str, tuple[object, object]]:
+def model_differences(theirs: Config, ours: Config) -> dict[str, tuple[object, object]]:
     """The ``model`` settings that differ between two configs: ``{key: (theirs, ours)}``."""
     a, b = dataclasses.asdict(theirs.model), dataclasses.asdict(ours.model)
     return {k: (a[k], b[k]) for k in a if a[k] != b.get(k)}

@@ -347,9 +347,10 @@ bands the mean absolute compressed error rose from 0.03-0.21 to 0.16-0.27 with h
 the frame error averages over all 64 bands (0.03-0.11 -> 0.04-0.12)."""
 
 CANDIDATES = {**COMBINATIONS, **ROUND_2, **ROUND_4, **ROUND_5}
-"""Second round, added after the first round's validation table (never the test clips): the
-same candidates with each term standardised on its logarithm, and a file-level term on the
-features' long-term spectrum (``spectrum``). Chosen by the same rule over both rounds."""
+"""Every candidate so far: the first round's combinations; the second round's, added after the
+first round's validation table (never the test clips), the same with each term standardised on
+its logarithm and a file-level term on the features' long-term spectrum (``spectrum``); and
+rounds 4 and 5 (``floor``, ``band``). Chosen by the same rule over all of them."""
 
 ROUND_3_RULE = (
     "round 3 (2026-11-30, written before recipes/anomaly.yaml was first trained): the recipe "
@@ -614,10 +615,10 @@ def anomaly_table(rows: list[dict]) -> list[str]:
         else:
             verdict = "yes"
         cells = " | ".join(_cell(r[m]) for m in METHODS)
-        combined = "yes" if _beats(r, AE_MEAN) else "no"
+        mean_verdict = "yes" if _beats(r, AE_MEAN) else "no"
         lines.append(
             f"| {r['setting']} | {r['kind']} | {r['n'][0]} / {r['n'][1]} | {cells} | {verdict} "
-            f"| {combined} |"
+            f"| {mean_verdict} |"
         )
     workflow = [r for r in rows if "anomaly recipe" in r["setting"]]
     lines.append("")
