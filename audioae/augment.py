@@ -1,5 +1,5 @@
 """Augmentation for denoising data and test mixtures: mixing at an SNR, coloured noise,
-random EQ, random gain, synthetic room reverberation and band-limiting.
+random EQ, random gain, synthetic room reverberation, band-limiting and speed perturbation.
 
 Pure functions on waveforms ``(..., time)`` or ``(time,)``; their randomness comes only from
 the ``torch.Generator`` or ``numpy.random.Generator`` passed in, so training crops
@@ -14,6 +14,11 @@ import math
 import numpy as np
 import torch
 from torch import Tensor
+
+from .audio import resample
+
+SPEED_RESOLUTION = 1000
+"""Speed factors are rounded to ``1 / SPEED_RESOLUTION`` (:func:`change_speed`)."""
 
 
 def mix_at_snr(
@@ -227,3 +232,21 @@ __all__ = [
     "random_gain",
     "synthetic_rir",
 ]
+
+
+def change_speed(wav: Tensor, factor: float) -> Tensor:
+    """Play ``wav (..., time)`` ``factor`` times faster: ``(..., round(time / factor))``.
+
+    Speed perturbation (Ko, Peddinti, Povey and Khudanpur, "Audio augmentation for speech
+    recognition", Interspeech 2015): the waveform is resampled as if it had been recorded at
+    ``factor`` times its rate, so duration shrinks by ``factor`` while pitch and formants rise
+    by it, which to a model is another speaker's voice. Band-limited (libsoxr, see
+    :func:`audioae.audio.resample`); ``factor`` is rounded to :data:`SPEED_RESOLUTION` steps.
+
+    Raises:
+        ValueError: ``factor`` not in [0.5, 2].
+    """
+    if not 0.5 <= factor <= 2.0:
+        raise ValueError(f"change_speed: factor must be in [0.5, 2], got {factor}")
+    source_rate = round(factor * SPEED_RESOLUTION)
+    return resample(wav, source_rate, SPEED_RESOLUTION)

@@ -420,7 +420,10 @@ class DataConfig:
     and the first 50 ms of reflections, so the model learns to remove late reverberation.
     ``band_limit_fraction``: the share of mixtures whose input and target are both low-passed
     (:func:`audioae.augment.low_pass`) at a cutoff drawn from ``band_limit_hz`` (telephone-like
-    bandwidths), so the model meets narrow-band input. ``num_workers``: DataLoader worker processes that read the
+    bandwidths), so the model meets narrow-band input. ``speed_perturb``: every training crop
+    is played at a speed drawn uniformly from ``[1 - speed_perturb, 1 + speed_perturb]``
+    (:func:`audioae.augment.change_speed`: pitch and formants move with it, so the model
+    hears more voices than the folder holds; 0: off; validation crops never). ``num_workers``: DataLoader worker processes that read the
     crops, ``auto`` (:attr:`workers`) or a count (0: in the training process).
     """
 
@@ -447,6 +450,7 @@ class DataConfig:
     rt60_max: float = 0.8
     band_limit_fraction: float = 0.0
     band_limit_hz: list[float] = field(default_factory=lambda: [3400.0, 4000.0, 5500.0, 7000.0])
+    speed_perturb: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -485,6 +489,7 @@ class DataConfig:
                 f"data.rt60_min ({self.rt60_min}) must be <= data.rt60_max ({self.rt60_max})"
             )
         _fraction("data.band_limit_fraction", self.band_limit_fraction)
+        _in_range("data.speed_perturb", self.speed_perturb, 0.0, 0.5)
         if len(self.band_limit_hz) > 64:
             raise ConfigError(
                 f"data.band_limit_hz: at most 64 entries, got {len(self.band_limit_hz)}"

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from .audio import rms_db
 from .augment import (
     EARLY_REVERB_SECONDS,
+    change_speed,
     colored_noise,
     fft_convolve,
     low_pass,
@@ -53,7 +54,7 @@ from .fileio import relative_posix
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
-_TRAIN, _VAL, _NOISE, _CHANNEL = 0, 1, 2, 3  # stream markers mixed into the seeds
+_TRAIN, _VAL, _NOISE, _CHANNEL, _SPEED = 0, 1, 2, 3, 4  # stream markers mixed into the seeds
 _DRR_DB = (-3.0, 12.0)  # direct-to-reverberant ratios of the synthetic rooms (dB)
 
 
@@ -125,6 +126,13 @@ def _torch_generator(rng: np.random.Generator) -> torch.Generator:
     return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
 
 
+def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
+    """``wav (time,)`` cut or zero-padded to ``(length,)``."""
+    if wav.numel() >= length:
+        return wav[:length]
+    return torch.nn.functional.pad(wav, (0, length - wav.numel()))
+
+
 def _as_store(clips: Sequence[torch.Tensor] | ClipStore, sample_rate: int) -> ClipStore:
     if isinstance(clips, (MemoryClips, FileClips)):
         return clips
@@ -183,6 +191,11 @@ class AudioFolder(Dataset):
     start itself is read instead. Only when a whole split holds no loud crop at all are
     quiet crops used. Clips shorter than a segment are zero-padded at the end.
 
+    With ``data.speed_perturb`` (training only) a crop of ``ceil(segment_samples * factor)``
+    samples is read and played ``factor`` times faster (:func:`~audioae.augment.change_speed`),
+    the factor uniform in ``1 ± speed_perturb`` from its own seed stream; the gain is drawn
+    after it, as without it.
+
     Args:
         clips: mono waveforms ``(time,)`` at ``cfg.audio.sample_rate``, or a clip store
             (:class:`~audioae.clips.MemoryClips`, :class:`~audioae.clips.FileClips`).
@@ -208,6 +221,7 @@ class AudioFolder(Dataset):
         self.seed = cfg.data.seed
         self.gain_db = (cfg.data.gain_db_min, cfg.data.gain_db_max)
         self.length = cfg.data.samples_per_epoch if split == "train" else cfg.data.val_segments
+        self.speed_perturb = cfg.data.speed_perturb if split == "train" else 0.0
         self.grid = self.store.grid(self.segment_samples)
         self._starts, self._offsets = _loud_blocks(
             self.store, self.segment_samples, self.grid, self.silence_db
@@ -228,9 +242,19 @@ class AudioFolder(Dataset):
         epoch, i = divmod(index, max(self.length, 1))
         return (self.seed, stream, _TRAIN, epoch, i)
 
+    def _speed(self, index: int) -> float:
+        """The crop's speed factor (1 when ``data.speed_perturb`` is off or for validation),
+        from its own seed stream so that turning it on changes no other draw."""
+        if self.speed_perturb == 0.0:
+            return 1.0
+        rng = _rng(*self._seed(index, _SPEED))
+        return float(rng.uniform(1.0 - self.speed_perturb, 1.0 + self.speed_perturb))
+
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = _rng(*self._seed(int(index), 0))
-        seg = self.segment_samples
+        factor = self._speed(int(index))
+        # a sped-up crop reads more of the clip, a slowed one less, then is resampled to length
+        seg = self.segment_samples if factor == 1.0 else math.ceil(self.segment_samples * factor)
         k = min(
             int(np.searchsorted(self._cumulative, rng.random(), side="right")), len(self.store) - 1
         )
@@ -242,6 +266,8 @@ class AudioFolder(Dataset):
         piece = self.store.read(k, start, seg)
         if float(rms_db(piece)) < self.silence_db and start != base:
             piece = self.store.read(k, base, seg)
+        if factor != 1.0:
+            piece = _fit_length(change_speed(piece, factor), self.segment_samples)
         if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
             piece = random_gain(piece, rng, *self.gain_db)
         return piece

@@ -14,7 +14,7 @@ import torch
 from conftest import DATA, sine
 from torch.utils.data import DataLoader
 
-from audioae.augment import colored_noise, random_biquad, random_gain
+from audioae.augment import change_speed, colored_noise, random_biquad, random_gain
 from audioae.clips import FileClips
 from audioae.config import ConfigError, load_config
 from audioae.data import (
@@ -438,3 +438,39 @@ def test_synthetic_noise_fraction_mixes_coloured_noise_with_the_clips() -> None:
     assert tonal_share(1.0) == 0.0
     with pytest.raises(ConfigError, match="data.synthetic_noise_fraction"):
         _cfg("data.synthetic_noise_fraction=-0.1")
+
+
+def _peak_hz(wav: torch.Tensor) -> float:
+    spectrum = torch.fft.rfft(wav.double() * torch.hann_window(wav.numel(), dtype=torch.float64))
+    return float(spectrum.abs().argmax()) * SR / wav.numel()
+
+
+def test_change_speed_moves_pitch_and_duration_by_the_factor() -> None:
+    tone = torch.from_numpy(sine(500.0, 2.0, SR)[0])
+    for factor in (0.9, 1.1):
+        out = change_speed(tone, factor)
+        assert out.shape == (round(tone.numel() / factor),)
+        assert abs(_peak_hz(out) - 500.0 * factor) <= SR / out.numel()  # within one FFT bin
+    with pytest.raises(ValueError, match="factor"):
+        change_speed(tone, 3.0)
+
+
+def test_speed_perturbation_draws_voices_within_the_range_for_training_only() -> None:
+    clips = [torch.from_numpy(sine(500.0, 3.0, SR)[0])]
+    cfg = _cfg("data.speed_perturb=0.1", "data.segment_seconds=1.0")
+    plain = AudioFolder(clips, _cfg("data.segment_seconds=1.0"), "train")
+    sped = AudioFolder(clips, cfg, "train")
+    peaks = []
+    for i in range(len(sped)):
+        item = sped[i]
+        assert item.shape == (SR,)
+        peaks.append(_peak_hz(item))
+    assert 450.0 - 1.0 <= min(peaks) and max(peaks) <= 550.0 + 1.0
+    assert max(peaks) - min(peaks) > 40.0  # really spread, not one factor
+    assert all(abs(_peak_hz(plain[i]) - 500.0) <= 1.0 for i in range(4))  # off: unchanged
+    val_plain = AudioFolder(clips, _cfg("data.segment_seconds=1.0"), "val")
+    val_sped = AudioFolder(clips, cfg, "val")
+    for i in range(len(val_sped)):  # validation crops are never perturbed
+        assert torch.equal(val_sped[i], val_plain[i])
+    with pytest.raises(ConfigError, match="data.speed_perturb"):
+        _cfg("data.speed_perturb=0.7")
