@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import sys
 
+import bench_embed as b
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-import bench_embed as b
 from audioae.anomaly import (
     band_error,
     combined_score,
