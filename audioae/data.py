@@ -306,6 +306,11 @@ class DenoisingFolder(Dataset):
       target as well: a denoiser cannot restore a band the channel removed, so it learns to
       take narrow-band input without adding or removing anything above the cutoff.
 
+    With ``data.speed_perturb`` (:class:`AudioFolder`), a crop slowed by ``factor < 1`` has no
+    speech above ``factor`` times the Nyquist frequency, so its mixture and target are both
+    low-passed (:func:`~audioae.augment.low_pass`) to end a sixth of an octave under it: were
+    the noise left there, the model would learn that the top band of speech is noise.
+
     Args:
         clean: the clean-speech :class:`AudioFolder` (its split decides train/val behaviour).
         noise_clips: mono noise waveforms ``(time,)`` or a clip store, or None/empty for
@@ -366,8 +371,15 @@ class DenoisingFolder(Dataset):
         if self.random_eq:
             noise = random_biquad(noise, rng)
         if self.reverb_fraction == 0 and self.band_limit_fraction == 0:
-            return mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
-        return self._through_channel(int(index), clean, noise, snr_db, gen)
+            noisy, target = mix_at_snr(clean, noise, snr_db, generator=gen).float(), clean
+        else:
+            noisy, target = self._through_channel(int(index), clean, noise, snr_db, gen)
+        factor = self.clean._speed(int(index))
+        if factor < 1.0:  # a slowed crop holds nothing above factor x Nyquist: nor does its mix
+            cutoff = factor * self.sample_rate / 2 / 2.0 ** (1.0 / 6.0)
+            noisy = low_pass(noisy, self.sample_rate, cutoff)
+            target = low_pass(target, self.sample_rate, cutoff)
+        return noisy, target
 
     def _through_channel(
         self,

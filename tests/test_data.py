@@ -474,3 +474,27 @@ def test_speed_perturbation_draws_voices_within_the_range_for_training_only() ->
         assert torch.equal(val_sped[i], val_plain[i])
     with pytest.raises(ConfigError, match="data.speed_perturb"):
         _cfg("data.speed_perturb=0.7")
+
+
+def test_slowed_crops_mix_noise_only_within_the_band_of_their_speech() -> None:
+    clips = [torch.from_numpy(sine(500.0, 3.0, SR)[0])]
+    noise = [torch.randn(3 * SR, generator=torch.Generator().manual_seed(0))]
+    cfg = _cfg("data.speed_perturb=0.2", "data.segment_seconds=1.0", "data.denoise=true")
+    clean = AudioFolder(clips, cfg, "train")
+    pairs = DenoisingFolder(clean, noise, cfg)
+    slowed = [i for i in range(len(clean)) if clean._speed(i) < 0.97][:4]
+    assert slowed, "no slowed crop drawn"
+    freq = torch.fft.rfftfreq(SR, 1.0 / SR)
+    for i in slowed:
+        noisy, target = pairs[i]
+        top = freq > clean._speed(i) * SR / 2  # above the slowed speech's band
+        for wav in (noisy, target):
+            spectrum = torch.fft.rfft(wav.double() * torch.hann_window(SR, dtype=torch.float64))
+            power = spectrum.abs().square()
+            assert float(power[top].sum()) < 1e-8 * float(power.sum())
+    fast = next(i for i in range(len(clean)) if clean._speed(i) > 1.03)
+    noisy, _ = pairs[fast]  # sped-up crops keep the full band of the noise
+    spectrum = torch.fft.rfft(noisy.double() * torch.hann_window(SR, dtype=torch.float64))
+    assert float(spectrum.abs().square()[freq > 7500].sum()) > 1e-4 * float(
+        spectrum.abs().square().sum()
+    )
