@@ -194,7 +194,8 @@ class AudioFolder(Dataset):
     With ``data.speed_perturb`` (training only) a crop of ``ceil(segment_samples * factor)``
     samples is read and played ``factor`` times faster (:func:`~audioae.augment.change_speed`),
     the factor uniform in ``1 ± speed_perturb`` from its own seed stream; the gain is drawn
-    after it, as without it.
+    after it, as without it. A slowed crop (``factor < 1``) holds nothing above ``factor``
+    times the Nyquist frequency (:class:`DenoisingFolder` band-limits its mixture to match).
 
     Args:
         clips: mono waveforms ``(time,)`` at ``cfg.audio.sample_rate``, or a clip store
