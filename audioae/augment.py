@@ -222,18 +222,6 @@ def low_pass(wav: Tensor, sample_rate: int, cutoff_hz: float) -> Tensor:
     return y[..., :time].to(wav.dtype)
 
 
-__all__ = [
-    "EARLY_REVERB_SECONDS",
-    "colored_noise",
-    "fft_convolve",
-    "low_pass",
-    "mix_at_snr",
-    "random_biquad",
-    "random_gain",
-    "synthetic_rir",
-]
-
-
 def change_speed(wav: Tensor, factor: float) -> Tensor:
     """Play ``wav (..., time)`` ``factor`` times faster: ``(..., round(time / factor))``.
 
@@ -250,3 +238,16 @@ def change_speed(wav: Tensor, factor: float) -> Tensor:
         raise ValueError(f"change_speed: factor must be in [0.5, 2], got {factor}")
     source_rate = round(factor * SPEED_RESOLUTION)
     return resample(wav, source_rate, SPEED_RESOLUTION)
+
+
+__all__ = [
+    "EARLY_REVERB_SECONDS",
+    "change_speed",
+    "colored_noise",
+    "fft_convolve",
+    "low_pass",
+    "mix_at_snr",
+    "random_biquad",
+    "random_gain",
+    "synthetic_rir",
+]

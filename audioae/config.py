@@ -423,8 +423,9 @@ class DataConfig:
     bandwidths), so the model meets narrow-band input. ``speed_perturb``: every training crop
     is played at a speed drawn uniformly from ``[1 - speed_perturb, 1 + speed_perturb]``
     (:func:`audioae.augment.change_speed`: pitch and formants move with it, so the model
-    hears more voices than the folder holds; 0: off; validation crops never). ``num_workers``: DataLoader worker processes that read the
-    crops, ``auto`` (:attr:`workers`) or a count (0: in the training process).
+    hears more voices than the folder holds; 0: off; validation crops never).
+    ``num_workers``: DataLoader worker processes that read the crops, ``auto``
+    (:attr:`workers`) or a count (0: in the training process).
     """
 
     segment_seconds: float = 1.0
