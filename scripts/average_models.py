@@ -53,7 +53,7 @@ def average_model_files(
     total = sum(weights)
     loaded = [load_model_file(p) for p in paths]
     first = loaded[0]
-    reference = first.model.state_dict()
+    states = [item.model.state_dict() for item in loaded]
     for path, item in zip(paths[1:], loaded[1:]):
         for section in SECTIONS:
             if getattr(item.config, section) != getattr(first.config, section):
@@ -61,13 +61,13 @@ def average_model_files(
                     f"{path}: its {section} section differs from {paths[0]}'s: not one network"
                 )
     state = {}
-    for name, tensor in reference.items():
+    for name, tensor in states[0].items():
         if not tensor.is_floating_point():
             state[name] = tensor
             continue
         acc = torch.zeros_like(tensor, dtype=torch.float32)
-        for w, item in zip(weights, loaded):
-            acc += (w / total) * item.model.state_dict()[name].float()
+        for w, other in zip(weights, states):
+            acc += (w / total) * other[name].float()
         state[name] = acc
     first.model.load_state_dict(state, strict=True)
     return save_model_file(out, first.model, first.config, overwrite=overwrite, dtype=dtype)
