@@ -24,6 +24,13 @@ RESAMPLE_MARGIN_SECONDS = 0.02
 """Context read on each side of a window that is resampled, so filter edges fall outside it."""
 
 
+def fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
+    """``wav (time,)`` cut to, or zero-padded at the end to, ``(length,)``."""
+    if wav.numel() >= length:
+        return wav[:length]
+    return torch.nn.functional.pad(wav, (0, length - wav.numel()))
+
+
 class MemoryClips:
     """Decoded mono clips ``(time,)`` float32 at ``sample_rate`` Hz, blocks of ``grid`` samples."""
 
@@ -49,10 +56,7 @@ class MemoryClips:
 
     def read(self, k: int, start: int, length: int) -> torch.Tensor:
         """Samples ``[start, start + length)`` of clip ``k``, zero-padded past its end: ``(length,)``."""
-        piece = self.clips[k][start : start + length]
-        if piece.numel() < length:
-            piece = torch.nn.functional.pad(piece, (0, length - piece.numel()))
-        return piece
+        return fit_length(self.clips[k][start : start + length], length)
 
 
 class FileClips:
@@ -128,10 +132,7 @@ class FileClips:
             mono = torch.from_numpy(mix_to_mono(data))
             offset = start - first * self.sample_rate // source_rate
             wav = resample(mono.float(), source_rate, self.sample_rate)[offset : offset + length]
-        wav = wav.float()
-        if wav.numel() < length:
-            wav = torch.nn.functional.pad(wav, (0, length - wav.numel()))
-        return wav.contiguous()
+        return fit_length(wav.float(), length).contiguous()
 
 
 ClipStore = MemoryClips | FileClips
@@ -152,4 +153,11 @@ def read_circular(store: ClipStore, k: int, offset: int, length: int) -> torch.T
     return torch.cat(pieces)
 
 
-__all__ = ["ClipStore", "FileClips", "MemoryClips", "RESAMPLE_MARGIN_SECONDS", "read_circular"]
+__all__ = [
+    "ClipStore",
+    "FileClips",
+    "MemoryClips",
+    "RESAMPLE_MARGIN_SECONDS",
+    "fit_length",
+    "read_circular",
+]

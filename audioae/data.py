@@ -46,7 +46,7 @@ from .augment import (
     random_gain,
     synthetic_rir,
 )
-from .clips import ClipStore, FileClips, MemoryClips, read_circular
+from .clips import ClipStore, FileClips, MemoryClips, fit_length, read_circular
 from .config import Config
 from .dataindex import FolderIndex, index_folder
 from .fileio import relative_posix
@@ -124,13 +124,6 @@ def _rng(*seed: int) -> np.random.Generator:
 def _torch_generator(rng: np.random.Generator) -> torch.Generator:
     """A torch generator seeded from the next value of ``rng``."""
     return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
-
-
-def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
-    """``wav (time,)`` cut or zero-padded to ``(length,)``."""
-    if wav.numel() >= length:
-        return wav[:length]
-    return torch.nn.functional.pad(wav, (0, length - wav.numel()))
 
 
 def _as_store(clips: Sequence[torch.Tensor] | ClipStore, sample_rate: int) -> ClipStore:
@@ -268,7 +261,7 @@ class AudioFolder(Dataset):
         if float(rms_db(piece)) < self.silence_db and start != base:
             piece = self.store.read(k, base, seg)
         if factor != 1.0:
-            piece = _fit_length(change_speed(piece, factor), self.segment_samples)
+            piece = fit_length(change_speed(piece, factor), self.segment_samples)
         if self.gain_db != (0.0, 0.0):  # drawn last, so the crops do not depend on it
             piece = random_gain(piece, rng, *self.gain_db)
         return piece
