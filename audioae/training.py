@@ -364,11 +364,19 @@ def resolve_placement(training_cfg: TrainingConfig) -> Placement:
     """The :class:`Placement` of the ``training`` section on this machine.
 
     Raises:
-        ConfigError: ``training.devices`` is neither ``auto`` nor a positive count.
+        ConfigError: ``training.devices`` is neither ``auto`` nor a positive count, or on a
+            CUDA machine a count above its visible CUDA devices (Lightning's own error for that
+            is a traceback).
     """
     t = training_cfg
     n_devices = _devices(t.devices)
     cpu_only = not torch.cuda.is_available()
+    if not cpu_only and isinstance(n_devices, int) and n_devices > torch.cuda.device_count():
+        raise ConfigError(
+            f"training.devices: {n_devices} asked for, but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s); use --devices "
+            f"{torch.cuda.device_count()} or auto, or CUDA_VISIBLE_DEVICES= to train CPU processes"
+        )
     world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
     accelerator = "cpu" if cpu_only else "auto"
     return Placement(

@@ -201,7 +201,8 @@ def test_ddp_two_cpu_processes(notes: Path, tmp_path: Path) -> None:
         "--verbose",  # Lightning's DDP lines are checked below
     ]
     args += ["--set", "training.val_every=2", "training.checkpoint_every=2"]
-    done = subprocess.run(_cli(*args), env=_env(), capture_output=True, text=True, timeout=300)
+    env = dict(_env(), CUDA_VISIBLE_DEVICES="")  # CPU processes on a CUDA machine too
+    done = subprocess.run(_cli(*args), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained 4 steps" in done.stdout
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from audioae import launch
 from audioae.launch import (
     MAIN_PID_ENV,
     READY_ENV,
@@ -30,6 +31,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.delenv("PMI_SIZE", raising=False)
     monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    # pytest-xdist workers run without a __main__ file, which _interactive() reads as a REPL;
+    # the REPL case has its own test (test_no_early_start_without_a_command_line_to_run_again)
+    monkeypatch.setattr(launch, "_interactive", lambda: False)
 
 
 def test_should_launch_only_for_a_count_on_one_node_without_a_launcher(clean_env) -> None:

@@ -17,7 +17,7 @@ from audioae.data import AudioFolder
 from audioae.modelfile import load_model_file
 from audioae.optim import TrainingDivergedError, lr_factor
 from audioae.runfolder import RunExistsError
-from audioae.training import AutoEncoderModule, resolve_precision, train
+from audioae.training import AutoEncoderModule, resolve_placement, resolve_precision, train
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 
@@ -224,6 +224,23 @@ def test_precision_choice() -> None:
     if torch.cuda.is_available():
         expected = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
         assert resolve_precision("auto", "cuda") == expected
+
+
+def test_placement_refuses_more_devices_than_the_cuda_machine_has(monkeypatch) -> None:
+    """On a one-GPU machine ``--devices 2`` is a one-line ConfigError, not Lightning's
+    traceback (seen on an H200 machine); without CUDA a count means CPU processes."""
+    from audioae.config import ConfigError, TrainingConfig
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    with pytest.raises(ConfigError, match="2 asked for, but this machine has 1 CUDA device"):
+        resolve_placement(TrainingConfig(devices="2"))
+    one = resolve_placement(TrainingConfig(devices="1"))
+    assert (one.accelerator, one.devices, one.strategy) == ("auto", 1, "auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    two = resolve_placement(TrainingConfig(devices="2"))
+    assert (two.accelerator, two.devices, two.strategy) == ("cpu", 2, "ddp")
 
 
 @requires_cuda

@@ -30,6 +30,24 @@ def _child_pids() -> set[int]:
     return pids
 
 
+def _describe(pids: set[int]) -> str:
+    """Each pid's command line and state (from /proc), for the failure message: on a CUDA
+    machine (H200, torch 2.11) one child outlived ``train`` that no training step had seen."""
+    lines = []
+    for pid in sorted(pids):
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = next(
+                line
+                for line in (Path("/proc") / str(pid) / "status").read_text().splitlines()
+                if line.startswith("State:")
+            )
+            lines.append(f"{pid}: {cmd.decode(errors='replace').strip()} ({state})")
+        except (OSError, StopIteration):
+            lines.append(f"{pid}: gone")
+    return "children left: " + "; ".join(lines)
+
+
 def _tone_folder(tmp_path: Path) -> Path:
     """Six 1 s sine clips (200-500 Hz) in ``tmp_path/data``."""
     data = tmp_path / "data"
@@ -71,7 +89,8 @@ def test_train_with_workers_leaves_no_worker_processes(
     assert result.steps == 3
     assert workers  # the run did read its crops in worker processes
     assert not set(workers) & {p.pid for p in multiprocessing.active_children()}
-    assert _child_pids() - before == set()
+    extra = _child_pids() - before
+    assert extra == set(), _describe(extra)
     assert all(p.exitcode == 0 for p in workers.values())
     assert not set(terminated) & set(workers)  # every worker left on its own, promptly
 
