@@ -14,6 +14,12 @@ The "unseen" noises default to the bundled *test* noise types; ``--unseen-noise 
 the noise files of a folder instead (e.g. the corpus noise that
 ``scripts/train_denoise_corpus.py`` holds out of training), so that choosing between variants
 does not look at the test noise at all.
+``--voices DIR`` takes every speech file of a folder as the clips instead, e.g. the
+validation voices that ``scripts/build_corpus.py`` writes to ``CORPUS/val_speech`` (readers
+and languages no model trains on, English among them): the train split's validation clips
+are voices the models trained on, and choices made on them did not carry over to the test
+split's new voice three times (docs/benchmarks.md, Notes). ``--deepfilternet`` adds
+DeepFilterNet3 (``pip install "audioae[bench]"``) as a row, delay measured on the first clip.
 ``--mask-exponents 1,1.25`` scores each model also with its mask sharpened
 (``Pipeline.denoise(mask_exponent=...)``). One torch thread. The tuning table in
 docs/benchmarks.md (Notes) was made with it.
@@ -68,6 +74,13 @@ def main(argv: list[str] | None = None) -> None:
         help="a folder of noise files held out of training (default: the bundled test noise)",
     )
     parser.add_argument(
+        "--voices",
+        type=Path,
+        help="score on every speech file of this folder (e.g. CORPUS/val_speech, voices no "
+        "model trains on) instead of the train split's validation clips",
+    )
+    parser.add_argument("--deepfilternet", action="store_true", help="add DeepFilterNet3 as a row")
+    parser.add_argument(
         "--mask-exponents",
         default="1",
         help="comma-separated mask exponents to score each model with (Pipeline.denoise's "
@@ -80,19 +93,30 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--mask-exponents {args.mask_exponents!r}: expected numbers")
     torch.set_num_threads(1)
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
-    if not args.speech_folder.is_dir():
+    if args.voices is not None:
+        paths = sorted(find_audio_files(args.voices))
+        if not paths:
+            parser.error(f"{args.voices}: no audio files; run scripts/build_corpus.py first")
+    elif not args.speech_folder.is_dir():
         parser.error(f"{args.speech_folder}: not found; run scripts/train_demo_models.py first")
-    clips = [
-        load_audio(p, sample_rate=SAMPLE_RATE)[0] for p in validation_clips(args.speech_folder)
-    ]
+    else:
+        paths = validation_clips(args.speech_folder)
+    clips = [load_audio(p, sample_rate=SAMPLE_RATE)[0] for p in paths]
     groups = {"unseen": split["noise"]["test"], "seen": split["noise"]["train"]}
     if args.unseen_noise is not None:
-        groups["unseen"] = sorted(find_audio_files(args.unseen_noise))
+        # absolute, so that ``args.data / p`` below leaves them as they are
+        groups["unseen"] = sorted(p.resolve() for p in find_audio_files(args.unseen_noise))
     noises = {
         g: [load_audio(args.data / p, sample_rate=SAMPLE_RATE)[0] for p in paths]
         for g, paths in groups.items()
     }
     methods = {"spectral subtraction": lambda x: spectral_subtraction(x, SAMPLE_RATE)}
+    if args.deepfilternet:
+        from benchmarks.baselines.deepfilternet import DeepFilterNet3
+
+        dfn = DeepFilterNet3()
+        dfn.measure_delay(clips[0], SAMPLE_RATE)
+        methods["DeepFilterNet3"] = lambda x: dfn.denoise(x, SAMPLE_RATE)
     for path in args.models:
         pipe = Pipeline.load(path, device="cpu")
         name = path.parent.name if path.name == "model.safetensors" else path.stem

@@ -82,6 +82,8 @@ MANIFEST_FIELDS = (
     "duration_s",
 )
 MIN_SPEECH_S, MAX_SPEECH_S = 1.0, 12.0
+# val_speech: validation voices, never trained on; extra_speech: opt-in training speech
+SPEECH_KINDS = ("speech", "val_speech", "extra_speech")
 CLIPPED_FRACTION = 1e-3
 MAX_NOISE_S = 60.0  # longer noise recordings (music tracks) are cut here
 MIN_NOISE_S = 0.05
@@ -127,20 +129,21 @@ def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | 
     """The 16 kHz mono samples of ``item``, the lowest source rate and the sources used, or
     None when rejected.
 
-    Speech: a clipped source (``is_clipped``) is left out; each kept source is resampled and
-    its digital silence trimmed; several are joined with ``GAP_S`` of silence; the clip is
-    rejected when nothing is left or it is outside ``MIN_SPEECH_S``-``MAX_SPEECH_S``
-    seconds; levels are the recording's own (only attenuated to -1 dBFS peak, never
+    Speech (also ``val_speech`` and ``extra_speech``): a clipped source (``is_clipped``) is
+    left out; each kept source is resampled and its digital silence trimmed; several are
+    joined with ``GAP_S`` of silence; the clip is rejected when nothing is left or it is
+    outside ``MIN_SPEECH_S``-``MAX_SPEECH_S`` seconds; levels are the recording's own (only attenuated to -1 dBFS peak, never
     amplified). Noise: sources joined, cut to ``MAX_NOISE_S``, rejected when shorter than
     ``MIN_NOISE_S`` or silent, and peak-normalised to -1 dBFS.
     """
+    speech = item.kind in SPEECH_KINDS
     parts, rates, used = [], [], []
     for rel in item.sources:
         x, sr = decode(root / rel)
-        if item.kind == "speech" and is_clipped(x):
+        if speech and is_clipped(x):
             continue
         y = to_16k_mono(x, sr)
-        if item.kind == "speech":
+        if speech:
             y = trim_silence(y)
         if len(y):
             parts.append(y)
@@ -148,10 +151,10 @@ def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | 
             used.append(rel)
     if not parts:
         return None
-    gap = np.zeros(round(GAP_S * SAMPLE_RATE) if item.kind == "speech" else 0)
+    gap = np.zeros(round(GAP_S * SAMPLE_RATE) if speech else 0)
     y = np.concatenate([p if i == 0 else np.concatenate([gap, p]) for i, p in enumerate(parts)])
     peak = float(np.max(np.abs(y)))
-    if item.kind == "speech":
+    if speech:
         if not MIN_SPEECH_S <= len(y) / SAMPLE_RATE <= MAX_SPEECH_S or peak == 0.0:
             return None
         return (y * (PEAK / peak) if peak > PEAK else y), min(rates), tuple(used)
@@ -447,9 +450,10 @@ def build(
 
 
 def summary(rows: Sequence[dict[str, str]]) -> list[str]:
-    """Files and minutes per noise category and per speech language, plus speaker counts."""
+    """Files and minutes per noise category and per speech language (training and validation
+    speech apart), plus speaker counts."""
     lines = []
-    for kind in ("speech", "noise"):
+    for kind in ("speech", "noise", "val_speech", "extra_speech"):
         groups: dict[str, list[float]] = {}
         speakers: dict[str, set[str]] = {}
         for r in rows:
@@ -459,13 +463,17 @@ def summary(rows: Sequence[dict[str, str]]) -> list[str]:
             groups.setdefault(key, []).append(float(r["duration_s"]))
             speakers.setdefault(key, set()).add(r["group"])
         for key in sorted(groups):
-            extra = f" {len(speakers[key])} speakers" if kind == "speech" else ""
+            extra = f" {len(speakers[key])} speakers" if kind in SPEECH_KINDS else ""
             lines.append(
-                f"{kind:6s} {key:15s} {len(groups[key]):5d} files {sum(groups[key]) / 60:7.1f} min{extra}"
+                f"{kind:12s} {key:15s} {len(groups[key]):5d} files {sum(groups[key]) / 60:7.1f} min{extra}"
             )
     n_speakers = len({r["group"] for r in rows if r["kind"] == "speech"})
     n_noise = sum(r["kind"] == "noise" for r in rows)
-    lines.append(f"total: {n_speakers} speakers, {n_noise} noise recordings")
+    n_val = len({r["group"] for r in rows if r["kind"] == "val_speech"})
+    lines.append(
+        f"total: {n_speakers} speakers, {n_noise} noise recordings; "
+        f"{n_val} validation speakers (val_speech/, never trained on)"
+    )
     return lines
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import soundfile as sf
 import yaml
 
 if str(Path(__file__).resolve().parent) not in sys.path:
@@ -69,7 +70,7 @@ class Item:
     """One planned output file: ``rel`` under the corpus from ``sources`` inside the package."""
 
     rel: str
-    kind: str  # "speech" or "noise"
+    kind: str  # "speech", "noise", "val_speech" (validation voices) or "extra_speech" (opt-in)
     group: str  # "LANG/SPEAKER" or a noise category
     sources: tuple[str, ...]  # paths relative to the extracted package root, joined in order
 
@@ -172,6 +173,57 @@ def _joined_words_planner(
                 group = tuple(files[k : k + per_clip])
                 rel = f"speech/{lang}/{speaker}/{speaker}_{lang_dir.name}_{k // per_clip:03d}.flac"
                 items.append(Item(rel, "speech", f"{lang}/{speaker}", group))
+        return items
+
+    return plan
+
+
+VAL_SPEECH_PER_CLIP = 4  # short spoken descriptions (about 1.4 s each) joined per clip
+VAL_SPEECH_CLIPS = 12  # clips per language: every language (one reader each) weighs the same
+# readers whose descriptions beyond their validation clips are also written as extra_speech/
+# (opt-in training speech, train_denoise_corpus.py --extra-speech); the others (bg, da, el,
+# en, lt, ml, nl) stay voices that no model trains on
+EXTRA_SPEECH_LANGS = ("be", "ca", "fr", "ro", "ru")
+
+
+def _tuxpaint_voices_planner(
+    base: str,
+    per_clip: int = VAL_SPEECH_PER_CLIP,
+    max_clips: int = VAL_SPEECH_CLIPS,
+    extra_langs: Sequence[str] = EXTRA_SPEECH_LANGS,
+) -> Callable[[Path], list[Item]]:
+    """Tux Paint's spoken stamp descriptions (``NAME_desc_LANG.ogg``; English ``NAME_desc.ogg``)
+    as *validation* speech (kind ``val_speech``, under ``val_speech/``): voices that no model
+    trains on, for choosing between denoisers without the test split.
+
+    Per language (one reader each, as far as the package tells), files sampled below 16 kHz
+    are left out, the rest are taken in SHA-256 order (spread over every stamp folder) and
+    ``per_clip`` are joined per clip, at most ``max_clips`` clips. English is taken too: it is
+    held out of *training* (the test voice's language), and validation voices in it are what
+    the test voice is most like. For the languages in ``extra_langs`` the files after those
+    go, ``per_clip`` joined, to ``extra_speech/`` (kind ``extra_speech``): training speech that
+    a run takes only when asked (their readers are then no longer unseen voices).
+    """
+
+    def plan(root: Path) -> list[Item]:
+        by_lang: dict[str, list[str]] = {}
+        for rel in _files(root, f"{base}/**/*_desc*.ogg"):
+            stem = _stem(rel)
+            lang = stem.split("_desc", 1)[1].lstrip("_").split("_")[0].split(".")[0] or "en"
+            if len(lang) != 2 or sf.info(str(root / rel)).samplerate < 16000:
+                continue
+            by_lang.setdefault(lang, []).append(rel)
+        items = []
+        for lang in sorted(by_lang):
+            ordered = _hash_order(by_lang[lang])
+            parts = [("val_speech", ordered[: per_clip * max_clips])]
+            if lang in extra_langs:
+                parts.append(("extra_speech", ordered[per_clip * max_clips :]))
+            for kind, files in parts:
+                for k in range(0, len(files) - per_clip + 1, per_clip):
+                    group = tuple(files[k : k + per_clip])
+                    rel = f"{kind}/{lang}/tuxpaint/tuxpaint_{lang}_{k // per_clip:04d}.flac"
+                    items.append(Item(rel, kind, f"{lang}/tuxpaint", group))
         return items
 
     return plan
@@ -413,6 +465,15 @@ PACKAGES: tuple[Package, ...] = (
         "version 2",
         _fillets_speech_planner("cs"),
         "speech cs: small_fish, big_fish (game dialogue, wide-band)",
+    ),
+    Package(
+        "tuxpaint-stamps-default",
+        "GPL-2",
+        "either version 2",
+        _tuxpaint_voices_planner("usr/share/tuxpaint/stamps"),
+        "validation speech (val_speech/, never trained on): one reader per language of the "
+        "stamps' spoken descriptions, 4 joined per clip, 12 clips per language; the rest of "
+        "be, ca, fr, ro, ru as opt-in training speech (extra_speech/)",
     ),
     Package(
         "asterisk-core-sounds-fr-g722",

@@ -73,9 +73,16 @@ def balance_factors(counts: dict[str, int]) -> dict[str, int]:
 
 
 def build_folders(
-    corpus: Path, data: Path, work: Path, balance_noise: bool = False
+    corpus: Path,
+    data: Path,
+    work: Path,
+    balance_noise: bool = False,
+    extra_speech: bool = False,
 ) -> dict[str, Path]:
     """Link the training and validation folders under ``work``; returns their paths.
+
+    ``extra_speech`` also links ``CORPUS/extra_speech`` (the opt-in readers that
+    ``build_corpus.py`` writes there) as training speech. ``CORPUS/val_speech`` is never linked.
 
     With ``balance_noise`` the training noise of each group (every corpus category and the
     bundled train noise) is linked :func:`balance_factors` times (``NAME.rK.flac``), since the
@@ -106,6 +113,14 @@ def build_folders(
         link_file(paths[i], folders["val_speech"] / paths[i].relative_to(bundled))
     for f in find_audio_files(corpus / "speech"):
         link_file(f, folders["speech"] / "corpus" / f.relative_to(corpus / "speech"))
+    if extra_speech:
+        if not (corpus / "extra_speech").is_dir():
+            raise FileNotFoundError(
+                f"{corpus / 'extra_speech'}: not found; run scripts/build_corpus.py first"
+            )
+        for f in find_audio_files(corpus / "extra_speech"):
+            rel = f.relative_to(corpus / "extra_speech")
+            link_file(f, folders["speech"] / "extra" / rel)
     held = held_out_noise(corpus / "noise")
     groups: dict[str, list[tuple[Path, Path]]] = {"bundled": []}
     for f in find_audio_files(corpus / "noise"):
@@ -220,11 +235,18 @@ def main() -> None:
         action="store_true",
         help="draw every noise category about equally often (see build_folders)",
     )
+    parser.add_argument(
+        "--extra-speech",
+        action="store_true",
+        help="also train on CORPUS/extra_speech (opt-in readers, see data/README.md)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    folders = build_folders(args.corpus, args.data, args.work, args.balance_noise)
+    folders = build_folders(
+        args.corpus, args.data, args.work, args.balance_noise, extra_speech=args.extra_speech
+    )
     counts = {k: sum(1 for _ in find_audio_files(v)) for k, v in folders.items()}
     print("files: " + ", ".join(f"{k} {n}" for k, n in counts.items()), flush=True)
     cfg = load_config(resolve_recipe(args.recipe), args.sets)

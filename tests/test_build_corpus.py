@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,74 @@ def test_file_names_do_not_depend_on_creation_order(tmp_path):
     assert {i.group for i in plan_a} == {"de/ktuberling", "fr/ktuberling"}
 
 
+def _ogg(path: Path, seconds: float = 0.3, rate: int = 44100) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 220 * t), rate, format="OGG", subtype="VORBIS")
+
+
+def test_tuxpaint_voices_are_validation_speech_per_language(tmp_path):
+    base = "usr/share/tuxpaint/stamps"
+    names = [f"animals/a{k}" for k in range(5)] + [f"food/f{k}" for k in range(4)]
+    for name in names:
+        _ogg(tmp_path / "a" / f"{base}/{name}_desc_fr.ogg")
+        _ogg(tmp_path / "a" / f"{base}/{name}_desc.ogg", rate=8000 if "a0" in name else 44100)
+    _ogg(tmp_path / "a" / f"{base}/food/f0_desc_da.ogg.ogg")  # a doubled suffix in the package
+    _ogg(tmp_path / "a" / f"{base}/food/f0_outline_en_GB.ogg")  # no description: not taken
+    planner = cs._tuxpaint_voices_planner(base, per_clip=4, max_clips=3, extra_langs=())
+    plan = planner(tmp_path / "a")
+    assert all(i.kind == "val_speech" and i.rel.startswith("val_speech/") for i in plan)
+    by_lang = Counter(i.group for i in plan)
+    # fr: 9 files -> 2 clips of 4 (one left over); en: the 8 kHz file left out -> 8 -> 2 clips;
+    # da: one file, fewer than per_clip -> none
+    assert by_lang == {"fr/tuxpaint": 2, "en/tuxpaint": 2}
+    assert [i.rel for i in plan if i.group == "en/tuxpaint"] == [
+        "val_speech/en/tuxpaint/tuxpaint_en_0000.flac",
+        "val_speech/en/tuxpaint/tuxpaint_en_0001.flac",
+    ]
+    assert all(len(i.sources) == 4 for i in plan)
+    assert not any("a0_desc.ogg" in src for i in plan for src in i.sources)
+    # an opt-in training reader: its validation clips first, the rest as extra_speech
+    extra = cs._tuxpaint_voices_planner(base, per_clip=2, max_clips=2, extra_langs=("fr",))(
+        tmp_path / "a"
+    )
+    fr_val = [i for i in extra if i.group == "fr/tuxpaint" and i.kind == "val_speech"]
+    fr_extra = [i for i in extra if i.kind == "extra_speech"]
+    assert len(fr_val) == 2 and len(fr_extra) == 2  # 9 files: 4 validation, 4 extra, 1 left
+    assert fr_extra[0].rel == "extra_speech/fr/tuxpaint/tuxpaint_fr_0000.flac"
+    val_src = {src for i in fr_val for src in i.sources}
+    assert not val_src & {src for i in fr_extra for src in i.sources}
+    assert not any(i.kind == "extra_speech" for i in extra if i.group != "fr/tuxpaint")
+    # the same files in another creation order give the same plan (SHA-256 order)
+    for name in reversed(names):
+        _ogg(tmp_path / "b" / f"{base}/{name}_desc_fr.ogg")
+        _ogg(tmp_path / "b" / f"{base}/{name}_desc.ogg", rate=8000 if "a0" in name else 44100)
+    assert planner(tmp_path / "b") == [i for i in plan if i.group != "da/tuxpaint"]
+    # the cap: at most max_clips clips per language
+    assert all(
+        n == 1
+        for n in Counter(
+            i.group for i in cs._tuxpaint_voices_planner(base, 4, 1, ())(tmp_path / "a")
+        ).values()
+    )
+
+
+def test_summary_counts_validation_voices_apart():
+    rows = [
+        {"kind": "speech", "group": "fr/june", "duration_s": "60"},
+        {"kind": "noise", "group": "tonal", "duration_s": "30"},
+        {"kind": "val_speech", "group": "en/tuxpaint", "duration_s": "120"},
+        {"kind": "val_speech", "group": "da/tuxpaint", "duration_s": "60"},
+    ]
+    lines = bc.summary(rows)
+    assert lines[-1] == (
+        "total: 1 speakers, 1 noise recordings; 2 validation speakers (val_speech/, never "
+        "trained on)"
+    )
+    assert any(line.split()[:3] == ["val_speech", "en", "1"] for line in lines)
+    assert any(line.split()[:2] == ["speech", "fr"] for line in lines)
+
+
 def test_asterisk_prompts_skip_test_clips_tones_and_silence(tmp_path):
     base = "usr/share/asterisk/sounds"
     _touch(
@@ -271,6 +340,8 @@ def test_render_joins_speech_and_normalises_noise(tmp_path):
         )
     speech = cs.Item("speech/xx/s/c.flac", "speech", "xx/s", ("a.wav", "b.wav"))
     y, rate, used = bc.render(speech, tmp_path)
+    val = cs.Item("val_speech/xx/s/c.flac", "val_speech", "xx/s", ("a.wav", "b.wav"))
+    assert np.array_equal(bc.render(val, tmp_path)[0], y)  # validation voices: as speech
     assert rate == 22050 and used == ("a.wav", "b.wav")
     # two trimmed 0.6 s words (+ one 10 ms margin frame each side) and one gap
     assert abs(len(y) / SR - (2 * 0.62 + bc.GAP_S)) < 0.03

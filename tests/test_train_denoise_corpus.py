@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,10 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     corpus, data = tmp_path / "corpus", tmp_path / "data"
     for i in range(6):
         _tone(corpus / f"speech/xx/spk/c{i}.flac")
+    for i in range(2):  # validation voices (build_corpus's val_speech): never trained on
+        _tone(corpus / f"val_speech/en/tuxpaint/v{i}.flac")
+    for i in range(3):  # opt-in training voices (extra_speech): only with extra_speech=True
+        _tone(corpus / f"extra_speech/fr/tuxpaint/x{i}.flac")
     for cat, n in (("impulsive", 20), ("babble", 4), ("tonal", 2)):
         for i in range(n):
             _tone(corpus / f"noise/{cat}/{cat}{i}.flac")
@@ -75,16 +80,34 @@ def test_build_folders_keeps_validation_and_test_out(tree, tmp_path: Path, balan
     assert not resolved["val_speech"] & resolved["speech"]
     assert not resolved["val_noise"] & resolved["noise"]
     assert len(resolved["speech"]) == 6 + 20 - len(val)
-    # nothing of the test split is linked anywhere
+    # nothing of the test split, and no validation voice of the corpus, is linked anywhere
     test = {(data / p).resolve() for p in ["noise/babble.flac"]} | {
         (data / f"speech/en/a/e{i}.flac").resolve() for i in range(3)
     }
-    assert not test & set().union(*resolved.values())
+    voices = {p.resolve() for p in find_audio_files(corpus / "val_speech")}
+    assert len(voices) == 2
+    assert not (test | voices) & set().union(*resolved.values())
     links = Counter(p.resolve().parent.name for p in find_audio_files(folders["noise"]))
     if balance:  # impulsive 17 files x 1, babble 3 x 6, tonal 2 x 8, bundled 1 x 17
         assert links == {"impulsive": 17, "babble": 18, "tonal": 16, "noise": 17}
     else:
         assert links == {"impulsive": 17, "babble": 3, "tonal": 2, "noise": 1}
+
+
+def test_build_folders_links_extra_speech_only_when_asked(tree, tmp_path: Path) -> None:
+    corpus, data = tree
+    extra = {p.resolve() for p in find_audio_files(corpus / "extra_speech")}
+    voices = {p.resolve() for p in find_audio_files(corpus / "val_speech")}
+    plain = tdc.build_folders(corpus, data, tmp_path / "plain")
+    with_extra = tdc.build_folders(corpus, data, tmp_path / "extra", extra_speech=True)
+    linked = {k: {p.resolve() for p in find_audio_files(v)} for k, v in with_extra.items()}
+    assert not extra & {p.resolve() for p in find_audio_files(plain["speech"])}
+    assert extra <= linked["speech"] and len(extra) == 3
+    assert not voices & set().union(*linked.values())
+    assert not extra & (linked["val_speech"] | linked["val_noise"])
+    shutil.rmtree(corpus / "extra_speech")
+    with pytest.raises(FileNotFoundError, match="extra_speech"):
+        tdc.build_folders(corpus, data, tmp_path / "again", extra_speech=True)
 
 
 def test_build_folders_needs_a_corpus(tmp_path: Path, tree) -> None:
