@@ -14,7 +14,7 @@ The "unseen" noises default to the bundled *test* noise types; ``--unseen-noise 
 the noise files of a folder instead (e.g. the corpus noise that
 ``scripts/train_denoise_corpus.py`` holds out of training), so that choosing between variants
 does not look at the test noise at all.
-``--voices DIR`` takes every speech file of a folder as the clips instead, e.g. the
+``--voices DIR...`` takes every speech file of those folders as the clips instead, e.g. the
 validation voices that ``scripts/build_corpus.py`` writes to ``CORPUS/val_speech`` (readers
 and languages no model trains on, English among them): the train split's validation clips
 are voices the models trained on, and choices made on them did not carry over to the test
@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--voices",
         type=Path,
-        help="score on every speech file of this folder (e.g. CORPUS/val_speech, voices no "
-        "model trains on) instead of the train split's validation clips",
+        nargs="+",
+        help="score on every speech file of these folders (e.g. CORPUS/val_speech, voices no "
+        "model trains on, or some of its language folders) instead of the train split's "
+        "validation clips",
     )
     parser.add_argument("--deepfilternet", action="store_true", help="add DeepFilterNet3 as a row")
     parser.add_argument(
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
     if args.voices is not None:
-        paths = sorted(find_audio_files(args.voices))
+        paths = sorted(p for folder in args.voices for p in find_audio_files(folder))
         if not paths:
             parser.error(f"{args.voices}: no audio files; run scripts/build_corpus.py first")
     elif not args.speech_folder.is_dir():
