@@ -328,6 +328,23 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     )
 
 
+def read_model_config(path: str | os.PathLike) -> Config:
+    """The config a model file was trained with, from its metadata alone (the tensors are not
+    read, so a large file answers at once and a file with damaged weights still tells its
+    config; :func:`load_model_file` checks the weights).
+
+    Args:
+        path: the ``.safetensors`` model file, or the name of a shipped model.
+
+    Raises:
+        ModelFileError: missing, not safetensors, not an audioae model, an unknown format
+            version, or a stored config that is invalid or not bounded YAML. The message
+            names the file.
+    """
+    path = resolve_model_file(path)
+    return _stored_config(path, read_metadata(path))
+
+
 def _stored_config(path: Path, metadata: dict[str, str]) -> Config:
     """The config stored in a model or decoder file, read as bounded YAML and checked."""
     source = f"{path} (stored config)"

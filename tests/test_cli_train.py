@@ -76,7 +76,9 @@ def test_config_show_prints_the_effective_config(capsys) -> None:
     assert "model.architecture" in err and "conv1d" in err
 
 
-def test_config_of_a_model_file_prints_its_stored_config(tmp_path: Path, capsys) -> None:
+def test_config_of_a_model_file_prints_its_stored_config(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     from audioae.features import build_frontend
     from audioae.modelfile import save_model_file
     from audioae.models import build_model
@@ -90,6 +92,15 @@ def test_config_of_a_model_file_prints_its_stored_config(tmp_path: Path, capsys)
         main(["config", str(path), "--set", "model.latent_dim=4"])
     assert main(["config", str(tmp_path / "missing.safetensors")]) != 0
     assert "missing.safetensors" in capsys.readouterr().err
+    # only the metadata is read, never the weights
+    import audioae.modelfile as mf
+
+    def no_tensors(*args, **kwargs):
+        raise AssertionError("audioae config read the weights")
+
+    monkeypatch.setattr(mf, "_read_tensors", no_tensors)
+    assert main(["config", str(path)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == cfg.to_dict()
 
 
 def test_inspect(notes: Path, tmp_path: Path, capsys) -> None:

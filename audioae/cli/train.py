@@ -245,11 +245,11 @@ def _add_config(subparsers) -> None:
 
 def _run_config(args: argparse.Namespace) -> int:
     if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
-        from ..modelfile import load_model_file
+        from ..modelfile import read_model_config
 
         if args.overrides:
             raise SystemExit(f"audioae config {args.recipe}: --set applies to recipes only")
-        cfg = load_model_file(args.recipe).config
+        cfg = read_model_config(args.recipe)  # the metadata only, not the weights
         print(cfg.to_yaml(), end="")
         return 0
     cfg = load_recipe_config(args.recipe, args.overrides)
