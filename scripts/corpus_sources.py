@@ -3,7 +3,8 @@
 Used by ``scripts/build_corpus.py``. Reserved sources and the held-out voice are refused by
 name (``check_allowed``); each ``Package`` names its licence and a planner that lists, inside
 the extracted package, the files to convert (``Item``): Asterisk prompts, Fish Fillets
-dialogue, short words joined per clip, and noise sorted into ``CATEGORIES`` by ``NOISE_RULES``
+dialogue, short words joined per clip, Tux Paint's spoken descriptions as validation voices
+(and opt-in extra speech), and noise sorted into ``CATEGORIES`` by ``NOISE_RULES``
 (OpenSFX sounds are entries of one ``.cat`` container, read by ``read_cat_entry``). Planners
 only read the package; converting and writing the files is ``build_corpus``'s job.
 """
