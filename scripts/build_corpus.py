@@ -453,7 +453,7 @@ def summary(rows: Sequence[dict[str, str]]) -> list[str]:
     """Files and minutes per noise category and per speech language (training and validation
     speech apart), plus speaker counts."""
     lines = []
-    for kind in ("speech", "noise", "val_speech", "extra_speech"):
+    for kind in ("speech", "noise", "val_speech", "extra_speech", "val_noise"):
         groups: dict[str, list[float]] = {}
         speakers: dict[str, set[str]] = {}
         for r in rows:
@@ -470,9 +470,11 @@ def summary(rows: Sequence[dict[str, str]]) -> list[str]:
     n_speakers = len({r["group"] for r in rows if r["kind"] == "speech"})
     n_noise = sum(r["kind"] == "noise" for r in rows)
     n_val = len({r["group"] for r in rows if r["kind"] == "val_speech"})
+    n_val_noise = sum(r["kind"] == "val_noise" for r in rows)
     lines.append(
         f"total: {n_speakers} speakers, {n_noise} noise recordings; "
-        f"{n_val} validation speakers (val_speech/, never trained on)"
+        f"{n_val} validation speakers (val_speech/), {n_val_noise} validation noise recordings "
+        "(val_noise/), never trained on"
     )
     return lines
 

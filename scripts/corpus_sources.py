@@ -4,7 +4,7 @@ Used by ``scripts/build_corpus.py``. Reserved sources and the held-out voice are
 name (``check_allowed``); each ``Package`` names its licence and a planner that lists, inside
 the extracted package, the files to convert (``Item``): Asterisk prompts, Fish Fillets
 dialogue, short words joined per clip, Tux Paint's spoken descriptions as validation voices
-(and opt-in extra speech), and noise sorted into ``CATEGORIES`` by ``NOISE_RULES``
+(and opt-in extra speech), LinCity-NG's crowds and water as validation noise, and noise sorted into ``CATEGORIES`` by ``NOISE_RULES``
 (OpenSFX sounds are entries of one ``.cat`` container, read by ``read_cat_entry``). Planners
 only read the package; converting and writing the files is ``build_corpus``'s job.
 """
@@ -71,7 +71,7 @@ class Item:
     """One planned output file: ``rel`` under the corpus from ``sources`` inside the package."""
 
     rel: str
-    kind: str  # "speech", "noise", "val_speech" (validation voices) or "extra_speech" (opt-in)
+    kind: str  # speech, noise, val_speech (validation voices), extra_speech (opt-in), val_noise
     group: str  # "LANG/SPEAKER" or a noise category
     sources: tuple[str, ...]  # paths relative to the extracted package root, joined in order
 
@@ -225,6 +225,31 @@ def _tuxpaint_voices_planner(
                     group = tuple(files[k : k + per_clip])
                     rel = f"{kind}/{lang}/tuxpaint/tuxpaint_{lang}_{k // per_clip:04d}.flac"
                     items.append(Item(rel, kind, f"{lang}/tuxpaint", group))
+        return items
+
+    return plan
+
+
+# Validation noise (kind val_noise, under val_noise/): real crowd and water recordings, which the
+# training noise lacks (its babble is mixed from single words), for choosing between
+# denoisers on noise like the test's babble and bubbles without touching them; never trained on.
+LINCITY_VAL_NOISE = {
+    "crowd": ("MarketFull1", "MarketMed1", "SportsCroud*", "School*", "University*"),
+    "water": ("Water*", "Harbor*", "ParklandLake*"),
+}
+
+
+def _lincity_val_noise_planner(base: str = "usr/share/games/lincity-ng/sounds"):
+    """LinCity-NG's city sounds of crowds (market, stadium, school, university) and water
+    (water, harbour, lake) as validation noise, one file each (``LINCITY_VAL_NOISE``)."""
+
+    def plan(root: Path) -> list[Item]:
+        items = []
+        for category, patterns in LINCITY_VAL_NOISE.items():
+            rels = sorted({r for pat in patterns for r in _files(root, f"{base}/{pat}.wav")})
+            for rel in rels:
+                out = f"val_noise/{category}/lincity_{_stem(rel)}.flac"
+                items.append(Item(out, "val_noise", category, (rel,)))
         return items
 
     return plan
@@ -466,6 +491,14 @@ PACKAGES: tuple[Package, ...] = (
         "version 2",
         _fillets_speech_planner("cs"),
         "speech cs: small_fish, big_fish (game dialogue, wide-band)",
+    ),
+    Package(
+        "lincity-ng-data",
+        "GPL-2+",
+        "License: GPL-2+",
+        _lincity_val_noise_planner(),
+        "validation noise only (val_noise/, never trained on): crowd 11 (market, stadium, "
+        "school, university), water 9 (water, harbour, lake; a duplicate left out)",
     ),
     Package(
         "tuxpaint-stamps-default",

@@ -273,6 +273,32 @@ def test_tuxpaint_voices_are_validation_speech_per_language(tmp_path):
     )
 
 
+def test_lincity_crowds_and_water_are_validation_noise(tmp_path):
+    base = "usr/share/games/lincity-ng/sounds"
+    names = ["MarketFull1", "MarketEmpty1", "SportsCroud2", "School1", "Water3", "Harbor1"]
+    names += ["ParklandLake2", "ParklandPlane1", "TraficHigh1"]
+    _touch(tmp_path, [f"{base}/{n}.wav" for n in names])
+    plan = cs._lincity_val_noise_planner()(tmp_path)
+    assert [(i.rel, i.kind, i.group) for i in plan] == [
+        ("val_noise/crowd/lincity_MarketFull1.flac", "val_noise", "crowd"),
+        ("val_noise/crowd/lincity_School1.flac", "val_noise", "crowd"),
+        ("val_noise/crowd/lincity_SportsCroud2.flac", "val_noise", "crowd"),
+        ("val_noise/water/lincity_Harbor1.flac", "val_noise", "water"),
+        ("val_noise/water/lincity_ParklandLake2.flac", "val_noise", "water"),
+        ("val_noise/water/lincity_Water3.flac", "val_noise", "water"),
+    ]  # an empty market, planes and traffic are not crowds or water
+    assert plan[0].sources == (f"{base}/MarketFull1.wav",)
+
+
+def test_validation_noise_renders_as_noise(tmp_path):
+    t = np.arange(8000) / 16000
+    sf.write(tmp_path / "w.wav", 0.2 * np.sin(2 * np.pi * 300 * t), 16000)
+    y, _, _ = bc.render(
+        cs.Item("val_noise/water/w.flac", "val_noise", "water", ("w.wav",)), tmp_path
+    )
+    assert np.max(np.abs(y)) == pytest.approx(bc.PEAK) and len(y) == 8000  # not trimmed
+
+
 def test_summary_counts_validation_voices_apart():
     rows = [
         {"kind": "speech", "group": "fr/june", "duration_s": "60"},
@@ -280,11 +306,13 @@ def test_summary_counts_validation_voices_apart():
         {"kind": "val_speech", "group": "en/tuxpaint", "duration_s": "120"},
         {"kind": "val_speech", "group": "da/tuxpaint", "duration_s": "60"},
     ]
+    rows.append({"kind": "val_noise", "group": "crowd", "duration_s": "4"})
     lines = bc.summary(rows)
     assert lines[-1] == (
-        "total: 1 speakers, 1 noise recordings; 2 validation speakers (val_speech/, never "
-        "trained on)"
+        "total: 1 speakers, 1 noise recordings; 2 validation speakers (val_speech/), "
+        "1 validation noise recordings (val_noise/), never trained on"
     )
+    assert any(line.split()[:3] == ["val_noise", "crowd", "1"] for line in lines)
     assert any(line.split()[:3] == ["val_speech", "en", "1"] for line in lines)
     assert any(line.split()[:2] == ["speech", "fr"] for line in lines)
 

@@ -38,6 +38,7 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
         _tone(corpus / f"val_speech/en/tuxpaint/v{i}.flac")
     for i in range(3):  # opt-in training voices (extra_speech): only with extra_speech=True
         _tone(corpus / f"extra_speech/fr/tuxpaint/x{i}.flac")
+    _tone(corpus / "val_noise/crowd/lincity_School1.flac")  # validation noise: never linked
     for cat, n in (("impulsive", 20), ("babble", 4), ("tonal", 2)):
         for i in range(n):
             _tone(corpus / f"noise/{cat}/{cat}{i}.flac")
@@ -85,7 +86,8 @@ def test_build_folders_keeps_validation_and_test_out(tree, tmp_path: Path, balan
         (data / f"speech/en/a/e{i}.flac").resolve() for i in range(3)
     }
     voices = {p.resolve() for p in find_audio_files(corpus / "val_speech")}
-    assert len(voices) == 2
+    voices |= {p.resolve() for p in find_audio_files(corpus / "val_noise")}
+    assert len(voices) == 3
     assert not (test | voices) & set().union(*resolved.values())
     links = Counter(p.resolve().parent.name for p in find_audio_files(folders["noise"]))
     if balance:  # impulsive 17 files x 1, babble 3 x 6, tonal 2 x 8, bundled 1 x 17
