@@ -132,9 +132,10 @@ def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | 
     Speech (also ``val_speech`` and ``extra_speech``): a clipped source (``is_clipped``) is
     left out; each kept source is resampled and its digital silence trimmed; several are
     joined with ``GAP_S`` of silence; the clip is rejected when nothing is left or it is
-    outside ``MIN_SPEECH_S``-``MAX_SPEECH_S`` seconds; levels are the recording's own (only attenuated to -1 dBFS peak, never
-    amplified). Noise: sources joined, cut to ``MAX_NOISE_S``, rejected when shorter than
-    ``MIN_NOISE_S`` or silent, and peak-normalised to -1 dBFS.
+    outside ``MIN_SPEECH_S``-``MAX_SPEECH_S`` seconds; levels are the recording's own (only
+    attenuated to -1 dBFS peak, never amplified). Noise (also ``val_noise``): sources joined,
+    cut to ``MAX_NOISE_S``, rejected when shorter than ``MIN_NOISE_S`` or silent, and
+    peak-normalised to -1 dBFS.
     """
     speech = item.kind in SPEECH_KINDS
     parts, rates, used = [], [], []
@@ -450,8 +451,8 @@ def build(
 
 
 def summary(rows: Sequence[dict[str, str]]) -> list[str]:
-    """Files and minutes per noise category and per speech language (training and validation
-    speech apart), plus speaker counts."""
+    """Files and minutes per noise category and per speech language (training, validation and
+    opt-in speech and validation noise apart), plus speaker counts."""
     lines = []
     for kind in ("speech", "noise", "val_speech", "extra_speech", "val_noise"):
         groups: dict[str, list[float]] = {}

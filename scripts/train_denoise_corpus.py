@@ -82,7 +82,8 @@ def build_folders(
     """Link the training and validation folders under ``work``; returns their paths.
 
     ``extra_speech`` also links ``CORPUS/extra_speech`` (the opt-in readers that
-    ``build_corpus.py`` writes there) as training speech. ``CORPUS/val_speech`` is never linked.
+    ``build_corpus.py`` writes there) as training speech. ``CORPUS/val_speech`` and
+    ``CORPUS/val_noise`` (validation voices and noise) are never linked.
 
     With ``balance_noise`` the training noise of each group (every corpus category and the
     bundled train noise) is linked :func:`balance_factors` times (``NAME.rK.flac``), since the
