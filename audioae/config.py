@@ -535,7 +535,10 @@ class TrainingConfig:
     (fine-tuning: the optimiser and the schedule start anew; ignored on ``--resume``, where
     the checkpoint wins). Its ``audio`` and ``features`` sections must equal this run's and
     its weights must fit this run's model; settings without weights (dilations, say) may
-    differ.
+    differ. ``seed``: the weight initialisation and Lightning's seeding; which crops, noise
+    and SNRs a run draws follow ``data.seed`` alone, so a fine-tune from ``init_from`` with
+    another ``training.seed`` trains the same weights (seen: two such runs scored the same
+    to the last digit); change ``data.seed`` for a replicate.
     """
 
     max_steps: int = 2000
