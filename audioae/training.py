@@ -371,11 +371,12 @@ def resolve_placement(training_cfg: TrainingConfig) -> Placement:
     t = training_cfg
     n_devices = _devices(t.devices)
     cpu_only = not torch.cuda.is_available()
-    if not cpu_only and isinstance(n_devices, int) and n_devices > torch.cuda.device_count():
+    visible = 0 if cpu_only else torch.cuda.device_count()
+    if not cpu_only and isinstance(n_devices, int) and n_devices > visible:
         raise ConfigError(
-            f"training.devices: {n_devices} asked for, but this machine has "
-            f"{torch.cuda.device_count()} CUDA device(s); use --devices "
-            f"{torch.cuda.device_count()} or auto, or CUDA_VISIBLE_DEVICES= to train CPU processes"
+            f"training.devices: {n_devices} asked for, but this machine has {visible} CUDA "
+            f"device(s); use --devices {visible} or auto, or CUDA_VISIBLE_DEVICES= to train "
+            "CPU processes"
         )
     world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
     accelerator = "cpu" if cpu_only else "auto"

@@ -4,8 +4,8 @@ Used by ``scripts/build_corpus.py``. Reserved sources and the held-out voice are
 name (``check_allowed``); each ``Package`` names its licence and a planner that lists, inside
 the extracted package, the files to convert (``Item``): Asterisk prompts, Fish Fillets
 dialogue, short words joined per clip, Tux Paint's spoken descriptions as validation voices
-(and opt-in extra speech), LinCity-NG's crowds and water as validation noise, and noise sorted into ``CATEGORIES`` by ``NOISE_RULES``
-(OpenSFX sounds are entries of one ``.cat`` container, read by ``read_cat_entry``). Planners
+(and opt-in extra speech), LinCity-NG's crowds and water as validation noise, and noise
+sorted into ``CATEGORIES`` by ``NOISE_RULES`` (OpenSFX sounds are entries of one ``.cat`` container, read by ``read_cat_entry``). Planners
 only read the package; converting and writing the files is ``build_corpus``'s job.
 """
 
@@ -152,6 +152,12 @@ def _fillets_speech_planner(lang: str) -> Callable[[Path], list[Item]]:
     return plan
 
 
+def _joined(files: Sequence[str], per_clip: int) -> list[tuple[str, ...]]:
+    """``files`` in consecutive groups of ``per_clip`` (one clip each); the remainder of fewer
+    than ``per_clip`` is left out."""
+    return [tuple(files[k : k + per_clip]) for k in range(0, len(files) - per_clip + 1, per_clip)]
+
+
 def _joined_words_planner(
     base: str, patterns: Sequence[str], speaker: str, per_clip: int, skip: Sequence[str] = ()
 ):
@@ -170,9 +176,8 @@ def _joined_words_planner(
             files = sorted(
                 f for pat in patterns for f in _files(root, f"{base}/{lang_dir.name}/{pat}")
             )
-            for k in range(0, len(files) - per_clip + 1, per_clip):
-                group = tuple(files[k : k + per_clip])
-                rel = f"speech/{lang}/{speaker}/{speaker}_{lang_dir.name}_{k // per_clip:03d}.flac"
+            for n, group in enumerate(_joined(files, per_clip)):
+                rel = f"speech/{lang}/{speaker}/{speaker}_{lang_dir.name}_{n:03d}.flac"
                 items.append(Item(rel, "speech", f"{lang}/{speaker}", group))
         return items
 
@@ -221,9 +226,8 @@ def _tuxpaint_voices_planner(
             if lang in extra_langs:
                 parts.append(("extra_speech", ordered[per_clip * max_clips :]))
             for kind, files in parts:
-                for k in range(0, len(files) - per_clip + 1, per_clip):
-                    group = tuple(files[k : k + per_clip])
-                    rel = f"{kind}/{lang}/tuxpaint/tuxpaint_{lang}_{k // per_clip:04d}.flac"
+                for n, group in enumerate(_joined(files, per_clip)):
+                    rel = f"{kind}/{lang}/tuxpaint/tuxpaint_{lang}_{n:04d}.flac"
                     items.append(Item(rel, kind, f"{lang}/tuxpaint", group))
         return items
 
