@@ -6,8 +6,9 @@ The packages are downloaded, never installed (``apt-get download`` into a cache,
 
 - ``CORPUS/speech/LANG/SPEAKER/*.flac``: speech of many voices and languages, wide-band
   (16 kHz and up) and narrow-band (8 kHz telephony, resampled to 16 kHz);
-- ``CORPUS/noise/CATEGORY/*.flac``: noise recordings in six categories (``stationary``,
-  ``non_stationary``, ``impulsive``, ``tonal``, ``babble``, ``music``), peak-normalised;
+- ``CORPUS/noise/CATEGORY/*.flac``: noise recordings in seven categories (``stationary``,
+  ``non_stationary``, ``impulsive``, ``tonal``, ``babble``, ``music``, ``ambient``: whole
+  scenes such as rain, water, wind, fire, forests and crowds), peak-normalised;
 - ``CORPUS/manifest.csv``: one row per file (``file, kind, group, package, version, license,
   source, source_sample_rate, duration_s``).
 

@@ -91,6 +91,10 @@ def test_apt_download_refuses_reserved_before_running_apt(tmp_path):
 # ---------------------------------------------------------------- categorisation
 
 
+MG = "usr/share/games/megaglest/tilesets"
+MT = "usr/share/games/minetest/games/minetest_game/mods"
+
+
 @pytest.mark.parametrize(
     ("package", "rel", "category"),
     [
@@ -123,10 +127,61 @@ def test_apt_download_refuses_reserved_before_running_apt(tmp_path):
         ("openttd-opensfx", f"{cs.OPENSFX_CAT}#1e", "babble"),  # a crowd's "oooh"
         ("openttd-opensfx", f"{cs.OPENSFX_CAT}#06", "tonal"),  # ship horn
         ("openttd-opensfx", f"{cs.OPENSFX_CAT}#3c", None),  # a Toyland comedy sound
+        # ambient scenes; the recordings sharing a stretch with validation noise stay out
+        ("megaglest-data", f"{MG}/autumn/sounds/rain.ogg", "ambient"),
+        ("megaglest-data", f"{MG}/desert2/sounds/rain.wav", "ambient"),
+        ("megaglest-data", f"{MG}/spring/sounds/day.ogg", "ambient"),
+        ("megaglest-data", f"{MG}/autumn/sounds/nightime.ogg", "ambient"),
+        ("megaglest-data", f"{MG}/winter/sounds/wind.ogg", "ambient"),
+        ("megaglest-data", f"{MG}/winter_forest/sounds/wind.ogg", None),
+        ("megaglest-data", f"{MG}/mediterran/sounds/desertday.ogg", None),
+        ("megaglest-data", f"{MG}/hell/sounds/hell.ogg", None),
+        ("megaglest-data", f"{MG}/fernland/sounds/night.ogg", None),
+        ("megaglest-data", f"{MG}/jungle/sounds/night.ogg", None),
+        ("megaglest-data", f"{MG}/autumn/sounds/owl.ogg", None),  # an animal call
+        (
+            "megaglest-data",
+            "usr/share/games/megaglest/data/core/water_sounds/water3.wav",
+            "ambient",
+        ),
+        (
+            "wesnoth-1.16-data",
+            "usr/share/games/wesnoth/1.16/data/core/sounds/ambient/ship.ogg",
+            "ambient",
+        ),
+        (
+            "wesnoth-1.16-data",
+            "usr/share/games/wesnoth/1.16/data/core/sounds/ambient/wardrums.ogg",
+            None,
+        ),
+        ("minetest-data", f"{MT}/env_sounds/sounds/env_sounds_water.1.ogg", "ambient"),
+        ("minetest-data", f"{MT}/fire/sounds/fire_small.ogg", "ambient"),
+        ("minetest-data", f"{MT}/fire/sounds/fire_flint_and_steel.ogg", None),
+        ("minetest-data", f"{MT}/doors/sounds/doors_door_open.ogg", None),
+        ("tuxfootball", "usr/share/games/tuxfootball/sound/crowdcheer.wav", "ambient"),
+        ("tuxfootball", "usr/share/games/tuxfootball/sound/kick.wav", None),
     ],
 )
 def test_categorise_rules(package, rel, category):
     assert cs.categorise(package, rel) == category
+
+
+def test_noise_planner_skips_byte_copies_before_the_cap(tmp_path, monkeypatch):
+    # a game copies one rain loop into several tilesets: the copies must not use up the cap
+    sounds = tmp_path / "usr/share/games/megaglest/tilesets"
+    for tileset in ("a", "b", "c", "d"):
+        (sounds / tileset / "sounds").mkdir(parents=True)
+        (sounds / tileset / "sounds" / "rain.ogg").write_bytes(b"the same loop")
+    (sounds / "a" / "sounds" / "day.ogg").write_bytes(b"a day")
+    (sounds / "b" / "sounds" / "day.ogg").write_bytes(b"another day")
+    monkeypatch.setattr(cs, "MAX_PER_NOISE_GROUP", 3)
+    plan = cs._noise_planner("megaglest-data", ["usr/share/games/megaglest/tilesets/*/sounds/*"])
+    items = plan(tmp_path)
+    assert sorted(i.rel for i in items) == [
+        "noise/ambient/megaglest_a_day.flac",
+        "noise/ambient/megaglest_a_rain.flac",  # the first copy in path order
+        "noise/ambient/megaglest_b_day.flac",
+    ]
 
 
 def test_every_rule_names_a_known_category():
