@@ -5,8 +5,9 @@ name (``check_allowed``); each ``Package`` names its licence and a planner that 
 the extracted package, the files to convert (``Item``): Asterisk prompts, Fish Fillets
 dialogue, short words joined per clip, Tux Paint's spoken descriptions as validation voices
 (and opt-in extra speech), LinCity-NG's crowds and water as validation noise, and noise
-sorted into ``CATEGORIES`` by ``NOISE_RULES`` (OpenSFX sounds are entries of one ``.cat`` container, read by ``read_cat_entry``). Planners
-only read the package; converting and writing the files is ``build_corpus``'s job.
+sorted into ``CATEGORIES`` by ``NOISE_RULES`` (OpenSFX sounds are entries of one ``.cat``
+container, read by ``read_cat_entry``). Planners only read the package; converting and
+writing the files is ``build_corpus``'s job.
 """
 
 from __future__ import annotations
@@ -348,11 +349,10 @@ NOISE_RULES["megaglest-data"] = [
     ("*/tilesets/hell/sounds/hell.ogg", None),
     ("*/tilesets/fernland/sounds/night.ogg", None),
     ("*/tilesets/jungle/sounds/night.ogg", None),  # a copy of fernland's
-    ("*/tilesets/*/sounds/*day.ogg", "ambient"),  # day, sunny_day, desertday
+    ("*/tilesets/*/sounds/*day.ogg", "ambient"),  # day, sunny_day
     ("*/tilesets/*/sounds/*night*.ogg", "ambient"),  # night, nightime
     ("*/tilesets/*/sounds/rain.*", "ambient"),
     ("*/tilesets/winter/sounds/wind.ogg", "ambient"),  # winter_forest's wind is a re-encoding
-    ("*/tilesets/hell/sounds/hell.ogg", "ambient"),
     ("*/data/core/water_sounds/water*.wav", "ambient"),  # splashes
 ]
 NOISE_RULES["wesnoth-1.16-data"] = [
