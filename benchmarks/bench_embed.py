@@ -346,7 +346,38 @@ on the notes' validation clips the notes AE leaves hum unreconstructed (in the l
 bands the mean absolute compressed error rose from 0.03-0.21 to 0.16-0.27 with hum), but
 the frame error averages over all 64 bands (0.03-0.11 -> 0.04-0.12)."""
 
-CANDIDATES = {**COMBINATIONS, **ROUND_2, **ROUND_4, **ROUND_5}
+ROUND_8_TERMS = ("latent_lw", "profile")
+"""Round 8's terms (bench only, :class:`ShrunkGaussianTerms`): ``latent_lw``, the pooled
+embedding's Mahalanobis distance under a Ledoit-Wolf shrunk *full* covariance of the reference
+files' embeddings (the ``latent`` term is its diagonal version); ``profile``, the same distance
+of the file's error profile (each bin's mean standardised signed error over frames,
+``(n_bins,)``; the ``band`` term squares and pools it bin by bin). A Gaussian with a shrunk
+covariance on a network's pooled features is Rippel, Mertens & Merhof, "Modeling the
+distribution of normal data in pre-trained deep features for anomaly detection" (2020); it is
+also the MFCC baseline's model, here on the AE's own latent and error."""
+
+ROUND_8 = {
+    "log rec+latent_lw+band": (("reconstruction", "latent_lw", "band"), "sum", True),
+    "log rec+latent+profile": (("reconstruction", "latent", "profile"), "sum", True),
+    "log rec+latent_lw+profile": (("reconstruction", "latent_lw", "profile"), "sum", True),
+    "log rec+profile": (("reconstruction", "profile"), "sum", True),
+}
+"""Round 8 (2026-11-30, a fourth session), written with :data:`ROUND_8_RULE` before any of
+these was scored."""
+
+ROUND_8_RULE = (
+    "round 8 (2026-11-30, written before its candidates were first scored): the terms so far "
+    "measure distances of file-level vectors with a diagonal Gaussian, which cannot see a "
+    "value that is normal in each dimension but not together with the others (energy in the "
+    "lowest bands under a high note). The candidates replace or join them with full-covariance "
+    "(Ledoit-Wolf) distances of the pooled latent and of the error profile (ROUND_8). The "
+    "default score is chosen again by SELECTION_RULE over the anomaly recipe's 10 validation "
+    "cells among every candidate so far and these, and it changes only if the chosen "
+    "candidate wins more of those cells than the current default in the same run; only then "
+    "are the test clips scored with it"
+)
+
+CANDIDATES = {**COMBINATIONS, **ROUND_2, **ROUND_4, **ROUND_5, **ROUND_8}
 """Every candidate so far: the first round's combinations; the second round's, added after the
 first round's validation table (never the test clips), the same with each term standardised on
 its logarithm and a file-level term on the features' long-term spectrum (``spectrum``); and
@@ -362,7 +393,7 @@ ROUND_3_RULE = (
     "of the anomaly recipe's 10 cells than the current default does"
 )
 
-SINGLE_TERMS = {f"term {t}": ((t,), "sum", False) for t in TERMS}
+SINGLE_TERMS = {f"term {t}": ((t,), "sum", False) for t in (*TERMS, *ROUND_8_TERMS)}
 """Each term alone (printed with ``--validate`` for diagnosis; not candidates)."""
 
 METHODS = [
@@ -391,8 +422,70 @@ SHOWN = {
 BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
-def _method_scores(pipe, stats, gauss, forest, clips, extra=None) -> dict[str, np.ndarray]:
-    """Every method's score per clip; ``extra``: further ``{name: (terms, how)}`` combinations."""
+class ShrunkGaussianTerms:
+    """Round 8's terms (:data:`ROUND_8_TERMS`) for one model and reference, fitted on the
+    reference (fit) waveforms: Ledoit-Wolf Gaussians (scikit-learn) of the pooled latent and of
+    the error profile, the reference files' own distances left-one-out, and ``stats``, the
+    reference with those terms' ``(mean, std, log_mean, log_std)`` added to its ``terms``."""
+
+    def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
+        import dataclasses
+
+        from audioae.anomaly import reconstruct_frames
+
+        recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
+        vectors = {
+            name: np.stack([self._vector(name, pipe, stats, r) for r in recs])
+            for name in ROUND_8_TERMS
+        }
+        self.gaussians = {name: self._gaussian(v) for name, v in vectors.items()}
+        terms = dict(stats.terms)
+        for name, v in vectors.items():
+            loo = np.array(
+                [self._distance(self._gaussian(np.delete(v, i, 0)), v[i]) for i in range(len(v))]
+            )
+            logs = np.log(np.maximum(loo, 1e-12))
+            terms[name] = (
+                float(loo.mean()),
+                float(loo.std()) + 1e-6 * (1 + abs(loo.mean())),
+                float(logs.mean()),
+                float(logs.std()) + 1e-6 * (1 + abs(logs.mean())),
+            )
+        self.stats = dataclasses.replace(stats, terms=terms)
+
+    @staticmethod
+    def _vector(name: str, pipe, stats, rec) -> np.ndarray:
+        from audioae.anomaly import compressed_error
+        from audioae.embed import pool_frames
+
+        if name == "latent_lw":
+            return torch.cat(pool_frames(rec.latent)).double().numpy()
+        z = (compressed_error(pipe, rec) - stats.mean[:, None]) / stats.std[:, None]
+        return z.mean(-1).numpy()
+
+    @staticmethod
+    def _gaussian(x: np.ndarray):
+        from sklearn.covariance import LedoitWolf
+
+        return LedoitWolf().fit(x)
+
+    @staticmethod
+    def _distance(gaussian, v: np.ndarray) -> float:
+        return float(gaussian.mahalanobis(v[None])[0]) / v.shape[0]
+
+    def terms(self, pipe, stats, rec) -> dict[str, float]:
+        """``{term: raw distance}`` of one reconstruction (``stats``: the original reference)."""
+        return {
+            name: self._distance(g, self._vector(name, pipe, stats, rec))
+            for name, g in self.gaussians.items()
+        }
+
+
+def _method_scores(
+    pipe, stats, gauss, forest, clips, extra=None, shrunk=None
+) -> dict[str, np.ndarray]:
+    """Every method's score per clip; ``extra``: further ``{name: (terms, how)}`` combinations;
+    ``shrunk``: a :class:`ShrunkGaussianTerms` whose terms ``extra`` may use."""
     from audioae.anomaly import combined_score, errors_of, file_terms, reconstruct_frames
 
     combos = dict(extra or {})
@@ -403,6 +496,8 @@ def _method_scores(pipe, stats, gauss, forest, clips, extra=None) -> dict[str, n
         std = errors_of(pipe, rec, "standardised", stats)
         e = std.error.double()
         terms = file_terms(pipe, rec, stats)
+        if shrunk is not None:
+            terms.update(shrunk.terms(pipe, stats, rec))
         out[AE_DEFAULT].append(combined_score(terms, stats))
         for name, names in SHOWN.items():
             out[name].append(combined_score(terms, stats, names))
@@ -413,7 +508,8 @@ def _method_scores(pipe, stats, gauss, forest, clips, extra=None) -> dict[str, n
         elbo = std.neg_elbo
         out["VAE neg ELBO"].append(float("nan") if elbo is None else float(elbo.mean()))
         for name, (names, how, log) in combos.items():
-            out[name].append(combined_score(terms, stats, names, how, log))
+            ref = stats if shrunk is None else shrunk.stats
+            out[name].append(combined_score(terms, ref, names, how, log))
     m = np.stack([mfcc_stats(w) for w in clips])
     result = {k: np.array(v) for k, v in out.items()}
     result["MFCC Gaussian"] = gauss.mahalanobis(m)
@@ -488,9 +584,12 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             return _pieces(files, piece_s)
 
         extra = {**CANDIDATES, **SINGLE_TERMS} if validate else None
+        shrunk = ShrunkGaussianTerms(pipe, stats, fit_wavs) if validate else None
 
-        def scores(clips, pipe=pipe, stats=stats, gauss=gauss, forest=forest, extra=extra):
-            return _method_scores(pipe, stats, gauss, forest, clips, extra)
+        def scores(
+            clips, pipe=pipe, stats=stats, gauss=gauss, forest=forest, extra=extra, shrunk=shrunk
+        ):
+            return _method_scores(pipe, stats, gauss, forest, clips, extra, shrunk)
 
         base = scores(normal)
         for kind in KINDS:
@@ -771,6 +870,7 @@ def main() -> None:
             for label in ("anomaly recipe", "narrow AE"):
                 print(f"\nSelection over the {label} cells ({ROUND_3_RULE}):")
                 print("\n".join(selection_table([r for r in rows if label in r["setting"]])))
+            print(f"\nRound 8 ({ROUND_8_RULE}): the anomaly recipe's selection above.")
             print(f"\nSelection over the fine candidate's cells ({ROUND_6_RULE}):")
             print("\n".join(selection_table([r for r in rows if "fine" in r["setting"]])))
         return
