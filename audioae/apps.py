@@ -94,6 +94,7 @@ def denoise_file(
     phase: str = "noisy",
     wet: float = 1.0,
     mask_exponent: float = 1.0,
+    post_filter: float = 0.0,
     overwrite: bool = False,
     stream: bool = False,
 ) -> Path:
@@ -103,7 +104,7 @@ def denoise_file(
     memory does not grow with its length, see :mod:`audioae.streaming`); the output equals
     whole-file processing within float rounding. ``stream``: run a causal model block by
     block as in real time (:class:`audioae.streaming_denoiser.StreamingDenoiser`, any file
-    length, output aligned with the input). ``wet`` and ``mask_exponent``: as in
+    length, output aligned with the input). ``wet``, ``mask_exponent`` and ``post_filter``: as in
     :meth:`audioae.pipeline.Pipeline.denoise`.
 
     Raises:
@@ -120,11 +121,14 @@ def denoise_file(
             phase=phase,
             wet=wet,
             mask_exponent=mask_exponent,
+            post_filter=post_filter,
             overwrite=overwrite,
             realtime=stream,
         )
     wav, sample_rate, length = load_for_model(pipe, source)
-    clean = pipe.denoise(wav, phase=phase, wet=wet, mask_exponent=mask_exponent)
+    clean = pipe.denoise(
+        wav, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
+    )
     return save_like_input(
         target, clean, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
     )

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .functional import apply_complex_mask, check_wet
-from .models.masks import check_mask_exponent, sharpen_mask
+from .models.masks import check_mask_exponent, check_post_filter, shape_mask
 from .phase import PhaseReconstructor, learned_methods
 
 PHASE_MODES = ("noisy", "griffin-lim")
@@ -389,35 +389,37 @@ class Pipeline:
 
     # ------------------------------------------------------------------ denoise
     def _denoised_magnitude(
-        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0
+        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0, post_filter: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Complex STFT of ``x (channels, time)`` and the model's magnitude (its mask raised to
-        ``mask_exponent``) blended with the input's by ``wet``."""
+        """Complex STFT of ``x (channels, time)`` and the model's magnitude (its mask shaped by
+        ``mask_exponent`` and ``post_filter``, :func:`~audioae.models.masks.shape_mask`)
+        blended with the input's by ``wet``."""
         spec = self.frontend.stft(x)
         noisy_mag = spec.abs()
         features = self.frontend.from_magnitude(noisy_mag)
         out = self.model(features)
-        if mask_exponent == 1.0:
+        if mask_exponent == 1.0 and post_filter == 0.0:
             clean = out.reconstruction
         else:
-            clean = self.frontend.apply_mask(features, sharpen_mask(out.mask, mask_exponent))
+            mask = shape_mask(out.mask, mask_exponent, post_filter)
+            clean = self.frontend.apply_mask(features, mask)
         clean_mag = self.frontend.to_magnitude(clean)
         return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
 
     def _denoised_spectrum(
-        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0
+        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0, post_filter: float = 0.0
     ) -> torch.Tensor:
         """Masks over STFT bins (complex ratio masks, and real masks of a front-end whose bins
         are STFT bins): ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
         (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``, with ``M``
-        the model's mask after :func:`~audioae.models.masks.sharpen_mask`. For a real mask
+        the model's mask after :func:`~audioae.models.masks.shape_mask`. For a real mask
         this is the masked magnitude with the noisy phase, without the round trip through the
         features and the phase (the same values up to float rounding, about a tenth faster)."""
         spec = self.frontend.stft(x)
         features = self.frontend.from_magnitude(spec.abs())
         latent = self.model.encode(features).sample  # the mask alone: no feature reconstruction
         mask = self.model.decode_mask(latent, features.shape[-1])
-        return apply_complex_mask(spec, sharpen_mask(mask, mask_exponent), wet)
+        return apply_complex_mask(spec, shape_mask(mask, mask_exponent, post_filter), wet)
 
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
@@ -433,6 +435,7 @@ class Pipeline:
         phase: str = "noisy",
         wet: float = 1.0,
         mask_exponent: float = 1.0,
+        post_filter: float = 0.0,
     ) -> torch.Tensor:
         """Denoise one window ``x (channels, n)`` of a longer signal, as :meth:`denoise` does per chunk.
 
@@ -441,22 +444,26 @@ class Pipeline:
         """
         x = self._prepare(x)
         if self.masks_the_stft:
-            est = self._denoised_spectrum(x, wet, mask_exponent)  # carries its own phase
+            est = self._denoised_spectrum(x, wet, mask_exponent, post_filter)  # its own phase
             if phase == "noisy":
                 return self.frontend.istft(est, x.shape[-1])
             return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)
-        spec, mag = self._denoised_magnitude(x, wet, mask_exponent)
+        spec, mag = self._denoised_magnitude(x, wet, mask_exponent, post_filter)
         if phase == "noisy":
             return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
         return self.phase.from_magnitude(mag, x.shape[-1], method=phase)
 
     def _process_with_kept_phase(
-        self, wav: torch.Tensor, wet: float, mask_exponent: float = 1.0
+        self, wav: torch.Tensor, wet: float, mask_exponent: float = 1.0, post_filter: float = 0.0
     ) -> torch.Tensor:
         out = torch.empty_like(wav)
         for w in self.plan(wav.shape[-1]):
             y = self.denoise_window(
-                wav[..., w.start : w.stop], phase="noisy", wet=wet, mask_exponent=mask_exponent
+                wav[..., w.start : w.stop],
+                phase="noisy",
+                wet=wet,
+                mask_exponent=mask_exponent,
+                post_filter=post_filter,
             )
             out[..., w.keep_start : w.keep_stop] = y[
                 ..., w.keep_start - w.start : w.keep_stop - w.start
@@ -471,6 +478,7 @@ class Pipeline:
         phase: str = "noisy",
         wet: float = 1.0,
         mask_exponent: float = 1.0,
+        post_filter: float = 0.0,
     ) -> torch.Tensor:
         """Denoise a waveform ``(channels, time)``; each channel is processed on its own.
 
@@ -486,24 +494,33 @@ class Pipeline:
             mask_exponent: the model's mask gains are raised to this power before they are
                 applied (:func:`audioae.models.masks.sharpen_mask`): above 1 removes more noise
                 and risks more speech distortion, below 1 less; 1 = the mask as trained.
+            post_filter: strength ``beta`` of PercepNet's post-filter applied to the mask
+                after the exponent (:func:`audioae.models.masks.post_filter`; DeepFilterNet
+                uses 0.02): attenuates further the bins the model already attenuates;
+                0 = off.
 
         Raises:
-            ValueError: unknown ``phase``, ``wet`` outside [0, 1] or ``mask_exponent``
-                outside (0, 8].
+            ValueError: unknown ``phase``, ``wet`` outside [0, 1], ``mask_exponent``
+                outside (0, 8] or ``post_filter`` outside [0, 1].
         """
         modes = ("noisy", *self.phase_methods)
         if phase not in modes:
             raise ValueError(f"phase: {phase!r} is not one of {', '.join(modes)}")
         wet = check_wet(wet)
         mask_exponent = check_mask_exponent(mask_exponent)
+        post_filter = check_post_filter(post_filter)
         wav = self._prepare(wav)
         if phase == "noisy":
-            return self._process_with_kept_phase(wav, wet, mask_exponent)
+            return self._process_with_kept_phase(wav, wet, mask_exponent, post_filter)
         windows = self.plan(wav.shape[-1])
         writer = CrossfadeWriter(wav.shape[-1], self.crossfade)
         for i, w in enumerate(windows):
             y = self.denoise_window(
-                wav[..., w.start : w.stop], phase=phase, wet=wet, mask_exponent=mask_exponent
+                wav[..., w.start : w.stop],
+                phase=phase,
+                wet=wet,
+                mask_exponent=mask_exponent,
+                post_filter=post_filter,
             )
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()

@@ -32,7 +32,7 @@ from .audio import audio_info, output_subtype
 from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
 from .chunking import CrossfadeStream
 from .functional import check_wet
-from .models.masks import check_mask_exponent
+from .models.masks import check_mask_exponent, check_post_filter
 from .pipeline import Pipeline
 from .streaming_denoiser import StreamingDenoiser
 
@@ -57,14 +57,21 @@ def can_stream(pipe: Pipeline, source: str | os.PathLike) -> bool:
 
 
 def _denoised_pieces(
-    pipe: Pipeline, reader: ResampledReader, phase: str, wet: float, mask_exponent: float
+    pipe: Pipeline,
+    reader: ResampledReader,
+    phase: str,
+    wet: float,
+    mask_exponent: float,
+    post_filter: float = 0.0,
 ):
     """Yield the denoised signal at the model's rate, in order, as ``(channels, n)`` float32 arrays."""
     windows = pipe.plan(reader.total)
     fade = CrossfadeStream(reader.total, pipe.crossfade) if phase != "noisy" else None
     for i, w in enumerate(windows):
         x = torch.from_numpy(reader.window(w.start, w.stop))
-        y = pipe.denoise_window(x, phase=phase, wet=wet, mask_exponent=mask_exponent).cpu()
+        y = pipe.denoise_window(
+            x, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
+        ).cpu()
         if fade is None:
             piece = y[..., w.keep_start - w.start : w.keep_stop - w.start]
         else:
@@ -77,12 +84,19 @@ def _denoised_pieces(
 
 
 def _realtime_pieces(
-    pipe: Pipeline, reader: ResampledReader, channels: int, wet: float, mask_exponent: float
+    pipe: Pipeline,
+    reader: ResampledReader,
+    channels: int,
+    wet: float,
+    mask_exponent: float,
+    post_filter: float = 0.0,
 ):
     """Yield a causal model's streaming output at the model's rate, block by block, ``(channels, n)``."""
     hop = pipe.hop_length
     block = max(hop, int(REALTIME_BLOCK_SECONDS * pipe.sample_rate) // hop * hop)
-    stream = StreamingDenoiser(pipe, channels=channels, wet=wet, mask_exponent=mask_exponent)
+    stream = StreamingDenoiser(
+        pipe, channels=channels, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
+    )
     for start in range(0, reader.total, block):
         stop = min(start + block, reader.total)
         x = torch.from_numpy(reader.window(start, stop))
@@ -121,6 +135,7 @@ def denoise_file_streaming(
     phase: str = "noisy",
     wet: float = 1.0,
     mask_exponent: float = 1.0,
+    post_filter: float = 0.0,
     overwrite: bool = False,
     realtime: bool = False,
 ) -> Path:
@@ -135,13 +150,15 @@ def denoise_file_streaming(
         PipelineError: ``realtime`` with a model that is not causal.
         AudioError: the input cannot be decoded (also mid-file) or the output cannot be written.
         OutputExistsError: ``target`` exists and not ``overwrite``.
-        ValueError: unknown ``phase``, ``wet`` outside [0, 1] or ``mask_exponent`` outside
-            (0, 8] (see :meth:`audioae.pipeline.Pipeline.denoise`).
+        ValueError: unknown ``phase``, ``wet`` outside [0, 1], ``mask_exponent`` outside
+            (0, 8] or ``post_filter`` outside [0, 1] (see
+            :meth:`audioae.pipeline.Pipeline.denoise`).
     """
     if phase not in ("noisy", "griffin-lim"):
         raise ValueError(f"phase: {phase!r} is not one of noisy, griffin-lim")
     wet = check_wet(wet)
     mask_exponent = check_mask_exponent(mask_exponent)
+    post_filter = check_post_filter(post_filter)
     if realtime and phase != "noisy":
         raise ValueError("streaming denoising keeps the noisy phase: phase must be 'noisy'")
     if realtime:
@@ -152,9 +169,9 @@ def denoise_file_streaming(
     reader = ResampledReader(source, pipe.sample_rate)
     try:
         pieces = (
-            _realtime_pieces(pipe, reader, info.channels, wet, mask_exponent)
+            _realtime_pieces(pipe, reader, info.channels, wet, mask_exponent, post_filter)
             if realtime
-            else _denoised_pieces(pipe, reader, phase, wet, mask_exponent)
+            else _denoised_pieces(pipe, reader, phase, wet, mask_exponent, post_filter)
         )
         if not rescale:
             with open_writer(

@@ -42,7 +42,7 @@ from torch import nn
 
 from .functional import apply_complex_mask, check_wet
 from .models.layers import CausalConv1d, streaming_copy
-from .models.masks import check_mask_exponent, mask_from_logits, sharpen_mask
+from .models.masks import check_mask_exponent, check_post_filter, mask_from_logits, shape_mask
 from .pipeline import Pipeline, PipelineError
 from .streaming_layers import PackedMaskNet, pack_mask_model
 
@@ -83,6 +83,8 @@ class StreamingDenoiser:
             complex mask the spectra).
         mask_exponent: as in :meth:`Pipeline.denoise`: the mask's gains raised to this power
             (:func:`audioae.models.masks.sharpen_mask`); 1 = the mask as trained.
+        post_filter: as in :meth:`Pipeline.denoise`: PercepNet's post-filter strength
+            (:func:`audioae.models.masks.post_filter`, per frame, so causal); 0 = off.
         packed: run the model packed (:mod:`audioae.streaming_layers`, several times faster)
             when its layers allow; False runs the model's own modules layer by layer (the
             reference; the output is the same within float rounding).
@@ -90,8 +92,8 @@ class StreamingDenoiser:
     Raises:
         PipelineError: the model is not causal (streaming would need its look-ahead) or does
             not predict a mask, or the STFT is not centred with ``win_length = n_fft``.
-        ValueError: ``channels < 1``, ``wet`` outside [0, 1] or ``mask_exponent`` outside
-            (0, 8].
+        ValueError: ``channels < 1``, ``wet`` outside [0, 1], ``mask_exponent`` outside
+            (0, 8] or ``post_filter`` outside [0, 1].
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class StreamingDenoiser:
         channels: int = 1,
         wet: float = 1.0,
         mask_exponent: float = 1.0,
+        post_filter: float = 0.0,
         packed: bool = True,
     ) -> None:
         if not pipe.model.predicts_mask:
@@ -117,6 +120,7 @@ class StreamingDenoiser:
         self.channels = channels
         self.wet = wet
         self.mask_exponent = check_mask_exponent(mask_exponent)
+        self.post_filter = check_post_filter(post_filter)
         params = pipe.frontend.stft_params
         if params.win_length != params.n_fft or not params.center:
             raise PipelineError("streaming denoising needs a centred STFT with win_length = n_fft")
@@ -243,7 +247,7 @@ class StreamingDenoiser:
         front = self.pipe.frontend
         noisy_mag = spec.abs()
         features = front.from_magnitude(noisy_mag.transpose(-1, -2))  # (c, n_bins, k)
-        mask = sharpen_mask(self._mask(features), self.mask_exponent)
+        mask = shape_mask(self._mask(features), self.mask_exponent, self.post_filter)
         if self.pipe.masks_the_stft:  # a mask over the STFT itself
             return apply_complex_mask(spec, mask.transpose(-1, -2), self.wet)
         mag = front.to_magnitude(front.apply_mask(features, mask)).transpose(-1, -2)

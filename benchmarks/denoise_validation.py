@@ -21,7 +21,8 @@ are voices the models trained on, and choices made on them did not carry over to
 split's new voice three times (docs/benchmarks.md, Notes). ``--deepfilternet`` adds
 DeepFilterNet3 (``pip install "audioae[bench]"``) as a row, delay measured on the first clip.
 ``--mask-exponents 1,1.25`` scores each model also with its mask sharpened
-(``Pipeline.denoise(mask_exponent=...)``). One torch thread. The tuning table in
+(``Pipeline.denoise(mask_exponent=...)``), ``--post-filters 0,0.02`` with PercepNet's
+post-filter (``Pipeline.denoise(post_filter=...)``). One torch thread. The tuning table in
 docs/benchmarks.md (Notes) was made with it.
 """
 
@@ -88,11 +89,21 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated mask exponents to score each model with (Pipeline.denoise's "
         "mask_exponent; default 1, the mask as trained)",
     )
+    parser.add_argument(
+        "--post-filters",
+        default="0",
+        help="comma-separated post-filter strengths to score each model with (Pipeline."
+        "denoise's post_filter, PercepNet's beta; default 0, off), each with every exponent",
+    )
     args = parser.parse_args(argv)
     try:
         exponents = [float(e) for e in args.mask_exponents.split(",")]
     except ValueError:
         parser.error(f"--mask-exponents {args.mask_exponents!r}: expected numbers")
+    try:
+        betas = [float(b) for b in args.post_filters.split(",")]
+    except ValueError:
+        parser.error(f"--post-filters {args.post_filters!r}: expected numbers")
     torch.set_num_threads(1)
     split = yaml.safe_load((args.data / "splits.yaml").read_text())
     if args.voices is not None:
@@ -123,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         pipe = Pipeline.load(path, device="cpu")
         name = path.parent.name if path.name == "model.safetensors" else path.stem
         for e in exponents:
-            label = name if e == 1.0 else f"{name} ^{e:g}"
-            methods[label] = functools.partial(pipe.denoise, mask_exponent=e)
+            for b in betas:
+                label = name + ("" if e == 1.0 else f" ^{e:g}") + ("" if b == 0.0 else f" pf{b:g}")
+                methods[label] = functools.partial(pipe.denoise, mask_exponent=e, post_filter=b)
     scores: dict = {}
     for group in groups:
         gen = torch.Generator().manual_seed(0)

@@ -24,6 +24,8 @@ from audioae.models.masks import (
     CRM_OFFSET,
     complex_ratio_mask,
     mask_from_logits,
+    post_filter,
+    shape_mask,
     sharpen_mask,
 )
 from audioae.pipeline import Pipeline
@@ -344,6 +346,51 @@ def test_pipeline_mask_exponent_is_the_sharpened_mask_applied_to_the_stft(output
     assert (got - pipe.denoise(x)).abs().max().item() > 1e-3
     with pytest.raises(ValueError, match="mask_exponent"):
         pipe.denoise(x, mask_exponent=0.0)
+
+
+def test_post_filter_is_percepnets_gain_curve_and_keeps_the_phase() -> None:
+    """PercepNet's post-filter (Valin et al. 2020): ``g (1 + b) / (1 + b / sin^2(pi g / 2))``;
+    values worked by hand for ``b = 0.02``: 1 -> 1, 0.5 -> 0.5 * 1.02 / 1.04, 0.1 -> about
+    0.1 * 0.5617; 0 stays 0; above 1 (a complex mask's boost) the factor is the one of 1."""
+    g = torch.tensor([0.0, 0.1, 0.5, 1.0], dtype=torch.float64)
+    got = post_filter(g, 0.02)
+    sin2_01 = math.sin(math.pi * 0.05) ** 2
+    expected = torch.tensor(
+        [0.0, 0.1 * 1.02 / (1 + 0.02 / sin2_01), 0.5 * 1.02 / 1.04, 1.0], dtype=torch.float64
+    )
+    assert torch.allclose(got, expected, atol=1e-12)
+    assert abs(float(got[1]) / 0.1 - 0.5617) < 1e-3
+    assert post_filter(g, 0.0) is g
+    r = torch.rand(1000, dtype=torch.float64)
+    assert bool((post_filter(r, 0.3) <= r).all())  # it only ever attenuates
+    phases = torch.tensor([0.3, -2.0, 1.0, 2.5])
+    gains = torch.tensor([0.2, 0.5, 1.0, 1.6])
+    pf = post_filter(torch.polar(gains, phases), 0.05)
+    assert torch.allclose(pf.angle(), phases, atol=1e-5)
+    assert torch.allclose(pf.abs()[2:], gains[2:], atol=1e-6)  # factor 1 from a gain of 1 up
+    assert bool((pf.abs()[:2] < gains[:2]).all())
+    assert torch.allclose(shape_mask(g, 2.0, 0.02), post_filter(sharpen_mask(g, 2.0), 0.02))
+    for bad in (-0.01, 1.5, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="post_filter"):
+            post_filter(g, bad)
+
+
+@pytest.mark.parametrize("output", ["mask", "crm"])
+def test_pipeline_post_filter_is_the_filtered_mask_applied_to_the_stft(output: str) -> None:
+    """Offline ``denoise(post_filter=b, mask_exponent=e)`` equals ISTFT of the model's mask
+    shaped by :func:`shape_mask` times the noisy STFT, and differs from the plain output."""
+    model, cfg = _model(f"model.output={output}")
+    pipe = Pipeline(model, cfg, device="cpu")
+    clean, noise = _speech_and_noise(0.5)
+    x = clean + noise
+    spec = pipe.frontend.stft(x)
+    mask = model(pipe.frontend.from_magnitude(spec.abs())).mask.detach()
+    expected = pipe.frontend.istft(spec * shape_mask(mask, 1.5, 0.2), x.shape[-1])
+    got = pipe.denoise(x, mask_exponent=1.5, post_filter=0.2)
+    assert (got - expected).abs().max().item() < 1e-5
+    assert (pipe.denoise(x, post_filter=0.2) - pipe.denoise(x)).abs().max().item() > 1e-3
+    with pytest.raises(ValueError, match="post_filter"):
+        pipe.denoise(x, post_filter=-1.0)
 
 
 def test_a_mel_mask_model_keeps_the_feature_round_trip_and_an_stft_mask_skips_it() -> None:

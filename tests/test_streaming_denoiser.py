@@ -112,6 +112,19 @@ def test_mask_exponent_streams_as_offline(output, exponent, packed):
     assert (pipe.denoise(x, mask_exponent=exponent) - pipe.denoise(x)).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize("output", ["mask", "crm"])
+def test_post_filter_streams_as_offline(output, packed):
+    """``post_filter`` shapes the mask the same way block by block as offline (with an
+    exponent too), and it changes the output."""
+    pipe = _pipe([f"model.output={output}"])
+    _check_streaming_equals_offline(pipe, 1, 6000, packed, 0.8, 1.3, 0.1)
+    x = 0.1 * torch.randn(1, 6000)
+    assert (pipe.denoise(x, post_filter=0.1) - pipe.denoise(x)).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="post_filter"):
+        StreamingDenoiser(pipe, post_filter=2.0)
+
+
 def test_mask_exponent_out_of_range_is_refused():
     pipe = _pipe([])
     for bad in (0.0, -1.0, 9.0, float("nan")):
@@ -126,15 +139,21 @@ def _check_streaming_equals_offline(
     packed: bool,
     wet: float = 1.0,
     mask_exponent: float = 1.0,
+    post_filter: float = 0.0,
 ) -> None:
     hop = pipe.hop_length
     torch.manual_seed(1)
     rng = random.Random(length)
     t = torch.arange(length) / 16000
     x = 0.3 * torch.sin(2 * torch.pi * 440 * t) + 0.1 * torch.randn(channels, length)
-    offline = pipe.denoise(x, wet=wet, mask_exponent=mask_exponent)
+    offline = pipe.denoise(x, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter)
     stream = StreamingDenoiser(
-        pipe, channels=channels, packed=packed, wet=wet, mask_exponent=mask_exponent
+        pipe,
+        channels=channels,
+        packed=packed,
+        wet=wet,
+        mask_exponent=mask_exponent,
+        post_filter=post_filter,
     )
     assert stream.packed == packed
     pieces, given = [], 0
@@ -280,9 +299,15 @@ def test_cli_mask_exponent_is_passed_through(tmp_path, model_files, stream):
         *extra,
     ]
     assert main([*argv, "--mask-exponent", "2"]) == 0
+    pf_out = tmp_path / "pf.wav"
+    assert main([*argv[:4], str(pf_out), *argv[5:], "--post-filter", "0.3"]) == 0
     pipe = Pipeline.load(model, device="cpu")
     ref = denoise_file(pipe, source, tmp_path / "ref.wav", mask_exponent=2.0, stream=stream)
     plain = denoise_file(pipe, source, tmp_path / "plain.wav", stream=stream)
     got, ref_wav, plain_wav = (sf.read(p, dtype="float32")[0] for p in (out, ref, plain))
     assert np.abs(got - ref_wav).max() < 1e-6
     assert np.abs(got - plain_wav).max() > 1e-4
+    pf_ref = denoise_file(pipe, source, tmp_path / "pf_ref.wav", post_filter=0.3, stream=stream)
+    pf_got, pf_ref_wav = (sf.read(p, dtype="float32")[0] for p in (pf_out, pf_ref))
+    assert np.abs(pf_got - pf_ref_wav).max() < 1e-6
+    assert np.abs(pf_got - plain_wav).max() > 1e-4

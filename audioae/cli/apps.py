@@ -19,6 +19,7 @@ from .common import (
     mask_exponent,
     models_help,
     positive_float,
+    post_filter_beta,
 )
 
 
@@ -118,6 +119,7 @@ def _run_denoise(args) -> int:
         phase=args.phase,
         wet=args.wet,
         mask_exponent=args.mask_exponent,
+        post_filter=args.post_filter,
         overwrite=args.force,
         stream=args.stream,
     )
@@ -232,6 +234,14 @@ def register(subparsers) -> None:
         help="raise the model's mask gains to this power before applying them: above 1 "
         "removes more noise (and risks more speech distortion), below 1 less (default 1, "
         "the mask as trained; at most 8)",
+    )
+    p.add_argument(
+        "--post-filter",
+        type=post_filter_beta,
+        default=0.0,
+        metavar="BETA",
+        help="PercepNet's post-filter on the mask, as DeepFilterNet's --pf (0.02 there): "
+        "attenuates further the bins the model already attenuates (default 0, off; at most 1)",
     )
     p.add_argument(
         "--stream",

@@ -180,6 +180,20 @@ def positive_float(text: str) -> float:
     return value
 
 
+def post_filter_beta(text: str) -> float:
+    """An argparse ``type``: a post-filter strength in [0, MAX_POST_FILTER]
+    (:func:`audioae.models.masks.check_post_filter`)."""
+    from ..models.masks import MAX_POST_FILTER, check_post_filter
+
+    value = _float(text)
+    try:
+        return check_post_filter(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be in [0, {MAX_POST_FILTER:g}], got {value:g}"
+        ) from None
+
+
 def mask_exponent(text: str) -> float:
     """An argparse ``type``: a mask exponent in (0, MAX_MASK_EXPONENT]
     (:func:`audioae.models.masks.check_mask_exponent`)."""
