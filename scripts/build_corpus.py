@@ -22,7 +22,10 @@ noises come from, are left out. Sources reserved for independent evaluation are 
 name (``RESERVED``).
 
 Deterministic (sorted inputs; the same package versions give the same files) and idempotent: a
-package already built at the same version and ``RULES_VERSION`` is skipped. A package that fails to download or to
+package already built at the same version and rules (``RULES_VERSION`` and the text of
+``corpus_sources.py``, so an edited rule rebuilds even without a version bump) is skipped, and
+``.flac`` files in the corpus that no build lists (a renamed or dropped output, an interrupted
+build) are removed and reported, so a rule change never leaves a file behind. A package that fails to download or to
 convert is reported by name and skipped; the script then exits non-zero.
 
 Usage: ``python scripts/build_corpus.py [--out DIR] [--packages P ...] [--dry-run]``.
@@ -209,6 +212,27 @@ def write_manifest(path: Path, rows: Sequence[dict[str, str]]) -> None:
         writer.writeheader()
         writer.writerows(ordered)
     tmp.replace(path)
+
+
+def rules_key() -> str:
+    """``RULES_VERSION`` and a digest of ``corpus_sources.py``'s text: the part of a stamp that
+    says which rules built a package (any edit to the rules rebuilds)."""
+    text = (Path(__file__).with_name("corpus_sources.py")).read_bytes()
+    return f"rules {RULES_VERSION} {hashlib.sha256(text).hexdigest()[:16]}"
+
+
+def remove_unlisted(out: Path, rows: Sequence[dict[str, str]]) -> list[str]:
+    """Delete the ``.flac`` files under ``out`` (outside ``out/.cache``) that no row lists;
+    returns their paths relative to ``out``, sorted."""
+    listed = {r["file"] for r in rows}
+    removed = []
+    for path in sorted(out.rglob("*.flac")):
+        rel = path.relative_to(out).as_posix()
+        if rel.startswith(".cache/") or rel in listed:
+            continue
+        path.unlink()
+        removed.append(rel)
+    return removed
 
 
 def _stamp(out: Path, name: str) -> Path:
@@ -415,7 +439,7 @@ def build(
         try:
             deb = download(package.name, cache)
             version = version_of(deb)
-            key = f"{version} rules {RULES_VERSION}"
+            key = f"{version} {rules_key()}"
             rows = _read_stamp(out, package.name, key)
             if rows is None:
                 _remove_stale(out, package.name)
@@ -438,7 +462,7 @@ def build(
         key = "+".join(
             rows_by_package[n][0]["version"] if rows_by_package[n] else "" for n in BABBLE_SOURCES
         )
-        key += f" rules {RULES_VERSION}"
+        key += f" {rules_key()}"
         babble = _read_stamp(out, "babble", key)
         if babble is None:
             _remove_stale(out, "babble")
@@ -447,6 +471,9 @@ def build(
         rows_by_package["babble"] = babble
     all_rows = [r for rows in rows_by_package.values() for r in rows]
     out.mkdir(parents=True, exist_ok=True)
+    removed = remove_unlisted(out, all_rows)
+    if removed:
+        print(f"removed {len(removed)} file(s) no build lists:", *removed[:20], sep="\n  ")
     write_manifest(out / "manifest.csv", all_rows)
     return all_rows, failures
 

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 # a stadium crowd), the kind of recording users' backgrounds are and the other six lack
 CATEGORIES = ("stationary", "non_stationary", "impulsive", "tonal", "babble", "music", "ambient")
 MAX_PER_NOISE_GROUP = 32  # per package and category, so no source floods a category
-RULES_VERSION = 6  # bump when a planner or rule changes: stamps of older rules are rebuilt
+RULES_VERSION = 6  # stamps also hold a digest of this file, so any edit here rebuilds
 
 # Reserved for independent evaluation, or the held-out voice: refused by name or prefix.
 RESERVED = (

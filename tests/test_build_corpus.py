@@ -526,6 +526,36 @@ def test_a_failing_download_is_skipped_reported_and_the_rest_is_built(tmp_path):
     assert [r["file"] for r in rows3] == ["speech/xx/asterisk-prompt-fr-armelle/new.flac"]
     assert sorted(p.name for p in out.rglob("*.flac")) == ["new.flac"]
 
+    # a file no build lists (an interrupted build, a dropped rule) is removed; the .deb cache
+    # and files listed by another package's stamp are kept
+    orphan = out / "noise" / "tonal" / "gone" / "old.flac"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    cached = out / ".cache" / "debs" / "keep.flac"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(b"x")
+    bc.build(out, armelle, lambda n, c: c / "x.deb", lambda d: "2.0", _fake_build_one(calls, "new"))
+    assert calls == ["asterisk-prompt-fr-armelle"] * 2  # still nothing rebuilt
+    assert not orphan.exists() and cached.exists()
+    assert (out / "speech/xx/asterisk-prompt-fr-armelle/new.flac").exists()
+
+
+def test_an_edited_rule_file_rebuilds_without_a_version_bump(tmp_path, monkeypatch):
+    """The stamp holds a digest of corpus_sources.py: the same package version is rebuilt
+    once the rules' text differs (here: the digest function reports another text)."""
+    packages = bc.select_packages(["asterisk-prompt-fr-armelle"])
+    calls: list[str] = []
+    out = tmp_path / "corpus"
+    args = (lambda n, c: c / "x.deb", lambda d: "1.0", _fake_build_one(calls))
+    bc.build(out, packages, *args)
+    bc.build(out, packages, *args)
+    assert calls == ["asterisk-prompt-fr-armelle"]
+    key = bc.rules_key()
+    assert key.startswith(f"rules {bc.RULES_VERSION} ") and len(key.split()[-1]) == 16
+    monkeypatch.setattr(bc, "rules_key", lambda: key + "-edited")
+    bc.build(out, packages, *args)
+    assert calls == ["asterisk-prompt-fr-armelle"] * 2
+
 
 def test_main_exits_non_zero_and_names_the_failed_package(tmp_path, monkeypatch, capsys):
     def download(name: str, cache: Path) -> Path:
