@@ -410,7 +410,9 @@ class DataConfig:
     a gain drawn uniformly from this range in dB, so the model sees many input levels
     (0/0: off). ``babble_fraction``: the share of denoising mixtures whose noise is babble
     made from 3 to ``babble_talkers`` other crops of the clean folder (each at unit RMS),
-    for robustness to competing speech. ``random_eq``: speech and noise each pass through
+    for robustness to competing speech; ``babble_reverb_fraction`` of those babble mixtures
+    put every talker at a distance in one synthetic room (RT60 in ``[rt60_min, rt60_max]``,
+    see :class:`audioae.data.DenoisingFolder`), as recorded crowds are. ``random_eq``: speech and noise each pass through
     a random second-order filter before mixing (:func:`audioae.augment.random_biquad`).
     ``synthetic_noise_fraction``: the share of mixtures that use ``noise_colors`` noise even
     when a noise folder is given. ``reverb_fraction``: the share of denoising mixtures in a
@@ -444,6 +446,7 @@ class DataConfig:
     gain_db_max: float = 0.0
     babble_fraction: float = 0.0
     babble_talkers: int = 6
+    babble_reverb_fraction: float = 0.0
     random_eq: bool = False
     synthetic_noise_fraction: float = 0.0
     reverb_fraction: float = 0.0
@@ -480,6 +483,7 @@ class DataConfig:
                 f"data.gain_db_min ({self.gain_db_min}) must be <= data.gain_db_max ({self.gain_db_max})"
             )
         _fraction("data.babble_fraction", self.babble_fraction)
+        _fraction("data.babble_reverb_fraction", self.babble_reverb_fraction)
         _fraction("data.synthetic_noise_fraction", self.synthetic_noise_fraction)
         _in_range("data.babble_talkers", self.babble_talkers, 3, 64)
         _fraction("data.reverb_fraction", self.reverb_fraction)

@@ -54,7 +54,8 @@ from .fileio import relative_posix
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val")
-_TRAIN, _VAL, _NOISE, _CHANNEL, _SPEED = 0, 1, 2, 3, 4  # stream markers mixed into the seeds
+_TRAIN, _VAL, _NOISE, _CHANNEL, _SPEED, _CROWD = 0, 1, 2, 3, 4, 5  # seed stream markers
+_CROWD_DRR_DB = (-6.0, 3.0)  # direct-to-reverberant ratios of distant babble talkers (dB)
 _DRR_DB = (-3.0, 12.0)  # direct-to-reverberant ratios of the synthetic rooms (dB)
 
 
@@ -277,7 +278,12 @@ class DenoisingFolder(Dataset):
     ``[data.snr_db_min, data.snr_db_max]`` dB. A ``data.babble_fraction`` share of the
     mixtures uses babble instead: the sum of 3 to ``data.babble_talkers`` other crops of the
     clean folder, each at unit RMS (competing talkers, as in the NOISEX-92 babble recording),
-    and a ``data.synthetic_noise_fraction`` share uses ``data.noise_colors`` noise even when
+    and a ``data.babble_reverb_fraction`` share of those is a crowd in a room: every talker
+    convolved with its own synthetic response of one room (RT60 uniform in
+    ``[data.rt60_min, data.rt60_max]`` s, each talker's direct-to-reverberant ratio uniform in
+    -6..3 dB: distant voices; drawn from their own seed stream), as recorded babble (a
+    canteen, a market, a stadium) is heard, not close-talking voices summed dry. A
+    ``data.synthetic_noise_fraction`` share uses ``data.noise_colors`` noise even when
     noise clips are given (with ``data.random_eq``: stationary noise of a random spectral
     shape, so the model learns to remove any steady noise floor, not only the clips' types).
     Noise, colour, babble and SNR are seeded like the crops, so validation mixtures are fixed.
@@ -330,6 +336,7 @@ class DenoisingFolder(Dataset):
         self.snr_range = (cfg.data.snr_db_min, cfg.data.snr_db_max)
         self.babble_fraction = cfg.data.babble_fraction
         self.babble_talkers = cfg.data.babble_talkers
+        self.babble_reverb_fraction = cfg.data.babble_reverb_fraction
         self.random_eq = cfg.data.random_eq
         self.synthetic_fraction = cfg.data.synthetic_noise_fraction if self.colors else 0.0
         self.sample_rate = cfg.audio.sample_rate
@@ -338,12 +345,23 @@ class DenoisingFolder(Dataset):
         self.band_limit_fraction = cfg.data.band_limit_fraction
         self.band_limit_hz = list(cfg.data.band_limit_hz)
 
-    def _babble(self, rng: np.random.Generator, length: int) -> torch.Tensor:
-        """Babble ``(length,)``: the sum of 3..``babble_talkers`` clean crops, each at unit RMS."""
+    def _babble(self, rng: np.random.Generator, length: int, index: int) -> torch.Tensor:
+        """Babble ``(length,)``: the sum of 3..``babble_talkers`` clean crops, each at unit RMS,
+        in a room for a ``babble_reverb_fraction`` share (see the class)."""
         talkers = int(rng.integers(3, self.babble_talkers + 1))
+        room = None
+        if self.babble_reverb_fraction > 0:  # its own stream: the other draws are unchanged
+            crowd = _rng(*self.clean._seed(index, _CROWD))
+            if crowd.random() < self.babble_reverb_fraction:
+                rt60 = float(crowd.uniform(*self.rt60_range))
+                room = (rt60, crowd, _torch_generator(crowd))
         out = torch.zeros(length)
         for _ in range(talkers):
             crop = self.clean[int(rng.integers(0, 2**31 - 1))][:length]
+            if room is not None:
+                rt60, crowd, gen = room
+                drr_db = float(crowd.uniform(*_CROWD_DRR_DB))
+                crop = fft_convolve(crop, synthetic_rir(self.sample_rate, rt60, drr_db, gen))
             out[: crop.numel()] += crop / crop.square().mean().sqrt().clamp_min(1e-8)
         return out
 
@@ -361,7 +379,7 @@ class DenoisingFolder(Dataset):
         snr_db = float(rng.uniform(*self.snr_range))
         if self.random_eq:
             clean = random_biquad(clean, rng)
-        noise = self._noise(rng, gen, clean)
+        noise = self._noise(rng, gen, clean, int(index))
         if self.random_eq:
             noise = random_biquad(noise, rng)
         if self.reverb_fraction == 0 and self.band_limit_fraction == 0:
@@ -408,12 +426,12 @@ class DenoisingFolder(Dataset):
         return noisy.float(), target.float()
 
     def _noise(
-        self, rng: np.random.Generator, gen: torch.Generator, clean: torch.Tensor
+        self, rng: np.random.Generator, gen: torch.Generator, clean: torch.Tensor, index: int
     ) -> torch.Tensor:
         """A noise segment ``(len(clean),)``: babble, a crop of a noise clip, or coloured noise."""
         length = clean.numel()
         if self.babble_fraction > 0 and rng.random() < self.babble_fraction:
-            return self._babble(rng, length)
+            return self._babble(rng, length, index)
         synthetic = self.synthetic_fraction > 0 and rng.random() < self.synthetic_fraction
         for _ in range(3 if len(self.noise) and not synthetic else 0):
             k = int(rng.integers(0, len(self.noise)))

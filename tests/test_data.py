@@ -381,6 +381,38 @@ def test_babble_noise_is_made_of_other_talkers_at_the_drawn_snr() -> None:
         _cfg("data.babble_talkers=2")
 
 
+def test_babble_in_a_room_gives_each_talker_a_reverberant_tail_and_leaves_the_rest() -> None:
+    """``data.babble_reverb_fraction=1``: every babble talker (here clicks every 50 ms) gets a
+    room's tail, so the babble's energy no longer sits in a few samples, while the clean
+    target, the SNR and the dry babble with the fraction at 0 are unchanged (its draws come
+    from their own seed stream)."""
+    x = 1e-4 * torch.randn(SR, generator=torch.Generator().manual_seed(0))
+    x[:: int(0.05 * SR)] = 1.0
+    clips = [x.clone() for _ in range(4)]
+    base = ("data.denoise=true", "data.babble_fraction=1", "data.snr_db_min=5", "data.snr_db_max=5")
+    dry_cfg, room_cfg = _cfg(*base), _cfg(*base, "data.babble_reverb_fraction=1")
+    dry = DenoisingFolder(AudioFolder(clips, dry_cfg, "train"), None, dry_cfg)
+    room = DenoisingFolder(AudioFolder(clips, room_cfg, "train"), None, room_cfg)
+    zero_cfg = _cfg(*base, "data.babble_reverb_fraction=0")
+    zero = DenoisingFolder(AudioFolder(clips, zero_cfg, "train"), None, zero_cfg)
+    for i in range(4):
+        (n_dry, c_dry), (n_room, c_room) = dry[i], room[i]
+        assert torch.equal(c_dry, c_room) and torch.equal(zero[i][0], n_dry)
+        for noisy, clean, tail_min, tail_max in (
+            (n_dry, c_dry, 0.0, 0.05),
+            (n_room, c_room, 0.3, 1.0),
+        ):
+            noise = noisy - clean
+            snr = 10 * torch.log10(clean.square().mean() / noise.square().mean())
+            assert float(snr) == pytest.approx(5.0, abs=1e-3)
+            energy = noise.square()
+            clicks = 8 * len(noise) // int(0.05 * SR)  # at most 8 talkers' clicks
+            spread = 1.0 - float(energy.topk(clicks).values.sum() / energy.sum())
+            assert tail_min <= spread <= tail_max, (i, spread)
+    with pytest.raises(ConfigError, match="data.babble_reverb_fraction"):
+        _cfg("data.babble_reverb_fraction=2")
+
+
 def test_random_biquad_matches_scipy_and_is_stable() -> None:
     from scipy.signal import lfilter
 
