@@ -36,6 +36,7 @@ __all__ = [
     "CRM_BOUND",
     "CRM_OFFSET",
     "MAX_MASK_EXPONENT",
+    "MAX_POST_FILTER",
     "check_mask_exponent",
     "check_post_filter",
     "post_filter",
