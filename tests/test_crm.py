@@ -330,22 +330,28 @@ def test_sharpen_mask_raises_gains_up_to_one_and_keeps_the_phase() -> None:
             sharpen_mask(real, bad)
 
 
+@pytest.mark.parametrize("exponent, beta", [(2.5, 0.0), (1.0, 0.2), (1.5, 0.2)])
 @pytest.mark.parametrize("output", ["mask", "crm"])
-def test_pipeline_mask_exponent_is_the_sharpened_mask_applied_to_the_stft(output: str) -> None:
-    """Offline ``denoise(mask_exponent=e)`` equals ISTFT of the model's mask, sharpened,
-    times the noisy STFT (for a magnitude mask: with the noisy phase)."""
+def test_pipeline_mask_shaping_is_the_shaped_mask_applied_to_the_stft(
+    output: str, exponent: float, beta: float
+) -> None:
+    """Offline ``denoise(mask_exponent=e, post_filter=b)`` equals ISTFT of the model's mask
+    shaped by :func:`shape_mask` times the noisy STFT (for a magnitude mask: with the noisy
+    phase), and differs from the plain output."""
     model, cfg = _model(f"model.output={output}")
     pipe = Pipeline(model, cfg, device="cpu")
     clean, noise = _speech_and_noise(0.5)
     x = clean + noise
     spec = pipe.frontend.stft(x)
     mask = model(pipe.frontend.from_magnitude(spec.abs())).mask.detach()
-    expected = pipe.frontend.istft(spec * sharpen_mask(mask, 2.5), x.shape[-1])
-    got = pipe.denoise(x, mask_exponent=2.5)
+    expected = pipe.frontend.istft(spec * shape_mask(mask, exponent, beta), x.shape[-1])
+    got = pipe.denoise(x, mask_exponent=exponent, post_filter=beta)
     assert (got - expected).abs().max().item() < 1e-5
     assert (got - pipe.denoise(x)).abs().max().item() > 1e-3
     with pytest.raises(ValueError, match="mask_exponent"):
         pipe.denoise(x, mask_exponent=0.0)
+    with pytest.raises(ValueError, match="post_filter"):
+        pipe.denoise(x, post_filter=-1.0)
 
 
 def test_post_filter_is_percepnets_gain_curve_and_keeps_the_phase() -> None:
@@ -373,24 +379,6 @@ def test_post_filter_is_percepnets_gain_curve_and_keeps_the_phase() -> None:
     for bad in (-0.01, 1.5, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="post_filter"):
             post_filter(g, bad)
-
-
-@pytest.mark.parametrize("output", ["mask", "crm"])
-def test_pipeline_post_filter_is_the_filtered_mask_applied_to_the_stft(output: str) -> None:
-    """Offline ``denoise(post_filter=b, mask_exponent=e)`` equals ISTFT of the model's mask
-    shaped by :func:`shape_mask` times the noisy STFT, and differs from the plain output."""
-    model, cfg = _model(f"model.output={output}")
-    pipe = Pipeline(model, cfg, device="cpu")
-    clean, noise = _speech_and_noise(0.5)
-    x = clean + noise
-    spec = pipe.frontend.stft(x)
-    mask = model(pipe.frontend.from_magnitude(spec.abs())).mask.detach()
-    expected = pipe.frontend.istft(spec * shape_mask(mask, 1.5, 0.2), x.shape[-1])
-    got = pipe.denoise(x, mask_exponent=1.5, post_filter=0.2)
-    assert (got - expected).abs().max().item() < 1e-5
-    assert (pipe.denoise(x, post_filter=0.2) - pipe.denoise(x)).abs().max().item() > 1e-3
-    with pytest.raises(ValueError, match="post_filter"):
-        pipe.denoise(x, post_filter=-1.0)
 
 
 def test_a_mel_mask_model_keeps_the_feature_round_trip_and_an_stft_mask_skips_it() -> None:
