@@ -24,7 +24,7 @@ name (``RESERVED``).
 Deterministic (sorted inputs; the same package versions give the same files) and idempotent: a
 package already built at the same version and rules (``RULES_VERSION`` and the text of
 ``corpus_sources.py``, so an edited rule rebuilds even without a version bump) is skipped, and
-``.flac`` files in the corpus that no build lists (a renamed or dropped output, an interrupted
+``.flac`` files in the corpus's own folders (``OUTPUT_KINDS``) that no build lists (a renamed or dropped output, an interrupted
 build) are removed and reported, so a rule change never leaves a file behind. A package that fails to download or to
 convert is reported by name and skipped; the script then exits non-zero.
 
@@ -221,18 +221,23 @@ def rules_key() -> str:
     return f"rules {RULES_VERSION} {hashlib.sha256(text).hexdigest()[:16]}"
 
 
+OUTPUT_KINDS = ("speech", "noise", "val_speech", "extra_speech", "val_noise")
+"""The corpus's own top-level folders, one per row ``kind``: the only places it writes audio."""
+
+
 def remove_unlisted(out: Path, rows: Sequence[dict[str, str]]) -> list[str]:
-    """Delete the ``.flac`` files under ``out`` (outside ``out/.cache``) that no row lists;
-    returns their paths relative to ``out``, sorted."""
+    """Delete the ``.flac`` files in the corpus's own folders (:data:`OUTPUT_KINDS`) under
+    ``out`` that no row lists (nothing else under ``out`` is touched); returns their paths
+    relative to ``out``, sorted."""
     listed = {r["file"] for r in rows}
     removed = []
-    for path in sorted(out.rglob("*.flac")):
-        rel = path.relative_to(out).as_posix()
-        if rel.startswith(".cache/") or rel in listed:
-            continue
-        path.unlink()
-        removed.append(rel)
-    return removed
+    for kind in OUTPUT_KINDS:
+        for path in sorted((out / kind).rglob("*.flac")):
+            rel = path.relative_to(out).as_posix()
+            if rel not in listed:
+                path.unlink()
+                removed.append(rel)
+    return sorted(removed)
 
 
 def _stamp(out: Path, name: str) -> Path:
@@ -435,11 +440,12 @@ def build(
     cache = out / ".cache" / "debs"
     rows_by_package: dict[str, list[dict[str, str]]] = {}
     failures: list[str] = []
+    rules = rules_key()
     for package in packages:
         try:
             deb = download(package.name, cache)
             version = version_of(deb)
-            key = f"{version} {rules_key()}"
+            key = f"{version} {rules}"
             rows = _read_stamp(out, package.name, key)
             if rows is None:
                 _remove_stale(out, package.name)
@@ -462,7 +468,7 @@ def build(
         key = "+".join(
             rows_by_package[n][0]["version"] if rows_by_package[n] else "" for n in BABBLE_SOURCES
         )
-        key += f" {rules_key()}"
+        key += f" {rules}"
         babble = _read_stamp(out, "babble", key)
         if babble is None:
             _remove_stale(out, "babble")
@@ -482,7 +488,7 @@ def summary(rows: Sequence[dict[str, str]]) -> list[str]:
     """Files and minutes per noise category and per speech language (training, validation and
     opt-in speech and validation noise apart), plus speaker counts."""
     lines = []
-    for kind in ("speech", "noise", "val_speech", "extra_speech", "val_noise"):
+    for kind in OUTPUT_KINDS:
         groups: dict[str, list[float]] = {}
         speakers: dict[str, set[str]] = {}
         for r in rows:

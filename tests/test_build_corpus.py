@@ -527,16 +527,19 @@ def test_a_failing_download_is_skipped_reported_and_the_rest_is_built(tmp_path):
     assert sorted(p.name for p in out.rglob("*.flac")) == ["new.flac"]
 
     # a file no build lists (an interrupted build, a dropped rule) is removed; the .deb cache
-    # and files listed by another package's stamp are kept
+    # and anything outside the corpus's own folders are kept
     orphan = out / "noise" / "tonal" / "gone" / "old.flac"
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"x")
     cached = out / ".cache" / "debs" / "keep.flac"
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(b"x")
+    foreign = out / "mine" / "take.flac"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"x")
     bc.build(out, armelle, lambda n, c: c / "x.deb", lambda d: "2.0", _fake_build_one(calls, "new"))
     assert calls == ["asterisk-prompt-fr-armelle"] * 2  # still nothing rebuilt
-    assert not orphan.exists() and cached.exists()
+    assert not orphan.exists() and cached.exists() and foreign.exists()
     assert (out / "speech/xx/asterisk-prompt-fr-armelle/new.flac").exists()
 
 
