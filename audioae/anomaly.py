@@ -577,6 +577,21 @@ def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]
     return _mean_std(rest, 0)
 
 
+def term_stats(values: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(mean, std, log_mean, log_std)`` of one term's values over the reference files, as
+    :attr:`ReferenceStats.terms` holds them: population standard deviations plus
+    ``STD_FLOOR * (1 + |mean|)``, logarithms of the values floored at :data:`TERM_FLOOR`."""
+    x = torch.tensor(list(values), dtype=torch.float64)
+    logs = x.clamp_min(TERM_FLOOR).log()
+    m, lm = float(x.mean()), float(logs.mean())
+    return (
+        m,
+        float(x.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)),
+        lm,
+        float(logs.std(correction=0)) + STD_FLOOR * (1.0 + abs(lm)),
+    )
+
+
 def fit_reference(
     pipe, signals: Sequence[torch.Tensor]
 ) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
@@ -633,15 +648,7 @@ def fit_reference(
         for i, r in enumerate(recs)
     ]
     for name in TERMS:
-        values = torch.tensor([t[name] for t in raw], dtype=torch.float64)
-        logs = values.clamp_min(TERM_FLOOR).log()
-        m, lm = float(values.mean()), float(logs.mean())
-        stats.terms[name] = (
-            m,
-            float(values.std(correction=0)) + STD_FLOOR * (1.0 + abs(m)),
-            lm,
-            float(logs.std(correction=0)) + STD_FLOOR * (1.0 + abs(lm)),
-        )
+        stats.terms[name] = term_stats([t[name] for t in raw])
     per_signal = []
     for r, n, t in zip(recs, lengths, raw):
         per_signal.append(

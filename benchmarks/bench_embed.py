@@ -431,7 +431,7 @@ class ShrunkGaussianTerms:
     def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
         import dataclasses
 
-        from audioae.anomaly import reconstruct_frames
+        from audioae.anomaly import reconstruct_frames, term_stats
 
         recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
         vectors = {
@@ -441,16 +441,8 @@ class ShrunkGaussianTerms:
         self.gaussians = {name: self._gaussian(v) for name, v in vectors.items()}
         terms = dict(stats.terms)
         for name, v in vectors.items():
-            loo = np.array(
-                [self._distance(self._gaussian(np.delete(v, i, 0)), v[i]) for i in range(len(v))]
-            )
-            logs = np.log(np.maximum(loo, 1e-12))
-            terms[name] = (
-                float(loo.mean()),
-                float(loo.std()) + 1e-6 * (1 + abs(loo.mean())),
-                float(logs.mean()),
-                float(logs.std()) + 1e-6 * (1 + abs(logs.mean())),
-            )
+            loo = [self._distance(self._gaussian(np.delete(v, i, 0)), v[i]) for i in range(len(v))]
+            terms[name] = term_stats(loo)  # as fit_reference standardises every term
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
