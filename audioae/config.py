@@ -268,6 +268,10 @@ class ModelConfig:
     residual blocks' dilations, used in turn (``[1]``: none). ``causal``: conv1d only, with
     no ``strides``: every convolution pads on the left only, so the output at frame ``t``
     depends on input frames ``<= t`` (no look-ahead; what streaming needs).
+    ``df_order`` > 0 adds deep filtering to a magnitude mask (``output: mask``, conv1d, not
+    causal; :mod:`audioae.models.deep_filter`): on the lowest ``df_bins`` STFT bins the
+    output also gets a complex filter of ``df_order`` taps over neighbouring frames of the
+    noisy STFT, ``df_lookahead`` of them in the future (Schroeter et al. 2022). 0 = off.
     """
 
     architecture: str = "conv1d"
@@ -283,6 +287,9 @@ class ModelConfig:
     context: int = 4
     output: str = "features"
     causal: bool = False
+    df_order: int = 0
+    df_lookahead: int = 0
+    df_bins: int = 0
 
     def __post_init__(self) -> None:
         _choice("model.architecture", self.architecture, ARCHITECTURES)
@@ -309,6 +316,24 @@ class ModelConfig:
             raise ConfigError(
                 "model.causal: only the conv1d architecture with strides [] (full frame rate) "
                 f"is causal; got architecture {self.architecture!r}, strides {list(self.strides)}"
+            )
+        _in_range("model.df_order", self.df_order, 0, 16)
+        _in_range("model.df_bins", self.df_bins, 0, MAX_N_FFT // 2 + 1)
+        if self.df_order and not 0 <= self.df_lookahead < self.df_order:
+            raise ConfigError(
+                f"model.df_lookahead: must be in 0..df_order - 1 ({self.df_order - 1}), "
+                f"got {self.df_lookahead}"
+            )
+        if self.df_order and (
+            self.output != "mask"
+            or self.architecture != "conv1d"
+            or self.causal
+            or not self.df_bins
+        ):
+            raise ConfigError(
+                "model.df_order: deep filtering needs output mask, architecture conv1d, "
+                f"causal false and df_bins >= 1; got output {self.output!r}, architecture "
+                f"{self.architecture!r}, causal {self.causal}, df_bins {self.df_bins}"
             )
         if self.output == "crm" and self.architecture == "conv2d":
             raise ConfigError(
@@ -783,6 +808,15 @@ class Config:
                 f"is more than {MAX_BATCH_SAMPLES} samples per batch"
             )
         linear = self.features.kind in ("spectrogram", "log_magnitude")
+        n_freq = self.features.n_fft // 2 + 1
+        if self.model.df_order and not self.data.denoise:
+            raise ConfigError("model.df_order: deep filtering needs data.denoise: true")
+        if self.model.df_order and not (linear and self.model.df_bins <= n_freq):
+            raise ConfigError(
+                f"model.df_bins: deep filtering needs features.kind spectrogram or log_magnitude "
+                f"and df_bins <= n_fft // 2 + 1 ({n_freq}); got {self.features.kind!r}, "
+                f"{self.model.df_bins}"
+            )
         if self.model.complex_mask and not linear:
             raise ConfigError(
                 "model.output: crm (a complex ratio mask over the STFT) needs features.kind "

@@ -4,7 +4,8 @@ The weights are copied into the new run's model before the first step; the optim
 schedule and the step count start anew. The source's ``audio`` and ``features`` sections must
 equal the run's (a model's weights mean nothing on other features), and every tensor must fit
 (``load_state_dict(strict=True)``); settings that carry no weights, such as the dilations of
-the residual blocks or the loss, may differ.
+the residual blocks or the loss, may differ. A deep-filter head (``model.df_order``) that the
+source lacks keeps its zero start, so the run starts as the source's magnitude-mask model.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config)
         listed = ", ".join(f"model.{k}: {a} -> {b}" for k, (a, b) in differences.items())
         log.warning("training.init_from %s: this run's model differs in %s", path, listed)
     state = {k: v.float() for k, v in loaded.model.state_dict().items()}
+    if getattr(model, "df_head", None) is not None and not any(
+        k.startswith("df_head.") for k in state
+    ):  # a deep filter added to a mask model: its head keeps its zero start
+        state.update({f"df_head.{k}": v for k, v in model.df_head.state_dict().items()})
+        log.warning("training.init_from %s: the deep-filter head starts from zero", path)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

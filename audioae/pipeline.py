@@ -418,6 +418,11 @@ class Pipeline:
         spec = self.frontend.stft(x)
         features = self.frontend.from_magnitude(spec.abs())
         latent = self.model.encode(features).sample  # the mask alone: no feature reconstruction
+        if self.model.deep_filter:  # the shaped mask plus the filter over neighbouring frames
+            mask, coefficients = self.model.decode_filter(latent, features.shape[-1])
+            shaped = shape_mask(mask, mask_exponent, post_filter)
+            est = self.model.filter_spectrum(spec, shaped, coefficients)
+            return wet * est + (1.0 - wet) * spec
         mask = self.model.decode_mask(latent, features.shape[-1])
         return apply_complex_mask(spec, shape_mask(mask, mask_exponent, post_filter), wet)
 

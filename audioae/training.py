@@ -138,7 +138,8 @@ class AutoEncoderModule(L.LightningModule):
         loss = self.cfg.loss
         complex_loss = loss.reconstruction == "compressed_complex_mse"
         wave_loss = loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss
-        if noisy is clean or not wave_loss:
+        deep_filter = self.model.deep_filter
+        if noisy is clean or not (wave_loss or deep_filter):
             target = self.features(clean)
             inputs = target if noisy is clean else self.features(noisy)
             clean_spec = noisy_spec = None
@@ -148,9 +149,13 @@ class AutoEncoderModule(L.LightningModule):
                 noisy_spec = self.frontend.stft(noisy.float())
                 target = self.frontend.from_magnitude(clean_spec.abs()).contiguous()
                 inputs = self.frontend.from_magnitude(noisy_spec.abs()).contiguous()
-        output = self.model(inputs)
+        output = self.model(inputs, spec=noisy_spec) if deep_filter else self.model(inputs)
         waveforms = spectra = None
-        if wave_loss:
+        if wave_loss and output.spectrum is not None:  # deep filtering: the filtered STFT
+            with torch.autocast(self.device.type, enabled=False):
+                estimate = self.frontend.istft(output.spectrum, noisy.shape[-1])
+            waveforms = (estimate, clean.float())
+        elif wave_loss:
             waveforms = (self._masked_waveform(noisy, output.mask, noisy_spec), clean.float())
         if complex_loss:
             with torch.autocast(self.device.type, enabled=False):
@@ -214,17 +219,22 @@ class AutoEncoderModule(L.LightningModule):
             if name != "total":
                 self.log(f"val/{name}", value.float(), sync_dist=True, batch_size=batch_size)
         if batch_idx == 0 and not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self._log_examples(batch, output.reconstruction, output.mask)
+            self._log_examples(batch, output.reconstruction, output.mask, output.spectrum)
         return result.total
 
     @torch.no_grad()
     def _log_examples(
-        self, batch, reconstruction: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        batch,
+        reconstruction: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        spectrum: torch.Tensor | None = None,
     ) -> None:
         """Audio and spectrogram images of the first examples of a validation batch.
 
         Waveforms come from Griffin-Lim (``phase`` config), or for mask models from the
-        inverse STFT with the noisy input's phase (a complex mask's: the masked STFT's phase).
+        inverse STFT with the noisy input's phase (a complex mask's: the masked STFT's phase;
+        a deep filter's: the filtered STFT's, ``spectrum``).
         """
         count = min(self.cfg.training.audio_examples, reconstruction.shape[0])
         tb = self._tensorboard()
@@ -237,7 +247,9 @@ class AutoEncoderModule(L.LightningModule):
         reference = None
         if self.model.predicts_mask:  # a mask model keeps the noisy phase (as denoising does)
             reference = self.frontend.stft(noisy[:count].float())
-            if mask is not None and mask.is_complex():
+            if spectrum is not None:
+                reference = spectrum[:count].detach()
+            elif mask is not None and mask.is_complex():
                 reference = apply_complex_mask(reference, mask[:count])
         with torch.autocast(self.device.type, enabled=False):
             recon = self.phase(

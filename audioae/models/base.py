@@ -26,6 +26,7 @@ from torch import nn
 
 from ..features import FrontEnd
 from .bottleneck import Bottleneck, BottleneckOutput, Latent
+from .deep_filter import apply_deep_filter, deep_filter_coefficients
 from .layers import pad_to_multiple
 from .masks import mask_from_logits
 
@@ -45,6 +46,11 @@ class AEOutput:
         mask: the predicted mask ``(batch, n_bins, frames)``: real in [0, 1] for
             ``output="mask"`` models, complex (``|mask| <= masks.CRM_BOUND``) for
             ``output="crm"`` models; None otherwise.
+        df_coefficients: deep-filter models (``model.df_order > 0``): real
+            ``(batch, 2, df_order, df_bins, frames)``, real then imaginary parts
+            (:mod:`.deep_filter`); None otherwise.
+        spectrum: deep-filter models given the noisy STFT: the enhanced complex STFT
+            ``(batch, n_bins, frames)`` (:func:`.deep_filter.apply_deep_filter`); None otherwise.
     """
 
     reconstruction: torch.Tensor
@@ -52,6 +58,8 @@ class AEOutput:
     kl: torch.Tensor | None = None
     activations: torch.Tensor | None = None
     mask: torch.Tensor | None = None
+    df_coefficients: torch.Tensor | None = None
+    spectrum: torch.Tensor | None = None
 
 
 class AutoEncoder(nn.Module):
@@ -76,9 +84,14 @@ class AutoEncoder(nn.Module):
             (``ModelConfig.predicts_mask``) instead of the features.
         complex_mask: the mask is a complex ratio mask (``ModelConfig.complex_mask``): the
             decoder outputs ``2 * n_bins`` channels (real parts, then imaginary parts).
+        df_head: deep filtering (:mod:`.deep_filter`): a module from the decoder's last
+            hidden layer (the input of ``decoder.net[-1]``) to ``2 * df_bins * df_order``
+            channels; needs a real mask and a decoder with a ``net`` Sequential.
+        df_order, df_lookahead: the deep filter's taps and future taps.
 
     Raises:
-        ValueError: ``complex_mask`` without ``predicts_mask``.
+        ValueError: ``complex_mask`` without ``predicts_mask``; ``df_head`` without a real
+            mask.
     """
 
     def __init__(
@@ -91,10 +104,18 @@ class AutoEncoder(nn.Module):
         time_downsampling: int,
         predicts_mask: bool = False,
         complex_mask: bool = False,
+        df_head: nn.Module | None = None,
+        df_order: int = 0,
+        df_lookahead: int = 0,
     ) -> None:
         super().__init__()
         if complex_mask and not predicts_mask:
             raise ValueError("complex_mask needs predicts_mask")
+        if df_head is not None and (not predicts_mask or complex_mask or df_order < 1):
+            raise ValueError("deep filtering needs a real mask model and df_order >= 1")
+        self.df_head = df_head
+        self.df_order = df_order if df_head is not None else 0
+        self.df_lookahead = df_lookahead
         self.encoder = encoder
         self.bottleneck = bottleneck
         self.decoder = decoder
@@ -218,6 +239,47 @@ class AutoEncoder(nn.Module):
             )
         return self.decoder(latent)[..., : full if frames is None else frames]
 
+    @property
+    def deep_filter(self) -> bool:
+        """The model has a deep-filter head (``model.df_order > 0``)."""
+        return self.df_head is not None
+
+    def decode_filter(
+        self, latent: torch.Tensor, frames: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Deep-filter models: the mask ``(batch, n_bins, frames)`` in [0, 1] and the filter
+        coefficients ``(batch, 2, df_order, df_bins, frames)`` (real, then imaginary parts)
+        for a latent.
+
+        Raises:
+            ValueError: the model has no deep filter, or wrong shapes/frames.
+        """
+        if self.df_head is None:
+            raise ValueError("decode_filter needs a deep-filter model (model.df_order > 0)")
+        if latent.dim() != 3 or latent.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"expected a latent of shape (batch, {self.latent_dim}, latent_frames), got {tuple(latent.shape)}"
+            )
+        full = latent.shape[2] * self.time_downsampling
+        stop = full if frames is None else frames
+        if not 0 < stop <= full:
+            raise ValueError(
+                f"frames must be in 1..{full} for {latent.shape[2]} latent frames, got {frames}"
+            )
+        net = self.decoder.net
+        hidden = net[:-1](latent)
+        mask = mask_from_logits(net[-1](hidden)[..., :stop], self.n_bins, False)
+        raw = self.df_head(hidden)[..., :stop]
+        df_bins = raw.shape[1] // (2 * self.df_order)
+        return mask, deep_filter_coefficients(raw, df_bins, self.df_order)
+
+    def filter_spectrum(
+        self, spec: torch.Tensor, mask: torch.Tensor, coefficients: torch.Tensor
+    ) -> torch.Tensor:
+        """``apply_deep_filter(spec, mask, coefficients, df_lookahead)``: the enhanced complex
+        STFT ``(batch, n_bins, frames)`` of a deep-filter model's outputs."""
+        return apply_deep_filter(spec, mask, coefficients, self.df_lookahead)
+
     def decode_mask(self, latent: torch.Tensor, frames: int | None = None) -> torch.Tensor:
         """Mask models: the mask ``(batch, n_bins, frames)`` for a latent, in [0, 1] or
         complex for ``output="crm"`` (:func:`.masks.mask_from_logits`).
@@ -260,6 +322,11 @@ class AutoEncoder(nn.Module):
             return self._decode_raw(latent, frames) * self.feature_scale + self.feature_shift
         if input_features is None:
             raise ValueError("a mask model decodes a mask: pass the input_features it applies to")
+        if self.df_head is not None:
+            raise ValueError(
+                "a deep-filter model (model.df_order > 0) filters the complex STFT, not the "
+                "features: use forward(features, spec=...) or decode_filter"
+            )
         self._check_features(input_features)
         mask = self.decode_mask(latent, input_features.shape[-1] if frames is None else frames)
         if mask.shape != input_features.shape:
@@ -268,21 +335,47 @@ class AutoEncoder(nn.Module):
             )
         return self.frontend.apply_mask(input_features, mask.abs() if mask.is_complex() else mask)
 
-    def forward(self, features: torch.Tensor, sample_posterior: bool | None = None) -> AEOutput:
+    def forward(
+        self,
+        features: torch.Tensor,
+        sample_posterior: bool | None = None,
+        *,
+        spec: torch.Tensor | None = None,
+    ) -> AEOutput:
         """Encode and decode features ``(batch, n_bins, frames)``; output has the same shape.
 
         Args:
             features: ``(batch, n_bins, frames)``, any ``frames >= 1``.
             sample_posterior: as in :meth:`encode`.
+            spec: deep-filter models only, and required there: the complex STFT
+                ``(batch, n_bins, frames)`` the features were computed from; the
+                reconstruction is then the features of the filtered spectrum's magnitude.
 
         Returns:
             :class:`AEOutput`.
 
         Raises:
-            ValueError: wrong shape.
+            ValueError: wrong shape; a deep-filter model without ``spec``, or another model
+                given one.
         """
         out = self._bottleneck(features, sample_posterior)
         frames = features.shape[-1]
+        if self.df_head is not None:
+            if spec is None:
+                raise ValueError(
+                    "a deep-filter model (model.df_order > 0) filters the noisy STFT: pass spec"
+                )
+            mask, coefficients = self.decode_filter(out.latent.sample, frames)
+            spectrum = self.filter_spectrum(spec, mask, coefficients)
+            # |Y| with a floor under the root: abs()'s gradient is NaN where Y is exactly 0
+            # (a saturated mask over bins the filter does not reach)
+            magnitude = torch.view_as_real(spectrum).square().sum(-1).add(1e-20).sqrt()
+            reconstruction = self.frontend.from_magnitude(magnitude.to(features.dtype))
+            return AEOutput(
+                reconstruction, out.latent, out.kl, out.activations, mask, coefficients, spectrum
+            )
+        if spec is not None:
+            raise ValueError("spec is only used by deep-filter models (model.df_order > 0)")
         raw = self._decode_raw(out.latent.sample, frames)  # (batch, n_out, frames)
         if not self.predicts_mask:
             reconstruction = raw * self.feature_scale + self.feature_shift

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from torch import nn
+
 from ..config import ARCHITECTURES, BOTTLENECKS, ConfigError, ModelConfig
 from ..features import FrontEnd
 from .base import AutoEncoder
@@ -105,6 +107,12 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
             f"model.bottleneck: {c.bottleneck!r}; choose one of {', '.join(BOTTLENECKS)}"
         )
     bottleneck = BOTTLENECK_CLASSES[c.bottleneck](encoder.out_channels, c.latent_dim)
+    df_head = None
+    if c.df_order:  # ModelConfig allows it for conv1d mask models only
+        # zero-initialised: a model fine-tuned from a magnitude-mask model starts as that model
+        df_head = nn.Conv1d(c.hidden_dim, 2 * c.df_bins * c.df_order, kernel_size=1)
+        nn.init.zeros_(df_head.weight)
+        nn.init.zeros_(df_head.bias)
     return AutoEncoder(
         encoder,
         bottleneck,
@@ -113,4 +121,7 @@ def build_model(model_cfg: ModelConfig, frontend: FrontEnd) -> AutoEncoder:
         time_downsampling=time_downsampling,
         predicts_mask=c.predicts_mask,
         complex_mask=c.complex_mask,
+        df_head=df_head,
+        df_order=c.df_order,
+        df_lookahead=c.df_lookahead,
     )
