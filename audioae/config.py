@@ -564,7 +564,11 @@ class TrainingConfig:
     (fine-tuning: the optimiser and the schedule start anew; ignored on ``--resume``, where
     the checkpoint wins). Its ``audio`` and ``features`` sections must equal this run's and
     its weights must fit this run's model; settings without weights (dilations, say) may
-    differ. ``seed``: the weight initialisation and Lightning's seeding; which crops, noise
+    differ. ``trainable``: names of the model's top-level parts to train (``encoder``,
+    ``bottleneck``, ``decoder``, ``df_head``), the rest frozen and left out of the optimiser
+    (e.g. ``[df_head]`` trains a deep-filter head on a fixed ``init_from`` model); empty (the
+    default) trains everything. ``seed``: the weight initialisation and Lightning's seeding;
+    which crops, noise
     and SNRs a run draws follow ``data.seed`` alone, so a fine-tune from ``init_from`` with
     another ``training.seed`` trains the same weights (seen: two such 8000-step runs gave
     identical tensors); change ``data.seed`` for a replicate.
@@ -585,9 +589,17 @@ class TrainingConfig:
     num_nodes: int = 1
     seed: int = 0
     init_from: str = ""
+    trainable: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if len(self.trainable) > 8 or not all(
+            isinstance(name, str) and name.isidentifier() for name in self.trainable
+        ):
+            raise ConfigError(
+                "training.trainable: at most 8 names of model parts (e.g. [df_head]), "
+                f"got {self.trainable!r}"
+            )
         for key in (
             "max_steps",
             "learning_rate",

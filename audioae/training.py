@@ -95,6 +95,7 @@ class AutoEncoderModule(L.LightningModule):
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
         # the attribute name is part of the checkpoint layout (runfolder.MODEL_PREFIX)
         self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
+        freeze_all_but(self.model, cfg.training.trainable)
         self.phase = PhaseReconstructor(self.frontend, cfg.phase)
 
     def on_fit_start(self) -> None:
@@ -273,7 +274,30 @@ class AutoEncoderModule(L.LightningModule):
             )
 
     def configure_optimizers(self):
-        return configure_adamw(self.model.parameters(), self.cfg.training)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        return configure_adamw(trained, self.cfg.training)
+
+
+def freeze_all_but(model: torch.nn.Module, trainable: list[str]) -> None:
+    """Freeze every parameter of ``model`` outside its top-level children named in
+    ``trainable`` (``training.trainable``; empty: nothing is frozen).
+
+    Raises:
+        ConfigError: a name that is not a child of ``model`` with parameters.
+    """
+    if not trainable:
+        return
+    parts = {
+        name for name, child in model.named_children() if next(child.parameters(), None) is not None
+    }
+    unknown = [name for name in trainable if name not in parts]
+    if unknown:
+        raise ConfigError(
+            f"training.trainable: {unknown} are not parts of this model with weights; "
+            f"choose from {sorted(parts)}"
+        )
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.split(".", 1)[0] in trainable)
 
 
 def build_module(cfg: Config) -> L.LightningModule:
