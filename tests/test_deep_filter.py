@@ -191,3 +191,31 @@ def test_training_step_uses_the_filtered_spectrum_and_the_loss_falls() -> None:
         losses.append(result.total.item())
     assert module.model.df_head.weight.grad.abs().max() > 0
     assert losses[-1] < losses[0] - 0.5 * abs(losses[0])
+
+
+def test_trainable_trains_only_the_named_parts() -> None:
+    torch.set_num_threads(1)
+    cfg = load_config(None, [*MASK, *DF, "training.trainable=[df_head]"])
+    module = AutoEncoderModule(cfg)
+    head = {id(p) for p in module.model.df_head.parameters()}
+    optimiser = module.configure_optimizers()["optimizer"]
+    assert {id(p) for g in optimiser.param_groups for p in g["params"]} == head
+    before = {k: v.clone() for k, v in module.model.state_dict().items()}
+    t = torch.arange(4000) / 16000
+    clean = (0.2 * torch.sin(2 * math.pi * 220 * t)).unsqueeze(0)
+    batch = (clean + 0.1 * torch.randn(1, 4000, generator=torch.Generator().manual_seed(2)), clean)
+    for _ in range(3):
+        _, _, _, result = module._step(batch)
+        optimiser.zero_grad()
+        result.total.backward()
+        optimiser.step()
+    after = module.model.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"df_head.weight", "df_head.bias"}
+
+
+def test_trainable_names_are_checked() -> None:
+    with pytest.raises(ConfigError, match="df_head"):
+        AutoEncoderModule(load_config(None, [*MASK, "training.trainable=[df_head]"]))
+    with pytest.raises(ConfigError, match="training.trainable"):
+        load_config(None, [*MASK, "training.trainable=['a.b']"])
