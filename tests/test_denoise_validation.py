@@ -54,3 +54,48 @@ def test_refuses_voice_folders_without_audio(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
         dv.main(["denoise", "--voices", str(tmp_path / "empty")])
+
+
+def test_paired_difference_interval() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(1.2, 2.5, size=(40, 4))
+    shifted = reference + 0.05 + rng.normal(0, 0.01, size=(40, 4))
+    mean, low, high = dv.paired_difference(shifted, reference)
+    assert abs(mean - 0.05) < 0.005 and low < mean < high and low > 0.04 and high < 0.06
+    noisy = reference + rng.normal(0, 0.2, size=(40, 4))  # no real difference: 0 inside
+    mean, low, high = dv.paired_difference(noisy, reference)
+    assert low < 0 < high
+    assert dv.paired_difference(reference, reference) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        dv.paired_difference(reference, reference[:3])
+
+
+def test_rows_after_the_first_model_get_a_paired_difference(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pesq")
+    for i, f0 in enumerate((140.0, 180.0, 230.0)):
+        _clip(tmp_path / "voices" / f"c{i}.flac", f0)
+    threads = torch.get_num_threads()
+    try:
+        dv.main(
+            ["denoise", "--voices", str(tmp_path / "voices"), "--mask-exponents", "1,2"]
+            + ["--data", str(ROOT / "data")]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    for section in out.split("== ")[1:]:
+        lines = section.splitlines()[1:]
+        table = {
+            line.split("PESQ")[0].strip(): [
+                float(v) for v in line.split("PESQ")[1].split("|")[0].split()
+            ]
+            for line in lines
+            if "|" in line
+        }
+        diffs = [line for line in lines if "PESQ - denoise:" in line]
+        assert len(diffs) == 1 and diffs[0].split("PESQ")[0].strip() == "denoise ^2"
+        shown = float(diffs[0].split(":")[1].split()[0])
+        expected = np.mean(table["denoise ^2"]) - np.mean(table["denoise"])
+        assert abs(shown - expected) < 2e-3  # the table's values are rounded
+        low, high = (float(v) for v in diffs[0].split("CI")[1].split(",")[0].split(".."))
+        assert low <= shown <= high
