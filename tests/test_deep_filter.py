@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import train_steps
 
 from audioae.config import ConfigError, load_config
 from audioae.features import build_frontend
@@ -181,14 +182,7 @@ def test_training_step_uses_the_filtered_spectrum_and_the_loss_falls() -> None:
     assert output.spectrum is not None and output.df_coefficients.shape[1:4] == (2, 3, 40)
     expected = module.frontend.from_magnitude(output.spectrum.abs())
     assert torch.allclose(output.reconstruction, expected, atol=1e-4)
-    optimiser = torch.optim.Adam(module.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        _, _, _, result = module._step(batch)
-        optimiser.zero_grad()
-        result.total.backward()
-        optimiser.step()
-        losses.append(result.total.item())
+    losses = train_steps(module, batch, 30)
     assert module.model.df_head.weight.grad.abs().max() > 0
     assert losses[-1] < losses[0] - 0.5 * abs(losses[0])
 
