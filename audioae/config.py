@@ -568,10 +568,9 @@ class TrainingConfig:
     ``bottleneck``, ``decoder``, ``df_head``), the rest frozen and left out of the optimiser
     (e.g. ``[df_head]`` trains a deep-filter head on a fixed ``init_from`` model); empty (the
     default) trains everything. ``seed``: the weight initialisation and Lightning's seeding;
-    which crops, noise
-    and SNRs a run draws follow ``data.seed`` alone, so a fine-tune from ``init_from`` with
-    another ``training.seed`` trains the same weights (seen: two such 8000-step runs gave
-    identical tensors); change ``data.seed`` for a replicate.
+    which crops, noise and SNRs a run draws follow ``data.seed`` alone, so a fine-tune from
+    ``init_from`` with another ``training.seed`` trains the same weights (seen: two such
+    8000-step runs gave identical tensors); change ``data.seed`` for a replicate.
     """
 
     max_steps: int = 2000

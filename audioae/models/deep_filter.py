@@ -14,7 +14,7 @@ magnitude-mask model it was fine-tuned from:
 for ``f < df_bins`` (frames outside the signal count as zero), ``Y = G X`` above. Each
 coefficient's real and imaginary parts are the softsign ``r / (1 + |r|)`` of the head's raw
 output ``r`` (bounded like DeepFilterNet's tanh, ``|Re|, |Im| < 1``, at a fraction of its
-cost on a CPU). Coefficients are kept as real tensors ``(batch, 2, df_bins, order, frames)``
+cost on a CPU). Coefficients are kept as real tensors ``(batch, 2, order, df_bins, frames)``
 (real parts, imaginary parts), and the filter runs in real arithmetic.
 """
 
