@@ -227,7 +227,13 @@ class AutoEncoder(nn.Module):
         """
         return self._bottleneck(features, sample_posterior).latent
 
-    def _decode_raw(self, latent: torch.Tensor, frames: int | None) -> torch.Tensor:
+    def _output_frames(self, latent: torch.Tensor, frames: int | None) -> int:
+        """The frames a decode of ``latent`` keeps: ``frames``, or all ``latent_frames * ds``.
+
+        Raises:
+            ValueError: ``latent`` is not ``(batch, latent_dim, latent_frames)`` or ``frames``
+                is outside ``1..latent_frames * ds``.
+        """
         if latent.dim() != 3 or latent.shape[1] != self.latent_dim:
             raise ValueError(
                 f"expected a latent of shape (batch, {self.latent_dim}, latent_frames), got {tuple(latent.shape)}"
@@ -237,7 +243,11 @@ class AutoEncoder(nn.Module):
             raise ValueError(
                 f"frames must be in 1..{full} for {latent.shape[2]} latent frames, got {frames}"
             )
-        return self.decoder(latent)[..., : full if frames is None else frames]
+        return full if frames is None else frames
+
+    def _decode_raw(self, latent: torch.Tensor, frames: int | None) -> torch.Tensor:
+        stop = self._output_frames(latent, frames)  # checks the latent before the decoder runs
+        return self.decoder(latent)[..., :stop]
 
     @property
     def deep_filter(self) -> bool:
@@ -256,16 +266,7 @@ class AutoEncoder(nn.Module):
         """
         if self.df_head is None:
             raise ValueError("decode_filter needs a deep-filter model (model.df_order > 0)")
-        if latent.dim() != 3 or latent.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"expected a latent of shape (batch, {self.latent_dim}, latent_frames), got {tuple(latent.shape)}"
-            )
-        full = latent.shape[2] * self.time_downsampling
-        stop = full if frames is None else frames
-        if not 0 < stop <= full:
-            raise ValueError(
-                f"frames must be in 1..{full} for {latent.shape[2]} latent frames, got {frames}"
-            )
+        stop = self._output_frames(latent, frames)
         net = self.decoder.net
         hidden = net[:-1](latent)
         mask = mask_from_logits(net[-1](hidden)[..., :stop], self.n_bins, False)
