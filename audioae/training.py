@@ -246,11 +246,11 @@ class AutoEncoderModule(L.LightningModule):
         noisy, clean = self._split(batch)
         length = clean.shape[-1]
         reference = None
-        if self.model.predicts_mask:  # a mask model keeps the noisy phase (as denoising does)
+        if spectrum is not None:  # a deep filter's output STFT, its phase included
+            reference = spectrum[:count].detach()
+        elif self.model.predicts_mask:  # a mask model keeps the noisy phase (as denoising does)
             reference = self.frontend.stft(noisy[:count].float())
-            if spectrum is not None:
-                reference = spectrum[:count].detach()
-            elif mask is not None and mask.is_complex():
+            if mask is not None and mask.is_complex():
                 reference = apply_complex_mask(reference, mask[:count])
         with torch.autocast(self.device.type, enabled=False):
             recon = self.phase(
