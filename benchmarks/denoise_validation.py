@@ -201,14 +201,14 @@ def main(argv: list[str] | None = None) -> None:
             pesq = " ".join(f"{m[0]:.3f}" for m in means)
             sdr = " ".join(f"{m[1]:6.2f}" for m in means)
             print(f"{name:>22}  PESQ {pesq} | SI-SDR {sdr}")
-        reference = model_labels[0] if model_labels else None
+        # (clips, SNRs) PESQ of each model, in clip order; rows after the first against it
+        pesq_of = {
+            n: np.array([[scores[group, n, snr][i][0] for snr in SNRS] for i in range(len(clips))])
+            for n in model_labels
+        }
+        reference = model_labels[0]  # models is nargs="+": never empty
         for name in model_labels[1:]:
-            # (clips, SNRs) PESQ of each method, in clip order
-            a, b = (
-                np.array([[scores[group, n, snr][i][0] for snr in SNRS] for i in range(len(clips))])
-                for n in (name, reference)
-            )
-            mean, low, high = paired_difference(a, b)
+            mean, low, high = paired_difference(pesq_of[name], pesq_of[reference])
             print(
                 f"{name:>22}  PESQ - {reference}: {mean:+.4f} "
                 f"(95 % CI {low:+.4f} .. {high:+.4f}, paired bootstrap over {len(clips)} clips)"
