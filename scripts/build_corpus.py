@@ -24,9 +24,10 @@ name (``RESERVED``).
 Deterministic (sorted inputs; the same package versions give the same files) and idempotent: a
 package already built at the same version and rules (``RULES_VERSION`` and the text of
 ``corpus_sources.py``, so an edited rule rebuilds even without a version bump) is skipped, and
-``.flac`` files in the corpus's own folders (``OUTPUT_KINDS``) that no build lists (a renamed or dropped output, an interrupted
-build) are removed and reported, so a rule change never leaves a file behind. A package that fails to download or to
-convert is reported by name and skipped; the script then exits non-zero.
+``.flac`` files in the corpus's own folders (``OUTPUT_KINDS``) that no build lists (a renamed
+or dropped output, an interrupted build) are removed and reported, so a rule change never
+leaves a file behind. A package that fails to download or to convert is reported by name and
+skipped; the script then exits non-zero.
 
 Usage: ``python scripts/build_corpus.py [--out DIR] [--packages P ...] [--dry-run]``.
 """
