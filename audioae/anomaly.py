@@ -37,6 +37,12 @@ reconstruction uses the posterior mean, and the negative ELBO per frame is also 
 summed absolute log error (a unit-scale Laplace likelihood, plus ``n_bins * log 2``) plus the KL
 of the frame's latent to ``N(0, I)``, in nats per feature frame (whatever the error).
 
+For a model trained to inpaint bands (``model.inpaint_groups`` > 0, :mod:`audioae.inpaint`)
+the reconstruction of every bin comes from a pass with that bin's group masked at the input,
+so the error is how badly the rest of the spectrum predicts the bin (the latent, the KL and
+embeddings still come from the unmasked input). The reference statistics are fitted the same
+way, so every score and term applies unchanged.
+
 Multichannel input is mixed to mono first. Long files are processed in windows on the
 model's stride grid with a margin on each side (as :mod:`audioae.chunking` does for
 encoding), so chunked and whole-file frame errors agree within float rounding.
@@ -64,6 +70,7 @@ from .anomaly_reference import (
 )
 from .chunking import plan_windows
 from .embed import pool_frames
+from .inpaint import inpaint, silence_features
 
 SCORES = ("combined", "mean", "p95", "neg_elbo")
 """Score names: the combined score (needs reference statistics; the default), the mean or
@@ -185,7 +192,8 @@ class Reconstruction:
     Attributes:
         features: the model's front-end features, ``(n_bins, frames)`` (log magnitude, nats).
         reconstruction: the model's output for them (VAEs: from the posterior mean),
-            ``(n_bins, frames)``.
+            ``(n_bins, frames)``; for a ``model.inpaint_groups`` model every bin's comes from
+            the pass that masked its group (:func:`audioae.inpaint.inpaint`).
         kl: KL of each frame's latent to ``N(0, I)`` in nats per feature frame, ``(frames,)``;
             None unless variational.
         hop_s: seconds between frames.
@@ -238,15 +246,25 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
     hop = pipe.hop_length
     down = pipe.model.time_downsampling
     variational = pipe.is_variational
+    groups = pipe.config.model.inpaint_groups
+    fill = silence_features(pipe.frontend) if groups else None
     feats, recons, kls, latents = [], [], [], []
     for w in _windows(pipe, total):
         features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
         out = pipe.model(features, sample_posterior=False)
+        recon = out.reconstruction
+        if groups:
+            recon = inpaint(
+                lambda x: pipe.model(x, sample_posterior=False).reconstruction,
+                features,
+                groups,
+                fill,
+            )
         frames_w = features.shape[-1]
         first = (w.keep_start - w.start) // hop
         last = frames_w if w.keep_stop >= total else (w.keep_stop - w.start) // hop
         feats.append(features[0, :, first:last])
-        recons.append(out.reconstruction[0, :, first:last])
+        recons.append(recon[0, :, first:last])
         z = out.latent.sample if out.latent.mean is None else out.latent.mean
         first_z = (w.keep_start - w.start) // pipe.align
         last_z = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // pipe.align

@@ -51,6 +51,8 @@ MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384_000
 MIN_N_FFT = 16
 MAX_N_FFT = 65_536
+MAX_INPAINT_GROUPS = 256
+"""The largest ``model.inpaint_groups``."""
 MAX_STEPS = 10**9
 MAX_SEED = 2**63 - 1
 MAX_BATCH_SAMPLES = 1 << 28  # batch_size x segment samples: 1 GiB of float32 waveform
@@ -272,6 +274,11 @@ class ModelConfig:
     causal; :mod:`audioae.models.deep_filter`): on the lowest ``df_bins`` STFT bins the
     output also gets a complex filter of ``df_order`` taps over neighbouring frames of the
     noisy STFT, ``df_lookahead`` of them in the future (Schroeter et al. 2022). 0 = off.
+    ``inpaint_groups`` > 0 trains the model to rebuild a masked band: the bins are split into
+    that many contiguous groups and each training example has one of them (or none) set to
+    silence at the input (:mod:`audioae.inpaint`); anomaly scoring then takes every bin's
+    reconstruction from the pass that masked its group. Not for mask models or denoising.
+    0 = off.
     """
 
     architecture: str = "conv1d"
@@ -290,6 +297,7 @@ class ModelConfig:
     df_order: int = 0
     df_lookahead: int = 0
     df_bins: int = 0
+    inpaint_groups: int = 0
 
     def __post_init__(self) -> None:
         _choice("model.architecture", self.architecture, ARCHITECTURES)
@@ -319,6 +327,12 @@ class ModelConfig:
             )
         _in_range("model.df_order", self.df_order, 0, 16)
         _in_range("model.df_bins", self.df_bins, 0, MAX_N_FFT // 2 + 1)
+        _in_range("model.inpaint_groups", self.inpaint_groups, 0, MAX_INPAINT_GROUPS)
+        if self.inpaint_groups and self.output != "features":
+            raise ConfigError(
+                "model.inpaint_groups: band inpainting needs output features (a mask model "
+                f"rebuilds its input by masking it), got output {self.output!r}"
+            )
         if self.df_order and not 0 <= self.df_lookahead < self.df_order:
             raise ConfigError(
                 f"model.df_lookahead: must be in 0..df_order - 1 ({self.df_order - 1}), "
@@ -820,6 +834,13 @@ class Config:
             )
         linear = self.features.kind in ("spectrogram", "log_magnitude")
         n_freq = self.features.n_fft // 2 + 1
+        n_bins = self.features.n_mels if self.features.kind == "log_mel" else n_freq
+        if self.model.inpaint_groups and (self.data.denoise or self.model.inpaint_groups > n_bins):
+            raise ConfigError(
+                "model.inpaint_groups: band inpainting needs data.denoise: false and at most one "
+                f"group per feature bin ({n_bins}); got data.denoise {self.data.denoise}, "
+                f"{self.model.inpaint_groups} groups"
+            )
         if self.model.df_order and not self.data.denoise:
             raise ConfigError("model.df_order: deep filtering needs data.denoise: true")
         if self.model.df_order and not (linear and self.model.df_bins <= n_freq):

@@ -51,6 +51,7 @@ from .data import Datasets, EpochSampler, GroupedBatches, build_datasets, shutdo
 from .features import build_frontend
 from .functional import apply_complex_mask
 from .init_weights import load_model_weights
+from .inpaint import mask_groups, random_groups, silence_features
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
@@ -134,7 +135,10 @@ class AutoEncoderModule(L.LightningModule):
             return batch[0], batch[1]
         return batch, batch
 
-    def _step(self, batch):
+    def _step(self, batch, inpaint: bool = False):
+        """One forward pass and its loss: ``(inputs, target, output, LossResult)``.
+        ``inpaint``: mask one random group of bins per example at the input (training of a
+        ``model.inpaint_groups`` model; :mod:`audioae.inpaint`); the target stays whole."""
         noisy, clean = self._split(batch)
         loss = self.cfg.loss
         complex_loss = loss.reconstruction == "compressed_complex_mse"
@@ -150,6 +154,10 @@ class AutoEncoderModule(L.LightningModule):
                 noisy_spec = self.frontend.stft(noisy.float())
                 target = self.frontend.from_magnitude(clean_spec.abs()).contiguous()
                 inputs = self.frontend.from_magnitude(noisy_spec.abs()).contiguous()
+        groups = self.cfg.model.inpaint_groups
+        if inpaint and groups:
+            which = random_groups(inputs.shape[0], groups, inputs.device)
+            inputs = mask_groups(inputs, which, groups, silence_features(self.frontend))
         output = self.model(inputs, spec=noisy_spec) if deep_filter else self.model(inputs)
         waveforms = spectra = None
         if wave_loss and output.spectrum is not None:  # deep filtering: the filtered STFT
@@ -177,7 +185,7 @@ class AutoEncoderModule(L.LightningModule):
         return inputs, target, output, result
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        _, _, output, result = self._step(batch)
+        _, _, output, result = self._step(batch, inpaint=True)
         loss = result.total
         if not bool(torch.isfinite(loss.detach())):
             raise TrainingDivergedError(

@@ -224,12 +224,14 @@ WORKFLOW_RECIPES = {
     "anomaly": ("anomaly", []),
     "conv1d": ("conv1d_ae", []),
     "fine": ("anomaly", ["features.n_fft=1024", "features.n_mels=128"]),
+    "inpaint": ("anomaly", ["model.inpaint_groups=8"]),
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
 8 ms grid), as ``(recipe, overrides)``; and, for the linear probe, ``recipes/conv1d_ae.yaml`` as
 bundled (latent 32, 1000 steps), trained on the notes (settings fixed before it was scored);
-and round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), trained with ``--validate`` only."""
+round 6's candidate ``fine`` (:data:`ROUND_6_RULE`) and round 9's ``inpaint``
+(:data:`ROUND_9_RULE`), trained with ``--validate`` only."""
 
 ROUND_6_RULE = (
     "round 6 (2026-11-30, written before the candidate was first trained): the only cell the "
@@ -242,6 +244,24 @@ ROUND_6_RULE = (
     "the anomaly recipe does in the same run; a tie keeps the recipe. Only then is the default "
     "score chosen again over the new recipe's cells by SELECTION_RULE, and it changes only if "
     "the chosen candidate wins more cells than the default"
+)
+
+
+ROUND_9_RULE = (
+    "round 9 (2026-12-01, written and committed before the candidate was first trained): band "
+    "inpainting (audioae.inpaint; the interpolation DNN of Suefusa et al. 2020, over "
+    "frequency). Hum under a bass note is reconstructed as faithfully as the note, because "
+    "the model passes energy in the lowest bands through; a model that must predict a masked "
+    "band from the rest of the spectrum cannot pass it through. The candidate is "
+    "recipes/anomaly.yaml with model.inpaint_groups=8 (64 mel bands in 8 groups of 8; the "
+    "lowest group spans 0-418 Hz and holds all five hum lines, 50-250 Hz; network, features "
+    "and steps unchanged), scored with every bin's reconstruction from the pass that masked "
+    "its group. It replaces the recipe (model.inpaint_groups: 8 in recipes/anomaly.yaml) if, "
+    "scored by the current default (log rec+latent+band), it wins more of its 10 validation "
+    "cells than the anomaly recipe does in the same run; a tie keeps the recipe. Only then are "
+    "the test clips scored, and the default score is chosen again over the new recipe's "
+    "validation cells by SELECTION_RULE, changing only if the chosen candidate wins more cells "
+    "than the default"
 )
 
 
@@ -511,10 +531,15 @@ def _method_scores(
 
 def train_all(work: Path, validate: bool = False) -> dict[str, Path]:
     """Every model the benchmark trains: ``{"speech-narrow", "speech-anomaly",
-    "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also round 6's candidate
-    (``speech-fine``, ``notes-fine``) and not the probe's ``notes-conv1d``."""
+    "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also the candidates of
+    rounds 6 and 9 (``speech-fine``, ``notes-fine``, ``speech-inpaint``, ``notes-inpaint``) and
+    not the probe's ``notes-conv1d``."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
-    runs += [("speech", "fine"), ("notes", "fine")] if validate else [("notes", "conv1d")]
+    runs += (
+        [("speech", "fine"), ("notes", "fine"), ("speech", "inpaint"), ("notes", "inpaint")]
+        if validate
+        else [("notes", "conv1d")]
+    )
     return {f"{g}-{r}": train_normal_model(work, g, r) for g, r in runs}
 
 
@@ -557,6 +582,23 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             (
                 "notes / fine candidate trained here",
                 trained["notes-fine"],
+                notes,
+                speech_other,
+                1.5,
+            ),
+        ]
+    if "speech-inpaint" in trained:  # round 9's candidate recipe (validation only)
+        settings += [
+            (
+                "speech / inpaint candidate trained here",
+                trained["speech-inpaint"],
+                speech,
+                noise,
+                3.0,
+            ),
+            (
+                "notes / inpaint candidate trained here",
+                trained["notes-inpaint"],
                 notes,
                 speech_other,
                 1.5,
@@ -865,6 +907,8 @@ def main() -> None:
             print(f"\nRound 8 ({ROUND_8_RULE}): the anomaly recipe's selection above.")
             print(f"\nSelection over the fine candidate's cells ({ROUND_6_RULE}):")
             print("\n".join(selection_table([r for r in rows if "fine" in r["setting"]])))
+            print(f"\nSelection over the inpaint candidate's cells ({ROUND_9_RULE}):")
+            print("\n".join(selection_table([r for r in rows if "inpaint" in r["setting"]])))
         return
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_all(args.work or Path(tmp))
