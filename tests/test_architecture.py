@@ -20,7 +20,16 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # I/O and plain data: files, audio, configs. Nothing of spectrograms.
     "io": ("fileio", "audio", "audiostream", "config", "bundled"),
     # DSP: pure tensor maths and front-ends; nothing of models.
-    "dsp": ("functional", "features", "phase", "augment", "chunking", "metrics", "plots"),
+    "dsp": (
+        "functional",
+        "features",
+        "phase",
+        "augment",
+        "chunking",
+        "inpaint",
+        "metrics",
+        "plots",
+    ),
     # Models and their objectives: nothing of training, files or inference.
     "models": ("models", "losses", "vocoder", "vocoder_losses"),
     # Artifacts: the model-file and latent-file formats.
