@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL, tiny_model_file
+from conftest import TINY_MODEL, requires_cuda, tiny_model_file
 
 from audioae.anomaly import fit_reference, frame_errors, reconstruct_frames
 from audioae.config import ConfigError, load_config
@@ -155,3 +155,20 @@ def test_inpainting_errors_whole_and_chunked_agree(inpainting_model):
     b = frame_errors(chunked, wav, reference=stats)
     assert a.error.shape == ((16000 * 3 + 51) // 64 + 1,)
     torch.testing.assert_close(b.error, a.error, atol=1e-3, rtol=1e-3)
+
+
+@requires_cuda
+def test_training_step_and_inpainting_run_on_cuda():
+    torch.manual_seed(0)
+    cfg = load_config(None, [*TINY_MODEL, "model.inpaint_groups=4"])
+    module = AutoEncoderModule(cfg).cuda()
+    batch = 0.3 * torch.randn(4, 4096, device="cuda")
+    _, _, output, result = module._step(batch, inpaint=True)
+    assert output.reconstruction.device.type == "cuda" and torch.isfinite(result.total)
+    features = module.features(batch)
+    fill = silence_features(module.frontend)
+    assert fill.device.type == "cuda"
+    with torch.no_grad():
+        out = inpaint(lambda f: module.model(f).reconstruction, features, 4, fill)
+        cpu = inpaint(lambda f: module.model.cpu()(f).reconstruction, features.cpu(), 4, fill.cpu())
+    torch.testing.assert_close(out.cpu(), cpu, atol=1e-4, rtol=1e-4)
