@@ -556,8 +556,8 @@ def _method_scores(
 def train_all(work: Path, validate: bool = False) -> dict[str, Path]:
     """Every model the benchmark trains: ``{"speech-narrow", "speech-anomaly",
     "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also the candidates of
-    rounds 6 and 9 (``speech-fine``, ``notes-fine``, ``speech-inpaint``, ``notes-inpaint``) and
-    not the probe's ``notes-conv1d``."""
+    rounds 6, 9 and 10 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
+    ``GROUP-speed_inpaint`` for the speech and the notes) and not the probe's ``notes-conv1d``."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
     runs += (
         [
