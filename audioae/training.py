@@ -97,6 +97,9 @@ class AutoEncoderModule(L.LightningModule):
         # the attribute name is part of the checkpoint layout (runfolder.MODEL_PREFIX)
         self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
         freeze_all_but(self.model, cfg.training.trainable)
+        # what band inpainting fills masked bins with (audioae.inpaint), made once
+        fill = silence_features(self.frontend) if cfg.model.inpaint_groups else None
+        self.register_buffer("inpaint_fill", fill, persistent=False)
         self.phase = PhaseReconstructor(self.frontend, cfg.phase)
 
     def on_fit_start(self) -> None:
@@ -157,7 +160,7 @@ class AutoEncoderModule(L.LightningModule):
         groups = self.cfg.model.inpaint_groups
         if inpaint and groups:
             which = random_groups(inputs.shape[0], groups, inputs.device)
-            inputs = mask_groups(inputs, which, groups, silence_features(self.frontend))
+            inputs = mask_groups(inputs, which, groups, self.inpaint_fill)
         output = self.model(inputs, spec=noisy_spec) if deep_filter else self.model(inputs)
         waveforms = spectra = None
         if wave_loss and output.spectrum is not None:  # deep filtering: the filtered STFT
