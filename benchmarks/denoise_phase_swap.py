@@ -52,6 +52,14 @@ SNRS = (0.0, 5.0, 10.0, 15.0)
 STFT = StftParams(n_fft=512, hop_length=128)
 
 
+def _stft(x: torch.Tensor) -> torch.Tensor:
+    return STFT.stft(x, torch.hann_window(STFT.n_fft, dtype=x.dtype))
+
+
+def _istft(spec: torch.Tensor, length: int) -> torch.Tensor:
+    return STFT.istft(spec, torch.hann_window(STFT.n_fft, dtype=spec.real.dtype), length)
+
+
 def swap(magnitude_of: torch.Tensor, phase_of: torch.Tensor) -> torch.Tensor:
     """``ISTFT(|STFT(magnitude_of)| * exp(j angle(STFT(phase_of))))``, ``(..., time)``, the
     length of ``magnitude_of``; both ``(..., time)`` of the same length.
@@ -63,18 +71,8 @@ def swap(magnitude_of: torch.Tensor, phase_of: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"swap: shapes differ, {tuple(magnitude_of.shape)} and {tuple(phase_of.shape)}"
         )
-    window = torch.hann_window(STFT.n_fft, dtype=magnitude_of.dtype)
-    mag = STFT.stft(magnitude_of, window).abs()
-    phase = torch.angle(STFT.stft(phase_of, window))
-    return STFT.istft(torch.polar(mag, phase), window, magnitude_of.shape[-1])
-
-
-def _stft(x: torch.Tensor) -> torch.Tensor:
-    return STFT.stft(x, torch.hann_window(STFT.n_fft, dtype=x.dtype))
-
-
-def _istft(spec: torch.Tensor, length: int) -> torch.Tensor:
-    return STFT.istft(spec, torch.hann_window(STFT.n_fft, dtype=spec.real.dtype), length)
+    mag, phase = _stft(magnitude_of).abs(), torch.angle(_stft(phase_of))
+    return _istft(torch.polar(mag, phase), magnitude_of.shape[-1])
 
 
 def noise_only_frames(clean: torch.Tensor, below_peak_db: float = 40.0) -> torch.Tensor:
