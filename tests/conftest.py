@@ -37,10 +37,14 @@ def tiny_model_file(path: Path, overrides=()) -> Path:
     return save_model_file(path, build_model(cfg.model, frontend), cfg)
 
 
-def train_steps(module, batch, steps: int, *, lr: float = 3e-3, term: str = "total") -> list[float]:
-    """Adam steps of an ``AutoEncoderModule`` on one ``(noisy, clean)`` batch; returns the loss
-    term ``term`` (``total``, or a key of the loss's ``terms``) of every step."""
-    optimiser = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
+def train_steps(
+    module, batch, steps: int, *, lr: float = 3e-3, term: str = "total", optimiser=None
+) -> list[float]:
+    """Adam steps of an ``AutoEncoderModule`` on one ``(noisy, clean)`` batch (or steps of
+    ``optimiser``, e.g. the module's own); returns the loss term ``term`` (``total``, or a key
+    of the loss's ``terms``) of every step."""
+    if optimiser is None:
+        optimiser = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
     losses = []
     for _ in range(steps):
         _, _, _, result = module._step(batch)

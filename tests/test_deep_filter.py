@@ -198,11 +198,7 @@ def test_trainable_trains_only_the_named_parts() -> None:
     t = torch.arange(4000) / 16000
     clean = (0.2 * torch.sin(2 * math.pi * 220 * t)).unsqueeze(0)
     batch = (clean + 0.1 * torch.randn(1, 4000, generator=torch.Generator().manual_seed(2)), clean)
-    for _ in range(3):
-        _, _, _, result = module._step(batch)
-        optimiser.zero_grad()
-        result.total.backward()
-        optimiser.step()
+    train_steps(module, batch, 3, optimiser=optimiser)
     after = module.model.state_dict()
     changed = {k for k in after if not torch.equal(after[k], before[k])}
     assert changed == {"df_head.weight", "df_head.bias"}
