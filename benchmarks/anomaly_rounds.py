@@ -182,3 +182,37 @@ ROUND_10_RULE = (
     "validation cells by SELECTION_RULE, changing only if the chosen candidate wins more cells "
     "than the default"
 )
+
+
+REFERENCE_VOICE = "speech/ru/ivrvoice"
+"""Round 11's reference part of the speech fit files in validation: one whole voice in a
+language of its own (48 clips), as the validation voice (Italian) and the test voice
+(English) are."""
+
+REFERENCE_PITCH = 4
+"""Round 11's reference part of the notes fit files in validation: the fifth of the six train
+pitches of every instrument (14 notes; an interior pitch, as the validation and test pitches
+are)."""
+
+ROUND_11_RULE = (
+    "round 11 (2026-12-01, written and committed before either protocol was first scored): "
+    "the reference on held-out normal audio, as the README's workflow says. So far the "
+    "benchmark has fitted the AE's reference statistics (the per-bin error mean and spread and "
+    "the combined score's term z-scores) on the split the AE trained on (in the test, the "
+    "whole train split, of which 5/6 are the AE's training files), where reconstruction is "
+    "better than on unseen normal audio; rounds 9 and 10 showed normal held-out notes scoring "
+    "above the reference by instrument before any corruption. The candidate protocol fits the "
+    "reference statistics only on normal audio the AE never trained on: in the test, the "
+    "validation part (notes: the third train pitch of every instrument, 14 notes; speech: the "
+    "Italian voice, 48 clips); in validation, a reference part carved the same way from the "
+    "fit files (notes: REFERENCE_PITCH; speech: REFERENCE_VOICE), with recipes/anomaly.yaml "
+    "trained on the fit files less that part. The current protocol is scored with the same "
+    "AE, its reference fitted on all the fit files (the AE's training files and the reference "
+    "part, as the test's reference is the AE's training files and the validation part). The "
+    "MFCC baselines are fitted on all the fit files under both. The candidate protocol "
+    "replaces the current one if the default score (log rec+latent+band) wins more of its 10 "
+    "validation cells (speech and notes, 5 kinds) under it than under the current protocol in "
+    "the same run; a tie keeps the current protocol. Only then are the test clips scored "
+    "under it, and the default score is chosen again over its validation cells by "
+    "SELECTION_RULE, changing only if the chosen candidate wins more cells than the default"
+)

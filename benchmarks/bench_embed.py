@@ -50,12 +50,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from anomaly_rounds import (  # noqa: E402  (sibling module)
     CANDIDATES,
+    REFERENCE_PITCH,
+    REFERENCE_VOICE,
     ROUND_3_RULE,
     ROUND_6_RULE,
     ROUND_8_RULE,
     ROUND_8_TERMS,
     ROUND_9_RULE,
     ROUND_10_RULE,
+    ROUND_11_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -228,6 +231,26 @@ def fit_split(group: str) -> dict[str, list[Path]]:
     return {"fit": [f for f in train if f not in val], "val": val}
 
 
+def reference_split(group: str) -> dict[str, list[Path]]:
+    """Round 11: the ``fit`` files of :func:`fit_split` divided into ``train`` (what the AE
+    trains on) and ``reference`` (normal audio it never trains on; speech:
+    :data:`REFERENCE_VOICE`, notes: the :data:`REFERENCE_PITCH` th of every instrument's six
+    train pitches)."""
+    fit = fit_split(group)["fit"]
+    if group == "speech":
+        ref = [
+            f for f in fit if f.relative_to(ROOT / "data").as_posix().startswith(REFERENCE_VOICE)
+        ]
+    else:
+        six = sorted(_split(group)["train"], key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+        by_instrument: dict[str, list[Path]] = {}
+        for f in six:
+            by_instrument.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
+        ref = [v[REFERENCE_PITCH] for v in by_instrument.values()]
+        assert not set(ref) & set(fit_split(group)["val"])
+    return {"train": [f for f in fit if f not in ref], "reference": ref}
+
+
 WORKFLOW_RECIPES = {
     "narrow": ("conv1d_ae", NARROW_AE),
     "anomaly": ("anomaly", []),
@@ -236,14 +259,16 @@ WORKFLOW_RECIPES = {
     "inpaint": ("anomaly", ["model.inpaint_groups=8"]),
     "speed": ("anomaly", ["data.speed_perturb=0.2"]),
     "speed_inpaint": ("anomaly", ["data.speed_perturb=0.2", "model.inpaint_groups=8"]),
+    "heldref": ("anomaly", []),
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
 8 ms grid), as ``(recipe, overrides)``; and, for the linear probe, ``recipes/conv1d_ae.yaml`` as
 bundled (latent 32, 1000 steps), trained on the notes (settings fixed before it was scored);
 round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), round 9's ``inpaint``
-(:data:`ROUND_9_RULE`) and round 10's ``speed`` and ``speed_inpaint`` (:data:`ROUND_10_RULE`),
-trained with ``--validate`` only."""
+(:data:`ROUND_9_RULE`), round 10's ``speed`` and ``speed_inpaint`` (:data:`ROUND_10_RULE`) and
+round 11's ``heldref`` (the recipe trained on the fit files less the reference part,
+:func:`reference_split`; :data:`ROUND_11_RULE`), trained with ``--validate`` only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -266,7 +291,8 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     if data.exists():
         shutil.rmtree(data)
     data.mkdir(parents=True)
-    for f in fit_split(group)["fit"]:
+    files = reference_split(group)["train"] if recipe == "heldref" else fit_split(group)["fit"]
+    for f in files:
         os.symlink(f, data / "__".join(f.relative_to(ROOT / "data").parts))
     cfg = load_config(ROOT / "recipes" / f"{name}.yaml", overrides)
     started = time.perf_counter()
@@ -393,13 +419,13 @@ def _method_scores(
 def train_all(work: Path, validate: bool = False) -> dict[str, Path]:
     """Every model the benchmark trains: ``{"speech-narrow", "speech-anomaly",
     "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also the candidates of
-    rounds 6, 9 and 10 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
-    ``GROUP-speed_inpaint`` for the speech and the notes) and not the probe's ``notes-conv1d``."""
+    rounds 6, 9, 10 and 11 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
+    ``GROUP-speed_inpaint``, ``GROUP-heldref`` for the speech and the notes) and not the probe's ``notes-conv1d``."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
     runs += (
         [
             (group, recipe)
-            for recipe in ("fine", "inpaint", "speed", "speed_inpaint")
+            for recipe in ("fine", "inpaint", "speed", "speed_inpaint", "heldref")
             for group in ("speech", "notes")
         ]
         if validate
@@ -459,11 +485,38 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
                 (f"speech / {label}", trained[f"speech-{recipe}"], speech, noise, 3.0),
                 (f"notes / {label}", trained[f"notes-{recipe}"], notes, speech_other, 1.5),
             ]
+    settings = [(*s, None) for s in settings]  # the AE's reference: all of split["fit"]
+    if "speech-heldref" in trained:  # round 11: one AE, its reference held out or not
+        for group, split, other_files, piece_s in (
+            ("speech", speech, noise, 3.0),
+            ("notes", notes, speech_other, 1.5),
+        ):
+            model = trained[f"{group}-heldref"]
+            held = reference_split(group)["reference"]
+            settings += [
+                (
+                    f"{group} / round 11 reference held out",
+                    model,
+                    split,
+                    other_files,
+                    piece_s,
+                    held,
+                ),
+                (
+                    f"{group} / round 11 reference on all fit",
+                    model,
+                    split,
+                    other_files,
+                    piece_s,
+                    None,
+                ),
+            ]
     rows = []
-    for setting, model, split, other_files, piece_s in settings:
+    for setting, model, split, other_files, piece_s, reference in settings:
         pipe = Pipeline.load(model, device="cpu")
         fit_wavs = [_load(f) for f in split["fit"]]
-        stats, _ = fit_reference(pipe, [torch.from_numpy(w) for w in fit_wavs])
+        ref_wavs = fit_wavs if reference is None else [_load(f) for f in reference]
+        stats, _ = fit_reference(pipe, [torch.from_numpy(w) for w in ref_wavs])
         train = np.stack([mfcc_stats(w) for w in fit_wavs])
         gauss = LedoitWolf().fit(train)
         forest = IsolationForest(n_estimators=200, random_state=0).fit(train)
@@ -473,7 +526,7 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             return _pieces(files, piece_s)
 
         extra = {**CANDIDATES, **SINGLE_TERMS} if validate else None
-        shrunk = ShrunkGaussianTerms(pipe, stats, fit_wavs) if validate else None
+        shrunk = ShrunkGaussianTerms(pipe, stats, ref_wavs) if validate else None
 
         def scores(
             clips, pipe=pipe, stats=stats, gauss=gauss, forest=forest, extra=extra, shrunk=shrunk
@@ -768,6 +821,11 @@ def main() -> None:
             for recipe in ("speed", "speed_inpaint"):
                 print(f"\nSelection over the {recipe} candidate's cells:")
                 picked = [r for r in rows if f"/ {recipe} " in r["setting"]]
+                print("\n".join(selection_table(picked)))
+            print(f"\nRound 11 ({ROUND_11_RULE}):")
+            for protocol in ("reference held out", "reference on all fit"):
+                print(f"\nSelection over the cells with the {protocol}:")
+                picked = [r for r in rows if f"round 11 {protocol}" in r["setting"]]
                 print("\n".join(selection_table(picked)))
         return
     with tempfile.TemporaryDirectory() as tmp:
