@@ -216,3 +216,22 @@ ROUND_11_RULE = (
     "under it, and the default score is chosen again over its validation cells by "
     "SELECTION_RULE, changing only if the chosen candidate wins more cells than the default"
 )
+
+
+ROUND_12_RULE = (
+    "round 12 (2026-12-01, written and committed after round 11's table, before the change "
+    "was first scored): a threshold calibrated on the reference's out-of-sample scores. "
+    "audioae anomaly --reference flags a file whose default score exceeds the 0.95 quantile "
+    "of the reference files' own scores. Those scores are in-sample for the per-bin error and "
+    "level statistics (each file helped fit the mean and spread it is standardised by; the "
+    "latent, spectrum and floor terms are already left-one-out), so a reference file's "
+    "reconstruction, level and band terms are optimistic against a new file's, and so are "
+    "the term z-scores and the threshold. The change: fit_reference computes each reference "
+    "file's terms and scores with the per-bin statistics of the other reference files "
+    "(left-one-out, from running sums; the statistics new files are scored with are "
+    "unchanged). It is kept if, in the --validate run, (a) the default score wins no fewer "
+    "of the anomaly recipe's 10 validation cells than before the change (8), and (b) for "
+    "each of the four workflow references (the recipe's speech and notes, round 11's held-out "
+    "speech and notes) the share of normal validation clips flagged at the 0.95 quantile does "
+    "not rise, and it falls for at least one; otherwise the change is reverted"
+)
