@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -588,6 +588,22 @@ def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tenso
     return x.mean(dim), x.std(dim, correction=0) + STD_FLOOR
 
 
+def _frames_leave_one_out(
+    frames: Sequence[torch.Tensor], i: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-bin mean and std (plus floor) over the frames ``(bins, frames)`` of every file but
+    ``i``, as :func:`_mean_std` of their concatenation would give (all files when there are
+    fewer than three), from sums in float64."""
+    if len(frames) < 3:
+        return _mean_std(torch.cat(list(frames), -1))
+    rest = [f.double() for j, f in enumerate(frames) if j != i]
+    count = sum(f.shape[-1] for f in rest)
+    mean = sum(f.sum(-1) for f in rest) / count
+    var = (sum(f.square().sum(-1) for f in rest) / count - mean.square()).clamp_min(0.0)
+    dtype = frames[i].dtype
+    return mean.to(dtype), var.sqrt().to(dtype) + STD_FLOOR
+
+
 def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std (plus floor) of the rows of ``x`` ``(files, dims)`` other than ``i``
     (all rows when there are fewer than three)."""
@@ -617,8 +633,11 @@ def fit_reference(
 
     The per-bin statistics pool every frame of every signal; the embedding statistics, one
     pooled embedding per signal. The signals are then scored under every error of
-    :data:`ERRORS` (their in-sample scores, kept for thresholds; the ``latent`` term of each
-    is left-one-out, so a file is not measured against statistics it helped to fit).
+    :data:`ERRORS`, kept for thresholds, each as a new file would be: with every statistic
+    (per-bin error and level, embedding, spectrum, floor) fitted on the *other* signals
+    (left-one-out, the jackknife; all signals when there are fewer than three), so no file is
+    measured against statistics it helped to fit and the terms' z-scores and a threshold's
+    quantile describe unseen normal audio. The returned statistics are fitted on all signals.
 
     Returns:
         the statistics, and per signal ``{error: AnomalyScore}`` (``file`` left empty).
@@ -630,8 +649,10 @@ def fit_reference(
         raise ValueError("fit_reference: no reference audio")
     recs = [reconstruct_frames(pipe, wav) for wav in signals]
     lengths = [torch.as_tensor(wav).shape[-1] for wav in signals]
-    err_mean, err_std = _mean_std(torch.cat([compressed_error(pipe, r) for r in recs], -1))
-    lvl_mean, lvl_std = _mean_std(torch.cat([compressed_features(pipe, r) for r in recs], -1))
+    errors = [compressed_error(pipe, r) for r in recs]
+    levels = [compressed_features(pipe, r) for r in recs]
+    err_mean, err_std = _mean_std(torch.cat(errors, -1))
+    lvl_mean, lvl_std = _mean_std(torch.cat(levels, -1))
     pooled = torch.stack([torch.cat(pool_frames(r.latent)) for r in recs]).double()
     emb_mean, emb_std = _mean_std(pooled, 0)
     spectra = torch.stack([feature_spectrum(pipe, r) for r in recs])
@@ -654,11 +675,21 @@ def fit_reference(
         model_hash=pipe.model_hash.hex() if pipe.model_hash else "",
         scores={},
     )
+    # each reference file is scored as a new file would be: with every statistic fitted on
+    # the other reference files (per-bin ones from running sums)
+    own = [
+        replace(
+            stats,
+            **dict(zip(("mean", "std"), _frames_leave_one_out(errors, i), strict=True)),
+            **dict(zip(("level_mean", "level_std"), _frames_leave_one_out(levels, i), strict=True)),
+        )
+        for i in range(len(recs))
+    ]
     raw = [
         file_terms(
             pipe,
             r,
-            stats,
+            own[i],
             embedding=_leave_one_out(pooled, i),
             spectrum=_leave_one_out(spectra, i),
             floor=_leave_one_out(floors, i),
@@ -668,12 +699,9 @@ def fit_reference(
     for name in TERMS:
         stats.terms[name] = term_stats([t[name] for t in raw])
     per_signal = []
-    for r, n, t in zip(recs, lengths, raw):
+    for r, n, t, s in zip(recs, lengths, raw, own, strict=True):
         per_signal.append(
-            {
-                e: _score(errors_of(pipe, r, e, stats), n / pipe.sample_rate, "", t, stats)
-                for e in ERRORS
-            }
+            {e: _score(errors_of(pipe, r, e, s), n / pipe.sample_rate, "", t, s) for e in ERRORS}
         )
     keys = SCORES if pipe.is_variational else tuple(k for k in SCORES if k != "neg_elbo")
     stats.scores = {e: {k: [s[e].value(k) for s in per_signal] for k in keys} for e in ERRORS}

@@ -20,6 +20,8 @@ from audioae.anomaly import (
     FLOOR_EPS,
     band_error,
     combined_score,
+    compressed_error,
+    errors_of,
     feature_floor,
     file_terms,
     fit_reference,
@@ -267,6 +269,23 @@ def test_whole_and_chunked_frame_errors_agree():
         chunked = frame_errors(chunked_pipe, wav, error=error, reference=stats)
         assert whole.error.shape == chunked.error.shape == ((16000 * 4 + 77) // 256 + 1,)
         torch.testing.assert_close(chunked.error, whole.error, atol=1e-3, rtol=1e-3)
+
+
+def test_reference_files_are_scored_left_one_out(codec):
+    """A reference file's own score (what thresholds are fitted on) is the score it gets from
+    statistics fitted on the other reference files, within float tolerance; the statistics
+    returned for new files still pool every file."""
+    wavs = [load_audio(f, sample_rate=16000)[0][:, :24000] for f in SPEECH_REFERENCE[:4]]
+    stats, own = fit_reference(codec, wavs)
+    others, _ = fit_reference(codec, wavs[1:])
+    rec = reconstruct_frames(codec, wavs[0])
+    expected = float(errors_of(codec, rec, "standardised", others).error.mean())
+    assert own[0]["standardised"].mean == pytest.approx(expected, rel=1e-6)
+    assert own[0]["standardised"].mean != pytest.approx(
+        float(errors_of(codec, rec, "standardised", stats).error.mean()), rel=1e-3
+    )
+    pooled = torch.cat([compressed_error(codec, reconstruct_frames(codec, w)) for w in wavs], -1)
+    torch.testing.assert_close(stats.mean, pooled.mean(-1).to(stats.mean.dtype))
 
 
 def test_threshold_and_ranking(codec):
