@@ -51,18 +51,23 @@ def silence_features(frontend) -> Tensor:
     return silent.float()
 
 
-def mask_groups(features: Tensor, which: Tensor, groups: int, fill: Tensor) -> Tensor:
+def mask_groups(
+    features: Tensor, which: Tensor, groups: int, fill: Tensor, *, check_values: bool = True
+) -> Tensor:
     """A copy of ``features`` ``(batch, n_bins, frames)`` with, in example ``i``, the bins of
     group ``which[i]`` set to ``fill`` (broadcastable to ``(batch, n_bins, frames)``); a value
-    ``groups`` in ``which`` leaves that example unmasked.
+    ``groups`` in ``which`` leaves that example unmasked. ``check_values=False`` skips the
+    range check of ``which`` (it reads the tensor, a device sync on a GPU), for callers that
+    drew ``which`` with :func:`random_groups`; an index outside the range then masks nothing.
 
     Raises:
-        ValueError: ``which`` is not ``(batch,)`` or holds values outside ``0 .. groups``.
+        ValueError: ``which`` is not ``(batch,)`` or (when checked) holds values outside
+            ``0 .. groups``.
     """
     batch, n_bins, _ = features.shape
     if which.shape != (batch,):
         raise ValueError(f"which: expected shape ({batch},), got {tuple(which.shape)}")
-    if bool(((which < 0) | (which > groups)).any()):
+    if check_values and bool(((which < 0) | (which > groups)).any()):
         raise ValueError(f"which: group indices must be in 0..{groups}")
     member = group_of_bins(n_bins, groups, features.device)[None, :] == which[:, None]
     return torch.where(member[:, :, None], fill.to(features.dtype), features)
@@ -96,7 +101,7 @@ def inpaint(
     batch, n_bins, frames = features.shape
     member = group_of_bins(n_bins, groups, features.device)
     which = torch.arange(groups, device=features.device).repeat_interleave(batch)
-    stacked = mask_groups(features.repeat(groups, 1, 1), which, groups, fill)
+    stacked = mask_groups(features.repeat(groups, 1, 1), which, groups, fill, check_values=False)
     out = model(stacked).reshape(groups, batch, n_bins, frames)
     index = member[None, None, :, None].expand(1, batch, n_bins, frames)
     return out.gather(0, index)[0]

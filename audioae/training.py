@@ -160,7 +160,7 @@ class AutoEncoderModule(L.LightningModule):
         groups = self.cfg.model.inpaint_groups
         if inpaint and groups:
             which = random_groups(inputs.shape[0], groups, inputs.device)
-            inputs = mask_groups(inputs, which, groups, self.inpaint_fill)
+            inputs = mask_groups(inputs, which, groups, self.inpaint_fill, check_values=False)
         output = self.model(inputs, spec=noisy_spec) if deep_filter else self.model(inputs)
         waveforms = spectra = None
         if wave_loss and output.spectrum is not None:  # deep filtering: the filtered STFT

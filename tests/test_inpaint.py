@@ -40,6 +40,11 @@ def test_mask_groups_sets_one_group_to_the_fill_and_leaves_the_rest():
         mask_groups(x, torch.tensor([0, 1, 4]), 3, fill)
     with pytest.raises(ValueError, match="expected shape"):
         mask_groups(x, torch.tensor([0, 1]), 3, fill)
+    # unchecked (training draws ``which`` itself; no device sync): the same masks, and an index
+    # out of range masks nothing instead of raising
+    assert torch.equal(mask_groups(x, torch.tensor([0, 2, 3]), 3, fill, check_values=False), out)
+    unchecked = mask_groups(x, torch.tensor([0, 1, 4]), 3, fill, check_values=False)
+    assert torch.equal(unchecked[2], x[2])
 
 
 def test_random_groups_cover_every_choice_including_no_mask():
