@@ -589,19 +589,23 @@ def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _frames_leave_one_out(
-    frames: Sequence[torch.Tensor], i: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-bin mean and std (plus floor) over the frames ``(bins, frames)`` of every file but
-    ``i``, as :func:`_mean_std` of their concatenation would give (all files when there are
-    fewer than three), from sums in float64."""
+    frames: Sequence[torch.Tensor],
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per file ``i``, the per-bin mean and std (plus floor) over the frames ``(bins, frames)``
+    of every *other* file, as :func:`_mean_std` of their concatenation would give (of all
+    files when there are fewer than three); from per-file sums in float64, in linear time."""
     if len(frames) < 3:
-        return _mean_std(torch.cat(list(frames), -1))
-    rest = [f.double() for j, f in enumerate(frames) if j != i]
-    count = sum(f.shape[-1] for f in rest)
-    mean = sum(f.sum(-1) for f in rest) / count
-    var = (sum(f.square().sum(-1) for f in rest) / count - mean.square()).clamp_min(0.0)
-    dtype = frames[i].dtype
-    return mean.to(dtype), var.sqrt().to(dtype) + STD_FLOOR
+        return [_mean_std(torch.cat(list(frames), -1))] * len(frames)
+    sums = [(f.double().sum(-1), f.double().square().sum(-1), f.shape[-1]) for f in frames]
+    total = sum(s for s, _, _ in sums)
+    total_sq = sum(q for _, q, _ in sums)
+    count = sum(n for _, _, n in sums)
+    out = []
+    for (s, q, n), f in zip(sums, frames, strict=True):
+        mean = (total - s) / (count - n)
+        var = ((total_sq - q) / (count - n) - mean.square()).clamp_min(0.0)
+        out.append((mean.to(f.dtype), var.sqrt().to(f.dtype) + STD_FLOOR))
+    return out
 
 
 def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -678,12 +682,10 @@ def fit_reference(
     # each reference file is scored as a new file would be: with every statistic fitted on
     # the other reference files (per-bin ones from running sums)
     own = [
-        replace(
-            stats,
-            **dict(zip(("mean", "std"), _frames_leave_one_out(errors, i), strict=True)),
-            **dict(zip(("level_mean", "level_std"), _frames_leave_one_out(levels, i), strict=True)),
+        replace(stats, mean=e_mean, std=e_std, level_mean=l_mean, level_std=l_std)
+        for (e_mean, e_std), (l_mean, l_std) in zip(
+            _frames_leave_one_out(errors), _frames_leave_one_out(levels), strict=True
         )
-        for i in range(len(recs))
     ]
     raw = [
         file_terms(
