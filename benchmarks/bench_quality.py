@@ -75,6 +75,7 @@ from audioae.metrics import (  # noqa: E402
     spectral_convergence,
     stoi,
 )
+from benchmarks.denoise_validation import paired_difference  # noqa: E402
 from benchmarks.quality_metrics import crossfade_steps, interpolation_scores, markdown_table  # noqa: E402
 
 THREADS = 2
@@ -306,6 +307,26 @@ def score_denoisers(
     return result
 
 
+def paired_rows(
+    result: DenoiseScores, candidates: list[str], reference: str = "audioae denoiser"
+) -> list[list[str]]:
+    """Per candidate, noise group and SNR: the candidate's PESQ minus ``reference``'s on the
+    same mixtures, mean over clips and its 95 % paired-bootstrap interval
+    (:func:`benchmarks.denoise_validation.paired_difference`), as table rows
+    ``[candidate, group, SNR, "+0.0123 (-0.0045 .. +0.0290)"]``."""
+    rows = []
+    groups = list(dict.fromkeys(g for g, *_ in result.scores))  # in the order scored
+    for name in candidates:
+        for group in groups:
+            for snr in SNRS:
+                mean, low, high = paired_difference(
+                    np.array(result.scores[group, name, "PESQ", snr]),
+                    np.array(result.scores[group, reference, "PESQ", snr]),
+                )
+                rows.append([name, group, f"{snr:g}", f"{mean:+.4f} ({low:+.4f} .. {high:+.4f})"])
+    return rows
+
+
 def section_denoise(
     split, models: Path, device: str, quick: bool, extra: dict[str, Path] | None = None
 ) -> str:
@@ -352,6 +373,16 @@ def section_denoise(
             "DeepFilterNet3 is published at about 2.1-2.3 M parameters and 0.35 G MAC/s "
             "(Schroeter et al. 2023, arXiv 2305.08227; quoted, not measured here).\n\n"
             + markdown_table(["method", "parameters (M)", "M MAC/s"], rows)
+        )
+    candidates = [f"audioae {label}" for label in extra or {} if f"audioae {label}" in methods]
+    if candidates and "audioae denoiser" in methods:
+        parts.append(
+            "PESQ of each extra denoiser minus the shipped one's on the same mixtures (mean over "
+            f"the {len(clips)} clips, 95 % paired-bootstrap interval):\n\n"
+            + markdown_table(
+                ["denoiser", "noise", "SNR (dB)", "PESQ difference"],
+                paired_rows(result, candidates),
+            )
         )
     return "\n\n".join([intro, *parts])
 

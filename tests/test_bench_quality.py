@@ -299,6 +299,32 @@ def test_score_denoisers_scores_every_clip_group_method_and_snr(speech, tmp_path
     assert capsys.readouterr().out == "  toy: 1/2 clips\n  toy: 2/2 clips\n"
 
 
+def test_paired_rows_give_the_mean_difference_and_an_interval_around_it():
+    """A candidate's PESQ minus the shipped denoiser's per group and SNR: a constant gain is
+    exact (interval collapsed), a noisy one lies inside its bootstrap interval."""
+    from collections import defaultdict
+
+    from benchmarks.bench_quality import SNRS, DenoiseScores, paired_rows
+
+    rng = np.random.default_rng(0)
+    scores = defaultdict(list)
+    for group in ("unseen", "seen"):
+        for snr in SNRS:
+            base = rng.uniform(1.0, 3.0, 30)
+            scores[group, "audioae denoiser", "PESQ", snr] = list(base)
+            gain = 0.1 if group == "unseen" else rng.normal(-0.05, 0.02, 30)
+            scores[group, "audioae X", "PESQ", snr] = list(base + gain)
+    rows = paired_rows(DenoiseScores(scores, {}, {}), ["audioae X"])
+    assert [r[:3] for r in rows] == [
+        ["audioae X", g, f"{s:g}"] for g in ("unseen", "seen") for s in SNRS
+    ]
+    assert rows[0][3] == "+0.1000 (+0.1000 .. +0.1000)"
+    for row in rows[len(SNRS) :]:
+        mean, low, _, high = row[3].replace("(", "").replace(")", "").split()
+        mean, low, high = float(mean), float(low), float(high)
+        assert low < mean < high < 0
+
+
 def test_write_quality_docs_replaces_only_its_subsections(tmp_path):
     from benchmarks.bench_quality import write_quality_docs
 
