@@ -59,6 +59,7 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_9_RULE,
     ROUND_10_RULE,
     ROUND_11_RULE,
+    ROUND_12_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -839,6 +840,7 @@ def main() -> None:
                 print(f"\nSelection over the cells with the {protocol}:")
                 picked = [r for r in rows if f"round 11 {protocol}" in r["setting"]]
                 print("\n".join(selection_table(picked)))
+            print(f"\nRound 12 ({ROUND_12_RULE}): the flagged shares in the rows above.")
         return
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_all(args.work or Path(tmp))
