@@ -588,31 +588,23 @@ def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tenso
     return x.mean(dim), x.std(dim, correction=0) + STD_FLOOR
 
 
-def _frames_leave_one_out(
-    frames: Sequence[torch.Tensor],
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per file ``i``, the per-bin mean and std (plus floor) over the frames ``(bins, frames)``
-    of every *other* file, as :func:`_mean_std` of their concatenation would give (of all
-    files when there are fewer than three); from per-file sums in float64, in linear time."""
-    if len(frames) < 3:
-        return [_mean_std(torch.cat(list(frames), -1))] * len(frames)
-    sums = [(f.double().sum(-1), f.double().square().sum(-1), f.shape[-1]) for f in frames]
+def _leave_one_out(parts: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per file ``i``, the mean and std (plus floor) over the columns of every *other* file's
+    part ``(dims, n)`` (its frames, or one column for a file-level vector), as :func:`_mean_std`
+    of their concatenation would give (of all files when there are fewer than three); from
+    per-file sums in float64, in linear time."""
+    if len(parts) < 3:
+        return [_mean_std(torch.cat(list(parts), -1))] * len(parts)
+    sums = [(f.double().sum(-1), f.double().square().sum(-1), f.shape[-1]) for f in parts]
     total = sum(s for s, _, _ in sums)
     total_sq = sum(q for _, q, _ in sums)
     count = sum(n for _, _, n in sums)
     out = []
-    for (s, q, n), f in zip(sums, frames, strict=True):
+    for (s, q, n), f in zip(sums, parts, strict=True):
         mean = (total - s) / (count - n)
         var = ((total_sq - q) / (count - n) - mean.square()).clamp_min(0.0)
         out.append((mean.to(f.dtype), var.sqrt().to(f.dtype) + STD_FLOOR))
     return out
-
-
-def _leave_one_out(x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std (plus floor) of the rows of ``x`` ``(files, dims)`` other than ``i``
-    (all rows when there are fewer than three)."""
-    rest = x if x.shape[0] < 3 else torch.cat([x[:i], x[i + 1 :]])
-    return _mean_std(rest, 0)
 
 
 def term_stats(values: Sequence[float]) -> tuple[float, float, float, float]:
@@ -684,19 +676,17 @@ def fit_reference(
     own = [
         replace(stats, mean=e_mean, std=e_std, level_mean=l_mean, level_std=l_std)
         for (e_mean, e_std), (l_mean, l_std) in zip(
-            _frames_leave_one_out(errors), _frames_leave_one_out(levels), strict=True
+            _leave_one_out(errors), _leave_one_out(levels), strict=True
         )
     ]
     raw = [
-        file_terms(
-            pipe,
-            r,
-            own[i],
-            embedding=_leave_one_out(pooled, i),
-            spectrum=_leave_one_out(spectra, i),
-            floor=_leave_one_out(floors, i),
+        file_terms(pipe, r, s, embedding=emb, spectrum=spec, floor=flo)
+        for r, s, emb, spec, flo in zip(
+            recs,
+            own,
+            *(_leave_one_out([v[:, None] for v in x]) for x in (pooled, spectra, floors)),
+            strict=True,
         )
-        for i, r in enumerate(recs)
     ]
     for name in TERMS:
         stats.terms[name] = term_stats([t[name] for t in raw])
