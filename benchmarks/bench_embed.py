@@ -224,14 +224,21 @@ def fit_split(group: str) -> dict[str, list[Path]]:
             f for f in train if f.relative_to(ROOT / "data").as_posix().startswith(VALIDATION_VOICE)
         ]
     else:
-        by_instrument: dict[str, list[Path]] = {}
-        for f in train:
-            by_instrument.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
-        val = [
-            sorted(v, key=lambda f: int(f.stem.rsplit("_", 1)[1]))[2]
-            for v in by_instrument.values()
-        ]
+        val = [pitches[2] for pitches in _by_instrument(train)]
     return {"fit": [f for f in train if f not in val], "val": val}
+
+
+def _pitch(note: Path) -> int:
+    return int(note.stem.rsplit("_", 1)[1])
+
+
+def _by_instrument(notes: list[Path]) -> list[list[Path]]:
+    """The note files (``INSTRUMENT_PITCH``) of each instrument, in order of pitch; the
+    instruments in the order they first appear in ``notes``."""
+    by_instrument: dict[str, list[Path]] = {}
+    for f in notes:
+        by_instrument.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
+    return [sorted(v, key=_pitch) for v in by_instrument.values()]
 
 
 def reference_split(group: str) -> dict[str, list[Path]]:
@@ -245,11 +252,8 @@ def reference_split(group: str) -> dict[str, list[Path]]:
             f for f in fit if f.relative_to(ROOT / "data").as_posix().startswith(REFERENCE_VOICE)
         ]
     else:
-        six = sorted(_split(group)["train"], key=lambda f: int(f.stem.rsplit("_", 1)[1]))
-        by_instrument: dict[str, list[Path]] = {}
-        for f in six:
-            by_instrument.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
-        ref = [v[REFERENCE_PITCH] for v in by_instrument.values()]
+        six = _by_instrument(sorted(_split(group)["train"], key=_pitch))
+        ref = [pitches[REFERENCE_PITCH] for pitches in six]
         assert not set(ref) & set(fit_split(group)["val"])
     return {"train": [f for f in fit if f not in ref], "reference": ref}
 
