@@ -387,6 +387,9 @@ class LossConfig:
     ``-SI-SDR`` of the waveform that denoising produces (mask models on ``spectrogram`` or
     ``log_magnitude`` features: the masked noisy STFT inverted with the noisy phase);
     ``snr_weight`` adds ``-SNR`` of the same waveform (not scale-invariant: keeps the level).
+    ``residual_noise_weight`` adds the compressed energy of the noise the mask lets through
+    (:func:`audioae.losses.residual_noise`; Xia et al. 2020): more suppression of noise at some
+    cost to the speech (the same models as ``si_sdr_weight``).
 
     ``beta`` weights the KL of a Gaussian bottleneck (Higgins et al. 2017), warmed up over
     ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019);
@@ -401,6 +404,7 @@ class LossConfig:
     spectral_convergence_weight: float = 0.0
     si_sdr_weight: float = 0.0
     snr_weight: float = 0.0
+    residual_noise_weight: float = 0.0
     beta: float = 1.0
     kl_warmup_steps: int = 0
     kl_schedule: str = "linear"
@@ -420,6 +424,7 @@ class LossConfig:
             "spectral_convergence_weight",
             "si_sdr_weight",
             "snr_weight",
+            "residual_noise_weight",
             "beta",
             "kl_warmup_steps",
             "free_bits",
@@ -854,10 +859,12 @@ class Config:
                 "model.output: crm (a complex ratio mask over the STFT) needs features.kind "
                 f"spectrogram or log_magnitude, got {self.features.kind!r}"
             )
-        waveform_weights = self.loss.si_sdr_weight + self.loss.snr_weight
+        waveform_weights = (
+            self.loss.si_sdr_weight + self.loss.snr_weight + self.loss.residual_noise_weight
+        )
         if waveform_weights > 0 and not (self.model.predicts_mask and self.data.denoise and linear):
             raise ConfigError(
-                "loss.si_sdr_weight/snr_weight: need a denoising mask model on linear-frequency features "
+                "loss.si_sdr_weight/snr_weight/residual_noise_weight: need a denoising mask model on linear-frequency features "
                 "(model.output=mask or crm, data.denoise=true, features.kind spectrogram or log_magnitude)"
             )
         if self.loss.reconstruction == "compressed_complex_mse" and not (

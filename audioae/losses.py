@@ -10,6 +10,8 @@
     + spectral_convergence_weight * spectral_convergence     (if the weight is > 0)
     - si_sdr_weight * si_sdr - snr_weight * snr (dB, of the masked noisy STFT inverted with
       the noisy phase; mask models on linear-frequency front-ends, if the weights are > 0)
+    + residual_noise_weight * residual_noise                 (the mask applied to the noise
+                                                               alone; denoising mask models)
     + kl_weight(step) * kl                                    (Gaussian bottleneck)
     + sparsity_l1 * sparsity_l1_term + sparsity_kl * sparsity_kl_term   (sparse bottleneck)
 
@@ -164,6 +166,40 @@ def compressed_complex_mse(
     return (((1.0 - complex_mix) * magnitude_term + complex_mix * complex_term) / den).mean()
 
 
+def residual_noise(
+    noise_mag: torch.Tensor, clean_mag: torch.Tensor, compression: float = 0.3
+) -> torch.Tensor:
+    """Compressed energy of the noise that the mask lets through, normalised per item.
+
+    A mask ``G`` applied to a mixture ``X = S + N`` passes ``G S`` of the speech and ``G N``
+    of the noise; this is the noise-reduction term of a weighted speech-distortion loss (Xia
+    et al., "Weighted speech distortion losses for neural-network-based real-time speech
+    enhancement", ICASSP 2020; Xu et al., "Components loss for neural networks in mask-based
+    speech enhancement", 2020), in the compressed domain of :func:`compressed_magnitude_mse`:
+    ``mean((|G N|^c)^2) / mean(|S|^(2c))`` over the last two axes, averaged over the batch. Added to a reconstruction loss, which
+    already weighs speech distortion and residual noise together, it asks for more
+    suppression where noise dominates, at some cost to the speech there.
+
+    Args:
+        noise_mag: ``|G N|``, the masked noise magnitudes ``(batch, n_freq, frames)``, >= 0.
+        clean_mag: ``|S|``, the clean magnitudes, same shape.
+        compression: the exponent ``c`` in (0, 1].
+
+    Returns:
+        Scalar tensor (dimensionless; 1 = noise passed at the level of the speech).
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    _check_shapes(noise_mag, clean_mag)
+    floor = 1e-5
+    noise = (noise_mag + floor).pow(compression) - floor**compression
+    ref = (clean_mag + floor).pow(compression) - floor**compression
+    num = noise.square().mean(dim=(-2, -1))
+    den = ref.square().mean(dim=(-2, -1)).clamp_min(1e-12)
+    return (num / den).mean()
+
+
 def negative_si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Differentiable ``-SI-SDR`` in dB, averaged over the batch (Le Roux et al., "SDR -
     half-baked or well done?", 2019), for training.
@@ -292,6 +328,7 @@ def compute_loss(
     bin_magnitude: Callable[[torch.Tensor], torch.Tensor] | None = None,
     waveforms: tuple[torch.Tensor, torch.Tensor] | None = None,
     spectra: tuple[torch.Tensor, torch.Tensor] | None = None,
+    noise_residual: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> LossResult:
     """The training loss of one batch (see the module docstring for the formula).
 
@@ -321,8 +358,8 @@ def compute_loss(
     Raises:
         ValueError: the shapes differ, spectral convergence is asked for without
             ``to_magnitude``, ``compressed_mse`` without ``bin_magnitude``,
-            ``compressed_complex_mse`` without ``spectra``, or the SI-SDR term without
-            ``waveforms``.
+            ``compressed_complex_mse`` without ``spectra``, the SI-SDR term without
+            ``waveforms``, or the residual-noise term without ``noise_residual``.
         ConfigError: a sparsity weight is set but the model has no sparse bottleneck.
     """
     recon = output.reconstruction
@@ -369,6 +406,15 @@ def compute_loss(
             neg = fn(*waveforms)
             total = total + weight * neg
             terms[name] = -neg.detach()
+
+    if cfg.residual_noise_weight > 0:
+        if noise_residual is None:
+            raise ValueError(
+                "loss.residual_noise_weight > 0 needs the masked noise and the clean magnitudes"
+            )
+        residual = residual_noise(*noise_residual, cfg.compression)
+        total = total + cfg.residual_noise_weight * residual
+        terms["residual_noise"] = residual.detach()
 
     if output.kl is not None:
         per_dim = output.kl.mean(dim=(0, 2))  # (latent_dim,) nats per latent frame

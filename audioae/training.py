@@ -146,8 +146,9 @@ class AutoEncoderModule(L.LightningModule):
         loss = self.cfg.loss
         complex_loss = loss.reconstruction == "compressed_complex_mse"
         wave_loss = loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss
+        residual_loss = loss.residual_noise_weight > 0
         deep_filter = self.model.deep_filter
-        if noisy is clean or not (wave_loss or deep_filter):
+        if noisy is clean or not (wave_loss or deep_filter or residual_loss):
             target = self.features(clean)
             inputs = target if noisy is clean else self.features(noisy)
             clean_spec = noisy_spec = None
@@ -175,6 +176,9 @@ class AutoEncoderModule(L.LightningModule):
                     clean_spec if clean_spec is not None else self.frontend.stft(waveforms[1])
                 )
                 spectra = (self.frontend.stft(waveforms[0]), reference)
+        noise_residual = None
+        if residual_loss and noisy_spec is not None and clean_spec is not None:
+            noise_residual = self._noise_residual(output.mask, noisy_spec, clean_spec)
         result = compute_loss(
             output,
             target,
@@ -184,8 +188,22 @@ class AutoEncoderModule(L.LightningModule):
             bin_magnitude=self.frontend.bin_magnitude,
             waveforms=waveforms,
             spectra=spectra,
+            noise_residual=noise_residual,
         )
         return inputs, target, output, result
+
+    @staticmethod
+    def _noise_residual(
+        mask: torch.Tensor | None, noisy_spec: torch.Tensor, clean_spec: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(|G N|, |S|)`` ``(batch, n_freq, frames)``: the mask applied to the noise STFT
+        ``N = STFT(noisy) - STFT(clean)`` (the STFT is linear) and the clean magnitudes, for
+        :func:`audioae.losses.residual_noise`."""
+        if mask is None:
+            raise ValueError("loss.residual_noise_weight > 0 needs a model that predicts a mask")
+        noise = noisy_spec - clean_spec
+        passed = (mask * noise).abs() if mask.is_complex() else mask.float() * noise.abs()
+        return passed, clean_spec.abs()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         _, _, output, result = self._step(batch, inpaint=True)
