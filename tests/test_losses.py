@@ -235,6 +235,68 @@ def test_loss_config_checks_the_new_keys() -> None:
         LossConfig(reconstruction="huber")
     with pytest.raises(ConfigError, match="si_sdr_weight"):
         load_config("recipes/codec.yaml", ["loss.si_sdr_weight=0.1"])  # log-mel features, no mask
+    with pytest.raises(ConfigError, match="residual_noise_weight"):
+        load_config("recipes/codec.yaml", ["loss.residual_noise_weight=0.1"])
+
+
+def test_residual_noise_is_the_compressed_energy_of_the_passed_noise() -> None:
+    from audioae.losses import residual_noise
+    from audioae.training import AutoEncoderModule
+
+    g = torch.Generator().manual_seed(4)
+    clean = torch.randn(2, 33, 20, dtype=torch.complex64, generator=g)
+    noise = torch.randn(2, 33, 20, dtype=torch.complex64, generator=g)
+    noisy = clean + noise
+    mask = torch.rand(2, 33, 20, generator=g)
+    passed, clean_mag = AutoEncoderModule._noise_residual(mask, noisy, clean)
+    torch.testing.assert_close(passed, mask * noise.abs(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(clean_mag, clean.abs())
+    # a complex mask multiplies the complex noise
+    crm = torch.polar(mask, torch.rand(2, 33, 20, generator=g) * 6.0)
+    torch.testing.assert_close(
+        AutoEncoderModule._noise_residual(crm, noisy, clean)[0], (crm * noise).abs()
+    )
+    with pytest.raises(ValueError, match="predicts a mask"):
+        AutoEncoderModule._noise_residual(None, noisy, clean)
+
+    value = residual_noise(passed, clean_mag, 0.3)
+    floor = 1e-5
+    num = ((passed + floor) ** 0.3 - floor**0.3).square().mean(dim=(1, 2))
+    den = ((clean_mag + floor) ** 0.3 - floor**0.3).square().mean(dim=(1, 2))
+    assert float(value) == pytest.approx(float((num / den).mean()), rel=1e-5)
+    # nothing passed: 0; the noise passed whole at the speech's level: 1; half of it: about
+    # 0.5^0.6 (exactly, with the floor that keeps the gradient finite at 0)
+    ones = torch.full((1, 4, 5), 1.25)
+    assert float(residual_noise(torch.zeros_like(ones), ones)) == pytest.approx(0.0, abs=1e-6)
+    assert float(residual_noise(ones, ones)) == pytest.approx(1.0, rel=1e-6)
+    half = ((0.625 + floor) ** 0.3 - floor**0.3) / ((1.25 + floor) ** 0.3 - floor**0.3)
+    assert float(residual_noise(0.5 * ones, ones)) == pytest.approx(half**2, rel=1e-5)
+    assert half**2 == pytest.approx(0.5**0.6, rel=0.02)
+    # its gradient asks every mask value to fall
+    mask.requires_grad_(True)
+    residual_noise(mask * noise.abs(), clean_mag).backward()
+    assert mask.grad is not None and bool((mask.grad >= 0).all()) and float(mask.grad.sum()) > 0
+    with pytest.raises(ValueError, match="differ"):
+        residual_noise(passed, clean_mag[..., :-1])
+
+
+def test_compute_loss_adds_the_weighted_residual_noise() -> None:
+    from audioae.losses import residual_noise
+
+    recon = torch.zeros(2, 4, 6)
+    out = AEOutput(recon, Latent(recon, None, None))
+    cfg = LossConfig(reconstruction="l1", residual_noise_weight=0.3)
+    passed = torch.full((2, 4, 6), 0.5)
+    clean = torch.ones(2, 4, 6)
+    result = compute_loss(out, clean, cfg, step=0, noise_residual=(passed, clean))
+    residual = float(residual_noise(passed, clean))
+    assert float(result.terms["residual_noise"]) == pytest.approx(residual, rel=1e-6)
+    assert residual == pytest.approx(0.5**0.6, rel=0.02)
+    assert float(result.total) == pytest.approx(1.0 + 0.3 * residual, rel=1e-6)
+    with pytest.raises(ValueError, match="residual_noise_weight"):
+        compute_loss(out, clean, cfg, step=0)
+    with pytest.raises(ConfigError, match="residual_noise_weight"):
+        LossConfig(residual_noise_weight=-1.0)
 
 
 def test_negative_snr_penalises_the_level_unlike_si_sdr() -> None:

@@ -139,6 +139,7 @@ def test_denoising_run_with_noise_folder(notes: Path, tmp_path: Path) -> None:
         "features.kind=log_magnitude",
         "loss.reconstruction=compressed_mse",
         "loss.si_sdr_weight=0.01",
+        "loss.residual_noise_weight=0.1",
         "data.babble_fraction=0.5",
         "data.gain_db_min=-10",
     )
@@ -147,6 +148,8 @@ def test_denoising_run_with_noise_folder(notes: Path, tmp_path: Path) -> None:
     rows = _metrics(tmp_path / "dn")
     si_sdr = [float(r["train/si_sdr"]) for r in rows if r.get("train/si_sdr")]
     assert si_sdr and all(math.isfinite(v) for v in si_sdr)
+    residual = [float(r["train/residual_noise"]) for r in rows if r.get("train/residual_noise")]
+    assert residual and all(0 < v < 10 for v in residual)
     tags = _tensorboard_tags(tmp_path / "dn")["audio"]
     assert {"val/example0/noisy", "val/example0/clean", "val/example0/reconstruction"} <= set(tags)
 
