@@ -328,8 +328,17 @@ def paired_rows(
 
 
 def section_denoise(
-    split, models: Path, device: str, quick: bool, extra: dict[str, Path] | None = None
+    split,
+    models: Path,
+    device: str,
+    quick: bool,
+    extra: dict[str, Path] | None = None,
+    paired_reference: str | None = None,
 ) -> str:
+    """The denoising tables; ``extra``: more denoisers, rows ``audioae LABEL``, each with its
+    paired PESQ difference from the shipped denoiser, or from the extra row
+    ``audioae PAIRED_REFERENCE`` when given (e.g. a causal candidate against the shipped
+    causal model)."""
     clips = split["speech"]["test"][: QUICK_CLIPS if quick else None]
     groups = noise_groups(split)
     methods = denoise_methods(models, device, split["speech"]["train"], extra)
@@ -374,14 +383,20 @@ def section_denoise(
             "(Schroeter et al. 2023, arXiv 2305.08227; quoted, not measured here).\n\n"
             + markdown_table(["method", "parameters (M)", "M MAC/s"], rows)
         )
-    candidates = [f"audioae {label}" for label in extra or {} if f"audioae {label}" in methods]
-    if candidates and "audioae denoiser" in methods:
+    reference = f"audioae {paired_reference}" if paired_reference else "audioae denoiser"
+    candidates = [
+        f"audioae {label}"
+        for label in extra or {}
+        if f"audioae {label}" in methods and f"audioae {label}" != reference
+    ]
+    if candidates and reference in methods:
+        whose = f"'{reference}'" if paired_reference else "the shipped one"
         parts.append(
-            "PESQ of each extra denoiser minus the shipped one's on the same mixtures (mean over "
+            f"PESQ of each extra denoiser minus {whose}'s on the same mixtures (mean over "
             f"the {len(clips)} clips, 95 % paired-bootstrap interval):\n\n"
             + markdown_table(
                 ["denoiser", "noise", "SNR (dB)", "PESQ difference"],
-                paired_rows(result, candidates),
+                paired_rows(result, candidates, reference),
             )
         )
     return "\n\n".join([intro, *parts])
@@ -753,6 +768,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL=PATH",
         help="another denoiser model file, scored as the row 'audioae LABEL' (repeatable)",
     )
+    parser.add_argument(
+        "--paired-reference",
+        metavar="LABEL",
+        help="pair the other extra denoisers' PESQ with this extra one's instead of the "
+        "shipped denoiser's",
+    )
     args = parser.parse_args(argv)
     extra = {}
     for item in args.extra_denoiser:
@@ -760,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not label or not path:
             parser.error(f"--extra-denoiser {item!r}: expected LABEL=PATH")
         extra[label] = Path(path)
+    if args.paired_reference and args.paired_reference not in extra:
+        parser.error(f"--paired-reference {args.paired_reference!r}: not an --extra-denoiser label")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
@@ -772,7 +795,9 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
         if section == "denoise":
-            text = section_denoise(split, args.models, args.device, args.quick, extra)
+            text = section_denoise(
+                split, args.models, args.device, args.quick, extra, args.paired_reference
+            )
         elif section == "compression":
             text = section_compression(
                 split,

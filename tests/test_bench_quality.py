@@ -323,6 +323,20 @@ def test_paired_rows_give_the_mean_difference_and_an_interval_around_it():
         mean, low, _, high = row[3].replace("(", "").replace(")", "").split()
         mean, low, high = float(mean), float(low), float(high)
         assert low < mean < high < 0
+    # against another extra row (a causal candidate against the shipped causal model)
+    for key in list(scores):
+        if key[1] == "audioae X":
+            scores[key[0], "audioae S", "PESQ", key[3]] = [v - 0.25 for v in scores[key]]
+    rows = paired_rows(DenoiseScores(scores, {}, {}), ["audioae X"], reference="audioae S")
+    assert {r[3] for r in rows} == {"+0.2500 (+0.2500 .. +0.2500)"}
+
+
+def test_paired_reference_must_be_an_extra_denoiser(capsys):
+    from benchmarks.bench_quality import main
+
+    with pytest.raises(SystemExit):
+        main(["--extra-denoiser", "X=x.safetensors", "--paired-reference", "Y", "--no-write"])
+    assert "--paired-reference 'Y': not an --extra-denoiser label" in capsys.readouterr().err
 
 
 def test_write_quality_docs_replaces_only_its_subsections(tmp_path):
