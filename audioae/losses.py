@@ -81,6 +81,21 @@ def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.
     return metrics.spectral_convergence(est_mag, ref_mag, floor=1e-8).mean()
 
 
+_FLOOR = 1e-5
+"""Added to magnitudes before the power law so the gradient of ``m^c`` stays finite at 0."""
+
+
+def _power_compress(mag: torch.Tensor, compression: float) -> torch.Tensor:
+    """``(mag + floor)^c - floor^c``: the floored power-law compression, 0 at ``mag = 0``."""
+    return (mag + _FLOOR).pow(compression) - _FLOOR**compression
+
+
+def _per_item_ratio(num: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``mean(num) / mean(ref^2)`` over the last two axes, averaged over the batch."""
+    den = ref.square().mean(dim=(-2, -1)).clamp_min(1e-12)
+    return (num.mean(dim=(-2, -1)) / den).mean()
+
+
 def compressed_magnitude_mse(
     est_mag: torch.Tensor, ref_mag: torch.Tensor, compression: float = 0.3
 ) -> torch.Tensor:
@@ -107,12 +122,8 @@ def compressed_magnitude_mse(
         ValueError: the shapes differ.
     """
     _check_shapes(est_mag, ref_mag)
-    floor = 1e-5
-    est = (est_mag + floor).pow(compression) - floor**compression
-    ref = (ref_mag + floor).pow(compression) - floor**compression
-    num = (est - ref).square().mean(dim=(-2, -1))
-    den = ref.square().mean(dim=(-2, -1)).clamp_min(1e-12)
-    return (num / den).mean()
+    ref = _power_compress(ref_mag, compression)
+    return _per_item_ratio((_power_compress(est_mag, compression) - ref).square(), ref)
 
 
 def compressed_complex_mse(
@@ -192,12 +203,8 @@ def residual_noise(
         ValueError: the shapes differ.
     """
     _check_shapes(noise_mag, clean_mag)
-    floor = 1e-5
-    noise = (noise_mag + floor).pow(compression) - floor**compression
-    ref = (clean_mag + floor).pow(compression) - floor**compression
-    num = noise.square().mean(dim=(-2, -1))
-    den = ref.square().mean(dim=(-2, -1)).clamp_min(1e-12)
-    return (num / den).mean()
+    noise = _power_compress(noise_mag, compression)
+    return _per_item_ratio(noise.square(), _power_compress(clean_mag, compression))
 
 
 def negative_si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
