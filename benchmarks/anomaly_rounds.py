@@ -111,7 +111,48 @@ ROUND_8_RULE = (
     "are the test clips scored with it"
 )
 
-CANDIDATES = {**COMBINATIONS, **ROUND_2, **ROUND_4, **ROUND_5, **ROUND_8}
+ROUND_13_TERMS = ("latent_knn", "profile_knn")
+"""Round 13's terms (bench only, :class:`ShrunkGaussianTerms` and :func:`knn_distance` in
+``bench_embed.py``): the mean distance of the pooled latent (``latent_knn``) and of the error
+profile (``profile_knn``) to their two nearest reference files, every dimension scaled by the
+reference files' spread; deep nearest-neighbour anomaly detection (Bergman, Cohen & Hoshen,
+"Deep Nearest Neighbor Anomaly Detection", 2020). A Gaussian, diagonal or full, measures a
+file against all the reference files at once; a nearest-neighbour distance measures it
+against the few most like it (the same instrument at the next pitch)."""
+
+ROUND_13 = {
+    "log rec+latent_knn+band": (("reconstruction", "latent_knn", "band"), "sum", True),
+    "log rec+latent+profile_knn": (("reconstruction", "latent", "profile_knn"), "sum", True),
+    "log rec+latent_knn+profile_knn": (
+        ("reconstruction", "latent_knn", "profile_knn"),
+        "sum",
+        True,
+    ),
+    "log rec+latent+band+profile_knn": (
+        ("reconstruction", "latent", "band", "profile_knn"),
+        "sum",
+        True,
+    ),
+}
+"""Round 13 (2026-12-01, a later session), written with :data:`ROUND_13_RULE` before any of
+these was scored."""
+
+ROUND_13_RULE = (
+    "round 13 (2026-12-01, written and committed before its candidates were first scored): "
+    "nearest-neighbour distances. Rounds 9 and 10 found the normal notes' default scores "
+    "spreading by instrument by more than hum moves any one note's, and every file-level "
+    "distance so far (diagonal or full-covariance Gaussian) compares a file with all the "
+    "reference files at once. The candidates (ROUND_13) add or substitute the mean distance "
+    "of the pooled latent and of the error profile to their two nearest reference files "
+    "(Bergman, Cohen & Hoshen 2020), which compares a note with the same instrument's "
+    "neighbouring pitches. The default score is chosen again by SELECTION_RULE over the "
+    "anomaly recipe's 10 validation cells among every candidate so far and these, and it "
+    "changes only if the chosen candidate wins more of those cells than the current default "
+    "(8) in the same run; only then are the test clips scored with it (as a bench-only term "
+    "it would first have to be built into audioae.anomaly and its reference file)"
+)
+
+CANDIDATES = {**COMBINATIONS, **ROUND_2, **ROUND_4, **ROUND_5, **ROUND_8, **ROUND_13}
 """Every candidate so far: the first round's combinations; the second round's, added after the
 first round's validation table (never the test clips), the same with each term standardised on
 its logarithm and a file-level term on the features' long-term spectrum (``spectrum``); and
@@ -127,7 +168,9 @@ ROUND_3_RULE = (
     "of the anomaly recipe's 10 cells than the current default does"
 )
 
-SINGLE_TERMS = {f"term {t}": ((t,), "sum", False) for t in (*TERMS, *ROUND_8_TERMS)}
+SINGLE_TERMS = {
+    f"term {t}": ((t,), "sum", False) for t in (*TERMS, *ROUND_8_TERMS, *ROUND_13_TERMS)
+}
 """Each term alone (printed with ``--validate`` for diagnosis; not candidates)."""
 
 

@@ -55,11 +55,11 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_3_RULE,
     ROUND_6_RULE,
     ROUND_8_RULE,
-    ROUND_8_TERMS,
     ROUND_9_RULE,
     ROUND_10_RULE,
     ROUND_11_RULE,
     ROUND_12_RULE,
+    ROUND_13_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -337,10 +337,12 @@ BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
 class ShrunkGaussianTerms:
-    """Round 8's terms (:data:`ROUND_8_TERMS`) for one model and reference, fitted on the
-    reference (fit) waveforms: Ledoit-Wolf Gaussians (scikit-learn) of the pooled latent and of
-    the error profile, the reference files' own distances left-one-out, and ``stats``, the
-    reference with those terms' ``(mean, std, log_mean, log_std)`` added to its ``terms``."""
+    """Rounds 8 and 13's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`) for one model and
+    reference, fitted on the reference (fit) waveforms, each file reconstructed once: of the
+    pooled latent and of the error profile, Ledoit-Wolf Gaussians (scikit-learn; round 8) and
+    the mean distance to the :data:`KNN_K` nearest reference files (round 13), the reference
+    files' own distances left-one-out; ``stats`` is the reference with those terms' ``(mean,
+    std, log_mean, log_std)`` added to its ``terms``."""
 
     def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
         import dataclasses
@@ -350,13 +352,20 @@ class ShrunkGaussianTerms:
         recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
         vectors = {
             name: np.stack([self._vector(name, pipe, stats, r) for r in recs])
-            for name in ROUND_8_TERMS
+            for name in ("latent", "profile")
         }
-        self.gaussians = {name: self._gaussian(v) for name, v in vectors.items()}
+        self.vectors = vectors
+        self.gaussians = {
+            f"{name}_lw" if name == "latent" else name: self._gaussian(v)
+            for name, v in vectors.items()
+        }
         terms = dict(stats.terms)
         for name, v in vectors.items():
+            lw = f"{name}_lw" if name == "latent" else name
             loo = [self._distance(self._gaussian(np.delete(v, i, 0)), v[i]) for i in range(len(v))]
-            terms[name] = term_stats(loo)  # as fit_reference standardises every term
+            terms[lw] = term_stats(loo)  # as fit_reference standardises every term
+            knn = [knn_distance(np.delete(v, i, 0), v[i]) for i in range(len(v))]
+            terms[f"{name}_knn"] = term_stats(knn)
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
@@ -364,10 +373,10 @@ class ShrunkGaussianTerms:
         from audioae.anomaly import compressed_error
         from audioae.embed import pool_frames
 
-        if name == "latent_lw":
+        if name == "latent":
             return torch.cat(pool_frames(rec.latent)).double().numpy()
         z = (compressed_error(pipe, rec) - stats.mean[:, None]) / stats.std[:, None]
-        return z.mean(-1).numpy()
+        return z.mean(-1).double().numpy()
 
     @staticmethod
     def _gaussian(x: np.ndarray):
@@ -381,10 +390,36 @@ class ShrunkGaussianTerms:
 
     def terms(self, pipe, stats, rec) -> dict[str, float]:
         """``{term: raw distance}`` of one reconstruction (``stats``: the original reference)."""
-        return {
-            name: self._distance(g, self._vector(name, pipe, stats, rec))
-            for name, g in self.gaussians.items()
-        }
+        out = {}
+        for name, ref in self.vectors.items():
+            v = self._vector(name, pipe, stats, rec)
+            out[f"{name}_lw" if name == "latent" else name] = self._distance(
+                self.gaussians[f"{name}_lw" if name == "latent" else name], v
+            )
+            out[f"{name}_knn"] = knn_distance(ref, v)
+        return out
+
+
+KNN_K = 2
+"""Round 13's neighbours: the k of Bergman, Cohen & Hoshen's deep nearest-neighbour anomaly
+detection (2020), who score with the mean distance to the k = 2 nearest normal examples."""
+
+
+def knn_distance(reference: np.ndarray, v: np.ndarray, k: int = KNN_K) -> float:
+    """Mean Euclidean distance of ``v`` ``(dim,)`` to its ``k`` nearest rows of ``reference``
+    ``(files, dim)``, every dimension divided by the reference rows' standard deviation
+    (floored at 1e-6), over ``sqrt(dim)`` (round 13; Bergman, Cohen & Hoshen 2020).
+
+    Raises:
+        ValueError: fewer than ``k`` reference rows, or mismatched dimensions.
+    """
+    if reference.ndim != 2 or reference.shape[1] != v.shape[0]:
+        raise ValueError(f"reference {reference.shape} and vector {v.shape} do not match")
+    if reference.shape[0] < k:
+        raise ValueError(f"{reference.shape[0]} reference rows, fewer than k = {k}")
+    scale = np.maximum(reference.std(0), 1e-6)
+    d = np.sqrt((((reference - v) / scale) ** 2).sum(1) / v.shape[0])
+    return float(np.sort(d)[:k].mean())
 
 
 def _method_scores(
@@ -423,21 +458,21 @@ def _method_scores(
     return result
 
 
-def train_all(work: Path, validate: bool = False) -> dict[str, Path]:
+def train_all(work: Path, validate: bool = False, candidates: bool = True) -> dict[str, Path]:
     """Every model the benchmark trains: ``{"speech-narrow", "speech-anomaly",
     "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also the candidates of
     rounds 6, 9, 10 and 11 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
-    ``GROUP-speed_inpaint``, ``GROUP-heldref`` for the speech and the notes) and not the probe's ``notes-conv1d``."""
+    ``GROUP-speed_inpaint``, ``GROUP-heldref`` for the speech and the notes; not with
+    ``candidates=False``) and not the probe's ``notes-conv1d``."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
-    runs += (
-        [
+    if not validate:
+        runs += [("notes", "conv1d")]
+    elif candidates:
+        runs += [
             (group, recipe)
             for recipe in ("fine", "inpaint", "speed", "speed_inpaint", "heldref")
             for group in ("speech", "notes")
         ]
-        if validate
-        else [("notes", "conv1d")]
-    )
     return {f"{g}-{r}": train_normal_model(work, g, r) for g, r in runs}
 
 
@@ -819,31 +854,41 @@ def main() -> None:
         help="keep the models trained here in this folder and reuse them on the next run "
         "(default: a temporary folder)",
     )
+    parser.add_argument(
+        "--no-recipe-candidates",
+        action="store_true",
+        help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
+        "models take most of the run; the score rounds need only the recipe's)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.validate:
         with tempfile.TemporaryDirectory() as tmp:
-            trained = train_all(args.work or Path(tmp), validate=True)
+            trained = train_all(
+                args.work or Path(tmp), validate=True, candidates=not args.no_recipe_candidates
+            )
             rows = anomaly(args.models, trained, validate=True)
             print("\n".join(anomaly_table(rows)))
             for label in ("anomaly recipe", "narrow AE"):
                 print(f"\nSelection over the {label} cells ({ROUND_3_RULE}):")
                 print("\n".join(selection_table([r for r in rows if label in r["setting"]])))
             print(f"\nRound 8 ({ROUND_8_RULE}): the anomaly recipe's selection above.")
-            print(f"\nSelection over the fine candidate's cells ({ROUND_6_RULE}):")
-            print("\n".join(selection_table([r for r in rows if "fine" in r["setting"]])))
-            print(f"\nSelection over the inpaint candidate's cells ({ROUND_9_RULE}):")
-            print("\n".join(selection_table([r for r in rows if "/ inpaint " in r["setting"]])))
-            print(f"\nRound 10 ({ROUND_10_RULE}):")
-            for recipe in ("speed", "speed_inpaint"):
-                print(f"\nSelection over the {recipe} candidate's cells:")
-                picked = [r for r in rows if f"/ {recipe} " in r["setting"]]
-                print("\n".join(selection_table(picked)))
-            print(f"\nRound 11 ({ROUND_11_RULE}):")
-            for protocol in ("reference held out", "reference on all fit"):
-                print(f"\nSelection over the cells with the {protocol}:")
-                picked = [r for r in rows if f"round 11 {protocol}" in r["setting"]]
-                print("\n".join(selection_table(picked)))
+            print(f"\nRound 13 ({ROUND_13_RULE}): the anomaly recipe's selection above.")
+            if not args.no_recipe_candidates:
+                print(f"\nSelection over the fine candidate's cells ({ROUND_6_RULE}):")
+                print("\n".join(selection_table([r for r in rows if "fine" in r["setting"]])))
+                print(f"\nSelection over the inpaint candidate's cells ({ROUND_9_RULE}):")
+                print("\n".join(selection_table([r for r in rows if "/ inpaint " in r["setting"]])))
+                print(f"\nRound 10 ({ROUND_10_RULE}):")
+                for recipe in ("speed", "speed_inpaint"):
+                    print(f"\nSelection over the {recipe} candidate's cells:")
+                    picked = [r for r in rows if f"/ {recipe} " in r["setting"]]
+                    print("\n".join(selection_table(picked)))
+                print(f"\nRound 11 ({ROUND_11_RULE}):")
+                for protocol in ("reference held out", "reference on all fit"):
+                    print(f"\nSelection over the cells with the {protocol}:")
+                    picked = [r for r in rows if f"round 11 {protocol}" in r["setting"]]
+                    print("\n".join(selection_table(picked)))
             print(f"\nRound 12 ({ROUND_12_RULE}): the flagged shares in the rows above.")
         return
     with tempfile.TemporaryDirectory() as tmp:
