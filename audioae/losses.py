@@ -161,20 +161,18 @@ def compressed_complex_mse(
     _check_shapes(est_spec, ref_spec)
     if not (est_spec.is_complex() and ref_spec.is_complex()):
         raise ValueError("compressed_complex_mse needs complex spectra")
-    floor = 1e-5
 
     def compress(spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mag = spec.abs()
-        compressed = (mag + floor).pow(compression) - floor**compression
+        compressed = _power_compress(mag, compression)
         unit = spec / mag.clamp_min(1e-12)  # e^{j angle}; 0 where the bin is 0
         return compressed, compressed * unit
 
     est_mag, est_c = compress(est_spec)
     ref_mag, ref_c = compress(ref_spec)
-    magnitude_term = (est_mag - ref_mag).square().mean(dim=(-2, -1))
-    complex_term = (est_c - ref_c).abs().square().mean(dim=(-2, -1))
-    den = ref_mag.square().mean(dim=(-2, -1)).clamp_min(1e-12)
-    return (((1.0 - complex_mix) * magnitude_term + complex_mix * complex_term) / den).mean()
+    error = (1.0 - complex_mix) * (est_mag - ref_mag).square()
+    error = error + complex_mix * (est_c - ref_c).abs().square()
+    return _per_item_ratio(error, ref_mag)
 
 
 def residual_noise(
