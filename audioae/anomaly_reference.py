@@ -41,7 +41,9 @@ TERMS = (
 """File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
 REFERENCE_FORMAT = "audioae-anomaly-reference"
-REFERENCE_VERSION = 3
+REFERENCE_VERSION = 4
+"""4 since the reference files' own scores are left-one-out (round 12, 2026-12-01): version 3
+files hold in-sample scores, so their thresholds and term z-scores differ; fit them again."""
 
 
 class AnomalyReferenceError(ValueError):
@@ -178,8 +180,9 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
 
     Raises:
         AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
-            before the combined score, and version 2 ones, from before the ``floor`` and ``band``
-            terms, must be fitted again), or inconsistent fields.
+            before the combined score, version 2 ones, from before the ``floor`` and ``band``
+            terms, and version 3 ones, whose reference scores were in-sample, must be fitted
+            again), or inconsistent fields.
     """
     try:
         doc = json.loads(Path(path).read_text())

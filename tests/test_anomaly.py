@@ -175,11 +175,11 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     )
     torch.testing.assert_close(loaded.floor_mean, stats.floor_mean)
     torch.testing.assert_close(loaded.floor_std, stats.floor_std)
-    # version-1 and -2 files (before the combined score; before the floor and band terms)
-    # are refused with a way out
+    # version-1, -2 and -3 files (before the combined score; before the floor and band terms;
+    # with in-sample reference scores, before round 12) are refused with a way out
     doc = json.loads(path.read_text())
-    assert doc["version"] == 3
-    for version in (1, 2):
+    assert doc["version"] == 4
+    for version in (1, 2, 3):
         (tmp_path / "old.json").write_text(json.dumps({**doc, "version": version}))
         with pytest.raises(ValueError, match="fit it again"):
             load_reference(tmp_path / "old.json")
