@@ -143,41 +143,18 @@ class AutoEncoderModule(L.LightningModule):
         ``inpaint``: mask one random group of bins per example at the input (training of a
         ``model.inpaint_groups`` model; :mod:`audioae.inpaint`); the target stays whole."""
         noisy, clean = self._split(batch)
-        loss = self.cfg.loss
-        complex_loss = loss.reconstruction == "compressed_complex_mse"
-        wave_loss = loss.si_sdr_weight > 0 or loss.snr_weight > 0 or complex_loss
-        residual_loss = loss.residual_noise_weight > 0
-        deep_filter = self.model.deep_filter
-        if noisy is clean or not (wave_loss or deep_filter or residual_loss):
-            target = self.features(clean)
-            inputs = target if noisy is clean else self.features(noisy)
-            clean_spec = noisy_spec = None
-        else:  # each STFT once: the features and the waveform losses share them
-            with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
-                clean_spec = self.frontend.stft(clean.float())
-                noisy_spec = self.frontend.stft(noisy.float())
-                target = self.frontend.from_magnitude(clean_spec.abs()).contiguous()
-                inputs = self.frontend.from_magnitude(noisy_spec.abs()).contiguous()
+        inputs, target, noisy_spec, clean_spec = self._prepare(noisy, clean)
         groups = self.cfg.model.inpaint_groups
         if inpaint and groups:
             which = random_groups(inputs.shape[0], groups, inputs.device)
             inputs = mask_groups(inputs, which, groups, self.inpaint_fill, check_values=False)
-        output = self.model(inputs, spec=noisy_spec) if deep_filter else self.model(inputs)
-        waveforms = spectra = None
-        if wave_loss and output.spectrum is not None:  # deep filtering: the filtered STFT
-            with torch.autocast(self.device.type, enabled=False):
-                estimate = self.frontend.istft(output.spectrum, noisy.shape[-1])
-            waveforms = (estimate, clean.float())
-        elif wave_loss:
-            waveforms = (self._masked_waveform(noisy, output.mask, noisy_spec), clean.float())
-        if complex_loss:
-            with torch.autocast(self.device.type, enabled=False):
-                reference = (
-                    clean_spec if clean_spec is not None else self.frontend.stft(waveforms[1])
-                )
-                spectra = (self.frontend.stft(waveforms[0]), reference)
+        if self.model.deep_filter:
+            output = self.model(inputs, spec=noisy_spec)
+        else:
+            output = self.model(inputs)
+        waveforms, spectra = self._waveform_terms(output, noisy, clean, noisy_spec, clean_spec)
         noise_residual = None
-        if residual_loss and noisy_spec is not None and clean_spec is not None:
+        if self.cfg.loss.residual_noise_weight > 0 and noisy_spec is not None:
             noise_residual = self._noise_residual(output.mask, noisy_spec, clean_spec)
         result = compute_loss(
             output,
@@ -191,6 +168,54 @@ class AutoEncoderModule(L.LightningModule):
             noise_residual=noise_residual,
         )
         return inputs, target, output, result
+
+    def _needs_waveforms(self) -> bool:
+        """Whether the loss compares waveforms or complex spectra (SI-SDR, SNR, complex MSE)."""
+        loss = self.cfg.loss
+        return (
+            loss.si_sdr_weight > 0
+            or loss.snr_weight > 0
+            or loss.reconstruction == "compressed_complex_mse"
+        )
+
+    def _prepare(self, noisy: torch.Tensor, clean: torch.Tensor):
+        """Model inputs and target features ``(batch, n_bins, frames)`` of the noisy and
+        clean waveforms ``(batch, time)``, and their STFTs ``(batch, n_freq, frames)``
+        (``None`` unless a waveform loss, deep filtering or the residual-noise term needs
+        them): ``(inputs, target, noisy_spec, clean_spec)``. Each STFT is taken once."""
+        needs_spec = (
+            self._needs_waveforms()
+            or self.model.deep_filter
+            or self.cfg.loss.residual_noise_weight > 0
+        )
+        if noisy is clean or not needs_spec:
+            target = self.features(clean)
+            inputs = target if noisy is clean else self.features(noisy)
+            return inputs, target, None, None
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
+            clean_spec = self.frontend.stft(clean.float())
+            noisy_spec = self.frontend.stft(noisy.float())
+            target = self.frontend.from_magnitude(clean_spec.abs()).contiguous()
+            inputs = self.frontend.from_magnitude(noisy_spec.abs()).contiguous()
+        return inputs, target, noisy_spec, clean_spec
+
+    def _waveform_terms(self, output, noisy, clean, noisy_spec, clean_spec):
+        """``(waveforms, spectra)`` for :func:`audioae.losses.compute_loss`: the denoised and
+        clean waveforms ``(batch, time)`` when a waveform loss is on (the deep filter's
+        spectrum or the mask applied to the noisy STFT, inverted), and their STFTs when the
+        complex loss is on; ``None`` for what is not needed."""
+        if not self._needs_waveforms():
+            return None, None
+        with torch.autocast(self.device.type, enabled=False):
+            if output.spectrum is not None:  # deep filtering: the filtered STFT
+                estimate = self.frontend.istft(output.spectrum, noisy.shape[-1])
+            else:
+                estimate = self._masked_waveform(noisy, output.mask, noisy_spec)
+            waveforms = (estimate, clean.float())
+            if self.cfg.loss.reconstruction != "compressed_complex_mse":
+                return waveforms, None
+            reference = clean_spec if clean_spec is not None else self.frontend.stft(waveforms[1])
+            return waveforms, (self.frontend.stft(estimate), reference)
 
     @staticmethod
     def _noise_residual(
