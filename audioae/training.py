@@ -169,14 +169,14 @@ class AutoEncoderModule(L.LightningModule):
         )
         return inputs, target, output, result
 
+    def _complex_loss(self) -> bool:
+        """Whether the reconstruction loss compares complex spectra (compressed complex MSE)."""
+        return self.cfg.loss.reconstruction == "compressed_complex_mse"
+
     def _needs_waveforms(self) -> bool:
         """Whether the loss compares waveforms or complex spectra (SI-SDR, SNR, complex MSE)."""
         loss = self.cfg.loss
-        return (
-            loss.si_sdr_weight > 0
-            or loss.snr_weight > 0
-            or loss.reconstruction == "compressed_complex_mse"
-        )
+        return loss.si_sdr_weight > 0 or loss.snr_weight > 0 or self._complex_loss()
 
     def _prepare(self, noisy: torch.Tensor, clean: torch.Tensor):
         """Model inputs and target features ``(batch, n_bins, frames)`` of the noisy and
@@ -212,7 +212,7 @@ class AutoEncoderModule(L.LightningModule):
             else:
                 estimate = self._masked_waveform(noisy, output.mask, noisy_spec)
             waveforms = (estimate, clean.float())
-            if self.cfg.loss.reconstruction != "compressed_complex_mse":
+            if not self._complex_loss():
                 return waveforms, None
             reference = clean_spec if clean_spec is not None else self.frontend.stft(waveforms[1])
             return waveforms, (self.frontend.stft(estimate), reference)
