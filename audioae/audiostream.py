@@ -85,16 +85,27 @@ def resampled_length(frames: int, orig_sr: int, target_sr: int) -> int:
 
 
 class StreamResampler:
-    """soxr "HQ" resampling of consecutive blocks ``(channels, n)``; its state runs across blocks,
-    so the concatenated output equals one-shot :func:`audioae.audio.resample` of the whole."""
+    """soxr resampling of consecutive blocks ``(channels, n)``; its state runs across blocks,
+    so the concatenated output equals one-shot resampling of the whole (with the default
+    ``quality="HQ"``, :func:`audioae.audio.resample`).
 
-    def __init__(self, orig_sr: int, target_sr: int, channels: int) -> None:
+    ``quality``: soxr's recipe, ``"VHQ"``, ``"HQ"``, ``"MQ"``, ``"LQ"`` or ``"QQ"``; lower ones
+    hold fewer samples back (see :meth:`delay`), which is what live processing needs.
+    """
+
+    def __init__(self, orig_sr: int, target_sr: int, channels: int, quality: str = "HQ") -> None:
         self.same = orig_sr == target_sr
         self.channels = channels
+        self.target_sr = target_sr
         if not self.same:
             self._stream = soxr.ResampleStream(
-                orig_sr, target_sr, channels, dtype="float32", quality="HQ"
+                orig_sr, target_sr, channels, dtype="float32", quality=quality
             )
+
+    def delay(self) -> float:
+        """Output samples (at the target rate) the filter currently holds back; 0 when the
+        rates are equal."""
+        return 0.0 if self.same else float(self._stream.delay())
 
     def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
         """Resample the next block ``(channels, n)``; ``last`` flushes the filter's tail."""

@@ -21,18 +21,19 @@ from .common import (
     positive_float,
     post_filter_beta,
 )
+from .live import add_live_arguments, is_live, run_denoise_live
 
 
 def _common(
-    parser: argparse.ArgumentParser, *, many: bool = True, output_help: str = "output folder"
+    parser: argparse.ArgumentParser,
+    *,
+    many: bool = True,
+    output_help: str = "output folder",
+    input_help: str = "input files and/or folders (folders are searched recursively)",
 ) -> None:
     parser.add_argument("model", help=models_help())
     if many:
-        parser.add_argument(
-            "inputs",
-            nargs="+",
-            help="input files and/or folders (folders are searched recursively)",
-        )
+        parser.add_argument("inputs", nargs="+", help=input_help)
     parser.add_argument("-o", "--out", required=True, help=output_help)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -102,6 +103,8 @@ def _run_denoise(args) -> int:
     from ..apps import denoise_file
 
     pipe = load_pipeline(args, task="denoise")
+    if is_live(args):
+        return run_denoise_live(args, pipe)
     if args.stream:
         from ..pipeline import PipelineError
         from ..streaming_denoiser import is_causal
@@ -211,9 +214,16 @@ def register(subparsers) -> None:
             "audioae denoise runs/denoise/model.safetensors noisy/ -o clean/ --skip-existing",
             "audioae denoise denoise take.wav -o take_clean.wav --wet 0.8 --phase griffin-lim",
             "audioae denoise denoise_stream noisy.wav -o clean.wav --stream",
+            "arecord -q -f S16_LE -r 48000 | audioae denoise denoise_stream - -o - "
+            "--sample-rate 48000 | aplay -q -f S16_LE -r 48000",
         ],
     )
-    _common(p)
+    _common(
+        p,
+        output_help="output folder, file, or '-' for raw PCM on stdout (live)",
+        input_help="input files and/or folders (folders are searched recursively), or '-' "
+        "for raw PCM from stdin (live)",
+    )
     p.add_argument(
         "--phase",
         choices=["noisy", "griffin-lim"],
@@ -249,6 +259,7 @@ def register(subparsers) -> None:
         help="causal models only: process 16 ms blocks with state as in real time "
         "(40 ms latency at n_fft 512 / hop 128, 16 kHz), output aligned with the input",
     )
+    add_live_arguments(p)
     p.set_defaults(func=_run_denoise)
 
     p = add_command(
