@@ -20,9 +20,10 @@ with the signal resampled to the model's rate and back by soxr at ``resample_qua
 (tests: ``tests/test_live.py``).
 
 Latency: the denoiser's ``n_fft - hop_length + block`` samples (40 ms at 16 kHz with the
-shipped ``denoise_stream``), plus the resamplers' filter delays when the stream's rate is not
-the model's (``"LQ"``: about 11 ms at 44.1 kHz, 22 ms at 48 kHz, both ways together;
-``"HQ"``, the file jobs' quality: 26 and 42 ms); :attr:`LiveReport.latency_seconds` states it.
+shipped ``denoise_stream``), plus the samples the two streaming resamplers hold back when the
+stream's rate is not the model's (16 ms blocks: ``"LQ"`` 7 ms at 44.1 kHz and 31 ms at 48 kHz,
+both ways together, so 47 and 71 ms in all; ``"HQ"``, the file jobs' quality, 53 and 72 ms,
+so 93 and 112 ms); :attr:`LiveReport.latency_seconds` states it.
 """
 
 from __future__ import annotations

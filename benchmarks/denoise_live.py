@@ -19,8 +19,9 @@ MODEL defaults to the shipped causal ``denoise_stream``. Three parts, one torch 
    same audio in 16 ms blocks (the reference, same run).
 3. **Latency through a real pipe**: ``python -m audioae denoise MODEL - -o -`` as a
    subprocess, its stdin written 16 ms at a time at real-time pace for ``--seconds``; for every
-   chunk read back, the time from the moment the input sample it completes was written to the
-   moment it arrived (process start-up excluded: timing starts with the first output).
+   chunk read back, the time from the moment its oldest sample was captured (written, less the
+   samples after it in its 16 ms block) to the moment it arrived (process start-up excluded:
+   timing starts with the first output).
    Compared with the algorithmic latency the command prints.
 """
 
@@ -109,7 +110,7 @@ def quality(pipe: Pipeline, split: dict, clips: list) -> None:
     for group in groups:
         rows = [[name, *result.means(group, name)] for name in methods]
         print(f"\n**{group} noise**; means over {len(clips)} clips per SNR:\n")
-        print(markdown_table(bench_quality.denoise_header()[:-1], [r[:-1] for r in rows]))
+        print(markdown_table(bench_quality.denoise_header(), rows))
     print("\nmean PESQ over the 8 cells, ratio to live at the model's rate:")
     for name in methods:
         print(f"- {name}: {mean_pesq(name):.3f} ({mean_pesq(name) / base:.3f}x)")
@@ -185,12 +186,13 @@ def pipe_latency(model: str, speech: np.ndarray, rate: int, seconds: float) -> l
     got, latencies = 0, []
     while chunk := proc.stdout.read(4096):
         now = time.perf_counter()
-        got += len(chunk) // 2
-        i = (got - 1) // block  # the input block holding the last sample that arrived
+        first, got = got, got + len(chunk) // 2
+        i = first // block  # the input block holding the chunk's first (oldest) sample
         if written[i] > 0 and got < n - block:  # the end flushes without waiting: not counted
             # a sample captured live waits for its block to fill: its capture time is the
-            # block's write time less the samples after it in the block
-            latencies.append(now - written[i] + (block - 1 - (got - 1) % block) / rate)
+            # block's write time less the samples after it in the block; the chunk's first
+            # sample waited longest, so this is the worst latency within the chunk
+            latencies.append(now - written[i] + (block - 1 - first % block) / rate)
     writer.join()
     proc.wait()
     ms = np.asarray(latencies) * 1e3

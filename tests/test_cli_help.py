@@ -48,6 +48,11 @@ def test_help_has_a_description_examples_and_defaults(name: str) -> None:
         default = action.default
         if default is None or default == [] or action.nargs == 0:  # nothing to show
             continue
+        if "(default" in action.help:  # the help states it in its own words
+            said = action.help.split("(default", 1)[1]
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
+            assert shown in said, f"{name}: help of {action.dest} states another default"
+            continue
         assert f"(default: {default})" in flat, f"{name}: default of {action.dest} not shown"
 
 

@@ -295,3 +295,12 @@ def test_a_closed_reader_stops_the_command_with_one_line(models, tmp_path):
     assert len(first) == 1024
     assert code == 1 and "stdout was closed by its reader" in err
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_cli_choices_agree_with_the_engine() -> None:
+    """The CLI keeps its ``--pcm`` and ``--resample-quality`` choices torch-free; they must agree."""
+    from audioae.cli import live as cli_live
+    from audioae.live import LIVE_RESAMPLE_QUALITY, PCM_FORMATS
+
+    assert list(cli_live._FILE_SUBTYPES) == list(PCM_FORMATS)
+    assert cli_live._DEFAULT_RESAMPLE_QUALITY == LIVE_RESAMPLE_QUALITY

@@ -214,8 +214,8 @@ def register(subparsers) -> None:
             "audioae denoise runs/denoise/model.safetensors noisy/ -o clean/ --skip-existing",
             "audioae denoise denoise take.wav -o take_clean.wav --wet 0.8 --phase griffin-lim",
             "audioae denoise denoise_stream noisy.wav -o clean.wav --stream",
-            "arecord -q -f S16_LE -r 48000 | audioae denoise denoise_stream - -o - "
-            "--sample-rate 48000 | aplay -q -f S16_LE -r 48000",
+            "audioae denoise denoise_stream - -o - --sample-rate 48000  "
+            "# live: arecord -q -f S16_LE -r 48000 | ... | aplay -q -f S16_LE -r 48000",
         ],
     )
     _common(

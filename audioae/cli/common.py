@@ -18,11 +18,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     description and the examples keep their line breaks.
 
     Defaults that say nothing are left out: ``None``, an empty list, and the ``False`` of an
-    on/off flag.
+    on/off flag; so is the default of an option whose help already says it ("(default ...").
     """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None or action.default == [] or action.nargs == 0:
+            return action.help
+        if action.help and "(default" in action.help:
             return action.help
         return super()._get_help_string(action)
 
