@@ -56,6 +56,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "apps": (
         "apps",
         "streaming",
+        "live",
         "baselines",
         "jobs",
         "evaluate",
