@@ -96,7 +96,6 @@ class StreamResampler:
     def __init__(self, orig_sr: int, target_sr: int, channels: int, quality: str = "HQ") -> None:
         self.same = orig_sr == target_sr
         self.channels = channels
-        self.target_sr = target_sr
         if not self.same:
             self._stream = soxr.ResampleStream(
                 orig_sr, target_sr, channels, dtype="float32", quality=quality

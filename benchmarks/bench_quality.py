@@ -262,6 +262,12 @@ class DenoiseScores:
             for snr in SNRS
         ]
 
+    def mean_pesq(self, method: str) -> float:
+        """PESQ of ``method`` averaged over every group and SNR (each cell's clip mean weighs
+        the same): one number to compare methods by."""
+        groups = sorted({g for g, m, *_ in self.scores if m == method})
+        return float(np.mean([np.mean(self.means(g, method)[: len(SNRS)]) for g in groups]))
+
 
 def score_denoisers(
     clips: list[Path],

@@ -24,7 +24,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,14 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         rows = [[name, *result.means(group, name)] for name in methods]
         print(f"\n**{group} noise**; means over {len(clips)} clips per SNR:\n")
         print(markdown_table(bench_quality.denoise_header(), rows))
-    cells = len(bench_quality.SNRS)
-
-    def mean_pesq(name: str) -> float:
-        return float(np.mean([np.mean(result.means(g, name)[:cells]) for g in groups]))
-
     print("\nmean PESQ over the 8 cells; ratio of the row through the rate to the one at 16 kHz:")
     for native, through in pairs:
-        a, b = mean_pesq(native), mean_pesq(through)
+        a, b = result.mean_pesq(native), result.mean_pesq(through)
         print(f"- {native}: {a:.3f}; {through}: {b:.3f} ({b / a:.3f}x)")
 
 

@@ -38,13 +38,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from audioae.audio import resample  # noqa: E402
 from audioae.live import RawPCMReader, RawPCMWriter, denoise_live  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
 from benchmarks import bench_quality  # noqa: E402
@@ -79,13 +79,9 @@ def method(pipe: Pipeline, sample_rate: int, quality: str):
     """A :func:`bench_quality.score_denoisers` method: 16 kHz in, live at ``sample_rate``, 16 kHz out."""
 
     def run(noisy: torch.Tensor) -> tuple[torch.Tensor, float]:
-        x = noisy.numpy().astype(np.float32)
-        if sample_rate != SAMPLE_RATE:
-            x = np.ascontiguousarray(soxr.resample(x.T, SAMPLE_RATE, sample_rate, "HQ").T)
+        x = resample(noisy.float(), SAMPLE_RATE, sample_rate).numpy()
         y, _ = live(pipe, x, sample_rate, quality)
-        if sample_rate != SAMPLE_RATE:
-            y = soxr.resample(y.T, sample_rate, SAMPLE_RATE, "HQ").T
-        y = torch.from_numpy(np.ascontiguousarray(y))[:, : noisy.shape[-1]]
+        y = resample(torch.from_numpy(y), sample_rate, SAMPLE_RATE)[:, : noisy.shape[-1]]
         if y.shape[-1] < noisy.shape[-1]:
             y = torch.nn.functional.pad(y, (0, noisy.shape[-1] - y.shape[-1]))
         return y, 0.0
@@ -101,19 +97,14 @@ def quality(pipe: Pipeline, split: dict, clips: list) -> None:
         methods[f"live at {rate} Hz, resampling {q}"] = method(pipe, rate, q)
     groups = bench_quality.noise_groups(split)
     result = bench_quality.score_denoisers(clips, groups, methods, progress="  ")
-    pesq_cols = len(bench_quality.SNRS)
-
-    def mean_pesq(name: str) -> float:
-        return float(np.mean([np.mean(result.means(g, name)[:pesq_cols]) for g in groups]))
-
-    base = mean_pesq(reference)
+    base = result.mean_pesq(reference)
     for group in groups:
         rows = [[name, *result.means(group, name)] for name in methods]
         print(f"\n**{group} noise**; means over {len(clips)} clips per SNR:\n")
         print(markdown_table(bench_quality.denoise_header(), rows))
     print("\nmean PESQ over the 8 cells, ratio to live at the model's rate:")
     for name in methods:
-        print(f"- {name}: {mean_pesq(name):.3f} ({mean_pesq(name) / base:.3f}x)")
+        print(f"- {name}: {result.mean_pesq(name):.3f} ({result.mean_pesq(name) / base:.3f}x)")
 
 
 def timing(pipe: Pipeline, speech: torch.Tensor) -> None:
@@ -125,10 +116,7 @@ def timing(pipe: Pipeline, speech: torch.Tensor) -> None:
         stream_blocks(pipe, speech)
         bare = (time.perf_counter() - start) / seconds
     for rate, q in ((SAMPLE_RATE, "LQ"), *RATES):
-        x = speech.numpy()
-        if rate != SAMPLE_RATE:
-            x = np.ascontiguousarray(soxr.resample(x.T, SAMPLE_RATE, rate, "HQ").T)
-        _, report = live(pipe, x, rate, q)
+        _, report = live(pipe, resample(speech, SAMPLE_RATE, rate).numpy(), rate, q)
         ms = np.asarray(report.block_seconds) * 1e3
         rtf = float(np.sum(report.block_seconds)) / seconds
         rows.append(
@@ -226,9 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     timing(pipe, long)
     rows = []
     for rate in (SAMPLE_RATE, 48000):
-        x = long.numpy()
-        if rate != SAMPLE_RATE:
-            x = np.ascontiguousarray(soxr.resample(x.T, SAMPLE_RATE, rate, "HQ").T)
+        x = resample(long, SAMPLE_RATE, rate).numpy()
         rows.append(pipe_latency(args.model, x, rate, args.seconds))
     print(f"\nlatency through a pipe, input paced in real time for {args.seconds:g} s:\n")
     header = ["stream", "algorithmic (stated)", "median (ms)", "p95 (ms)", "max (ms)"]

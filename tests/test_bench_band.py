@@ -55,3 +55,21 @@ def test_band_file_job_path_is_aligned_and_as_long_as_the_input() -> None:
     top = _tone(7900.0, 1.3)
     out_top, _ = denoise_band.through_rate(_Identity(), 44100)(top)
     assert _middle(out_top).pow(2).mean() < 1e-4 * _middle(top).pow(2).mean()
+
+
+def test_mean_pesq_weighs_every_group_and_snr_cell_alike() -> None:
+    from collections import defaultdict
+
+    from benchmarks.bench_quality import SNRS, DenoiseScores
+
+    scores = DenoiseScores(defaultdict(list), defaultdict(float), defaultdict(float))
+    for k, snr in enumerate(SNRS):
+        scores.scores["unseen", "m", "PESQ", snr] += [1.0 + k, 1.0 + k]  # cell means 1, 2, ...
+        scores.scores["seen", "m", "PESQ", snr] += [3.0, 4.0, 5.0]  # cell means 4
+        for metric in ("STOI", "SI-SDR"):  # not PESQ: must not count
+            scores.scores["unseen", "m", metric, snr].append(100.0)
+            scores.scores["seen", "m", metric, snr].append(100.0)
+        scores.scores["seen", "other", "PESQ", snr].append(9.0)  # another method: must not count
+    unseen = sum(1.0 + k for k in range(len(SNRS))) / len(SNRS)
+    assert scores.mean_pesq("m") == pytest.approx((unseen + 4.0) / 2)
+    assert scores.mean_pesq("other") == pytest.approx(9.0)

@@ -98,17 +98,16 @@ def run_denoise_live(args: argparse.Namespace, pipe) -> int:
     if source_name != STDIO and os.path.isdir(source_name):
         raise PipelineError(f"{source_name}: a folder; '-' works on one stream or file")
 
+    subtype = _FILE_SUBTYPES[args.pcm]  # of a file output
     with contextlib.ExitStack() as stack:
         if source_name == STDIO:
             rate = args.sample_rate or pipe.sample_rate
             channels = args.channels
             source = RawPCMReader(sys.stdin.buffer, channels, args.pcm, name="stdin")
-            subtype = _FILE_SUBTYPES[args.pcm]
             what = f"stdin ({rate} Hz, {channels} channel(s), {args.pcm})"
         else:
             source = stack.enter_context(BlockReader(source_name))
             rate, channels = source.sample_rate, source.channels
-            subtype = "PCM_16" if args.pcm == "s16le" else _FILE_SUBTYPES[args.pcm]
             what = f"{source_name} ({rate} Hz, {channels} channel(s))"
         if args.out == STDIO:
             sink = RawPCMWriter(sys.stdout.buffer, channels, args.pcm)
