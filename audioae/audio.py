@@ -376,11 +376,17 @@ def load_audio(
     return wav, sr
 
 
-def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
+def resample(
+    wav: torch.Tensor, orig_sr: int, target_sr: int, *, steep: bool = False
+) -> torch.Tensor:
     """Band-limited resampling of ``wav (..., time)`` from ``orig_sr`` to ``target_sr`` Hz.
 
     Uses libsoxr at "HQ" quality (a polyphase/FFT resampler with a steep linear-phase
-    anti-aliasing filter; Robs & Bagwell, SoX Resampler library). Every leading index is an
+    anti-aliasing filter; Robs & Bagwell, SoX Resampler library): flat to about 0.91 of the
+    lower rate's Nyquist frequency (16 kHz: -0.4 dB at 7.5 kHz, -10 dB at 7.7 kHz). With
+    ``steep``, libsoxr's ``SOXR_STEEP_FILTER`` variant of the same quality: flat to 0.99 of it
+    (16 kHz: -0.4 dB at 7.9 kHz, below -130 dB from 8.1 kHz; no aliasing either way; see
+    docs/benchmarks.md, "Resampling into a 16 kHz model"). Every leading index is an
     independent channel. The computation runs in NumPy on the CPU; the result is moved back
     to ``wav``'s device. Not differentiable (the result carries no gradient).
 
@@ -415,11 +421,32 @@ def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
         out_len = int(round(time * target_sr / orig_sr))
         return torch.zeros(*lead, out_len, dtype=wav.dtype, device=wav.device)
     x = wav.detach().to("cpu", work_dtype).reshape(-1, time).numpy()  # (channels, time)
-    y = soxr.resample(
-        np.ascontiguousarray(x.T), int(orig_sr), int(target_sr), quality="HQ"
-    )  # (time', channels)
+    if steep:
+        y = _soxr_steep(np.ascontiguousarray(x.T), int(orig_sr), int(target_sr))
+    else:
+        y = soxr.resample(
+            np.ascontiguousarray(x.T), int(orig_sr), int(target_sr), quality="HQ"
+        )  # (time', channels)
     out = torch.from_numpy(np.ascontiguousarray(y.T)).reshape(*lead, y.shape[0])
     return out.to(device=wav.device, dtype=wav.dtype)
+
+
+SOXR_STEEP_FILTER = 0x40
+"""libsoxr's recipe flag (``soxr.h``) for a passband to 0.99 of Nyquist instead of 0.913."""
+
+
+def _soxr_steep(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """soxr HQ with the steep-filter flag, ``x (time, channels)`` float32/float64 -> the same.
+
+    python-soxr's public functions take only the five quality names, so this builds its
+    resampler object (``soxr.soxr_ext.CSoxr``, what ``soxr.ResampleStream`` wraps) with the
+    flag added and flushes it once.
+    """
+    kind = "float64" if x.dtype == np.float64 else "float32"
+    stype = soxr.soxr_ext.SOXR_FLOAT64_I if kind == "float64" else soxr.soxr_ext.SOXR_FLOAT32_I
+    quality = soxr.HQ | SOXR_STEEP_FILTER
+    resampler = soxr.soxr_ext.CSoxr(orig_sr, target_sr, x.shape[1], stype, quality, False)
+    return getattr(resampler, f"process_{kind}")(np.ascontiguousarray(x, dtype=kind), True)
 
 
 def writable_format(path: str | os.PathLike, subtype: str = "PCM_16") -> tuple[str, str]:

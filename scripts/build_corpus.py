@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -130,7 +131,9 @@ def is_clipped(x: np.ndarray) -> bool:
     return hot > max(MAX_CLIPPED, CLIPPED_FRACTION * x.size)
 
 
-def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | None:
+def render(
+    item: Item, root: Path, steep: bool = False
+) -> tuple[np.ndarray, int, tuple[str, ...]] | None:
     """The 16 kHz mono samples of ``item``, the lowest source rate and the sources used, or
     None when rejected.
 
@@ -140,7 +143,8 @@ def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | 
     outside ``MIN_SPEECH_S``-``MAX_SPEECH_S`` seconds; levels are the recording's own (only
     attenuated to -1 dBFS peak, never amplified). Noise (also ``val_noise``): sources joined,
     cut to ``MAX_NOISE_S``, rejected when shorter than ``MIN_NOISE_S`` or silent, and
-    peak-normalised to -1 dBFS.
+    peak-normalised to -1 dBFS. ``steep``: resampled with the steep filter
+    (``build_data.to_16k_mono``).
     """
     speech = item.kind in SPEECH_KINDS
     parts, rates, used = [], [], []
@@ -148,7 +152,7 @@ def render(item: Item, root: Path) -> tuple[np.ndarray, int, tuple[str, ...]] | 
         x, sr = decode(root / rel)
         if speech and is_clipped(x):
             continue
-        y = to_16k_mono(x, sr)
+        y = to_16k_mono(x, sr, steep)
         if speech:
             y = trim_silence(y)
         if len(y):
@@ -271,7 +275,9 @@ def _write_stamp(out: Path, name: str, version: str, rows: list[dict[str, str]])
     path.write_text(json.dumps({"version": version, "rows": rows}, indent=1))
 
 
-def build_package(package: Package, deb: Path, out: Path) -> list[dict[str, str]]:
+def build_package(
+    package: Package, deb: Path, out: Path, steep: bool = False
+) -> list[dict[str, str]]:
     """Extract ``deb`` into a temporary folder and write every kept item of ``package``."""
     version = deb_version(deb)
     rows = []
@@ -294,7 +300,7 @@ def build_package(package: Package, deb: Path, out: Path) -> list[dict[str, str]
             if digest in seen:  # the games reuse some files in several levels
                 continue
             seen.add(digest)
-            result = render(item, root)
+            result = render(item, root, steep)
             if result is None:
                 continue
             y, rate, used = result
@@ -425,6 +431,7 @@ def build(
     download: Callable[[str, Path], Path] | None = None,
     version_of: Callable[[Path], str] | None = None,
     build_one: Callable[[Package, Path, Path], list[dict[str, str]]] | None = None,
+    steep: bool = False,
 ) -> tuple[list[dict[str, str]], list[str]]:
     """Build ``packages`` into ``out``; returns (all manifest rows, one line per failure).
 
@@ -434,14 +441,16 @@ def build(
     stamp matches its version is not rebuilt. A package that fails is reported and skipped,
     and the others are still built. ``manifest.csv`` lists the rows of every package built so
     far, also those of earlier runs, and the babble mixtures once their voices are built.
+    ``steep``: resample with the steep filter (:func:`render`); stamps record it, so a corpus
+    built the other way is rebuilt.
     """
     download = download or apt_download
     version_of = version_of or deb_version
-    build_one = build_one or build_package
+    build_one = build_one or functools.partial(build_package, steep=steep)
     cache = out / ".cache" / "debs"
     rows_by_package: dict[str, list[dict[str, str]]] = {}
     failures: list[str] = []
-    rules = rules_key()
+    rules = rules_key() + (" steep" if steep else "")
     for package in packages:
         try:
             deb = download(package.name, cache)
@@ -524,6 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="list what would be fetched, then stop"
     )
+    parser.add_argument(
+        "--steep",
+        action="store_true",
+        help="resample with soxr's steep filter (flat to 7.9 kHz instead of about 7.3 kHz)",
+    )
     args = parser.parse_args(argv)
     out = args.out.expanduser().resolve()
     if out == REPO or REPO in out.parents:
@@ -539,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"missing {tool}", file=sys.stderr)
             return 1
-    rows, failures = build(out, packages)
+    rows, failures = build(out, packages, steep=args.steep)
     print("\n".join(summary(rows)))
     print(f"manifest: {out / 'manifest.csv'} ({len(rows)} files)")
     if failures:

@@ -180,12 +180,22 @@ def package_version(package: str) -> str:
     return res.stdout
 
 
-def to_16k_mono(x: np.ndarray, sr: int) -> np.ndarray:
-    """Average channels of ``x`` (time,) or (time, channels) and resample to 16 kHz (soxr VHQ)."""
+SOXR_STEEP_FILTER = 0x40  # soxr.h: passband to 0.99 of Nyquist instead of 0.913
+
+
+def to_16k_mono(x: np.ndarray, sr: int, steep: bool = False) -> np.ndarray:
+    """Average channels of ``x`` (time,) or (time, channels) and resample to 16 kHz (soxr VHQ:
+    flat to about 7.3 kHz, -10 dB near 7.7 kHz; with ``steep``, VHQ with libsoxr's steep-filter
+    flag: flat to 7.9 kHz, no aliasing; see docs/benchmarks.md, "Resampling into a 16 kHz
+    model")."""
     if x.ndim == 2:
         x = x.mean(axis=1)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    if sr != SAMPLE_RATE:
+    if sr != SAMPLE_RATE and steep:
+        quality = soxr.VHQ | SOXR_STEEP_FILTER  # python-soxr's public API takes names only
+        c = soxr.soxr_ext.CSoxr(sr, SAMPLE_RATE, 1, soxr.soxr_ext.SOXR_FLOAT64_I, quality, False)
+        x = c.process_float64(np.ascontiguousarray(x[:, None]), True)[:, 0]
+    elif sr != SAMPLE_RATE:
         x = soxr.resample(x, sr, SAMPLE_RATE, quality="VHQ")
     return x
 

@@ -18,7 +18,17 @@ PACKAGE = Path(__file__).parents[1] / "audioae"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     # I/O and plain data: files, audio, configs. Nothing of spectrograms.
-    "io": ("fileio", "audio", "audiostream", "config", "bundled"),
+    "io": (
+        "fileio",
+        "audio",
+        "audiostream",
+        "config",
+        "config_training",
+        "config_vocoder",
+        "config_checks",
+        "config_yaml",
+        "bundled",
+    ),
     # DSP: pure tensor maths and front-ends; nothing of models.
     "dsp": (
         "functional",
@@ -33,7 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Models and their objectives: nothing of training, files or inference.
     "models": ("models", "losses", "vocoder", "vocoder_losses"),
     # Artifacts: the model-file and latent-file formats.
-    "artifacts": ("modelfile", "codec"),
+    "artifacts": ("modelfile", "codec", "latent_entropy"),
     # Inference: a trained model end to end; nothing of the trainer.
     "inference": ("pipeline", "streaming_denoiser", "streaming_layers", "embed"),
     # Training: data, the Lightning module and run folders; nothing of inference.
@@ -42,6 +52,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "dataindex",
         "clips",
         "training",
+        "autoencoder_module",
         "launch",
         "runfolder",
         "runlock",

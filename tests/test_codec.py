@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from audioae.codec import (
     MAGIC,
     CodecError,
-    _quantise,
     bitrate_kbps,
     decode_latent,
     encode_latent,
@@ -23,6 +22,7 @@ from audioae.codec import (
     write_aae,
 )
 from audioae.fileio import OutputExistsError
+from audioae.latent_entropy import quantise
 
 HASH = bytes(range(16))
 OTHER_HASH = bytes(range(1, 17))
@@ -134,7 +134,7 @@ def test_entropy_coding_rate():
         (noise, 4, lambda rate, h: rate < h + 0.25),  # i.i.d.: close to the static ideal
     ]:
         header = decode_latent(_encode(x, bits=bits)).header
-        q = _quantise(x.double().numpy(), header.lo, header.hi, 1 << bits)
+        q = quantise(x.double().numpy(), header.lo, header.hi, 1 << bits)
         rate = header.payload_bytes * 8 / x.numel()
         assert rate < bits
         assert check(rate, _histogram_entropy_bits(q, 1 << bits)), (rate, bits)
