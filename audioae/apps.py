@@ -30,14 +30,15 @@ class EncodeStats:
 
 
 def load_for_model(pipe: Pipeline, path: str | os.PathLike) -> tuple[torch.Tensor, int, int]:
-    """Read ``path`` keeping its channels and resample to the model's rate.
+    """Read ``path`` keeping its channels and resample to the model's rate (with the filter of
+    the model's ``audio.resampler``).
 
     Returns ``(wav (channels, time) at pipe.sample_rate, original sample_rate, original length)``.
     Inputs shorter than one STFT frame (``n_fft`` samples) are zero-padded for processing.
     """
     wav, sample_rate = load_audio(path, mono=False)
     length = wav.shape[-1]
-    wav = resample(wav, sample_rate, pipe.sample_rate)
+    wav = resample(wav, sample_rate, pipe.sample_rate, steep=pipe.steep_resampling)
     n_fft = pipe.config.features.n_fft
     if wav.shape[-1] < n_fft:
         wav = torch.nn.functional.pad(wav, (0, n_fft - wav.shape[-1]))
@@ -53,6 +54,7 @@ def save_like_input(
     *,
     overwrite: bool,
     source: str | os.PathLike | None = None,
+    steep: bool = False,
 ) -> Path:
     """Resample ``wav`` (channels, time) from ``model_rate`` back to ``sample_rate``, fit it to
     ``length`` and save it.
@@ -61,8 +63,10 @@ def save_like_input(
     24-bit, float stays float where the container can hold it, see
     :func:`audioae.audio.output_subtype`); a float input written to an integer container
     is scaled down as a whole if it would clip, never clipped. Otherwise 16-bit PCM.
+    ``steep``: resample with the steep filter (a model whose ``audio.resampler`` is
+    ``steep``; :attr:`audioae.pipeline.Pipeline.steep_resampling`).
     """
-    wav = resample(wav.detach().cpu(), model_rate, sample_rate)
+    wav = resample(wav.detach().cpu(), model_rate, sample_rate, steep=steep)
     if wav.shape[-1] < length:
         wav = torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
     wav = wav[..., :length]
@@ -130,7 +134,14 @@ def denoise_file(
         wav, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
     )
     return save_like_input(
-        target, clean, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
+        target,
+        clean,
+        pipe.sample_rate,
+        sample_rate,
+        length,
+        overwrite=overwrite,
+        source=source,
+        steep=pipe.steep_resampling,
     )
 
 
@@ -152,7 +163,14 @@ def reconstruct_file(
     wav, sample_rate, length = load_for_model(pipe, source)
     (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)])
     return save_like_input(
-        target, out, pipe.sample_rate, sample_rate, length, overwrite=overwrite, source=source
+        target,
+        out,
+        pipe.sample_rate,
+        sample_rate,
+        length,
+        overwrite=overwrite,
+        source=source,
+        steep=pipe.steep_resampling,
     )
 
 
@@ -224,7 +242,13 @@ def decode_file(
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
     (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length, phase=phase)])
     return save_like_input(
-        target, wav, pipe.sample_rate, header.sample_rate, header.length, overwrite=overwrite
+        target,
+        wav,
+        pipe.sample_rate,
+        header.sample_rate,
+        header.length,
+        overwrite=overwrite,
+        steep=pipe.steep_resampling,
     )
 
 

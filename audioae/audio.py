@@ -324,7 +324,7 @@ def mix_to_mono(data: np.ndarray) -> np.ndarray:
 
 
 def load_audio(
-    path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
+    path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True, steep: bool = False
 ) -> tuple[torch.Tensor, int]:
     """Decode an audio file to a float32 tensor ``(channels, time)``, full scale [-1, 1].
 
@@ -334,6 +334,7 @@ def load_audio(
     Args:
         path: the file.
         sample_rate: resample to this rate (Hz) with soxr "HQ" if given and different.
+        steep: resample with the steep filter instead (:func:`resample`).
         mono: mix down to one channel (mean of the channels), giving ``(1, time)``;
             else keep every channel, ``(channels, time)``.
 
@@ -371,7 +372,7 @@ def load_audio(
         wav = wav.mean(dim=0, keepdim=True)
     sr = int(info.samplerate)
     if sample_rate is not None and int(sample_rate) != sr:
-        wav = resample(wav, sr, int(sample_rate))
+        wav = resample(wav, sr, int(sample_rate), steep=steep)
         sr = int(sample_rate)
     return wav, sr
 

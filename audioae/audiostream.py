@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audio import AudioError, ClippingWarning, audio_info, writable_format
+from .audio import SOXR_STEEP_FILTER, AudioError, ClippingWarning, audio_info, writable_format
 from .fileio import atomic_output
 
 BLOCK_FRAMES = 1 << 16
@@ -91,15 +91,34 @@ class StreamResampler:
 
     ``quality``: soxr's recipe, ``"VHQ"``, ``"HQ"``, ``"MQ"``, ``"LQ"`` or ``"QQ"``; lower ones
     hold fewer samples back (see :meth:`delay`), which is what live processing needs.
+    ``steep``: the recipe with libsoxr's steep-filter flag (passband to 0.99 of the lower
+    Nyquist frequency); with ``"HQ"`` the concatenated output equals
+    :func:`audioae.audio.resample` with ``steep=True``.
     """
 
-    def __init__(self, orig_sr: int, target_sr: int, channels: int, quality: str = "HQ") -> None:
+    def __init__(
+        self,
+        orig_sr: int,
+        target_sr: int,
+        channels: int,
+        quality: str = "HQ",
+        steep: bool = False,
+    ) -> None:
         self.same = orig_sr == target_sr
         self.channels = channels
-        if not self.same:
+        if not self.same and steep:
+            # python-soxr's ResampleStream takes the five recipe names only; its resampler
+            # object (soxr.soxr_ext.CSoxr, what ResampleStream wraps) takes the flag
+            recipe = getattr(soxr, quality.upper()) | SOXR_STEEP_FILTER
+            self._stream = soxr.soxr_ext.CSoxr(
+                orig_sr, target_sr, channels, soxr.soxr_ext.SOXR_FLOAT32_I, recipe, False
+            )
+            self._process = self._stream.process_float32
+        elif not self.same:
             self._stream = soxr.ResampleStream(
                 orig_sr, target_sr, channels, dtype="float32", quality=quality
             )
+            self._process = self._stream.resample_chunk
 
     def delay(self) -> float:
         """Output samples (at the target rate) the filter currently holds back; 0 when the
@@ -110,7 +129,7 @@ class StreamResampler:
         """Resample the next block ``(channels, n)``; ``last`` flushes the filter's tail."""
         if self.same:
             return block
-        y = self._stream.resample_chunk(np.ascontiguousarray(block.T, np.float32), last=last)
+        y = self._process(np.ascontiguousarray(block.T, np.float32), last)
         return np.ascontiguousarray(y.reshape(-1, self.channels).T)
 
 
@@ -122,11 +141,11 @@ class ResampledReader:
     window may ask for. Memory holds the requested window plus one block.
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int) -> None:
+    def __init__(self, path: str | os.PathLike, sample_rate: int, steep: bool = False) -> None:
         self.reader = BlockReader(path)
         self.total = resampled_length(self.reader.frames, self.reader.sample_rate, sample_rate)
         self._resampler = StreamResampler(
-            self.reader.sample_rate, sample_rate, self.reader.channels
+            self.reader.sample_rate, sample_rate, self.reader.channels, steep=steep
         )
         self._buffer = np.zeros((self.reader.channels, 0), np.float32)
         self._offset = 0  # absolute index of self._buffer[:, 0]

@@ -70,15 +70,20 @@ class FileClips:
         index: the folder's :class:`~audioae.dataindex.FolderIndex`.
         rows: which of its files (indices into ``index.paths``).
         sample_rate: the rate crops are delivered at (Hz).
+        steep: resample other rates with the steep filter (``audio.resampler: steep``,
+            :func:`audioae.audio.resample`).
     """
 
-    def __init__(self, index: FolderIndex, rows: Sequence[int], sample_rate: int) -> None:
+    def __init__(
+        self, index: FolderIndex, rows: Sequence[int], sample_rate: int, steep: bool = False
+    ) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         self.root = index.root
         self.paths = [index.paths[int(r)] for r in rows]
         self.source_rate = index.sample_rate[rows].copy()
         self.frames = index.frames[rows].copy()
         self.sample_rate = int(sample_rate)
+        self.steep = steep
         self.block_seconds = index.block_seconds
         self.lengths = np.round(self.frames * self.sample_rate / self.source_rate).astype(np.int64)
         counts = index.block_offsets[rows + 1] - index.block_offsets[rows]
@@ -131,7 +136,8 @@ class FileClips:
             data = read_frames(path, first, last - first)
             mono = torch.from_numpy(mix_to_mono(data))
             offset = start - first * self.sample_rate // source_rate
-            wav = resample(mono.float(), source_rate, self.sample_rate)[offset : offset + length]
+            wav = resample(mono.float(), source_rate, self.sample_rate, steep=self.steep)
+            wav = wav[offset : offset + length]
         return fit_length(wav.float(), length).contiguous()
 
 

@@ -678,6 +678,7 @@ def build_datasets(
     root = Path(data_dir)
     d = cfg.data
     sr = cfg.audio.sample_rate
+    steep = cfg.audio.resampler == "steep"
     cache = Path(cache_dir) if cache_dir is not None else None
     progress = report if progress is None else progress
     index = _index(root, "data", cache, progress, index_workers)
@@ -732,12 +733,14 @@ def build_datasets(
             f"data.samples_per_epoch={d.samples_per_epoch} is smaller than one batch "
             f"(data.batch_size={d.batch_size} x {world_size} process(es)); raise it or lower data.batch_size"
         )
-    train: Dataset = AudioFolder(FileClips(index, [rows[i] for i in train_idx], sr), cfg, "train")
+    train: Dataset = AudioFolder(
+        FileClips(index, [rows[i] for i in train_idx], sr, steep), cfg, "train"
+    )
     val: Dataset | None = None
     if val_idx and d.val_segments > 0:
-        val = AudioFolder(FileClips(index, [rows[i] for i in val_idx], sr), cfg, "val")
+        val = AudioFolder(FileClips(index, [rows[i] for i in val_idx], sr, steep), cfg, "val")
     if d.denoise or noise_dir is not None:
-        noise = FileClips(noise_index, noise_rows, sr) if noise_index is not None else None
+        noise = FileClips(noise_index, noise_rows, sr, steep) if noise_index is not None else None
         train = DenoisingFolder(train, noise, cfg)
         val = DenoisingFolder(val, noise, cfg) if val is not None else None
     log.info(

@@ -1,8 +1,9 @@
 """Start a training run from a trained model's weights (``training.init_from``, fine-tuning).
 
 The weights are copied into the new run's model before the first step; the optimiser, the
-schedule and the step count start anew. The source's ``audio`` and ``features`` sections must
-equal the run's (a model's weights mean nothing on other features), and every tensor must fit
+schedule and the step count start anew. The source's sample rate and ``features`` section must
+equal the run's (a model's weights mean nothing on other features; ``audio.resampler``, the
+filter other rates come through, may change), and every tensor must fit
 (``load_state_dict(strict=True)``); settings that carry no weights, such as the dilations of
 the residual blocks or the loss, may differ. A deep-filter head (``model.df_order``) that the
 source lacks keeps its zero start, so the run starts as the source's magnitude-mask model.
@@ -47,6 +48,8 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config)
     loaded = load_model_file(path)
     for section in ("audio", "features"):
         theirs, ours = getattr(loaded.config, section), getattr(cfg, section)
+        if section == "audio":  # the resampling filter may change (fine-tuning to a new one)
+            theirs, ours = theirs.sample_rate, ours.sample_rate
         if theirs != ours:
             raise ModelFileError(
                 f"{path}: training.init_from: its {section} section {theirs} differs from "

@@ -221,11 +221,13 @@ class LiveReport:
         )
 
 
-def _resampler_delay(orig_sr: int, target_sr: int, quality: str, block: int) -> float:
+def _resampler_delay(
+    orig_sr: int, target_sr: int, quality: str, block: int, steep: bool = False
+) -> float:
     """Filter delay (s) of streaming soxr at ``quality`` once it runs on blocks of ``block``."""
     if orig_sr == target_sr:
         return 0.0
-    probe = StreamResampler(orig_sr, target_sr, 1, quality)
+    probe = StreamResampler(orig_sr, target_sr, 1, quality, steep)
     for _ in range(8):
         probe(np.zeros((1, block), np.float32))
     return probe.delay() / target_sr
@@ -279,13 +281,14 @@ def denoise_live(
     model_rate, hop = pipe.sample_rate, pipe.hop_length
     model_block = max(hop, int(block_seconds * model_rate) // hop * hop)
     block = max(1, round(model_block * sample_rate / model_rate))
-    down = StreamResampler(sample_rate, model_rate, channels, resample_quality)
-    up = StreamResampler(model_rate, sample_rate, channels, resample_quality)
+    steep = pipe.steep_resampling
+    down = StreamResampler(sample_rate, model_rate, channels, resample_quality, steep)
+    up = StreamResampler(model_rate, sample_rate, channels, resample_quality, steep)
     latency = (
         stream.latency_seconds
         + (model_block - hop) / model_rate
-        + _resampler_delay(sample_rate, model_rate, resample_quality, block)
-        + _resampler_delay(model_rate, sample_rate, resample_quality, model_block)
+        + _resampler_delay(sample_rate, model_rate, resample_quality, block, steep)
+        + _resampler_delay(model_rate, sample_rate, resample_quality, model_block, steep)
     )
     report = LiveReport(0, sample_rate, block, latency)
     # the first pass through the model is slow (allocations, FFT plans): pay it before audio arrives

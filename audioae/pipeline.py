@@ -192,6 +192,14 @@ class Pipeline:
         return self.config.audio.sample_rate
 
     @property
+    def steep_resampling(self) -> bool:
+        """Whether audio at other rates is brought to :attr:`sample_rate` and back with the
+        steep filter (the model's ``audio.resampler`` is ``steep``; see
+        :func:`audioae.audio.resample`). The file jobs, streaming and live denoising honour it;
+        the Pipeline's own methods take audio already at :attr:`sample_rate`."""
+        return self.config.audio.resampler == "steep"
+
+    @property
     def hop_length(self) -> int:
         """The front-end's hop (samples)."""
         return self.frontend.hop_length

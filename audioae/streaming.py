@@ -105,12 +105,14 @@ def _realtime_pieces(
     yield stream.flush().cpu().numpy()
 
 
-def _write_resampled(pieces, writer, model_rate: int, sample_rate: int, length: int) -> None:
+def _write_resampled(
+    pieces, writer, model_rate: int, sample_rate: int, length: int, steep: bool = False
+) -> None:
     """Resample ``pieces`` to ``sample_rate`` and write exactly ``length`` frames (zero-padded)."""
     resampler = None
     for piece in pieces:
         if resampler is None:
-            resampler = StreamResampler(model_rate, sample_rate, piece.shape[0])
+            resampler = StreamResampler(model_rate, sample_rate, piece.shape[0], steep=steep)
         _write_upto(writer, resampler(piece), length)
     if resampler is not None:
         _write_upto(
@@ -166,7 +168,8 @@ def denoise_file_streaming(
     info = audio_info(source)
     subtype = output_subtype(info.subtype, target)
     rescale = info.subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE")
-    reader = ResampledReader(source, pipe.sample_rate)
+    steep = pipe.steep_resampling
+    reader = ResampledReader(source, pipe.sample_rate, steep=steep)
     try:
         pieces = (
             _realtime_pieces(pipe, reader, info.channels, wet, mask_exponent, post_filter)
@@ -177,7 +180,9 @@ def denoise_file_streaming(
             with open_writer(
                 target, info.sample_rate, info.channels, subtype=subtype, overwrite=overwrite
             ) as writer:
-                _write_resampled(pieces, writer, pipe.sample_rate, info.sample_rate, info.frames)
+                _write_resampled(
+                    pieces, writer, pipe.sample_rate, info.sample_rate, info.frames, steep
+                )
             return Path(target)
         fd, name = tempfile.mkstemp(
             prefix=f".{Path(target).stem}.", suffix=".w64", dir=Path(target).parent
@@ -188,7 +193,9 @@ def denoise_file_streaming(
             with open_writer(
                 scratch, info.sample_rate, info.channels, subtype="FLOAT", overwrite=True
             ) as first:
-                _write_resampled(pieces, first, pipe.sample_rate, info.sample_rate, info.frames)
+                _write_resampled(
+                    pieces, first, pipe.sample_rate, info.sample_rate, info.frames, steep
+                )
             gain = 1.0 if first.peak <= PEAK else PEAK / first.peak
             with (
                 BlockReader(scratch) as again,

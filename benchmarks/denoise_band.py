@@ -11,8 +11,11 @@ type at 0/5/10/15 dB, seed 0; PESQ-WB, STOI, SI-SDR at 16 kHz against the clean 
 - ``at 16 kHz``: the mixture as it is (the reference row of each model);
 - ``through R Hz``: the mixture upsampled to ``--rate`` (soxr HQ, as a recording of the same
   band) and denoised as ``audioae denoise`` does a file at that rate
-  (:func:`audioae.audio.resample` to the model's rate, HQ; the model; resampled back, HQ),
-  then brought back to 16 kHz (HQ) to be scored.
+  (:func:`audioae.audio.resample` to the model's rate with the model's ``audio.resampler``;
+  the model; resampled back the same way), then brought back to 16 kHz (HQ) to be scored.
+  ``--recording steep`` makes the recording, and brings it back, with the steep filter
+  instead (flat to 7.9 kHz), as a full-band recording of the scene would hold the 16 kHz
+  clip's top band; the model's own path is unchanged.
 
 For each model it prints the mean PESQ over the 8 cells of both rows and their ratio (the
 row through ``--rate`` divided by the one at 16 kHz, same run). One torch thread.
@@ -37,14 +40,15 @@ from benchmarks.bench_quality import SAMPLE_RATE, load_split  # noqa: E402
 from benchmarks.quality_metrics import markdown_table  # noqa: E402
 
 
-def through_rate(pipe: Pipeline, rate: int):
+def through_rate(pipe: Pipeline, rate: int, steep_recording: bool = False):
     """A ``score_denoisers`` method: the mixture as a ``rate`` Hz file, denoised as a file job."""
+    steep = pipe.steep_resampling
 
     def run(noisy: torch.Tensor) -> tuple[torch.Tensor, float]:
-        recording = resample(noisy, SAMPLE_RATE, rate)
-        model_in = resample(recording, rate, pipe.sample_rate)
-        out = resample(pipe.denoise(model_in), pipe.sample_rate, rate)
-        back = resample(out, rate, SAMPLE_RATE)[..., : noisy.shape[-1]]
+        recording = resample(noisy, SAMPLE_RATE, rate, steep=steep_recording)
+        model_in = resample(recording, rate, pipe.sample_rate, steep=steep)
+        out = resample(pipe.denoise(model_in), pipe.sample_rate, rate, steep=steep)
+        back = resample(out, rate, SAMPLE_RATE, steep=steep_recording)[..., : noisy.shape[-1]]
         return torch.nn.functional.pad(back, (0, noisy.shape[-1] - back.shape[-1])), 0.0
 
     return run
@@ -56,6 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=48000, help="the recordings' rate (Hz)")
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--clips", type=int, default=None, help="first N test clips only")
+    parser.add_argument(
+        "--recording",
+        choices=["hq", "steep"],
+        default="hq",
+        help="filter that makes the recording and scores it (default hq)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     split = load_split(args.data)
@@ -69,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{path}: a {pipe.sample_rate} Hz model; this benchmark is for 16 kHz")
         native, through = f"{label} at 16 kHz", f"{label} through {args.rate} Hz"
         methods[native] = lambda x, pipe=pipe: (pipe.denoise(x), 0.0)
-        methods[through] = through_rate(pipe, args.rate)
+        methods[through] = through_rate(pipe, args.rate, args.recording == "steep")
         pairs.append((native, through))
     groups = bench_quality.noise_groups(split)
     clips = split["speech"]["test"][: args.clips]

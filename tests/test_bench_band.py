@@ -43,6 +43,9 @@ class _Identity:
 
     sample_rate = RATE
 
+    def __init__(self, steep: bool = False) -> None:
+        self.steep_resampling = steep
+
     def denoise(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
@@ -55,6 +58,14 @@ def test_band_file_job_path_is_aligned_and_as_long_as_the_input() -> None:
     top = _tone(7900.0, 1.3)
     out_top, _ = denoise_band.through_rate(_Identity(), 44100)(top)
     assert _middle(out_top).pow(2).mean() < 1e-4 * _middle(top).pow(2).mean()
+
+
+def test_band_file_job_path_keeps_the_top_band_when_both_filters_are_steep() -> None:
+    top = _tone(7850.0, 1.3)
+    for steep_model, kept in ((True, True), (False, False)):
+        out, _ = denoise_band.through_rate(_Identity(steep_model), 48000, steep_recording=True)(top)
+        ratio = _middle(out).pow(2).mean() / _middle(top).pow(2).mean()
+        assert ratio > 0.8 if kept else ratio < 1e-2
 
 
 def test_mean_pesq_weighs_every_group_and_snr_cell_alike() -> None:

@@ -48,12 +48,23 @@ def test_weights_load_into_a_model_with_other_dilations(source: Path, caplog) ->
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
+def test_a_new_resampling_filter_is_allowed(source: Path) -> None:
+    cfg = _cfg("model.dilations=[1,2]", "audio.resampler=steep")
+    model = _model(cfg)
+    load_model_weights(model, source, cfg)
+    theirs = load_model_file(source).model.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in model.state_dict().items())
+
+
 def test_other_features_or_shapes_are_refused(source: Path) -> None:
     cfg = _cfg("features.n_mels=24")
     with pytest.raises(ModelFileError, match=r"source\.safetensors.*features section"):
         load_model_weights(_model(cfg), source, cfg)
     cfg = _cfg("model.latent_dim=4")
     with pytest.raises(ModelFileError, match=r"source\.safetensors.*do not fit"):
+        load_model_weights(_model(cfg), source, cfg)
+    cfg = _cfg("audio.sample_rate=22050")
+    with pytest.raises(ModelFileError, match=r"source\.safetensors.*audio section 16000 differs"):
         load_model_weights(_model(cfg), source, cfg)
     cfg = _cfg()
     with pytest.raises(ModelFileError, match="not found"):

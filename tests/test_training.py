@@ -157,9 +157,9 @@ def test_denoising_run_with_noise_folder(notes: Path, tmp_path: Path) -> None:
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     notes: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import audioae.training as training
+    import audioae.autoencoder_module as module
 
-    real = training.compute_loss
+    real = module.compute_loss
 
     def poisoned(output, target, cfg, step, **kwargs):
         result = real(output, target, cfg, step, **kwargs)
@@ -167,7 +167,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
             result.total = result.total * float("nan")
         return result
 
-    monkeypatch.setattr(training, "compute_loss", poisoned)
+    monkeypatch.setattr(module, "compute_loss", poisoned)
     cfg = _tiny("training.max_steps=10", "training.checkpoint_every=2", "training.val_every=10")
     with pytest.raises(TrainingDivergedError, match="step 5.*last good checkpoint"):
         train(cfg, notes, out_dir=tmp_path / "nan", progress=False)
