@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader
 from .autoencoder_module import AutoEncoderModule, freeze_all_but
 from .checkpoint_io import SafeCheckpointIO
 from .config import Config, ConfigError, TrainingConfig, config_from_dict
-from .data import Datasets, EpochSampler, GroupedBatches, build_datasets, shutdown_workers
+from .data import Datasets, build_datasets
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
 from .runfolder import (
     BEST_CHECKPOINT_FILENAME,
@@ -59,6 +59,7 @@ from .runfolder import (
     prepare_run_folder,
 )
 from .runlock import RunLock
+from .samplers import EpochSampler, GroupedBatches, shutdown_workers
 from .train_console import InterruptHandler, StepProgressBar, TrainingInterrupted, quiet_lightning
 from .vocoder_training import VocoderModule
 
@@ -248,7 +249,7 @@ def _init_worker(worker_id: int) -> None:
 
 GROUP_BATCHES = 4
 """Training batches each DataLoader worker builds and hands over at once (see
-:class:`audioae.data.GroupedBatches`)."""
+:class:`audioae.samplers.GroupedBatches`)."""
 
 
 def _ddp_world() -> int:

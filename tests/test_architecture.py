@@ -32,6 +32,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # DSP: pure tensor maths and front-ends; nothing of models.
     "dsp": (
         "functional",
+        "stft",
+        "mel",
+        "griffin_lim",
         "features",
         "phase",
         "augment",
@@ -49,6 +52,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",
+        "samplers",
         "dataindex",
         "clips",
         "training",

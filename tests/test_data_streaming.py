@@ -15,8 +15,9 @@ from conftest import sine
 from torch.utils.data import DataLoader
 
 from audioae.config import load_config, resolve_recipe
-from audioae.data import EpochSampler, build_datasets
+from audioae.data import build_datasets
 from audioae.dataindex import INDEX_FILENAME, index_folder
+from audioae.samplers import EpochSampler
 from audioae.training import build_data_loaders
 
 SR = 16000
@@ -290,7 +291,7 @@ def test_run_sampler_walks_the_epochs_and_resumes_at_a_step() -> None:
 def test_grouped_batches_are_the_plain_loaders_batches() -> None:
     from torch.utils.data import DataLoader, TensorDataset
 
-    from audioae.data import GroupedBatches
+    from audioae.samplers import GroupedBatches
 
     x = torch.arange(46 * 3, dtype=torch.float32).reshape(46, 3)
     pairs = TensorDataset(x, -x)  # items are (x, -x) tuples, like denoising batches

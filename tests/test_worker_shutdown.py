@@ -133,7 +133,7 @@ def test_shutdown_workers_ends_a_grouped_loader_left_mid_pass() -> None:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from audioae.data import GroupedBatches, shutdown_workers
+    from audioae.samplers import GroupedBatches, shutdown_workers
 
     x = torch.arange(64, dtype=torch.float32).reshape(32, 2)
     loader = DataLoader(TensorDataset(x), batch_size=8, num_workers=1, persistent_workers=True)
