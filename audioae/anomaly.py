@@ -57,27 +57,65 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
+from .anomaly_frames import (
+    ERRORS,
+    FrameErrors,
+    Reconstruction,
+    check_error,
+    compressed_error,
+    compressed_features,
+    errors_of,
+    frame_errors,
+    level_frames,
+    reconstruct_frames,
+)
+
+__all__ = [
+    "BAND_FRACTION",
+    "COMBINE",
+    "COMBINED_TERMS",
+    "ERRORS",
+    "FLOOR_EPS",
+    "FLOOR_QUANTILE",
+    "LOG_TERMS",
+    "SCORES",
+    "TERM_FLOOR",
+    "AnomalyScore",
+    "FrameErrors",
+    "Reconstruction",
+    "band_error",
+    "combined_score",
+    "compressed_error",
+    "errors_of",
+    "feature_floor",
+    "feature_spectrum",
+    "file_terms",
+    "fit_reference",
+    "frame_errors",
+    "latent_distance",
+    "reconstruct_frames",
+    "score_file",
+    "score_reconstruction",
+    "score_waveform",
+    "term_stats",
+    "term_zscores",
+]
 from .anomaly_reference import (
-    COMPRESSION,
     STD_FLOOR,
     TERMS,
     AnomalyReferenceError,
     ReferenceStats,
 )
-from .chunking import plan_windows
 from .embed import pool_frames
-from .inpaint import inpaint, silence_features
 
 SCORES = ("combined", "mean", "p95", "neg_elbo")
 """Score names: the combined score (needs reference statistics; the default), the mean or
 95th percentile of the per-frame error, or the mean negative ELBO (VAEs)."""
 
-ERRORS = ("standardised", "compressed", "log")
-"""Per-frame errors (see the module docstring); the first is the default."""
 
 COMBINED_TERMS = ("reconstruction", "latent", "band")
 """The terms of the ``combined`` score, the default with reference statistics: the candidate
@@ -104,27 +142,6 @@ FLOOR_EPS = 1e-5
 
 TERM_FLOOR = 1e-12
 """Terms are clamped to at least this before their logarithm is taken."""
-
-
-@dataclass
-class FrameErrors:
-    """Per-frame reconstruction errors of one signal.
-
-    Attributes:
-        error: the per-frame error named by ``kind``, ``(frames,)``.
-        neg_elbo: negative ELBO per frame in nats, ``(frames,)``; None unless variational.
-        hop_s: seconds between frames (frame ``i`` is centred at ``i * hop_s``).
-    """
-
-    error: torch.Tensor
-    neg_elbo: torch.Tensor | None
-    hop_s: float
-    kind: str = "standardised"
-
-    @property
-    def times_s(self) -> torch.Tensor:
-        """Centre of every frame in seconds, ``(frames,)``."""
-        return torch.arange(self.error.shape[0], dtype=torch.float64) * self.hop_s
 
 
 @dataclass
@@ -176,191 +193,6 @@ class AnomalyScore:
                 "score neg_elbo needs a variational model (model.bottleneck: gaussian)"
             )
         return float(value)
-
-
-def _windows(pipe, total: int):
-    sr = pipe.sample_rate
-    chunk = max(pipe.align, int(pipe.chunk_seconds * sr))
-    margin = max(pipe.align, int(pipe.margin_seconds * sr), pipe.config.features.n_fft)
-    return plan_windows(total, chunk, margin, pipe.align)
-
-
-@dataclass
-class Reconstruction:
-    """A signal's features and their reconstruction, frame by frame.
-
-    Attributes:
-        features: the model's front-end features, ``(n_bins, frames)`` (log magnitude, nats).
-        reconstruction: the model's output for them (VAEs: from the posterior mean),
-            ``(n_bins, frames)``; for a ``model.inpaint_groups`` model every bin's comes from
-            the pass that masked its group (:func:`audioae.inpaint.inpaint`).
-        kl: KL of each frame's latent to ``N(0, I)`` in nats per feature frame, ``(frames,)``;
-            None unless variational.
-        hop_s: seconds between frames.
-        latent: the encoder output per latent frame (VAEs: the posterior mean), ``(latent_dim,
-            latent_frames)``, the frames :func:`audioae.embed.embed_waveform` gives.
-        latent_rate_hz: latent frames per second.
-    """
-
-    features: torch.Tensor
-    reconstruction: torch.Tensor
-    kl: torch.Tensor | None
-    hop_s: float
-    latent: torch.Tensor
-    latent_rate_hz: float
-    _magnitudes: dict[str, torch.Tensor] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def magnitude(self, pipe, which: str = "features") -> torch.Tensor:
-        """Linear magnitude per bin of ``features`` or ``reconstruction``, ``(n_bins, frames)``
-        float64, clamped at 0 (``pipe.frontend.bin_magnitude``); computed once per
-        reconstruction, since every file-level term starts from it."""
-        if which not in self._magnitudes:
-            source = getattr(self, which).double()
-            self._magnitudes[which] = pipe.frontend.bin_magnitude(source).clamp_min(0.0)
-        return self._magnitudes[which]
-
-
-@torch.inference_mode()
-def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
-    """Features and reconstruction of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
-
-    Mixed to mono; ``pipe.num_frames(time)`` frames (centred STFT frames), computed in windows
-    on the model's stride grid, so chunked and whole-file results agree within float rounding.
-
-    Raises:
-        audioae.pipeline.PipelineError: a mask model (see the module docstring).
-        ValueError: not a 1-D/2-D waveform, or NaN/Inf samples.
-    """
-    pipe.require_latent_decoder("anomaly scoring")
-    wav = torch.as_tensor(wav, dtype=torch.float32)
-    if wav.ndim == 1:
-        wav = wav.unsqueeze(0)
-    if wav.ndim != 2:
-        raise ValueError(f"expected a waveform (channels, time) or (time,), got {tuple(wav.shape)}")
-    if not torch.isfinite(wav).all():
-        raise ValueError("waveform contains NaN or Inf samples")
-    wav = wav.mean(0, keepdim=True).to(pipe.device)
-    total = wav.shape[-1]
-    hop = pipe.hop_length
-    down = pipe.model.time_downsampling
-    variational = pipe.is_variational
-    groups = pipe.config.model.inpaint_groups
-    fill = silence_features(pipe.frontend) if groups else None
-    feats, recons, kls, latents = [], [], [], []
-    for w in _windows(pipe, total):
-        features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
-        out = pipe.model(features, sample_posterior=False)
-        recon = out.reconstruction
-        if groups:
-            recon = inpaint(
-                lambda x: pipe.model(x, sample_posterior=False).reconstruction,
-                features,
-                groups,
-                fill,
-            )
-        frames_w = features.shape[-1]
-        first = (w.keep_start - w.start) // hop
-        last = frames_w if w.keep_stop >= total else (w.keep_stop - w.start) // hop
-        feats.append(features[0, :, first:last])
-        recons.append(recon[0, :, first:last])
-        z = out.latent.sample if out.latent.mean is None else out.latent.mean
-        first_z = (w.keep_start - w.start) // pipe.align
-        last_z = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // pipe.align
-        latents.append(z[0, :, first_z:last_z])
-        if variational:
-            kl = out.kl[0].sum(0)  # (latent_frames_w,) nats per latent frame
-            kls.append((kl / down).repeat_interleave(down)[:frames_w][first:last])
-    return Reconstruction(
-        features=torch.cat(feats, -1).float().cpu(),
-        reconstruction=torch.cat(recons, -1).float().cpu(),
-        kl=torch.cat(kls).float().cpu() if variational else None,
-        hop_s=hop / pipe.sample_rate,
-        latent=torch.cat(latents, -1)[:, : pipe.num_latent_frames(total)].float().cpu(),
-        latent_rate_hz=pipe.sample_rate / pipe.align,
-    )
-
-
-def _check_error(error: str, reference: ReferenceStats | None) -> None:
-    if error not in ERRORS:
-        raise ValueError(f"error: {error!r} is not one of {', '.join(ERRORS)}")
-    if error == "standardised" and reference is None:
-        raise AnomalyReferenceError(
-            "the standardised error needs reference statistics of normal audio "
-            "(fit_reference, or --reference DIR|stats.json on the command line)"
-        )
-
-
-def compressed_error(pipe, rec: Reconstruction) -> torch.Tensor:
-    """Signed compressed-magnitude error ``|X|^0.3 - |X'|^0.3`` per bin, ``(n_bins, frames)`` float64."""
-    return rec.magnitude(pipe) ** COMPRESSION - rec.magnitude(pipe, "reconstruction") ** COMPRESSION
-
-
-def errors_of(
-    pipe, rec: Reconstruction, error: str = "standardised", reference: ReferenceStats | None = None
-) -> FrameErrors:
-    """The per-frame ``error`` (and negative ELBO for VAEs) of one :class:`Reconstruction`.
-
-    Raises:
-        ValueError: unknown ``error``, or ``standardised`` without ``reference``, or a
-            reference of another model or bin count.
-    """
-    _check_error(error, reference)
-    log_diff = (rec.features - rec.reconstruction).abs()  # (n_bins, frames)
-    if error == "log":
-        value = log_diff.mean(0)
-    elif error == "compressed":
-        value = compressed_error(pipe, rec).abs().mean(0).float()
-    else:
-        reference.check(pipe)
-        z = (compressed_error(pipe, rec) - reference.mean[:, None]) / reference.std[:, None]
-        value = z.square().mean(0).float()
-    neg_elbo = None
-    if rec.kl is not None:
-        neg_elbo = log_diff.sum(0) + log_diff.shape[0] * math.log(2.0) + rec.kl
-    return FrameErrors(error=value, neg_elbo=neg_elbo, hop_s=rec.hop_s, kind=error)
-
-
-def frame_errors(
-    pipe,
-    wav: torch.Tensor,
-    *,
-    error: str = "standardised",
-    reference: ReferenceStats | None = None,
-) -> FrameErrors:
-    """Per-frame ``error`` of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
-
-    Returns errors for ``pipe.num_frames(time)`` frames (centred STFT frames).
-
-    Raises:
-        audioae.pipeline.PipelineError: a mask model (see the module docstring).
-        ValueError: not a 1-D/2-D waveform, NaN/Inf samples, unknown ``error``, or
-            ``standardised`` without a matching ``reference``.
-    """
-    pipe.require_latent_decoder("anomaly scoring")
-    _check_error(error, reference)
-    if reference is not None:
-        reference.check(pipe)
-    return errors_of(pipe, reconstruct_frames(pipe, wav), error, reference)
-
-
-def compressed_features(pipe, rec: Reconstruction) -> torch.Tensor:
-    """Compressed magnitudes ``|X|^0.3`` of the input features, ``(n_bins, frames)`` float64."""
-    return rec.magnitude(pipe) ** COMPRESSION
-
-
-def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
-    """Per frame, ``mean over bins ((|X|^0.3 - level_mean) / level_std)^2``, ``(frames,)`` float64.
-
-    The features' own level per bin against the reference frames (about 1 on normal audio):
-    sees energy where normal audio has none (hum) or none where it has some, whatever the
-    model reconstructs.
-    """
-    z = (compressed_features(pipe, rec) - reference.level_mean[:, None]) / reference.level_std[
-        :, None
-    ]
-    return z.square().mean(0)
 
 
 def feature_spectrum(pipe, rec: Reconstruction) -> torch.Tensor:
@@ -543,7 +375,7 @@ def score_waveform(
     """Scores of a waveform ``(channels, time)`` at ``pipe.sample_rate`` (see :func:`frame_errors`);
     with ``reference``, also the combined score (:func:`score_reconstruction`)."""
     pipe.require_latent_decoder("anomaly scoring")
-    _check_error(error, reference)
+    check_error(error, reference)
     if reference is not None:
         reference.check(pipe)
     wav_len = torch.as_tensor(wav).shape[-1]

@@ -50,6 +50,21 @@ from .clips import ClipStore, FileClips, MemoryClips, fit_length, read_circular
 from .config import Config
 from .dataindex import FolderIndex, index_folder
 from .fileio import relative_posix
+from .samplers import EpochSampler, GroupedBatches, shutdown_workers
+
+__all__ = [
+    "AudioFolder",
+    "DatasetError",
+    "Datasets",
+    "DenoisingFolder",
+    "EpochSampler",
+    "GroupedBatches",
+    "build_datasets",
+    "path_hash",
+    "shutdown_workers",
+    "split_by_hash",
+    "split_relative",
+]
 
 log = logging.getLogger(__name__)
 

@@ -76,6 +76,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "jobs",
         "evaluate",
         "anomaly",
+        "anomaly_frames",
         "anomaly_reference",
         "anomaly_tables",
         "report",
