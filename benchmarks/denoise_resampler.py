@@ -23,7 +23,8 @@ each model denoises the mixture brought to 16 kHz by each candidate:
 The model's 16 kHz output is scored (PESQ-WB, STOI, SI-SDR) against the clean recording brought
 to 16 kHz with soxr VHQ, the same reference for every candidate (``--reference steep``: with the
 steep filter instead, flat to 7.9 kHz; a check of how much the verdict owes to the reference). The script prints one table
-per rate and the verdict of the rule in docs/benchmarks.md ("Resampling into a 16 kHz model").
+per rate and the verdict of the rule in docs/benchmarks.md ("Resampling into a 16 kHz model"),
+after the time each candidate takes (``--time-only``: that alone, no corpus needed).
 One torch thread.
 """
 
@@ -36,6 +37,7 @@ import random
 import subprocess
 import sys
 import tarfile
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from math import gcd
@@ -81,6 +83,28 @@ CANDIDATES: dict[str, Callable[[torch.Tensor, int, int], torch.Tensor]] = {
     "steep": steep,
     "kaiser": kaiser,
 }
+
+
+def time_filters(seconds: float = 60.0, repeats: int = 5) -> list[str]:
+    """Time of each candidate bringing ``seconds`` of mono noise from 48 / 44.1 kHz to 16 kHz
+    (best of ``repeats``, one thread), and its ratio to ``hq``'s in the same run."""
+    lines = []
+    for rate in (48000, 44100):
+        x = torch.randn(1, int(seconds * rate), generator=torch.Generator().manual_seed(SEED))
+        best = {}
+        for name, fn in CANDIDATES.items():
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn(x, rate, MODEL_RATE)
+                times.append(time.perf_counter() - start)
+            best[name] = min(times)
+        lines += [
+            f"  {rate} Hz -> 16 kHz, {name}: {1e3 * t:.1f} ms per {seconds:g} s "
+            f"({t / best['hq']:.2f}x hq)"
+            for name, t in best.items()
+        ]
+    return lines
 
 
 def vhq(x: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
@@ -164,8 +188,14 @@ def main(argv: list[str] | None = None) -> None:
         default="vhq",
         help="how the clean recording is brought to 16 kHz to score against (default vhq, the rule's)",
     )
+    parser.add_argument(
+        "--time-only", action="store_true", help="only time the candidates (no corpus needed)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    print("time per filter (one thread):\n" + "\n".join(time_filters()))
+    if args.time_only:
+        return
     clip_rows, noise_rows = select(args.corpus, args.clips_per_voice, args.noises)
     debs = args.corpus / ".cache" / "debs"
     clean = decode_sources(clip_rows, debs)

@@ -159,3 +159,10 @@ def test_decode_sources_reads_and_joins_members_of_a_package(tmp_path: Path) -> 
         dr.decode_sources([{**row, "source": "usr/share/s/none.wav"}], debs)
     with pytest.raises(FileNotFoundError, match="no cached package"):
         dr.decode_sources([{**row, "package": "other"}], debs)
+
+
+def test_time_filters_reports_every_candidate_against_hq() -> None:
+    lines = dr.time_filters(seconds=0.05, repeats=1)
+    assert len(lines) == 2 * len(dr.CANDIDATES)
+    assert all("x hq)" in line for line in lines)
+    assert sum("(1.00x hq)" in line for line in lines) >= 2  # hq against itself
