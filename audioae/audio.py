@@ -324,7 +324,7 @@ def mix_to_mono(data: np.ndarray) -> np.ndarray:
 
 
 def load_audio(
-    path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True, steep: bool = False
+    path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
 ) -> tuple[torch.Tensor, int]:
     """Decode an audio file to a float32 tensor ``(channels, time)``, full scale [-1, 1].
 
@@ -334,7 +334,6 @@ def load_audio(
     Args:
         path: the file.
         sample_rate: resample to this rate (Hz) with soxr "HQ" if given and different.
-        steep: resample with the steep filter instead (:func:`resample`).
         mono: mix down to one channel (mean of the channels), giving ``(1, time)``;
             else keep every channel, ``(channels, time)``.
 
@@ -372,7 +371,7 @@ def load_audio(
         wav = wav.mean(dim=0, keepdim=True)
     sr = int(info.samplerate)
     if sample_rate is not None and int(sample_rate) != sr:
-        wav = resample(wav, sr, int(sample_rate), steep=steep)
+        wav = resample(wav, sr, int(sample_rate))
         sr = int(sample_rate)
     return wav, sr
 
@@ -436,17 +435,28 @@ SOXR_STEEP_FILTER = 0x40
 """libsoxr's recipe flag (``soxr.h``) for a passband to 0.99 of Nyquist instead of 0.913."""
 
 
-def _soxr_steep(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """soxr HQ with the steep-filter flag, ``x (time, channels)`` float32/float64 -> the same.
+def steep_soxr(
+    orig_sr: int, target_sr: int, channels: int, quality: str = "HQ", dtype: str = "float32"
+) -> soxr.soxr_ext.CSoxr:
+    """A libsoxr resampler of ``quality`` with the steep-filter flag, for ``dtype`` samples
+    (``"float32"`` or ``"float64"``); feed it ``(time, channels)`` blocks through its
+    ``process_<dtype>(block, last)`` method, ``last=True`` on the final one.
 
     python-soxr's public functions take only the five quality names, so this builds its
     resampler object (``soxr.soxr_ext.CSoxr``, what ``soxr.ResampleStream`` wraps) with the
-    flag added and flushes it once.
+    flag added. One-shot :func:`resample` and :class:`audioae.audiostream.StreamResampler`
+    both use it.
     """
+    stype = soxr.soxr_ext.SOXR_FLOAT64_I if dtype == "float64" else soxr.soxr_ext.SOXR_FLOAT32_I
+    recipe = getattr(soxr, quality.upper()) | SOXR_STEEP_FILTER
+    return soxr.soxr_ext.CSoxr(orig_sr, target_sr, channels, stype, recipe, False)
+
+
+def _soxr_steep(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """soxr HQ with the steep-filter flag, ``x (time, channels)`` float32/float64 -> the same,
+    in one flushed call."""
     kind = "float64" if x.dtype == np.float64 else "float32"
-    stype = soxr.soxr_ext.SOXR_FLOAT64_I if kind == "float64" else soxr.soxr_ext.SOXR_FLOAT32_I
-    quality = soxr.HQ | SOXR_STEEP_FILTER
-    resampler = soxr.soxr_ext.CSoxr(orig_sr, target_sr, x.shape[1], stype, quality, False)
+    resampler = steep_soxr(orig_sr, target_sr, x.shape[1], dtype=kind)
     return getattr(resampler, f"process_{kind}")(np.ascontiguousarray(x, dtype=kind), True)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audio import SOXR_STEEP_FILTER, AudioError, ClippingWarning, audio_info, writable_format
+from .audio import AudioError, ClippingWarning, audio_info, steep_soxr, writable_format
 from .fileio import atomic_output
 
 BLOCK_FRAMES = 1 << 16
@@ -107,12 +107,7 @@ class StreamResampler:
         self.same = orig_sr == target_sr
         self.channels = channels
         if not self.same and steep:
-            # python-soxr's ResampleStream takes the five recipe names only; its resampler
-            # object (soxr.soxr_ext.CSoxr, what ResampleStream wraps) takes the flag
-            recipe = getattr(soxr, quality.upper()) | SOXR_STEEP_FILTER
-            self._stream = soxr.soxr_ext.CSoxr(
-                orig_sr, target_sr, channels, soxr.soxr_ext.SOXR_FLOAT32_I, recipe, False
-            )
+            self._stream = steep_soxr(orig_sr, target_sr, channels, quality)
             self._process = self._stream.process_float32
         elif not self.same:
             self._stream = soxr.ResampleStream(

@@ -13,8 +13,8 @@ throughout) are left out and reported in ONE warning; an empty or too-small fold
 Randomness is explicit: segment ``i`` of epoch ``e`` is drawn from a generator seeded by
 ``(data.seed, e, i)``, so a crop depends neither on the worker that makes it nor on the
 order of the batches, and a resumed run sees the same data. The epoch travels inside the
-index (``index = epoch * len(dataset) + i``) supplied by :class:`audioae.samplers.EpochSampler`, which also
-shards the indices over DDP processes. Validation segments are fixed (the same every epoch).
+index (``index = epoch * len(dataset) + i``) supplied by
+:class:`audioae.samplers.EpochSampler`, which also shards the indices over DDP processes. Validation segments are fixed (the same every epoch).
 
 Features are not computed here: the datasets yield waveforms and the training module
 computes features batched on its device.

@@ -207,13 +207,13 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[tuple, list[float]] = defaultdict(list)
     for rate in args.rates:
         gen = torch.Generator().manual_seed(SEED)
+        noises = [vhq(noise[r["file"]][0][None], noise[r["file"]][1], rate)[0] for r in noise_rows]
         for i, row in enumerate(clip_rows):
             wav, sr = clean[row["file"]]
             x = vhq(wav[None], sr, rate)[0]
-            n_wav, n_sr = noise[noise_rows[i % len(noise_rows)]["file"]]
             noisy = mix_at_snr(
                 x.expand(len(SNRS), -1),
-                vhq(n_wav[None], n_sr, rate)[0],
+                noises[i % len(noises)],
                 torch.tensor(SNRS),
                 generator=gen,
             )
