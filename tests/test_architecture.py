@@ -72,6 +72,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps",
         "streaming",
         "live",
+        "sound_devices",
         "baselines",
         "jobs",
         "evaluate",

@@ -15,7 +15,7 @@ from audioae.cli import build_parser, main
 ROOT = Path(__file__).parents[1]
 COMMANDS = (
     "train inspect export config denoise reconstruct encode decode interpolate sample "
-    "evaluate embed anomaly demo"
+    "evaluate embed anomaly live demo"
 ).split()
 
 

@@ -2,7 +2,8 @@
 
 One module per command group, each with a ``register(subparsers)``: :mod:`.train` (train,
 inspect, export, config), :mod:`.apps` (denoise, reconstruct, encode, decode, interpolate,
-sample, evaluate) and :mod:`.demo` (demo); :mod:`.common` holds their shared helpers. Every
+sample, evaluate), :mod:`.analysis` (embed, anomaly), :mod:`.devices` (live) and :mod:`.demo`
+(demo); :mod:`.common` holds their shared helpers. Every
 subcommand is a pair ``_add_<cmd>(subparsers)`` / ``_run_<cmd>(args) -> int``; heavy modules
 (torch, Lightning) are imported inside the ``_run_`` functions so that ``audioae --help``
 stays fast. User errors (bad config, unreadable audio, bad model file, an output that exists)
@@ -16,7 +17,7 @@ import logging
 import sys
 
 from ..config import ConfigError
-from . import analysis, apps, demo, train
+from . import analysis, apps, demo, devices, train
 from .common import split_set_values
 
 # (module, class) pairs printed as user errors; looked up only in already-imported modules.
@@ -31,6 +32,7 @@ _USER_ERRORS = (
     ("audioae.jobs", "JobError"),
     ("audioae.demo", "DemoError"),
     ("audioae.anomaly", "AnomalyReferenceError"),
+    ("audioae.sound_devices", "SoundDeviceError"),
 )
 
 
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"audioae {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for group in (train, apps, analysis, demo):
+    for group in (train, apps, analysis, devices, demo):
         group.register(subparsers)
     return parser
 

@@ -1,0 +1,294 @@
+"""Live denoising from a sound card (``audioae.sound_devices``, ``audioae live``).
+
+No sound card exists here, so the PortAudio streams are a fake ``sounddevice`` module that
+serves a prepared signal in blocking reads and keeps what is played; everything between the
+streams and the files is the real code. What is recorded must equal offline denoising with the
+same causal model (at the model's rate) or the pipe-based live stream (at another rate); what
+is played must be the same samples after the stated lead-in of silence. A test with the real
+``sounddevice`` (when installed) checks the error on a machine without sound devices."""
+
+import io
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import tiny_model_file
+
+from audioae.cli import main
+from audioae.live import RawPCMReader, RawPCMWriter, denoise_live
+from audioae.pipeline import Pipeline
+from audioae.sound_devices import (
+    DeviceReader,
+    SoundDeviceError,
+    denoise_devices,
+    import_sounddevice,
+    list_devices,
+)
+
+CAUSAL = [
+    "features.kind=log_magnitude",
+    "model.output=mask",
+    "model.causal=true",
+    "model.strides=[]",
+]
+TOLERANCE = 1e-5  # max abs difference (full scale 1.0), float files at the model's rate
+
+
+class FakePortAudioError(Exception):
+    pass
+
+
+class FakeSoundDevice(types.ModuleType):
+    """The parts of ``sounddevice`` audioae uses: one input device serving ``signal``
+    ``(channels, n)`` and one output device keeping what is written (blocking I/O)."""
+
+    PortAudioError = FakePortAudioError
+
+    def __init__(self, signal: np.ndarray, rate: int, *, overflow_at=(), interrupt_at=None):
+        super().__init__("sounddevice")
+        self.signal, self.rate = signal, rate
+        self.overflow_at, self.interrupt_at = set(overflow_at), interrupt_at
+        self.played: list[np.ndarray] = []
+        self.events: list[str] = []
+        self.opened: list[dict] = []
+        fake = self
+
+        class _Stream:
+            latency = 0.01
+
+            def __init__(self, samplerate, channels, dtype, device):
+                if device not in (None, 0, 1, "Fake"):
+                    raise FakePortAudioError(f"no such device {device!r}")
+                if channels > 2:
+                    raise FakePortAudioError("Invalid number of channels")
+                self.samplerate, self.channels, self.pos, self.reads = samplerate, channels, 0, 0
+                fake.opened.append({"kind": type(self).__name__, "samplerate": samplerate})
+
+            def start(self):
+                fake.events.append(f"start {type(self).__name__}")
+
+            def close(self):
+                fake.events.append(f"close {type(self).__name__}")
+
+        class InputStream(_Stream):
+            def read(self, frames):
+                self.reads += 1
+                if self.reads == fake.interrupt_at:
+                    raise KeyboardInterrupt
+                block = fake.signal[:, self.pos : self.pos + frames]
+                block = np.pad(block, ((0, 0), (0, frames - block.shape[1])))
+                self.pos += frames
+                return block.T.astype(np.float32), self.reads in fake.overflow_at
+
+        class OutputStream(_Stream):
+            def write(self, data):
+                assert data.flags["C_CONTIGUOUS"] and data.dtype == np.float32
+                fake.played.append(data.T.copy())
+                return False
+
+        self.InputStream, self.OutputStream = InputStream, OutputStream
+
+    def query_devices(self, device=None, kind=None):
+        if device is None and kind is None:
+            return "> 0 Fake mic, ALSA (2 in, 0 out)\n< 1 Fake speaker, ALSA (0 in, 2 out)"
+        if device not in (None, 0, 1, "Fake"):
+            raise ValueError(f"No {kind} device matching {device!r}")
+        name = "Fake mic" if kind == "input" else "Fake speaker"
+        return {"name": name, "default_samplerate": float(self.rate)}
+
+    def played_signal(self) -> np.ndarray:
+        return np.concatenate(self.played, axis=1)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("device_models")
+    return {
+        "causal": tiny_model_file(root / "causal.safetensors", CAUSAL),
+        "offline": tiny_model_file(
+            root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def pipe(models):
+    return Pipeline.load(models["causal"], device="cpu")
+
+
+def _signal(sample_rate: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.standard_normal((channels, t.size))
+    return x.astype(np.float32)
+
+
+def _install(monkeypatch, fake) -> FakeSoundDevice:
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    return fake
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_recorded_and_played_sound_equal_offline_denoising(pipe, tmp_path, monkeypatch, channels):
+    rate = pipe.sample_rate
+    x = _signal(rate, 1.2, channels)
+    fake = _install(monkeypatch, FakeSoundDevice(x, rate))
+    out = tmp_path / "clean.wav"
+    report = denoise_devices(
+        pipe, record=out, record_subtype="FLOAT", channels=channels, duration=x.shape[1] / rate
+    )
+    recorded, sr = sf.read(out, dtype="float32", always_2d=True)
+    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    assert sr == rate and recorded.T.shape == x.shape
+    assert np.abs(recorded.T - offline).max() < TOLERANCE
+    played = fake.played_signal()
+    lead = report.lead_in_frames
+    live = report.live
+    assert lead == int(np.ceil(live.latency_seconds * rate)) + live.block_frames
+    assert played.shape == (channels, lead + x.shape[1])
+    assert not played[:, :lead].any()
+    assert np.abs(played[:, lead:] - offline).max() < TOLERANCE
+    # the output starts (and gets its lead-in) before the input, and both are closed
+    assert fake.events[:2] == ["start OutputStream", "start InputStream"]
+    assert sorted(fake.events[2:]) == ["close InputStream", "close OutputStream"]
+    assert report.heard_latency_seconds == pytest.approx(lead / rate + 0.02)
+    assert report.overflows == report.underflows == 0
+
+
+def test_at_the_devices_default_rate_it_equals_the_pipe_stream(pipe, tmp_path, monkeypatch):
+    rate = 48000  # the fake devices' default; the model runs at 16 kHz
+    x = _signal(rate, 0.9, 1, seed=1)
+    fake = _install(monkeypatch, FakeSoundDevice(x, rate))
+    out = tmp_path / "clean.wav"
+    report = denoise_devices(
+        pipe, record=out, record_subtype="FLOAT", play=False, duration=x.shape[1] / rate
+    )
+    assert fake.opened == [{"kind": "InputStream", "samplerate": rate}]  # no output stream
+    recorded, sr = sf.read(out, dtype="float32", always_2d=True)
+    pcm = io.BytesIO()
+    RawPCMWriter(pcm, 1, "f32le").write(x)
+    expected = io.BytesIO()
+    denoise_live(
+        pipe,
+        RawPCMReader(io.BytesIO(pcm.getvalue()), 1, "f32le"),
+        RawPCMWriter(expected, 1, "f32le"),
+        sample_rate=rate,
+        channels=1,
+    )
+    want = RawPCMReader(io.BytesIO(expected.getvalue()), 1, "f32le").read(10**7)
+    assert sr == rate and recorded.T.shape == x.shape == want.shape
+    assert np.abs(recorded.T - want).max() < 1e-6
+    assert report.lead_in_frames == 0 and report.output_name == ""
+
+
+def test_ctrl_c_keeps_the_recording_of_what_arrived(pipe, tmp_path, monkeypatch):
+    rate = pipe.sample_rate
+    x = _signal(rate, 2.0, 1)
+    _install(monkeypatch, FakeSoundDevice(x, rate, overflow_at={2}, interrupt_at=5))
+    out = tmp_path / "clean.wav"
+    report = denoise_devices(pipe, record=out, record_subtype="FLOAT")  # no duration
+    kept = 4 * report.live.block_frames
+    recorded, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert report.live.interrupted and recorded.shape == (kept, 1)
+    offline = pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
+    assert np.abs(recorded.T - offline).max() < TOLERANCE
+    assert report.overflows == 1
+    assert "1 input overflows, 0 output underflows" in report.summary()
+
+
+def test_reader_stops_at_max_frames_and_counts_overflows():
+    class Stream:
+        def read(self, frames):
+            return np.ones((frames, 2), np.float32), True
+
+    reader = DeviceReader(Stream(), channels=2, max_frames=5)
+    assert reader.read(3).shape == (2, 3) and reader.read(3).shape == (2, 2)
+    assert reader.read(3).shape == (2, 0) and reader.overflows == 2 and reader.frames == 5
+
+
+def test_refusals(pipe, tmp_path, monkeypatch):
+    rate = pipe.sample_rate
+    _install(monkeypatch, FakeSoundDevice(_signal(rate, 0.5, 1), rate))
+    with pytest.raises(ValueError, match="nothing to do"):
+        denoise_devices(pipe, play=False)
+    with pytest.raises(ValueError, match="duration must be > 0"):
+        denoise_devices(pipe, duration=0)
+    with pytest.raises(SoundDeviceError, match=r"input device 'USB': No input device matching"):
+        denoise_devices(pipe, input_device="USB", duration=0.1)
+    with pytest.raises(SoundDeviceError, match=r"cannot open 'Fake mic'.*3 channel\(s\)"):
+        denoise_devices(pipe, channels=3, duration=0.1)
+
+
+def test_a_missing_sounddevice_gets_an_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
+    with pytest.raises(SoundDeviceError, match=r"pip install 'audioae\[live\]'"):
+        import_sounddevice()
+
+
+def test_a_missing_portaudio_gets_an_install_hint(monkeypatch):
+    real_import = __import__
+
+    def fail_on_sounddevice(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr("builtins.__import__", fail_on_sounddevice)
+    with pytest.raises(SoundDeviceError, match=r"cannot load PortAudio .*libportaudio2"):
+        import_sounddevice()
+
+
+def test_the_real_sounddevice_on_a_machine_without_sound_devices():
+    try:
+        sd = import_sounddevice()
+    except SoundDeviceError as exc:
+        pytest.skip(f"no usable sounddevice here: {exc}")
+    if len(sd.query_devices()):
+        pytest.skip("this machine has sound devices")
+    assert list_devices() == ""
+    pipe = None  # never reached: the default input is looked up first
+    with pytest.raises(SoundDeviceError, match="no default input device .*PortAudio sees 0"):
+        denoise_devices(pipe, duration=0.1)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def test_cli_records_without_playing(models, pipe, tmp_path, monkeypatch, capsys):
+    rate = pipe.sample_rate
+    x = _signal(rate, 0.7, 1)
+    _install(monkeypatch, FakeSoundDevice(x, rate))
+    out = tmp_path / "take.wav"
+    argv = ["live", str(models["causal"]), "--no-play", "--record", str(out)]
+    assert main([*argv, "--duration", "0.7", "--pcm", "f32le", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert f"live: 'Fake mic' at 16000 Hz, 1 channel(s) -> {out}; blocks of 16 ms; latency" in err
+    assert re.search(r"latency \d+ ms \(denoiser and resamplers\); 0.7 s\n", err)
+    recorded, _ = sf.read(out, dtype="float32", always_2d=True)
+    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    assert np.abs(recorded.T - offline).max() < TOLERANCE
+    # an existing recording is never overwritten without --force
+    before = out.read_bytes()
+    assert main([*argv, "--duration", "0.2"]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_cli_lists_devices_and_refuses_what_cannot_run(models, monkeypatch, capsys):
+    _install(monkeypatch, FakeSoundDevice(_signal(16000, 0.2, 1), 16000))
+    assert main(["live", "--list-devices"]) == 0
+    assert "Fake speaker" in capsys.readouterr().out
+    cases = [
+        (["live"], "give a causal denoising model"),
+        (["live", str(models["causal"]), "--no-play"], "--no-play without --record"),
+        (["live", str(models["offline"]), "--duration", "0.1"], "needs a causal model"),
+        (["live", str(models["causal"]), "--input-device", "USB"], "input device 'USB'"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("audioae: error:") and message in err
