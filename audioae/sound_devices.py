@@ -306,11 +306,15 @@ def denoise_devices(
                 _lead_in(live) if speaker is not None else 0,
                 device_latency,
             )
+            # The input starts first: while the lead-in is written (a blocking write returns
+            # once the output's buffer has room, so part of it may already have played), the
+            # microphone's samples wait in the input's buffer, and what was written but not
+            # yet played plus what waits to be read stays one lead-in long.
+            source_stream.start()
             if sink_stream is not None and speaker is not None:
                 sink_stream.start()
                 speaker.write(np.zeros((channels, report.lead_in_frames), np.float32))
                 speaker.written = speaker.underflows = 0  # count from the denoised samples on
-            source_stream.start()
             if on_start is not None:
                 on_start(report)
 
