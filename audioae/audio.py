@@ -7,24 +7,31 @@ format, NaN/Inf samples), so a dataset scan or a CLI can report it in one line.
 
 Decoding is libsndfile (through ``soundfile``); resampling is libsoxr (through ``soxr``,
 "HQ" quality). Both are plumbing: the DSP of the toolkit lives in ``functional.py``.
+
+Layout: the error classes live in :mod:`audioae.audio_errors`, header probing
+(:func:`audio_info`) in :mod:`audioae.audio_probe`, resampling (:func:`resample`,
+:func:`steep_soxr`) in :mod:`audioae.resampling`; this module re-exports them and holds
+decoding, saving and finding files. Import from here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 
+from audioae.audio_errors import AudioError, ClippingWarning, NoAudioFilesError
+from audioae.audio_probe import AudioInfo, audio_info, probe_file, unreadable_reason
 from audioae.fileio import atomic_output
+from audioae.resampling import SOXR_STEEP_FILTER as SOXR_STEEP_FILTER
+from audioae.resampling import resample
+from audioae.resampling import steep_soxr as steep_soxr
 
 log = logging.getLogger(__name__)
 
@@ -42,181 +49,7 @@ _SAVE_FORMATS = {
 # Lossy containers: a PCM/FLOAT subtype request is replaced by the container's codec.
 _CODEC_SUBTYPES = {"OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-# Well-known formats libsndfile cannot decode, with a hint.
-_UNSUPPORTED_HINTS = {
-    ".m4a": "AAC/MP4", ".mp4": "MP4", ".aac": "AAC", ".wma": "Windows Media Audio",
-    ".webm": "WebM", ".mka": "Matroska", ".ape": "Monkey's Audio", ".wv": "WavPack",
-}  # fmt: skip
 _MAX_CHANNELS = 64  # more "channels" than this in save_audio is taken for a (time, channels) mix-up
-
-
-class AudioError(ValueError):
-    """A file cannot be used as audio. ``str(err)`` is ``"<path>: <reason>"``.
-
-    Attributes:
-        path: the offending file or folder.
-        reason: what is wrong with it and, where possible, what to do.
-    """
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
-
-
-class NoAudioFilesError(AudioError):
-    """A folder holds no audio file with a recognised extension (raised by ``inspect_folder``)."""
-
-
-class ClippingWarning(UserWarning):
-    """:func:`save_audio` had to clip samples outside [-1, 1] to write an integer/lossy format."""
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """Header facts about an audio file (no samples decoded).
-
-    Attributes:
-        path: the file.
-        sample_rate: Hz.
-        channels: channel count.
-        frames: samples per channel (for MP3, as declared by the stream header).
-        duration: seconds, ``frames / sample_rate``.
-        format: libsndfile major format, e.g. ``"WAV"``, ``"FLAC"``, ``"OGG"``.
-        subtype: libsndfile subtype, e.g. ``"PCM_16"``, ``"FLOAT"``, ``"VORBIS"``.
-    """
-
-    path: Path
-    sample_rate: int
-    channels: int
-    frames: int
-    duration: float
-    format: str
-    subtype: str
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if not head or b"\x00" in head:
-        return False
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
-    return printable / len(head) > 0.95
-
-
-def _container_problem(path: Path, size: int) -> str | None:
-    """Check a RIFF/WAVE or AIFF file's data chunk against the file size (libsndfile silently
-    shortens a truncated WAV to what is there, so a file cut mid-copy would otherwise load).
-
-    Returns a reason string when the file is truncated, else None. Sizes of 0 or 0xFFFFFFFF
-    (left unknown by streaming writers) are not checked.
-    """
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12:
-            return None
-        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-            endian, data_id = "<", b"data"
-        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            endian, data_id = ">", b"SSND"
-        else:
-            return None
-        pos = 12
-        for _ in range(4096):  # bounded walk over the chunks
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return (
-                    f"truncated: the file ends before its '{data_id.decode()}' (audio data) chunk"
-                )
-            cid, csize = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
-            pos += 8
-            if cid == data_id:
-                available = size - pos
-                if csize not in (0, 0xFFFFFFFF) and csize > available:
-                    return (
-                        f"truncated: the header declares {csize} bytes of audio data "
-                        f"but only {available} are in the file"
-                    )
-                return None
-            pos += csize + (csize & 1)
-            if pos > size:
-                name = cid.decode("latin-1").strip()
-                return f"truncated or corrupt: the '{name}' chunk runs past the end of the file"
-            f.seek(pos)
-    return None
-
-
-def _unreadable_reason(path: Path, message: str) -> str:
-    """Turn a libsndfile error message into a reason a user can act on."""
-    message = message.strip().rstrip(".")
-    if message.lower().startswith("error :"):
-        message = message[len("error :") :].strip()
-    if "not recognised" in message.lower() or "unknown format" in message.lower():
-        suffix = path.suffix.lower()
-        try:
-            with open(path, "rb") as f:
-                head = f.read(512)
-        except OSError:
-            head = b""
-        if suffix in _UNSUPPORTED_HINTS:
-            return (
-                f"unsupported format: {_UNSUPPORTED_HINTS[suffix]} ({suffix}) cannot be decoded by "
-                f"libsndfile; convert it, e.g. `ffmpeg -i IN{suffix} OUT.flac`"
-            )
-        if _looks_like_text(head):
-            return "not audio: the file is text"
-        common = ("WAV", "FLAC", "OGG", "MP3", "AIFF", "AU", "W64", "CAF")
-        readable = ", ".join(f for f in common if f in sf.available_formats()) + ", ..."
-        return f"unsupported or not audio: libsndfile does not recognise the format (it reads {readable})"
-    return f"corrupt or truncated: {message}"
-
-
-def _probe(path: Path) -> sf._SoundFileInfo:
-    """All header-level checks shared by :func:`load_audio` and :func:`audio_info`."""
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if path.is_dir():
-        raise AudioError(
-            path, "is a directory, not an audio file (use find_audio_files to scan it)"
-        )
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise AudioError(path, "empty file (0 bytes)")
-        problem = _container_problem(path, size)
-    except OSError as exc:
-        raise AudioError(path, f"cannot be read: {exc.strerror or exc}") from None
-    if problem is not None:
-        raise AudioError(path, problem)
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(
-            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
-        ) from None
-    if info.frames <= 0:
-        raise AudioError(path, "empty: the file holds no audio frames")
-    return info
-
-
-def audio_info(path: str | os.PathLike) -> AudioInfo:
-    """Read an audio file's header without decoding its samples.
-
-    Checks everything :func:`load_audio` checks except the sample values (NaN/Inf) and, for
-    compressed formats, damage inside the stream, which only decoding can reveal.
-
-    Raises:
-        AudioError: missing, a directory, empty, truncated, corrupt, not audio, unsupported.
-    """
-    path = Path(path)
-    info = _probe(path)
-    return AudioInfo(
-        path=path,
-        sample_rate=int(info.samplerate),
-        channels=int(info.channels),
-        frames=int(info.frames),
-        duration=info.frames / info.samplerate,
-        format=str(info.format),
-        subtype=str(info.subtype),
-    )
 
 
 # Integer and float subtypes by resolution, and what to fall back to when a container
@@ -271,7 +104,7 @@ def iter_frames(path: str | os.PathLike, chunk_frames: int) -> Iterator[np.ndarr
             its header declares (raised after the last chunk).
     """
     path = Path(path)
-    info = _probe(path)
+    info = probe_file(path)
     decoded = 0
     try:
         with sf.SoundFile(str(path)) as f:
@@ -280,7 +113,7 @@ def iter_frames(path: str | os.PathLike, chunk_frames: int) -> Iterator[np.ndarr
                 yield chunk
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(
-            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
+            path, unreadable_reason(path, getattr(exc, "error_string", str(exc)))
         ) from None
     _check_decoded(path, info, decoded)
 
@@ -305,7 +138,7 @@ def read_frames(path: str | os.PathLike, start: int, frames: int) -> np.ndarray:
         )
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(
-            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
+            path, unreadable_reason(path, getattr(exc, "error_string", str(exc)))
         ) from None
     return data
 
@@ -353,13 +186,13 @@ def load_audio(
             f"load_audio: sample_rate must be a positive integer (Hz), got {sample_rate!r}"
         )
     path = Path(path)
-    info = _probe(path)
+    info = probe_file(path)
     try:
         with sf.SoundFile(str(path)) as f:
             data = f.read(dtype="float32", always_2d=True)  # (frames, channels)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(
-            path, _unreadable_reason(path, getattr(exc, "error_string", str(exc)))
+            path, unreadable_reason(path, getattr(exc, "error_string", str(exc)))
         ) from None
     _check_decoded(path, info, data.shape[0])
     finite = np.isfinite(data)
@@ -374,90 +207,6 @@ def load_audio(
         wav = resample(wav, sr, int(sample_rate))
         sr = int(sample_rate)
     return wav, sr
-
-
-def resample(
-    wav: torch.Tensor, orig_sr: int, target_sr: int, *, steep: bool = False
-) -> torch.Tensor:
-    """Band-limited resampling of ``wav (..., time)`` from ``orig_sr`` to ``target_sr`` Hz.
-
-    Uses libsoxr at "HQ" quality (a polyphase/FFT resampler with a steep linear-phase
-    anti-aliasing filter; Robs & Bagwell, SoX Resampler library): flat to about 0.91 of the
-    lower rate's Nyquist frequency (16 kHz: -0.4 dB at 7.5 kHz, -10 dB at 7.7 kHz). With
-    ``steep``, libsoxr's ``SOXR_STEEP_FILTER`` variant of the same quality: flat to 0.99 of it
-    (16 kHz: -0.4 dB at 7.9 kHz, below -130 dB from 8.1 kHz; no aliasing either way; see
-    docs/benchmarks.md, "Resampling into a 16 kHz model"). Every leading index is an
-    independent channel. The computation runs in NumPy on the CPU; the result is moved back
-    to ``wav``'s device. Not differentiable (the result carries no gradient).
-
-    Args:
-        wav: ``(..., time)`` floating tensor.
-        orig_sr, target_sr: sample rates in Hz (positive integers).
-
-    Returns:
-        ``(..., round(time * target_sr / orig_sr))`` tensor, same dtype and device as ``wav``
-        (float64 is computed in float64, every other float dtype in float32). ``wav`` itself
-        when the rates are equal. An input without samples (``time == 0``, or no channels)
-        gives a zero-filled tensor of that shape (``(..., 0)`` for ``time == 0``), never an
-        error.
-
-    Raises:
-        TypeError: ``wav`` is not a floating-point tensor.
-        ValueError: a rate is not positive.
-    """
-    if not isinstance(wav, torch.Tensor) or not wav.is_floating_point():
-        raise TypeError(
-            f"resample: wav must be a floating-point tensor, got {getattr(wav, 'dtype', type(wav))}"
-        )
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(
-            f"resample: sample rates must be positive (Hz), got {orig_sr} -> {target_sr}"
-        )
-    if orig_sr == target_sr:
-        return wav
-    work_dtype = torch.float64 if wav.dtype == torch.float64 else torch.float32
-    lead, time = wav.shape[:-1], wav.shape[-1]
-    if wav.numel() == 0:  # no samples or no channels: nothing for soxr (reshape(-1, 0) fails)
-        out_len = int(round(time * target_sr / orig_sr))
-        return torch.zeros(*lead, out_len, dtype=wav.dtype, device=wav.device)
-    x = wav.detach().to("cpu", work_dtype).reshape(-1, time).numpy()  # (channels, time)
-    if steep:
-        y = _soxr_steep(np.ascontiguousarray(x.T), int(orig_sr), int(target_sr))
-    else:
-        y = soxr.resample(
-            np.ascontiguousarray(x.T), int(orig_sr), int(target_sr), quality="HQ"
-        )  # (time', channels)
-    out = torch.from_numpy(np.ascontiguousarray(y.T)).reshape(*lead, y.shape[0])
-    return out.to(device=wav.device, dtype=wav.dtype)
-
-
-SOXR_STEEP_FILTER = 0x40
-"""libsoxr's recipe flag (``soxr.h``) for a passband to 0.99 of Nyquist instead of 0.913."""
-
-
-def steep_soxr(
-    orig_sr: int, target_sr: int, channels: int, quality: str = "HQ", dtype: str = "float32"
-) -> soxr.soxr_ext.CSoxr:
-    """A libsoxr resampler of ``quality`` with the steep-filter flag, for ``dtype`` samples
-    (``"float32"`` or ``"float64"``); feed it ``(time, channels)`` blocks through its
-    ``process_<dtype>(block, last)`` method, ``last=True`` on the final one.
-
-    python-soxr's public functions take only the five quality names, so this builds its
-    resampler object (``soxr.soxr_ext.CSoxr``, what ``soxr.ResampleStream`` wraps) with the
-    flag added. One-shot :func:`resample` and :class:`audioae.audiostream.StreamResampler`
-    both use it.
-    """
-    stype = soxr.soxr_ext.SOXR_FLOAT64_I if dtype == "float64" else soxr.soxr_ext.SOXR_FLOAT32_I
-    recipe = getattr(soxr, quality.upper()) | SOXR_STEEP_FILTER
-    return soxr.soxr_ext.CSoxr(orig_sr, target_sr, channels, stype, recipe, False)
-
-
-def _soxr_steep(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """soxr HQ with the steep-filter flag, ``x (time, channels)`` float32/float64 -> the same,
-    in one flushed call."""
-    kind = "float64" if x.dtype == np.float64 else "float32"
-    resampler = steep_soxr(orig_sr, target_sr, x.shape[1], dtype=kind)
-    return getattr(resampler, f"process_{kind}")(np.ascontiguousarray(x, dtype=kind), True)
 
 
 def writable_format(path: str | os.PathLike, subtype: str = "PCM_16") -> tuple[str, str]:

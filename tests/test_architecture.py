@@ -21,6 +21,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "io": (
         "fileio",
         "audio",
+        "audio_errors",
+        "audio_probe",
+        "resampling",
         "audiostream",
         "config",
         "config_training",
@@ -46,7 +49,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Models and their objectives: nothing of training, files or inference.
     "models": ("models", "losses", "vocoder", "vocoder_losses"),
     # Artifacts: the model-file and latent-file formats.
-    "artifacts": ("modelfile", "codec", "latent_entropy"),
+    "artifacts": ("modelfile", "codec", "latent_header", "latent_entropy"),
     # Inference: a trained model end to end; nothing of the trainer.
     "inference": ("pipeline", "streaming_denoiser", "streaming_layers", "embed"),
     # Training: data, the Lightning module and run folders; nothing of inference.
@@ -83,6 +86,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "report",
         "folder_report",
         "demo",
+        "demo_common",
+        "demo_denoise",
+        "demo_codec",
+        "demo_morph",
         "__init__",
     ),
     # The command line: parsing and printing only; nothing imports it.

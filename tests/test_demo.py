@@ -99,7 +99,7 @@ def _tables(page: str) -> list[list[list[str]]]:
 def test_demo_says_when_pesq_and_stoi_are_not_installed(tmp_path, monkeypatch):
     from audioae.pipeline import Pipeline
 
-    monkeypatch.setattr("audioae.demo.speech_metrics_available", lambda: False)
+    monkeypatch.setattr("audioae.demo_denoise.speech_metrics_available", lambda: False)
     splits = load_splits(find_data_dir(ROOT / "data"))
     pipe = Pipeline.load(MODELS / "denoise.safetensors", device="cpu")
     section = run_denoise_stage(pipe, splits, tmp_path, quick=True)
