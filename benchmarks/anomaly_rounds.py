@@ -278,3 +278,23 @@ ROUND_12_RULE = (
     "speech and notes) the share of normal validation clips flagged at the 0.95 quantile does "
     "not rise, and it falls for at least one; otherwise the change is reverted"
 )
+
+
+ROUND_14_RULE = (
+    "round 14 (2026-12-02, written and committed before either candidate was first trained): "
+    "bottleneck width. Thirteen rounds changed the score's terms, the features, the training "
+    "data and the reference, never the width of the latent (4 channels per latent frame "
+    "since round 3). An autoencoder reconstructs what its bottleneck can carry: with 4 "
+    "channels the notes AE can spend one on the level of the lowest bands and pass hum "
+    "through under any note; a narrower bottleneck has to spend its channels on what the "
+    "normal notes have in common, so an unusual pairing (low-band energy under a high note) "
+    "should be reconstructed worse. Candidates: recipes/anomaly.yaml with model.latent_dim=2 "
+    "(latent2) and with model.latent_dim=1 (latent1); network, features, data and steps "
+    "unchanged. The candidate whose default score (log rec+latent+band) wins more of its 10 "
+    "validation cells (speech and notes, 5 kinds) replaces the recipe's latent_dim if it wins "
+    "more cells than the anomaly recipe does in the same run; a tie between the candidates "
+    "goes to latent2 (the smaller change), a tie with the recipe keeps the recipe. Only then "
+    "are the test clips scored, and the default score is chosen again over the new recipe's "
+    "validation cells by SELECTION_RULE, changing only if the chosen candidate wins more "
+    "cells than the default"
+)

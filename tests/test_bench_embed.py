@@ -1,4 +1,4 @@
-"""The anomaly benchmark's nearest-neighbour distance (round 13)."""
+"""The anomaly benchmark's nearest-neighbour distance (round 13) and round 14's decision."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from bench_embed import knn_distance  # noqa: E402
+from bench_embed import AE_DEFAULT, BASELINES, knn_distance, round_14_verdict  # noqa: E402
 
 
 def test_knn_distance_is_the_mean_of_the_k_nearest_scaled_distances() -> None:
@@ -37,3 +37,37 @@ def test_knn_distance_refuses_too_few_rows_and_wrong_dimensions() -> None:
         knn_distance(np.zeros((1, 3)), np.zeros(3), k=2)
     with pytest.raises(ValueError, match="do not match"):
         knn_distance(np.zeros((4, 3)), np.zeros(2))
+
+
+def _rows(setting: str, aurocs: list[float]) -> list[dict]:
+    """Validation rows of ``setting`` with the default score at ``aurocs`` and both baselines
+    at 0.8."""
+    return [
+        {
+            "setting": setting,
+            "kind": str(i),
+            AE_DEFAULT: (a, a),
+            **{b: (0.8, 0.8) for b in BASELINES},
+        }
+        for i, a in enumerate(aurocs)
+    ]
+
+
+@pytest.mark.parametrize(
+    "recipe, latent2, latent1, decision",
+    [
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 9 + [0.7], [0.9] * 8 + [0.7] * 2, "latent2 replaces"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 8 + [0.7] * 2, [0.9] * 10, "latent1 replaces"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 8 + [0.7] * 2, [0.9] * 7 + [0.7] * 3, "recipe stays"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 9 + [0.7], [0.9] * 9 + [0.7], "latent2 replaces"),
+    ],
+)
+def test_round_14_decision_follows_the_rule(recipe, latent2, latent1, decision) -> None:
+    rows = (
+        _rows("speech / anomaly recipe trained here", recipe)
+        + _rows("speech / latent2 candidate trained here", latent2)
+        + _rows("speech / latent1 candidate trained here", latent1)
+    )
+    lines = round_14_verdict(rows)
+    assert lines[0] == f"recipe: the default score wins {sum(a > 0.8 for a in recipe)} of 10 cells"
+    assert decision in lines[-1]
