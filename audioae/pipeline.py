@@ -11,95 +11,34 @@
 Waveforms are ``(channels, time)`` (or ``(time,)``) float tensors at the model's
 ``sample_rate`` (Hz); latents are ``(channels, latent_dim, latent_frames)``. Long inputs are
 processed in aligned chunks (:mod:`audioae.chunking`), so memory does not grow with length.
+
+Layout: :class:`PipelineError` lives in :mod:`audioae.pipeline_errors`, :func:`resolve_device`
+in :mod:`audioae.torch_device`, :func:`slerp` and :class:`Interpolation` in
+:mod:`audioae.latent_interpolation`, and the per-window mask maths of :meth:`Pipeline.denoise`
+in :mod:`audioae.mask_denoising`. This module re-exports all but the last: import
+``PipelineError``, ``resolve_device``, ``slerp``, ``Interpolation`` from here.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
-from .functional import apply_complex_mask, check_wet
-from .models.masks import check_mask_exponent, check_post_filter, shape_mask
+from .functional import check_wet
+from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, blend_latents, slerp
+from .mask_denoising import denoised_magnitude, denoised_spectrum
+from .models.masks import check_mask_exponent, check_post_filter
 from .phase import PhaseReconstructor, learned_methods
+from .pipeline_errors import PipelineError
+from .torch_device import resolve_device
 
 PHASE_MODES = ("noisy", "griffin-lim")
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
-INTERPOLATION_METHODS = ("linear", "slerp")
-
-
-class PipelineError(ValueError):
-    """An operation the loaded model cannot do (e.g. sampling from a non-variational model)."""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
-
-    Raises:
-        PipelineError: not a device name, or a CUDA device this PyTorch build or machine
-            does not have (one line, e.g. for ``--device cuda`` on a CPU-only build).
-    """
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise PipelineError(
-            f"device {str(device)!r}: not a device name; use auto, cpu, cuda or cuda:N"
-        ) from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            build = (
-                "a CPU-only PyTorch build" if torch.version.cuda is None else "no CUDA GPU visible"
-            )
-            raise PipelineError(
-                f"device {str(device)!r}: CUDA is not available ({build}); use --device cpu"
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise PipelineError(
-                f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
-            )
-    elif resolved.type not in ("cpu", "mps"):
-        raise PipelineError(f"device {str(device)!r}: unsupported; use auto, cpu, cuda or cuda:N")
-    return resolved
-
-
-@dataclass
-class Interpolation:
-    """Result of :meth:`Pipeline.interpolate`.
-
-    ``steps``: one waveform ``(time,)`` per blend weight in ``alphas`` (0 = A, 1 = B);
-    ``morph``: one waveform whose blend moves from A to B over its duration.
-    """
-
-    steps: list[torch.Tensor]
-    alphas: list[float]
-    morph: torch.Tensor
-
-
-def slerp(
-    a: torch.Tensor, b: torch.Tensor, alpha: float | torch.Tensor, dim: int = 1
-) -> torch.Tensor:
-    """Spherical linear interpolation along ``dim`` (Shoemake 1985; White 2016 for latent spaces).
-
-    Vectors are interpolated on the great circle between their directions with linearly
-    interpolated norms; nearly parallel vectors fall back to linear interpolation.
-    """
-    na, nb = a.norm(dim=dim, keepdim=True), b.norm(dim=dim, keepdim=True)
-    ua, ub = a / na.clamp_min(1e-8), b / nb.clamp_min(1e-8)
-    cos = (ua * ub).sum(dim, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6)
-    omega = torch.acos(cos)
-    alpha = torch.as_tensor(alpha, dtype=a.dtype, device=a.device)
-    so = torch.sin(omega)
-    direction = (torch.sin((1 - alpha) * omega) * ua + torch.sin(alpha * omega) * ub) / so
-    linear = (1 - alpha) * ua + alpha * ub
-    direction = torch.where(so.abs() < 1e-4, linear, direction)
-    return direction * ((1 - alpha) * na + alpha * nb)
 
 
 class Pipeline:
@@ -222,8 +161,9 @@ class Pipeline:
     def masks_the_stft(self) -> bool:
         """The model predicts a mask whose bins are the STFT's (every complex ratio mask, and a
         real mask of a ``spectrogram`` or ``log_magnitude`` front-end): denoising multiplies
-        the complex STFT by it directly (:meth:`_denoised_spectrum`). False for feature models
-        and for mel-band masks, which go through the features and a kept phase."""
+        the complex STFT by it directly (:func:`audioae.mask_denoising.denoised_spectrum`).
+        False for feature models and for mel-band masks, which go through the features and a
+        kept phase."""
         return self.model.predicts_mask and self.frontend.bins_are_stft_bins
 
     @property
@@ -396,44 +336,6 @@ class Pipeline:
         return self.decode(self.encode(wav), wav.shape[-1], phase=method)
 
     # ------------------------------------------------------------------ denoise
-    def _denoised_magnitude(
-        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0, post_filter: float = 0.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Complex STFT of ``x (channels, time)`` and the model's magnitude (its mask shaped by
-        ``mask_exponent`` and ``post_filter``, :func:`~audioae.models.masks.shape_mask`)
-        blended with the input's by ``wet``."""
-        spec = self.frontend.stft(x)
-        noisy_mag = spec.abs()
-        features = self.frontend.from_magnitude(noisy_mag)
-        out = self.model(features)
-        if mask_exponent == 1.0 and post_filter == 0.0:
-            clean = out.reconstruction
-        else:
-            mask = shape_mask(out.mask, mask_exponent, post_filter)
-            clean = self.frontend.apply_mask(features, mask)
-        clean_mag = self.frontend.to_magnitude(clean)
-        return spec, wet * clean_mag + (1.0 - wet) * noisy_mag
-
-    def _denoised_spectrum(
-        self, x: torch.Tensor, wet: float, mask_exponent: float = 1.0, post_filter: float = 0.0
-    ) -> torch.Tensor:
-        """Masks over STFT bins (complex ratio masks, and real masks of a front-end whose bins
-        are STFT bins): ``(wet * M + 1 - wet) * STFT(x)`` ``(channels, n_freq, frames)``
-        (:func:`audioae.functional.apply_complex_mask`) for ``x (channels, time)``, with ``M``
-        the model's mask after :func:`~audioae.models.masks.shape_mask`. For a real mask
-        this is the masked magnitude with the noisy phase, without the round trip through the
-        features and the phase (the same values up to float rounding, about a tenth faster)."""
-        spec = self.frontend.stft(x)
-        features = self.frontend.from_magnitude(spec.abs())
-        latent = self.model.encode(features).sample  # the mask alone: no feature reconstruction
-        if self.model.deep_filter:  # the shaped mask plus the filter over neighbouring frames
-            mask, coefficients = self.model.decode_filter(latent, features.shape[-1])
-            shaped = shape_mask(mask, mask_exponent, post_filter)
-            est = self.model.filter_spectrum(spec, shaped, coefficients)
-            return wet * est + (1.0 - wet) * spec
-        mask = self.model.decode_mask(latent, features.shape[-1])
-        return apply_complex_mask(spec, shape_mask(mask, mask_exponent, post_filter), wet)
-
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
         for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`)."""
@@ -457,11 +359,14 @@ class Pipeline:
         """
         x = self._prepare(x)
         if self.masks_the_stft:
-            est = self._denoised_spectrum(x, wet, mask_exponent, post_filter)  # its own phase
+            # the masked STFT carries its own phase
+            est = denoised_spectrum(self.model, self.frontend, x, wet, mask_exponent, post_filter)
             if phase == "noisy":
                 return self.frontend.istft(est, x.shape[-1])
             return self.phase.from_magnitude(est.abs(), x.shape[-1], method=phase)
-        spec, mag = self._denoised_magnitude(x, wet, mask_exponent, post_filter)
+        spec, mag = denoised_magnitude(
+            self.model, self.frontend, x, wet, mask_exponent, post_filter
+        )
         if phase == "noisy":
             return self.phase.from_magnitude(mag, x.shape[-1], spec, method="kept-phase")
         return self.phase.from_magnitude(mag, x.shape[-1], method=phase)
@@ -570,17 +475,14 @@ class Pipeline:
         if zb.shape[-1] != za.shape[-1]:
             zb = F.interpolate(zb, size=za.shape[-1], mode="linear", align_corners=True)
         length = a.shape[-1]
-
-        def blend(alpha: float | torch.Tensor) -> torch.Tensor:
-            if method == "slerp":
-                return slerp(za, zb, alpha, dim=1)
-            return (1 - alpha) * za + alpha * zb
-
         phase = self.resolve_phase(phase)
         alphas = [i / (steps - 1) for i in range(steps)]
-        outputs = [self.decode(blend(alpha), length, phase=phase)[0] for alpha in alphas]
+        outputs = [
+            self.decode(blend_latents(za, zb, alpha, method), length, phase=phase)[0]
+            for alpha in alphas
+        ]
         ramp = torch.linspace(0.0, 1.0, za.shape[-1], device=za.device).view(1, 1, -1)
-        morph = self.decode(blend(ramp), length, phase=phase)[0]
+        morph = self.decode(blend_latents(za, zb, ramp, method), length, phase=phase)[0]
         return Interpolation(steps=outputs, alphas=alphas, morph=morph)
 
     @torch.inference_mode()
@@ -622,3 +524,14 @@ class Pipeline:
         from .embed import embed_waveform
 
         return embed_waveform(self, wav)
+
+
+__all__ = [
+    "INTERPOLATION_METHODS",
+    "PHASE_MODES",
+    "Interpolation",
+    "Pipeline",
+    "PipelineError",
+    "resolve_device",
+    "slerp",
+]

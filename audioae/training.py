@@ -3,15 +3,17 @@
 :class:`AutoEncoderModule` (:mod:`audioae.autoencoder_module`, re-exported here) wraps a
 front-end and an autoencoder for Lightning.
 
-:func:`train` runs named steps: :func:`with_overrides`, :func:`resolve_placement`,
+:func:`train` runs named steps: :func:`with_overrides`,
+:func:`~audioae.placement.resolve_placement`,
 :func:`audioae.data.build_datasets`, :func:`build_trainer`,
 :func:`audioae.runfolder.prepare_run_folder` (``--out`` and resume checks, ``config.yaml``)
 under the run folder's lock (:class:`audioae.runlock.RunLock`), :func:`build_module` (the
 module of ``task``: this one, or for ``task: vocoder``
-:class:`audioae.vocoder_training.VocoderModule`), :func:`build_data_loaders`,
+:class:`audioae.vocoder_training.VocoderModule`), :func:`~audioae.loaders.build_data_loaders`,
 :func:`fit` and :func:`export_result` (the best checkpoint to ``model.safetensors``: a model file, or a stand-alone decoder file
 for a vocoder run). The
-run folder's layout is in :mod:`audioae.runfolder`.
+run folder's layout is in :mod:`audioae.runfolder`. Placement (:mod:`audioae.placement`) and
+the data loaders (:mod:`audioae.loaders`) are re-exported here.
 
 Checkpoints are written atomically and read back (Lightning's resume included) with
 ``weights_only=True`` only (:class:`audioae.checkpoint_io.SafeCheckpointIO`). The console
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import warnings
 from dataclasses import dataclass
@@ -37,17 +38,22 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
-from lightning.fabric.utilities.seed import pl_worker_init_function
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from .autoencoder_module import AutoEncoderModule, freeze_all_but
 from .checkpoint_io import SafeCheckpointIO
-from .config import Config, ConfigError, TrainingConfig, config_from_dict
-from .data import Datasets, build_datasets
+from .config import Config, ConfigError, config_from_dict
+from .data import build_datasets
 from .launch import local_ranks, main_rank_ready, wait_for_main_rank
+from .loaders import (
+    GROUP_BATCHES,  # noqa: F401  (re-exported: audioae.training.GROUP_BATCHES)
+    _loader,  # noqa: F401  (re-exported for benchmarks/bench_train.py)
+    build_data_loaders,
+    start_worker_server,
+)
+from .placement import Placement, resolve_placement, resolve_precision
 from .runfolder import (
     BEST_CHECKPOINT_FILENAME,
     CSV_DIR,
@@ -59,7 +65,7 @@ from .runfolder import (
     prepare_run_folder,
 )
 from .runlock import RunLock
-from .samplers import EpochSampler, GroupedBatches, shutdown_workers
+from .samplers import shutdown_workers
 from .train_console import InterruptHandler, StepProgressBar, TrainingInterrupted, quiet_lightning
 from .vocoder_training import VocoderModule
 
@@ -131,85 +137,6 @@ class TrainResult:
     best_val_loss: float | None
 
 
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """Map ``training.precision`` to a Lightning precision string.
-
-    ``auto``: ``bf16-mixed`` on CUDA with bf16 support, ``16-mixed`` on other CUDA devices,
-    ``32-true`` otherwise. Any other value is passed through.
-    """
-    if precision != "auto":
-        return precision
-    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
-def _devices(value: str | int | None) -> int | str:
-    if value is None or value == "auto":
-        return "auto"
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"training.devices: 'auto' or a positive count, got {value!r}") from None
-    if count <= 0:
-        raise ConfigError(f"training.devices: must be > 0, got {count}")
-    return count
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a run trains, as Lightning's ``Trainer`` arguments.
-
-    Attributes:
-        accelerator: ``"cpu"`` without CUDA, else ``"auto"``.
-        devices: a device count or ``"auto"``.
-        num_nodes: machines.
-        strategy: ``"ddp"`` for more than one process, else ``"auto"``.
-        precision: a Lightning precision string (see :func:`resolve_precision`).
-        world_size: processes in total (``"auto"`` devices count as one).
-        pin_memory: pin the loaders' batches (on CUDA machines).
-    """
-
-    accelerator: str
-    devices: int | str
-    num_nodes: int
-    strategy: str
-    precision: str
-    world_size: int
-    pin_memory: bool
-
-
-def resolve_placement(training_cfg: TrainingConfig) -> Placement:
-    """The :class:`Placement` of the ``training`` section on this machine.
-
-    Raises:
-        ConfigError: ``training.devices`` is neither ``auto`` nor a positive count, or on a
-            CUDA machine a count above its visible CUDA devices (Lightning's own error for that
-            is a traceback).
-    """
-    t = training_cfg
-    n_devices = _devices(t.devices)
-    cpu_only = not torch.cuda.is_available()
-    visible = 0 if cpu_only else torch.cuda.device_count()
-    if not cpu_only and isinstance(n_devices, int) and n_devices > visible:
-        raise ConfigError(
-            f"training.devices: {n_devices} asked for, but this machine has {visible} CUDA "
-            f"device(s); use --devices {visible} or auto, or CUDA_VISIBLE_DEVICES= to train "
-            "CPU processes"
-        )
-    world = (n_devices if isinstance(n_devices, int) else 1) * t.num_nodes
-    accelerator = "cpu" if cpu_only else "auto"
-    return Placement(
-        accelerator=accelerator,
-        devices=n_devices,
-        num_nodes=t.num_nodes,
-        strategy="ddp" if world > 1 else "auto",
-        precision=resolve_precision(t.precision, accelerator),
-        world_size=world,
-        pin_memory=not cpu_only,
-    )
-
-
 def with_overrides(
     cfg: Config,
     *,
@@ -232,135 +159,6 @@ def with_overrides(
     data = cfg.to_dict()
     data["training"].update(overrides)
     return config_from_dict(data, source="train()")
-
-
-def _init_worker(worker_id: int) -> None:
-    """Per DataLoader worker: Lightning's seeding, and batches shared by shared-memory name.
-
-    ``file_system`` sharing hands each batch to the training process by the name of its
-    shared-memory segment instead of passing a file descriptor over a socket, which costs
-    about half a millisecond less per batch (``benchmarks/bench_data.py``: data wait); the
-    segments are removed by ``torch_shm_manager`` even when a process is killed. Only the
-    workers switch: the training process's own setting is left as it is.
-    """
-    torch.multiprocessing.set_sharing_strategy("file_system")
-    pl_worker_init_function(worker_id)
-
-
-GROUP_BATCHES = 4
-"""Training batches each DataLoader worker builds and hands over at once (see
-:class:`audioae.samplers.GroupedBatches`)."""
-
-
-def _ddp_world() -> int:
-    """Processes of this run as far as known before ``fit`` (``WORLD_SIZE``; 1 if unset)."""
-    try:
-        return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
-    except ValueError:
-        return 1
-
-
-def _worker_context() -> multiprocessing.context.BaseContext | None:
-    """``forkserver`` (with the trainer preloaded) for the DataLoader workers of a DDP rank.
-
-    A DataLoader forks its workers from the training process. Under DDP that process runs
-    other threads by then (queue feeders, tqdm's monitor, Lightning's and the process
-    group's), and CPython 3.11 can deadlock a child forked while another thread creates or
-    ends its thread state: seen here once, a rank whose worker never started, so both ranks
-    waited for ever. The fork server is a single-threaded process that imported the trainer
-    once (started early by :func:`start_worker_server`), so workers still start in
-    milliseconds. Single-process runs keep the plain fork (the server costs about 4 s of
-    imports on 2 cores); macOS and Windows keep their default (spawn).
-    """
-    if _ddp_world() <= 1 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return None
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["audioae.training"])
-    return ctx
-
-
-def start_worker_server(cfg: Config) -> None:
-    """Start the fork server of :func:`_worker_context` now, so its imports overlap the set-up."""
-    ctx = _worker_context()
-    if ctx is not None and cfg.data.workers > 0:
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
-def _loader(
-    dataset,
-    cfg: Config,
-    sampler: EpochSampler,
-    *,
-    drop_last: bool,
-    pin: bool,
-    workers: int,
-    group: int = 1,
-) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=cfg.data.batch_size * group,
-        sampler=sampler,
-        num_workers=workers,
-        drop_last=drop_last,
-        pin_memory=pin,
-        persistent_workers=workers > 0,
-        prefetch_factor=2 if workers > 0 else None,
-        worker_init_fn=_init_worker if workers > 0 else None,
-        multiprocessing_context=_worker_context() if workers > 0 else None,
-    )
-
-
-def build_data_loaders(
-    cfg: Config, datasets: Datasets, *, pin_memory: bool, resume_step: int | None = None
-) -> tuple[DataLoader | GroupedBatches, DataLoader | None]:
-    """``(train, val)`` loaders reading crops in ``data.num_workers`` worker processes.
-
-    Training indices carry the epoch (:class:`EpochSampler`) and are sharded over DDP
-    processes; the training loader is one pass of ``training.max_steps`` batches (Lightning
-    sees one long epoch); validation's fixed segments are sharded too (each process evaluates its
-    share; the logged loss is averaged over processes). ``resume_step``: the optimiser step
-    of the checkpoint a resumed run continues from, so that its batches are exactly those an
-    uninterrupted run would have seen. The validation loader is None without a validation
-    split; it uses at most one worker (a few batches per validation). With workers, each
-    hands over :data:`GROUP_BATCHES` training batches at once (:class:`GroupedBatches`: the
-    same batches, a quarter of the hand-over cost per step).
-    """
-    workers = cfg.data.workers
-    sampler = EpochSampler(
-        len(datasets.train),
-        batch_size=cfg.data.batch_size,
-        max_steps=cfg.training.max_steps,
-        start_step=resume_step or 0,
-    )
-    train_loader: DataLoader | GroupedBatches
-    if workers > 0:  # each worker hands over GROUP_BATCHES batches at once
-        grouped = _loader(
-            datasets.train,
-            cfg,
-            sampler,
-            drop_last=False,
-            pin=pin_memory,
-            workers=workers,
-            group=GROUP_BATCHES,
-        )
-        train_loader = GroupedBatches(grouped, cfg.data.batch_size)
-    else:
-        train_loader = _loader(
-            datasets.train, cfg, sampler, drop_last=True, pin=pin_memory, workers=0
-        )
-    val_loader = None
-    if datasets.val is not None:
-        val_loader = _loader(
-            datasets.val,
-            cfg,
-            EpochSampler(len(datasets.val), fixed=True),
-            drop_last=False,
-            pin=pin_memory,
-            workers=min(workers, 1),
-        )
-    return train_loader, val_loader
 
 
 def build_trainer(

@@ -51,7 +51,16 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Artifacts: the model-file and latent-file formats.
     "artifacts": ("modelfile", "codec", "latent_header", "latent_entropy"),
     # Inference: a trained model end to end; nothing of the trainer.
-    "inference": ("pipeline", "streaming_denoiser", "streaming_layers", "embed"),
+    "inference": (
+        "pipeline",
+        "pipeline_errors",
+        "torch_device",
+        "latent_interpolation",
+        "mask_denoising",
+        "streaming_denoiser",
+        "streaming_layers",
+        "embed",
+    ),
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",
@@ -59,6 +68,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "dataindex",
         "clips",
         "training",
+        "placement",
+        "loaders",
         "autoencoder_module",
         "launch",
         "runfolder",

@@ -29,6 +29,7 @@ _USER_ERRORS = (
     ("audioae.data", "DatasetError"),
     ("audioae.codec", "CodecError"),
     ("audioae.pipeline", "PipelineError"),
+    ("audioae.pipeline_errors", "PipelineError"),
     ("audioae.jobs", "JobError"),
     ("audioae.demo", "DemoError"),
     ("audioae.anomaly", "AnomalyReferenceError"),
