@@ -23,6 +23,23 @@ TINY_MODEL = [
 ]
 """Overrides of a small, fast model (randomly initialised) for tests that need a model file."""
 
+CAUSAL_MASK_MODEL = [
+    "features.kind=log_magnitude",
+    "model.output=mask",
+    "model.causal=true",
+    "model.strides=[]",
+]
+"""Overrides (on top of :data:`TINY_MODEL`) of a causal magnitude-mask denoiser: what streaming
+and live denoising need."""
+
+
+def tone_in_noise(sample_rate: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
+    """``(channels, n)`` float32: a 300 Hz tone at 0.3 in white noise at 0.05 (rms)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.standard_normal((channels, t.size))
+    return x.astype(np.float32)
+
 
 def tiny_model_file(path: Path, overrides=()) -> Path:
     """Write a :data:`TINY_MODEL` model file (seeded weights, plus ``overrides``) to ``path``."""

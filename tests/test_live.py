@@ -13,19 +13,14 @@ import pytest
 import soundfile as sf
 import soxr
 import torch
-from conftest import tiny_model_file
+from conftest import CAUSAL_MASK_MODEL, tiny_model_file, tone_in_noise
 
 from audioae.audio import AudioError
 from audioae.cli import main
 from audioae.live import LiveReport, RawPCMReader, RawPCMWriter, denoise_live
 from audioae.pipeline import Pipeline, PipelineError
 
-CAUSAL = [
-    "features.kind=log_magnitude",
-    "model.output=mask",
-    "model.causal=true",
-    "model.strides=[]",
-]
+CAUSAL = CAUSAL_MASK_MODEL
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0), float PCM at the model's rate
 
 
@@ -61,13 +56,7 @@ def pipe(models):
     return Pipeline.load(models["causal"], device="cpu")
 
 
-def _signal(sample_rate: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
-    """``(channels, n)`` float32: a tone in noise."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sample_rate)
-    t = np.arange(n) / sample_rate
-    x = 0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.standard_normal((channels, n))
-    return x.astype(np.float32)
+_signal = tone_in_noise
 
 
 def _run(pipe, x: np.ndarray, sample_rate: int, pcm: str = "f32le", **kwargs):
@@ -302,5 +291,5 @@ def test_cli_choices_agree_with_the_engine() -> None:
     from audioae.cli import live as cli_live
     from audioae.live import LIVE_RESAMPLE_QUALITY, PCM_FORMATS
 
-    assert list(cli_live._FILE_SUBTYPES) == list(PCM_FORMATS)
+    assert list(cli_live.FILE_SUBTYPES) == list(PCM_FORMATS)
     assert cli_live._DEFAULT_RESAMPLE_QUALITY == LIVE_RESAMPLE_QUALITY

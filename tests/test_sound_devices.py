@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import tiny_model_file
+from conftest import CAUSAL_MASK_MODEL, tiny_model_file, tone_in_noise
 
 from audioae.cli import main
 from audioae.live import RawPCMReader, RawPCMWriter, denoise_live
@@ -29,12 +29,7 @@ from audioae.sound_devices import (
     list_devices,
 )
 
-CAUSAL = [
-    "features.kind=log_magnitude",
-    "model.output=mask",
-    "model.causal=true",
-    "model.strides=[]",
-]
+CAUSAL = CAUSAL_MASK_MODEL
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0), float files at the model's rate
 
 
@@ -120,11 +115,7 @@ def pipe(models):
     return Pipeline.load(models["causal"], device="cpu")
 
 
-def _signal(sample_rate: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    x = 0.3 * np.sin(2 * np.pi * 300 * t) + 0.05 * rng.standard_normal((channels, t.size))
-    return x.astype(np.float32)
+_signal = tone_in_noise
 
 
 def _install(monkeypatch, fake) -> FakeSoundDevice:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import tiny_model_file
+from conftest import CAUSAL_MASK_MODEL, tiny_model_file
 
 from audioae.apps import denoise_file, load_for_model
 from audioae.audio import resample
@@ -20,12 +20,7 @@ from audioae.live import RawPCMReader, RawPCMWriter, denoise_live
 from audioae.pipeline import Pipeline
 from audioae.streaming import denoise_file_streaming
 
-CAUSAL = [
-    "features.kind=log_magnitude",
-    "model.output=mask",
-    "model.causal=true",
-    "model.strides=[]",
-]
+CAUSAL = CAUSAL_MASK_MODEL
 
 
 def _tone(hz: float, rate: int, seconds: float = 1.0, channels: int = 1) -> np.ndarray:

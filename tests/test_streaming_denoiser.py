@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import tiny_model_file
+from conftest import CAUSAL_MASK_MODEL, tiny_model_file
 
 from audioae.apps import denoise_file
 from audioae.cli import main
@@ -21,12 +21,7 @@ from audioae.streaming_denoiser import StreamingDenoiser
 from audioae.streaming_layers import fp16_kernel_available
 
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0) between streamed and offline output
-CAUSAL = [
-    "features.kind=log_magnitude",
-    "model.output=mask",
-    "model.causal=true",
-    "model.strides=[]",
-]
+CAUSAL = CAUSAL_MASK_MODEL
 SMALL = [
     "model.hidden_dim=24",
     "model.latent_dim=8",

@@ -13,13 +13,11 @@ from pathlib import Path
 
 from .common import (
     add_command,
+    add_mask_options,
     at_least,
-    fraction,
     load_pipeline,
-    mask_exponent,
     models_help,
     positive_float,
-    post_filter_beta,
 )
 from .live import add_live_arguments, is_live, run_denoise_live
 
@@ -230,29 +228,7 @@ def register(subparsers) -> None:
         default="noisy",
         help="phase of the output: the noisy input's, or rebuilt by Griffin-Lim",
     )
-    p.add_argument(
-        "--wet",
-        type=fraction,
-        default=1.0,
-        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
-    )
-    p.add_argument(
-        "--mask-exponent",
-        type=mask_exponent,
-        default=1.0,
-        metavar="X",
-        help="raise the model's mask gains to this power before applying them: above 1 "
-        "removes more noise (and risks more speech distortion), below 1 less (default 1, "
-        "the mask as trained; at most 8)",
-    )
-    p.add_argument(
-        "--post-filter",
-        type=post_filter_beta,
-        default=0.0,
-        metavar="BETA",
-        help="PercepNet's post-filter on the mask, as DeepFilterNet's --pf (0.02 there): "
-        "attenuates further the bins the model already attenuates (default 0, off; at most 1)",
-    )
+    add_mask_options(p)
     p.add_argument(
         "--stream",
         action="store_true",

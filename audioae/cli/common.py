@@ -216,3 +216,31 @@ def fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
     return value
+
+
+def add_mask_options(parser: argparse.ArgumentParser) -> None:
+    """``--wet``, ``--mask-exponent`` and ``--post-filter``: how a denoiser's mask is applied
+    (``audioae denoise`` and ``audioae live``)."""
+    parser.add_argument(
+        "--wet",
+        type=fraction,
+        default=1.0,
+        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+    )
+    parser.add_argument(
+        "--mask-exponent",
+        type=mask_exponent,
+        default=1.0,
+        metavar="X",
+        help="raise the model's mask gains to this power before applying them: above 1 "
+        "removes more noise (and risks more speech distortion), below 1 less (default 1, "
+        "the mask as trained; at most 8)",
+    )
+    parser.add_argument(
+        "--post-filter",
+        type=post_filter_beta,
+        default=0.0,
+        metavar="BETA",
+        help="PercepNet's post-filter on the mask, as DeepFilterNet's --pf (0.02 there): "
+        "attenuates further the bins the model already attenuates (default 0, off; at most 1)",
+    )

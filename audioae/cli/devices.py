@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_command, at_least, fraction, mask_exponent, positive_float
-from .common import post_filter_beta as post_filter_type
-from .live import _DEFAULT_RESAMPLE_QUALITY, _FILE_SUBTYPES, _RESAMPLE_QUALITIES
+from .common import add_command, add_mask_options, at_least, positive_float
+from .live import FILE_SUBTYPES, add_resample_quality
 
 
 def _device(text: str) -> int | str:
@@ -84,33 +83,12 @@ def register(subparsers) -> None:
     p.add_argument("--channels", type=at_least(1, 64), default=1, help="input channels")
     p.add_argument(
         "--pcm",
-        choices=list(_FILE_SUBTYPES),
+        choices=list(FILE_SUBTYPES),
         default="s16le",
         help="sample format of the --record file",
     )
-    p.add_argument(
-        "--wet", type=fraction, default=1.0, help="1 = fully denoised, 0 = unchanged input"
-    )
-    p.add_argument(
-        "--mask-exponent",
-        type=mask_exponent,
-        default=1.0,
-        metavar="X",
-        help="as audioae denoise --mask-exponent",
-    )
-    p.add_argument(
-        "--post-filter",
-        type=post_filter_type,
-        default=0.0,
-        metavar="BETA",
-        help="as audioae denoise --post-filter",
-    )
-    p.add_argument(
-        "--resample-quality",
-        choices=list(_RESAMPLE_QUALITIES),
-        default=_DEFAULT_RESAMPLE_QUALITY,
-        help="soxr quality when the sound card's rate is not the model's",
-    )
+    add_mask_options(p)
+    add_resample_quality(p)
     p.add_argument(
         "--device", default="auto", help="torch device: auto (CUDA if available), cpu, cuda …"
     )
@@ -168,7 +146,7 @@ def _run_live(args: argparse.Namespace) -> int:
         output_device=args.output_device,
         play=not args.no_play,
         record=args.record,
-        record_subtype=_FILE_SUBTYPES[args.pcm],
+        record_subtype=FILE_SUBTYPES[args.pcm],
         overwrite=args.force,
         sample_rate=args.sample_rate,
         channels=args.channels,

@@ -16,7 +16,7 @@ from .common import at_least
 
 STDIO = "-"
 
-_FILE_SUBTYPES = {"s16le": "PCM_16", "s32le": "PCM_32", "f32le": "FLOAT"}
+FILE_SUBTYPES = {"s16le": "PCM_16", "s32le": "PCM_32", "f32le": "FLOAT"}
 """File subtype for each of :data:`audioae.live.PCM_FORMATS` (its keys: the ``--pcm`` choices,
 kept here so that ``--help`` does not import torch; a test checks they agree)."""
 
@@ -50,11 +50,17 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--pcm",
-        choices=list(_FILE_SUBTYPES),
+        choices=list(FILE_SUBTYPES),
         default="s16le",
         help="sample format of raw input and output, interleaved little-endian",
     )
-    group.add_argument(
+    add_resample_quality(group)
+
+
+def add_resample_quality(parser) -> None:
+    """``--resample-quality``: the streaming soxr recipe of live denoising (``audioae denoise``
+    with ``-`` and ``audioae live``)."""
+    parser.add_argument(
         "--resample-quality",
         choices=list(_RESAMPLE_QUALITIES),
         default=_DEFAULT_RESAMPLE_QUALITY,
@@ -98,7 +104,7 @@ def run_denoise_live(args: argparse.Namespace, pipe) -> int:
     if source_name != STDIO and os.path.isdir(source_name):
         raise PipelineError(f"{source_name}: a folder; '-' works on one stream or file")
 
-    subtype = _FILE_SUBTYPES[args.pcm]  # of a file output
+    subtype = FILE_SUBTYPES[args.pcm]  # of a file output
     with contextlib.ExitStack() as stack:
         if source_name == STDIO:
             rate = args.sample_rate or pipe.sample_rate
