@@ -26,6 +26,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "resampling",
         "audiostream",
         "config",
+        "config_model",
+        "config_recipes",
         "config_training",
         "config_vocoder",
         "config_checks",
@@ -64,6 +66,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",
+        "data_errors",
+        "datasplit",
+        "crops",
+        "mixtures",
         "samplers",
         "dataindex",
         "clips",

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import sine
 
-import audioae.data as data_module
+import audioae.mixtures as mixtures_module
 from audioae.augment import EARLY_REVERB_SECONDS, fft_convolve, low_pass, synthetic_rir
 from audioae.config import ConfigError, load_config
 from audioae.data import AudioFolder, DenoisingFolder
@@ -192,7 +192,7 @@ def test_off_by_default_gives_the_pairs_of_before(monkeypatch: pytest.MonkeyPatc
         raise AssertionError("the channel ran with both fractions 0")
 
     for name in ("synthetic_rir", "fft_convolve", "low_pass"):
-        monkeypatch.setattr(data_module, name, refuse)
+        monkeypatch.setattr(mixtures_module, name, refuse)
     default = DenoisingFolder(AudioFolder(clips, default_cfg, "train"), None, default_cfg)
     for i, (noisy, clean) in enumerate(expected):
         got_noisy, got_clean = default[i]

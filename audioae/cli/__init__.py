@@ -27,6 +27,7 @@ _USER_ERRORS = (
     ("audioae.modelfile", "ModelFileError"),
     ("audioae.fileio", "OutputExistsError"),
     ("audioae.data", "DatasetError"),
+    ("audioae.data_errors", "DatasetError"),
     ("audioae.codec", "CodecError"),
     ("audioae.pipeline", "PipelineError"),
     ("audioae.pipeline_errors", "PipelineError"),
