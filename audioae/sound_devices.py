@@ -35,7 +35,8 @@ import numpy as np
 
 from .audiostream import open_writer
 from .live import LIVE_BLOCK_SECONDS, LIVE_RESAMPLE_QUALITY, BlockSink, LiveReport, denoise_live
-from .pipeline import Pipeline
+from .pipeline import Pipeline, PipelineError
+from .streaming_denoiser import is_causal
 
 __all__ = [
     "DeviceReader",
@@ -261,6 +262,11 @@ def denoise_devices(
         raise ValueError("nothing to do: play is off and no record file is given")
     if duration is not None and not duration > 0:
         raise ValueError(f"duration must be > 0 s, got {duration}")
+    if not is_causal(pipe):  # before any device or file is opened
+        raise PipelineError(
+            "live denoising needs a causal model (model.causal: true, e.g. the shipped "
+            "denoise_stream); this model looks ahead"
+        )
     sd = import_sounddevice()
     info_in = _device_info(sd, input_device, "input")
     info_out = _device_info(sd, output_device, "output") if play else {"name": ""}

@@ -20,7 +20,7 @@ from conftest import CAUSAL_MASK_MODEL, tiny_model_file, tone_in_noise
 
 from audioae.cli import main
 from audioae.live import RawPCMReader, RawPCMWriter, denoise_live
-from audioae.pipeline import Pipeline
+from audioae.pipeline import Pipeline, PipelineError
 from audioae.sound_devices import (
     DeviceReader,
     SoundDeviceError,
@@ -201,7 +201,7 @@ def test_reader_stops_at_max_frames_and_counts_overflows():
     assert reader.read(3).shape == (2, 0) and reader.overflows == 2 and reader.frames == 5
 
 
-def test_refusals(pipe, tmp_path, monkeypatch):
+def test_refusals(models, pipe, monkeypatch):
     rate = pipe.sample_rate
     _install(monkeypatch, FakeSoundDevice(_signal(rate, 0.5, 1), rate))
     with pytest.raises(ValueError, match="nothing to do"):
@@ -212,6 +212,9 @@ def test_refusals(pipe, tmp_path, monkeypatch):
         denoise_devices(pipe, input_device="USB", duration=0.1)
     with pytest.raises(SoundDeviceError, match=r"cannot open 'Fake mic'.*3 channel\(s\)"):
         denoise_devices(pipe, channels=3, duration=0.1)
+    offline = Pipeline.load(models["offline"], device="cpu")
+    with pytest.raises(PipelineError, match="needs a causal model"):
+        denoise_devices(offline, duration=0.1)
 
 
 def test_a_missing_sounddevice_gets_an_install_hint(monkeypatch):
@@ -234,7 +237,7 @@ def test_a_missing_portaudio_gets_an_install_hint(monkeypatch):
         import_sounddevice()
 
 
-def test_the_real_sounddevice_on_a_machine_without_sound_devices():
+def test_the_real_sounddevice_on_a_machine_without_sound_devices(pipe):
     try:
         sd = import_sounddevice()
     except SoundDeviceError as exc:
@@ -242,7 +245,6 @@ def test_the_real_sounddevice_on_a_machine_without_sound_devices():
     if len(sd.query_devices()):
         pytest.skip("this machine has sound devices")
     assert list_devices() == ""
-    pipe = None  # never reached: the default input is looked up first
     with pytest.raises(SoundDeviceError, match="no default input device .*PortAudio sees 0"):
         denoise_devices(pipe, duration=0.1)
 
