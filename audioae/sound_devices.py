@@ -106,13 +106,16 @@ class DeviceReader:
     :meth:`read` blocks until the sound card has delivered ``frames`` frames; with
     ``max_frames`` it returns fewer once that many have been read (the end of the stream).
     ``overflows`` counts reads whose input had overflowed (samples the card dropped because
-    they were not read in time).
+    they were not read in time). NaN or infinite samples (a broken driver) are set to 0 and
+    counted in ``non_finite``: one would otherwise stay in the causal model's state for the
+    rest of the stream.
     """
 
     def __init__(self, stream: Any, channels: int, max_frames: int | None = None) -> None:
         self.stream, self.channels, self.max_frames = stream, channels, max_frames
         self.frames = 0
         self.overflows = 0
+        self.non_finite = 0
 
     def read(self, frames: int) -> np.ndarray:
         """The next ``frames`` frames ``(channels, n)``; ``n < frames`` only at ``max_frames``."""
@@ -123,7 +126,12 @@ class DeviceReader:
         data, overflowed = self.stream.read(frames)  # (frames, channels)
         self.overflows += bool(overflowed)
         self.frames += frames
-        return np.ascontiguousarray(np.asarray(data, np.float32).T)
+        block = np.ascontiguousarray(np.asarray(data, np.float32).T)
+        bad = ~np.isfinite(block)
+        if bad.any():
+            self.non_finite += int(np.count_nonzero(bad))
+            block[bad] = 0.0
+        return block
 
 
 class DeviceWriter:
@@ -177,6 +185,7 @@ class DeviceReport:
         device_latency_seconds: PortAudio's estimate of the input plus output latency (s).
         overflows, underflows: input reads that had overflowed, output writes that underflowed.
         clipped: played samples clipped to [-1, 1].
+        non_finite: NaN or infinite input samples, set to 0.
     """
 
     live: LiveReport
@@ -187,6 +196,7 @@ class DeviceReport:
     overflows: int = 0
     underflows: int = 0
     clipped: int = 0
+    non_finite: int = 0
 
     @property
     def heard_latency_seconds(self) -> float:
@@ -197,7 +207,8 @@ class DeviceReport:
         """One line: the stream's summary plus the sound cards' misses."""
         misses = f"; {self.overflows} input overflows, {self.underflows} output underflows"
         clipped = f"; {self.clipped} samples clipped" if self.clipped else ""
-        return self.live.summary() + misses + clipped
+        bad = f"; {self.non_finite} NaN/Inf input samples set to 0" if self.non_finite else ""
+        return self.live.summary() + misses + clipped + bad
 
 
 def _lead_in(report: LiveReport) -> int:
@@ -339,7 +350,7 @@ def denoise_devices(
         )
         report = result["report"]
         report.live = live
-        report.overflows = reader.overflows
+        report.overflows, report.non_finite = reader.overflows, reader.non_finite
         if speaker is not None:
             report.underflows, report.clipped = speaker.underflows, speaker.clipped
         return report

@@ -1,14 +1,17 @@
 """Live denoising from a sound card (``audioae.sound_devices``, ``audioae live``).
 
-No sound card exists here, so the PortAudio streams are a fake ``sounddevice`` module that
-serves a prepared signal in blocking reads and keeps what is played; everything between the
-streams and the files is the real code. What is recorded must equal offline denoising with the
-same causal model (at the model's rate) or the pipe-based live stream (at another rate); what
-is played must be the same samples after the stated lead-in of silence. A test with the real
-``sounddevice`` (when installed) checks the error on a machine without sound devices."""
+Most tests use a fake ``sounddevice`` module that serves a prepared signal in blocking reads
+and keeps what is played; everything between the streams and the files is the real code. One
+test runs the command in a fresh process through the real sounddevice, PortAudio and ALSA,
+with a virtual sound card made of two files (skipped where PortAudio or ALSA is missing). What
+is recorded must equal offline denoising with the same causal model (at the model's rate) or
+the pipe-based live stream (at another rate); what is played must be the same samples after
+the stated lead-in of silence."""
 
 import io
+import os
 import re
+import subprocess
 import sys
 import types
 
@@ -191,6 +194,18 @@ def test_ctrl_c_keeps_the_recording_of_what_arrived(pipe, tmp_path, monkeypatch)
     assert "1 input overflows, 0 output underflows" in report.summary()
 
 
+def test_reader_zeroes_and_counts_non_finite_samples():
+    class Stream:
+        def read(self, frames):
+            data = np.full((frames, 1), 0.25, np.float32)
+            data[1, 0], data[3, 0] = np.nan, np.inf
+            return data, False
+
+    reader = DeviceReader(Stream(), channels=1)
+    np.testing.assert_array_equal(reader.read(4), [[0.25, 0.0, 0.25, 0.0]])
+    assert reader.non_finite == 2
+
+
 def test_reader_stops_at_max_frames_and_counts_overflows():
     class Stream:
         def read(self, frames):
@@ -285,3 +300,75 @@ def test_cli_lists_devices_and_refuses_what_cannot_run(models, monkeypatch, caps
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("audioae: error:") and message in err
+
+
+# --- a real PortAudio stream -----------------------------------------------------------------
+
+
+def _alsa_file_env(home, infile, outfile) -> dict:
+    """An environment whose ALSA default device captures from ``infile`` and plays into
+    ``outfile`` (raw samples in the stream's format: ALSA's ``file`` plugin over ``null``, one
+    for each direction, joined by ``asym``). PortAudio reads ``~/.asoundrc`` when it starts,
+    so the file is given through HOME to a fresh process."""
+    home.mkdir()
+    (home / ".asoundrc").write_text(
+        f'pcm.mic {{\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
+        f'  infile "{infile}"\n  format "raw"\n}}\n'
+        f'pcm.speaker {{\n  type file\n  slave.pcm "null"\n  file "{outfile}"\n'
+        '  format "raw"\n}\n'
+        'pcm.!default {\n  type asym\n  capture.pcm "mic"\n  playback.pcm "speaker"\n}\n'
+    )
+    return {**os.environ, "HOME": str(home)}
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate):
+    """The command end to end in a fresh process, through sounddevice, PortAudio and ALSA (a
+    virtual sound card made of two files): the recording equals the pipe-based live stream
+    (offline denoising at the model's 16 kHz), and what was played is the stated lead-in of
+    silence, then the same samples."""
+    x = tone_in_noise(rate, 1.0, 1, seed=3)
+    infile, outfile = tmp_path / "mic.raw", tmp_path / "speaker.raw"
+    x[0].astype("<f4").tofile(infile)
+    env = _alsa_file_env(tmp_path / "home", infile, outfile)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sounddevice as sd; d = sd.query_devices(kind='input'); "
+            "print(sd.query_hostapis(d['hostapi'])['name'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != "ALSA":
+        pytest.skip(f"no sounddevice with PortAudio's ALSA host here: {probe.stderr[-200:]}")
+    out = tmp_path / "take.wav"
+    argv = [sys.executable, "-m", "audioae", "live", str(models["causal"]), "--device", "cpu"]
+    argv += ["--record", str(out), "--pcm", "f32le", "--duration", "1", "--sample-rate", str(rate)]
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"'default' at {rate} Hz, 1 channel(s) -> 'default' and {out}" in run.stderr
+    recorded, sr = sf.read(out, dtype="float32", always_2d=True)
+    pcm, expected = io.BytesIO(), io.BytesIO()
+    RawPCMWriter(pcm, 1, "f32le").write(x)
+    report = denoise_live(
+        pipe,
+        RawPCMReader(io.BytesIO(pcm.getvalue()), 1, "f32le"),
+        RawPCMWriter(expected, 1, "f32le"),
+        sample_rate=rate,
+        channels=1,
+    )
+    want = RawPCMReader(io.BytesIO(expected.getvalue()), 1, "f32le").read(10**7)
+    assert sr == rate and recorded.T.shape == x.shape == want.shape
+    assert np.abs(recorded.T - want).max() < TOLERANCE
+    if rate == pipe.sample_rate:
+        assert np.abs(want - pipe.denoise(torch.from_numpy(x)).numpy()).max() < TOLERANCE
+    played = np.fromfile(outfile, "<f4")
+    lead = int(np.ceil(report.latency_seconds * rate)) + report.block_frames
+    assert played.size > lead + rate // 2  # PortAudio may drop the last buffer on close
+    assert not played[:lead].any()
+    n = min(played.size - lead, x.shape[1])
+    assert np.abs(played[lead : lead + n] - want[0, :n]).max() < TOLERANCE
