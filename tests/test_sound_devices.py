@@ -121,6 +121,21 @@ def pipe(models):
 _signal = tone_in_noise
 
 
+def _pipe_stream(pipe, x: np.ndarray, rate: int):
+    """``x (channels, n)`` through the pipe-based live stream (float PCM in and out): its
+    report and output, what a sound-card run at ``rate`` must record."""
+    pcm, out = io.BytesIO(), io.BytesIO()
+    RawPCMWriter(pcm, x.shape[0], "f32le").write(x)
+    report = denoise_live(
+        pipe,
+        RawPCMReader(io.BytesIO(pcm.getvalue()), x.shape[0], "f32le"),
+        RawPCMWriter(out, x.shape[0], "f32le"),
+        sample_rate=rate,
+        channels=x.shape[0],
+    )
+    return report, RawPCMReader(io.BytesIO(out.getvalue()), x.shape[0], "f32le").read(10**7)
+
+
 def _install(monkeypatch, fake) -> FakeSoundDevice:
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     return fake
@@ -163,17 +178,7 @@ def test_at_the_devices_default_rate_it_equals_the_pipe_stream(pipe, tmp_path, m
     )
     assert fake.opened == [{"kind": "InputStream", "samplerate": rate}]  # no output stream
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
-    pcm = io.BytesIO()
-    RawPCMWriter(pcm, 1, "f32le").write(x)
-    expected = io.BytesIO()
-    denoise_live(
-        pipe,
-        RawPCMReader(io.BytesIO(pcm.getvalue()), 1, "f32le"),
-        RawPCMWriter(expected, 1, "f32le"),
-        sample_rate=rate,
-        channels=1,
-    )
-    want = RawPCMReader(io.BytesIO(expected.getvalue()), 1, "f32le").read(10**7)
+    _, want = _pipe_stream(pipe, x, rate)
     assert sr == rate and recorded.T.shape == x.shape == want.shape
     assert np.abs(recorded.T - want).max() < 1e-6
     assert report.lead_in_frames == 0 and report.output_name == ""
@@ -352,16 +357,7 @@ def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate):
     assert run.returncode == 0, run.stderr
     assert f"'default' at {rate} Hz, 1 channel(s) -> 'default' and {out}" in run.stderr
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
-    pcm, expected = io.BytesIO(), io.BytesIO()
-    RawPCMWriter(pcm, 1, "f32le").write(x)
-    report = denoise_live(
-        pipe,
-        RawPCMReader(io.BytesIO(pcm.getvalue()), 1, "f32le"),
-        RawPCMWriter(expected, 1, "f32le"),
-        sample_rate=rate,
-        channels=1,
-    )
-    want = RawPCMReader(io.BytesIO(expected.getvalue()), 1, "f32le").read(10**7)
+    report, want = _pipe_stream(pipe, x, rate)
     assert sr == rate and recorded.T.shape == x.shape == want.shape
     assert np.abs(recorded.T - want).max() < TOLERANCE
     if rate == pipe.sample_rate:
