@@ -298,3 +298,22 @@ ROUND_14_RULE = (
     "validation cells by SELECTION_RULE, changing only if the chosen candidate wins more "
     "cells than the default"
 )
+
+
+ROUND_15_RULE = (
+    "round 15 (2026-12-02, written and committed before either candidate was first trained): "
+    "bottleneck width, the other direction. Round 14's narrower latents (2 and 1 channels) "
+    "lowered the notes hum cell (0.607 -> 0.531 and 0.571) with almost every other cell, so "
+    "the trend points the other way: a wider latent reconstructs every note better, which "
+    "should narrow the spread of the normal notes' errors by instrument, and it has room to "
+    "carry the level of the lowest bands, so hum should move the pooled latent (the score's "
+    "latent term) instead of vanishing under the note. Candidates: recipes/anomaly.yaml with "
+    "model.latent_dim=8 (latent8) and with model.latent_dim=16 (latent16); network, features, "
+    "data and steps unchanged. The decision is round 14's: the candidate whose default score "
+    "(log rec+latent+band) wins more of its 10 validation cells (speech and notes, 5 kinds) "
+    "replaces the recipe's latent_dim if it wins more cells than the anomaly recipe does in "
+    "the same run; a tie between the candidates goes to latent8 (the smaller change), a tie "
+    "with the recipe keeps the recipe. Only then are the test clips scored, and the default "
+    "score is chosen again over the new recipe's validation cells by SELECTION_RULE, changing "
+    "only if the chosen candidate wins more cells than the default"
+)

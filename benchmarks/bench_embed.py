@@ -61,6 +61,7 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_12_RULE,
     ROUND_13_RULE,
     ROUND_14_RULE,
+    ROUND_15_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -270,6 +271,8 @@ WORKFLOW_RECIPES = {
     "heldref": ("anomaly", []),
     "latent2": ("anomaly", ["model.latent_dim=2"]),
     "latent1": ("anomaly", ["model.latent_dim=1"]),
+    "latent8": ("anomaly", ["model.latent_dim=8"]),
+    "latent16": ("anomaly", ["model.latent_dim=16"]),
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
@@ -278,8 +281,9 @@ bundled (latent 32, 1000 steps), trained on the notes (settings fixed before it 
 round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), round 9's ``inpaint``
 (:data:`ROUND_9_RULE`), round 10's ``speed`` and ``speed_inpaint`` (:data:`ROUND_10_RULE`) and
 round 11's ``heldref`` (the recipe trained on the fit files less the reference part,
-:func:`reference_split`; :data:`ROUND_11_RULE`) and round 14's ``latent2`` and ``latent1``
-(:data:`ROUND_14_RULE`), trained with ``--validate`` only."""
+:func:`reference_split`; :data:`ROUND_11_RULE`), round 14's ``latent2`` and ``latent1``
+(:data:`ROUND_14_RULE`) and round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`),
+trained with ``--validate`` only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -314,22 +318,27 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     return done
 
 
-ROUND_14 = ("latent2", "latent1")
-"""Round 14's candidate recipes (:data:`ROUND_14_RULE`), in the order its ties go."""
+WIDTH_ROUNDS = {14: ("latent2", "latent1"), 15: ("latent8", "latent16")}
+"""The bottleneck-width rounds' candidate recipes (:data:`ROUND_14_RULE`,
+:data:`ROUND_15_RULE`), each in the order its ties go."""
+WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE}
 
 
-def round_14_verdict(rows: list[dict]) -> list[str]:
-    """Round 14: the default score's validation cells won by the anomaly recipe and by each
-    candidate in this run, and the decision by :data:`ROUND_14_RULE`."""
+def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
+    """Round ``number`` of :data:`WIDTH_ROUNDS`: the default score's validation cells won by
+    the anomaly recipe and by each candidate in this run, and the decision by its rule (the
+    candidate winning the most cells, ties to the first, replaces the recipe's latent_dim
+    only if it wins more cells than the recipe)."""
+    candidates = WIDTH_ROUNDS[number]
     won = {}
     for name, label in (
         ("recipe", "/ anomaly recipe "),
-        *((r, f"/ {r} candidate ") for r in ROUND_14),
+        *((r, f"/ {r} candidate ") for r in candidates),
     ):
         picked = [r for r in rows if label in r["setting"]]
         won[name] = (sum(_beats(r, AE_DEFAULT) for r in picked), len(picked))
     lines = [f"{name}: the default score wins {w} of {n} cells" for name, (w, n) in won.items()]
-    best = max(ROUND_14, key=lambda r: (won[r][0], -ROUND_14.index(r)))
+    best = max(candidates, key=lambda r: (won[r][0], -candidates.index(r)))
     if won[best][0] > won["recipe"][0]:
         lines.append(f"Decision: {best} replaces the recipe's latent_dim")
     else:
@@ -488,14 +497,14 @@ def _method_scores(
 
 
 def train_all(
-    work: Path, validate: bool = False, candidates: bool = True, round_14: bool = False
+    work: Path, validate: bool = False, candidates: bool = True, rounds: tuple[int, ...] = ()
 ) -> dict[str, Path]:
     """Every model the benchmark trains: ``{"speech-narrow", "speech-anomaly",
     "notes-anomaly", "notes-conv1d"}`` to model files; ``validate``: also the candidates of
     rounds 6, 9, 10 and 11 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
     ``GROUP-speed_inpaint``, ``GROUP-heldref`` for the speech and the notes; not with
-    ``candidates=False``) and not the probe's ``notes-conv1d``; ``round_14``: round 14's
-    ``GROUP-latent2`` and ``GROUP-latent1`` (with ``validate``)."""
+    ``candidates=False``) and not the probe's ``notes-conv1d``; ``rounds``: the candidates of
+    these :data:`WIDTH_ROUNDS` (``GROUP-latent2`` ..., with ``validate``)."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
     if not validate:
         runs += [("notes", "conv1d")]
@@ -505,8 +514,8 @@ def train_all(
             for recipe in ("fine", "inpaint", "speed", "speed_inpaint", "heldref")
             for group in ("speech", "notes")
         ]
-    if validate and round_14:
-        runs += [(group, recipe) for recipe in ROUND_14 for group in ("speech", "notes")]
+    for number in rounds if validate else ():
+        runs += [(g, recipe) for recipe in WIDTH_ROUNDS[number] for g in ("speech", "notes")]
     return {f"{g}-{r}": train_normal_model(work, g, r) for g, r in runs}
 
 
@@ -554,7 +563,8 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
                 1.5,
             ),
         ]
-    for recipe in ("inpaint", "speed", "speed_inpaint", *ROUND_14):  # rounds 9, 10, 14
+    widths = [r for candidates in WIDTH_ROUNDS.values() for r in candidates]
+    for recipe in ("inpaint", "speed", "speed_inpaint", *widths):  # rounds 9, 10, 14, 15
         if f"speech-{recipe}" in trained:
             label = f"{recipe} candidate trained here"
             settings += [
@@ -895,6 +905,12 @@ def main() -> None:
         "with a 2- and a 1-channel latent)",
     )
     parser.add_argument(
+        "--round-15",
+        action="store_true",
+        help="with --validate: also train and score round 15's candidates (the anomaly recipe "
+        "with an 8- and a 16-channel latent)",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -902,13 +918,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    rounds = tuple(n for n, on in ((14, args.round_14), (15, args.round_15)) if on)
     if args.validate:
         with tempfile.TemporaryDirectory() as tmp:
             trained = train_all(
                 args.work or Path(tmp),
                 validate=True,
                 candidates=not args.no_recipe_candidates,
-                round_14=args.round_14,
+                rounds=rounds,
             )
             rows = anomaly(args.models, trained, validate=True)
             print("\n".join(anomaly_table(rows)))
@@ -933,13 +950,13 @@ def main() -> None:
                     picked = [r for r in rows if f"round 11 {protocol}" in r["setting"]]
                     print("\n".join(selection_table(picked)))
             print(f"\nRound 12 ({ROUND_12_RULE}): the flagged shares in the rows above.")
-            if args.round_14:
-                print(f"\nRound 14 ({ROUND_14_RULE}):")
-                for recipe in ROUND_14:
+            for number in rounds:
+                print(f"\nRound {number} ({WIDTH_RULES[number]}):")
+                for recipe in WIDTH_ROUNDS[number]:
                     print(f"\nSelection over the {recipe} candidate's cells:")
                     picked = [r for r in rows if f"/ {recipe} " in r["setting"]]
                     print("\n".join(selection_table(picked)))
-                print("\n" + "\n".join(round_14_verdict(rows)))
+                print("\n" + "\n".join(width_round_verdict(rows, number)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_all(args.work or Path(tmp))

@@ -1,4 +1,5 @@
-"""The anomaly benchmark's nearest-neighbour distance (round 13) and round 14's decision."""
+"""The anomaly benchmark's nearest-neighbour distance (round 13) and the bottleneck-width
+rounds' decisions (14, 15)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from bench_embed import AE_DEFAULT, BASELINES, knn_distance, round_14_verdict  # noqa: E402
+from bench_embed import AE_DEFAULT, BASELINES, knn_distance, width_round_verdict  # noqa: E402
 
 
 def test_knn_distance_is_the_mean_of_the_k_nearest_scaled_distances() -> None:
@@ -68,6 +69,30 @@ def test_round_14_decision_follows_the_rule(recipe, latent2, latent1, decision) 
         + _rows("speech / latent2 candidate trained here", latent2)
         + _rows("speech / latent1 candidate trained here", latent1)
     )
-    lines = round_14_verdict(rows)
+    lines = width_round_verdict(rows, 14)
     assert lines[0] == f"recipe: the default score wins {sum(a > 0.8 for a in recipe)} of 10 cells"
+    assert decision in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "latent8, latent16, decision",
+    [
+        ([0.9] * 9 + [0.7], [0.9] * 9 + [0.7], "latent8 replaces"),  # a tie goes to latent8
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 10, "latent16 replaces"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 8 + [0.7] * 2, "recipe stays"),  # a tie keeps it
+    ],
+)
+def test_round_15_decision_follows_the_rule(latent8, latent16, decision) -> None:
+    rows = (
+        _rows("notes / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
+        + _rows("notes / latent8 candidate trained here", latent8)
+        + _rows("notes / latent16 candidate trained here", latent16)
+        + _rows("notes / latent2 candidate trained here", [0.9] * 10)  # round 14's: not counted
+    )
+    lines = width_round_verdict(rows, 15)
+    assert lines[:3] == [
+        "recipe: the default score wins 8 of 10 cells",
+        f"latent8: the default score wins {sum(a > 0.8 for a in latent8)} of 10 cells",
+        f"latent16: the default score wins {sum(a > 0.8 for a in latent16)} of 10 cells",
+    ]
     assert decision in lines[-1]
