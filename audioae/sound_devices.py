@@ -17,8 +17,12 @@ it needs (without it every block would arrive just as the device runs dry).
 Latency heard at the loudspeaker: the stream's algorithmic latency (the denoiser's 40 ms with
 the shipped ``denoise_stream`` at 16 kHz, plus the resamplers' at other rates), one block of
 buffer (16 ms), and the sound card's own input and output latency (PortAudio's estimate,
-reported by :attr:`DeviceReport.device_latency_seconds`). The input and output devices run on
-their own clocks; over a long run a few blocks may under- or overflow, which the report counts.
+reported by :attr:`DeviceReport.device_latency_seconds`). By default the input and output are
+two streams on their own clocks (even on one sound card, PortAudio may not tie them); over a
+long run a few blocks may under- or overflow, which the report counts. With ``duplex=True``
+(``--duplex``) one full-duplex stream carries both, on one clock, for a sound card that records
+and plays (a headset, an audio interface); PortAudio refuses it for a pair of devices it cannot
+run together.
 """
 
 from __future__ import annotations
@@ -233,6 +237,7 @@ def denoise_devices(
     post_filter: float = 0.0,
     block_seconds: float = LIVE_BLOCK_SECONDS,
     resample_quality: str = LIVE_RESAMPLE_QUALITY,
+    duplex: bool = False,
     on_start: Callable[[DeviceReport], None] | None = None,
 ) -> DeviceReport:
     """Denoise a sound card's input live with a causal model; play it and/or record it.
@@ -255,6 +260,8 @@ def denoise_devices(
         duration: stop after this many seconds of input (s); ``None``: until Ctrl-C.
         wet, mask_exponent, post_filter, block_seconds, resample_quality: as in
             :func:`audioae.live.denoise_live`.
+        duplex: open the input and output as one full-duplex PortAudio stream (one clock, so
+            no drift between them); needs ``play``.
         on_start: called with the report (latencies known, nothing processed) when the
             streams start.
 
@@ -264,13 +271,16 @@ def denoise_devices(
     Raises:
         SoundDeviceError: ``sounddevice``/PortAudio missing, an unknown device, or settings
             the device refuses (rate, channels).
-        ValueError: neither ``play`` nor ``record``, ``duration <= 0``, or as
+        ValueError: neither ``play`` nor ``record``, ``duplex`` without ``play``,
+            ``duration <= 0``, or as
             :func:`~audioae.live.denoise_live`.
         OutputExistsError: ``record`` exists and ``overwrite`` is false.
         PipelineError: the model is not causal or not a denoiser.
     """
     if not play and record is None:
         raise ValueError("nothing to do: play is off and no record file is given")
+    if duplex and not play:
+        raise ValueError("a duplex stream plays what it records: duplex needs play")
     if duration is not None and not duration > 0:
         raise ValueError(f"duration must be > 0 s, got {duration}")
     if not is_causal(pipe):  # before any device or file is opened
@@ -285,12 +295,20 @@ def denoise_devices(
     max_frames = None if duration is None else max(1, round(duration * rate))
     with contextlib.ExitStack() as stack:
         try:  # opened stopped; started in ``started`` below, closed (and stopped) on exit
-            source_stream = sd.InputStream(
-                samplerate=rate, channels=channels, dtype="float32", device=input_device
-            )
+            if duplex:
+                source_stream = sink_stream = sd.Stream(
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="float32",
+                    device=(input_device, output_device),
+                )
+            else:
+                source_stream = sd.InputStream(
+                    samplerate=rate, channels=channels, dtype="float32", device=input_device
+                )
             stack.callback(source_stream.close)
-            sink_stream = None
-            if play:
+            sink_stream = source_stream if duplex else None
+            if play and not duplex:
                 sink_stream = sd.OutputStream(
                     samplerate=rate, channels=channels, dtype="float32", device=output_device
                 )
@@ -299,6 +317,7 @@ def denoise_devices(
             raise SoundDeviceError(
                 f"cannot open {info_in['name']!r}"
                 + (f" -> {info_out['name']!r}" if play else "")
+                + (" as one duplex stream" if duplex else "")
                 + f" at {rate} Hz with {channels} channel(s): {exc}"
             ) from None
         reader = DeviceReader(source_stream, channels, max_frames)
@@ -310,9 +329,12 @@ def denoise_devices(
                     open_writer(record, rate, channels, subtype=record_subtype, overwrite=overwrite)
                 )
             )
-        device_latency = float(source_stream.latency) + (
-            float(sink_stream.latency) if sink_stream is not None else 0.0
-        )
+        if duplex:  # a duplex stream's latency is the pair (input, output)
+            device_latency = float(sum(source_stream.latency))
+        else:
+            device_latency = float(source_stream.latency) + (
+                float(sink_stream.latency) if sink_stream is not None else 0.0
+            )
         result: dict[str, DeviceReport] = {}
 
         def started(live: LiveReport) -> None:
@@ -329,7 +351,8 @@ def denoise_devices(
             # yet played plus what waits to be read stays one lead-in long.
             source_stream.start()
             if sink_stream is not None and speaker is not None:
-                sink_stream.start()
+                if sink_stream is not source_stream:
+                    sink_stream.start()
                 speaker.write(np.zeros((channels, report.lead_in_frames), np.float32))
                 speaker.written = speaker.underflows = 0  # count from the denoised samples on
             if on_start is not None:

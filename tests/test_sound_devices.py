@@ -88,7 +88,19 @@ class FakeSoundDevice(types.ModuleType):
                 fake.played.append(data.T.copy())
                 return False
 
-        self.InputStream, self.OutputStream = InputStream, OutputStream
+        class Stream(InputStream, OutputStream):
+            """Full duplex: ``device`` is the pair (input, output); ``latency`` too."""
+
+            latency = (0.004, 0.006)
+
+            def __init__(self, samplerate, channels, dtype, device):
+                if not (isinstance(device, tuple) and len(device) == 2):
+                    raise FakePortAudioError(f"a duplex stream needs two devices, not {device!r}")
+                for one in device:
+                    super().__init__(samplerate, channels, dtype, one)
+                fake.opened[-2:] = [{"kind": "Stream", "samplerate": samplerate}]
+
+        self.InputStream, self.OutputStream, self.Stream = InputStream, OutputStream, Stream
 
     def query_devices(self, device=None, kind=None):
         if device is None and kind is None:
@@ -166,6 +178,27 @@ def test_recorded_and_played_sound_equal_offline_denoising(pipe, tmp_path, monke
     assert sorted(fake.events[2:]) == ["close InputStream", "close OutputStream"]
     assert report.heard_latency_seconds == pytest.approx(lead / rate + 0.02)
     assert report.overflows == report.underflows == 0
+
+
+def test_a_duplex_stream_reads_and_plays_on_one_stream(pipe, tmp_path, monkeypatch):
+    rate = pipe.sample_rate
+    x = _signal(rate, 1.0, 1, seed=2)
+    fake = _install(monkeypatch, FakeSoundDevice(x, rate))
+    out = tmp_path / "clean.wav"
+    report = denoise_devices(
+        pipe, record=out, record_subtype="FLOAT", duration=x.shape[1] / rate, duplex=True
+    )
+    assert fake.opened == [{"kind": "Stream", "samplerate": rate}]
+    assert fake.events == ["start Stream", "close Stream"]  # started once, closed once
+    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    recorded, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert np.abs(recorded.T - offline).max() < TOLERANCE
+    played, lead = fake.played_signal(), report.lead_in_frames
+    assert played.shape == (1, lead + x.shape[1]) and not played[:, :lead].any()
+    assert np.abs(played[:, lead:] - offline).max() < TOLERANCE
+    assert report.device_latency_seconds == pytest.approx(0.01)  # input + output
+    with pytest.raises(ValueError, match="duplex needs play"):
+        denoise_devices(pipe, record=out, overwrite=True, play=False, duplex=True)
 
 
 def test_at_the_devices_default_rate_it_equals_the_pipe_stream(pipe, tmp_path, monkeypatch):
@@ -298,6 +331,10 @@ def test_cli_lists_devices_and_refuses_what_cannot_run(models, monkeypatch, caps
     cases = [
         (["live"], "give a causal denoising model"),
         (["live", str(models["causal"]), "--no-play"], "--no-play without --record"),
+        (
+            ["live", str(models["causal"]), "--no-play", "--record", "x.wav", "--duplex"],
+            "cannot go with --no-play",
+        ),
         (["live", str(models["offline"]), "--duration", "0.1"], "needs a causal model"),
         (["live", str(models["causal"]), "--input-device", "USB"], "input device 'USB'"),
     ]
@@ -326,12 +363,12 @@ def _alsa_file_env(home, infile, outfile) -> dict:
     return {**os.environ, "HOME": str(home)}
 
 
-@pytest.mark.parametrize("rate", [16000, 48000])
-def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate):
+@pytest.mark.parametrize("rate, duplex", [(16000, False), (48000, False), (16000, True)])
+def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate, duplex):
     """The command end to end in a fresh process, through sounddevice, PortAudio and ALSA (a
-    virtual sound card made of two files): the recording equals the pipe-based live stream
-    (offline denoising at the model's 16 kHz), and what was played is the stated lead-in of
-    silence, then the same samples."""
+    virtual sound card made of two files), with two streams or one duplex stream: the
+    recording equals the pipe-based live stream (offline denoising at the model's 16 kHz),
+    and what was played is the stated lead-in of silence, then the same samples."""
     x = tone_in_noise(rate, 1.0, 1, seed=3)
     infile, outfile = tmp_path / "mic.raw", tmp_path / "speaker.raw"
     x[0].astype("<f4").tofile(infile)
@@ -353,9 +390,12 @@ def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate):
     out = tmp_path / "take.wav"
     argv = [sys.executable, "-m", "audioae", "live", str(models["causal"]), "--device", "cpu"]
     argv += ["--record", str(out), "--pcm", "f32le", "--duration", "1", "--sample-rate", str(rate)]
-    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        argv + ["--duplex"] * duplex, env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
-    assert f"'default' at {rate} Hz, 1 channel(s) -> 'default' and {out}" in run.stderr
+    where = f"'default' at {rate} Hz, 1 channel(s) -> 'default' and {out}"
+    assert where + " (one duplex stream)" * duplex + ";" in run.stderr
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
     report, want = _pipe_stream(pipe, x, rate)
     assert sr == rate and recorded.T.shape == x.shape == want.shape

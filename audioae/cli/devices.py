@@ -35,6 +35,7 @@ def register(subparsers) -> None:
             "audioae live --list-devices",
             "audioae live denoise_stream",
             "audioae live denoise_stream --input-device 2 --output-device 'USB' --sample-rate 48000",
+            "audioae live denoise_stream --input-device 'USB' --output-device 'USB' --duplex",
             "audioae live denoise_stream --no-play --record call_clean.wav --duration 60",
         ],
     )
@@ -57,6 +58,12 @@ def register(subparsers) -> None:
         default=None,
         metavar="DEVICE",
         help="output device: index or part of its name (default: the system's default output)",
+    )
+    p.add_argument(
+        "--duplex",
+        action="store_true",
+        help="open input and output as one full-duplex stream (one clock, no drift between "
+        "them), for a sound card that records and plays",
     )
     p.add_argument("--no-play", action="store_true", help="do not play the denoised sound")
     p.add_argument(
@@ -113,6 +120,8 @@ def _run_live(args: argparse.Namespace) -> int:
         raise PipelineError("live: give a causal denoising model (e.g. denoise_stream)")
     if args.no_play and args.record is None:
         raise PipelineError("live: --no-play without --record has nothing to do")
+    if args.no_play and args.duplex:
+        raise PipelineError("live: --duplex plays what it records; it cannot go with --no-play")
     pipe = load_pipeline(args, task="denoise")  # denoise_devices refuses a look-ahead model
 
     def started(report) -> None:
@@ -123,7 +132,7 @@ def _run_live(args: argparse.Namespace) -> int:
         _say(
             args,
             f"'{report.input_name}' at {live.sample_rate} Hz, {args.channels} channel(s) -> "
-            f"{' and '.join(where)}; blocks of {1e3 * live.block_frames / live.sample_rate:.0f}"
+            f"{' and '.join(where)}{' (one duplex stream)' if args.duplex else ''}; blocks of {1e3 * live.block_frames / live.sample_rate:.0f}"
             f" ms; latency {1e3 * live.latency_seconds:.0f} ms (denoiser and resamplers)"
             + (
                 f", {1e3 * report.heard_latency_seconds:.0f} ms heard (with one block of buffer "
@@ -149,6 +158,7 @@ def _run_live(args: argparse.Namespace) -> int:
         mask_exponent=args.mask_exponent,
         post_filter=args.post_filter,
         resample_quality=args.resample_quality,
+        duplex=args.duplex,
         on_start=started,
     )
     _say(args, report.summary())
