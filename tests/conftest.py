@@ -33,6 +33,27 @@ CAUSAL_MASK_MODEL = [
 and live denoising need."""
 
 
+@pytest.fixture(scope="session")
+def causal_models(tmp_path_factory) -> dict[str, Path]:
+    """Model files for streaming and live tests: ``"causal"`` (:data:`CAUSAL_MASK_MODEL`) and
+    ``"offline"`` (the same mask model looking ahead, which they must refuse)."""
+    root = tmp_path_factory.mktemp("causal_models")
+    return {
+        "causal": tiny_model_file(root / "causal.safetensors", CAUSAL_MASK_MODEL),
+        "offline": tiny_model_file(
+            root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
+        ),
+    }
+
+
+@pytest.fixture(scope="session")
+def causal_pipe(causal_models):
+    """A CPU :class:`audioae.pipeline.Pipeline` of ``causal_models["causal"]``."""
+    from audioae.pipeline import Pipeline
+
+    return Pipeline.load(causal_models["causal"], device="cpu")
+
+
 def tone_in_noise(sample_rate: int, seconds: float, channels: int, seed: int = 0) -> np.ndarray:
     """``(channels, n)`` float32: a 300 Hz tone at 0.3 in white noise at 0.05 (rms)."""
     rng = np.random.default_rng(seed)

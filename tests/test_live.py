@@ -13,14 +13,13 @@ import pytest
 import soundfile as sf
 import soxr
 import torch
-from conftest import CAUSAL_MASK_MODEL, tiny_model_file, tone_in_noise
+from conftest import tone_in_noise
 
 from audioae.audio import AudioError
 from audioae.cli import main
 from audioae.live import LiveReport, RawPCMReader, RawPCMWriter, denoise_live
 from audioae.pipeline import Pipeline, PipelineError
 
-CAUSAL = CAUSAL_MASK_MODEL
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0), float PCM at the model's rate
 
 
@@ -40,20 +39,14 @@ class Trickle(io.RawIOBase):
         return n
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("live_models")
-    return {
-        "causal": tiny_model_file(root / "causal.safetensors", CAUSAL),
-        "offline": tiny_model_file(
-            root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
-        ),
-    }
+@pytest.fixture
+def models(causal_models):  # conftest: the causal and a look-ahead mask model
+    return causal_models
 
 
-@pytest.fixture(scope="module")
-def pipe(models):
-    return Pipeline.load(models["causal"], device="cpu")
+@pytest.fixture
+def pipe(causal_pipe):
+    return causal_pipe
 
 
 _signal = tone_in_noise

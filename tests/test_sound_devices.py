@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import CAUSAL_MASK_MODEL, tiny_model_file, tone_in_noise
+from conftest import tone_in_noise
 
 from audioae.cli import main
 from audioae.live import RawPCMReader, RawPCMWriter, denoise_live
@@ -32,7 +32,6 @@ from audioae.sound_devices import (
     list_devices,
 )
 
-CAUSAL = CAUSAL_MASK_MODEL
 TOLERANCE = 1e-5  # max abs difference (full scale 1.0), float files at the model's rate
 
 
@@ -114,20 +113,14 @@ class FakeSoundDevice(types.ModuleType):
         return np.concatenate(self.played, axis=1)
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("device_models")
-    return {
-        "causal": tiny_model_file(root / "causal.safetensors", CAUSAL),
-        "offline": tiny_model_file(
-            root / "offline.safetensors", ["features.kind=log_magnitude", "model.output=mask"]
-        ),
-    }
+@pytest.fixture
+def models(causal_models):  # conftest: the causal and a look-ahead mask model
+    return causal_models
 
 
-@pytest.fixture(scope="module")
-def pipe(models):
-    return Pipeline.load(models["causal"], device="cpu")
+@pytest.fixture
+def pipe(causal_pipe):
+    return causal_pipe
 
 
 _signal = tone_in_noise
