@@ -306,13 +306,7 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     path = resolve_model_file(path)
     metadata = read_metadata(path)
     cfg = _stored_config(path, metadata)
-    tensors, digest = _read_tensors(path, metadata)
-    decoder_tensors = {
-        k[len(VOCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(VOCODER_PREFIX)
-    }
-    if decoder_tensors:  # the model's hash leaves the decoder out: latent files stay valid
-        tensors = {k: v for k, v in tensors.items() if not k.startswith(VOCODER_PREFIX)}
-        digest = tensors_digest(tensors)
+    tensors, decoder_tensors, digest = _split_decoder(*_read_tensors(path, metadata))
     try:
         model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
         model.load_state_dict(tensors, strict=True)
@@ -352,6 +346,36 @@ def _stored_config(path: Path, metadata: dict[str, str]) -> Config:
         return config_from_dict(load_yaml(metadata.get("config", ""), source) or {}, source=source)
     except ConfigError as exc:
         raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
+
+
+def _split_decoder(
+    tensors: dict[str, torch.Tensor], digest: bytes
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], bytes]:
+    """A model file's tensors to ``(model tensors, attached decoder's tensors, model hash)``.
+
+    The model hash leaves an attached decoder out, so latent files stay valid when a decoder
+    is attached or replaced."""
+    decoder = {
+        k[len(VOCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(VOCODER_PREFIX)
+    }
+    if not decoder:
+        return tensors, decoder, digest
+    model = {k: v for k, v in tensors.items() if not k.startswith(VOCODER_PREFIX)}
+    return model, decoder, tensors_digest(model)
+
+
+def shipped_model_with_hash(model_hash: bytes) -> str | None:
+    """The name of the shipped model whose model hash (the digest an ``.aae`` header carries,
+    :attr:`LoadedModel.model_hash`) is ``model_hash``, or ``None``. Files that cannot be read
+    are passed over (loading one by name says why)."""
+    for name in available_models():
+        path = MODELS_DIR / f"{name}{MODEL_SUFFIX}"
+        try:
+            if _split_decoder(*_read_tensors(path, read_metadata(path)))[2] == model_hash:
+                return name
+        except ModelFileError:
+            continue
+    return None
 
 
 def _read_tensors(path: Path, metadata: dict[str, str]) -> tuple[dict[str, torch.Tensor], bytes]:

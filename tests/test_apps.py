@@ -112,6 +112,37 @@ def test_encode_decode_round_trip_and_errors(models, tmp_path, capsys):
     assert "another model" in capsys.readouterr().out and not (tmp_path / "w" / "note.wav").exists()
 
 
+def test_decode_without_a_model_finds_the_shipped_one_that_encoded(models, tmp_path, capsys):
+    src = _write(tmp_path / "in" / "tone.wav", _tone(0.6))
+    assert main(["encode", "codec", str(src), "-o", str(tmp_path / "lat"), "--quiet"]) == 0
+    aae = tmp_path / "lat" / "tone.aae"
+    named, found, folder = tmp_path / "named.wav", tmp_path / "found.wav", tmp_path / "dec"
+    assert main(["decode", "codec", str(aae), "-o", str(named), "--quiet"]) == 0
+    assert main(["decode", str(aae), "-o", str(found), "--quiet"]) == 0
+    assert main(["decode", str(tmp_path / "lat"), "-o", str(folder), "--quiet"]) == 0
+    assert found.read_bytes() == named.read_bytes() == (folder / "tone.wav").read_bytes()
+    capsys.readouterr()
+    # a file of a model that is not shipped: the model must be named, and nothing is written
+    assert (
+        main(["encode", str(models["ae"]), str(src), "-o", str(tmp_path / "own"), "--quiet"]) == 0
+    )
+    own = tmp_path / "own" / "tone.aae"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.aae").write_bytes(b"not a latent file")
+    cases = [
+        ([str(own)], "not shipped with audioae (model hash "),
+        ([str(tmp_path / "nope.aae")], "nope.aae: no such file"),
+        ([str(tmp_path / "empty")], "no .aae files in"),
+        ([str(tmp_path / "junk.aae")], "junk.aae: not an .aae file"),
+        (["codec"], "give the .aae files or folders to decode"),
+    ]
+    for inputs, message in cases:
+        assert main(["decode", *inputs, "-o", str(tmp_path / "x.wav"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("audioae: error:") and message in err, err
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_interpolate_and_sample_write_expected_files(models, tmp_path, capsys):
     a = DATA / "notes" / "flute_60.flac"
     b = DATA / "notes" / "trumpet_60.flac"

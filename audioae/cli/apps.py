@@ -28,10 +28,12 @@ def _common(
     many: bool = True,
     output_help: str = "output folder",
     input_help: str = "input files and/or folders (folders are searched recursively)",
+    model_help: str | None = None,
+    inputs_nargs: str = "+",
 ) -> None:
-    parser.add_argument("model", help=models_help())
+    parser.add_argument("model", help=model_help or models_help())
     if many:
-        parser.add_argument("inputs", nargs="+", help=input_help)
+        parser.add_argument("inputs", nargs=inputs_nargs, help=input_help)
     parser.add_argument("-o", "--out", required=True, help=output_help)
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -150,9 +152,54 @@ def _run_encode(args) -> int:
     return _run_files(args, work, "encode", suffix=".aae")
 
 
+def _model_from_latents(args) -> None:
+    """``audioae decode speech.aae -o ...`` (no model): the first argument is an input, and the
+    model is the shipped one whose digest the first ``.aae`` file's header carries.
+
+    The first argument counts as an input when it ends in ``.aae``, or when it is the only
+    argument and a folder. Every file is still checked against the model when decoded.
+
+    Raises:
+        PipelineError: no inputs, no ``.aae`` file in the folder, or a file made by a model
+            that is not shipped (the message says to name the model).
+        CodecError: the first file is not a readable ``.aae`` file.
+    """
+    from ..codec import CodecError, parse_header
+    from ..modelfile import shipped_model_with_hash
+    from ..pipeline import PipelineError
+
+    first = Path(args.model)
+    if not (first.suffix == ".aae" or (not args.inputs and first.is_dir())):
+        if not args.inputs:
+            raise PipelineError(
+                f"decode: give the .aae files or folders to decode after the model {args.model}"
+            )
+        return
+    args.inputs = [args.model, *args.inputs]
+    if not first.exists():
+        raise PipelineError(f"decode: {first}: no such file")
+    files = [first] if first.is_file() else _find_latent_files(first)
+    if not files:
+        raise PipelineError(f"decode: no .aae files in {first}")
+    with open(files[0], "rb") as f:
+        head = f.read(4096)  # the header is far shorter; the latent data is not needed
+    try:
+        model_hash = parse_header(head).model_hash
+    except CodecError as exc:
+        raise CodecError(f"{files[0]}: {exc}") from None
+    name = shipped_model_with_hash(model_hash)
+    if name is None:
+        raise PipelineError(
+            f"decode: {files[0]} was encoded by a model that is not shipped with audioae "
+            f"(model hash {model_hash.hex()[:12]}…); name it: audioae decode MODEL {first} -o ..."
+        )
+    args.model = name
+
+
 def _run_decode(args) -> int:
     from ..apps import decode_file
 
+    _model_from_latents(args)
     pipe = load_pipeline(args)
     return _run_files(
         args,
@@ -279,13 +326,21 @@ def register(subparsers) -> None:
         "decode",
         summary="rebuild audio from .aae latent files",
         description="Rebuild audio (.wav) from .aae latent files written by `audioae encode`; "
-        "the model must be the one that encoded them (its digest is checked).",
+        "the model must be the one that encoded them (its digest is checked). Without a model "
+        "the shipped model that encoded the first file is used (found by the digest in its "
+        "header).",
         examples=[
+            "audioae decode speech.aae -o speech_decoded.wav",
             "audioae decode codec speech.aae -o speech_decoded.wav",
             "audioae decode codec latents/ -o decoded/",
         ],
     )
-    _common(p)
+    _common(
+        p,
+        model_help=models_help()
+        + "; may be left out: the shipped model that encoded the first .aae file",
+        inputs_nargs="*",
+    )
     _add_phase(p)
     p.set_defaults(func=_run_decode)
 
