@@ -143,6 +143,23 @@ def test_decode_without_a_model_finds_the_shipped_one_that_encoded(models, tmp_p
     assert not (tmp_path / "x.wav").exists()
 
 
+def test_interpolate_and_sample_refuse_an_audio_file_as_their_output_folder(
+    models, tmp_path, capsys
+):
+    a = _write(tmp_path / "a.wav", _tone(0.5))
+    for argv, verb in (
+        (["interpolate", str(models["vae"]), str(a), str(a)], "interpolate"),
+        (["sample", str(models["vae"])], "sample"),
+    ):
+        assert main([*argv, "-o", str(tmp_path / "out.wav"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"{verb}: -o {tmp_path / 'out.wav'} looks like an audio file" in err
+        assert f"e.g. -o {tmp_path / 'out'}/" in err and not (tmp_path / "out.wav").exists()
+    (tmp_path / "made.wav").mkdir()  # an existing folder of that name is the user's choice
+    assert main(["sample", str(models["vae"]), "-o", str(tmp_path / "made.wav"), "--quiet"]) == 0
+    assert len(list((tmp_path / "made.wav").glob("sample_*.wav"))) >= 1
+
+
 def test_interpolate_and_sample_write_expected_files(models, tmp_path, capsys):
     a = DATA / "notes" / "flute_60.flac"
     b = DATA / "notes" / "trumpet_60.flac"

@@ -210,9 +210,28 @@ def _run_decode(args) -> int:
     )
 
 
+def _check_output_folder(out: str, verb: str, writes: str) -> None:
+    """Refuse ``-o take.wav`` for a command that writes a folder, before any work (it would
+    make a folder named like an audio file).
+
+    Raises:
+        PipelineError: ``out`` ends in an audio file's extension and is not a folder.
+    """
+    from ..audio import AUDIO_EXTENSIONS
+    from ..pipeline import PipelineError
+
+    path = Path(out)
+    if path.suffix.lower() in AUDIO_EXTENSIONS and not path.is_dir():
+        raise PipelineError(
+            f"{verb}: -o {out} looks like an audio file, but {verb} writes a folder ({writes}); "
+            f"give a folder, e.g. -o {path.with_suffix('')}/"
+        )
+
+
 def _run_interpolate(args) -> int:
     from ..apps import interpolate_files
 
+    _check_output_folder(args.out, "interpolate", "step_NN.wav, morph.wav and grid.png")
     pipe = load_pipeline(args)
     written = interpolate_files(
         pipe,
@@ -231,6 +250,7 @@ def _run_interpolate(args) -> int:
 def _run_sample(args) -> int:
     from ..apps import sample_files
 
+    _check_output_folder(args.out, "sample", "sample_NN.wav per sound")
     pipe = load_pipeline(args)
     written = sample_files(
         pipe,
