@@ -99,6 +99,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "anomaly",
         "anomaly_frames",
         "anomaly_reference",
+        "anomaly_terms",
         "anomaly_tables",
         "report",
         "folder_report",
