@@ -39,24 +39,14 @@ class Trickle(io.RawIOBase):
         return n
 
 
-@pytest.fixture
-def models(causal_models):  # conftest: the causal and a look-ahead mask model
-    return causal_models
-
-
-@pytest.fixture
-def pipe(causal_pipe):
-    return causal_pipe
-
-
 _signal = tone_in_noise
 
 
-def _run(pipe, x: np.ndarray, sample_rate: int, pcm: str = "f32le", **kwargs):
+def _run(causal_pipe, x: np.ndarray, sample_rate: int, pcm: str = "f32le", **kwargs):
     reader = RawPCMReader(io.BytesIO(_pcm_bytes(x, pcm)), x.shape[0], pcm)
     out = io.BytesIO()
     report = denoise_live(
-        pipe,
+        causal_pipe,
         reader,
         RawPCMWriter(out, x.shape[0], pcm),
         sample_rate=sample_rate,
@@ -115,39 +105,39 @@ def test_writer_clips_and_round_trips_within_one_step(pcm, step):
 
 
 @pytest.mark.parametrize("channels, seconds", [(1, 1.3), (2, 0.77)])
-def test_live_at_the_model_rate_equals_offline_denoising(pipe, channels, seconds):
-    x = _signal(pipe.sample_rate, seconds, channels)
-    report, y = _run(pipe, x, pipe.sample_rate)
-    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+def test_live_at_the_model_rate_equals_offline_denoising(causal_pipe, channels, seconds):
+    x = _signal(causal_pipe.sample_rate, seconds, channels)
+    report, y = _run(causal_pipe, x, causal_pipe.sample_rate)
+    offline = causal_pipe.denoise(torch.from_numpy(x)).numpy()
     assert y.shape == x.shape and report.frames == report.written == x.shape[1]
     assert np.abs(y - offline).max() < TOLERANCE
-    stream = pipe.frontend.stft_params
+    stream = causal_pipe.frontend.stft_params
     block = report.block_frames
     assert block % stream.hop_length == 0
     assert report.latency_seconds == pytest.approx(
-        (stream.n_fft + block - stream.hop_length) / pipe.sample_rate
+        (stream.n_fft + block - stream.hop_length) / causal_pipe.sample_rate
     )
     assert len(report.block_seconds) == -(-x.shape[1] // block) + (x.shape[1] % block == 0)
 
 
 @pytest.mark.parametrize("sample_rate, quality", [(44100, "LQ"), (48000, "HQ")])
 def test_live_at_another_rate_equals_offline_denoising_of_the_resampled_signal(
-    pipe, sample_rate, quality
+    causal_pipe, sample_rate, quality
 ):
     x = _signal(sample_rate, 1.1, 1)
-    report, y = _run(pipe, x, sample_rate, resample_quality=quality)
-    model_rate = pipe.sample_rate
+    report, y = _run(causal_pipe, x, sample_rate, resample_quality=quality)
+    model_rate = causal_pipe.sample_rate
     down = soxr.resample(x.T, sample_rate, model_rate, quality=quality).T
-    clean = pipe.denoise(torch.from_numpy(np.ascontiguousarray(down))).numpy()
+    clean = causal_pipe.denoise(torch.from_numpy(np.ascontiguousarray(down))).numpy()
     expected = soxr.resample(clean.T, model_rate, sample_rate, quality=quality).T
     assert y.shape == x.shape
     n = min(expected.shape[1], x.shape[1])
     assert np.abs(y[:, :n] - expected[:, :n]).max() < 1e-4
-    assert report.latency_seconds > (pipe.frontend.stft_params.n_fft / model_rate)
+    assert report.latency_seconds > (causal_pipe.frontend.stft_params.n_fft / model_rate)
 
 
-def test_ctrl_c_ends_the_stream_and_keeps_what_arrived(pipe):
-    x = _signal(pipe.sample_rate, 1.0, 1)
+def test_ctrl_c_ends_the_stream_and_keeps_what_arrived(causal_pipe):
+    x = _signal(causal_pipe.sample_rate, 1.0, 1)
 
     class Interrupted:
         def __init__(self) -> None:
@@ -162,12 +152,16 @@ def test_ctrl_c_ends_the_stream_and_keeps_what_arrived(pipe):
 
     out = io.BytesIO()
     report = denoise_live(
-        pipe, Interrupted(), RawPCMWriter(out, 1, "f32le"), sample_rate=pipe.sample_rate, channels=1
+        causal_pipe,
+        Interrupted(),
+        RawPCMWriter(out, 1, "f32le"),
+        sample_rate=causal_pipe.sample_rate,
+        channels=1,
     )
     y = _from_bytes(out.getvalue(), 1, "f32le")
     kept = 3 * report.block_frames
     assert report.interrupted and report.frames == kept and y.shape == (1, kept)
-    offline = pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
+    offline = causal_pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
     assert np.abs(y - offline).max() < TOLERANCE
     assert "stopped by Ctrl-C" in report.summary()
 
@@ -178,8 +172,8 @@ def test_report_counts_blocks_slower_than_real_time():
     assert "1 over the block's duration" in report.summary()
 
 
-def test_live_refuses_a_model_with_look_ahead(models):
-    offline = Pipeline.load(models["offline"], device="cpu")
+def test_live_refuses_a_model_with_look_ahead(causal_models):
+    offline = Pipeline.load(causal_models["offline"], device="cpu")
     with pytest.raises(PipelineError, match="causal"):
         _run(offline, _signal(16000, 0.2, 1), 16000)
 
@@ -195,37 +189,39 @@ def _stdio(monkeypatch, data: bytes) -> io.BytesIO:
     return stdout.buffer
 
 
-def test_cli_pipes_raw_pcm_through_the_model(models, pipe, monkeypatch, capsys):
+def test_cli_pipes_raw_pcm_through_the_model(causal_models, causal_pipe, monkeypatch, capsys):
     x = _signal(44100, 0.9, 2)
     out = _stdio(monkeypatch, _pcm_bytes(x, "s16le"))
-    args = ["denoise", str(models["causal"]), "-", "-o", "-", "--sample-rate", "44100"]
+    args = ["denoise", str(causal_models["causal"]), "-", "-o", "-", "--sample-rate", "44100"]
     assert main([*args, "--channels", "2"]) == 0
     y = _from_bytes(out.getvalue(), 2, "s16le")
-    _, expected = _run(pipe, _from_bytes(_pcm_bytes(x, "s16le"), 2, "s16le"), 44100)
+    _, expected = _run(causal_pipe, _from_bytes(_pcm_bytes(x, "s16le"), 2, "s16le"), 44100)
     assert y.shape == x.shape
     assert np.abs(y - expected).max() <= 1.01 / 32767  # one step of 16-bit PCM
     err = capsys.readouterr().err
     assert "live from stdin (44100 Hz, 2 channel(s), s16le)" in err and "latency" in err
 
 
-def test_cli_file_to_stdout_equals_the_file_stream_job(models, tmp_path, monkeypatch):
+def test_cli_file_to_stdout_equals_the_file_stream_job(causal_models, tmp_path, monkeypatch):
     x = _signal(16000, 1.2, 1)
     source = tmp_path / "in.wav"
     sf.write(source, x.T, 16000, subtype="FLOAT")
-    assert main(["denoise", str(models["causal"]), str(source), "-o", str(tmp_path / "s.wav"),
+    assert main(["denoise", str(causal_models["causal"]), str(source), "-o", str(tmp_path / "s.wav"),
                  "--stream", "--quiet"]) == 0  # fmt: skip
     streamed, _ = sf.read(tmp_path / "s.wav", dtype="float32", always_2d=True)
     out = _stdio(monkeypatch, b"")
-    assert main(["denoise", str(models["causal"]), str(source), "-o", "-", "--pcm", "f32le",
+    assert main(["denoise", str(causal_models["causal"]), str(source), "-o", "-", "--pcm", "f32le",
                  "--quiet"]) == 0  # fmt: skip
     y = _from_bytes(out.getvalue(), 1, "f32le")
     assert np.abs(y - streamed.T).max() < TOLERANCE
 
 
-def test_cli_stdin_to_a_file_is_atomic_and_never_overwrites(models, tmp_path, monkeypatch, capsys):
+def test_cli_stdin_to_a_file_is_atomic_and_never_overwrites(
+    causal_models, tmp_path, monkeypatch, capsys
+):
     x = _signal(16000, 0.5, 1)
     target = tmp_path / "live.wav"
-    cmd = ["denoise", str(models["causal"]), "-", "-o", str(target), "--quiet"]
+    cmd = ["denoise", str(causal_models["causal"]), "-", "-o", str(target), "--quiet"]
     _stdio(monkeypatch, _pcm_bytes(x, "s16le"))
     assert main(cmd) == 0
     y, sr = sf.read(target, dtype="float32", always_2d=True)
@@ -244,28 +240,30 @@ def test_cli_stdin_to_a_file_is_atomic_and_never_overwrites(models, tmp_path, mo
         (["--phase", "griffin-lim"], "noisy phase"),
     ],
 )
-def test_cli_live_refusals(models, monkeypatch, capsys, extra, message):
+def test_cli_live_refusals(causal_models, monkeypatch, capsys, extra, message):
     _stdio(monkeypatch, b"")
-    assert main(["denoise", str(models["causal"]), "-", *extra, "-o", "-"]) == 2
+    assert main(["denoise", str(causal_models["causal"]), "-", *extra, "-o", "-"]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_cli_live_refuses_a_look_ahead_model_and_a_truncated_stream(models, monkeypatch, capsys):
+def test_cli_live_refuses_a_look_ahead_model_and_a_truncated_stream(
+    causal_models, monkeypatch, capsys
+):
     _stdio(monkeypatch, b"\0" * 100)
-    assert main(["denoise", str(models["offline"]), "-", "-o", "-"]) == 2
+    assert main(["denoise", str(causal_models["offline"]), "-", "-o", "-"]) == 2
     assert "needs a causal model" in capsys.readouterr().err
     _stdio(monkeypatch, b"\0" * 101)  # 50.5 frames of s16le
-    assert main(["denoise", str(models["causal"]), "-", "-o", "-"]) == 2
+    assert main(["denoise", str(causal_models["causal"]), "-", "-o", "-"]) == 2
     assert "stdin: the stream ended inside a frame" in capsys.readouterr().err
 
 
-def test_a_closed_reader_stops_the_command_with_one_line(models, tmp_path):
+def test_a_closed_reader_stops_the_command_with_one_line(causal_models, tmp_path):
     """A real pipe: the reader of stdout leaves after a few bytes (as `| head -c` would)."""
     x = _signal(16000, 30.0, 1)
     source = tmp_path / "in.raw"
     source.write_bytes(_pcm_bytes(x, "s16le"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "audioae", "denoise", str(models["causal"]), "-", "-o", "-"]
+    cmd = [sys.executable, "-m", "audioae", "denoise", str(causal_models["causal"]), "-", "-o", "-"]
     with source.open("rb") as stdin:
         proc = subprocess.Popen(
             cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env

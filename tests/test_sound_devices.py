@@ -113,26 +113,16 @@ class FakeSoundDevice(types.ModuleType):
         return np.concatenate(self.played, axis=1)
 
 
-@pytest.fixture
-def models(causal_models):  # conftest: the causal and a look-ahead mask model
-    return causal_models
-
-
-@pytest.fixture
-def pipe(causal_pipe):
-    return causal_pipe
-
-
 _signal = tone_in_noise
 
 
-def _pipe_stream(pipe, x: np.ndarray, rate: int):
+def _pipe_stream(causal_pipe, x: np.ndarray, rate: int):
     """``x (channels, n)`` through the pipe-based live stream (float PCM in and out): its
     report and output, what a sound-card run at ``rate`` must record."""
     pcm, out = io.BytesIO(), io.BytesIO()
     RawPCMWriter(pcm, x.shape[0], "f32le").write(x)
     report = denoise_live(
-        pipe,
+        causal_pipe,
         RawPCMReader(io.BytesIO(pcm.getvalue()), x.shape[0], "f32le"),
         RawPCMWriter(out, x.shape[0], "f32le"),
         sample_rate=rate,
@@ -147,16 +137,22 @@ def _install(monkeypatch, fake) -> FakeSoundDevice:
 
 
 @pytest.mark.parametrize("channels", [1, 2])
-def test_recorded_and_played_sound_equal_offline_denoising(pipe, tmp_path, monkeypatch, channels):
-    rate = pipe.sample_rate
+def test_recorded_and_played_sound_equal_offline_denoising(
+    causal_pipe, tmp_path, monkeypatch, channels
+):
+    rate = causal_pipe.sample_rate
     x = _signal(rate, 1.2, channels)
     fake = _install(monkeypatch, FakeSoundDevice(x, rate))
     out = tmp_path / "clean.wav"
     report = denoise_devices(
-        pipe, record=out, record_subtype="FLOAT", channels=channels, duration=x.shape[1] / rate
+        causal_pipe,
+        record=out,
+        record_subtype="FLOAT",
+        channels=channels,
+        duration=x.shape[1] / rate,
     )
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
-    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    offline = causal_pipe.denoise(torch.from_numpy(x)).numpy()
     assert sr == rate and recorded.T.shape == x.shape
     assert np.abs(recorded.T - offline).max() < TOLERANCE
     played = fake.played_signal()
@@ -173,17 +169,17 @@ def test_recorded_and_played_sound_equal_offline_denoising(pipe, tmp_path, monke
     assert report.overflows == report.underflows == 0
 
 
-def test_a_duplex_stream_reads_and_plays_on_one_stream(pipe, tmp_path, monkeypatch):
-    rate = pipe.sample_rate
+def test_a_duplex_stream_reads_and_plays_on_one_stream(causal_pipe, tmp_path, monkeypatch):
+    rate = causal_pipe.sample_rate
     x = _signal(rate, 1.0, 1, seed=2)
     fake = _install(monkeypatch, FakeSoundDevice(x, rate))
     out = tmp_path / "clean.wav"
     report = denoise_devices(
-        pipe, record=out, record_subtype="FLOAT", duration=x.shape[1] / rate, duplex=True
+        causal_pipe, record=out, record_subtype="FLOAT", duration=x.shape[1] / rate, duplex=True
     )
     assert fake.opened == [{"kind": "Stream", "samplerate": rate}]
     assert fake.events == ["start Stream", "close Stream"]  # started once, closed once
-    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    offline = causal_pipe.denoise(torch.from_numpy(x)).numpy()
     recorded, _ = sf.read(out, dtype="float32", always_2d=True)
     assert np.abs(recorded.T - offline).max() < TOLERANCE
     played, lead = fake.played_signal(), report.lead_in_frames
@@ -191,35 +187,35 @@ def test_a_duplex_stream_reads_and_plays_on_one_stream(pipe, tmp_path, monkeypat
     assert np.abs(played[:, lead:] - offline).max() < TOLERANCE
     assert report.device_latency_seconds == pytest.approx(0.01)  # input + output
     with pytest.raises(ValueError, match="duplex needs play"):
-        denoise_devices(pipe, record=out, overwrite=True, play=False, duplex=True)
+        denoise_devices(causal_pipe, record=out, overwrite=True, play=False, duplex=True)
 
 
-def test_at_the_devices_default_rate_it_equals_the_pipe_stream(pipe, tmp_path, monkeypatch):
+def test_at_the_devices_default_rate_it_equals_the_pipe_stream(causal_pipe, tmp_path, monkeypatch):
     rate = 48000  # the fake devices' default; the model runs at 16 kHz
     x = _signal(rate, 0.9, 1, seed=1)
     fake = _install(monkeypatch, FakeSoundDevice(x, rate))
     out = tmp_path / "clean.wav"
     report = denoise_devices(
-        pipe, record=out, record_subtype="FLOAT", play=False, duration=x.shape[1] / rate
+        causal_pipe, record=out, record_subtype="FLOAT", play=False, duration=x.shape[1] / rate
     )
     assert fake.opened == [{"kind": "InputStream", "samplerate": rate}]  # no output stream
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
-    _, want = _pipe_stream(pipe, x, rate)
+    _, want = _pipe_stream(causal_pipe, x, rate)
     assert sr == rate and recorded.T.shape == x.shape == want.shape
     assert np.abs(recorded.T - want).max() < 1e-6
     assert report.lead_in_frames == 0 and report.output_name == ""
 
 
-def test_ctrl_c_keeps_the_recording_of_what_arrived(pipe, tmp_path, monkeypatch):
-    rate = pipe.sample_rate
+def test_ctrl_c_keeps_the_recording_of_what_arrived(causal_pipe, tmp_path, monkeypatch):
+    rate = causal_pipe.sample_rate
     x = _signal(rate, 2.0, 1)
     _install(monkeypatch, FakeSoundDevice(x, rate, overflow_at={2}, interrupt_at=5))
     out = tmp_path / "clean.wav"
-    report = denoise_devices(pipe, record=out, record_subtype="FLOAT")  # no duration
+    report = denoise_devices(causal_pipe, record=out, record_subtype="FLOAT")  # no duration
     kept = 4 * report.live.block_frames
     recorded, _ = sf.read(out, dtype="float32", always_2d=True)
     assert report.live.interrupted and recorded.shape == (kept, 1)
-    offline = pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
+    offline = causal_pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
     assert np.abs(recorded.T - offline).max() < TOLERANCE
     assert report.overflows == 1
     assert "1 input overflows, 0 output underflows" in report.summary()
@@ -247,18 +243,18 @@ def test_reader_stops_at_max_frames_and_counts_overflows():
     assert reader.read(3).shape == (2, 0) and reader.overflows == 2 and reader.frames == 5
 
 
-def test_refusals(models, pipe, monkeypatch):
-    rate = pipe.sample_rate
+def test_refusals(causal_models, causal_pipe, monkeypatch):
+    rate = causal_pipe.sample_rate
     _install(monkeypatch, FakeSoundDevice(_signal(rate, 0.5, 1), rate))
     with pytest.raises(ValueError, match="nothing to do"):
-        denoise_devices(pipe, play=False)
+        denoise_devices(causal_pipe, play=False)
     with pytest.raises(ValueError, match="duration must be > 0"):
-        denoise_devices(pipe, duration=0)
+        denoise_devices(causal_pipe, duration=0)
     with pytest.raises(SoundDeviceError, match=r"input device 'USB': No input device matching"):
-        denoise_devices(pipe, input_device="USB", duration=0.1)
+        denoise_devices(causal_pipe, input_device="USB", duration=0.1)
     with pytest.raises(SoundDeviceError, match=r"cannot open 'Fake mic'.*3 channel\(s\)"):
-        denoise_devices(pipe, channels=3, duration=0.1)
-    offline = Pipeline.load(models["offline"], device="cpu")
+        denoise_devices(causal_pipe, channels=3, duration=0.1)
+    offline = Pipeline.load(causal_models["offline"], device="cpu")
     with pytest.raises(PipelineError, match="needs a causal model"):
         denoise_devices(offline, duration=0.1)
 
@@ -283,7 +279,7 @@ def test_a_missing_portaudio_gets_an_install_hint(monkeypatch):
         import_sounddevice()
 
 
-def test_the_real_sounddevice_on_a_machine_without_sound_devices(pipe):
+def test_the_real_sounddevice_on_a_machine_without_sound_devices(causal_pipe):
     try:
         sd = import_sounddevice()
     except SoundDeviceError as exc:
@@ -292,24 +288,24 @@ def test_the_real_sounddevice_on_a_machine_without_sound_devices(pipe):
         pytest.skip("this machine has sound devices")
     assert list_devices() == ""
     with pytest.raises(SoundDeviceError, match="no default input device .*PortAudio sees 0"):
-        denoise_devices(pipe, duration=0.1)
+        denoise_devices(causal_pipe, duration=0.1)
 
 
 # --- the command -----------------------------------------------------------------------------
 
 
-def test_cli_records_without_playing(models, pipe, tmp_path, monkeypatch, capsys):
-    rate = pipe.sample_rate
+def test_cli_records_without_playing(causal_models, causal_pipe, tmp_path, monkeypatch, capsys):
+    rate = causal_pipe.sample_rate
     x = _signal(rate, 0.7, 1)
     _install(monkeypatch, FakeSoundDevice(x, rate))
     out = tmp_path / "take.wav"
-    argv = ["live", str(models["causal"]), "--no-play", "--record", str(out)]
+    argv = ["live", str(causal_models["causal"]), "--no-play", "--record", str(out)]
     assert main([*argv, "--duration", "0.7", "--pcm", "f32le", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert f"live: 'Fake mic' at 16000 Hz, 1 channel(s) -> {out}; blocks of 16 ms; latency" in err
     assert re.search(r"latency \d+ ms \(denoiser and resamplers\); 0.7 s\n", err)
     recorded, _ = sf.read(out, dtype="float32", always_2d=True)
-    offline = pipe.denoise(torch.from_numpy(x)).numpy()
+    offline = causal_pipe.denoise(torch.from_numpy(x)).numpy()
     assert np.abs(recorded.T - offline).max() < TOLERANCE
     # an existing recording is never overwritten without --force
     before = out.read_bytes()
@@ -317,19 +313,19 @@ def test_cli_records_without_playing(models, pipe, tmp_path, monkeypatch, capsys
     assert "exists" in capsys.readouterr().err and out.read_bytes() == before
 
 
-def test_cli_lists_devices_and_refuses_what_cannot_run(models, monkeypatch, capsys):
+def test_cli_lists_devices_and_refuses_what_cannot_run(causal_models, monkeypatch, capsys):
     _install(monkeypatch, FakeSoundDevice(_signal(16000, 0.2, 1), 16000))
     assert main(["live", "--list-devices"]) == 0
     assert "Fake speaker" in capsys.readouterr().out
     cases = [
         (["live"], "give a causal denoising model"),
-        (["live", str(models["causal"]), "--no-play"], "--no-play without --record"),
+        (["live", str(causal_models["causal"]), "--no-play"], "--no-play without --record"),
         (
-            ["live", str(models["causal"]), "--no-play", "--record", "x.wav", "--duplex"],
+            ["live", str(causal_models["causal"]), "--no-play", "--record", "x.wav", "--duplex"],
             "cannot go with --no-play",
         ),
-        (["live", str(models["offline"]), "--duration", "0.1"], "needs a causal model"),
-        (["live", str(models["causal"]), "--input-device", "USB"], "input device 'USB'"),
+        (["live", str(causal_models["offline"]), "--duration", "0.1"], "needs a causal model"),
+        (["live", str(causal_models["causal"]), "--input-device", "USB"], "input device 'USB'"),
     ]
     for argv, message in cases:
         assert main(argv) == 2
@@ -357,7 +353,7 @@ def _alsa_file_env(home, infile, outfile) -> dict:
 
 
 @pytest.mark.parametrize("rate, duplex", [(16000, False), (48000, False), (16000, True)])
-def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate, duplex):
+def test_through_real_portaudio_and_alsa(causal_models, causal_pipe, tmp_path, rate, duplex):
     """The command end to end in a fresh process, through sounddevice, PortAudio and ALSA (a
     virtual sound card made of two files), with two streams or one duplex stream: the
     recording equals the pipe-based live stream (offline denoising at the model's 16 kHz),
@@ -381,7 +377,15 @@ def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate, duplex):
     if probe.returncode != 0 or probe.stdout.strip() != "ALSA":
         pytest.skip(f"no sounddevice with PortAudio's ALSA host here: {probe.stderr[-200:]}")
     out = tmp_path / "take.wav"
-    argv = [sys.executable, "-m", "audioae", "live", str(models["causal"]), "--device", "cpu"]
+    argv = [
+        sys.executable,
+        "-m",
+        "audioae",
+        "live",
+        str(causal_models["causal"]),
+        "--device",
+        "cpu",
+    ]
     argv += ["--record", str(out), "--pcm", "f32le", "--duration", "1", "--sample-rate", str(rate)]
     run = subprocess.run(
         argv + ["--duplex"] * duplex, env=env, capture_output=True, text=True, timeout=120
@@ -390,11 +394,11 @@ def test_through_real_portaudio_and_alsa(models, pipe, tmp_path, rate, duplex):
     where = f"'default' at {rate} Hz, 1 channel(s) -> 'default' and {out}"
     assert where + " (one duplex stream)" * duplex + ";" in run.stderr
     recorded, sr = sf.read(out, dtype="float32", always_2d=True)
-    report, want = _pipe_stream(pipe, x, rate)
+    report, want = _pipe_stream(causal_pipe, x, rate)
     assert sr == rate and recorded.T.shape == x.shape == want.shape
     assert np.abs(recorded.T - want).max() < TOLERANCE
-    if rate == pipe.sample_rate:
-        assert np.abs(want - pipe.denoise(torch.from_numpy(x)).numpy()).max() < TOLERANCE
+    if rate == causal_pipe.sample_rate:
+        assert np.abs(want - causal_pipe.denoise(torch.from_numpy(x)).numpy()).max() < TOLERANCE
     played = np.fromfile(outfile, "<f4")
     lead = int(np.ceil(report.latency_seconds * rate)) + report.block_frames
     assert played.size > lead + rate // 2  # PortAudio may drop the last buffer on close
