@@ -301,14 +301,30 @@ def sample_files(
     seed: int = 0,
     phase: str | None = None,
     overwrite: bool = False,
+    temperature: float = 1.0,
+    like: str | os.PathLike | None = None,
 ) -> list[Path]:
-    """Draw ``n`` sounds from a VAE's prior and write ``sample_00.wav`` … into ``out_dir``
-    (``phase`` as :meth:`Pipeline.decode`)."""
+    """Draw ``n`` sounds from a VAE's prior (``temperature`` as :meth:`Pipeline.sample`) and
+    write ``sample_00.wav`` … into ``out_dir``; with ``like``, ``n`` variations of that audio
+    file from the posterior (:meth:`Pipeline.variations`, ``seconds`` unused), written as
+    ``variation_00.wav`` …. ``phase`` as :meth:`Pipeline.decode`.
+
+    Raises:
+        OutputExistsError: an output exists and ``overwrite`` is false (before any work).
+        AudioLoadError: ``like`` cannot be read.
+        PipelineError, ValueError: as the pipeline's methods.
+    """
     out_dir = Path(out_dir)
-    names = [out_dir / f"sample_{i:02d}.wav" for i in range(n)]
+    stem = "sample" if like is None else "variation"
+    names = [out_dir / f"{stem}_{i:02d}.wav" for i in range(n)]
     for path in names:
         _refuse_existing(path, overwrite)
-    wavs = pipe.sample(n, seconds, generator=torch.Generator().manual_seed(seed), phase=phase)
+    generator = torch.Generator().manual_seed(seed)
+    if like is None:
+        wavs = pipe.sample(n, seconds, temperature=temperature, generator=generator, phase=phase)
+    else:
+        source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
+        wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
     for path, wav in zip(names, _within_full_scale(list(wavs))):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     return names

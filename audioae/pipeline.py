@@ -38,6 +38,17 @@ from .pipeline_errors import PipelineError
 from .torch_device import resolve_device
 
 PHASE_MODES = ("noisy", "griffin-lim")
+
+MAX_TEMPERATURE = 10.0
+"""The largest sampling temperature :meth:`Pipeline.sample` and :meth:`Pipeline.variations`
+accept (a latent 10 prior standard deviations out is far outside anything a decoder saw)."""
+
+
+def _check_temperature(temperature: float) -> None:
+    if not 0.0 <= temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {temperature}")
+
+
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
 
 
@@ -255,19 +266,46 @@ class Pipeline:
         VAEs return the posterior mean unless ``sample_posterior``. Processed in aligned chunks;
         equals whole-file encoding within float rounding when the margin covers the receptive field.
         """
+        take = "sample" if sample_posterior else "mean"
+        return self._encode_chunks(wav, take, sample_posterior=sample_posterior)[0]
+
+    def _encode_chunks(
+        self, wav: torch.Tensor, *take: str, sample_posterior: bool = False
+    ) -> list[torch.Tensor]:
+        """The latent fields ``take`` (``"mean"``: the posterior mean, or the latent of a
+        deterministic model; ``"sample"``; ``"logvar"``) of ``wav`` ``(channels, time)``, each
+        ``(channels, latent_dim, latent_frames)``, encoded in aligned chunks."""
         wav = self._prepare(wav)
         total = wav.shape[-1]
         n_latent = self.num_latent_frames(total)
         chunk, margin = self._chunking()
-        pieces = []
+        pieces: list[list[torch.Tensor]] = [[] for _ in take]
         for w in plan_windows(total, chunk, margin, self.align):
             features = self.frontend(wav[..., w.start : w.stop])
             latent = self.model.encode(features, sample_posterior=sample_posterior)
-            z = latent.sample if sample_posterior or latent.mean is None else latent.mean
             first = (w.keep_start - w.start) // self.align
-            last = z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // self.align
-            pieces.append(z[..., first:last])
-        return torch.cat(pieces, dim=-1)[..., :n_latent]
+            for out, name in zip(pieces, take):
+                z = getattr(latent, name)
+                if z is None and name == "mean":  # a deterministic model's latent
+                    z = latent.sample
+                last = (
+                    z.shape[-1] if w.keep_stop >= total else (w.keep_stop - w.start) // self.align
+                )
+                out.append(z[..., first:last])
+        return [torch.cat(out, dim=-1)[..., :n_latent] for out in pieces]
+
+    @torch.inference_mode()
+    def posterior(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A VAE's posterior of a waveform ``(channels, time)``: its mean and standard
+        deviation, each ``(channels, latent_dim, latent_frames)``, encoded in aligned chunks
+        (as :meth:`encode`).
+
+        Raises:
+            PipelineError: the model is not variational.
+        """
+        self._require_variational("the posterior")
+        mean, logvar = self._encode_chunks(wav, "mean", "logvar")
+        return mean, (0.5 * logvar).exp()
 
     def _decode_features(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
         features = self.model.decode(latent)
@@ -491,26 +529,66 @@ class Pipeline:
         n: int = 1,
         seconds: float = 2.0,
         *,
+        temperature: float = 1.0,
         generator: torch.Generator | None = None,
         phase: str | None = None,
     ) -> torch.Tensor:
-        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior N(0, I): ``(n, time)``;
-        ``phase`` as :meth:`decode`.
+        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior: ``(n, time)``. Every latent
+        value is ``temperature * N(0, 1)`` (``temperature`` below 1 draws nearer the prior's
+        mode: tamer, more typical sounds; above 1 wilder ones); ``phase`` as :meth:`decode`.
 
         Raises:
             PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
+            ValueError: ``n < 1``, ``seconds <= 0`` or ``temperature < 0``.
         """
-        if not self.is_variational:
-            raise PipelineError(
-                f"sampling needs a variational model (model.bottleneck: gaussian); this model's bottleneck is "
-                f"{self.config.model.bottleneck!r}"
-            )
+        self._require_variational("sampling")
         if n < 1 or seconds <= 0:
             raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
+        _check_temperature(temperature)
         length = int(round(seconds * self.sample_rate))
         shape = (n, self.model.latent_dim, self.num_latent_frames(length))
         z = torch.randn(shape, generator=generator, device="cpu").to(self.device)
-        return self.decode(z, length, phase=phase)
+        return self.decode(temperature * z, length, phase=phase)
+
+    @torch.inference_mode()
+    def variations(
+        self,
+        wav: torch.Tensor,
+        n: int = 4,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        phase: str | None = None,
+    ) -> torch.Tensor:
+        """``n`` variations of a sound from a VAE's posterior: ``(n, time)``, as long as ``wav``
+        ``(channels, time)`` (mixed to mono).
+
+        Each latent value is drawn as ``mean + temperature * std * N(0, 1)`` from the
+        posterior of ``wav`` (Kingma & Welling, "Auto-encoding variational Bayes", 2014): the
+        sounds the model holds consistent with the input. ``temperature`` 0 gives the
+        reconstruction from the posterior mean every time; larger values stray further.
+        ``phase`` as :meth:`decode`.
+
+        Raises:
+            PipelineError: the model is not variational.
+            ValueError: ``n < 1`` or ``temperature < 0``.
+        """
+        self._require_variational("drawing variations")
+        if n < 1:
+            raise ValueError(f"need n >= 1, got {n}")
+        _check_temperature(temperature)
+        mono = self._prepare(wav).mean(0, keepdim=True)
+        mean, std = self.posterior(mono)
+        noise = torch.randn((n, *mean.shape[1:]), generator=generator, device="cpu")
+        z = mean + temperature * std * noise.to(self.device)
+        return self.decode(z, mono.shape[-1], phase=phase)
+
+    def _require_variational(self, what: str) -> None:
+        if not self.is_variational:
+            raise PipelineError(
+                f"{what} needs a variational model (model.bottleneck: gaussian); this model's "
+                f"bottleneck is {self.config.model.bottleneck!r}"
+            )
 
     # ------------------------------------------------------------------ embed
     def embed(self, wav: torch.Tensor):

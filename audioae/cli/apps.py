@@ -18,6 +18,7 @@ from .common import (
     load_pipeline,
     models_help,
     positive_float,
+    temperature,
 )
 from .live import add_live_arguments, is_live, run_denoise_live
 
@@ -249,19 +250,27 @@ def _run_interpolate(args) -> int:
 
 def _run_sample(args) -> int:
     from ..apps import sample_files
+    from ..pipeline import PipelineError
 
-    _check_output_folder(args.out, "sample", "sample_NN.wav per sound")
+    if args.like is not None and args.seconds is not None:
+        raise PipelineError(
+            "sample: --seconds does not go with --like (variations are as long as it)"
+        )
+    _check_output_folder(args.out, "sample", "sample_NN.wav or variation_NN.wav per sound")
     pipe = load_pipeline(args)
     written = sample_files(
         pipe,
         args.out,
         n=args.n,
-        seconds=args.seconds,
+        seconds=2.0 if args.seconds is None else args.seconds,
         seed=args.seed,
         phase=args.phase,
         overwrite=args.force,
+        temperature=args.temperature,
+        like=args.like,
     )
-    print(f"sample: wrote {len(written)} files to {args.out}")
+    what = "sounds" if args.like is None else f"variations of {args.like}"
+    print(f"sample: wrote {len(written)} {what} to {args.out}")
     return 0
 
 
@@ -397,20 +406,39 @@ def register(subparsers) -> None:
     p = add_command(
         subparsers,
         "sample",
-        summary="draw new sounds from a VAE's prior",
-        description="Draw latents from a variational model's prior (standard normal) and "
-        "decode them into new sounds; the same --seed gives the same sounds.",
+        summary="draw new sounds from a VAE's prior, or variations of a sound",
+        description="Draw latents from a variational model's prior (standard normal, scaled "
+        "by --temperature) and decode them into new sounds (OUT/sample_NN.wav); with --like "
+        "FILE, draw them from FILE's posterior instead: variations of that sound, as long as "
+        "it (OUT/variation_NN.wav). The same --seed gives the same sounds.",
         examples=[
             "audioae sample timbre -o samples/",
-            "audioae sample timbre -o samples/ --n 8 --seconds 1.5 --seed 3",
+            "audioae sample timbre -o samples/ --n 8 --seconds 1.5 --seed 3 --temperature 0.7",
+            "audioae sample timbre --like flute.wav -o flute_variations/ --temperature 2",
         ],
     )
     _common(p, many=False)
-    p.add_argument("--n", type=at_least(1), default=4, help="number of sounds")
+    p.add_argument("--n", type=at_least(1, 1000), default=4, help="number of sounds")
     p.add_argument(
-        "--seconds", type=positive_float, default=2.0, help="length of each sound in seconds"
+        "--seconds",
+        type=positive_float,
+        default=None,
+        help="length of each sound in seconds (default 2; not with --like)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed of the prior draws")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draws")
+    p.add_argument(
+        "--temperature",
+        type=temperature,
+        default=1.0,
+        help="scale of the random part of each latent value: below 1 tamer, more typical "
+        "sounds, above 1 wilder ones; with --like, 0 gives the plain reconstruction",
+    )
+    p.add_argument(
+        "--like",
+        default=None,
+        metavar="FILE",
+        help="draw variations of this sound from its posterior instead of the prior",
+    )
     _add_phase(p)
     p.set_defaults(func=_run_sample)
 

@@ -210,6 +210,17 @@ def mask_exponent(text: str) -> float:
         ) from None
 
 
+def temperature(text: str) -> float:
+    """An argparse ``type``: a sampling temperature in [0, MAX_TEMPERATURE]
+    (:meth:`audioae.pipeline.Pipeline.sample`)."""
+    from ..pipeline import MAX_TEMPERATURE
+
+    value = _float(text)
+    if not 0.0 <= value <= MAX_TEMPERATURE:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_TEMPERATURE:g}], got {value:g}")
+    return value
+
+
 def fraction(text: str) -> float:
     """An argparse ``type``: a number in [0, 1]."""
     value = _float(text)
