@@ -13,9 +13,19 @@ from pathlib import Path
 
 import torch
 
-from .audio import audio_info, load_audio, output_subtype, resample, save_audio
+from .audio import (
+    AudioError,
+    NoAudioFilesError,
+    audio_info,
+    find_audio_files,
+    load_audio,
+    output_subtype,
+    resample,
+    save_audio,
+)
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
+from .latent_prior import LatentPrior
 from .pipeline import Pipeline
 
 
@@ -303,11 +313,13 @@ def sample_files(
     overwrite: bool = False,
     temperature: float = 1.0,
     like: str | os.PathLike | None = None,
+    prior: LatentPrior | None = None,
 ) -> list[Path]:
     """Draw ``n`` sounds from a VAE's prior (``temperature`` as :meth:`Pipeline.sample`) and
     write ``sample_00.wav`` … into ``out_dir``; with ``like``, ``n`` variations of that audio
     file from the posterior (:meth:`Pipeline.variations`, ``seconds`` unused), written as
-    ``variation_00.wav`` …. ``phase`` as :meth:`Pipeline.decode`.
+    ``variation_00.wav`` …. ``prior``: the prior to draw from (:meth:`Pipeline.sample`; not
+    with ``like``). ``phase`` as :meth:`Pipeline.decode`.
 
     Raises:
         OutputExistsError: an output exists and ``overwrite`` is false (before any work).
@@ -321,13 +333,54 @@ def sample_files(
         _refuse_existing(path, overwrite)
     generator = torch.Generator().manual_seed(seed)
     if like is None:
-        wavs = pipe.sample(n, seconds, temperature=temperature, generator=generator, phase=phase)
+        wavs = pipe.sample(
+            n, seconds, temperature=temperature, generator=generator, phase=phase, prior=prior
+        )
     else:
         source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
     for path, wav in zip(names, _within_full_scale(list(wavs))):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     return names
+
+
+MAX_PRIOR_FILES = 500
+"""At most this many files of a folder are encoded to fit a prior (evenly spaced in sorted
+order, so every sub-folder is represented)."""
+
+
+def fit_prior_files(
+    pipe: Pipeline,
+    inputs: list[str | os.PathLike],
+    *,
+    max_files: int = MAX_PRIOR_FILES,
+    problems: list[tuple[Path, str]] | None = None,
+) -> tuple[LatentPrior, int]:
+    """A :class:`~audioae.latent_prior.LatentPrior` fitted to the posterior means of the audio
+    files in ``inputs`` (files and/or folders, searched recursively; at most ``max_files``,
+    evenly spaced): ``(prior, files used)``. An unreadable file is skipped and, with
+    ``problems``, appended to it as ``(path, reason)``.
+
+    Raises:
+        NoAudioFilesError: no readable audio file among ``inputs``.
+        AudioError: an input does not exist.
+        PipelineError: the model is not variational.
+    """
+    files = [f for root in inputs for f in find_audio_files(root)]
+    if len(files) > max_files:
+        step = len(files) / max_files
+        files = [files[int(i * step)] for i in range(max_files)]
+    wavs = []
+    for f in files:
+        try:
+            wavs.append(load_audio(f, sample_rate=pipe.sample_rate, mono=True)[0])
+        except AudioError as exc:
+            if problems is not None:
+                problems.append((Path(f), str(exc)))
+    if not wavs:
+        where = ", ".join(str(i) for i in inputs)
+        raise NoAudioFilesError(where, "no readable audio file to fit a prior on")
+    return pipe.fit_prior(wavs), len(wavs)
 
 
 def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[torch.Tensor]:

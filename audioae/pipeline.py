@@ -31,6 +31,7 @@ from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .functional import check_wet
 from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, blend_latents, slerp
+from .latent_prior import STANDARD_PRIOR, LatentPrior, fit_latent_prior
 from .mask_denoising import denoised_magnitude, denoised_spectrum
 from .models.masks import check_mask_exponent, check_post_filter
 from .phase import PhaseReconstructor, learned_methods
@@ -532,10 +533,14 @@ class Pipeline:
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         phase: str | None = None,
+        prior: LatentPrior | None = None,
     ) -> torch.Tensor:
         """Draw ``n`` sounds of ``seconds`` s from a VAE's prior: ``(n, time)``. Every latent
         value is ``temperature * N(0, 1)`` (``temperature`` below 1 draws nearer the prior's
-        mode: tamer, more typical sounds; above 1 wilder ones); ``phase`` as :meth:`decode`.
+        mode: tamer, more typical sounds; above 1 wilder ones); with ``prior`` (a
+        :class:`~audioae.latent_prior.LatentPrior`, e.g. fitted to encoded real sounds by
+        :meth:`fit_prior`), ``mean + temperature * std * u`` of that prior's process.
+        ``phase`` as :meth:`decode`.
 
         Raises:
             PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
@@ -546,9 +551,28 @@ class Pipeline:
             raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
         _check_temperature(temperature)
         length = int(round(seconds * self.sample_rate))
-        shape = (n, self.model.latent_dim, self.num_latent_frames(length))
-        z = torch.randn(shape, generator=generator, device="cpu").to(self.device)
-        return self.decode(temperature * z, length, phase=phase)
+        z = (prior or STANDARD_PRIOR).draw(
+            n,
+            self.model.latent_dim,
+            self.num_latent_frames(length),
+            temperature=temperature,
+            generator=generator,
+        )
+        return self.decode(z.to(self.device), length, phase=phase)
+
+    @torch.inference_mode()
+    def fit_prior(self, wavs: list[torch.Tensor], *, temporal: bool = True) -> LatentPrior:
+        """A :class:`~audioae.latent_prior.LatentPrior` fitted to the posterior means of
+        ``wavs`` (each ``(channels, time)``, mixed to mono), for :meth:`sample`
+        (:func:`~audioae.latent_prior.fit_latent_prior`).
+
+        Raises:
+            PipelineError: the model is not variational.
+            ValueError: as :func:`~audioae.latent_prior.fit_latent_prior`.
+        """
+        self._require_variational("fitting a prior")
+        latents = [self.encode(self._prepare(w).mean(0, keepdim=True))[0].cpu() for w in wavs]
+        return fit_latent_prior(latents, temporal=temporal)
 
     @torch.inference_mode()
     def variations(

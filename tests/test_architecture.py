@@ -58,6 +58,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "pipeline_errors",
         "torch_device",
         "latent_interpolation",
+        "latent_prior",
         "mask_denoising",
         "streaming_denoiser",
         "streaming_layers",

@@ -148,3 +148,110 @@ def test_cli_variations_like_a_file(tmp_path, capsys):
         "sample_00.wav",
         "sample_01.wav",
     ]
+
+
+# --- priors fitted to encoded sounds ---------------------------------------------------------
+
+
+def _ar1(n, dim, frames, mean, std, rho, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn((n, dim, frames), generator=g, dtype=torch.float64)
+    u = [e[..., 0]]
+    for t in range(1, frames):
+        u.append(rho * u[-1] + (1 - rho**2) ** 0.5 * e[..., t])
+    return mean + std * torch.stack(u, -1)
+
+
+def test_standard_prior_draws_are_plain_normal_draws():
+    from audioae.latent_prior import STANDARD_PRIOR
+
+    z = STANDARD_PRIOR.draw(3, 5, 7, temperature=0.5, generator=torch.Generator().manual_seed(2))
+    want = 0.5 * torch.randn((3, 5, 7), generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(z, want, rtol=0, atol=0)
+
+
+def test_a_fitted_prior_recovers_an_ar1_process_and_draws_like_it():
+    from audioae.latent_prior import LatentPrior, fit_latent_prior
+
+    mean = torch.tensor([2.0, -1.0, 0.0])
+    std = torch.tensor([3.0, 0.5, 1.0])
+    rho = torch.tensor([0.9, 0.5, 0.0])
+    sounds = _ar1(400, 3, 50, mean.view(1, -1, 1).double(), std.view(1, -1, 1).double(),
+                  rho.view(1, -1).double())  # fmt: skip
+    fitted = fit_latent_prior(list(sounds))
+    torch.testing.assert_close(fitted.mean.float(), mean, atol=0.1, rtol=0)
+    torch.testing.assert_close(fitted.std.float(), std, atol=0.05 * 3, rtol=0.05)
+    torch.testing.assert_close(fitted.correlation.float(), rho, atol=0.03, rtol=0)
+    # its draws have the fitted statistics back
+    prior = LatentPrior(mean=mean, std=std, correlation=rho)
+    z = prior.draw(2000, 3, 40, generator=torch.Generator().manual_seed(5)).double()
+    torch.testing.assert_close(z.mean((0, 2)).float(), mean, atol=0.1, rtol=0)
+    torch.testing.assert_close(z.std((0, 2)).float(), std, atol=0.05, rtol=0.05)
+    c = (z - mean.view(1, -1, 1)) / std.view(1, -1, 1)
+    lag1 = (c[..., 1:] * c[..., :-1]).mean((0, 2)).float()
+    torch.testing.assert_close(lag1, rho, atol=0.03, rtol=0)
+    # without the temporal part, frames are independent
+    assert fit_latent_prior(list(sounds), temporal=False).correlation is None
+
+
+def test_fit_latent_prior_refuses_what_it_cannot_fit():
+    from audioae.latent_prior import LatentPrior, fit_latent_prior
+
+    with pytest.raises(ValueError, match="at least one"):
+        fit_latent_prior([])
+    with pytest.raises(ValueError, match="one latent_dim"):
+        fit_latent_prior([torch.zeros(3, 5), torch.zeros(4, 5)])
+    with pytest.raises(ValueError, match="at least 2 latent frames"):
+        fit_latent_prior([torch.zeros(3, 1)])
+    with pytest.raises(ValueError, match="fitted for 3 latent dimensions, not 8"):
+        LatentPrior(mean=torch.zeros(3), std=torch.ones(3)).draw(1, 8, 4)
+
+
+def test_pipeline_samples_from_a_prior_fitted_to_its_own_latents(monkeypatch):
+    pipe = _pipe()
+    sounds = [_tone(0.5), _tone(0.8, channels=2)]
+    prior = pipe.fit_prior(sounds)  # each mixed to mono and encoded (posterior means)
+    latents = [pipe.encode(w.mean(0, keepdim=True))[0] for w in sounds]
+    from audioae.latent_prior import fit_latent_prior
+
+    want = fit_latent_prior(latents)
+    torch.testing.assert_close(prior.mean, want.mean)
+    torch.testing.assert_close(prior.std, want.std)
+    seen = _capture_latents(pipe, monkeypatch)
+    wavs = pipe.sample(2, 0.5, prior=prior, generator=torch.Generator().manual_seed(1))
+    drawn = prior.draw(
+        2, 8, pipe.num_latent_frames(8000), generator=torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(seen[0], drawn, rtol=0, atol=0)
+    assert wavs.shape == (2, 8000)
+    with pytest.raises(PipelineError, match="fitting a prior needs a variational model"):
+        _pipe(["model.bottleneck=deterministic"]).fit_prior([_tone()])
+
+
+def test_cli_fits_a_prior_on_a_folder_and_reports_bad_files(tmp_path, capsys):
+    model = tiny_model_file(tmp_path / "vae.safetensors", ["model.bottleneck=gaussian"])
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i in range(3):
+        sf.write(ref / f"n{i}.wav", _tone(0.5 + 0.1 * i)[0].numpy(), 16000)
+    (ref / "broken.wav").write_bytes(b"RIFF....not audio")
+    out = tmp_path / "s"
+    argv = ["sample", str(model), "--fit-prior", str(ref), "-o", str(out), "--n", "2"]
+    assert main([*argv, "--quiet", "--seconds", "0.5"]) == 1  # written, but one file failed
+    err = capsys.readouterr().err
+    assert "skipped" in err and "broken.wav" in err and "fitted on 3 file(s)" in err
+    assert sorted(p.name for p in out.glob("*.wav")) == ["sample_00.wav", "sample_01.wav"]
+    (tmp_path / "empty").mkdir()
+    empty = [
+        "sample",
+        str(model),
+        "--fit-prior",
+        str(tmp_path / "empty"),
+        "-o",
+        str(tmp_path / "e"),
+    ]
+    assert main(empty) == 2
+    assert "no readable audio file to fit a prior on" in capsys.readouterr().err
+    like = ["sample", str(model), "--like", str(ref / "n0.wav"), "--fit-prior", str(ref)]
+    assert main([*like, "-o", str(tmp_path / "l")]) == 2
+    assert "--fit-prior does not go with --like" in capsys.readouterr().err
