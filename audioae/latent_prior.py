@@ -15,10 +15,28 @@ with the mean, standard deviation and lag-1 autocorrelation of the encoded laten
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from .fileio import atomic_output
+
+PRIOR_FORMAT = "audioae-latent-prior"
+PRIOR_VERSION = 1
+MAX_PRIOR_BYTES = 1 << 20
+"""A prior file larger than this (1 MiB; a 4096-dimensional latent needs about 300 kB) is
+refused unread."""
+MAX_PRIOR_DIM = 4096
+
+
+class LatentPriorError(ValueError):
+    """A prior file cannot be read, is malformed, or was fitted for another model."""
+
 
 MAX_CORRELATION = 0.999
 """Fitted lag-1 correlations are clipped to ``[0, MAX_CORRELATION]``."""
@@ -130,4 +148,94 @@ def describe(prior: LatentPrior) -> str:
     )
 
 
-__all__ = ["MAX_CORRELATION", "STANDARD_PRIOR", "LatentPrior", "describe", "fit_latent_prior"]
+def save_prior(
+    path: str | os.PathLike, prior: LatentPrior, model_hash: bytes, *, overwrite: bool = False
+) -> Path:
+    """Write a fitted ``prior`` as JSON (format :data:`PRIOR_FORMAT`, version
+    :data:`PRIOR_VERSION`), tied to the model that encoded its latents by ``model_hash``
+    (the model's 16-byte digest), atomically.
+
+    Raises:
+        ValueError: the standard prior (nothing to save).
+        audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
+    """
+    if prior.mean is None or prior.std is None:
+        raise ValueError("the standard prior has nothing to save; fit one first")
+    doc = {
+        "format": PRIOR_FORMAT,
+        "version": PRIOR_VERSION,
+        "model_hash": model_hash.hex(),
+        "mean": prior.mean.double().tolist(),
+        "std": prior.std.double().tolist(),
+        "correlation": None if prior.correlation is None else prior.correlation.double().tolist(),
+    }
+    with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    return Path(path)
+
+
+def load_prior(path: str | os.PathLike, model_hash: bytes | None = None) -> LatentPrior:
+    """Read a prior written by :func:`save_prior`; with ``model_hash``, it must have been
+    fitted for that model.
+
+    Raises:
+        LatentPriorError: unreadable, larger than :data:`MAX_PRIOR_BYTES`, not this format or
+            version, malformed (lengths differ, values not finite, a spread <= 0, a
+            correlation outside ``[0, MAX_CORRELATION]``), or fitted for another model.
+    """
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_PRIOR_BYTES:
+            raise LatentPriorError(f"{path}: {size} bytes, more than a prior file can hold")
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise LatentPriorError(f"{path}: not a readable prior file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != PRIOR_FORMAT:
+        raise LatentPriorError(f"{path}: not an {PRIOR_FORMAT} file")
+    if doc.get("version") != PRIOR_VERSION:
+        raise LatentPriorError(
+            f"{path}: version {doc.get('version')!r} is not supported (this audioae reads "
+            f"version {PRIOR_VERSION})"
+        )
+
+    def vector(name: str, low: float, high: float) -> torch.Tensor:
+        values = doc.get(name)
+        if (
+            not isinstance(values, list)
+            or not 1 <= len(values) <= MAX_PRIOR_DIM
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            or not all(math.isfinite(v) and low <= v <= high for v in values)
+        ):
+            raise LatentPriorError(
+                f"{path}: {name} must be a list of 1 to {MAX_PRIOR_DIM} finite numbers in "
+                f"[{low:g}, {high:g}]"
+            )
+        return torch.tensor(values, dtype=torch.float64)
+
+    mean = vector("mean", -math.inf, math.inf)
+    std = vector("std", 1e-12, math.inf)
+    correlation = None
+    if doc.get("correlation") is not None:
+        correlation = vector("correlation", 0.0, MAX_CORRELATION)
+    if std.shape != mean.shape or (correlation is not None and correlation.shape != mean.shape):
+        raise LatentPriorError(f"{path}: mean, std and correlation differ in length")
+    stored = doc.get("model_hash")
+    if model_hash is not None and stored != model_hash.hex():
+        raise LatentPriorError(
+            f"{path}: fitted for another model (model hash {str(stored)[:12]}…, this model's "
+            f"{model_hash.hex()[:12]}…); fit it again with --fit-prior"
+        )
+    return LatentPrior(mean=mean, std=std, correlation=correlation)
+
+
+__all__ = [
+    "MAX_CORRELATION",
+    "PRIOR_FORMAT",
+    "STANDARD_PRIOR",
+    "LatentPrior",
+    "LatentPriorError",
+    "describe",
+    "fit_latent_prior",
+    "load_prior",
+    "save_prior",
+]

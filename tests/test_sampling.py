@@ -254,4 +254,86 @@ def test_cli_fits_a_prior_on_a_folder_and_reports_bad_files(tmp_path, capsys):
     assert "no readable audio file to fit a prior on" in capsys.readouterr().err
     like = ["sample", str(model), "--like", str(ref / "n0.wav"), "--fit-prior", str(ref)]
     assert main([*like, "-o", str(tmp_path / "l")]) == 2
-    assert "--fit-prior does not go with --like" in capsys.readouterr().err
+    assert "--fit-prior and --prior do not go with --like" in capsys.readouterr().err
+
+
+def test_a_saved_prior_loads_back_exactly_and_bad_files_are_refused(tmp_path):
+    import json
+
+    from audioae.fileio import OutputExistsError
+    from audioae.latent_prior import (
+        STANDARD_PRIOR,
+        LatentPrior,
+        LatentPriorError,
+        load_prior,
+        save_prior,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    prior = LatentPrior(
+        mean=torch.randn(6, generator=g, dtype=torch.float64),
+        std=torch.rand(6, generator=g, dtype=torch.float64) + 0.5,
+        correlation=torch.rand(6, generator=g, dtype=torch.float64) * 0.9,
+    )
+    digest = bytes(range(16))
+    path = save_prior(tmp_path / "p.json", prior, digest)
+    back = load_prior(path, digest)
+    for a, b in (
+        (prior.mean, back.mean),
+        (prior.std, back.std),
+        (prior.correlation, back.correlation),
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(OutputExistsError):
+        save_prior(path, prior, digest)
+    with pytest.raises(ValueError, match="nothing to save"):
+        save_prior(tmp_path / "s.json", STANDARD_PRIOR, digest)
+    with pytest.raises(LatentPriorError, match="fitted for another model"):
+        load_prior(path, bytes(16))
+    good = json.loads(path.read_text())
+    cases = {
+        "format": ({**good, "format": "x"}, "not an audioae-latent-prior file"),
+        "version": ({**good, "version": 2}, "version 2 is not supported"),
+        "nan": ({**good, "mean": [float("nan")] * 6}, "mean must be a list"),
+        "std": ({**good, "std": [0.0] * 6}, "std must be a list"),
+        "corr": ({**good, "correlation": [1.5] * 6}, "correlation must be a list"),
+        "length": ({**good, "std": [1.0] * 5}, "differ in length"),
+        "type": ({**good, "mean": "0"}, "mean must be a list"),
+    }
+    for name, (doc, message) in cases.items():
+        bad = tmp_path / f"{name}.json"
+        bad.write_text(json.dumps(doc))
+        with pytest.raises(LatentPriorError, match=message):
+            load_prior(bad, digest)
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b" " * (2 << 20))
+    with pytest.raises(LatentPriorError, match="more than a prior file can hold"):
+        load_prior(huge)
+    (tmp_path / "text.json").write_text("not json")
+    with pytest.raises(LatentPriorError, match="not a readable prior file"):
+        load_prior(tmp_path / "text.json")
+
+
+def test_cli_saved_prior_draws_the_same_sounds_as_fitting_again(tmp_path, capsys):
+    model = tiny_model_file(tmp_path / "vae.safetensors", ["model.bottleneck=gaussian"])
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i in range(3):
+        sf.write(ref / f"n{i}.wav", _tone(0.5 + 0.1 * i)[0].numpy(), 16000)
+    saved = tmp_path / "prior.json"
+    common = ["--n", "2", "--seed", "3", "--seconds", "0.5", "--quiet"]
+    fit = ["sample", str(model), "--fit-prior", str(ref), *common]
+    assert main([*fit, "--save-prior", str(saved), "-o", str(tmp_path / "a")]) == 0
+    assert (
+        main(["sample", str(model), "--prior", str(saved), *common, "-o", str(tmp_path / "b")]) == 0
+    )
+    for name in ("sample_00.wav", "sample_01.wav"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    capsys.readouterr()
+    # the saved prior is not replaced without --force, and --save-prior needs a fit
+    before = saved.read_bytes()
+    assert main([*fit, "--save-prior", str(saved), "-o", str(tmp_path / "c")]) == 2
+    assert "exists; --force replaces it" in capsys.readouterr().err and saved.read_bytes() == before
+    assert main(["sample", str(model), "--save-prior", str(tmp_path / "x.json"), "-o",
+                 str(tmp_path / "d")]) == 2  # fmt: skip
+    assert "--save-prior needs --fit-prior" in capsys.readouterr().err

@@ -35,6 +35,7 @@ _USER_ERRORS = (
     ("audioae.demo", "DemoError"),
     ("audioae.anomaly", "AnomalyReferenceError"),
     ("audioae.sound_devices", "SoundDeviceError"),
+    ("audioae.latent_prior", "LatentPriorError"),
 )
 
 

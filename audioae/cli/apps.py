@@ -257,23 +257,39 @@ def _run_sample(args) -> int:
         raise PipelineError(
             "sample: --seconds does not go with --like (variations are as long as it)"
         )
-    if args.like is not None and args.fit_prior is not None:
+    if args.like is not None and (args.fit_prior is not None or args.prior is not None):
         raise PipelineError(
-            "sample: --fit-prior does not go with --like (variations use its posterior)"
+            "sample: --fit-prior and --prior do not go with --like (variations use its posterior)"
         )
+    if args.fit_prior is not None and args.prior is not None:
+        raise PipelineError("sample: give --fit-prior or --prior, not both")
+    if args.save_prior is not None and args.fit_prior is None:
+        raise PipelineError("sample: --save-prior needs --fit-prior (a prior to save)")
+    if args.save_prior is not None and Path(args.save_prior).exists() and not args.force:
+        raise PipelineError(f"sample: {args.save_prior} exists; --force replaces it")
     _check_output_folder(args.out, "sample", "sample_NN.wav or variation_NN.wav per sound")
     pipe = load_pipeline(args)
     prior = None
+    if args.prior is not None:
+        from ..latent_prior import describe, load_prior
+
+        prior = load_prior(args.prior, pipe.model_hash)
+        print(f"sample: {describe(prior)}, from {args.prior}", file=sys.stderr)
+    problems: list = []
     if args.fit_prior is not None:
         from ..apps import fit_prior_files
         from ..latent_prior import describe
 
-        problems: list = []
         prior, used = fit_prior_files(pipe, args.fit_prior, problems=problems)
         for path, reason in problems:
             print(f"sample: skipped {reason if str(path) in reason else f'{path}: {reason}'}",
                   file=sys.stderr)  # fmt: skip
         print(f"sample: {describe(prior)}, fitted on {used} file(s)", file=sys.stderr)
+        if args.save_prior is not None:
+            from ..latent_prior import save_prior
+
+            save_prior(args.save_prior, prior, pipe.model_hash, overwrite=args.force)
+            print(f"sample: prior written to {args.save_prior}", file=sys.stderr)
     written = sample_files(
         pipe,
         args.out,
@@ -288,7 +304,7 @@ def _run_sample(args) -> int:
     )
     what = "sounds" if args.like is None else f"variations of {args.like}"
     print(f"sample: wrote {len(written)} {what} to {args.out}")
-    if prior is not None and problems:
+    if problems:
         print(f"sample: {len(problems)} file(s) of --fit-prior could not be read", file=sys.stderr)
         return 1
     return 0
@@ -436,6 +452,8 @@ def register(subparsers) -> None:
             "audioae sample timbre -o samples/ --n 8 --seconds 1.5 --seed 3 --temperature 0.7",
             "audioae sample timbre --like flute.wav -o flute_variations/ --temperature 2",
             "audioae sample timbre --fit-prior data/notes/ -o samples/ --n 8",
+            "audioae sample timbre --fit-prior my_notes/ --save-prior notes_prior.json -o s1/",
+            "audioae sample timbre --prior notes_prior.json -o s2/ --seed 1",
         ],
     )
     _common(p, many=False)
@@ -469,6 +487,18 @@ def register(subparsers) -> None:
         "(the model's training audio, say; per latent dimension a mean, a spread and a "
         "frame-to-frame correlation) instead of the standard normal: sounds closer to real "
         "ones for a VAE trained with a small beta (docs/benchmarks.md)",
+    )
+    p.add_argument(
+        "--save-prior",
+        default=None,
+        metavar="FILE",
+        help="with --fit-prior: also write the fitted prior to FILE (JSON) for --prior",
+    )
+    p.add_argument(
+        "--prior",
+        default=None,
+        metavar="FILE",
+        help="draw from a prior saved by --save-prior (fitted for this model)",
     )
     _add_phase(p)
     p.set_defaults(func=_run_sample)
