@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import tiny_model_file
+from conftest import requires_cuda, tiny_model_file
 
 from audioae.cli import main
 from audioae.config import load_config
@@ -337,3 +337,26 @@ def test_cli_saved_prior_draws_the_same_sounds_as_fitting_again(tmp_path, capsys
     assert main(["sample", str(model), "--save-prior", str(tmp_path / "x.json"), "-o",
                  str(tmp_path / "d")]) == 2  # fmt: skip
     assert "--save-prior needs --fit-prior" in capsys.readouterr().err
+
+
+@requires_cuda
+def test_prior_draws_variations_and_fits_run_on_cuda_like_on_cpu(monkeypatch):
+    """The same latents on both devices (Griffin-Lim's random initial phase comes from each
+    device's own generator, so the waveforms are compared by shape and finiteness only)."""
+    cpu, cuda = _pipe(), _pipe()  # the same seeded weights
+    cuda = Pipeline(cuda.model, cuda.config, device="cuda")
+    x = _tone()
+    prior, fitted = cpu.fit_prior([x]), cuda.fit_prior([x])
+    torch.testing.assert_close(fitted.mean, prior.mean, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(fitted.std, prior.std, atol=1e-4, rtol=1e-4)
+    seen_cpu, seen_cuda = _capture_latents(cpu, monkeypatch), _capture_latents(cuda, monkeypatch)
+    for pipe in (cpu, cuda):
+        wavs = [
+            pipe.sample(2, 0.5, prior=prior, generator=torch.Generator().manual_seed(1)),
+            pipe.variations(x, 2, generator=torch.Generator().manual_seed(1)),
+        ]
+        for w in wavs:
+            assert w.device.type == pipe.device.type and bool(torch.isfinite(w).all())
+    assert [z.device.type for z in seen_cuda] == ["cuda", "cuda"]
+    for a, b in zip(seen_cpu, seen_cuda):
+        torch.testing.assert_close(b.cpu(), a, atol=1e-4, rtol=1e-4)

@@ -302,7 +302,8 @@ def _run_sample(args) -> int:
         like=args.like,
         prior=prior,
     )
-    what = "sounds" if args.like is None else f"variations of {args.like}"
+    plural = "s" if len(written) != 1 else ""
+    what = f"sound{plural}" if args.like is None else f"variation{plural} of {args.like}"
     print(f"sample: wrote {len(written)} {what} to {args.out}")
     if problems:
         print(f"sample: {len(problems)} file(s) of --fit-prior could not be read", file=sys.stderr)
