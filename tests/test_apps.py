@@ -113,9 +113,10 @@ def test_encode_decode_round_trip_and_errors(models, tmp_path, capsys):
 
 
 def test_decode_without_a_model_finds_the_shipped_one_that_encoded(models, tmp_path, capsys):
-    src = _write(tmp_path / "in" / "tone.wav", _tone(0.6))
+    src = _write(tmp_path / "in" / "tone.wav", _tone(4.0))
     assert main(["encode", "codec", str(src), "-o", str(tmp_path / "lat"), "--quiet"]) == 0
     aae = tmp_path / "lat" / "tone.aae"
+    assert aae.stat().st_size > 4096  # longer than a first read of the header would be
     named, found, folder = tmp_path / "named.wav", tmp_path / "found.wav", tmp_path / "dec"
     assert main(["decode", "codec", str(aae), "-o", str(named), "--quiet"]) == 0
     assert main(["decode", str(aae), "-o", str(found), "--quiet"]) == 0

@@ -183,10 +183,8 @@ def _model_from_latents(args) -> None:
     files = [first] if first.is_file() else _find_latent_files(first)
     if not files:
         raise PipelineError(f"decode: no .aae files in {first}")
-    with open(files[0], "rb") as f:
-        head = f.read(4096)  # the header is far shorter; the latent data is not needed
-    try:
-        model_hash = parse_header(head).model_hash
+    try:  # the whole file: the header's CRC covers it (decoding reads it again anyway)
+        model_hash = parse_header(files[0].read_bytes()).model_hash
     except CodecError as exc:
         raise CodecError(f"{files[0]}: {exc}") from None
     name = shipped_model_with_hash(model_hash)
