@@ -323,9 +323,12 @@ def sample_files(
 
     Raises:
         OutputExistsError: an output exists and ``overwrite`` is false (before any work).
-        AudioLoadError: ``like`` cannot be read.
-        PipelineError, ValueError: as the pipeline's methods.
+        AudioError: ``like`` cannot be read.
+        PipelineError, ValueError: as the pipeline's methods; ValueError also for ``like``
+            with a ``prior``.
     """
+    if like is not None and prior is not None:
+        raise ValueError("variations (like=) come from the sound's posterior, not a prior")
     out_dir = Path(out_dir)
     stem = "sample" if like is None else "variation"
     names = [out_dir / f"{stem}_{i:02d}.wav" for i in range(n)]

@@ -2,12 +2,14 @@
 Gaussian process fitted to the latents of real sounds.
 
 A VAE trained with a small ``beta`` (the shipped ``timbre`` VAE: 0.05) encodes real sounds
-far from its prior ``N(0, I)``: its posterior means spread by 1.3-2.6 per dimension, off
-centre by up to 1.6, and neighbouring latent frames correlate (0.6-0.8 within a note), while
-prior draws are independent from frame to frame. Decoding prior draws then gives sounds
-unlike any the model was trained on. Fitting the distribution of the encoded latents after
-training and sampling from it instead (ex-post density estimation; Ghosh et al., "From
-variational to deterministic autoencoders", ICLR 2020) fixes that. :class:`LatentPrior` is
+far from its prior ``N(0, I)``: on its training notes the posterior means spread by 1.4-2.8
+per dimension around centres between -0.9 and 1.3, and neighbouring latent frames correlate
+(0.6-0.8 within a note), while prior draws are independent from frame to frame. Decoded
+prior draws are then unlike the sounds the model was trained on. Fitting the distribution of
+the encoded latents after training and sampling from it instead (ex-post density estimation;
+Ghosh et al., "From variational to deterministic autoencoders", ICLR 2020) brings them
+closer: for the timbre VAE it halves their Frechet distance to held-out notes
+(``benchmarks/bench_sampling.py``, docs/benchmarks.md). :class:`LatentPrior` is
 such a fit, per latent dimension: a stationary first-order autoregressive Gaussian process
 with the mean, standard deviation and lag-1 autocorrelation of the encoded latents
 (:func:`fit_latent_prior`); :data:`STANDARD_PRIOR` is ``N(0, I)``, independent frames.
