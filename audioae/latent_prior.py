@@ -3,7 +3,7 @@ Gaussian process fitted to the latents of real sounds.
 
 A VAE trained with a small ``beta`` (the shipped ``timbre`` VAE: 0.05) encodes real sounds
 far from its prior ``N(0, I)``: on its training notes the posterior means spread by 1.4-2.8
-per dimension around centres between -0.9 and 1.3, and neighbouring latent frames correlate
+per dimension around centres between -0.8 and 1.3, and neighbouring latent frames correlate
 (0.6-0.8 within a note), while prior draws are independent from frame to frame. Decoded
 prior draws are then unlike the sounds the model was trained on. Fitting the distribution of
 the encoded latents after training and sampling from it instead (ex-post density estimation;
