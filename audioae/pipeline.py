@@ -16,7 +16,10 @@ Layout: :class:`PipelineError` lives in :mod:`audioae.pipeline_errors`, :func:`r
 in :mod:`audioae.torch_device`, :func:`slerp` and :class:`Interpolation` in
 :mod:`audioae.latent_interpolation`, and the per-window mask maths of :meth:`Pipeline.denoise`
 in :mod:`audioae.mask_denoising`. This module re-exports all but the last: import
-``PipelineError``, ``resolve_device``, ``slerp``, ``Interpolation`` from here.
+``PipelineError``, ``resolve_device``, ``slerp``, ``Interpolation`` from here. The generative
+methods (:meth:`~Pipeline.interpolate`, :meth:`~Pipeline.sample`, :meth:`~Pipeline.fit_prior`,
+:meth:`~Pipeline.variations`, :meth:`~Pipeline.posterior`) come from
+:class:`audioae.pipeline_generation.GenerativeMixin`.
 """
 
 from __future__ import annotations
@@ -30,30 +33,19 @@ import torch.nn.functional as F
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .functional import check_wet
-from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, blend_latents, slerp
-from .latent_prior import STANDARD_PRIOR, LatentPrior, fit_latent_prior
+from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, slerp
 from .mask_denoising import denoised_magnitude, denoised_spectrum
 from .models.masks import check_mask_exponent, check_post_filter
 from .phase import PhaseReconstructor, learned_methods
 from .pipeline_errors import PipelineError
+from .pipeline_generation import MAX_TEMPERATURE, GenerativeMixin
 from .torch_device import resolve_device
 
 PHASE_MODES = ("noisy", "griffin-lim")
-
-MAX_TEMPERATURE = 10.0
-"""The largest sampling temperature :meth:`Pipeline.sample` and :meth:`Pipeline.variations`
-accept (a latent 10 prior standard deviations out is far outside anything a decoder saw)."""
-
-
-def _check_temperature(temperature: float) -> None:
-    if not 0.0 <= temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {temperature}")
-
-
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
 
 
-class Pipeline:
+class Pipeline(GenerativeMixin):
     """Front-end + model + phase path for one trained model.
 
     Args:
@@ -295,19 +287,6 @@ class Pipeline:
                 out.append(z[..., first:last])
         return [torch.cat(out, dim=-1)[..., :n_latent] for out in pieces]
 
-    @torch.inference_mode()
-    def posterior(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A VAE's posterior of a waveform ``(channels, time)``: its mean and standard
-        deviation, each ``(channels, latent_dim, latent_frames)``, encoded in aligned chunks
-        (as :meth:`encode`).
-
-        Raises:
-            PipelineError: the model is not variational.
-        """
-        self._require_variational("the posterior")
-        mean, logvar = self._encode_chunks(wav, "mean", "logvar")
-        return mean, (0.5 * logvar).exp()
-
     def _decode_features(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
         features = self.model.decode(latent)
         if features.shape[-1] < frames:
@@ -482,138 +461,6 @@ class Pipeline:
             writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
         return writer.result()
 
-    # ------------------------------------------------------------------ interpolate / sample
-    @torch.inference_mode()
-    def interpolate(
-        self,
-        wav_a: torch.Tensor,
-        wav_b: torch.Tensor,
-        steps: int = 8,
-        *,
-        method: str = "linear",
-        phase: str | None = None,
-    ) -> Interpolation:
-        """Latent interpolation from A to B (timbre morph); mono, at the model's sample rate.
-
-        Both inputs are mixed to mono and encoded (VAEs: posterior means). If their lengths
-        differ, B's latent sequence is linearly time-stretched to A's number of latent frames,
-        so every output has A's length. ``method``: ``linear`` or ``slerp`` (per latent frame).
-        ``phase``: as :meth:`decode`.
-
-        Raises:
-            ValueError: ``steps < 2``, an unknown method or phase method.
-        """
-        self.require_latent_decoder("interpolate")
-        if steps < 2:
-            raise ValueError(f"steps: need at least 2, got {steps}")
-        if method not in INTERPOLATION_METHODS:
-            raise ValueError(f"method: {method!r} is not one of {', '.join(INTERPOLATION_METHODS)}")
-        a = self._prepare(wav_a).mean(0, keepdim=True)
-        b = self._prepare(wav_b).mean(0, keepdim=True)
-        za, zb = self.encode(a), self.encode(b)
-        if zb.shape[-1] != za.shape[-1]:
-            zb = F.interpolate(zb, size=za.shape[-1], mode="linear", align_corners=True)
-        length = a.shape[-1]
-        phase = self.resolve_phase(phase)
-        alphas = [i / (steps - 1) for i in range(steps)]
-        outputs = [
-            self.decode(blend_latents(za, zb, alpha, method), length, phase=phase)[0]
-            for alpha in alphas
-        ]
-        ramp = torch.linspace(0.0, 1.0, za.shape[-1], device=za.device).view(1, 1, -1)
-        morph = self.decode(blend_latents(za, zb, ramp, method), length, phase=phase)[0]
-        return Interpolation(steps=outputs, alphas=alphas, morph=morph)
-
-    @torch.inference_mode()
-    def sample(
-        self,
-        n: int = 1,
-        seconds: float = 2.0,
-        *,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-        phase: str | None = None,
-        prior: LatentPrior | None = None,
-    ) -> torch.Tensor:
-        """Draw ``n`` sounds of ``seconds`` s from a VAE's prior: ``(n, time)``. Every latent
-        value is ``temperature * N(0, 1)`` (``temperature`` below 1 draws nearer the prior's
-        mode: tamer, more typical sounds; above 1 wilder ones); with ``prior`` (a
-        :class:`~audioae.latent_prior.LatentPrior`, e.g. fitted to encoded real sounds by
-        :meth:`fit_prior`), ``mean + temperature * std * u`` of that prior's process.
-        ``phase`` as :meth:`decode`.
-
-        Raises:
-            PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
-            ValueError: ``n < 1``, ``seconds <= 0`` or ``temperature < 0``.
-        """
-        self._require_variational("sampling")
-        if n < 1 or seconds <= 0:
-            raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
-        _check_temperature(temperature)
-        length = int(round(seconds * self.sample_rate))
-        z = (prior or STANDARD_PRIOR).draw(
-            n,
-            self.model.latent_dim,
-            self.num_latent_frames(length),
-            temperature=temperature,
-            generator=generator,
-        )
-        return self.decode(z.to(self.device), length, phase=phase)
-
-    @torch.inference_mode()
-    def fit_prior(self, wavs: list[torch.Tensor], *, temporal: bool = True) -> LatentPrior:
-        """A :class:`~audioae.latent_prior.LatentPrior` fitted to the posterior means of
-        ``wavs`` (each ``(channels, time)``, mixed to mono), for :meth:`sample`
-        (:func:`~audioae.latent_prior.fit_latent_prior`).
-
-        Raises:
-            PipelineError: the model is not variational.
-            ValueError: as :func:`~audioae.latent_prior.fit_latent_prior`.
-        """
-        self._require_variational("fitting a prior")
-        latents = [self.encode(self._prepare(w).mean(0, keepdim=True))[0].cpu() for w in wavs]
-        return fit_latent_prior(latents, temporal=temporal)
-
-    @torch.inference_mode()
-    def variations(
-        self,
-        wav: torch.Tensor,
-        n: int = 4,
-        *,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-        phase: str | None = None,
-    ) -> torch.Tensor:
-        """``n`` variations of a sound from a VAE's posterior: ``(n, time)``, as long as ``wav``
-        ``(channels, time)`` (mixed to mono).
-
-        Each latent value is drawn as ``mean + temperature * std * N(0, 1)`` from the
-        posterior of ``wav`` (Kingma & Welling, "Auto-encoding variational Bayes", 2014): the
-        sounds the model holds consistent with the input. ``temperature`` 0 gives the
-        reconstruction from the posterior mean every time; larger values stray further.
-        ``phase`` as :meth:`decode`.
-
-        Raises:
-            PipelineError: the model is not variational.
-            ValueError: ``n < 1`` or ``temperature < 0``.
-        """
-        self._require_variational("drawing variations")
-        if n < 1:
-            raise ValueError(f"need n >= 1, got {n}")
-        _check_temperature(temperature)
-        mono = self._prepare(wav).mean(0, keepdim=True)
-        mean, std = self.posterior(mono)
-        noise = torch.randn((n, *mean.shape[1:]), generator=generator, device="cpu")
-        z = mean + temperature * std * noise.to(self.device)
-        return self.decode(z, mono.shape[-1], phase=phase)
-
-    def _require_variational(self, what: str) -> None:
-        if not self.is_variational:
-            raise PipelineError(
-                f"{what} needs a variational model (model.bottleneck: gaussian); this model's "
-                f"bottleneck is {self.config.model.bottleneck!r}"
-            )
-
     # ------------------------------------------------------------------ embed
     def embed(self, wav: torch.Tensor):
         """Embedding of a waveform ``(channels, time)`` at ``sample_rate``, mixed to mono.
@@ -630,6 +477,7 @@ class Pipeline:
 
 __all__ = [
     "INTERPOLATION_METHODS",
+    "MAX_TEMPERATURE",
     "PHASE_MODES",
     "Interpolation",
     "Pipeline",

@@ -59,6 +59,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "torch_device",
         "latent_interpolation",
         "latent_prior",
+        "pipeline_generation",
         "mask_denoising",
         "streaming_denoiser",
         "streaming_layers",
