@@ -19,7 +19,6 @@ import itertools
 import sys
 from pathlib import Path
 
-import librosa
 import numpy as np
 import torch
 import yaml
@@ -30,14 +29,7 @@ if str(ROOT) not in sys.path:
 
 from audioae.audio import load_audio  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
-
-
-def log_mel_db(wav: np.ndarray, sample_rate: int) -> np.ndarray:
-    """64-band log-mel power ``(64, frames)`` in dB, floored at -80 dB."""
-    mel = librosa.feature.melspectrogram(
-        y=wav, sr=sample_rate, n_fft=1024, hop_length=256, n_mels=64
-    )
-    return librosa.power_to_db(mel, ref=1.0, amin=1e-8, top_db=None).clip(-80, None)
+from benchmarks.bench_sampling import log_mel_db  # noqa: E402  (the same features)
 
 
 def spread(pipe: Pipeline, files: list[Path], temperature: float, n: int) -> tuple[float, float]:

@@ -228,12 +228,18 @@ def test_pipeline_samples_from_a_prior_fitted_to_its_own_latents(monkeypatch):
         _pipe(["model.bottleneck=deterministic"]).fit_prior([_tone()])
 
 
-def test_cli_fits_a_prior_on_a_folder_and_reports_bad_files(tmp_path, capsys):
+def _vae_and_notes(tmp_path):
+    """A tiny VAE model file and a folder of three short tones to fit a prior on."""
     model = tiny_model_file(tmp_path / "vae.safetensors", ["model.bottleneck=gaussian"])
     ref = tmp_path / "ref"
     ref.mkdir()
     for i in range(3):
         sf.write(ref / f"n{i}.wav", _tone(0.5 + 0.1 * i)[0].numpy(), 16000)
+    return model, ref
+
+
+def test_cli_fits_a_prior_on_a_folder_and_reports_bad_files(tmp_path, capsys):
+    model, ref = _vae_and_notes(tmp_path)
     (ref / "broken.wav").write_bytes(b"RIFF....not audio")
     out = tmp_path / "s"
     argv = ["sample", str(model), "--fit-prior", str(ref), "-o", str(out), "--n", "2"]
@@ -315,11 +321,7 @@ def test_a_saved_prior_loads_back_exactly_and_bad_files_are_refused(tmp_path):
 
 
 def test_cli_saved_prior_draws_the_same_sounds_as_fitting_again(tmp_path, capsys):
-    model = tiny_model_file(tmp_path / "vae.safetensors", ["model.bottleneck=gaussian"])
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    for i in range(3):
-        sf.write(ref / f"n{i}.wav", _tone(0.5 + 0.1 * i)[0].numpy(), 16000)
+    model, ref = _vae_and_notes(tmp_path)
     saved = tmp_path / "prior.json"
     common = ["--n", "2", "--seed", "3", "--seconds", "0.5", "--quiet"]
     fit = ["sample", str(model), "--fit-prior", str(ref), *common]
