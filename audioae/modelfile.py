@@ -13,9 +13,8 @@ trained, on the CPU); the safetensors metadata (string to string) holds
                     ``vocoder.`` prefix (the decoder decodes the model's own front-end)
 
 A stand-alone decoder file (``format: audioae-vocoder``, written by ``audioae train vocoder``)
-has the decoder's ``state_dict`` as its tensors and its training config (``task: vocoder``)
-as ``config``; :func:`load_vocoder_file` reads it and :func:`check_vocoder_compatible`
-refuses to attach it to a model whose front-end settings differ.
+has the same layout with the decoder's ``state_dict``; :mod:`audioae.vocoderfile` reads and
+writes it with the helpers here (:func:`write_tensors_file`, :func:`read_checked_tensors`).
 
 Loading rebuilds the model with :func:`audioae.models.build_model` from the stored config,
 loads the weights strictly and checks the digest, so a truncated or altered file is refused
@@ -52,7 +51,6 @@ from .fileio import atomic_output
 FORMAT = "audioae-model"
 FORMAT_VERSION = "2"
 SUPPORTED_VERSIONS = ("1", "2")
-VOCODER_FORMAT_VERSION = "1"
 VOCODER_PREFIX = "vocoder."
 VOCODER_CONFIG_KEY = "vocoder_config"
 
@@ -85,25 +83,6 @@ class LoadedModel:
     vocoder: nn.Module | None = None
 
 
-class VocoderMismatchError(ModelFileError):
-    """A learned decoder was trained for other front-end settings than the model's."""
-
-
-@dataclass
-class LoadedVocoder:
-    """What :func:`load_vocoder_file` returns.
-
-    Attributes:
-        vocoder: the :class:`~audioae.vocoder.Vocoder` in ``eval()`` mode.
-        config: its training :class:`~audioae.config.Config` (``task: vocoder``).
-        metadata: the file's raw metadata.
-    """
-
-    vocoder: nn.Module
-    config: Config
-    metadata: dict[str, str]
-
-
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> bytes:
     """16-byte BLAKE2b digest of named tensors: over sorted names, dtype, shape and raw bytes.
 
@@ -118,7 +97,7 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> bytes:
     return h.digest()
 
 
-def _state_tensors(model: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+def state_tensors(model: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     # clone: safetensors refuses tensors that share memory (tied weights); load restores them.
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
     if dtype is not None:
@@ -153,15 +132,15 @@ def save_model_file(
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
     """
-    tensors = _state_tensors(model, dtype)
+    tensors = state_tensors(model, dtype)
     extra = {}
     if vocoder is not None:
-        tensors.update({VOCODER_PREFIX + k: v for k, v in _state_tensors(vocoder, dtype).items()})
+        tensors.update({VOCODER_PREFIX + k: v for k, v in state_tensors(vocoder, dtype).items()})
         extra[VOCODER_CONFIG_KEY] = yaml.safe_dump(asdict(vocoder.config), sort_keys=False)
-    return _write(path, tensors, FORMAT, FORMAT_VERSION, cfg, overwrite, extra)
+    return write_tensors_file(path, tensors, FORMAT, FORMAT_VERSION, cfg, overwrite, extra)
 
 
-def _write(
+def write_tensors_file(
     path: str | os.PathLike,
     tensors: dict[str, torch.Tensor],
     file_format: str,
@@ -211,30 +190,7 @@ def resolve_model_file(model: str | os.PathLike) -> Path:
     raise ModelFileError(f"{path}: model file not found")
 
 
-def save_vocoder_file(
-    path: str | os.PathLike,
-    vocoder: nn.Module,
-    cfg: Config,
-    overwrite: bool = False,
-    *,
-    dtype: torch.dtype | None = None,
-) -> Path:
-    """Write a stand-alone decoder file (``format: audioae-vocoder``), atomically.
-
-    Args:
-        vocoder: a :class:`~audioae.vocoder.Vocoder` built from ``cfg.vocoder`` for
-            ``cfg.features``.
-        cfg: its config (``task: vocoder``; stored as YAML).
-        overwrite, dtype: as :func:`save_model_file`.
-
-    Raises:
-        OutputExistsError: ``path`` exists and ``overwrite`` is false.
-    """
-    tensors = _state_tensors(vocoder, dtype)
-    return _write(path, tensors, VOCODER_FORMAT, VOCODER_FORMAT_VERSION, cfg, overwrite)
-
-
-def _raw_metadata(path: Path) -> dict[str, str]:
+def raw_metadata(path: Path) -> dict[str, str]:
     path = resolve_model_file(path)
     try:
         return safetensors_metadata(path)
@@ -249,7 +205,7 @@ def file_format(path: str | os.PathLike) -> str:
     Raises:
         ModelFileError: missing or not a readable safetensors file.
     """
-    return _raw_metadata(Path(path)).get("format", "")
+    return raw_metadata(Path(path)).get("format", "")
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -262,7 +218,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
             stand-alone decoder file says so), unknown version.
     """
     path = Path(path)
-    metadata = _raw_metadata(path)
+    metadata = raw_metadata(path)
     if metadata.get("format") == VOCODER_FORMAT:
         raise ModelFileError(
             f"{path}: a stand-alone learned decoder (vocoder) file, not a model; attach it to a model "
@@ -305,8 +261,8 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
 
     path = resolve_model_file(path)
     metadata = read_metadata(path)
-    cfg = _stored_config(path, metadata)
-    tensors, decoder_tensors, digest = _split_decoder(*_read_tensors(path, metadata))
+    cfg = stored_config(path, metadata)
+    tensors, decoder_tensors, digest = _split_decoder(*read_checked_tensors(path, metadata))
     try:
         model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
         model.load_state_dict(tensors, strict=True)
@@ -314,7 +270,7 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
     vocoder = None
     if VOCODER_CONFIG_KEY in metadata:
-        vocoder = _build_vocoder(path, metadata[VOCODER_CONFIG_KEY], cfg, decoder_tensors)
+        vocoder = build_attached_vocoder(path, metadata[VOCODER_CONFIG_KEY], cfg, decoder_tensors)
         vocoder.eval().to(device)
     model.eval().to(device)
     return LoadedModel(
@@ -336,10 +292,10 @@ def read_model_config(path: str | os.PathLike) -> Config:
             names the file.
     """
     path = resolve_model_file(path)
-    return _stored_config(path, read_metadata(path))
+    return stored_config(path, read_metadata(path))
 
 
-def _stored_config(path: Path, metadata: dict[str, str]) -> Config:
+def stored_config(path: Path, metadata: dict[str, str]) -> Config:
     """The config stored in a model or decoder file, read as bounded YAML and checked."""
     source = f"{path} (stored config)"
     try:
@@ -371,14 +327,16 @@ def shipped_model_with_hash(model_hash: bytes) -> str | None:
     for name in available_models():
         path = MODELS_DIR / f"{name}{MODEL_SUFFIX}"
         try:
-            if _split_decoder(*_read_tensors(path, read_metadata(path)))[2] == model_hash:
+            if _split_decoder(*read_checked_tensors(path, read_metadata(path)))[2] == model_hash:
                 return name
         except ModelFileError:
             continue
     return None
 
 
-def _read_tensors(path: Path, metadata: dict[str, str]) -> tuple[dict[str, torch.Tensor], bytes]:
+def read_checked_tensors(
+    path: Path, metadata: dict[str, str]
+) -> tuple[dict[str, torch.Tensor], bytes]:
     """The tensors of a model or decoder file, checked against the digest in its metadata.
 
     Raises:
@@ -405,7 +363,7 @@ def _read_tensors(path: Path, metadata: dict[str, str]) -> tuple[dict[str, torch
     return tensors, digest
 
 
-def _build_vocoder(
+def build_attached_vocoder(
     path: Path, vocoder_yaml: str | None, cfg: Config, tensors: dict[str, torch.Tensor]
 ) -> nn.Module:
     """The decoder of ``cfg.features`` with ``tensors``; ``vocoder_yaml`` replaces ``cfg.vocoder``."""
@@ -425,103 +383,3 @@ def _build_vocoder(
             f"{path}: the learned decoder's weights do not fit its config ({exc})"
         ) from None
     return vocoder
-
-
-def load_vocoder_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedVocoder:
-    """Load a stand-alone decoder file written by :func:`save_vocoder_file`.
-
-    Raises:
-        ModelFileError: missing, not safetensors, not a decoder file (e.g. a model file),
-            unknown version, corrupt, or weights that do not fit the stored config.
-    """
-    path = Path(path)
-    metadata = _raw_metadata(path)
-    if metadata.get("format") != VOCODER_FORMAT:
-        raise ModelFileError(
-            f"{path}: not a learned decoder (vocoder) file (its metadata has no 'format: {VOCODER_FORMAT}'); "
-            "write one with `audioae train vocoder`"
-        )
-    if metadata.get("format_version") != VOCODER_FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: decoder file format version {metadata.get('format_version')!r} is not supported "
-            f"by audioae {__version__} (it reads version {VOCODER_FORMAT_VERSION})"
-        )
-    cfg = _stored_config(path, metadata)
-    tensors, _ = _read_tensors(path, metadata)
-    vocoder = _build_vocoder(path, None, cfg, tensors)
-    vocoder.eval().to(device)
-    return LoadedVocoder(vocoder=vocoder, config=cfg, metadata=metadata)
-
-
-def check_vocoder_compatible(model_cfg: Config, vocoder_cfg: Config, source: str) -> None:
-    """Refuse a decoder trained for other audio or front-end settings than the model's.
-
-    Args:
-        model_cfg: the model's config; ``vocoder_cfg``: the decoder's; ``source``: the
-            decoder file (for the message).
-
-    Raises:
-        VocoderMismatchError: ``audio.sample_rate`` or a ``features`` value differs; the
-            message names every differing key with both values.
-    """
-    diffs = []
-    if model_cfg.audio.sample_rate != vocoder_cfg.audio.sample_rate:
-        diffs.append(
-            f"audio.sample_rate {vocoder_cfg.audio.sample_rate} (model: {model_cfg.audio.sample_rate})"
-        )
-    mine, theirs = asdict(model_cfg.features), asdict(vocoder_cfg.features)
-    diffs += [
-        f"features.{k} {theirs[k]!r} (model: {mine[k]!r})"
-        for k in mine
-        if mine[k] != theirs[k] and not (k in _MEL_ONLY_KEYS and mine["kind"] != "log_mel")
-    ]
-    if diffs:
-        raise VocoderMismatchError(
-            f"{source}: this learned decoder was trained for other front-end settings than the model's: "
-            + "; ".join(diffs)
-            + ". Train one for this model's front-end (`audioae train vocoder --set features.KEY=VALUE`)"
-        )
-
-
-_MEL_ONLY_KEYS = ("n_mels", "f_min", "f_max", "mel_scale")
-
-
-def attach_vocoder(
-    model_file: str | os.PathLike,
-    vocoder_file: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    method: str | None = None,
-    warm_start_iter: int | None = None,
-    overwrite: bool = False,
-    dtype: torch.dtype | None = None,
-) -> Path:
-    """Write a copy of a model file that carries a stand-alone decoder (and optionally a new
-    default ``phase.method`` and ``phase.warm_start_iter``). The model's weights, and so its
-    hash, are unchanged.
-
-    Args:
-        model_file: a model file; ``vocoder_file``: a decoder file for its front-end.
-        out: the new model file.
-        method: the model's new ``phase.method`` (e.g. the benchmark's best), or None to keep it.
-        warm_start_iter: the Griffin-Lim iterations of ``learned+griffin-lim``, or None to keep.
-        overwrite, dtype: as :func:`save_model_file`.
-
-    Raises:
-        ModelFileError: an unreadable file; VocoderMismatchError: other front-end settings.
-        ConfigError: an unknown ``method``.
-    """
-    loaded = load_model_file(model_file)
-    attached = load_vocoder_file(vocoder_file)
-    check_vocoder_compatible(loaded.config, attached.config, str(vocoder_file))
-    cfg = loaded.config
-    if method is not None or warm_start_iter is not None:
-        data = cfg.to_dict()
-        if method is not None:
-            data["phase"]["method"] = method
-        if warm_start_iter is not None:
-            data["phase"]["warm_start_iter"] = warm_start_iter
-        cfg = config_from_dict(data, source="attach_vocoder(method=..., warm_start_iter=...)")
-    return save_model_file(
-        out, loaded.model, cfg, overwrite=overwrite, dtype=dtype, vocoder=attached.vocoder
-    )

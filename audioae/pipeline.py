@@ -108,10 +108,11 @@ class Pipeline(GenerativeMixin):
             audioae.modelfile.ModelFileError: missing, corrupt, non-model or unknown-version
                 file (model or decoder), or an unknown model name (the message lists the
                 shipped ones).
-            audioae.modelfile.VocoderMismatchError: the decoder was trained for other
+            audioae.vocoderfile.VocoderMismatchError: the decoder was trained for other
                 front-end settings than the model's.
         """
-        from .modelfile import check_vocoder_compatible, load_model_file, load_vocoder_file
+        from .modelfile import load_model_file
+        from .vocoderfile import check_vocoder_compatible, load_vocoder_file
 
         loaded = load_model_file(model_file, device="cpu")
         decoder = loaded.vocoder

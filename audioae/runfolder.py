@@ -39,8 +39,9 @@ import torch
 
 from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import OutputExistsError, atomic_output
-from .modelfile import ModelFileError, save_model_file, save_vocoder_file
+from .modelfile import ModelFileError, save_model_file
 from .runlock import LOCK_FILE
+from .vocoderfile import save_vocoder_file
 
 log = logging.getLogger(__name__)
 

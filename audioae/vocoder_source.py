@@ -25,8 +25,8 @@ from .modelfile import (
     ModelFileError,
     file_format,
     load_model_file,
-    load_vocoder_file,
 )
+from .vocoderfile import load_vocoder_file
 
 __all__ = ["SourceFeatures", "load_initial_weights", "quantise_latent"]
 

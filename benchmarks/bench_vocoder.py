@@ -53,8 +53,8 @@ from audioae.metrics import (  # noqa: E402
     pesq_wb,
     spectral_convergence,
 )
-from audioae.modelfile import load_vocoder_file  # noqa: E402
 from audioae.phase import PhaseReconstructor, learned_methods  # noqa: E402
+from audioae.vocoderfile import load_vocoder_file  # noqa: E402
 from benchmarks.bench_quality import load, load_split, machine  # noqa: E402
 from benchmarks.docs_section import replace_section  # noqa: E402
 from benchmarks.quality_metrics import markdown_table  # noqa: E402
@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     codec = codec_vocoder = None
     codec_vocoder_name = "the same decoder"
     if args.codec is not None:
-        from audioae.modelfile import check_vocoder_compatible
         from audioae.pipeline import Pipeline
+        from audioae.vocoderfile import check_vocoder_compatible
 
         codec = Pipeline.load(args.codec, device="cpu")
         check_vocoder_compatible(codec.config, loaded.config, str(args.vocoder))

@@ -40,9 +40,9 @@ if str(ROOT) not in sys.path:
 from audioae.audio import load_audio  # noqa: E402
 from audioae.config import PhaseConfig  # noqa: E402
 from audioae.metrics import log_mel_l1, pesq_wb  # noqa: E402
-from audioae.modelfile import VocoderMismatchError  # noqa: E402
 from audioae.phase import PhaseReconstructor, learned_methods  # noqa: E402
 from audioae.pipeline import Pipeline  # noqa: E402
+from audioae.vocoderfile import VocoderMismatchError  # noqa: E402
 from benchmarks.bench_vocoder import SAMPLE_RATE, aae_round_trip  # noqa: E402
 
 # scripts/build_corpus.py's default (it honours XDG_CACHE_HOME, as the corpus scripts do)

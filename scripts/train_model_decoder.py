@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 from train_vocoder import train_decoder_on_split  # the sibling script (scripts/ is on sys.path)
 
-from audioae.modelfile import attach_vocoder
+from audioae.vocoderfile import attach_vocoder
 
 PRESETS: dict[str, list[str]] = {
     "codec": [

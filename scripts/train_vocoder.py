@@ -22,8 +22,8 @@ import torch
 
 from audioae.config import load_config, resolve_recipe
 from audioae.demo import load_splits, split_folder
-from audioae.modelfile import load_vocoder_file, save_vocoder_file
 from audioae.training import train
+from audioae.vocoderfile import load_vocoder_file, save_vocoder_file
 
 
 def train_decoder_on_split(

@@ -51,7 +51,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Models and their objectives: nothing of training, files or inference.
     "models": ("models", "losses", "vocoder", "vocoder_losses"),
     # Artifacts: the model-file and latent-file formats.
-    "artifacts": ("modelfile", "codec", "latent_header", "latent_entropy"),
+    "artifacts": ("modelfile", "vocoderfile", "codec", "latent_header", "latent_entropy"),
     # Inference: a trained model end to end; nothing of the trainer.
     "inference": (
         "pipeline",

@@ -440,7 +440,8 @@ def test_vocoder_recipe_loads_with_its_checked_sections():
 def test_bundled_recipes_and_shipped_models_pass_the_checks():
     for recipe in sorted((ROOT / "recipes").glob("*.yaml")):
         load_config(recipe)
-    from audioae.modelfile import VOCODER_FORMAT, file_format, load_vocoder_file
+    from audioae.modelfile import VOCODER_FORMAT, file_format
+    from audioae.vocoderfile import load_vocoder_file
 
     for model in sorted((ROOT / "data" / "models").glob("*.safetensors")):
         if file_format(model) == VOCODER_FORMAT:

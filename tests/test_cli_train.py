@@ -98,7 +98,7 @@ def test_config_of_a_model_file_prints_its_stored_config(
     def no_tensors(*args, **kwargs):
         raise AssertionError("audioae config read the weights")
 
-    monkeypatch.setattr(mf, "_read_tensors", no_tensors)
+    monkeypatch.setattr(mf, "read_checked_tensors", no_tensors)
     assert main(["config", str(path)]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == cfg.to_dict()
 

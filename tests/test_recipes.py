@@ -20,10 +20,11 @@ from audioae.config import (
     resolve_recipe,
 )
 from audioae.features import build_frontend
-from audioae.modelfile import load_model_file, load_vocoder_file
+from audioae.modelfile import load_model_file
 from audioae.models import build_model
 from audioae.training import train
 from audioae.vocoder import build_vocoder
+from audioae.vocoderfile import load_vocoder_file
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 NAMES = sorted(p.stem for p in RECIPES.glob("*.yaml"))

@@ -14,21 +14,14 @@ from audioae.cli import main
 from audioae.config import FeatureConfig, VocoderConfig, load_config, resolve_recipe
 from audioae.features import build_frontend
 from audioae.functional import StftParams
-from audioae.modelfile import (
-    ModelFileError,
-    VocoderMismatchError,
-    load_model_file,
-    load_vocoder_file,
-    read_metadata,
-    save_model_file,
-    save_vocoder_file,
-)
+from audioae.modelfile import ModelFileError, load_model_file, read_metadata, save_model_file
 from audioae.models import build_model
 from audioae.phase import PhaseReconstructor, learned_methods
 from audioae.pipeline import Pipeline
 from audioae.vocoder import Vocoder, build_vocoder
 from audioae.vocoder_losses import anti_wrap, phase_losses
 from audioae.vocoder_training import VocoderModule
+from audioae.vocoderfile import VocoderMismatchError, load_vocoder_file, save_vocoder_file
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 TINY_FEATURES = ["features.n_fft=256", "features.hop_length=64", "features.n_mels=32"]
@@ -240,7 +233,7 @@ def test_model_file_without_decoder_still_uses_griffin_lim(tmp_path: Path) -> No
 
 
 def test_attach_vocoder_writes_a_model_file_that_carries_it(tmp_path: Path) -> None:
-    from audioae.modelfile import attach_vocoder
+    from audioae.vocoderfile import attach_vocoder
 
     model, cfg = _ae(tmp_path)
     plain = save_model_file(tmp_path / "m.safetensors", model, cfg)

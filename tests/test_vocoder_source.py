@@ -12,10 +12,11 @@ import torch
 from audioae.cli import main
 from audioae.codec import decode_latent, encode_latent
 from audioae.config import ConfigError, load_config, resolve_recipe
-from audioae.modelfile import ModelFileError, load_vocoder_file, save_model_file, save_vocoder_file
+from audioae.modelfile import ModelFileError, save_model_file
 from audioae.pipeline import Pipeline
 from audioae.vocoder_source import SourceFeatures, load_initial_weights, quantise_latent
 from audioae.vocoder_training import VocoderModule
+from audioae.vocoderfile import load_vocoder_file, save_vocoder_file
 from tests.test_vocoder import (
     TINY_FEATURES,
     TINY_RUN,
