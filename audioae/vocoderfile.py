@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .bundled import VOCODER_FORMAT
+from .bundled import MODEL_SUFFIX, MODELS_DIR, VOCODER_FORMAT, available_vocoders, is_bare_name
 from .config import Config, config_from_dict
 from .modelfile import (
     ModelFileError,
@@ -77,14 +77,42 @@ def save_vocoder_file(
     return write_tensors_file(path, tensors, VOCODER_FORMAT, VOCODER_FORMAT_VERSION, cfg, overwrite)
 
 
+def resolve_vocoder_file(vocoder: str | os.PathLike) -> Path:
+    """A decoder argument to a file: an existing path, or the name of a shipped decoder.
+
+    A bare name (no path separator, no suffix, e.g. ``vocoder``) that is not an existing file
+    names ``<name>.safetensors`` in :data:`audioae.bundled.MODELS_DIR`; anything else is a path.
+
+    Raises:
+        ModelFileError: the path does not exist, or the name is not a shipped decoder (the
+            message lists the shipped decoders).
+    """
+    path = Path(vocoder)
+    if path.is_file():
+        return path
+    if is_bare_name(vocoder):
+        if os.fspath(vocoder) in available_vocoders():
+            return MODELS_DIR / f"{os.fspath(vocoder)}{MODEL_SUFFIX}"
+        names = ", ".join(available_vocoders()) or "none found"
+        raise ModelFileError(
+            f"{vocoder}: no such decoder file or shipped learned decoder (shipped decoders: {names})"
+        )
+    raise ModelFileError(f"{path}: learned decoder (vocoder) file not found")
+
+
 def load_vocoder_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedVocoder:
     """Load a stand-alone decoder file written by :func:`save_vocoder_file`.
+
+    Args:
+        path: the decoder file, or the name of a shipped decoder (``"vocoder"``, see
+            :func:`resolve_vocoder_file`).
+        device: where to put the decoder.
 
     Raises:
         ModelFileError: missing, not safetensors, not a decoder file (e.g. a model file),
             unknown version, corrupt, or weights that do not fit the stored config.
     """
-    path = Path(path)
+    path = resolve_vocoder_file(path)
     metadata = raw_metadata(path)
     if metadata.get("format") != VOCODER_FORMAT:
         raise ModelFileError(

@@ -423,3 +423,48 @@ def test_cuda_pipeline_learned_phase(tmp_path: Path) -> None:
     for phase in ("learned", "learned+griffin-lim"):
         out = pipe.reconstruct(wav, phase=phase)
         assert out.shape == wav.shape and out.device.type == "cuda"
+
+
+def test_a_shipped_decoder_is_found_by_name(tmp_path: Path) -> None:
+    """`--vocoder vocoder` and `Pipeline.load(..., vocoder="vocoder")`, as the README writes them,
+    load data/models/vocoder.safetensors; unknown names and missing paths say what is wrong."""
+    from audioae.bundled import MODELS_DIR, available_vocoders
+    from audioae.vocoderfile import resolve_vocoder_file
+
+    assert "vocoder" in available_vocoders()
+    assert resolve_vocoder_file("vocoder") == MODELS_DIR / "vocoder.safetensors"
+    by_name = load_vocoder_file("vocoder")
+    by_path = load_vocoder_file(MODELS_DIR / "vocoder.safetensors")
+    assert by_name.config == by_path.config
+    pipe = Pipeline.load("codec", vocoder="vocoder")
+    assert pipe.vocoder is not None
+    with pytest.raises(
+        ModelFileError, match=r"vocoderx: no such decoder file .*shipped decoders: vocoder"
+    ):
+        load_vocoder_file("vocoderx")
+    with pytest.raises(ModelFileError, match="codec: no such decoder file"):
+        load_vocoder_file("codec")  # a shipped model, not a decoder
+    with pytest.raises(
+        ModelFileError, match=r"missing/v.safetensors: learned decoder .* not found"
+    ):
+        load_vocoder_file(tmp_path / "missing" / "v.safetensors")
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, _tone(0.5).numpy(), 16000)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "reconstruct",
+                "codec",
+                str(wav),
+                "-o",
+                str(out),
+                "--phase",
+                "learned",
+                "--vocoder",
+                "vocoder",
+            ]
+        )
+        == 0
+    )
+    assert sf.info(out / "tone.wav").frames == 8000
