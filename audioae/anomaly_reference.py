@@ -46,6 +46,12 @@ REFERENCE_VERSION = 4
 files hold in-sample scores, so their thresholds and term z-scores differ; fit them again."""
 
 
+MIN_REFERENCE_FILES = 5
+"""The fewest normal files ``audioae anomaly --reference DIR`` fits on: below it the spread of
+the reference scores (the z-scores of the combined score, the threshold's quantile) is not
+estimated (with one file every new file is thousands of spreads away)."""
+
+
 class AnomalyReferenceError(ValueError):
     """Missing, unreadable or mismatched reference statistics (a user error on the CLI)."""
 

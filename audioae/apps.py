@@ -25,7 +25,7 @@ from .audio import (
 )
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
-from .latent_prior import LatentPrior
+from .latent_prior import LatentPrior, LatentPriorError
 from .pipeline import Pipeline
 
 
@@ -368,6 +368,7 @@ def fit_prior_files(
         NoAudioFilesError: no readable audio file among ``inputs``.
         AudioError: an input does not exist.
         PipelineError: the model is not variational.
+        LatentPriorError: the audio gives fewer than 2 latent frames in all.
     """
     files = [f for root in inputs for f in find_audio_files(root)]
     if len(files) > max_files:
@@ -383,7 +384,14 @@ def fit_prior_files(
     if not wavs:
         where = ", ".join(str(i) for i in inputs)
         raise NoAudioFilesError(where, "no readable audio file to fit a prior on")
-    return pipe.fit_prior(wavs), len(wavs)
+    try:
+        return pipe.fit_prior(wavs), len(wavs)
+    except LatentPriorError as exc:
+        seconds = sum(w.shape[-1] for w in wavs) / pipe.sample_rate
+        where = ", ".join(str(i) for i in inputs)
+        raise LatentPriorError(
+            f"{where}: {seconds:.3f} s of audio in all is too short: {exc}"
+        ) from None
 
 
 def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[torch.Tensor]:

@@ -224,7 +224,7 @@ def evaluate_model(
     Mixtures are seeded by ``seed`` (:func:`audioae.augment.mix_at_snr`).
 
     Raises:
-        ValueError: no mode given, or no noise files in ``noise``.
+        ValueError: no mode given. AudioError: no audio files in ``noise``.
     """
     from tqdm.auto import tqdm
 
@@ -255,7 +255,7 @@ def evaluate_model(
     elif clean is not None and noise is not None:
         noise_files = find_audio_files(noise)
         if not noise_files:
-            raise ValueError(f"{noise}: no noise files")
+            raise AudioError(noise, "no audio files to use as noise")
         tasks = [
             (f, noise_files[i % len(noise_files)]) for i, f in enumerate(find_audio_files(clean))
         ]

@@ -48,9 +48,34 @@ class OutputExistsError(FileExistsError):
 
     def __init__(self, path: Path, reason: str | None = None) -> None:
         super().__init__(
-            f"{path}: {reason or 'output exists; pass --force (overwrite=True) to replace it'}"
+            f"{path}: {reason or 'output exists; pass --force to replace it (overwrite=True from Python)'}"
         )
         self.path = Path(path)
+
+
+class OutputNotWritableError(PermissionError):
+    """Raised before any work when an output's folder cannot be created or written."""
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work is done, an output file whose folder cannot be made or written.
+
+    The nearest existing folder above ``path`` must be a folder the process may write in
+    (``os.access``); folders below it are created when the output is written.
+
+    Raises:
+        OutputNotWritableError: that folder is a file, or not writable; the message names both.
+    """
+    path = Path(path)
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputNotWritableError(f"{path}: cannot write here: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputNotWritableError(
+            f"{path}: cannot write here: no permission to write in {folder}"
+        )
 
 
 @contextlib.contextmanager

@@ -107,17 +107,20 @@ def fit_latent_prior(latents: Sequence[torch.Tensor], *, temporal: bool = True) 
         The fitted prior (float64 statistics over all frames of all sounds).
 
     Raises:
-        ValueError: no latents, latents of different dimensions, or fewer than 2 frames in
-            all (a standard deviation cannot be fitted).
+        LatentPriorError (a ValueError): no latents, or fewer than 2 frames in all (a
+            standard deviation cannot be fitted). ValueError: latents of different dimensions.
     """
     if not latents:
-        raise ValueError("fit_latent_prior needs at least one latent")
+        raise LatentPriorError("fit_latent_prior needs at least one latent")
     dims = {int(z.shape[0]) for z in latents}
     if len(dims) != 1 or any(z.ndim != 2 for z in latents):
         raise ValueError(f"latents must all be (latent_dim, frames) of one latent_dim, got {dims}")
     frames = torch.cat([z.double() for z in latents], dim=-1)
     if frames.shape[-1] < 2:
-        raise ValueError("fit_latent_prior needs at least 2 latent frames in all")
+        raise LatentPriorError(
+            f"fitting a prior needs at least 2 latent frames in all, got {frames.shape[-1]}; "
+            "give longer audio"
+        )
     mean = frames.mean(-1)
     std = frames.std(-1, correction=1).clamp_min(1e-6)
     correlation = None

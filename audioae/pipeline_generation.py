@@ -20,6 +20,11 @@ MAX_TEMPERATURE = 10.0
 outside anything a decoder saw)."""
 
 
+MAX_SAMPLE_AUDIO_SECONDS = 3600.0
+"""The most audio one :meth:`GenerativeMixin.sample` call draws, ``n * seconds`` (an hour;
+the sounds are made in memory at once, 4 bytes a sample)."""
+
+
 def _check_temperature(temperature: float) -> None:
     if not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {temperature}")
@@ -89,11 +94,17 @@ class GenerativeMixin:
 
         Raises:
             PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
-            ValueError: ``n < 1``, ``seconds <= 0`` or ``temperature < 0``.
+            ValueError: ``n < 1``, ``seconds <= 0``, ``n * seconds`` above
+                :data:`MAX_SAMPLE_AUDIO_SECONDS`, or a temperature outside [0, 10].
         """
         self._require_variational("sampling")
         if n < 1 or seconds <= 0:
             raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
+        if n * seconds > MAX_SAMPLE_AUDIO_SECONDS:
+            raise ValueError(
+                f"{n} sounds of {seconds:g} s is {n * seconds:g} s of audio; one call draws at "
+                f"most {MAX_SAMPLE_AUDIO_SECONDS:g} s (n * seconds)"
+            )
         _check_temperature(temperature)
         length = int(round(seconds * self.sample_rate))
         z = (prior or STANDARD_PRIOR).draw(

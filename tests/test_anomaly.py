@@ -331,10 +331,15 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
     assert main(args) == 2  # the default (standardised) error needs a reference
     assert "--reference" in capsys.readouterr().err
     args += ["--reference", str(tmp_path / "ref"), "--quantile", "1.0", "--frames"]
+    # four normal files are too few to estimate the spread of normal scores: refused, no output
+    assert main([*args, "--save-reference", str(stats_json)]) == 2
+    assert "4 readable normal file(s); the reference needs at least 5" in capsys.readouterr().err
+    assert not out.exists() and not stats_json.exists()
+    _write(tmp_path / "ref" / "r4.wav", sine(300, seconds=0.5))
     assert main([*args, "--save-reference", str(stats_json)]) == 1  # broken.wav failed
     printed = capsys.readouterr().out
     assert "2 scored, 1 failed" in printed and "broken.wav" in printed
-    assert "fitted on 4 files" in printed and stats_json.exists()
+    assert "fitted on 5 files" in printed and stats_json.exists()
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["rank"]) for r in rows] == [1, 2]

@@ -26,6 +26,8 @@ _USER_ERRORS = (
     ("audioae.audio", "AudioError"),
     ("audioae.modelfile", "ModelFileError"),
     ("audioae.fileio", "OutputExistsError"),
+    ("audioae.fileio", "OutputNotWritableError"),
+    ("audioae.cli.common", "UsageError"),
     ("audioae.data", "DatasetError"),
     ("audioae.data_errors", "DatasetError"),
     ("audioae.codec", "CodecError"),
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, (PermissionError, IsADirectoryError, NotADirectoryError)):
+        return True  # an output the file system refuses: the message names the path
     for module_name, class_name in _USER_ERRORS:
         cls = getattr(sys.modules.get(module_name), class_name, None)
         if cls is not None and isinstance(exc, cls):

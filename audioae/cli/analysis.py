@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_command, models_help
+from .common import UsageError, add_command, fraction, models_help
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -107,7 +107,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--quantile",
-        type=float,
+        type=fraction,
         default=0.95,
         help="quantile of the reference scores used as the threshold",
     )
@@ -203,6 +203,7 @@ def _fit_reference_folder(pipe, files, problems, quiet: bool):
     """Load every reference file (bad ones reported and skipped) and fit the statistics;
     returns ``(stats, number of files, skipped)``."""
     from ..anomaly import fit_reference
+    from ..anomaly_reference import MIN_REFERENCE_FILES, AnomalyReferenceError
     from ..apps import load_for_model
     from ..jobs import run_job
 
@@ -216,6 +217,12 @@ def _fit_reference_folder(pipe, files, problems, quiet: bool):
     )
     if not wavs:
         return None, 0, report.failed
+    if len(wavs) < MIN_REFERENCE_FILES:
+        raise AnomalyReferenceError(
+            f"--reference: {len(wavs)} readable normal file(s); the reference needs at least "
+            f"{MIN_REFERENCE_FILES} to estimate how much normal scores spread (20 or more give a "
+            "steadier threshold)"
+        )
     stats, _ = fit_reference(pipe, wavs)
     return stats, len(wavs), report.failed
 
@@ -234,7 +241,7 @@ def _reference(args, pipe, ref_files, ref_problems):
         return stats, False
     stats, n, skipped = _fit_reference_folder(pipe, ref_files, ref_problems, args.quiet)
     if stats is None:
-        raise ValueError(f"--reference {args.reference}: no reference file could be read")
+        raise UsageError(f"--reference {args.reference}: no reference file could be read")
     if skipped:
         print(f"anomaly: reference: {len(skipped)} failed")
         _print_skipped(skipped)
@@ -249,18 +256,18 @@ def run_anomaly(args: argparse.Namespace) -> int:
     """``audioae anomaly``: returns 0 when every input was scored, else 1."""
     from ..anomaly_reference import AnomalyReferenceError
     from ..anomaly_tables import rank_scores, write_frames_csv, write_scores_csv
-    from ..fileio import OutputExistsError, check_not_input
+    from ..fileio import OutputExistsError, check_not_input, check_writable
 
     out = Path(args.out)
     frames_out = out.with_name(out.stem + "_frames.csv") if args.frames else None
     save_ref = Path(args.save_reference) if args.save_reference else None
     if save_ref is not None and (not args.reference or Path(args.reference).is_file()):
-        raise ValueError("--save-reference needs --reference DIR (a folder of normal audio)")
+        raise UsageError("--save-reference needs --reference DIR (a folder of normal audio)")
     for path in (out, frames_out, save_ref):
         if path is not None and path.exists() and not args.force:
             raise OutputExistsError(path)
-    if not 0.0 <= args.quantile <= 1.0:
-        raise ValueError(f"--quantile: must be in [0, 1], got {args.quantile}")
+        if path is not None:
+            check_writable(path)
     files, problems = _list_inputs(args.inputs)
     ref_is_dir = bool(args.reference) and not Path(args.reference).is_file()
     ref_files, ref_problems = _list_inputs([args.reference]) if ref_is_dir else ([], [])
@@ -278,7 +285,7 @@ def run_anomaly(args: argparse.Namespace) -> int:
             "compressed|log)"
         )
     if args.score == "neg_elbo" and not pipe.is_variational:
-        raise ValueError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
+        raise UsageError("--score neg_elbo needs a variational model (model.bottleneck: gaussian)")
 
     reference, failed = _reference(args, pipe, ref_files, ref_problems)
     threshold = None

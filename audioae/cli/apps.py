@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 from .common import (
+    UsageError,
     add_command,
     add_mask_options,
     at_least,
@@ -316,13 +317,18 @@ def _run_evaluate(args) -> int:
     from ..evaluate import evaluate_model, format_table, summarize, write_csv
 
     if args.data is None and args.clean is None:
-        raise ValueError(
+        raise UsageError(
             "evaluate: give --data DIR (reconstruction) or --clean DIR with --noisy DIR or --noise DIR"
         )
     if args.clean is not None and (args.noisy is None) == (args.noise is None):
-        raise ValueError(
+        raise UsageError(
             "evaluate: --clean needs exactly one of --noisy DIR (recorded pairs) or --noise DIR (mixed at --snr)"
         )
+    from ..fileio import OutputExistsError, check_writable
+
+    if Path(args.out).exists() and not args.force:
+        raise OutputExistsError(Path(args.out))
+    check_writable(args.out)
     pipe = load_pipeline(args, task="denoise" if args.clean is not None else None)
     rows, skipped = evaluate_model(
         pipe,

@@ -13,6 +13,10 @@ from ..bundled import available_models
 from ..config import Config, available_recipes, load_config, resolve_recipe
 
 
+class UsageError(ValueError):
+    """Options that do not go together, found after parsing (``audioae: error: ...``, exit 2)."""
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """``--help`` layout of every subcommand: each option's default is shown, and the
     description and the examples keep their line breaks.

@@ -69,7 +69,8 @@ def register(subparsers) -> None:
         "--seconds",
         type=positive_float,
         default=None,
-        help="length of each sound in seconds (default 2; not with --like)",
+        help="length of each sound in seconds (default 2; not with --like; --n x --seconds "
+        "at most 3600)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the draws")
     p.add_argument(
@@ -117,8 +118,10 @@ def _check_output_folder(out: str, verb: str, writes: str) -> None:
 
     Raises:
         PipelineError: ``out`` ends in an audio file's extension and is not a folder.
+        OutputNotWritableError: the folder cannot be made or written.
     """
     from ..audio import AUDIO_EXTENSIONS
+    from ..fileio import check_writable
     from ..pipeline import PipelineError
 
     path = Path(out)
@@ -127,6 +130,7 @@ def _check_output_folder(out: str, verb: str, writes: str) -> None:
             f"{verb}: -o {out} looks like an audio file, but {verb} writes a folder ({writes}); "
             f"give a folder, e.g. -o {path.with_suffix('')}/"
         )
+    check_writable(path / "file")
 
 
 def _run_interpolate(args) -> int:
@@ -151,7 +155,13 @@ def _run_interpolate(args) -> int:
 def _run_sample(args) -> int:
     from ..apps import sample_files
     from ..pipeline import PipelineError
+    from ..pipeline_generation import MAX_SAMPLE_AUDIO_SECONDS
 
+    if args.seconds is not None and args.n * args.seconds > MAX_SAMPLE_AUDIO_SECONDS:
+        raise PipelineError(
+            f"sample: --n {args.n} x --seconds {args.seconds:g} is {args.n * args.seconds:g} s of "
+            f"audio; at most {MAX_SAMPLE_AUDIO_SECONDS:g} s per run"
+        )
     if args.like is not None and args.seconds is not None:
         raise PipelineError(
             "sample: --seconds does not go with --like (variations are as long as it)"

@@ -1,0 +1,100 @@
+"""Options that do not go together, outputs that cannot be written and inputs too short for a
+job end in one line, ``audioae: error: ...`` (exit 2), before any work; never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioae.cli import main
+from tests.conftest import sine
+
+
+def _wav(path: Path, seconds: float = 0.5, freq: float = 330.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, sine(freq, seconds=seconds).T, 16000, subtype="PCM_16")
+    return path
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    return lines[-1]
+
+
+def test_anomaly_option_clashes_are_one_line_errors(tmp_path, capsys):
+    src = _wav(tmp_path / "in" / "a.wav")
+    out = tmp_path / "s.csv"
+    base = ["anomaly", "codec", str(src), "-o", str(out), "--quiet"]
+    assert main([*base, "--error", "log", "--score", "neg_elbo"]) == 2
+    assert _error(capsys) == (
+        "audioae: error: --score neg_elbo needs a variational model (model.bottleneck: gaussian)"
+    )
+    assert main([*base, "--error", "log", "--save-reference", str(tmp_path / "r.json")]) == 2
+    assert "--save-reference needs --reference DIR" in _error(capsys)
+    (tmp_path / "empty").mkdir()
+    assert main([*base, "--reference", str(tmp_path / "empty")]) == 2
+    assert "empty" in _error(capsys)
+    with pytest.raises(SystemExit) as stop:  # argparse refuses the value itself
+        main([*base, "--reference", str(tmp_path / "empty"), "--quantile", "1.5"])
+    assert stop.value.code == 2
+    assert "--quantile: must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_evaluate_refuses_before_any_work(tmp_path, capsys):
+    out = tmp_path / "e.csv"
+    assert main(["evaluate", "codec", "-o", str(out)]) == 2
+    assert "give --data DIR" in _error(capsys)
+    clean = _wav(tmp_path / "clean" / "a.wav").parent
+    args = ["evaluate", "denoise", "--clean", str(clean), "-o", str(out), "--quiet"]
+    assert main([*args, "--noisy", str(clean), "--noise", str(clean)]) == 2
+    assert "exactly one of --noisy" in _error(capsys)
+    (tmp_path / "no_noise").mkdir()
+    assert main([*args, "--noise", str(tmp_path / "no_noise")]) == 2
+    assert "no_noise" in _error(capsys)
+    # an existing output is refused before the model is run, not after
+    out.write_text("mine")
+    assert main([*args, "--noise", str(clean)]) == 2
+    assert "--force" in _error(capsys) and out.read_text() == "mine"
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_work(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    target = blocker / "sub" / "out.csv"
+    assert main(["anomaly", "codec", str(src), "-o", str(target), "--error", "log", "--quiet"]) == 2
+    assert (
+        _error(capsys) == f"audioae: error: {target}: cannot write here: {blocker} is not a folder"
+    )
+    assert main(["evaluate", "codec", "--data", str(tmp_path), "-o", str(target)]) == 2
+    assert "cannot write here" in _error(capsys)
+    assert main(["sample", "timbre", "-o", str(blocker / "samples"), "--n", "1"]) == 2
+    assert "cannot write here" in _error(capsys)
+    assert main(["interpolate", "timbre", str(src), str(src), "-o", str(blocker / "m")]) == 2
+    assert "cannot write here" in _error(capsys)
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+def test_sample_bounds_the_audio_it_draws(tmp_path, capsys):
+    out = tmp_path / "samples"
+    assert main(["sample", "timbre", "-o", str(out), "--n", "10", "--seconds", "400"]) == 2
+    assert "4000 s of audio; at most 3600 s per run" in _error(capsys)
+    assert not out.exists()
+
+
+def test_a_prior_fitted_on_too_little_audio_says_so(tmp_path, capsys):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(160, dtype=np.float32) + 0.1, 16000)  # 10 ms
+    out = tmp_path / "samples"
+    assert main(["sample", "timbre", "-o", str(out), "--fit-prior", str(short), "--n", "1"]) == 2
+    message = _error(capsys)
+    assert (
+        str(short) in message and "too short" in message and "at least 2 latent frames" in message
+    )
+    assert not out.exists()
