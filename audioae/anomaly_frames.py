@@ -31,17 +31,36 @@ class FrameErrors:
         error: the per-frame error named by ``kind``, ``(frames,)``.
         neg_elbo: negative ELBO per frame in nats, ``(frames,)``; None unless variational.
         hop_s: seconds between frames (frame ``i`` is centred at ``i * hop_s``).
+        kind: the error's name (:data:`ERRORS`).
+        window_s: the analysis window (``n_fft``) in seconds; 0 when unknown.
+        duration_s: the signal's duration in seconds; 0 when unknown.
     """
 
     error: torch.Tensor
     neg_elbo: torch.Tensor | None
     hop_s: float
     kind: str = "standardised"
+    window_s: float = 0.0
+    duration_s: float = 0.0
 
     @property
     def times_s(self) -> torch.Tensor:
         """Centre of every frame in seconds, ``(frames,)``."""
         return torch.arange(self.error.shape[0], dtype=torch.float64) * self.hop_s
+
+    @property
+    def edge(self) -> torch.Tensor:
+        """``(frames,)`` bool: frames whose analysis window reaches past the signal's start or
+        end (filled by the STFT's padding). Their error is higher by construction, since the
+        model learnt from frames inside recordings: on speech the last frame of a file often
+        scores several times the median, so a "most anomalous moment" there says little.
+        All False when ``window_s`` or ``duration_s`` is unknown."""
+        t = self.times_s
+        if self.window_s <= 0 or self.duration_s <= 0:
+            return torch.zeros_like(t, dtype=torch.bool)
+        half = self.window_s / 2
+        eps = 1e-9
+        return (t - half < -eps) | (t + half > self.duration_s + eps)
 
 
 def _windows(pipe, total: int):
@@ -66,6 +85,8 @@ class Reconstruction:
         latent: the encoder output per latent frame (VAEs: the posterior mean), ``(latent_dim,
             latent_frames)``, the frames :func:`audioae.embed.embed_waveform` gives.
         latent_rate_hz: latent frames per second.
+        window_s: the analysis window (``n_fft``) in seconds; 0 when unknown.
+        duration_s: the signal's duration in seconds; 0 when unknown.
     """
 
     features: torch.Tensor
@@ -74,6 +95,8 @@ class Reconstruction:
     hop_s: float
     latent: torch.Tensor
     latent_rate_hz: float
+    window_s: float = 0.0
+    duration_s: float = 0.0
     _magnitudes: dict[str, torch.Tensor] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -145,6 +168,8 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
         hop_s=hop / pipe.sample_rate,
         latent=torch.cat(latents, -1)[:, : pipe.num_latent_frames(total)].float().cpu(),
         latent_rate_hz=pipe.sample_rate / pipe.align,
+        window_s=pipe.config.features.n_fft / pipe.sample_rate,
+        duration_s=total / pipe.sample_rate,
     )
 
 
@@ -190,7 +215,14 @@ def errors_of(
     neg_elbo = None
     if rec.kl is not None:
         neg_elbo = log_diff.sum(0) + log_diff.shape[0] * math.log(2.0) + rec.kl
-    return FrameErrors(error=value, neg_elbo=neg_elbo, hop_s=rec.hop_s, kind=error)
+    return FrameErrors(
+        error=value,
+        neg_elbo=neg_elbo,
+        hop_s=rec.hop_s,
+        kind=error,
+        window_s=rec.window_s,
+        duration_s=rec.duration_s,
+    )
 
 
 def frame_errors(

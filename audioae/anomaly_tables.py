@@ -95,19 +95,22 @@ def write_scores_csv(
 def write_frames_csv(
     path: str | os.PathLike, scores: Sequence[AnomalyScore], *, overwrite: bool = False
 ) -> Path:
-    """Write per-frame scores atomically: file, frame, time_s, error, neg_elbo (empty unless VAE).
+    """Write per-frame scores atomically: file, frame, time_s, error, neg_elbo (empty unless
+    VAE), edge (1 for a frame whose analysis window reaches past the file's start or end,
+    :attr:`~audioae.anomaly.FrameErrors.edge`: its error is high by construction).
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
     """
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "frame", "time_s", "error", "neg_elbo"])
+        writer.writerow(["file", "frame", "time_s", "error", "neg_elbo", "edge"])
         for s in scores:
             f = s.frames
             elbo = f.neg_elbo.tolist() if f.neg_elbo is not None else [None] * len(f.error)
-            for i, (t, e, n) in enumerate(zip(f.times_s.tolist(), f.error.tolist(), elbo)):
+            rows = zip(f.times_s.tolist(), f.error.tolist(), elbo, f.edge.tolist())
+            for i, (t, e, n, edge) in enumerate(rows):
                 writer.writerow(
-                    [s.file, i, f"{t:.4f}", f"{e:.6g}", "" if n is None else f"{n:.6g}"]
+                    [s.file, i, f"{t:.4f}", f"{e:.6g}", "" if n is None else f"{n:.6g}", int(edge)]
                 )
     return Path(path)

@@ -366,6 +366,14 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
         frames = list(csv.DictReader(fh))
     assert len(frames) == 2 * (8000 // 64 + 1)
     assert float(frames[1]["time_s"]) == pytest.approx(0.004)
+    # edge: the frames whose analysis window reaches past the file's start or end
+    n_fft = Pipeline.load(models["vae"], device="cpu").config.features.n_fft
+    for row in frames[: len(frames) // 2]:
+        centre = float(row["time_s"]) * 16000
+        inside = centre - n_fft / 2 >= 0 and centre + n_fft / 2 <= 8000
+        assert row["edge"] == str(int(not inside)), row
+    assert frames[0]["edge"] == "1" and frames[len(frames) // 4]["edge"] == "0"
+    assert frames[len(frames) // 2 - 1]["edge"] == "1"  # the last frame of the first file
     # never overwritten without --force
     before = out.read_bytes()
     assert main(args) == 2
