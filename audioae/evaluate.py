@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 SPECTRAL_N_FFT = 1024
 SPECTRAL_HOP = 256
+SILENT_RMS = 1e-5
+"""A reference quieter than this RMS (full scale 1; -100 dBFS) is silent: it is not scored."""
 METRIC_ORDER = (
     "si_sdr",
     "snr_db",
@@ -60,7 +62,8 @@ def evaluate_pair(
         speech: also compute PESQ and STOI (needs ``pip install "audioae[eval]"``).
 
     Raises:
-        ValueError: shapes that do not broadcast, or PESQ found no speech.
+        ValueError: shapes that do not broadcast, a silent reference (RMS below
+            :data:`SILENT_RMS`: the ratio metrics are undefined), or PESQ found no speech.
         ImportError: ``speech=True`` without the pesq/pystoi packages.
     """
     if estimate.dim() not in (1, 2) or reference.dim() not in (1, 2):
@@ -68,6 +71,12 @@ def evaluate_pair(
             f"expected (time,) or (channels, time), got {tuple(estimate.shape)} and {tuple(reference.shape)}"
         )
     est, ref = metrics.align(estimate.float(), reference.float())
+    rms = float(ref.square().mean().sqrt())
+    if not rms >= SILENT_RMS:
+        raise ValueError(
+            f"the reference is silent (RMS {rms:.2g}, below {SILENT_RMS:g}): SNR, SI-SDR and "
+            "spectral convergence are undefined against it"
+        )
     mag_est = magnitude(stft(est, SPECTRAL_N_FFT, SPECTRAL_HOP))
     mag_ref = magnitude(stft(ref, SPECTRAL_N_FFT, SPECTRAL_HOP))
     values = {

@@ -233,3 +233,26 @@ def test_mix_at_snr_on_cuda():
     noisy = mix_at_snr(clean, noise, 3.0, generator=torch.Generator().manual_seed(0))
     assert noisy.device.type == "cuda"
     assert _snr(noisy, clean).item() == pytest.approx(3.0, abs=1e-3)
+
+
+def test_a_silent_reference_is_not_scored(tmp_path, capsys):
+    """A silent file would give SNR -inf and a spectral convergence of 1e10 and spoil every
+    mean: evaluate_pair refuses it, and `audioae evaluate` reports it as failed and goes on."""
+    from audioae.cli import main
+
+    with pytest.raises(ValueError, match="the reference is silent"):
+        evaluate_pair(_tone(), torch.zeros(SR), SR, speech=False)
+    with pytest.raises(ValueError, match="the reference is silent"):
+        evaluate_pair(_tone(), torch.full((SR,), 1e-6), SR, speech=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "tone.wav", _tone().numpy(), SR)
+    sf.write(folder / "silence.wav", torch.zeros(SR).numpy(), SR)
+    out = tmp_path / "e.csv"
+    assert main(["evaluate", "codec", "--data", str(folder), "-o", str(out), "--quiet"]) == 1
+    printed = capsys.readouterr().out
+    assert "failed" in printed and "silence.wav" in printed and "the reference is silent" in printed
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [Path(r["file"]).name for r in rows] == ["tone.wav"]
+    assert math.isfinite(float(rows[0]["snr_db"]))
