@@ -269,6 +269,15 @@ def prepare_run_folder(
         if main_process:
             step = checkpoint_step(resume_from)
             log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
+            if step is not None and step >= cfg.training.max_steps:
+                log.warning(
+                    "%s is already at step %d of training.max_steps %d: nothing to train; "
+                    "pass --max-steps N (N > %d) to train on",
+                    run.root,
+                    step,
+                    cfg.training.max_steps,
+                    step,
+                )
     if main_process:
         run.write_config(cfg)
     return resume_from

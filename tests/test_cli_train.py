@@ -122,6 +122,9 @@ def test_train_export_and_errors(notes: Path, tmp_path: Path, capsys) -> None:
     # the run folder holds a run: refused without --resume, no traceback
     assert main([*args, "--max-steps", "3"]) == 2
     assert "--resume" in capsys.readouterr().err
+    # resuming a run already at its last step says there is nothing to train
+    assert main([*args, "--max-steps", "3", "--resume", "--set", "training.val_every=3"]) == 0
+    assert "already at step 3 of training.max_steps 3: nothing to train" in capsys.readouterr().err
     # export: default path exists -> refused without --force; -o elsewhere; --checkpoint last
     assert main(["export", str(run)]) == 2
     assert "--force" in capsys.readouterr().err
