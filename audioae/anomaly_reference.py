@@ -190,6 +190,13 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
             terms, and version 3 ones, whose reference scores were in-sample, must be fitted
             again), or inconsistent fields.
     """
+    from .audio import AUDIO_EXTENSIONS
+
+    if Path(path).suffix.lower() in AUDIO_EXTENSIONS:
+        raise AnomalyReferenceError(
+            f"{path}: an audio file; --reference takes a folder of normal audio (5 files or "
+            "more) or a statistics .json written by --save-reference"
+        )
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

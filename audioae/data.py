@@ -97,6 +97,8 @@ def _index(
     root: Path, what: str, cache_dir: Path | None, progress: bool, workers: int | None
 ) -> FolderIndex:
     """The index of a data or noise folder; DatasetError when missing or without audio."""
+    if root.is_file():
+        raise DatasetError(f"{root}: a file; --{what} takes a folder of audio files")
     if not root.is_dir():
         raise DatasetError(f"{root}: {what} folder not found")
     index = index_folder(root, cache_dir=cache_dir, progress=progress, workers=workers)

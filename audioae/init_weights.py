@@ -46,15 +46,19 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike, cfg: Config)
     """
     path = resolve_model_file(source)
     loaded = load_model_file(path)
-    for section in ("audio", "features"):
-        theirs, ours = getattr(loaded.config, section), getattr(cfg, section)
-        if section == "audio":  # the resampling filter may change (fine-tuning to a new one)
-            theirs, ours = theirs.sample_rate, ours.sample_rate
-        if theirs != ours:
-            raise ModelFileError(
-                f"{path}: training.init_from: its {section} section {theirs} differs from "
-                f"this run's {ours}"
-            )
+    if loaded.config.audio.sample_rate != cfg.audio.sample_rate:
+        # the resampling filter may change (fine-tuning to a new one); the rate may not
+        raise ModelFileError(
+            f"{path}: training.init_from: its audio.sample_rate {loaded.config.audio.sample_rate} "
+            f"differs from this run's {cfg.audio.sample_rate}"
+        )
+    a, b = dataclasses.asdict(loaded.config.features), dataclasses.asdict(cfg.features)
+    features = [f"features.{k}: {a[k]!r} (this run: {b.get(k)!r})" for k in a if a[k] != b.get(k)]
+    if features:
+        raise ModelFileError(
+            f"{path}: training.init_from: its front-end differs from this run's in "
+            + "; ".join(features)
+        )
     differences = model_differences(loaded.config, cfg)
     if differences:  # allowed (that is what fine-tuning with wider dilations does), but said
         listed = ", ".join(f"model.{k}: {a} -> {b}" for k, (a, b) in differences.items())

@@ -98,3 +98,17 @@ def test_a_prior_fitted_on_too_little_audio_says_so(tmp_path, capsys):
         str(short) in message and "too short" in message and "at least 2 latent frames" in message
     )
     assert not out.exists()
+
+
+def test_a_file_where_a_folder_is_expected_is_named(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    out = tmp_path / "s.csv"
+    assert main(["anomaly", "codec", str(src), "-o", str(out), "--reference", str(src)]) == 2
+    assert _error(capsys) == (
+        f"audioae: error: {src}: an audio file; --reference takes a folder of normal audio "
+        "(5 files or more) or a statistics .json written by --save-reference"
+    )
+    run = tmp_path / "run"
+    assert main(["train", "tiny", "--data", str(src), "--out", str(run), "--quiet"]) == 2
+    assert _error(capsys) == f"audioae: error: {src}: a file; --data takes a folder of audio files"
+    assert not out.exists()

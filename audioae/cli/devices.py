@@ -114,7 +114,11 @@ def _run_live(args: argparse.Namespace) -> int:
     from .common import load_pipeline
 
     if args.list_devices:
-        print(list_devices())
+        table = list_devices()
+        if not table.strip():
+            print("audioae: PortAudio sees no sound devices on this machine", file=sys.stderr)
+            return 1
+        print(table)
         return 0
     if args.model is None:
         raise PipelineError("live: give a causal denoising model (e.g. denoise_stream)")
