@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .audio import find_audio_files
+from .audio import AUDIO_EXTENSIONS, find_audio_files
 from .fileio import OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,22 @@ def plan_job(
         not be listed (each with the reason).
 
     Raises:
-        JobError: an output path equals an input path, or two inputs map to the same output
-            (e.g. ``take.wav`` and ``take.flac``); nothing has been written.
+        JobError: an output path equals an input path, two inputs map to the same output
+            (e.g. ``take.wav`` and ``take.flac``), or several inputs (or a folder) with an
+            ``output`` named like a file (``out.wav``, ``out.npy``) that is not a folder;
+            nothing has been written.
     """
     output = Path(output)
     inputs = [Path(p) for p in inputs]
+    one_file_each = len(inputs) > 1 or any(p.is_dir() for p in inputs)
+    named_like_a_file = output.suffix.lower() in AUDIO_EXTENSIONS or (
+        suffix is not None and output.suffix.lower() == suffix.lower()
+    )
+    if one_file_each and named_like_a_file and not output.is_dir():
+        raise JobError(
+            f"-o {output} looks like a file, but these inputs give one output per file; "
+            f"give a folder, e.g. -o {output.with_suffix('')}/"
+        )
     pairs: list[tuple[Path, Path]] = []
     problems: list[tuple[Path, str]] = []
     single_file_target = len(inputs) == 1 and output.suffix != "" and not output.is_dir()

@@ -112,3 +112,20 @@ def test_a_file_where_a_folder_is_expected_is_named(tmp_path, capsys):
     assert main(["train", "tiny", "--data", str(src), "--out", str(run), "--quiet"]) == 2
     assert _error(capsys) == f"audioae: error: {src}: a file; --data takes a folder of audio files"
     assert not out.exists()
+
+
+def test_several_inputs_into_an_output_named_like_a_file_are_refused(tmp_path, capsys):
+    a, b = _wav(tmp_path / "in" / "a.wav"), _wav(tmp_path / "in" / "b.wav", freq=440.0)
+    two = tmp_path / "two.npy"
+    assert main(["embed", "codec", str(a), str(b), "-o", str(two), "--quiet"]) == 2
+    assert _error(capsys) == (
+        f"audioae: error: -o {two} looks like a file, but these inputs give one output per "
+        f"file; give a folder, e.g. -o {tmp_path / 'two'}/"
+    )
+    clean = tmp_path / "clean.wav"
+    assert main(["denoise", "denoise", str(a.parent), "-o", str(clean), "--quiet"]) == 2
+    assert "looks like a file" in _error(capsys)
+    assert not two.exists() and not clean.exists()
+    # one file into a file name stays what it was
+    assert main(["embed", "codec", str(a), "-o", str(two), "--quiet"]) == 0
+    assert two.is_file()

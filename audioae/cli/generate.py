@@ -22,7 +22,8 @@ def register(subparsers) -> None:
         summary="render a latent interpolation (timbre morph) from A to B",
         description="Encode two sounds, blend their latents in --steps steps from A to B (both "
         "ends included) and write OUT/step_NN.wav per step, OUT/morph.wav (A turning into B "
-        "over time) and OUT/grid.png (their spectrograms).",
+        "over time) and OUT/grid.png (their spectrograms). Every output is mono at the model's "
+        "sample rate and as long as A (B's latent frames are time-stretched to A's length).",
         examples=[
             "audioae interpolate timbre flute.wav trumpet.wav -o morph/",
             "audioae interpolate timbre a.wav b.wav -o morph/ --steps 5 --method slerp",
@@ -53,7 +54,8 @@ def register(subparsers) -> None:
         description="Draw latents from a variational model's prior (standard normal, scaled "
         "by --temperature) and decode them into new sounds (OUT/sample_NN.wav); with --like "
         "FILE, draw them from FILE's posterior instead: variations of that sound, as long as "
-        "it (OUT/variation_NN.wav). The same --seed gives the same sounds.",
+        "it (OUT/variation_NN.wav). Sounds are mono at the model's sample rate. The same --seed "
+        "gives the same sounds.",
         examples=[
             "audioae sample timbre -o samples/",
             "audioae sample timbre -o samples/ --n 8 --seconds 1.5 --seed 3 --temperature 0.7",
