@@ -144,9 +144,11 @@ def _run_encode(args) -> int:
 
     def work(source, target):
         stats = encode_file(pipe, source, target, bits=args.bits, overwrite=args.force)
+        ratio = stats.pcm16_ratio
+        size = f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger (the header)"
         print(
             f"{source} -> {target}: {stats.num_bytes} bytes, {stats.bitrate_kbps:.2f} kbit/s "
-            f"(header included), {stats.pcm16_ratio:.1f}x smaller than 16-bit PCM"
+            f"(header included), {size} than 16-bit PCM"
         )
 
     return _run_files(args, work, "encode", suffix=".aae")
