@@ -27,6 +27,7 @@ cheap; :mod:`audioae.modelfile` keeps only the model-file format.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -52,10 +53,12 @@ BEST_CHECKPOINT_FILENAME = "best-step{step:07d}"
 """Lightning ``ModelCheckpoint`` filename template of the best checkpoint (``.ckpt`` added)."""
 BEST_CHECKPOINT_GLOB = "best*.ckpt"
 MODEL_FILE = "model.safetensors"
+SOURCES_FILE = "sources.json"
+"""The data and noise folders a run trained on (absolute paths), checked on ``--resume``."""
 TENSORBOARD_DIR = "tensorboard"
 CSV_DIR = "csv"
 RUN_ENTRIES = frozenset(
-    {CONFIG_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, CSV_DIR, MODEL_FILE, LOCK_FILE}
+    {CONFIG_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, CSV_DIR, MODEL_FILE, LOCK_FILE, SOURCES_FILE}
 )
 """Every name a run folder may hold at its top level."""
 RUNS_DIR = Path("runs")
@@ -113,6 +116,29 @@ class RunFolder:
     def has_run(self) -> bool:
         """Whether a run already wrote its ``last.ckpt`` here."""
         return self.last_checkpoint.is_file()
+
+    @property
+    def sources_file(self) -> Path:
+        return self.root / SOURCES_FILE
+
+    def read_sources(self) -> dict[str, str | None] | None:
+        """The folders recorded by :meth:`write_sources`, or None (none recorded, or a file
+        that is not a small JSON object of strings)."""
+        try:
+            if self.sources_file.stat().st_size > 65536:
+                return None
+            doc = json.loads(self.sources_file.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        if not isinstance(doc, dict) or not all(isinstance(v, str | None) for v in doc.values()):
+            return None
+        return doc
+
+    def write_sources(self, sources: dict[str, str | None]) -> Path:
+        """Record the folders a run trains on (atomically, replacing an older record)."""
+        with atomic_output(self.sources_file, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(sources, indent=1) + "\n")
+        return self.sources_file
 
     def write_config(self, cfg: Config) -> Path:
         """Write ``cfg`` as ``config.yaml`` (atomically, replacing an older one); returns the path."""
@@ -235,9 +261,18 @@ def check_resume_compatible(saved: Path, cfg: Config) -> None:
 
 
 def prepare_run_folder(
-    run: RunFolder, cfg: Config, *, resume: bool, main_process: bool = True
+    run: RunFolder,
+    cfg: Config,
+    *,
+    resume: bool,
+    main_process: bool = True,
+    sources: dict[str, str | None] | None = None,
 ) -> Path | None:
     """Check that a run may start in ``run`` and write its ``config.yaml``.
+
+    ``sources`` (``{"data": folder, "noise": folder or None}``, absolute paths) is recorded
+    in ``sources.json``; a resume from other folders than the recorded ones is allowed but
+    warned about (the best checkpoint's validation loss then spans two validation sets).
 
     With ``resume`` the run must have a ``last.ckpt`` and the same model and front-end
     config (:func:`check_resume_compatible`); without, the folder must be new, empty or a
@@ -279,7 +314,24 @@ def prepare_run_folder(
                     step,
                 )
     if main_process:
+        if resume and sources is not None:
+            recorded = run.read_sources()
+            changed = [
+                f"--{k} {sources.get(k)} (the run trained on {recorded.get(k)})"
+                for k in sorted(set(recorded or {}) | set(sources))
+                if recorded is not None and recorded.get(k) != sources.get(k)
+            ]
+            if changed:
+                log.warning(
+                    "resuming %s with other folders: %s; its best checkpoint was chosen on "
+                    "the old validation split, so best and later validation losses compare "
+                    "different audio",
+                    run.root,
+                    "; ".join(changed),
+                )
         run.write_config(cfg)
+        if sources is not None:
+            run.write_sources(sources)
     return resume_from
 
 

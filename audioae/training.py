@@ -415,7 +415,11 @@ def _train(
         check_not_foreign(run.root)
     with RunLock(run.root) if main else contextlib.nullcontext(), quiet_lightning(verbose):
         L.seed_everything(cfg.training.seed, workers=True, verbose=False)
-        ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=main)
+        sources = {
+            "data": str(Path(data_dir).resolve()),
+            "noise": None if noise_dir is None else str(Path(noise_dir).resolve()),
+        }
+        ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=main, sources=sources)
         module = build_module(cfg)  # after seeding: the initial weights depend on the seed
         if main:
             _log_start(cfg, run, module, placement)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -125,6 +126,21 @@ def test_train_export_and_errors(notes: Path, tmp_path: Path, capsys) -> None:
     # resuming a run already at its last step says there is nothing to train
     assert main([*args, "--max-steps", "3", "--resume", "--set", "training.val_every=3"]) == 0
     assert "already at step 3 of training.max_steps 3: nothing to train" in capsys.readouterr().err
+    # the folders a run trained on are recorded; resuming from others is said
+    assert json.loads((run / "sources.json").read_text()) == {
+        "data": str(notes.resolve()),
+        "noise": None,
+    }
+    other = tmp_path / "other_notes"
+    shutil.copytree(notes, other)
+    resumed = ["train", "tiny", "--data", str(other), "--out", str(run), "--quiet", "--resume"]
+    assert main([*resumed, "--max-steps", "3", "--set", "training.val_every=3"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"with other folders: --data {other.resolve()} (the run trained on {notes.resolve()})"
+        in err
+    )
+    assert json.loads((run / "sources.json").read_text())["data"] == str(other.resolve())
     # export: default path exists -> refused without --force; -o elsewhere; --checkpoint last
     assert main(["export", str(run)]) == 2
     assert "--force" in capsys.readouterr().err
