@@ -129,3 +129,12 @@ def test_several_inputs_into_an_output_named_like_a_file_are_refused(tmp_path, c
     # one file into a file name stays what it was
     assert main(["embed", "codec", str(a), "-o", str(two), "--quiet"]) == 0
     assert two.is_file()
+
+
+def test_encode_with_a_mask_model_is_refused_once(tmp_path, capsys):
+    a, b = _wav(tmp_path / "in" / "a.wav"), _wav(tmp_path / "in" / "b.wav", freq=440.0)
+    out = tmp_path / "latents"
+    assert main(["encode", "denoise", str(a), str(b), "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("predicts a mask") == 1 and "Traceback" not in err
+    assert not out.exists()

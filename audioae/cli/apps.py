@@ -141,6 +141,7 @@ def _run_encode(args) -> int:
     from ..apps import encode_file
 
     pipe = load_pipeline(args)
+    pipe.require_latent_decoder("encode")  # once, before any file
 
     def work(source, target):
         stats = encode_file(pipe, source, target, bits=args.bits, overwrite=args.force)
