@@ -73,7 +73,9 @@ def plan_job(
     """Pair every input file with its output path.
 
     Args:
-        inputs: files and/or folders.
+        inputs: files and/or folders; a folder's files under ``output`` (an output folder
+            inside it) are left out, so a job rerun with ``skip_existing`` does not take its
+            earlier outputs for inputs.
         output: a folder; or, for one input file, a file path with a suffix.
         suffix: force this output suffix (e.g. ``".aae"``); None keeps a writable audio suffix.
         find: how to list a folder's files (default: audio files, recursive, sorted).
@@ -107,6 +109,10 @@ def plan_job(
         if item.is_dir():
             unreadable: list[tuple[Path, str]] = []
             files = find(item, errors=unreadable)
+            out_root = output.resolve()
+            if out_root != item.resolve() and out_root.is_relative_to(item.resolve()):
+                # -o inside the input folder: its files are this job's outputs, not inputs
+                files = [f for f in files if not f.resolve().is_relative_to(out_root)]
             problems.extend(unreadable)
             if not files and not unreadable:
                 problems.append((item, "no audio files in this folder"))

@@ -138,3 +138,19 @@ def test_encode_with_a_mask_model_is_refused_once(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("predicts a mask") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_folder_job_into_a_folder_inside_its_input_can_be_rerun(tmp_path, capsys):
+    folder = tmp_path / "takes"
+    _wav(folder / "a.wav")
+    _wav(folder / "b.wav", freq=440.0)
+    out = folder / "clean"
+    args = ["denoise", "denoise", str(folder), "-o", str(out), "--quiet"]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav"]
+    first = (out / "a.wav").read_bytes()
+    capsys.readouterr()
+    # the outputs inside the input folder are not taken for inputs the second time
+    assert main([*args, "--skip-existing"]) == 0
+    assert "0 written, 2 skipped" in capsys.readouterr().out
+    assert not (out / "clean").exists() and (out / "a.wav").read_bytes() == first
