@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -176,18 +177,31 @@ def resolve_model_file(model: str | os.PathLike) -> Path:
         ModelFileError: the path does not exist, or the name is not a shipped model (the
             message lists the shipped names).
     """
-    path = Path(model)
+    return resolve_shipped_file(model, "model", available_models)
+
+
+def resolve_shipped_file(
+    arg: str | os.PathLike, what: str, shipped: Callable[[], list[str]]
+) -> Path:
+    """An existing path, or a bare name (see :func:`audioae.bundled.is_bare_name`) of a file in
+    :data:`audioae.bundled.MODELS_DIR`; ``what`` names the kind of file in the messages and
+    ``shipped()`` lists the names they offer.
+
+    Raises:
+        ModelFileError: the path does not exist, or no shipped file has that name.
+    """
+    path = Path(arg)
     if path.is_file():
         return path
-    if is_bare_name(model):
-        bundled = MODELS_DIR / f"{model}{MODEL_SUFFIX}"
+    if is_bare_name(arg):
+        bundled = MODELS_DIR / f"{os.fspath(arg)}{MODEL_SUFFIX}"
         if bundled.is_file():
             return bundled
-        names = ", ".join(available_models()) or "none found"
+        names = ", ".join(shipped()) or "none found"
         raise ModelFileError(
-            f"{model}: no such model file or shipped model (shipped models: {names})"
+            f"{arg}: no such {what} file or shipped {what} (shipped {what}s: {names})"
         )
-    raise ModelFileError(f"{path}: model file not found")
+    raise ModelFileError(f"{path}: {what} file not found")
 
 
 def raw_metadata(path: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .bundled import MODEL_SUFFIX, MODELS_DIR, VOCODER_FORMAT, available_vocoders, is_bare_name
+from .bundled import VOCODER_FORMAT, available_vocoders
 from .config import Config, config_from_dict
 from .modelfile import (
     ModelFileError,
@@ -26,6 +26,7 @@ from .modelfile import (
     load_model_file,
     raw_metadata,
     read_checked_tensors,
+    resolve_shipped_file,
     save_model_file,
     state_tensors,
     stored_config,
@@ -82,22 +83,13 @@ def resolve_vocoder_file(vocoder: str | os.PathLike) -> Path:
 
     A bare name (no path separator, no suffix, e.g. ``vocoder``) that is not an existing file
     names ``<name>.safetensors`` in :data:`audioae.bundled.MODELS_DIR`; anything else is a path.
+    (A shipped model named here is refused by :func:`load_vocoder_file` as not a decoder.)
 
     Raises:
-        ModelFileError: the path does not exist, or the name is not a shipped decoder (the
+        ModelFileError: the path does not exist, or nothing is shipped under that name (the
             message lists the shipped decoders).
     """
-    path = Path(vocoder)
-    if path.is_file():
-        return path
-    if is_bare_name(vocoder):
-        if os.fspath(vocoder) in available_vocoders():
-            return MODELS_DIR / f"{os.fspath(vocoder)}{MODEL_SUFFIX}"
-        names = ", ".join(available_vocoders()) or "none found"
-        raise ModelFileError(
-            f"{vocoder}: no such decoder file or shipped learned decoder (shipped decoders: {names})"
-        )
-    raise ModelFileError(f"{path}: learned decoder (vocoder) file not found")
+    return resolve_shipped_file(vocoder, "decoder", available_vocoders)
 
 
 def load_vocoder_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedVocoder:

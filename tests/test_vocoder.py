@@ -442,11 +442,9 @@ def test_a_shipped_decoder_is_found_by_name(tmp_path: Path) -> None:
         ModelFileError, match=r"vocoderx: no such decoder file .*shipped decoders: vocoder"
     ):
         load_vocoder_file("vocoderx")
-    with pytest.raises(ModelFileError, match="codec: no such decoder file"):
+    with pytest.raises(ModelFileError, match=r"codec\.safetensors: not a learned decoder"):
         load_vocoder_file("codec")  # a shipped model, not a decoder
-    with pytest.raises(
-        ModelFileError, match=r"missing/v.safetensors: learned decoder .* not found"
-    ):
+    with pytest.raises(ModelFileError, match=r"missing/v.safetensors: decoder file not found"):
         load_vocoder_file(tmp_path / "missing" / "v.safetensors")
     wav = tmp_path / "tone.wav"
     sf.write(wav, _tone(0.5).numpy(), 16000)
