@@ -66,8 +66,7 @@ class FrameErrors:
 def _windows(pipe, total: int):
     sr = pipe.sample_rate
     chunk = max(pipe.align, int(pipe.chunk_seconds * sr))
-    margin = max(pipe.align, int(pipe.margin_seconds * sr), pipe.config.features.n_fft)
-    return plan_windows(total, chunk, margin, pipe.align)
+    return plan_windows(total, chunk, pipe.margin_samples, pipe.align)
 
 
 @dataclass

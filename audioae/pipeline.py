@@ -54,8 +54,9 @@ class Pipeline(GenerativeMixin):
         model_hash: 16-byte digest of the model's weights (stamped into latent files).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
         chunk_seconds: length of the part of each chunk that is kept (s).
-        margin_seconds: context added on each side of a chunk (s); must cover the model's
-            receptive field for chunked output to equal whole-file output.
+        margin_seconds: context added on each side of a chunk (s), at least; the margin used
+            is never below the model's receptive field (:attr:`margin_samples`), so chunked
+            output equals whole-file output.
         vocoder: a learned decoder (:class:`audioae.vocoder.Vocoder`) for the model's
             front-end; it adds the ``learned`` and ``learned+griffin-lim`` phase methods.
 
@@ -202,11 +203,19 @@ class Pipeline(GenerativeMixin):
             )
         return phase
 
+    @property
+    def margin_samples(self) -> int:
+        """Context added on each side of a chunk, in samples: ``margin_seconds``, raised to the
+        model's receptive field (:func:`audioae.models.layers.time_context_frames` frames
+        times ``hop_length``, plus ``n_fft``) when that is longer."""
+        from .models.layers import time_context_frames
+
+        context = time_context_frames(self.model) * self.hop_length + self.frontend.n_fft
+        return max(self.align, int(self.margin_seconds * self.sample_rate), context)
+
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
-        margin = max(self.align, int(self.margin_seconds * self.sample_rate))
-        margin = max(margin, self.frontend.n_fft)
-        return chunk, margin
+        return chunk, self.margin_samples
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
         wav = torch.as_tensor(wav, dtype=torch.float32)

@@ -217,3 +217,18 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, dim: int) -> torch.Tensor:
     if dim == -2 and x.dim() == 3:  # replicate padding of dim -2 needs a 4-D input
         return F.pad(x.unsqueeze(1), pad, mode="replicate").squeeze(1)
     return F.pad(x, pad, mode="replicate")
+
+
+def time_context_frames(model: nn.Module) -> int:
+    """An upper bound, in feature frames, of the context a model's output frame depends on, on
+    either side: the sum over its 1-D and 2-D (transposed) convolutions of
+    ``dilation * (kernel - 1)`` along time, times the model's ``time_downsampling`` (a layer
+    behind a stride sees that many frames per step). Chunked processing with at least this
+    many frames of margin equals whole-signal processing; a causal model needs it on the left
+    only.
+    """
+    total = 0
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d, nn.ConvTranspose2d)):
+            total += m.dilation[-1] * (m.kernel_size[-1] - 1)
+    return total * int(getattr(model, "time_downsampling", 1))
