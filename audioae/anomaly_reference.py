@@ -46,6 +46,10 @@ REFERENCE_VERSION = 4
 files hold in-sample scores, so their thresholds and term z-scores differ; fit them again."""
 
 
+MAX_REFERENCE_BYTES = 256 * 2**20
+"""The largest reference statistics file read (256 MiB; a reference of 100 000 files is
+about 40 MB)."""
+
 MIN_REFERENCE_FILES = 5
 """The fewest normal files ``audioae anomaly --reference DIR`` fits on: below it the spread of
 the reference scores (the z-scores of the combined score, the threshold's quantile) is not
@@ -185,7 +189,10 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
     """Read statistics written by :func:`save_reference`.
 
     Raises:
-        AnomalyReferenceError: not such a file, an unknown version (version 1 files, from
+        AnomalyReferenceError: not such a file (unreadable, larger than
+            :data:`MAX_REFERENCE_BYTES`, not JSON, or holding a value
+            :func:`audioae.jsonfile.read_bounded_json` refuses: NaN, Infinity, an overflowing
+            number, deep nesting), an unknown version (version 1 files, from
             before the combined score, version 2 ones, from before the ``floor`` and ``band``
             terms, and version 3 ones, whose reference scores were in-sample, must be fitted
             again), or inconsistent fields.
@@ -197,12 +204,14 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
             f"{path}: an audio file; --reference takes a folder of normal audio (5 files or "
             "more) or a statistics .json written by --save-reference"
         )
+    from .jsonfile import BoundedJsonError, read_bounded_json
+
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = read_bounded_json(path, MAX_REFERENCE_BYTES)
+    except BoundedJsonError as exc:
         raise AnomalyReferenceError(
             f"{path}: not a readable reference statistics file ({exc})"
-        ) from exc
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != REFERENCE_FORMAT:
         raise AnomalyReferenceError(f"{path}: not an {REFERENCE_FORMAT} file")
     if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:

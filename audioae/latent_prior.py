@@ -34,6 +34,9 @@ MAX_PRIOR_BYTES = 1 << 20
 """A prior file larger than this (1 MiB; a 4096-dimensional latent needs about 300 kB) is
 refused unread."""
 MAX_PRIOR_DIM = 4096
+MAX_PRIOR_VALUE = 1e4
+"""The largest mean or standard deviation a prior file may give a latent dimension (fitted
+priors of the shipped VAE are within 10; a value near a float's range decodes to Inf)."""
 
 
 class LatentPriorError(ValueError):
@@ -185,15 +188,15 @@ def load_prior(path: str | os.PathLike, model_hash: bytes | None = None) -> Late
 
     Raises:
         LatentPriorError: unreadable, larger than :data:`MAX_PRIOR_BYTES`, not this format or
-            version, malformed (lengths differ, values not finite, a spread <= 0, a
+            version, malformed (lengths differ, values not finite or beyond
+            :data:`MAX_PRIOR_VALUE`, a spread <= 0, a
             correlation outside ``[0, MAX_CORRELATION]``), or fitted for another model.
     """
+    from .jsonfile import BoundedJsonError, read_bounded_json
+
     try:
-        size = os.path.getsize(path)
-        if size > MAX_PRIOR_BYTES:
-            raise LatentPriorError(f"{path}: {size} bytes, more than a prior file can hold")
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        doc = read_bounded_json(path, MAX_PRIOR_BYTES)
+    except BoundedJsonError as exc:
         raise LatentPriorError(f"{path}: not a readable prior file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != PRIOR_FORMAT:
         raise LatentPriorError(f"{path}: not an {PRIOR_FORMAT} file")
@@ -217,8 +220,8 @@ def load_prior(path: str | os.PathLike, model_hash: bytes | None = None) -> Late
             )
         return torch.tensor(values, dtype=torch.float64)
 
-    mean = vector("mean", -math.inf, math.inf)
-    std = vector("std", 1e-12, math.inf)
+    mean = vector("mean", -MAX_PRIOR_VALUE, MAX_PRIOR_VALUE)
+    std = vector("std", 1e-12, MAX_PRIOR_VALUE)
     correlation = None
     if doc.get("correlation") is not None:
         correlation = vector("correlation", 0.0, MAX_CORRELATION)

@@ -20,6 +20,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # I/O and plain data: files, audio, configs. Nothing of spectrograms.
     "io": (
         "fileio",
+        "jsonfile",
         "audio",
         "audio_errors",
         "audio_probe",
