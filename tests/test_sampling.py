@@ -301,7 +301,7 @@ def test_a_saved_prior_loads_back_exactly_and_bad_files_are_refused(tmp_path):
         "format": ({**good, "format": "x"}, "not an audioae-latent-prior file"),
         "version": ({**good, "version": 2}, "version 2 is not supported"),
         "nan": ({**good, "mean": [float("nan")] * 6}, "NaN is not a finite number"),
-        "huge": ({**good, "mean": [1e300] * 6}, "mean must be a list"),
+        "big_value": ({**good, "mean": [1e300] * 6}, "mean must be a list"),
         "std": ({**good, "std": [0.0] * 6}, "std must be a list"),
         "corr": ({**good, "correlation": [1.5] * 6}, "correlation must be a list"),
         "length": ({**good, "std": [1.0] * 5}, "differ in length"),
@@ -314,7 +314,7 @@ def test_a_saved_prior_loads_back_exactly_and_bad_files_are_refused(tmp_path):
             load_prior(bad, digest)
     huge = tmp_path / "huge.json"
     huge.write_bytes(b" " * (2 << 20))
-    with pytest.raises(LatentPriorError, match="more than a prior file can hold"):
+    with pytest.raises(LatentPriorError, match="larger than 1048576 bytes"):
         load_prior(huge)
     (tmp_path / "text.json").write_text("not json")
     with pytest.raises(LatentPriorError, match="not a readable prior file"):
