@@ -277,8 +277,14 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     metadata = read_metadata(path)
     cfg = stored_config(path, metadata)
     tensors, decoder_tensors, digest = _split_decoder(*read_checked_tensors(path, metadata))
+    if decoder_tensors and VOCODER_CONFIG_KEY not in metadata:
+        raise ModelFileError(
+            f"{path}: holds learned-decoder tensors ({VOCODER_PREFIX}*) but no "
+            f"{VOCODER_CONFIG_KEY} to build the decoder"
+        )
     try:
         model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+        _check_dtypes(path, model, tensors)
         model.load_state_dict(tensors, strict=True)
     except (ConfigError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: the weights do not fit the stored config ({exc})") from None
@@ -290,6 +296,17 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     return LoadedModel(
         model=model, config=cfg, metadata=metadata, model_hash=digest, vocoder=vocoder
     )
+
+
+def _check_dtypes(path: Path, module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse a stored tensor whose kind differs from the module's (integer, bool or complex
+    weights where the model has floating-point ones: casting them gives nonsense audio)."""
+    for name, target in module.state_dict().items():
+        stored = tensors.get(name)
+        if stored is not None and stored.is_floating_point() != target.is_floating_point():
+            raise ModelFileError(
+                f"{path}: tensor {name} is stored as {stored.dtype}; the model's is {target.dtype}"
+            )
 
 
 def read_model_config(path: str | os.PathLike) -> Config:
@@ -313,7 +330,10 @@ def stored_config(path: Path, metadata: dict[str, str]) -> Config:
     """The config stored in a model or decoder file, read as bounded YAML and checked."""
     source = f"{path} (stored config)"
     try:
-        return config_from_dict(load_yaml(metadata.get("config", ""), source) or {}, source=source)
+        data = load_yaml(metadata.get("config", ""), source)
+        if not data or not isinstance(data, dict):
+            raise ConfigError(f"{source}: not a mapping of config sections")
+        return config_from_dict(data, source=source)
     except ConfigError as exc:
         raise ModelFileError(f"{path}: the stored config is invalid: {exc}") from None
 
@@ -391,6 +411,7 @@ def build_attached_vocoder(
             data["vocoder"] = load_yaml(vocoder_yaml, f"{path} ({VOCODER_CONFIG_KEY})") or {}
             vocoder_cfg = config_from_dict(data, source=f"{path} ({VOCODER_CONFIG_KEY})").vocoder
         vocoder = build_vocoder(vocoder_cfg, build_frontend(cfg.features, cfg.audio.sample_rate))
+        _check_dtypes(path, vocoder, tensors)
         vocoder.load_state_dict(tensors, strict=True)
     except (ConfigError, RuntimeError) as exc:
         raise ModelFileError(

@@ -31,7 +31,7 @@ from audioae.config import (
     load_config,
     load_yaml,
 )
-from audioae.modelfile import ModelFileError, load_model_file
+from audioae.modelfile import ModelFileError, load_model_file, read_model_config
 
 ROOT = Path(__file__).parents[1]
 CODEC_MODEL = ROOT / "data" / "models" / "codec.safetensors"
@@ -251,6 +251,55 @@ def test_yaml_alias_bomb_is_refused_in_a_model_file(tmp_path):
         pytest.raises(ModelFileError, match="stored config is invalid.*anchors and aliases"),
     ):
         load_model_file(path)
+
+
+def _retensor(tmp_path: Path, change, drop_metadata: tuple[str, ...] = ()) -> Path:
+    """The small shipped model with its tensors changed by ``change`` and a matching digest."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from audioae.modelfile import tensors_digest
+
+    with safe_open(str(SMALL_MODEL), framework="pt") as f:
+        metadata = dict(f.metadata())
+    for key in drop_metadata:
+        metadata.pop(key, None)
+    tensors = change(load_file(str(SMALL_MODEL)))
+    metadata["tensors_blake2b"] = tensors_digest(tensors).hex()
+    path = tmp_path / "retensored.safetensors"
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_weights_of_another_kind_are_refused(tmp_path, dtype):
+    def cast_first_float(tensors):
+        name = next(k for k, v in sorted(tensors.items()) if v.is_floating_point())
+        return {**tensors, name: tensors[name].to(dtype)}
+
+    with pytest.raises(
+        ModelFileError, match=rf"is stored as {dtype}; the model's is torch.float32"
+    ):
+        load_model_file(_retensor(tmp_path, cast_first_float))
+
+
+def test_decoder_tensors_without_a_decoder_config_are_refused(tmp_path):
+    path = _retensor(
+        tmp_path,
+        lambda t: {**t, "vocoder.extra": torch.zeros(4)},
+        drop_metadata=("vocoder_config",),
+    )
+    with pytest.raises(ModelFileError, match=r"learned-decoder tensors \(vocoder\.\*\) but no"):
+        load_model_file(path)
+
+
+@pytest.mark.parametrize("config", ["[1, 2, 3]", "42", "just text", ""])
+def test_a_stored_config_that_is_not_a_mapping_is_refused(tmp_path, config):
+    path = _resave_model(tmp_path, config=config)
+    with pytest.raises(ModelFileError, match="stored config is invalid.*not a mapping"):
+        load_model_file(path)
+    with pytest.raises(ModelFileError, match="stored config is invalid.*not a mapping"):
+        read_model_config(path)
 
 
 def test_shared_references_in_a_dict_are_counted():
