@@ -218,15 +218,25 @@ class Pipeline(GenerativeMixin):
         return chunk, self.margin_samples
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
-        wav = torch.as_tensor(wav, dtype=torch.float32)
+        wav = torch.as_tensor(wav)
+        if not wav.is_floating_point():
+            raise ValueError(
+                f"expected a floating-point waveform in [-1, 1], got {wav.dtype}"
+                + (" (integer PCM: divide int16 samples by 32768)" if not wav.is_complex() else "")
+            )
         if wav.ndim == 1:
             wav = wav.unsqueeze(0)
         if wav.ndim != 2:
             raise ValueError(
                 f"expected a waveform (channels, time) or (time,), got shape {tuple(wav.shape)}"
             )
+        if wav.numel() == 0:
+            raise ValueError(f"empty waveform (shape {tuple(wav.shape)}): nothing to process")
         if not torch.isfinite(wav).all():
             raise ValueError("waveform contains NaN or Inf samples")
+        wav = wav.to(torch.float32)
+        if not torch.isfinite(wav).all():
+            raise ValueError("waveform has samples beyond float32's range; audio is in [-1, 1]")
         return wav.to(self.device)
 
     @property
@@ -315,13 +325,29 @@ class Pipeline(GenerativeMixin):
         equal to, whole-signal output).
 
         Raises:
-            ValueError: an unknown phase method.
+            ValueError: an unknown phase method; a latent that is not 2-D/3-D, empty or not
+                finite; a ``length`` below 1 or beyond what the latent covers
+                (``latent_frames * align`` samples).
         """
         self.require_latent_decoder("decode")
         method = self.resolve_phase(phase)
         latent = torch.as_tensor(latent, dtype=torch.float32).to(self.device)
         if latent.ndim == 2:
             latent = latent.unsqueeze(0)
+        if latent.ndim != 3 or latent.numel() == 0:
+            raise ValueError(
+                "expected a latent (channels, latent_dim, latent_frames) or (latent_dim, "
+                f"latent_frames) with at least one frame, got shape {tuple(latent.shape)}"
+            )
+        if not torch.isfinite(latent).all():
+            raise ValueError("latent contains NaN or Inf values")
+        covered = latent.shape[-1] * self.align
+        if isinstance(length, bool) or int(length) != length or not 1 <= length <= covered:
+            raise ValueError(
+                f"length: {length!r} samples; {latent.shape[-1]} latent frames cover 1 to "
+                f"{covered} samples ({self.align} per latent frame)"
+            )
+        length = int(length)
         down = self.model.time_downsampling
         chunk, margin = self._chunking()
         windows = plan_windows(latent.shape[-1] * self.align, chunk, margin, self.align)
@@ -445,9 +471,14 @@ class Pipeline(GenerativeMixin):
                 uses 0.02): attenuates further the bins the model already attenuates;
                 0 = off.
 
+        A model without a mask (a denoising autoencoder that reconstructs clean features)
+        denoises by reconstruction with the noisy phase; ``audioae denoise`` takes mask models
+        only (:meth:`require_task`).
+
         Raises:
             ValueError: unknown ``phase``, ``wet`` outside [0, 1], ``mask_exponent``
                 outside (0, 8] or ``post_filter`` outside [0, 1].
+            PipelineError: ``mask_exponent`` or ``post_filter`` for a model without a mask.
         """
         modes = ("noisy", *self.phase_methods)
         if phase not in modes:
@@ -455,6 +486,11 @@ class Pipeline(GenerativeMixin):
         wet = check_wet(wet)
         mask_exponent = check_mask_exponent(mask_exponent)
         post_filter = check_post_filter(post_filter)
+        if (mask_exponent != 1.0 or post_filter != 0.0) and not self.model.predicts_mask:
+            raise PipelineError(
+                f"mask_exponent and post_filter shape a mask; model {self.config.name!r} is "
+                f"{self.purpose} and predicts none"
+            )
         wav = self._prepare(wav)
         if phase == "noisy":
             return self._process_with_kept_phase(wav, wet, mask_exponent, post_filter)

@@ -7,6 +7,8 @@ from its posterior. Every method works through the pipeline's ``encode``, ``deco
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -98,8 +100,18 @@ class GenerativeMixin:
                 :data:`MAX_SAMPLE_AUDIO_SECONDS`, or a temperature outside [0, 10].
         """
         self._require_variational("sampling")
-        if n < 1 or seconds <= 0:
-            raise ValueError(f"need n >= 1 and seconds > 0, got n={n}, seconds={seconds}")
+        if (
+            isinstance(n, bool)
+            or int(n) != n
+            or n < 1
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise ValueError(
+                f"need a whole n >= 1 and a finite seconds > 0, got n={n}, seconds={seconds}"
+            )
+        if round(seconds * self.sample_rate) < 1:
+            raise ValueError(f"seconds={seconds:g} is shorter than one sample")
         if n * seconds > MAX_SAMPLE_AUDIO_SECONDS:
             raise ValueError(
                 f"{n} sounds of {seconds:g} s is {n * seconds:g} s of audio; one call draws at "

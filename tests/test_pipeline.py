@@ -161,3 +161,52 @@ def test_reconstruct_with_the_input_phase_for_a_feature_model(kind, speech):
     got = pipe.reconstruct(wav, phase="input")
     assert got.shape == wav.shape
     assert (got - expected).abs().max().item() < 1e-4
+
+
+def test_inputs_the_pipeline_cannot_take_are_refused_in_one_line():
+    """Integer PCM (it would be taken as amplitudes of +-32767), complex or empty tensors, and
+    float64 samples beyond float32's range each say what is wrong; a latent's decode refuses
+    a length it does not cover and non-finite values."""
+    pipe = Pipeline.load("codec", device="cpu")
+    for bad, message in (
+        (
+            torch.zeros(1, 1600, dtype=torch.int16),
+            "got torch.int16 .*divide int16 samples by 32768",
+        ),
+        (torch.zeros(1, 1600, dtype=torch.complex64), "got torch.complex64"),
+        (torch.zeros(1, 0), r"empty waveform \(shape \(1, 0\)\)"),
+        (torch.zeros(0, 1600), r"empty waveform \(shape \(0, 1600\)\)"),
+        (torch.full((1, 1600), 1e300, dtype=torch.float64), "beyond float32's range"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            pipe.encode(bad)
+        with pytest.raises(ValueError, match=message):
+            pipe.reconstruct(bad)
+    z = pipe.encode(torch.randn(1, 16000) * 0.1)
+    covered = z.shape[-1] * pipe.align
+    assert pipe.decode(z, covered).shape == (1, covered)
+    for length in (0, covered + 1, 160000, 2.5):
+        with pytest.raises(
+            ValueError, match=rf"length: {length!r} samples; .* cover 1 to {covered}"
+        ):
+            pipe.decode(z, length)
+    with pytest.raises(ValueError, match="latent contains NaN"):
+        pipe.decode(torch.full_like(z, float("nan")), 16000)
+    with pytest.raises(ValueError, match="at least one frame"):
+        pipe.decode(z[..., :0], 16000)
+    timbre = Pipeline.load("timbre", device="cpu")
+    with pytest.raises(ValueError, match="shorter than one sample"):
+        timbre.sample(1, 1e-6)
+    with pytest.raises(ValueError, match="finite seconds"):
+        timbre.sample(1, float("nan"))
+    with pytest.raises(ValueError, match="whole n"):
+        timbre.sample(1.5, 0.5)
+
+
+def test_mask_shaping_needs_a_mask_model():
+    codec = Pipeline.load("codec", device="cpu")
+    x = torch.randn(1, 8000) * 0.1
+    assert codec.denoise(x).shape == x.shape  # a reconstruction with the noisy phase
+    for kwargs in ({"mask_exponent": 2.0}, {"post_filter": 0.02}):
+        with pytest.raises(PipelineError, match="shape a mask; model .* predicts none"):
+            codec.denoise(x, **kwargs)
