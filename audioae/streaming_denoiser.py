@@ -210,10 +210,17 @@ class StreamingDenoiser:
         self._origin = 0  # padded-stream index of _pending[0] and _tail[0] (next frame's start)
         self._frames = 0
         self._received = 0
+        self._flushed = False
         if self._net is not None:
             self._net.reset()
         for conv in self._convs:
             conv.start_stream(c)
+
+    def _check_open(self, what: str) -> None:
+        if self._flushed:
+            raise RuntimeError(
+                f"StreamingDenoiser.{what}: the stream was flushed; call reset() to start a new one"
+            )
 
     def _check_block(self, block: torch.Tensor) -> torch.Tensor:
         block = torch.as_tensor(block, dtype=torch.float32)
@@ -293,7 +300,9 @@ class StreamingDenoiser:
 
         Raises:
             ValueError: wrong shape or non-finite samples.
+            RuntimeError: the stream was flushed (call :meth:`reset` to start a new one).
         """
+        self._check_open("process")
         block = self._check_block(block)
         self._pending = torch.cat([self._pending, block], dim=-1)
         self._received += block.shape[-1]
@@ -307,7 +316,13 @@ class StreamingDenoiser:
     def flush(self) -> torch.Tensor:
         """End the stream: the last output samples ``(channels, n)``, so that every output
         together has the input's length (as offline, the STFT's last frame is
-        ``received // hop_length``). Call :meth:`reset` to start a new stream."""
+        ``received // hop_length``). Call :meth:`reset` to start a new stream.
+
+        Raises:
+            RuntimeError: the stream was flushed already.
+        """
+        self._check_open("flush")
+        self._flushed = True
         total_frames = 1 + self._received // self.hop_length
         remaining = total_frames - self._frames
         # always >= 1: the centre padding keeps the last n_fft // 2 samples' frames pending

@@ -167,6 +167,11 @@ def _check_streaming_equals_offline(
     assert (streamed - offline).abs().max().item() < TOLERANCE
     assert offline.abs().max().item() > 1e-3  # the comparison is not between silences
     assert (offline - x).abs().max().item() > 1e-3  # the model does change the signal
+    # a flushed stream takes nothing more until reset
+    with pytest.raises(RuntimeError, match=r"process: the stream was flushed; call reset\(\)"):
+        stream.process(x[:, :hop])
+    with pytest.raises(RuntimeError, match=r"flush: the stream was flushed"):
+        stream.flush()
     stream.reset()  # a second stream from the same object gives the same output
     again = torch.cat([stream.process(x), stream.flush()], dim=-1)
     assert (again - offline).abs().max().item() < TOLERANCE
