@@ -321,6 +321,11 @@ def fit_reference(
 ) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
     """Fit :class:`ReferenceStats` on waveforms of normal audio ``(channels, time)`` at ``pipe.sample_rate``.
 
+    Give at least :data:`~audioae.anomaly_reference.MIN_REFERENCE_FILES` (5) signals, 20 or
+    more for a steady threshold (``audioae anomaly --reference`` refuses fewer than 5): with
+    one or two, the spreads the terms are standardised by are not estimated and a new file
+    scores thousands of them away.
+
     The per-bin statistics pool every frame of every signal; the embedding statistics, one
     pooled embedding per signal. The signals are then scored under every error of
     :data:`ERRORS`, kept for thresholds, each as a new file would be: with every statistic

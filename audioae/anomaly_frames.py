@@ -114,7 +114,7 @@ class Reconstruction:
 def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
     """Features and reconstruction of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
 
-    Mixed to mono; ``pipe.num_frames(time)`` frames (centred STFT frames), computed in windows
+    Mixed to mono; ``pipe.frontend.num_frames(time)`` frames (centred STFT frames), computed in windows
     on the model's stride grid, so chunked and whole-file results agree within float rounding.
 
     Raises:
@@ -233,7 +233,7 @@ def frame_errors(
 ) -> FrameErrors:
     """Per-frame ``error`` of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
 
-    Returns errors for ``pipe.num_frames(time)`` frames (centred STFT frames).
+    Returns errors for ``pipe.frontend.num_frames(time)`` frames (centred STFT frames).
 
     Raises:
         audioae.pipeline.PipelineError: a mask model (see the module docstring).

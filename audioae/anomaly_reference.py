@@ -216,8 +216,8 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
         raise AnomalyReferenceError(f"{path}: not an {REFERENCE_FORMAT} file")
     if doc.get("version") != REFERENCE_VERSION or doc.get("compression") != COMPRESSION:
         raise AnomalyReferenceError(
-            f"{path}: version {doc.get('version')} (compression {doc.get('compression')}) is not "
-            f"supported; this audioae reads version {REFERENCE_VERSION} (compression "
+            f"{path}: version {doc.get('version')!r} (compression {doc.get('compression')!r}) is "
+            f"not supported; this audioae reads version {REFERENCE_VERSION!r} (compression "
             f"{COMPRESSION}): fit it again with --reference DIR --save-reference"
         )
     try:

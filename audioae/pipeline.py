@@ -84,6 +84,9 @@ class Pipeline(GenerativeMixin):
         self.vocoder = None if vocoder is None else vocoder.to(self.device).eval()
         methods = None if self.vocoder is None else learned_methods(self.vocoder)
         self.phase = PhaseReconstructor(self.frontend, config.phase, methods)
+        for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: must be a finite number of seconds >= 0, got {value!r}")
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
 
@@ -99,7 +102,8 @@ class Pipeline(GenerativeMixin):
         """Load a model file written by training or ``audioae export`` (safetensors, no pickle).
 
         ``model_file`` is a path, or the name of a shipped model: ``Pipeline.load("denoise")``
-        (``denoise``, ``codec``, ``timbre``; see :func:`audioae.modelfile.resolve_model_file`).
+        (``denoise``, ``denoise_stream``, ``codec``, ``timbre``; see
+        :func:`audioae.modelfile.resolve_model_file`).
 
         Args:
             vocoder: a stand-alone learned decoder file (``audioae train vocoder``) to use

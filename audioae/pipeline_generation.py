@@ -163,7 +163,7 @@ class GenerativeMixin:
 
         Raises:
             PipelineError: the model is not variational.
-            ValueError: ``n < 1`` or ``temperature < 0``.
+            ValueError: ``n < 1`` or a temperature outside [0, 10].
         """
         self._require_variational("drawing variations")
         if n < 1:

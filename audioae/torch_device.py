@@ -38,6 +38,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             raise PipelineError(
                 f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
             )
-    elif resolved.type not in ("cpu", "mps"):
+    elif resolved.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise PipelineError(
+                f"device {str(device)!r}: Apple's MPS is not available here; use --device cpu"
+            )
+    elif resolved.type != "cpu":
         raise PipelineError(f"device {str(device)!r}: unsupported; use auto, cpu, cuda or cuda:N")
     return resolved

@@ -210,3 +210,12 @@ def test_mask_shaping_needs_a_mask_model():
     for kwargs in ({"mask_exponent": 2.0}, {"post_filter": 0.02}):
         with pytest.raises(PipelineError, match="shape a mask; model .* predicts none"):
             codec.denoise(x, **kwargs)
+
+
+def test_settings_that_would_fail_later_are_refused_at_load():
+    for kwargs in ({"chunk_seconds": float("inf")}, {"margin_seconds": float("nan")}):
+        with pytest.raises(ValueError, match="must be a finite number of seconds"):
+            Pipeline.load("codec", device="cpu", **kwargs)
+    if not torch.backends.mps.is_available():
+        with pytest.raises(PipelineError, match="'mps': Apple's MPS is not available here"):
+            Pipeline.load("codec", device="mps")
