@@ -347,6 +347,10 @@ def write_aae(
     return len(data)
 
 
+MAX_AAE_BYTES = 1 << 30
+"""The largest ``.aae`` file read (1 GiB; a day of audio at 6 kbit/s is about 65 MB)."""
+
+
 def read_aae(
     path: str | os.PathLike,
     model_hash: bytes | None = None,
@@ -355,11 +359,20 @@ def read_aae(
 ) -> DecodedLatent:
     """Read and decode an ``.aae`` file (see :func:`decode_latent`).
 
+    Only the magic bytes are read from a file that does not start with them, and at most
+    :data:`MAX_AAE_BYTES` from one that does.
+
     Raises:
         FileNotFoundError: no such file.
-        CodecError: as :func:`decode_latent`, the message prefixed with the path.
+        CodecError: as :func:`decode_latent`, or larger than :data:`MAX_AAE_BYTES`; the
+            message prefixed with the path.
     """
-    data = Path(path).read_bytes()
+    with open(path, "rb") as fh:
+        data = fh.read(len(MAGIC))
+        if data == MAGIC:
+            data += fh.read(MAX_AAE_BYTES + 1 - len(data))
+    if len(data) > MAX_AAE_BYTES:
+        raise CodecError(f"{path}: larger than {MAX_AAE_BYTES} bytes, more than an .aae file holds")
     try:
         return decode_latent(data, model_hash=model_hash, layout=layout)
     except CodecError as exc:

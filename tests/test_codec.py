@@ -358,3 +358,41 @@ def test_fuzz_mutations_with_valid_crc_reach_the_field_checks(mutations):
     for pos, value in mutations:
         data[pos] = value
     _decode_or_codec_error(_recrc(bytes(data)))
+
+
+def test_read_aae_reads_no_more_than_it_needs(tmp_path, monkeypatch):
+    """A large file that is not an .aae is refused from its first bytes; an .aae larger than
+    MAX_AAE_BYTES is refused after reading at most that much (here the limit is lowered)."""
+    import audioae.codec as codec_module
+
+    other = tmp_path / "big.bin"
+    with open(other, "wb") as fh:
+        fh.truncate(400 * 2**20)  # sparse: 400 MB of zeros, not read
+    reads = []
+    real_open = open
+
+    class Counting:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def read(self, n=-1):
+            data = self.fh.read(n)
+            reads.append(len(data))
+            return data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(codec_module, "open", lambda p, m: Counting(real_open(p, m)), raising=False)
+    with pytest.raises(CodecError, match="big.bin: not an .aae file"):
+        read_aae(other)
+    assert sum(reads) == 4
+    z = torch.randn(1, 4, 10)
+    path = tmp_path / "z.aae"
+    write_aae(path, z, bits=6, model_hash=HASH, sample_rate=16000, length=2560, channels=1)
+    monkeypatch.setattr(codec_module, "MAX_AAE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(CodecError, match="z.aae: larger than"):
+        read_aae(path)
