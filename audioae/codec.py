@@ -96,6 +96,7 @@ re-exported here).
 
 from __future__ import annotations
 
+import numbers
 import os
 import zlib
 from dataclasses import dataclass
@@ -185,7 +186,11 @@ def encode_latent(
     Raises:
         ValueError: wrong shape, non-finite values, or an argument out of range.
     """
-    if not isinstance(bits, int) or not 1 <= bits <= 16:
+    for name, value in (("bits", bits), ("sample_rate", sample_rate), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    bits, sample_rate, length = int(bits), int(sample_rate), int(length)
+    if not 1 <= bits <= 16:
         raise ValueError(f"bits must be an integer in 1..16, got {bits!r}")
     if not isinstance(model_hash, bytes | bytearray) or len(model_hash) != HASH_BYTES:
         raise ValueError(f"model_hash must be {HASH_BYTES} bytes")

@@ -396,3 +396,15 @@ def test_read_aae_reads_no_more_than_it_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(codec_module, "MAX_AAE_BYTES", path.stat().st_size - 1)
     with pytest.raises(CodecError, match="z.aae: larger than"):
         read_aae(path)
+
+
+def test_integer_arguments_of_any_integer_type_and_nothing_else():
+    import numpy as np
+
+    z = torch.randn(1, 4, 10)
+    args = {"model_hash": HASH, "sample_rate": 16000, "length": 2560, "channels": 1}
+    assert encode_latent(z, bits=np.int64(6), **args) == encode_latent(z, bits=6, **args)
+    with pytest.raises(ValueError, match="bits must be an integer, got True"):
+        encode_latent(z, bits=True, **args)
+    with pytest.raises(ValueError, match="length must be an integer, got 1000.5"):
+        encode_latent(z, bits=6, **{**args, "length": 1000.5})
