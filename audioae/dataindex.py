@@ -209,6 +209,37 @@ def _from_b64(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<i2").astype(np.int16)
 
 
+_INT = (int,)
+_NUM = (int, float)
+_FILE_COLUMNS = {
+    "path": (str,),
+    "size": _INT,
+    "mtime_ns": _INT,
+    "sample_rate": _INT,
+    "channels": _INT,
+    "frames": _INT,
+    "rms_db": (int, float, type(None)),
+    "clipped_fraction": _NUM,
+    "blocks": (str,),
+}
+_BAD_COLUMNS = {"path": (str,), "reason": (str,), "size": _INT, "mtime_ns": _INT}
+
+
+def _check_columns(table: dict, columns: dict[str, tuple[type, ...]]) -> None:
+    """Every column present, a list as long as ``path``, of the expected types (bools refused).
+
+    Raises:
+        KeyError, TypeError, ValueError: a column missing, of another length or type.
+    """
+    n = len(table["path"])
+    for key, types in columns.items():
+        values = table[key]
+        if not isinstance(values, list) or len(values) != n:
+            raise ValueError(f"column {key!r} is not a list of {n} values")
+        if not all(isinstance(v, types) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"column {key!r} holds a value of another type")
+
+
 def _read_cache(path: Path | None, block_seconds: float) -> dict | None:
     """The cached columns, or None when absent, unreadable or of another layout."""
     if path is None or not path.is_file():
@@ -218,10 +249,13 @@ def _read_cache(path: Path | None, block_seconds: float) -> dict | None:
         if data.get("version") != INDEX_VERSION or data.get("block_seconds") != block_seconds:
             return None
         files, bad = data["files"], data["bad"]
-        n = len(files["path"])
-        for key in ("size", "mtime_ns", "sample_rate", "channels", "frames", "rms_db"):
-            if len(files[key]) != n:
-                return None
+        _check_columns(files, _FILE_COLUMNS)
+        _check_columns(bad, _BAD_COLUMNS)
+        for row, text in enumerate(files["blocks"]):
+            if len(base64.b64decode(text, validate=True)) % 2:  # binascii.Error: a ValueError
+                raise ValueError(f"row {row}: block levels of an odd byte count")
+            if files["sample_rate"][row] < 1 or files["channels"][row] < 1:
+                raise ValueError(f"row {row}: a sample rate or channel count below 1")
         return {"files": files, "bad": bad}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("%s: ignoring an unreadable index cache (%s); rebuilding it", path, exc)

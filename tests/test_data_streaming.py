@@ -84,6 +84,33 @@ def test_index_is_reused_when_nothing_changed_and_rebuilt_for_changed_files(
     assert index_folder(root, workers=1).scanned == 1
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d["files"].pop("blocks"),
+        lambda d: d["files"]["sample_rate"].__setitem__(0, "x"),
+        lambda d: d["files"]["sample_rate"].__setitem__(0, 0),
+        lambda d: d["files"]["blocks"].__setitem__(0, "@@@"),
+        lambda d: d.__setitem__("bad", {}),
+        lambda d: d["files"]["frames"].append(5),
+    ],
+)
+def test_a_damaged_index_cache_that_is_valid_json_is_rebuilt(
+    tmp_path: Path, caplog, damage
+) -> None:
+    root = _folder(tmp_path / "data", 3)
+    first = index_folder(root, workers=1)
+    cache = root / INDEX_FILENAME
+    doc = json.loads(cache.read_text())
+    damage(doc)
+    cache.write_text(json.dumps(doc))
+    with caplog.at_level("WARNING"):
+        again = index_folder(root, workers=1)
+    assert "ignoring an unreadable index cache" in caplog.text
+    assert again.scanned == 3 and again.paths == first.paths
+    assert np.array_equal(again.block_db, first.block_db)
+
+
 def test_index_goes_to_the_cache_dir_when_the_folder_is_not_writable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
