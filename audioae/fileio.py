@@ -95,6 +95,8 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         PermissionError / OSError: the folder cannot be created or written.
     """
     path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(path, "is a folder; give a file name for this output")
     if path.exists() and not overwrite:
         raise OutputExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)

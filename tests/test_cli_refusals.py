@@ -154,3 +154,26 @@ def test_a_folder_job_into_a_folder_inside_its_input_can_be_rerun(tmp_path, caps
     assert main([*args, "--skip-existing"]) == 0
     assert "0 written, 2 skipped" in capsys.readouterr().out
     assert not (out / "clean").exists() and (out / "a.wav").read_bytes() == first
+
+
+def test_ctrl_c_outside_training_exits_130_in_one_line(tmp_path, capsys, monkeypatch):
+    import audioae.cli.analysis as analysis
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analysis, "_pipeline", interrupted)
+    src = _wav(tmp_path / "a.wav")
+    assert main(["embed", "codec", str(src), "-o", str(tmp_path / "e.npy"), "--quiet"]) == 130
+    assert _error(capsys) == "audioae embed: interrupted"
+
+
+def test_an_output_file_that_is_a_folder_is_refused(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    args = ["anomaly", "codec", str(src), "-o", str(folder), "--error", "log", "--force", "--quiet"]
+    assert main(args) == 2
+    assert (
+        _error(capsys) == f"audioae: error: {folder}: is a folder; give a file name for this output"
+    )

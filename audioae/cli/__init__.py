@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # outside a training step (whose Ctrl-C saves and says how to resume)
+        print(f"audioae {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ConfigError as exc:
         print(f"audioae: error: {exc}", file=sys.stderr)
         return 2
