@@ -16,7 +16,6 @@ from .anomaly_reference import (
     AnomalyReferenceError,
     ReferenceStats,
 )
-from .chunking import plan_windows
 from .inpaint import inpaint, silence_features
 
 ERRORS = ("standardised", "compressed", "log")
@@ -61,12 +60,6 @@ class FrameErrors:
         half = self.window_s / 2
         eps = 1e-9
         return (t - half < -eps) | (t + half > self.duration_s + eps)
-
-
-def _windows(pipe, total: int):
-    sr = pipe.sample_rate
-    chunk = max(pipe.align, int(pipe.chunk_seconds * sr))
-    return plan_windows(total, chunk, pipe.margin_samples, pipe.align)
 
 
 @dataclass
@@ -137,7 +130,7 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
     groups = pipe.config.model.inpaint_groups
     fill = silence_features(pipe.frontend) if groups else None
     feats, recons, kls, latents = [], [], [], []
-    for w in _windows(pipe, total):
+    for w in pipe.plan(total):
         features = pipe.frontend(wav[..., w.start : w.stop])  # (1, n_bins, frames_w)
         out = pipe.model(features, sample_posterior=False)
         recon = out.reconstruction

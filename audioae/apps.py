@@ -381,14 +381,13 @@ def fit_prior_files(
         except AudioError as exc:
             if problems is not None:
                 problems.append((Path(f), str(exc)))
+    where = ", ".join(str(i) for i in inputs)
     if not wavs:
-        where = ", ".join(str(i) for i in inputs)
         raise NoAudioFilesError(where, "no readable audio file to fit a prior on")
     try:
         return pipe.fit_prior(wavs), len(wavs)
     except LatentPriorError as exc:
         seconds = sum(w.shape[-1] for w in wavs) / pipe.sample_rate
-        where = ", ".join(str(i) for i in inputs)
         raise LatentPriorError(
             f"{where}: {seconds:.3f} s of audio in all is too short: {exc}"
         ) from None

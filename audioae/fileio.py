@@ -57,6 +57,19 @@ class OutputNotWritableError(PermissionError):
     """Raised before any work when an output's folder cannot be created or written."""
 
 
+def check_output(path: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse, before any work, an output that exists (without ``overwrite``) or cannot be
+    written (:func:`check_writable`); :func:`atomic_output` checks again when it writes.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        OutputNotWritableError: as :func:`check_writable`.
+    """
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(Path(path))
+    check_writable(path)
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """Refuse, before any work is done, an output file whose folder cannot be made or written.
 

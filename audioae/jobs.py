@@ -105,12 +105,13 @@ def plan_job(
     problems: list[tuple[Path, str]] = []
     single_file_target = len(inputs) == 1 and output.suffix != "" and not output.is_dir()
     many_folders = sum(p.is_dir() for p in inputs) > 1
+    out_root = output.resolve()
     for item in inputs:
         if item.is_dir():
             unreadable: list[tuple[Path, str]] = []
             files = find(item, errors=unreadable)
-            out_root = output.resolve()
-            if out_root != item.resolve() and out_root.is_relative_to(item.resolve()):
+            in_root = item.resolve()
+            if out_root != in_root and out_root.is_relative_to(in_root):
                 # -o inside the input folder: its files are this job's outputs, not inputs
                 files = [f for f in files if not f.resolve().is_relative_to(out_root)]
             problems.extend(unreadable)

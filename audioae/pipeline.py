@@ -35,6 +35,7 @@ from .config import Config
 from .functional import check_wet
 from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, slerp
 from .mask_denoising import denoised_magnitude, denoised_spectrum
+from .models.layers import time_context_frames
 from .models.masks import check_mask_exponent, check_post_filter
 from .phase import PhaseReconstructor, learned_methods
 from .pipeline_errors import PipelineError
@@ -89,6 +90,10 @@ class Pipeline(GenerativeMixin):
                 raise ValueError(f"{name}: must be a finite number of seconds >= 0, got {value!r}")
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
+        # the model's receptive field in samples (fixed with the model; see margin_samples)
+        self._context_samples = (
+            time_context_frames(self.model) * self.hop_length + self.frontend.n_fft
+        )
 
     @classmethod
     def load(
@@ -212,10 +217,7 @@ class Pipeline(GenerativeMixin):
         """Context added on each side of a chunk, in samples: ``margin_seconds``, raised to the
         model's receptive field (:func:`audioae.models.layers.time_context_frames` frames
         times ``hop_length``, plus ``n_fft``) when that is longer."""
-        from .models.layers import time_context_frames
-
-        context = time_context_frames(self.model) * self.hop_length + self.frontend.n_fft
-        return max(self.align, int(self.margin_seconds * self.sample_rate), context)
+        return max(self.align, int(self.margin_seconds * self.sample_rate), self._context_samples)
 
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))

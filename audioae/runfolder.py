@@ -124,11 +124,11 @@ class RunFolder:
     def read_sources(self) -> dict[str, str | None] | None:
         """The folders recorded by :meth:`write_sources`, or None (none recorded, or a file
         that is not a small JSON object of strings)."""
+        from .jsonfile import BoundedJsonError, read_bounded_json
+
         try:
-            if self.sources_file.stat().st_size > 65536:
-                return None
-            doc = json.loads(self.sources_file.read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
+            doc = read_bounded_json(self.sources_file, 65536)
+        except BoundedJsonError:
             return None
         if not isinstance(doc, dict) or not all(isinstance(v, str | None) for v in doc.values()):
             return None

@@ -256,7 +256,7 @@ def run_anomaly(args: argparse.Namespace) -> int:
     """``audioae anomaly``: returns 0 when every input was scored, else 1."""
     from ..anomaly_reference import AnomalyReferenceError
     from ..anomaly_tables import rank_scores, write_frames_csv, write_scores_csv
-    from ..fileio import OutputExistsError, check_not_input, check_writable
+    from ..fileio import check_not_input, check_output
 
     out = Path(args.out)
     frames_out = out.with_name(out.stem + "_frames.csv") if args.frames else None
@@ -264,10 +264,8 @@ def run_anomaly(args: argparse.Namespace) -> int:
     if save_ref is not None and (not args.reference or Path(args.reference).is_file()):
         raise UsageError("--save-reference needs --reference DIR (a folder of normal audio)")
     for path in (out, frames_out, save_ref):
-        if path is not None and path.exists() and not args.force:
-            raise OutputExistsError(path)
         if path is not None:
-            check_writable(path)
+            check_output(path, overwrite=args.force)
     files, problems = _list_inputs(args.inputs)
     ref_is_dir = bool(args.reference) and not Path(args.reference).is_file()
     ref_files, ref_problems = _list_inputs([args.reference]) if ref_is_dir else ([], [])

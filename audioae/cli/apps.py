@@ -327,11 +327,9 @@ def _run_evaluate(args) -> int:
         raise UsageError(
             "evaluate: --clean needs exactly one of --noisy DIR (recorded pairs) or --noise DIR (mixed at --snr)"
         )
-    from ..fileio import OutputExistsError, check_writable
+    from ..fileio import check_output
 
-    if Path(args.out).exists() and not args.force:
-        raise OutputExistsError(Path(args.out))
-    check_writable(args.out)
+    check_output(args.out, overwrite=args.force)
     pipe = load_pipeline(args, task="denoise" if args.clean is not None else None)
     rows, skipped = evaluate_model(
         pipe,
