@@ -12,12 +12,15 @@ and resamples it with soxr, so a dataset's memory does not grow with the corpus.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .audio import mix_to_mono, read_frames, resample
+from .audio_errors import AudioError
+from .data_errors import DataReadError
 from .dataindex import FolderIndex
 
 RESAMPLE_MARGIN_SECONDS = 0.02
@@ -82,6 +85,8 @@ class FileClips:
         self.paths = [index.paths[int(r)] for r in rows]
         self.source_rate = index.sample_rate[rows].copy()
         self.frames = index.frames[rows].copy()
+        self.size = index.size[rows].copy()
+        self.mtime_ns = index.mtime_ns[rows].copy()
         self.sample_rate = int(sample_rate)
         self.steep = steep
         self.block_seconds = index.block_seconds
@@ -119,8 +124,32 @@ class FileClips:
         when the file's rate differs), mixes it to mono and resamples it.
 
         Raises:
-            audioae.audio.AudioError: the file cannot be read any more.
+            audioae.data.DataReadError: the file cannot be read any more; the message says
+                whether it was removed or changed since the folder was indexed.
         """
+        try:
+            return self._read(k, start, length)
+        except AudioError as exc:
+            raise DataReadError(self._read_failure(k, exc)) from None
+
+    def _read_failure(self, k: int, exc: AudioError) -> str:
+        """Why clip ``k`` could not be read, and what to do: one line naming the file."""
+        path = self.root / self.paths[k]
+        resume = "training stopped; --resume goes on from the last checkpoint without it"
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return f"{path}: removed since the data folder was indexed; {resume}"
+        except OSError as err:
+            return f"{path}: cannot be read any more ({err.strerror}); {resume}"
+        if (st.st_size, st.st_mtime_ns) != (int(self.size[k]), int(self.mtime_ns[k])):
+            return (
+                f"{path}: changed since the data folder was indexed; training stopped; "
+                "--resume goes on from the last checkpoint with the folder indexed again"
+            )
+        return f"{exc}; {resume}"
+
+    def _read(self, k: int, start: int, length: int) -> torch.Tensor:
         path = self.root / self.paths[k]
         source_rate = int(self.source_rate[k])
         if source_rate == self.sample_rate:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +41,15 @@ from .clips import FileClips
 from .config import Config
 from .crops import SPLITS as SPLITS
 from .crops import AudioFolder
-from .data_errors import DatasetError
+from .data_errors import DataReadError, DatasetError
 from .dataindex import FolderIndex, index_folder
-from .datasplit import path_hash, split_by_hash, split_relative
+from .datasplit import path_hash, split_by_hash, split_kept, split_relative
 from .mixtures import DenoisingFolder
 from .samplers import EpochSampler, GroupedBatches, shutdown_workers
 
 __all__ = [
     "AudioFolder",
+    "DataReadError",
     "DatasetError",
     "Datasets",
     "DenoisingFolder",
@@ -57,6 +59,7 @@ __all__ = [
     "path_hash",
     "shutdown_workers",
     "split_by_hash",
+    "split_kept",
     "split_relative",
 ]
 
@@ -92,6 +95,11 @@ class Datasets:
         """The validation files."""
         return [self.index.file(i) for i in self.val_rows]
 
+    @property
+    def val_paths(self) -> list[str]:
+        """The validation files as POSIX paths relative to the data folder (what a run records)."""
+        return [self.index.paths[i] for i in self.val_rows]
+
 
 def _index(
     root: Path, what: str, cache_dir: Path | None, progress: bool, workers: int | None
@@ -121,6 +129,42 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     return rows, sorted(bad, key=lambda item: item[0])
 
 
+def _split(
+    relative_paths: list[str],
+    root: Path,
+    val_fraction: float,
+    val_paths: Collection[str] | None,
+    report: bool,
+) -> tuple[list[int], list[int]]:
+    """The recorded split where one is given and any of its files is left, else the hash split."""
+    if val_paths is None or val_fraction <= 0:
+        return split_relative(relative_paths, root, val_fraction)
+    recorded = len(set(val_paths))
+    train_idx, val_idx = split_kept(relative_paths, val_paths)
+    if not val_idx or not train_idx:
+        if report:
+            log.warning(
+                "%s: %s of the %d validation file(s) recorded for this run; the validation "
+                "files are chosen anew, so the best checkpoint's validation loss and later "
+                "ones compare different audio",
+                root,
+                "none is left" if not val_idx else "every usable file is one",
+                recorded,
+            )
+        return split_relative(relative_paths, root, val_fraction)
+    if report and len(val_idx) < recorded:
+        log.warning(
+            "%s: %d of the %d validation file(s) recorded for this run are gone or unusable; "
+            "validating on the other %d, so later validation losses are measured on less "
+            "audio than the best checkpoint's",
+            root,
+            recorded - len(val_idx),
+            recorded,
+            len(val_idx),
+        )
+    return train_idx, val_idx
+
+
 def build_datasets(
     cfg: Config,
     data_dir: str | os.PathLike,
@@ -131,6 +175,7 @@ def build_datasets(
     cache_dir: str | os.PathLike | None = None,
     index_workers: int | None = None,
     progress: bool | None = None,
+    val_paths: Collection[str] | None = None,
 ) -> Datasets:
     """Index and split ``data_dir``; return training and validation datasets that read lazily.
 
@@ -149,6 +194,11 @@ def build_datasets(
             (``audioae train`` passes the run folder).
         index_workers: processes for indexing new files (default: the CPUs, at most 8).
         progress: a progress bar while indexing new files (default: ``report``).
+        val_paths: the validation files a run recorded (paths relative to ``data_dir``;
+            ``audioae train --resume`` passes them): those still usable stay the
+            validation set and every other file trains (:func:`split_kept`), with a warning
+            when some are gone. None, or none of them left: the path-hash split
+            (:func:`split_relative`).
 
     Raises:
         DatasetError: missing or empty folder, no usable file, too few files for the split,
@@ -206,7 +256,9 @@ def build_datasets(
             f"{noise_dir}: no usable noise file out of {len(noise_index) + len(noise_index.bad)}; add noise files"
         )
 
-    train_idx, val_idx = split_relative([index.paths[i] for i in rows], root, d.val_fraction)
+    train_idx, val_idx = _split(
+        [index.paths[i] for i in rows], root, d.val_fraction, val_paths, report
+    )
     per_step = d.batch_size * max(world_size, 1)
     if d.samples_per_epoch < per_step:
         raise DatasetError(

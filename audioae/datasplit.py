@@ -1,21 +1,22 @@
 """The train/validation split of a data folder: deterministic, by a hash of each relative path.
 
 :func:`split_by_hash` (paths relative to a folder), :func:`split_relative` (paths already
-relative, as the data index stores them) and :func:`path_hash`. :mod:`audioae.data`
-re-exports all three: import them from there.
+relative, as the data index stores them), :func:`split_kept` (a resumed run's recorded
+split, kept while files come and go) and :func:`path_hash`. :mod:`audioae.data` re-exports
+them: import them from there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from .data_errors import DatasetError
 from .fileio import relative_posix
 
-__all__ = ["path_hash", "split_by_hash", "split_relative"]
+__all__ = ["path_hash", "split_by_hash", "split_kept", "split_relative"]
 
 
 def path_hash(relative_path: str) -> int:
@@ -70,3 +71,25 @@ def split_relative(
     val = sorted(i for _, _, i in ranked[:n_val])
     train = sorted(i for _, _, i in ranked[n_val:])
     return train, val
+
+
+def split_kept(
+    relative_paths: Sequence[str], recorded_val: Collection[str]
+) -> tuple[list[int], list[int]]:
+    """The split a run recorded, applied to its folder as it is now.
+
+    The files in ``recorded_val`` that are still among ``relative_paths`` stay the
+    validation files; every other file trains, files added since the run started included.
+    Unlike :func:`split_relative`, whose held-out files are the smallest hashes of the
+    folder *as it is*, this never moves a file between the two sets when files are added or
+    removed, so a resumed run goes on validating on the audio its best checkpoint was
+    chosen on and never trains on a file it validated on.
+
+    Returns:
+        ``(train_indices, val_indices)`` into ``relative_paths``, each sorted; ``val`` is
+        empty when none of the recorded files is left.
+    """
+    keep = set(recorded_val)
+    val = [i for i, rel in enumerate(relative_paths) if rel in keep]
+    held = set(val)
+    return [i for i in range(len(relative_paths)) if i not in held], val

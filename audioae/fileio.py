@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,18 @@ def check_writable(path: str | os.PathLike) -> None:
         raise OutputNotWritableError(
             f"{path}: cannot write here: no permission to write in {folder}"
         )
+
+
+_RANDOM_PART = r"[a-z0-9_]{8}"
+"""The random part of a :func:`tempfile.mkstemp` name (CPython's ``_RandomNameSequence``)."""
+
+
+def is_atomic_temporary(name: str, stem_regex: str, suffix: str) -> bool:
+    """Whether ``name`` is a temporary file :func:`atomic_output` makes for a file whose stem
+    matches ``stem_regex`` (a regular expression) and whose suffix is ``suffix``: the name
+    of what a process killed mid-write (``kill -9``, a power cut) leaves behind."""
+    pattern = rf"\.(?:{stem_regex})\.{_RANDOM_PART}{re.escape(suffix)}"
+    return re.fullmatch(pattern, name) is not None
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ cheap; :mod:`audioae.modelfile` keeps only the model-file format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from typing import Any
 import torch
 
 from .config import Config, ConfigError, config_from_dict, load_yaml
-from .fileio import OutputExistsError, atomic_output
+from .fileio import OutputExistsError, atomic_output, is_atomic_temporary
 from .modelfile import ModelFileError, save_model_file
 from .runlock import LOCK_FILE
 from .vocoderfile import save_vocoder_file
@@ -55,12 +56,28 @@ BEST_CHECKPOINT_GLOB = "best*.ckpt"
 MODEL_FILE = "model.safetensors"
 SOURCES_FILE = "sources.json"
 """The data and noise folders a run trained on (absolute paths), checked on ``--resume``."""
+SPLIT_FILE = "split.json"
+"""The validation files a run holds out (``data.val_fraction`` and paths relative to the data
+folder), kept on ``--resume`` while files are added or removed (:func:`audioae.data.split_kept`)."""
+MAX_SPLIT_BYTES = 256 * 2**20
+"""Largest ``split.json`` read: about 3 million validation paths of 80 characters."""
 TENSORBOARD_DIR = "tensorboard"
 CSV_DIR = "csv"
 RUN_ENTRIES = frozenset(
-    {CONFIG_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, CSV_DIR, MODEL_FILE, LOCK_FILE, SOURCES_FILE}
+    {
+        CONFIG_FILE,
+        CHECKPOINT_DIR,
+        TENSORBOARD_DIR,
+        CSV_DIR,
+        MODEL_FILE,
+        LOCK_FILE,
+        SOURCES_FILE,
+        SPLIT_FILE,
+    }
 )
 """Every name a run folder may hold at its top level."""
+_CHECKPOINT_STEMS = r"last|best[^/]*"
+"""Stems of the checkpoints a run writes (``last.ckpt``, :data:`BEST_CHECKPOINT_GLOB`)."""
 RUNS_DIR = Path("runs")
 """Where ``audioae train`` puts a run without ``--out``: ``runs/<recipe name>``."""
 
@@ -140,6 +157,45 @@ class RunFolder:
             tmp.write_text(json.dumps(sources, indent=1) + "\n")
         return self.sources_file
 
+    @property
+    def split_file(self) -> Path:
+        return self.root / SPLIT_FILE
+
+    def read_split(self) -> tuple[float, list[str]] | None:
+        """The split recorded by :meth:`write_split`: ``(val_fraction, validation paths)``,
+        or None when none is recorded; a file that is not such a record is warned about and
+        taken as none (the split is then chosen anew)."""
+        from .jsonfile import BoundedJsonError, read_bounded_json
+
+        if not self.split_file.is_file():
+            return None
+        try:
+            doc = read_bounded_json(self.split_file, MAX_SPLIT_BYTES)
+        except BoundedJsonError as exc:
+            log.warning("%s; the validation files are chosen anew", exc)
+            return None
+        fraction = doc.get("val_fraction") if isinstance(doc, dict) else None
+        paths = doc.get("val") if isinstance(doc, dict) else None
+        if (
+            not isinstance(fraction, int | float)
+            or isinstance(fraction, bool)
+            or not isinstance(paths, list)
+            or not all(isinstance(p, str) for p in paths)
+        ):
+            log.warning(
+                "%s: not a record of validation files; the validation files are chosen anew",
+                self.split_file,
+            )
+            return None
+        return float(fraction), paths
+
+    def write_split(self, val_fraction: float, val_paths: list[str]) -> Path:
+        """Record the validation files (paths relative to the data folder), atomically."""
+        with atomic_output(self.split_file, overwrite=True) as tmp:
+            doc = {"val_fraction": val_fraction, "val": sorted(val_paths)}
+            tmp.write_text(json.dumps(doc, indent=0) + "\n")
+        return self.split_file
+
     def write_config(self, cfg: Config) -> Path:
         """Write ``cfg`` as ``config.yaml`` (atomically, replacing an older one); returns the path."""
         with atomic_output(self.config_file, overwrite=True) as tmp:
@@ -183,6 +239,32 @@ def check_out_folder(run: RunFolder, cfg: Config, *, resume: bool) -> None:
         )
 
 
+def is_run_temporary(name: str, *, in_checkpoints: bool = False) -> bool:
+    """Whether ``name`` (a file in a run folder, or in its ``checkpoints/`` when
+    ``in_checkpoints``) is the temporary file of an atomic write that never finished: a run
+    or an export killed mid-write leaves one (:func:`audioae.fileio.atomic_output`)."""
+    if in_checkpoints:
+        return is_atomic_temporary(name, _CHECKPOINT_STEMS, ".ckpt")
+    tops = (CONFIG_FILE, MODEL_FILE, SOURCES_FILE, SPLIT_FILE)
+    return any(is_atomic_temporary(name, re.escape(Path(t).stem), Path(t).suffix) for t in tops)
+
+
+def remove_left_temporaries(run: RunFolder) -> int:
+    """Remove what killed writes left in ``run`` (:func:`is_run_temporary`); returns how
+    many. Call it only while holding the run's lock: no other process writes there then."""
+    removed = 0
+    for folder, in_checkpoints in ((run.root, False), (run.checkpoint_dir, True)):
+        names = os.listdir(folder) if folder.is_dir() else []
+        for name in names:
+            if is_run_temporary(name, in_checkpoints=in_checkpoints):
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+                    removed += 1
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by a killed write", run.root, removed)
+    return removed
+
+
 def check_not_foreign(root: Path) -> bool:
     """Refuse a file, or a folder with anything but a run folder's entries (a ``config.yaml``
     among them); returns whether ``root`` holds a run folder's entries (False: new or empty).
@@ -194,10 +276,11 @@ def check_not_foreign(root: Path) -> bool:
         raise NotARunFolderError(root, "exists and is not a folder; choose another --out")
     entries = set(os.listdir(root)) if root.is_dir() else set()
     # the data index is cached here when the data folder is read-only (dataindex.py)
-    index_caches = {e for e in entries if e.startswith("data-index-") and e.endswith(".json")}
-    if not entries - {LOCK_FILE} - index_caches:
+    ignored = {e for e in entries if e.startswith("data-index-") and e.endswith(".json")}
+    ignored |= {e for e in entries if is_run_temporary(e)}  # removed under the run's lock
+    if not entries - {LOCK_FILE} - ignored:
         return False
-    foreign = sorted(entries - RUN_ENTRIES - index_caches)
+    foreign = sorted(entries - RUN_ENTRIES - ignored)
     if foreign or CONFIG_FILE not in entries:
         shown = ", ".join(foreign[:3] or sorted(entries)[:3])
         raise NotARunFolderError(
@@ -267,17 +350,21 @@ def prepare_run_folder(
     resume: bool,
     main_process: bool = True,
     sources: dict[str, str | None] | None = None,
+    split: tuple[float, list[str]] | None = None,
 ) -> Path | None:
     """Check that a run may start in ``run`` and write its ``config.yaml``.
 
     ``sources`` (``{"data": folder, "noise": folder or None}``, absolute paths) is recorded
     in ``sources.json``; a resume from other folders than the recorded ones is allowed but
     warned about (the best checkpoint's validation loss then spans two validation sets).
+    ``split`` (``data.val_fraction`` and the validation files relative to the data folder)
+    is recorded in ``split.json`` for a later ``--resume`` to keep.
 
     With ``resume`` the run must have a ``last.ckpt`` and the same model and front-end
     config (:func:`check_resume_compatible`); without, the folder must be new, empty or a
-    run folder of the same recipe without a checkpoint (:func:`check_out_folder`). Only the
-    main process (``main_process``; rank 0 under DDP) checks ``--out``, logs the step resumed
+    run folder of the same recipe without a checkpoint (:func:`check_out_folder`). Files
+    that killed writes left are removed (:func:`remove_left_temporaries`: call this with
+    the run's lock held). Only the main process (``main_process``; rank 0 under DDP) checks ``--out``, logs the step resumed
     from and writes ``config.yaml``; every process checks a resume.
 
     Returns:
@@ -293,6 +380,7 @@ def prepare_run_folder(
     resume_from = None
     if main_process:
         check_out_folder(run, cfg, resume=resume)
+        remove_left_temporaries(run)
     if resume:
         if not run.has_run():
             raise ConfigError(
@@ -332,6 +420,8 @@ def prepare_run_folder(
         run.write_config(cfg)
         if sources is not None:
             run.write_sources(sources)
+        if split is not None:
+            run.write_split(*split)
     return resume_from
 
 

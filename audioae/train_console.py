@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -173,8 +174,14 @@ class InterruptHandler(Callback):
             yield
             return
         previous = signal.getsignal(signal.SIGINT)
+        owner = os.getpid()
 
         def handler(signum, frame) -> None:
+            # A terminal's Ctrl-C reaches the whole process group, DataLoader workers
+            # (forked with this handler) included: only the training process answers, and
+            # its workers go on until it stops them.
+            if os.getpid() != owner:
+                return
             if self.requested:  # the second Ctrl-C: stop now
                 raise KeyboardInterrupt
             self.requested = True

@@ -350,8 +350,9 @@ def train(
         audioae.runfolder.NotARunFolderError: ``out_dir`` is a file, or a folder with other
             files in it (nothing is written there).
         audioae.runlock.RunLockedError: another run is training into ``out_dir``.
-        ConfigError: nothing to resume from, a resumed run's model config differs, or
-            ``stop_at`` is below 1.
+        ConfigError: nothing to resume from, a resumed run's model config differs,
+            ``stop_at`` is below 1, or ``noise_dir`` is given to a config without
+            ``data.denoise``.
         audioae.modelfile.ModelFileError: a checkpoint needs pickle or cannot be read.
         audioae.data.DatasetError: unusable data folder (the message says what to change).
         TrainingDivergedError: the loss became NaN/Inf.
@@ -360,6 +361,12 @@ def train(
     cfg = with_overrides(cfg, devices=devices, num_nodes=num_nodes, max_steps=max_steps)
     if stop_at is not None and stop_at < 1:
         raise ConfigError(f"stop_at: must be >= 1, got {stop_at}")
+    if noise_dir is not None and not cfg.data.denoise:
+        raise ConfigError(
+            f"--noise {noise_dir}: recipe {cfg.name!r} does not denoise (data.denoise: "
+            "false); drop --noise, or add --set data.denoise=true to train it as a "
+            "denoising autoencoder (noisy inputs, clean targets)"
+        )
     placement = resolve_placement(cfg.training)
     # The other DDP ranks start now (unless the command line started them already, or a
     # cluster launcher did), so they import and build in parallel with this one.
@@ -389,6 +396,7 @@ def _train(
     # they then read the cache: no rank decodes the corpus again.
     if not main_rank:
         wait_for_main_rank()
+    val_paths = _recorded_split(run, cfg, report=main_rank) if resume else None
     datasets = build_datasets(
         cfg,
         data_dir,
@@ -397,6 +405,7 @@ def _train(
         report=main_rank,
         cache_dir=run.root,
         progress=progress and main_rank,
+        val_paths=val_paths,
     )
     if main_rank:
         main_rank_ready()
@@ -419,7 +428,10 @@ def _train(
             "data": str(Path(data_dir).resolve()),
             "noise": None if noise_dir is None else str(Path(noise_dir).resolve()),
         }
-        ckpt_path = prepare_run_folder(run, cfg, resume=resume, main_process=main, sources=sources)
+        split = (cfg.data.val_fraction, datasets.val_paths)
+        ckpt_path = prepare_run_folder(
+            run, cfg, resume=resume, main_process=main, sources=sources, split=split
+        )
         module = build_module(cfg)  # after seeding: the initial weights depend on the seed
         if main:
             _log_start(cfg, run, module, placement)
@@ -435,6 +447,26 @@ def _train(
             shutdown_workers(train_loader)
             shutdown_workers(val_loader)
         return export_result(trainer, run, best_cb)
+
+
+def _recorded_split(run: RunFolder, cfg: Config, *, report: bool) -> list[str] | None:
+    """The validation files a resumed run recorded, when its ``data.val_fraction`` is unchanged."""
+    recorded = run.read_split()
+    if recorded is None:
+        return None
+    fraction, paths = recorded
+    if fraction != cfg.data.val_fraction:
+        if report:
+            log.warning(
+                "%s: data.val_fraction is %g, the run started with %g: the validation files "
+                "are chosen anew, so the best checkpoint's validation loss and later ones "
+                "compare different audio",
+                run.root,
+                cfg.data.val_fraction,
+                fraction,
+            )
+        return None
+    return paths
 
 
 def _log_start(

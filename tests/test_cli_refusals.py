@@ -177,3 +177,19 @@ def test_an_output_file_that_is_a_folder_is_refused(tmp_path, capsys):
     assert (
         _error(capsys) == f"audioae: error: {folder}: is a folder; give a file name for this output"
     )
+
+
+def test_noise_for_a_recipe_that_does_not_denoise_is_refused(tmp_path, capsys):
+    data, noise = tmp_path / "data", tmp_path / "noise"
+    for folder in (data, noise):
+        folder.mkdir()
+        _wav(folder / "a.wav")
+    run = tmp_path / "run"
+    args = ["train", "tiny", "--data", str(data), "--noise", str(noise), "--out", str(run)]
+    assert main([*args, "--quiet"]) == 2
+    assert _error(capsys) == (
+        f"audioae: error: --noise {noise}: recipe 'tiny' does not denoise (data.denoise: false); "
+        "drop --noise, or add --set data.denoise=true to train it as a denoising autoencoder "
+        "(noisy inputs, clean targets)"
+    )
+    assert not run.exists()
