@@ -317,3 +317,25 @@ ROUND_15_RULE = (
     "score is chosen again over the new recipe's validation cells by SELECTION_RULE, changing "
     "only if the chosen candidate wins more cells than the default"
 )
+
+
+ROUND_16_RULE = (
+    "round 16 (2026-12-03, written and committed before either candidate was first trained): "
+    "a coarser mel grid, for pitch invariance. Rounds 9, 10 and 14 found the normal notes' "
+    "scores spreading by instrument and pitch by more than hum moves any one note's: the "
+    "64-band log-mel front-end resolves the harmonics of most notes, so a held-out pitch is "
+    "reconstructed worse than a trained one before any corruption. The baseline that wins "
+    "the cell, MFCC-20 statistics, keeps only the spectral envelope (20 cepstral "
+    "coefficients, about 140 mel per coefficient), where pitch mostly vanishes and hum still "
+    "raises the lowest part of the envelope under a high note. Round 6 tried the other "
+    "direction (128 bands from a 1024-point STFT, +0.05 on notes hum, confounded with a "
+    "longer window). Candidates: recipes/anomaly.yaml with features.n_mels=32 (mel32) and "
+    "with features.n_mels=16 (mel16, about the envelope resolution of MFCC-20); window, hop, "
+    "network, data and steps unchanged. The decision is round 14's: the candidate whose "
+    "default score (log rec+latent+band) wins more of its 10 validation cells (speech and "
+    "notes, 5 kinds) replaces the recipe's n_mels if it wins more cells than the anomaly "
+    "recipe does in the same run; a tie between the candidates goes to mel32 (the smaller "
+    "change), a tie with the recipe keeps the recipe. Only then are the test clips scored, "
+    "and the default score is chosen again over the new recipe's validation cells by "
+    "SELECTION_RULE, changing only if the chosen candidate wins more cells than the default"
+)

@@ -62,6 +62,7 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_13_RULE,
     ROUND_14_RULE,
     ROUND_15_RULE,
+    ROUND_16_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -273,6 +274,8 @@ WORKFLOW_RECIPES = {
     "latent1": ("anomaly", ["model.latent_dim=1"]),
     "latent8": ("anomaly", ["model.latent_dim=8"]),
     "latent16": ("anomaly", ["model.latent_dim=16"]),
+    "mel32": ("anomaly", ["features.n_mels=32"]),
+    "mel16": ("anomaly", ["features.n_mels=16"]),
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
@@ -282,8 +285,8 @@ round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), round 9's ``inpaint``
 (:data:`ROUND_9_RULE`), round 10's ``speed`` and ``speed_inpaint`` (:data:`ROUND_10_RULE`) and
 round 11's ``heldref`` (the recipe trained on the fit files less the reference part,
 :func:`reference_split`; :data:`ROUND_11_RULE`), round 14's ``latent2`` and ``latent1``
-(:data:`ROUND_14_RULE`) and round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`),
-trained with ``--validate`` only."""
+(:data:`ROUND_14_RULE`), round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`) and
+round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`), trained with ``--validate`` only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -318,10 +321,11 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     return done
 
 
-WIDTH_ROUNDS = {14: ("latent2", "latent1"), 15: ("latent8", "latent16")}
-"""The bottleneck-width rounds' candidate recipes (:data:`ROUND_14_RULE`,
-:data:`ROUND_15_RULE`), each in the order its ties go."""
-WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE}
+WIDTH_ROUNDS = {14: ("latent2", "latent1"), 15: ("latent8", "latent16"), 16: ("mel32", "mel16")}
+"""The rounds whose candidates are the anomaly recipe with one setting changed, decided by
+round 14's rule: the bottleneck-width rounds (:data:`ROUND_14_RULE`, :data:`ROUND_15_RULE`)
+and the mel-grid round (:data:`ROUND_16_RULE`), each in the order its ties go."""
+WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE, 16: ROUND_16_RULE}
 
 
 def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
@@ -340,7 +344,8 @@ def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
     lines = [f"{name}: the default score wins {w} of {n} cells" for name, (w, n) in won.items()]
     best = max(candidates, key=lambda r: (won[r][0], -candidates.index(r)))
     if won[best][0] > won["recipe"][0]:
-        lines.append(f"Decision: {best} replaces the recipe's latent_dim")
+        setting = " ".join(WORKFLOW_RECIPES[best][1])
+        lines.append(f"Decision: {best} replaces the recipe's setting ({setting})")
     else:
         lines.append(
             f"Decision: the recipe stays ({best} wins {won[best][0]}, the recipe {won['recipe'][0]})"
@@ -564,7 +569,7 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             ),
         ]
     widths = [r for candidates in WIDTH_ROUNDS.values() for r in candidates]
-    for recipe in ("inpaint", "speed", "speed_inpaint", *widths):  # rounds 9, 10, 14, 15
+    for recipe in ("inpaint", "speed", "speed_inpaint", *widths):  # rounds 9, 10, 14-16
         if f"speech-{recipe}" in trained:
             label = f"{recipe} candidate trained here"
             settings += [
@@ -911,6 +916,12 @@ def main() -> None:
         "with an 8- and a 16-channel latent)",
     )
     parser.add_argument(
+        "--round-16",
+        action="store_true",
+        help="with --validate: also train and score round 16's candidates (the anomaly recipe "
+        "with 32 and 16 mel bands)",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -918,7 +929,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rounds = tuple(n for n, on in ((14, args.round_14), (15, args.round_15)) if on)
+    rounds = tuple(
+        n for n, on in ((14, args.round_14), (15, args.round_15), (16, args.round_16)) if on
+    )
     if args.validate:
         with tempfile.TemporaryDirectory() as tmp:
             trained = train_all(

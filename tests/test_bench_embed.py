@@ -96,3 +96,31 @@ def test_round_15_decision_follows_the_rule(latent8, latent16, decision) -> None
         f"latent16: the default score wins {sum(a > 0.8 for a in latent16)} of 10 cells",
     ]
     assert decision in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "mel32, mel16, decision",
+    [
+        (
+            [0.9] * 9 + [0.7],
+            [0.9] * 9 + [0.7],
+            "mel32 replaces the recipe's setting (features.n_mels=32)",
+        ),
+        (
+            [0.9] * 8 + [0.7] * 2,
+            [0.9] * 10,
+            "mel16 replaces the recipe's setting (features.n_mels=16)",
+        ),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 7 + [0.7] * 3, "recipe stays"),
+    ],
+)
+def test_round_16_decision_follows_the_rule(mel32, mel16, decision) -> None:
+    rows = (
+        _rows("notes / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
+        + _rows("notes / mel32 candidate trained here", mel32)
+        + _rows("notes / mel16 candidate trained here", mel16)
+        + _rows("notes / latent16 candidate trained here", [0.9] * 10)  # round 15's: not counted
+    )
+    lines = width_round_verdict(rows, 16)
+    assert lines[0] == "recipe: the default score wins 8 of 10 cells"
+    assert decision in lines[-1]
