@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,6 +28,9 @@ from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
 from .latent_prior import LatentPrior, LatentPriorError
 from .pipeline import Pipeline
+
+if TYPE_CHECKING:  # the codec is imported when a latent file is read
+    from .latent_header import AAEHeader
 
 
 @dataclass
@@ -235,7 +239,9 @@ def decode_file(
 
     Raises:
         audioae.codec.CodecError: not a latent file, corrupt, truncated, made with another model,
-            or a header that does not fit this model (latent size, frames for its length).
+            a header that does not fit this model (latent size, frames for its length), or
+            values the model decodes to NaN/Inf samples (a stored range far beyond its
+            latents'); the message starts with ``source``, nothing is written.
     """
     from .codec import LatentLayout, read_aae
 
@@ -250,7 +256,9 @@ def decode_file(
     decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
-    (wav,) = _within_full_scale([pipe.decode(decoded.latent, model_length, phase=phase)])
+    wav = pipe.decode(decoded.latent, model_length, phase=phase)
+    _refuse_nonfinite_decode(source, wav, header)
+    (wav,) = _within_full_scale([wav])
     return save_like_input(
         target,
         wav,
@@ -260,6 +268,26 @@ def decode_file(
         overwrite=overwrite,
         steep=pipe.steep_resampling,
     )
+
+
+def _refuse_nonfinite_decode(
+    source: str | os.PathLike, wav: torch.Tensor, header: AAEHeader
+) -> None:
+    """Blame the ``.aae`` file ``source`` when its latent decodes to NaN/Inf samples.
+
+    Raises:
+        audioae.codec.CodecError: ``wav`` holds NaN or Inf; the message names ``source`` and
+            its stored value range.
+    """
+    from .codec import CodecError
+
+    bad = int((~torch.isfinite(wav)).sum())
+    if bad:
+        raise CodecError(
+            f"{source}: the model decodes its latent to {bad} NaN or Inf samples of "
+            f"{wav.numel()}: its stored value range, {header.lo.min():.3g} to "
+            f"{header.hi.max():.3g}, is far outside the model's latents; nothing was written"
+        )
 
 
 def interpolate_files(

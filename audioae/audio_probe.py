@@ -9,6 +9,7 @@ truncated, corrupt, not audio, unsupported format). :func:`probe_file` and
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,14 @@ _UNSUPPORTED_HINTS = {
     ".m4a": "AAC/MP4", ".mp4": "MP4", ".aac": "AAC", ".wma": "Windows Media Audio",
     ".webm": "WebM", ".mka": "Matroska", ".ape": "Monkey's Audio", ".wv": "WavPack",
 }  # fmt: skip
+
+# What a file that is not a regular file is, by its st_mode (see not_regular_reason).
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 @dataclass(frozen=True)
@@ -121,8 +130,22 @@ def unreadable_reason(path: Path, message: str) -> str:
     return f"corrupt or truncated: {message}"
 
 
+def not_regular_reason(mode: int) -> str | None:
+    """Why a file of ``st_mode`` ``mode`` (from ``os.stat``) is refused without being opened,
+    or None for a regular file: opening a named pipe blocks until something writes to it,
+    and a device can be endless.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a file")
+    return f"not a regular file ({kind}); refused without opening it"
+
+
 def probe_file(path: Path) -> sf._SoundFileInfo:
-    """All header-level checks shared by :func:`load_audio` and :func:`audio_info`."""
+    """All header-level checks shared by :func:`load_audio` and :func:`audio_info`.
+
+    A named pipe, socket or device is refused from its ``stat`` alone, never opened.
+    """
     if not path.exists():
         raise AudioError(path, "no such file")
     if path.is_dir():
@@ -130,7 +153,11 @@ def probe_file(path: Path) -> sf._SoundFileInfo:
             path, "is a directory, not an audio file (use find_audio_files to scan it)"
         )
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        special = not_regular_reason(st.st_mode)
+        if special is not None:
+            raise AudioError(path, special)
+        size = st.st_size
         if size == 0:
             raise AudioError(path, "empty file (0 bytes)")
         problem = _container_problem(path, size)
@@ -156,7 +183,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     compressed formats, damage inside the stream, which only decoding can reveal.
 
     Raises:
-        AudioError: missing, a directory, empty, truncated, corrupt, not audio, unsupported.
+        AudioError: missing, a directory, not a regular file (a named pipe, socket or
+            device: never opened), empty, truncated, corrupt, not audio, unsupported.
     """
     path = Path(path)
     info = probe_file(path)
@@ -171,4 +199,4 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     )
 
 
-__all__ = ["AudioInfo", "audio_info"]
+__all__ = ["AudioInfo", "audio_info", "not_regular_reason"]

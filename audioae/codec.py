@@ -96,7 +96,6 @@ re-exported here).
 
 from __future__ import annotations
 
-import numbers
 import os
 import zlib
 from dataclasses import dataclass
@@ -109,6 +108,7 @@ from torch import Tensor
 
 from audioae.fileio import atomic_output
 
+from .arguments import check_integer
 from .latent_entropy import (
     MIN_SCALE as MIN_SCALE,  # re-exported: part of the format's documented bound
 )
@@ -184,12 +184,14 @@ def encode_latent(
         The whole file (header, payload, CRC32).
 
     Raises:
-        ValueError: wrong shape, non-finite values, or an argument out of range.
+        ValueError: wrong shape, non-finite values, an argument out of range, or ``bits``,
+            ``sample_rate``, ``length`` or ``channels`` not a whole number (numpy integers
+            taken; bools and floats refused).
     """
-    for name, value in (("bits", bits), ("sample_rate", sample_rate), ("length", length)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    bits, sample_rate, length = int(bits), int(sample_rate), int(length)
+    bits = check_integer("bits", bits)
+    sample_rate = check_integer("sample_rate", sample_rate)
+    length = check_integer("length", length)
+    channels = check_integer("channels", channels)
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be an integer in 1..16, got {bits!r}")
     if not isinstance(model_hash, bytes | bytearray) or len(model_hash) != HASH_BYTES:

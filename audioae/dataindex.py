@@ -12,8 +12,16 @@ folder, its size and its modification time: a later run, a resumed run, every DD
 ``audioae inspect`` re-read only the files that changed. The cache lives beside the data
 (``<folder>/.audioae-index.json``, hidden, so folder scans skip it) when the folder is
 writable, else in ``cache_dir`` (e.g. the run folder) as ``data-index-<hash>.json``; without
-either it is kept in memory only. The pass over new files runs in worker processes
-(``spawn``-safe) with a progress bar; its result does not depend on their order.
+either it is kept in memory only, with a warning that says so and why (a read-only folder
+indexed by ``audioae inspect``, which has no run folder). The pass over new files runs in
+worker processes (``spawn``-safe) with a progress bar; its result does not depend on their
+order.
+
+Files that are not regular files (a named pipe, socket or device) and broken symbolic links
+are recorded as bad from their ``stat`` alone, never opened (opening a named pipe blocks),
+and cached like every bad file. Hidden audio files (a name, or a folder on the way, starting
+with ``.``, e.g. macOS's ``._take.wav``) are left out, as every folder scan leaves them out,
+and counted in one warning.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from .audio import (
     mix_to_mono,
 )
 from .fileio import atomic_output, relative_posix
+from .folder_keys import UNKNOWN_KEY, file_keys, report_hidden
+from .jsonfile import read_bounded_json
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +65,13 @@ _SILENCE_CENTI_DB = (
     -20000
 )  # block levels are stored in 1/100 dB as int16; digital silence = -200 dB
 _PARALLEL_FROM = 16  # fewer new files than this are scanned in-process (no worker start-up)
+MAX_CACHE_BYTES = 1 << 31
+"""The largest index cache read (2 GiB; a larger one is rebuilt, like a damaged one).
+
+Measured: 235 bytes per file for 300 files of 2-15 s (mean 8.5 s) with 70-character paths,
+about 140 bytes per file plus 11 bytes per second of audio (the block levels). A million
+10-second files take about 250 MB, a million 1-minute files about 800 MB. An index larger
+than this is not written (the next run would refuse it)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,7 @@ class FolderIndex:
         bad: ``(relative path, reason)`` for every unusable file.
         cache_file: where the index was cached (None: memory only).
         reused, scanned: files taken from the cache / decoded by this call.
+        hidden: hidden audio files left out (a name or a folder starting with ``.``).
     """
 
     root: Path
@@ -177,6 +195,7 @@ class FolderIndex:
     cache_file: Path | None = None
     reused: int = 0
     scanned: int = 0
+    hidden: int = 0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -241,11 +260,12 @@ def _check_columns(table: dict, columns: dict[str, tuple[type, ...]]) -> None:
 
 
 def _read_cache(path: Path | None, block_seconds: float) -> dict | None:
-    """The cached columns, or None when absent, unreadable or of another layout."""
+    """The cached columns, or None when absent, unreadable, larger than
+    :data:`MAX_CACHE_BYTES` or of another layout (with a warning: it is then rebuilt)."""
     if path is None or not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = read_bounded_json(path, MAX_CACHE_BYTES)  # BoundedJsonError: a ValueError
         if data.get("version") != INDEX_VERSION or data.get("block_seconds") != block_seconds:
             return None
         files, bad = data["files"], data["bad"]
@@ -272,7 +292,11 @@ def _cache_candidates(root: Path, cache_dir: Path | None) -> tuple[Path | None, 
     return beside, fallback
 
 
-def _write_cache(index: FolderIndex, beside: Path | None, fallback: Path | None) -> Path | None:
+def _write_cache(
+    index: FolderIndex, beside: Path | None, fallback: Path | None
+) -> tuple[Path | None, list[str]]:
+    """Write the index beside the data, else in ``fallback``: ``(the file written or None,
+    why each place was not used)``."""
     payload = {
         "version": INDEX_VERSION,
         "block_seconds": index.block_seconds,
@@ -298,20 +322,37 @@ def _write_cache(index: FolderIndex, beside: Path | None, fallback: Path | None)
             "mtime_ns": [k[1] for k in index.bad_keys],
         },
     }
-    text = json.dumps(payload, separators=(",", ":"))
+    text = json.dumps(payload, separators=(",", ":"))  # ASCII: characters are bytes
+    if len(text) > MAX_CACHE_BYTES:  # it could not be read back
+        return None, [f"it would take {len(text)} bytes, above the {MAX_CACHE_BYTES} limit"]
+    why: list[str] = []
     for target in (beside, fallback):
         if target is None:
             continue
         if target is beside and not os.access(target.parent, os.W_OK):
+            why.append(f"{target.parent} is not writable")
             continue
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(target, overwrite=True) as tmp:
                 tmp.write_text(text)
-            return target
+            return target, why
         except OSError as exc:
-            log.info("cannot write the index cache %s (%s)", target, exc)
-    return None
+            why.append(f"cannot write {target}: {exc.strerror or exc}")
+    return None, why
+
+
+def _warn_not_cached(root: Path, why: list[str], fallback: Path | None, files: int) -> None:
+    """One warning: the index of ``root`` was not cached, why, and what that costs."""
+    reasons = "; ".join(why)
+    if fallback is None:  # inspect, or the Python API without a cache_dir
+        reasons += ", and no other cache folder was given (`audioae train` uses its run folder)"
+    log.warning(
+        "%s: the index was not cached: %s; the next run reads all %d file(s) again",
+        root,
+        reasons,
+        files,
+    )
 
 
 def _scan(
@@ -364,22 +405,18 @@ def index_folder(
         block_seconds: block length of the loudness summary (s).
 
     Returns:
-        a :class:`FolderIndex` (its ``bad`` lists the unusable files with reasons).
+        a :class:`FolderIndex` (its ``bad`` lists the unusable files with reasons; its
+        ``hidden`` counts the hidden audio files left out, see the module docstring).
 
     Raises:
         AudioError: ``root`` does not exist.
     """
     root = Path(root)
+    extensions = tuple(extensions)
     files = find_audio_paths(root, extensions)  # strings: no path object per file
     base = os.path.abspath(root.parent if root.is_file() else root)
     rels = [relative_posix(p, base) for p in files]
-    keys = []
-    for p in files:
-        try:
-            st = os.stat(p)
-            keys.append((int(st.st_size), int(st.st_mtime_ns)))
-        except OSError:
-            keys.append((-1, -1))
+    keys, refused = file_keys(files)
     beside, fallback = _cache_candidates(root, Path(cache_dir) if cache_dir else None)
     source = beside if beside is not None and beside.is_file() else fallback
     cached = _read_cache(source, block_seconds)
@@ -397,13 +434,15 @@ def index_folder(
     todo = [
         i
         for i, rel in enumerate(rels)
-        if rel not in known or cached_key(*known[rel]) != keys[i] or keys[i][0] < 0
+        if rel not in known or cached_key(*known[rel]) != keys[i] or keys[i] == UNKNOWN_KEY
     ]
-    fresh = dict(
+    decode = [i for i in todo if i not in refused]
+    fresh: dict[int, FileSummary | str] = {i: refused[i] for i in todo if i in refused}
+    fresh.update(
         zip(
-            todo,
+            decode,
             _scan(
-                [files[i] for i in todo],
+                [files[i] for i in decode],
                 block_seconds,
                 default_index_workers() if workers is None else workers,
                 progress,
@@ -477,7 +516,11 @@ def index_folder(
     elif unchanged:
         index.cache_file = source
     else:
-        index.cache_file = _write_cache(index, beside, fallback)
+        index.cache_file, why = _write_cache(index, beside, fallback)
+        if index.cache_file is None:
+            _warn_not_cached(root, why, fallback, len(rels))
+    if not root.is_file():
+        index.hidden = report_hidden(root, extensions)
     if index.scanned:
         log.info(
             "%s: indexed %d new or changed file(s), reused %d (cache: %s)",
@@ -495,6 +538,7 @@ __all__ = [
     "INDEX_FILENAME",
     "FileSummary",
     "FolderIndex",
+    "MAX_CACHE_BYTES",
     "default_index_workers",
     "index_folder",
     "summarize_file",

@@ -30,6 +30,7 @@ import os
 import torch
 import torch.nn.functional as F
 
+from .arguments import check_integer, is_integer
 from .chunking import CrossfadeWriter, Window, plan_windows
 from .config import Config
 from .functional import check_wet
@@ -274,7 +275,12 @@ class Pipeline(GenerativeMixin):
             )
 
     def num_latent_frames(self, length: int) -> int:
-        """Latent frames of a signal of ``length`` samples."""
+        """Latent frames of a signal of ``length`` samples.
+
+        Raises:
+            ValueError: ``length`` not a whole number (numpy integers taken) or below 0.
+        """
+        length = check_integer("length", length, minimum=0)
         return self.model.latent_frames(self.frontend.num_frames(length))
 
     # ------------------------------------------------------------------ encode / decode
@@ -333,7 +339,8 @@ class Pipeline(GenerativeMixin):
         Raises:
             ValueError: an unknown phase method; a latent that is not 2-D/3-D, empty or not
                 finite; a ``length`` below 1 or beyond what the latent covers
-                (``latent_frames * align`` samples).
+                (``latent_frames * align`` samples), or not a whole number (numpy
+                integers taken; bools, floats and None refused).
         """
         self.require_latent_decoder("decode")
         method = self.resolve_phase(phase)
@@ -348,7 +355,7 @@ class Pipeline(GenerativeMixin):
         if not torch.isfinite(latent).all():
             raise ValueError("latent contains NaN or Inf values")
         covered = latent.shape[-1] * self.align
-        if isinstance(length, bool) or int(length) != length or not 1 <= length <= covered:
+        if not is_integer(length) or not 1 <= length <= covered:
             raise ValueError(
                 f"length: {length!r} samples; {latent.shape[-1]} latent frames cover 1 to "
                 f"{covered} samples ({self.align} per latent frame)"
@@ -398,7 +405,12 @@ class Pipeline(GenerativeMixin):
     # ------------------------------------------------------------------ denoise
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
-        for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`)."""
+        for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`).
+
+        Raises:
+            ValueError: ``total`` not a whole number (numpy integers taken) or below 0.
+        """
+        total = check_integer("total", total, minimum=0)
         chunk, margin = self._chunking()
         return plan_windows(total, chunk, margin, self.align)
 

@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .arguments import check_integer, is_integer
 from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, blend_latents
 from .latent_prior import STANDARD_PRIOR, LatentPrior, fit_latent_prior
 from .pipeline_errors import PipelineError
@@ -53,11 +54,11 @@ class GenerativeMixin:
         ``phase``: as :meth:`decode`.
 
         Raises:
-            ValueError: ``steps < 2``, an unknown method or phase method.
+            ValueError: ``steps`` not a whole number (bools and floats refused; numpy
+                integers taken) or below 2, an unknown method or phase method.
         """
         self.require_latent_decoder("interpolate")
-        if steps < 2:
-            raise ValueError(f"steps: need at least 2, got {steps}")
+        steps = check_integer("steps", steps, minimum=2)
         if method not in INTERPOLATION_METHODS:
             raise ValueError(f"method: {method!r} is not one of {', '.join(INTERPOLATION_METHODS)}")
         a = self._prepare(wav_a).mean(0, keepdim=True)
@@ -96,20 +97,16 @@ class GenerativeMixin:
 
         Raises:
             PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
-            ValueError: ``n < 1``, ``seconds <= 0``, ``n * seconds`` above
+            ValueError: ``n`` not a whole number (bools and floats refused; numpy integers
+                taken) or below 1, ``seconds <= 0``, ``n * seconds`` above
                 :data:`MAX_SAMPLE_AUDIO_SECONDS`, or a temperature outside [0, 10].
         """
         self._require_variational("sampling")
-        if (
-            isinstance(n, bool)
-            or int(n) != n
-            or n < 1
-            or not math.isfinite(seconds)
-            or seconds <= 0
-        ):
+        if not is_integer(n) or n < 1 or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(
-                f"need a whole n >= 1 and a finite seconds > 0, got n={n}, seconds={seconds}"
+                f"need a whole n >= 1 and a finite seconds > 0, got n={n!r}, seconds={seconds}"
             )
+        n = int(n)
         if round(seconds * self.sample_rate) < 1:
             raise ValueError(f"seconds={seconds:g} is shorter than one sample")
         if n * seconds > MAX_SAMPLE_AUDIO_SECONDS:
@@ -163,11 +160,11 @@ class GenerativeMixin:
 
         Raises:
             PipelineError: the model is not variational.
-            ValueError: ``n < 1`` or a temperature outside [0, 10].
+            ValueError: ``n`` not a whole number (bools and floats refused; numpy integers
+                taken) or below 1, or a temperature outside [0, 10].
         """
         self._require_variational("drawing variations")
-        if n < 1:
-            raise ValueError(f"need n >= 1, got {n}")
+        n = check_integer("n", n, minimum=1)
         _check_temperature(temperature)
         mono = self._prepare(wav).mean(0, keepdim=True)
         mean, std = self.posterior(mono)

@@ -40,6 +40,7 @@ import copy
 import torch
 from torch import nn
 
+from .arguments import check_integer
 from .functional import apply_complex_mask, check_wet
 from .models.layers import CausalConv1d, streaming_copy
 from .models.masks import check_mask_exponent, check_post_filter, mask_from_logits, shape_mask
@@ -92,8 +93,9 @@ class StreamingDenoiser:
     Raises:
         PipelineError: the model is not causal (streaming would need its look-ahead) or does
             not predict a mask, or the STFT is not centred with ``win_length = n_fft``.
-        ValueError: ``channels < 1``, ``wet`` outside [0, 1], ``mask_exponent`` outside
-            (0, 8] or ``post_filter`` outside [0, 1].
+        ValueError: ``channels`` not a whole number (bools and floats refused; numpy integers
+            taken) or below 1, ``wet`` outside [0, 1], ``mask_exponent`` outside (0, 8] or
+            ``post_filter`` outside [0, 1].
     """
 
     def __init__(
@@ -113,8 +115,7 @@ class StreamingDenoiser:
                 "streaming denoising needs a causal model (model.causal: true, e.g. the "
                 "denoise_stream recipe); this model looks ahead"
             )
-        if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+        channels = check_integer("channels", channels, minimum=1)
         wet = check_wet(wet)
         self.pipe = pipe
         self.channels = channels

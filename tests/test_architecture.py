@@ -21,6 +21,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "io": (
         "fileio",
         "jsonfile",
+        "arguments",
         "audio",
         "audio_errors",
         "audio_probe",
@@ -75,6 +76,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "mixtures",
         "samplers",
         "dataindex",
+        "folder_keys",
         "clips",
         "training",
         "placement",
