@@ -2,8 +2,11 @@
 
 A recipe (``recipes/*.yaml``) is a short delta over the defaults below. :func:`load_config`
 merges defaults <- recipe <- overrides with OmegaConf structured configs, so an unknown key
-or a value of the wrong type is an error naming the key; the dataclasses' ``__post_init__``
-then checks choices and ranges and names the valid values. Derived values
+or a value of the wrong type is an error naming the key and what was expected (the structure
+is checked against the dataclasses first, :func:`audioae.config_checks.check_shape`, and
+OmegaConf's own wording never reaches the user); the dataclasses' ``__post_init__`` then
+checks choices and ranges and names the valid values. Every error starts with where the bad
+value came from: the recipe file, or the ``--set KEY=VALUE`` that gave it. Derived values
 (``ModelConfig.predicts_mask``, ``segment_samples``) are properties, never config fields;
 feature sizes (``n_freq``, ``n_bins``, frame counts) belong to the front-end built from
 ``features`` (:func:`audioae.features.build_frontend`).
@@ -34,7 +37,7 @@ from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException, ValidationError
 
 from .bundled import RECIPES_DIR as RECIPES_DIR
 from .config_checks import (
@@ -47,6 +50,9 @@ from .config_checks import (
     MIN_N_FFT,
     MIN_SAMPLE_RATE,
     check_choice,
+    check_shape,
+    expected_message,
+    type_at,
 )
 from .config_model import ARCHITECTURES as ARCHITECTURES
 from .config_model import BOTTLENECKS as BOTTLENECKS
@@ -59,8 +65,11 @@ from .config_model import RESAMPLERS as RESAMPLERS
 from .config_model import AudioConfig, FeatureConfig, LossConfig, ModelConfig, PhaseConfig
 from .config_recipes import available_recipes, resolve_recipe
 from .config_training import (
+    SHORT_CLIP_POLICIES,
     DataConfig,
     TrainingConfig,
+    is_short_clip,
+    segment_length,
 )
 from .config_vocoder import VocoderConfig, VocoderLossConfig
 from .config_yaml import (
@@ -86,6 +95,7 @@ __all__ = [
     "MAX_YAML_BYTES",
     "MIN_N_FFT",
     "MIN_SAMPLE_RATE",
+    "SHORT_CLIP_POLICIES",
     "AudioConfig",
     "Config",
     "ConfigError",
@@ -100,9 +110,11 @@ __all__ = [
     "available_recipes",
     "check_plain_data",
     "config_from_dict",
+    "is_short_clip",
     "load_config",
     "load_yaml",
     "resolve_recipe",
+    "segment_length",
 ]
 
 
@@ -196,8 +208,8 @@ class Config:
 
     @property
     def segment_samples(self) -> int:
-        """Training crop length in samples."""
-        return int(round(self.data.segment_seconds * self.audio.sample_rate))
+        """Training crop length in samples (:func:`segment_length`)."""
+        return segment_length(self.data.segment_seconds, self.audio.sample_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (YAML/JSON-serialisable)."""
@@ -207,46 +219,123 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _parse_override(text: str) -> tuple[str, Any]:
+def _parse_override(text: str) -> dict[str, Any]:
+    """``--set`` text ``a.b=VALUE`` as the nested delta ``{"a": {"b": VALUE}}``, the value
+    parsed as YAML (bounded, plain data)."""
     if "=" not in text:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. training.max_steps=500")
     key, value = text.split("=", 1)
-    source = f"--set {text[:200]}"
+    source = _set_source(text)
     key = key.strip()
-    return key, load_yaml(value, source, key) if value.strip() else None
+    parsed = load_yaml(value, source, key) if value.strip() else None
+    delta: dict[str, Any] = {}
+    node = delta
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = parsed
+    check_plain_data(delta, source)
+    return delta
+
+
+def _set_source(text: str) -> str:
+    """``--set KEY=VALUE`` as error messages name it (at most 200 characters of it)."""
+    return f"--set {text[:200]}" + ("..." if len(text) > 200 else "")
 
 
 def _merge(base: Any, delta: dict[str, Any], source: str) -> Any:
+    """``base`` <- ``delta`` (a nested dict over the whole :class:`Config`), structure and
+    types checked; errors start with ``source``."""
     try:
+        check_shape(delta, Config)
         return OmegaConf.merge(base, OmegaConf.create(delta))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or ""
-        raise ConfigError(
-            f"{source}: {key + ': ' if key else ''}{_omegaconf_message(exc)}"
-        ) from None
+        raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
 
 
 def _omegaconf_message(exc: OmegaConfBaseException) -> str:
+    """OmegaConf's error in recipe words: ``key: expected <type>, got <value>`` when the key
+    is known, else OmegaConf's first line."""
+    key = str(getattr(exc, "full_key", None) or "")
+    hint = type_at(Config, key) if key else None
+    if isinstance(exc, ValidationError) and hint is not None:
+        return expected_message(key, hint, getattr(exc, "value", None))
     msg = str(exc).splitlines()[0]
-    if "not in struct" in msg or "Key '" in msg and "not in" in msg:
-        return msg + " (unknown key; see `audioae config --show` for every valid key)"
-    return msg
+    return f"{key}: {msg}" if key else msg
+
+
+def _to_config(merged: Any) -> Config:
+    """The validated :class:`Config` of a merged OmegaConf config (runs every ``__post_init__``).
+
+    Raises:
+        ConfigError: an invalid value; names the key, not yet the source.
+    """
+    try:
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(_omegaconf_message(exc)) from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
     """Build a validated :class:`Config` from a (possibly partial) nested dict.
 
     Raises:
-        ConfigError: unknown key, wrong type, invalid choice or range; names the key.
+        ConfigError: unknown key, wrong type or structure, invalid choice or range; one
+            line naming ``source``, the key and what was expected.
     """
     check_plain_data(data, source)
     merged = _merge(OmegaConf.structured(Config), data or {}, source)
     try:
-        return OmegaConf.to_object(merged)  # runs every __post_init__
+        return _to_config(merged)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
+
+
+def _read_recipe(path: Path) -> dict[str, Any]:
+    """A recipe file's sections (bounded YAML; ``name`` defaults to the file's stem).
+
+    Raises:
+        ConfigError: missing file, not valid YAML, a key given twice, or not a mapping.
+    """
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe not found")
+    with path.open("rb") as f:
+        text = f.read(MAX_YAML_BYTES + 1)
+    data = load_yaml(text, str(path)) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}"
+        )
+    data.setdefault("name", path.stem)
+    return data
+
+
+def _validated(stages: list[tuple[str, Any]]) -> Config:
+    """The :class:`Config` of the last of ``stages`` (``(source, merged config)``: the
+    recipe, then each ``--set`` applied in turn). When it is invalid, the error names the
+    source that made it so: the earliest stage from which every later one fails with the
+    same message (a value given in the recipe and left alone by ``--set`` names the
+    recipe; one a ``--set`` changed, that ``--set``).
+
+    Raises:
+        ConfigError: ``<source>: <key>: <problem>``.
+    """
+    try:
+        return _to_config(stages[-1][1])
+    except ConfigError as exc:
+        message = str(exc)
+    culprit = stages[-1][0]
+    for source, merged in reversed(stages[:-1]):
+        try:
+            _to_config(merged)
+        except ConfigError as exc:
+            if str(exc) == message:
+                culprit = source
+                continue
+        break
+    raise ConfigError(f"{culprit}: {message}")
 
 
 def load_config(
@@ -259,37 +348,16 @@ def load_config(
         overrides: ``["training.max_steps=500", "model.latent_dim=16"]``; values are parsed as YAML.
 
     Raises:
-        ConfigError: missing or malformed recipe, unknown key, wrong type or invalid value.
+        ConfigError: missing or malformed recipe (not valid YAML, a key given twice), unknown
+            key, wrong type or structure, or invalid value; one line that starts with where
+            the bad value came from: the recipe file (``defaults`` without one) or the
+            ``--set KEY=VALUE`` that gave it.
     """
-    data: dict[str, Any] = {}
-    source = "defaults"
+    source, data = "defaults", {}
     if recipe is not None:
-        path = Path(recipe)
-        source = str(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: recipe not found")
-        with path.open("rb") as f:
-            text = f.read(MAX_YAML_BYTES + 1)
-        data = load_yaml(text, str(path)) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}"
-            )
-        data.setdefault("name", path.stem)
-    merged = _merge(OmegaConf.structured(Config), data, source)
+        source, data = str(recipe), _read_recipe(Path(recipe))
+    stages = [(source, _merge(OmegaConf.structured(Config), data, source))]
     for text in overrides or []:
-        key, value = _parse_override(text)
-        delta: dict[str, Any] = {}
-        node = delta
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-        check_plain_data(delta, f"--set {text[:200]}")
-        merged = _merge(merged, delta, f"--set {text}")
-    try:
-        return OmegaConf.to_object(merged)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"{source}: {_omegaconf_message(exc)}") from None
+        source = _set_source(text)
+        stages.append((source, _merge(stages[-1][1], _parse_override(text), source)))
+    return _validated(stages)

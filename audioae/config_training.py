@@ -23,6 +23,27 @@ NOISE_COLORS = ("white", "pink", "brown")
 LR_SCHEDULES = ("constant", "cosine")
 
 
+def segment_length(segment_seconds: float, sample_rate: int) -> int:
+    """Samples in one training crop of ``segment_seconds`` (s) at ``sample_rate`` (Hz),
+    rounded to the nearest sample (``Config.segment_samples``)."""
+    return int(round(segment_seconds * sample_rate))
+
+
+def is_short_clip(
+    frames: int, native_rate: int, *, sample_rate: int, segment_seconds: float
+) -> bool:
+    """Whether a clip is shorter than one training crop: the rule ``data.short_clips`` applies
+    (``pad``: zero-padded, ``skip``: left out), the same for ``audioae train`` and
+    ``audioae inspect``.
+
+    The clip's ``frames`` samples at its own ``native_rate`` (Hz) are counted at the training
+    ``sample_rate`` (Hz) as resampling makes them (rounded to the nearest sample) and compared
+    with :func:`segment_length` of ``segment_seconds`` (s). Raises nothing.
+    """
+    length = round(int(frames) * int(sample_rate) / max(int(native_rate), 1))
+    return length < segment_length(segment_seconds, sample_rate)
+
+
 @dataclass
 class DataConfig:
     """Training data: fixed-length segments cropped from a folder of audio.

@@ -55,8 +55,10 @@ def load_yaml(text: str | bytes, source: str = "YAML", key: str = "") -> Any:
     :func:`check_plain_data`. Safe (plain data only, never Python objects).
 
     Raises:
-        ConfigError: too large, not valid YAML, an alias or anchor, too many nodes or levels,
-            or an interpolation ``${...}``; the message starts with ``source``.
+        ConfigError: too large, not valid YAML (the message gives the line and column), an
+            alias or anchor, too many nodes or levels, a key given twice in one mapping (the
+            key and both lines), or an interpolation ``${...}``; one line starting with
+            ``source``.
     """
     size = len(text.encode("utf-8") if isinstance(text, str) else text)
     if size > MAX_YAML_BYTES:
@@ -69,16 +71,72 @@ def load_yaml(text: str | bytes, source: str = "YAML", key: str = "") -> Any:
     loader = None
     try:
         loader = _BoundedLoader(text)  # a SafeLoader subclass: no Python objects, no aliases
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        check_duplicate_keys(node, key)
+        data = None if node is None else loader.construct_document(node)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(f"{source}: {_yaml_problem(exc)}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{source}: not valid YAML: {first_line}") from None
     finally:
         if loader is not None:
             loader.dispose()
     check_plain_data(data, source, key)
     return data
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's multi-line syntax error as one line: where, what, and what it was reading."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = exc.problem or exc.context or "syntax error"
+    context = ""
+    if exc.context and exc.problem:
+        started = exc.context_mark
+        context = f" ({exc.context}" + (f" started on line {started.line + 1})" if started else ")")
+    hint = "; indent with spaces, not tabs" if "'\\t'" in problem else ""
+    return f"not valid YAML{where}: {problem}{context}{hint}"
+
+
+def check_duplicate_keys(node: yaml.Node | None, key: str = "") -> None:
+    """Refuse a key given twice in one YAML mapping (PyYAML would silently keep the last).
+
+    ``node`` is a composed YAML node tree (already bounded by the loader); ``key`` names it
+    in messages. Keys are compared as written (tag and text), so ``a`` and ``'a'`` are the
+    same key.
+
+    Raises:
+        ConfigError: naming the key (its dotted path) and the lines of both occurrences.
+    """
+    stack: list[tuple[yaml.Node | None, str]] = [(node, key)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a mapping or list as a key: refused when the document is built
+            child = f"{path}.{key_node.value}" if path else key_node.value
+            line = key_node.start_mark.line + 1
+            same = (key_node.tag, key_node.value)
+            if same in seen:
+                fix = (
+                    "merge the two sections into one"
+                    if isinstance(value_node, yaml.MappingNode)
+                    else "delete one"
+                )
+                lines = f"line {line}" if seen[same] == line else f"lines {seen[same]} and {line}"
+                raise ConfigError(
+                    f"{child}: given twice ({lines}); YAML would keep only the last one, so {fix}"
+                )
+            seen[same] = line
+            stack.append((value_node, child))
 
 
 def check_plain_data(data: Any, source: str = "config", key: str = "") -> None:

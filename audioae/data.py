@@ -34,11 +34,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from torch.utils.data import Dataset
 
 from .clips import FileClips
-from .config import Config
+from .config import Config, is_short_clip
 from .crops import SPLITS as SPLITS
 from .crops import AudioFolder
 from .data_errors import DataReadError, DatasetError
@@ -213,10 +212,16 @@ def build_datasets(
     progress = report if progress is None else progress
     index = _index(root, "data", cache, progress, index_workers)
     rows, bad = _usable(index, d.silence_db)
-    lengths = np.round(index.frames * sr / np.maximum(index.sample_rate, 1)).astype(np.int64)
-    short = [i for i in rows if lengths[i] < cfg.segment_samples]
+    short = [
+        i
+        for i in rows
+        if is_short_clip(
+            index.frames[i], index.sample_rate[i], sample_rate=sr, segment_seconds=d.segment_seconds
+        )
+    ]
     if d.short_clips == "skip":
-        rows = [i for i in rows if lengths[i] >= cfg.segment_samples]
+        skipped = set(short)
+        rows = [i for i in rows if i not in skipped]
 
     noise_index: FolderIndex | None = None
     noise_rows: list[int] = []

@@ -5,8 +5,10 @@
 total duration, sample-rate and channel histograms, and the files training would trip on:
 unreadable (with the reason), silent, clipped and too short. It then turns those findings,
 together with the data settings of a recipe, into warnings that each say what to change.
-It never modifies the folder. Which files go to validation is computed by the same function
-training uses (``audioae.data.split_by_hash``), so the report shows the real split.
+It never modifies the folder. The files it calls usable are the ones training draws crops
+from: the same silence rule, the same too-short rule (:func:`audioae.config.is_short_clip`,
+with ``data.short_clips``), and the validation files are chosen by the same function over
+the same index paths (``audioae.data.split_relative``), so the report shows the real split.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from audioae.audio import (
     find_audio_files,
     load_audio,
 )
-from audioae.data import split_by_hash
-from audioae.dataindex import CLIP_LEVEL, index_folder
+from audioae.config import SHORT_CLIP_POLICIES, is_short_clip
+from audioae.data import split_relative
+from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,15 @@ class FolderReport:
         unreadable: ``(path, reason)`` for each file that failed to load.
         silent: readable files whose RMS is below ``silence_db`` dBFS.
         clipped: readable files with more than ``clip_fraction`` of samples at ``|x| >= clip_level``.
-        too_short: readable files shorter than ``segment_seconds``.
+        too_short: readable, non-silent files shorter than one training crop
+            (:func:`audioae.config.is_short_clip`): zero-padded, or left out under
+            ``short_clips="skip"``.
         sample_rates: histogram ``{Hz: file count}`` of readable files.
         channel_counts: histogram ``{channels: file count}`` of readable files.
         ignored: histogram ``{suffix: count}`` of non-hidden files skipped for their extension.
         warnings: one line per problem, each saying what to change.
-        val_files: the usable files training holds out for validation (``data.split_by_hash``).
-        settings: the parameters the report was made with.
+        val_files: the usable files training holds out for validation (``data.split_relative``).
+        settings: the parameters the report was made with (``short_clips`` among them).
     """
 
     root: Path
@@ -79,7 +84,7 @@ class FolderReport:
     ignored: dict[str, int]
     warnings: list[str]
     val_files: list[Path] = field(default_factory=list)
-    settings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, float | str] = field(default_factory=dict)
 
     @property
     def n_files(self) -> int:
@@ -92,10 +97,16 @@ class FolderReport:
         return float(sum(f.duration for f in self.files))
 
     @property
+    def skips_short(self) -> bool:
+        """Whether training leaves the too-short files out (``data.short_clips=skip``)."""
+        return self.settings.get("short_clips") == "skip"
+
+    @property
     def usable(self) -> list[Path]:
-        """Readable, non-silent files: what training will draw crops from."""
-        silent = set(self.silent)
-        return [f.path for f in self.files if f.path not in silent]
+        """What training will draw crops from: readable, non-silent files, less the too-short
+        ones under ``short_clips="skip"``."""
+        left_out = set(self.silent) | (set(self.too_short) if self.skips_short else set())
+        return [f.path for f in self.files if f.path not in left_out]
 
     def _rel(self, path: Path) -> str:
         try:
@@ -145,8 +156,10 @@ class FolderReport:
                 for p in self.clipped
             ]
         if self.too_short:
+            fate = "left out" if self.skips_short else "zero-padded"
             lines.append(
-                f"too short ({len(self.too_short)}), under {s.get('segment_seconds', float('nan')):g} s:"
+                f"too short ({len(self.too_short)}), under "
+                f"{s.get('segment_seconds', float('nan')):g} s ({fate}):"
             )
             lines += [f"  {self._rel(p)} ({stats[p].duration:.2f} s)" for p in self.too_short]
         if self.warnings:
@@ -205,15 +218,7 @@ def _warnings(
             f"the model will learn the distortion; replace them with unclipped recordings or remove them"
         )
     if report.too_short:
-        short = set(report.too_short)
-        shortest = min(f.duration for f in report.files if f.path in short)
-        fit = math.floor(shortest * 100) / 100
-        fix = f"set data.segment_seconds={fit:g} to use them whole" if fit > 0 else "remove them"
-        out.append(
-            f"{_files(len(report.too_short), 'is', 'are')} shorter than data.segment_seconds={segment_seconds:g} s "
-            f"(shortest {shortest:.3g} s): they are zero-padded (data.short_clips=pad) or left out "
-            f"(data.short_clips=skip); {fix}"
-        )
+        out.append(_short_warning(report, segment_seconds))
     low = sorted({f.sample_rate for f in report.files if f.sample_rate < sample_rate})
     if low:
         n_low = sum(1 for f in report.files if f.sample_rate < sample_rate)
@@ -223,9 +228,7 @@ def _warnings(
         )
     usable = len(report.usable)
     if usable == 0:
-        out.append(
-            "no usable files (every file is unreadable or silent): training cannot start; add readable, non-silent audio"
-        )
+        out.append(_nothing_usable_warning(report, segment_seconds))
         return out
     if val_fraction > 0 and usable < 2:
         out.append(
@@ -249,6 +252,76 @@ def _warnings(
     return out
 
 
+def _short_warning(report: FolderReport, segment_seconds: float) -> str:
+    """The too-short warning: what training does with those files and what to change."""
+    short = set(report.too_short)
+    shortest = min(f.duration for f in report.files if f.path in short)
+    fit = math.floor(shortest * 100) / 100
+    use = f"set data.segment_seconds={fit:g} to use them whole" if fit > 0 else "remove them"
+    if report.skips_short:
+        fate = "leaves them out (data.short_clips=skip)"
+        other = "data.short_clips=pad to zero-pad them"
+    else:
+        fate = "zero-pads them (data.short_clips=pad)"
+        other = "data.short_clips=skip to leave them out"
+    return (
+        f"{_files(len(report.too_short), 'is', 'are')} shorter than "
+        f"data.segment_seconds={segment_seconds:g} s (shortest {shortest:.3g} s): training "
+        f"{fate}; {use}, or set {other}"
+    )
+
+
+def _nothing_usable_warning(report: FolderReport, segment_seconds: float) -> str:
+    """The warning when training would find no file to draw crops from (it refuses to start)."""
+    if report.skips_short and report.too_short:
+        return (
+            "no usable files (every file is unreadable, silent or, with data.short_clips=skip, "
+            f"shorter than data.segment_seconds={segment_seconds:g} s): training cannot start; "
+            "lower data.segment_seconds or set data.short_clips=pad"
+        )
+    return (
+        "no usable files (every file is unreadable or silent): training cannot start; "
+        "add readable, non-silent audio"
+    )
+
+
+def _file_stats(index: FolderIndex, clip_level: float) -> list[FileStats]:
+    """One :class:`FileStats` per readable file of ``index``, in index order."""
+    files: list[FileStats] = []
+    for i in range(len(index)):
+        clipped = float(index.clipped_fraction[i])
+        if clip_level != CLIP_LEVEL:  # the index counts at CLIP_LEVEL: decode for another level
+            wav, _ = load_audio(index.file(i), mono=False)
+            clipped = float((wav.abs() >= clip_level).double().mean())
+        files.append(
+            FileStats(
+                path=index.file(i),
+                sample_rate=int(index.sample_rate[i]),
+                channels=int(index.channels[i]),
+                duration=float(index.frames[i] / index.sample_rate[i]),
+                rms_db=float(index.rms_db[i]),
+                clipped_fraction=clipped,
+            )
+        )
+    return files
+
+
+def _short_rows(
+    index: FolderIndex, rows: list[int], sample_rate: int, segment_seconds: float
+) -> list[int]:
+    """The ``rows`` of ``index`` shorter than one training crop, by training's own rule."""
+    return [
+        i
+        for i in rows
+        if is_short_clip(
+            index.frames[i],
+            index.sample_rate[i],
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+        )
+    ]
+
+
 def inspect_folder(
     root: str | os.PathLike,
     *,
@@ -257,6 +330,7 @@ def inspect_folder(
     batch_size: int = 16,
     val_fraction: float = 0.1,
     silence_db: float = -60.0,
+    short_clips: str = "pad",
     clip_level: float = CLIP_LEVEL,
     clip_fraction: float = 0.001,
     extensions: Iterable[str] = AUDIO_EXTENSIONS,
@@ -270,13 +344,16 @@ def inspect_folder(
     progress bar while new files are decoded).
 
     The keyword arguments mirror a recipe: ``audio.sample_rate`` (Hz), ``data.segment_seconds``
-    (s), ``data.batch_size``, ``data.val_fraction``, ``data.silence_db`` (dBFS). A file is
-    *silent* when the RMS of its mono mix is below ``silence_db`` dBFS, *clipped* when more
-    than ``clip_fraction`` of its samples have ``|x| >= clip_level``, *too short* when it
-    lasts less than ``segment_seconds``. Files are read at their native rate (no resampling),
-    so levels can differ by a fraction of a dB from training's check at ``sample_rate``.
-    ``report.val_files`` is the split training will use (``audioae.data.split_by_hash`` over
-    the usable files), and the validation/batch warnings are computed from it.
+    (s), ``data.batch_size``, ``data.val_fraction``, ``data.silence_db`` (dBFS),
+    ``data.short_clips`` (``pad`` or ``skip``). A file is *silent* when the RMS of its mono
+    mix is below ``silence_db`` dBFS (the index's level, as training's), *clipped* when more
+    than ``clip_fraction`` of its samples have ``|x| >= clip_level``, *too short* when it is
+    not silent and, counted in samples at ``sample_rate``, shorter than one crop
+    (:func:`audioae.config.is_short_clip`, training's rule). ``report.usable`` is what
+    training draws crops from (not silent; not too short under ``short_clips="skip"``);
+    ``report.val_files`` is the split training will make of them
+    (``audioae.data.split_relative`` over the same index paths), and the validation/batch
+    warnings are computed from it.
 
     Args:
         root: a folder (scanned recursively, see ``audio.find_audio_files``) or one file.
@@ -288,7 +365,8 @@ def inspect_folder(
         NoAudioFilesError: (a subclass of ``AudioError``) the folder holds no audio file; the
             message lists the extensions looked for and any other files found.
         AudioError: ``root`` does not exist.
-        ValueError: a parameter is out of range.
+        ValueError: a parameter is out of range, or ``short_clips`` is neither ``pad`` nor
+            ``skip``.
     """
     if sample_rate <= 0 or segment_seconds <= 0 or batch_size <= 0:
         raise ValueError(
@@ -297,6 +375,11 @@ def inspect_folder(
         )
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"inspect_folder: val_fraction must be in [0, 1), got {val_fraction}")
+    if short_clips not in SHORT_CLIP_POLICIES:
+        raise ValueError(
+            f"inspect_folder: short_clips must be one of {', '.join(SHORT_CLIP_POLICIES)}, "
+            f"got {short_clips!r}"
+        )
     root = Path(root)
     extensions = tuple(extensions)
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
@@ -314,30 +397,16 @@ def inspect_folder(
         )
 
     index = index_folder(root, extensions=extensions, progress=progress)
-    files: list[FileStats] = []
-    for i in range(len(index)):
-        clipped = float(index.clipped_fraction[i])
-        if clip_level != CLIP_LEVEL:  # the index counts at CLIP_LEVEL: decode for another level
-            wav, _ = load_audio(index.file(i), mono=False)
-            clipped = float((wav.abs() >= clip_level).double().mean())
-        files.append(
-            FileStats(
-                path=index.file(i),
-                sample_rate=int(index.sample_rate[i]),
-                channels=int(index.channels[i]),
-                duration=float(index.frames[i] / index.sample_rate[i]),
-                rms_db=float(index.rms_db[i]),
-                clipped_fraction=clipped,
-            )
-        )
-    unreadable = index.bad_files
+    files = _file_stats(index, clip_level)
+    loud = [i for i in range(len(index)) if index.rms_db[i] >= silence_db]  # as training's
+    short = _short_rows(index, loud, sample_rate, segment_seconds)
     report = FolderReport(
         root=root,
         files=files,
-        unreadable=unreadable,
+        unreadable=index.bad_files,
         silent=[f.path for f in files if f.rms_db < silence_db],
         clipped=[f.path for f in files if f.clipped_fraction > clip_fraction],
-        too_short=[f.path for f in files if f.duration < segment_seconds],
+        too_short=[index.file(i) for i in short],
         sample_rates=dict(sorted(Counter(f.sample_rate for f in files).items())),
         channel_counts=dict(sorted(Counter(f.channels for f in files).items())),
         ignored=ignored,
@@ -348,12 +417,14 @@ def inspect_folder(
             "batch_size": batch_size,
             "val_fraction": val_fraction,
             "silence_db": silence_db,
+            "short_clips": short_clips,
         },
     )
-    usable = report.usable
-    if val_fraction > 0 and len(usable) >= 2:  # the very split training will use
-        _, val_idx = split_by_hash(usable, root, val_fraction)
-        report.val_files = [usable[i] for i in val_idx]
+    skipped = set(short) if short_clips == "skip" else set()
+    rows = [i for i in loud if i not in skipped]  # report.usable, as index rows
+    if val_fraction > 0 and len(rows) >= 2:  # the very split training makes of the same rows
+        _, val_idx = split_relative([index.paths[i] for i in rows], root, val_fraction)
+        report.val_files = [index.file(rows[i]) for i in val_idx]
     report.warnings = _warnings(
         report,
         sample_rate=sample_rate,

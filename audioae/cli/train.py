@@ -171,6 +171,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
             batch_size=cfg.data.batch_size,
             val_fraction=cfg.data.val_fraction,
             silence_db=cfg.data.silence_db,
+            short_clips=cfg.data.short_clips,
             progress=True,
         )
     except NoAudioFilesError as exc:
