@@ -26,7 +26,7 @@ from audioae.audio import (
     find_audio_files,
     load_audio,
 )
-from audioae.config import SHORT_CLIP_POLICIES, is_short_clip
+from audioae.config import SHORT_CLIP_POLICIES, Config, is_short_clip
 from audioae.data import split_relative
 from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
@@ -438,4 +438,25 @@ def inspect_folder(
     return report
 
 
-__all__ = ["FileStats", "FolderReport", "inspect_folder"]
+def inspect_for_config(
+    root: str | os.PathLike, cfg: Config, *, progress: bool = False
+) -> FolderReport:
+    """:func:`inspect_folder` with the settings of a recipe's config ``cfg`` (``audio``,
+    ``data``): what ``audioae inspect DIR --recipe NAME`` reports.
+
+    Raises:
+        as :func:`inspect_folder`.
+    """
+    return inspect_folder(
+        root,
+        sample_rate=cfg.audio.sample_rate,
+        segment_seconds=cfg.data.segment_seconds,
+        batch_size=cfg.data.batch_size,
+        val_fraction=cfg.data.val_fraction,
+        silence_db=cfg.data.silence_db,
+        short_clips=cfg.data.short_clips,
+        progress=progress,
+    )
+
+
+__all__ = ["FileStats", "FolderReport", "inspect_folder", "inspect_for_config"]

@@ -13,7 +13,7 @@ from conftest import sine
 from audioae.cli import main
 from audioae.config import ConfigError, config_from_dict, load_config, load_yaml
 from audioae.data import build_datasets
-from audioae.folder_report import inspect_folder
+from audioae.folder_report import inspect_folder, inspect_for_config
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "recipes" / "tiny.yaml"
@@ -198,15 +198,7 @@ def test_inspect_counts_the_files_training_uses(
     overrides = [f"data.segment_seconds={segment_seconds}", f"data.short_clips={short_clips}"]
     cfg = load_config(TINY, overrides)
     data = build_datasets(cfg, clips_folder, report=False, index_workers=1)
-    report = inspect_folder(
-        clips_folder,
-        sample_rate=cfg.audio.sample_rate,
-        segment_seconds=cfg.data.segment_seconds,
-        batch_size=cfg.data.batch_size,
-        val_fraction=cfg.data.val_fraction,
-        silence_db=cfg.data.silence_db,
-        short_clips=cfg.data.short_clips,
-    )
+    report = inspect_for_config(clips_folder, cfg)
     assert sorted(report.usable) == sorted(data.train_files + data.val_files)
     assert report.val_files == data.val_files
     short = {1.0: {"edge.wav", "short_0.wav", "short_1.wav", "short_2.wav"}, 0.25: set()}

@@ -161,19 +161,10 @@ def _add_inspect(subparsers) -> None:
 def _run_inspect(args: argparse.Namespace) -> int:
     cfg = load_recipe_config(args.recipe, args.overrides)
     from ..audio import NoAudioFilesError
-    from ..folder_report import inspect_folder
+    from ..folder_report import inspect_for_config
 
     try:
-        report = inspect_folder(
-            args.folder,
-            sample_rate=cfg.audio.sample_rate,
-            segment_seconds=cfg.data.segment_seconds,
-            batch_size=cfg.data.batch_size,
-            val_fraction=cfg.data.val_fraction,
-            silence_db=cfg.data.silence_db,
-            short_clips=cfg.data.short_clips,
-            progress=True,
-        )
+        report = inspect_for_config(args.folder, cfg, progress=True)
     except NoAudioFilesError as exc:
         print(f"audioae: {exc}", file=sys.stderr)
         return 1
