@@ -7,6 +7,8 @@ length and channel count, atomically and never over an existing file unless ``ov
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,9 @@ from .pipeline import Pipeline
 
 if TYPE_CHECKING:  # the codec is imported when a latent file is read
     from .latent_header import AAEHeader
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,7 +94,7 @@ def save_like_input(
         source_subtype = audio_info(source).subtype
         subtype = output_subtype(source_subtype, path)
         if source_subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE"):
-            (wav,) = _within_full_scale([wav])
+            (wav,) = _within_full_scale([wav], path)
     save_audio(path, wav, sample_rate, subtype=subtype, overwrite=overwrite)
     return Path(path)
 
@@ -175,7 +180,7 @@ def reconstruct_file(
     """
     _refuse_existing(target, overwrite)
     wav, sample_rate, length = load_for_model(pipe, source)
-    (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)])
+    (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)], target)
     return save_like_input(
         target,
         out,
@@ -258,7 +263,7 @@ def decode_file(
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
     wav = pipe.decode(decoded.latent, model_length, phase=phase)
     _refuse_nonfinite_decode(source, wav, header)
-    (wav,) = _within_full_scale([wav])
+    (wav,) = _within_full_scale([wav], target)
     return save_like_input(
         target,
         wav,
@@ -319,7 +324,7 @@ def interpolate_files(
     a, _ = load_audio(source_a, sample_rate=pipe.sample_rate, mono=True)
     b, _ = load_audio(source_b, sample_rate=pipe.sample_rate, mono=True)
     result = pipe.interpolate(a, b, steps, method=method, phase=phase)
-    sounds = _within_full_scale(result.steps + [result.morph])
+    sounds = _within_full_scale(result.steps + [result.morph], out_dir)
     written = []
     for name, wav in zip(names, sounds):
         save_audio(out_dir / name, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
@@ -370,7 +375,7 @@ def sample_files(
     else:
         source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
-    for path, wav in zip(names, _within_full_scale(list(wavs))):
+    for path, wav in zip(names, _within_full_scale(list(wavs), names[0].parent)):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     return names
 
@@ -421,12 +426,21 @@ def fit_prior_files(
         ) from None
 
 
-def _within_full_scale(wavs: list[torch.Tensor], peak: float = 0.99) -> list[torch.Tensor]:
+def _within_full_scale(
+    wavs: list[torch.Tensor], what: str | os.PathLike = "output", peak: float = 0.99
+) -> list[torch.Tensor]:
     """Generated or re-phased sounds: if any would clip, scale them all by one common gain so
-    the loudest peaks at ``peak`` (relative levels between them are kept)."""
+    the loudest peaks at ``peak`` (relative levels between them are kept), with a warning
+    naming ``what`` and the gain in dB (the user hears a quieter file)."""
     loudest = max(float(w.abs().max()) for w in wavs)
     if loudest <= peak:
         return wavs
+    log.warning(
+        "%s: turned down by %.1f dB so that its peak (%.2f full scale) does not clip",
+        what,
+        20 * math.log10(loudest / peak),
+        loudest,
+    )
     return [w * (peak / loudest) for w in wavs]
 
 

@@ -193,3 +193,23 @@ def test_noise_for_a_recipe_that_does_not_denoise_is_refused(tmp_path, capsys):
         "(noisy inputs, clean targets)"
     )
     assert not run.exists()
+
+
+def test_a_rebuilt_file_turned_down_to_avoid_clipping_says_by_how_much(tmp_path, caplog):
+    import logging
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000 * 2) / 16000
+    loud = np.clip(4 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t), -1, 1)
+    src = tmp_path / "loud.wav"
+    sf.write(src, loud.astype(np.float32), 16000, subtype="FLOAT")
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="audioae"):
+        assert main(["reconstruct", "codec", str(src), "-o", str(out), "--quiet"]) == 0
+    rebuilt, _ = sf.read(out / "loud.wav")
+    peak = float(np.abs(rebuilt).max())
+    messages = [r.getMessage() for r in caplog.records if "turned down by" in r.getMessage()]
+    assert len(messages) == 1 and messages[0].startswith(str(out / "loud.wav"))
+    assert 0.98 < peak <= 0.99 + 1e-6

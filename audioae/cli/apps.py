@@ -219,7 +219,9 @@ def register(subparsers) -> None:
         summary="denoise files or folders with a trained denoising model",
         description="Denoise audio files, or whole folders (the output folder mirrors the input "
         "tree), with a denoising model: a mask over the magnitude, the noisy phase kept by "
-        "default. Outputs keep each input's sample rate, length and channels.",
+        "default. Outputs keep each input's sample rate, length and channels; the model works at "
+        "its own rate (16 kHz for the shipped ones), so an input at a higher rate comes back "
+        "with nothing above half the model's rate, even with --wet 0.",
         examples=[
             "audioae denoise denoise noisy.wav -o clean.wav",
             "audioae denoise runs/denoise/model.safetensors noisy/ -o clean/ --skip-existing",

@@ -240,7 +240,8 @@ def add_mask_options(parser: argparse.ArgumentParser) -> None:
         "--wet",
         type=fraction,
         default=1.0,
-        help="1 = fully denoised, 0 = unchanged input (magnitude blend)",
+        help="1 = fully denoised, 0 = the input as the model hears it (magnitude blend; at the "
+        "model's rate, so band-limited to half of it)",
     )
     parser.add_argument(
         "--mask-exponent",
