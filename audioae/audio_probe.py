@@ -24,6 +24,10 @@ _UNSUPPORTED_HINTS = {
     ".webm": "WebM", ".mka": "Matroska", ".ape": "Monkey's Audio", ".wv": "WavPack",
 }  # fmt: skip
 
+UNSUPPORTED_AUDIO_EXTENSIONS = tuple(_UNSUPPORTED_HINTS)
+"""Suffixes of audio formats libsndfile cannot decode: folder jobs report such files as
+failed (with a conversion hint) instead of passing over them."""
+
 # What a file that is not a regular file is, by its st_mode (see not_regular_reason).
 _SPECIAL_FILES = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -199,4 +203,4 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     )
 
 
-__all__ = ["AudioInfo", "audio_info", "not_regular_reason"]
+__all__ = ["UNSUPPORTED_AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "not_regular_reason"]

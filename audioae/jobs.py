@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTENSIONS, find_audio_files
+from .audio_probe import UNSUPPORTED_AUDIO_EXTENSIONS, audio_info
 from .fileio import OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def plan_job(
 
     Returns:
         ``(pairs, problems)``: ``(input, output)`` pairs, and inputs or sub-folders that could
-        not be listed (each with the reason).
+        not be listed, or files in a folder in an audio format that cannot be decoded
+        (``.m4a``, ``.aac``, ...: with the default ``find``), each with the reason.
 
     Raises:
         JobError: an output path equals an input path, two inputs map to the same output
@@ -115,7 +117,10 @@ def plan_job(
                 # -o inside the input folder: its files are this job's outputs, not inputs
                 files = [f for f in files if not f.resolve().is_relative_to(out_root)]
             problems.extend(unreadable)
-            if not files and not unreadable:
+            # audio that libsndfile cannot decode is said, not passed over
+            undecodable = _unsupported(item) if find is find_audio_files else []
+            problems.extend(undecodable)
+            if not files and not unreadable and not undecodable:
                 problems.append((item, "no audio files in this folder"))
             base = output / item.name if many_folders else output
             for f in files:
@@ -132,6 +137,18 @@ def plan_job(
             raise JobError(f"{out}: output path is also an input; choose another output folder")
     _refuse_collisions(pairs)
     return pairs, problems
+
+
+def _unsupported(folder: Path) -> list[tuple[Path, str]]:
+    """Audio files under ``folder`` in a format libsndfile cannot decode (``.m4a``, ``.aac``,
+    ...), each with :func:`audioae.audio.audio_info`'s reason and conversion hint."""
+    found = []
+    for path in find_audio_files(folder, UNSUPPORTED_AUDIO_EXTENSIONS):
+        try:
+            audio_info(path)
+        except Exception as exc:  # noqa: BLE001 - the reason is what is reported
+            found.append((path, _reason(path, exc)))
+    return found
 
 
 def _refuse_collisions(pairs: Sequence[tuple[Path, Path]]) -> None:

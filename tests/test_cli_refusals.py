@@ -213,3 +213,17 @@ def test_a_rebuilt_file_turned_down_to_avoid_clipping_says_by_how_much(tmp_path,
     messages = [r.getMessage() for r in caplog.records if "turned down by" in r.getMessage()]
     assert len(messages) == 1 and messages[0].startswith(str(out / "loud.wav"))
     assert 0.98 < peak <= 0.99 + 1e-6
+
+
+def test_a_folder_job_reports_audio_it_cannot_decode(tmp_path, capsys):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    _wav(folder / "take1.wav")
+    (folder / "interview.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
+    out = tmp_path / "clean"
+    assert main(["denoise", "denoise", str(folder), "-o", str(out), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert f"{folder / 'interview.m4a'}: unsupported format: AAC/MP4 (.m4a)" in said
+    assert "1 written" in said and "1 failed" in said
+    assert (out / "take1.wav").is_file() and not (out / "interview.wav").exists()
