@@ -267,7 +267,9 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
         ModelFileError: missing, not safetensors, not an audioae model, unknown format
             version, no digest in the metadata, corrupt or truncated (tensor data unreadable
             or its digest differs), a stored config that is invalid or not bounded YAML (see
-            :func:`audioae.config.load_yaml`), or weights that do not fit the stored config.
+            :func:`audioae.config.load_yaml`), weights that do not fit the stored config, or a
+            ``device`` this machine or PyTorch build does not have (e.g. ``"cuda"`` on a
+            CPU-only build).
             The message names the file.
     """
     from .features import build_frontend
@@ -291,8 +293,13 @@ def load_model_file(path: str | os.PathLike, device: str | torch.device = "cpu")
     vocoder = None
     if VOCODER_CONFIG_KEY in metadata:
         vocoder = build_attached_vocoder(path, metadata[VOCODER_CONFIG_KEY], cfg, decoder_tensors)
-        vocoder.eval().to(device)
-    model.eval().to(device)
+    try:
+        if vocoder is not None:
+            vocoder.eval().to(device)
+        model.eval().to(device)
+    except (AssertionError, RuntimeError, ValueError, TypeError) as exc:  # no such device here
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: cannot load onto device {str(device)!r}: {reason}") from None
     return LoadedModel(
         model=model, config=cfg, metadata=metadata, model_hash=digest, vocoder=vocoder
     )

@@ -171,3 +171,17 @@ def test_float16_storage_halves_the_file_and_loads_close(tmp_path):
     torch.testing.assert_close(
         loaded.model(x).reconstruction, model(x).reconstruction, atol=0.05, rtol=0.01
     )
+
+
+def test_a_device_this_build_lacks_is_a_model_file_error() -> None:
+    import pytest as _pytest
+    import torch as _torch
+
+    from audioae.modelfile import ModelFileError, load_model_file, resolve_model_file
+
+    if _torch.cuda.is_available():
+        _pytest.skip("CUDA is available here")
+    path = resolve_model_file("denoise")
+    with _pytest.raises(ModelFileError, match="cannot load onto device 'cuda'") as err:
+        load_model_file(path, device="cuda")
+    assert str(err.value).startswith(str(path))
