@@ -109,6 +109,15 @@ def _container_problem(path: Path, size: int) -> str | None:
     return None
 
 
+def unsupported_format_reason(suffix: str) -> str:
+    """Why a file with ``suffix`` (one of :data:`UNSUPPORTED_AUDIO_EXTENSIONS`) cannot be
+    decoded, with a conversion command."""
+    return (
+        f"unsupported format: {_UNSUPPORTED_HINTS[suffix]} ({suffix}) cannot be decoded by "
+        f"libsndfile; convert it, e.g. `ffmpeg -i IN{suffix} OUT.flac`"
+    )
+
+
 def unreadable_reason(path: Path, message: str) -> str:
     """Turn a libsndfile error message into a reason a user can act on."""
     message = message.strip().rstrip(".")
@@ -122,10 +131,7 @@ def unreadable_reason(path: Path, message: str) -> str:
         except OSError:
             head = b""
         if suffix in _UNSUPPORTED_HINTS:
-            return (
-                f"unsupported format: {_UNSUPPORTED_HINTS[suffix]} ({suffix}) cannot be decoded by "
-                f"libsndfile; convert it, e.g. `ffmpeg -i IN{suffix} OUT.flac`"
-            )
+            return unsupported_format_reason(suffix)
         if _looks_like_text(head):
             return "not audio: the file is text"
         common = ("WAV", "FLAC", "OGG", "MP3", "AIFF", "AU", "W64", "CAF")
@@ -203,4 +209,10 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     )
 
 
-__all__ = ["UNSUPPORTED_AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "not_regular_reason"]
+__all__ = [
+    "UNSUPPORTED_AUDIO_EXTENSIONS",
+    "AudioInfo",
+    "audio_info",
+    "not_regular_reason",
+    "unsupported_format_reason",
+]

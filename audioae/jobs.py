@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTENSIONS, find_audio_files
-from .audio_probe import UNSUPPORTED_AUDIO_EXTENSIONS, audio_info
+from .audio_probe import UNSUPPORTED_AUDIO_EXTENSIONS, unsupported_format_reason
 from .fileio import OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,20 @@ def plan_job(
     for item in inputs:
         if item.is_dir():
             unreadable: list[tuple[Path, str]] = []
-            files = find(item, errors=unreadable)
+            undecodable: list[tuple[Path, str]] = []
+            if find is find_audio_files:  # one walk lists the audio libsndfile cannot decode too
+                files = find(
+                    item, (*AUDIO_EXTENSIONS, *UNSUPPORTED_AUDIO_EXTENSIONS), errors=unreadable
+                )
+                files, undecodable = _split_undecodable(files)
+            else:
+                files = find(item, errors=unreadable)
             in_root = item.resolve()
             if out_root != in_root and out_root.is_relative_to(in_root):
                 # -o inside the input folder: its files are this job's outputs, not inputs
                 files = [f for f in files if not f.resolve().is_relative_to(out_root)]
             problems.extend(unreadable)
-            # audio that libsndfile cannot decode is said, not passed over
-            undecodable = _unsupported(item) if find is find_audio_files else []
-            problems.extend(undecodable)
+            problems.extend(undecodable)  # said, not passed over
             if not files and not unreadable and not undecodable:
                 problems.append((item, "no audio files in this folder"))
             base = output / item.name if many_folders else output
@@ -139,16 +144,17 @@ def plan_job(
     return pairs, problems
 
 
-def _unsupported(folder: Path) -> list[tuple[Path, str]]:
-    """Audio files under ``folder`` in a format libsndfile cannot decode (``.m4a``, ``.aac``,
-    ...), each with :func:`audioae.audio.audio_info`'s reason and conversion hint."""
-    found = []
-    for path in find_audio_files(folder, UNSUPPORTED_AUDIO_EXTENSIONS):
-        try:
-            audio_info(path)
-        except Exception as exc:  # noqa: BLE001 - the reason is what is reported
-            found.append((path, _reason(path, exc)))
-    return found
+def _split_undecodable(files: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``files`` less those in a format libsndfile cannot decode (``.m4a``, ``.aac``, ...,
+    by suffix, never opened), and those with the reason and a conversion command."""
+    kept, undecodable = [], []
+    for f in files:
+        suffix = f.suffix.lower()
+        if suffix in UNSUPPORTED_AUDIO_EXTENSIONS:
+            undecodable.append((f, unsupported_format_reason(suffix)))
+        else:
+            kept.append(f)
+    return kept, undecodable
 
 
 def _refuse_collisions(pairs: Sequence[tuple[Path, Path]]) -> None:
