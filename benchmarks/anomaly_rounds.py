@@ -339,3 +339,30 @@ ROUND_16_RULE = (
     "and the default score is chosen again over the new recipe's validation cells by "
     "SELECTION_RULE, changing only if the chosen candidate wins more cells than the default"
 )
+
+
+ROUND_17_RULE = (
+    "round 17 (2026-12-03, written and committed before either candidate was first trained): "
+    "the training objective. Sixteen rounds changed the score's terms, the features, the "
+    "width, the reference and the training data, always training the AE to reproduce its "
+    "input; round 9's band inpainting (a model that cannot pass a masked band through) moved "
+    "notes hum by +0.06, the most any model change has. A denoising autoencoder (Vincent et "
+    "al. 2008) is trained to map a corrupted input back to the clean normal audio, so it "
+    "learns to remove what is added to normal audio instead of passing it through, and an "
+    "addition the model removes shows up as reconstruction error. Corruption: the toolkit's "
+    "own synthetic noise (data.denoise=true with no noise folder: white, pink and brown "
+    "noise, the default data.noise_colors), never the benchmark's corruptions (no hum, "
+    "clicks, dropouts or clipping) and never the noise recordings of the other-class cells. "
+    "Candidates: recipes/anomaly.yaml with data.denoise=true, data.snr_db_min=10, "
+    "data.snr_db_max=30 (dae: light corruption, so the model still reconstructs normal audio "
+    "closely) and with data.denoise=true at the toolkit's default SNR range, -5 to 20 dB "
+    "(dae_strong); network, features, data and steps unchanged; scored as every round, the "
+    "reconstruction of the uncorrupted (or test-corrupted) input. The decision is round 14's: "
+    "the candidate whose default score (log rec+latent+band) wins more of its 10 validation "
+    "cells (speech and notes, 5 kinds) replaces the recipe's settings if it wins more cells "
+    "than the anomaly recipe does in the same run; a tie between the candidates goes to dae "
+    "(the lighter change), a tie with the recipe keeps the recipe. Only then are the test "
+    "clips scored, and the default score is chosen again over the new recipe's validation "
+    "cells by SELECTION_RULE, changing only if the chosen candidate wins more cells than the "
+    "default"
+)

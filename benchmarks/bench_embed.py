@@ -63,6 +63,7 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_14_RULE,
     ROUND_15_RULE,
     ROUND_16_RULE,
+    ROUND_17_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -276,6 +277,8 @@ WORKFLOW_RECIPES = {
     "latent16": ("anomaly", ["model.latent_dim=16"]),
     "mel32": ("anomaly", ["features.n_mels=32"]),
     "mel16": ("anomaly", ["features.n_mels=16"]),
+    "dae": ("anomaly", ["data.denoise=true", "data.snr_db_min=10", "data.snr_db_max=30"]),
+    "dae_strong": ("anomaly", ["data.denoise=true"]),
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
@@ -286,7 +289,9 @@ round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), round 9's ``inpaint``
 round 11's ``heldref`` (the recipe trained on the fit files less the reference part,
 :func:`reference_split`; :data:`ROUND_11_RULE`), round 14's ``latent2`` and ``latent1``
 (:data:`ROUND_14_RULE`), round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`) and
-round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`), trained with ``--validate`` only."""
+round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`) and round 17's denoising
+autoencoders ``dae`` and ``dae_strong`` (:data:`ROUND_17_RULE`), trained with ``--validate``
+only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -321,11 +326,17 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     return done
 
 
-WIDTH_ROUNDS = {14: ("latent2", "latent1"), 15: ("latent8", "latent16"), 16: ("mel32", "mel16")}
-"""The rounds whose candidates are the anomaly recipe with one setting changed, decided by
-round 14's rule: the bottleneck-width rounds (:data:`ROUND_14_RULE`, :data:`ROUND_15_RULE`)
-and the mel-grid round (:data:`ROUND_16_RULE`), each in the order its ties go."""
-WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE, 16: ROUND_16_RULE}
+WIDTH_ROUNDS = {
+    14: ("latent2", "latent1"),
+    15: ("latent8", "latent16"),
+    16: ("mel32", "mel16"),
+    17: ("dae", "dae_strong"),
+}
+"""The rounds whose candidates are the anomaly recipe with some settings changed, decided by
+round 14's rule: the bottleneck-width rounds (:data:`ROUND_14_RULE`, :data:`ROUND_15_RULE`),
+the mel-grid round (:data:`ROUND_16_RULE`) and the denoising-objective round
+(:data:`ROUND_17_RULE`), each in the order its ties go. (The name stays from round 14.)"""
+WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE, 16: ROUND_16_RULE, 17: ROUND_17_RULE}
 
 
 def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
@@ -569,7 +580,7 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             ),
         ]
     widths = [r for candidates in WIDTH_ROUNDS.values() for r in candidates]
-    for recipe in ("inpaint", "speed", "speed_inpaint", *widths):  # rounds 9, 10, 14-16
+    for recipe in ("inpaint", "speed", "speed_inpaint", *widths):  # rounds 9, 10, 14-17
         if f"speech-{recipe}" in trained:
             label = f"{recipe} candidate trained here"
             settings += [
@@ -922,6 +933,12 @@ def main() -> None:
         "with 32 and 16 mel bands)",
     )
     parser.add_argument(
+        "--round-17",
+        action="store_true",
+        help="with --validate: also train and score round 17's candidates (the anomaly recipe "
+        "trained as a denoising autoencoder on synthetic noise, SNR 10-30 dB and -5-20 dB)",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -930,7 +947,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rounds = tuple(
-        n for n, on in ((14, args.round_14), (15, args.round_15), (16, args.round_16)) if on
+        n
+        for n, on in (
+            (14, args.round_14),
+            (15, args.round_15),
+            (16, args.round_16),
+            (17, args.round_17),
+        )
+        if on
     )
     if args.validate:
         with tempfile.TemporaryDirectory() as tmp:

@@ -124,3 +124,32 @@ def test_round_16_decision_follows_the_rule(mel32, mel16, decision) -> None:
     lines = width_round_verdict(rows, 16)
     assert lines[0] == "recipe: the default score wins 8 of 10 cells"
     assert decision in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "dae, dae_strong, decision",
+    [
+        (
+            [0.9] * 9 + [0.7],
+            [0.9] * 9 + [0.7],
+            "dae replaces the recipe's setting "
+            "(data.denoise=true data.snr_db_min=10 data.snr_db_max=30)",
+        ),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 10, "dae_strong replaces the recipe's setting"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 8 + [0.7] * 2, "recipe stays"),
+    ],
+)
+def test_round_17_decision_follows_the_rule(dae, dae_strong, decision) -> None:
+    rows = (
+        _rows("speech / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
+        + _rows("speech / dae candidate trained here", dae)
+        + _rows("speech / dae_strong candidate trained here", dae_strong)
+        + _rows("speech / mel16 candidate trained here", [0.9] * 10)  # round 16's: not counted
+    )
+    lines = width_round_verdict(rows, 17)
+    assert lines[:3] == [
+        "recipe: the default score wins 8 of 10 cells",
+        f"dae: the default score wins {sum(a > 0.8 for a in dae)} of 10 cells",
+        f"dae_strong: the default score wins {sum(a > 0.8 for a in dae_strong)} of 10 cells",
+    ]
+    assert decision in lines[-1]
