@@ -339,9 +339,14 @@ def find_audio_paths(
     extensions: Iterable[str] = AUDIO_EXTENSIONS,
     *,
     errors: list[tuple[Path, str]] | None = None,
+    hidden: list[str] | None = None,
 ) -> list[str]:
     """:func:`find_audio_files` as path strings (the data index lists 100 000s of files, for
-    which path objects alone cost a fraction of a second)."""
+    which path objects alone cost a fraction of a second).
+
+    ``hidden``: when a list is given, the audio files left out as hidden (a name, or a folder
+    between ``root`` and them, starting with ``.``) are appended to it in the same walk
+    (hidden folders are then walked too, their files never returned)."""
     root = Path(root)
     if root.is_file():
         return [str(root)]
@@ -349,6 +354,7 @@ def find_audio_paths(
         raise AudioError(root, "no such file or folder")
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     seen_dirs: set[str] = set()
+    hidden_dirs: list[str] = []  # hidden folders met on the way (walked after, for ``hidden``)
     found: list[str] = []  # Path objects only at the end: a corpus has 100 000s of files
 
     def unreadable(exc: OSError) -> None:
@@ -359,16 +365,32 @@ def find_audio_paths(
         else:
             errors.append((folder, reason))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen_dirs:
-            dirnames[:] = []
-            continue
-        seen_dirs.add(real)
+    def walk(top, onerror):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add(real)
+            yield dirpath, dirnames, filenames
+
+    for dirpath, dirnames, filenames in walk(root, unreadable):
+        hidden_dirs += [os.path.join(dirpath, d) for d in dirnames if d.startswith(".")]
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in wanted:
+            if os.path.splitext(name)[1].lower() not in wanted:
+                continue
+            if not name.startswith("."):
                 found.append(os.path.join(dirpath, name))
+            elif hidden is not None:
+                hidden.append(os.path.join(dirpath, name))
+    for top in hidden_dirs if hidden is not None else ():
+        for dirpath, _, filenames in walk(top, None):  # unreadable: nothing was to be read
+            hidden += [
+                os.path.join(dirpath, name)
+                for name in filenames
+                if os.path.splitext(name)[1].lower() in wanted
+            ]
     found.sort(key=lambda path: path.split(os.sep))  # by components, as Paths sort
     return found
 

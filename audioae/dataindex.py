@@ -413,7 +413,8 @@ def index_folder(
     """
     root = Path(root)
     extensions = tuple(extensions)
-    files = find_audio_paths(root, extensions)  # strings: no path object per file
+    hidden: list[str] = []
+    files = find_audio_paths(root, extensions, hidden=hidden)  # strings: no Path per file
     base = os.path.abspath(root.parent if root.is_file() else root)
     rels = [relative_posix(p, base) for p in files]
     keys, refused = file_keys(files)
@@ -520,7 +521,7 @@ def index_folder(
         if index.cache_file is None:
             _warn_not_cached(root, why, fallback, len(rels))
     if not root.is_file():
-        index.hidden = report_hidden(root, extensions)
+        index.hidden = report_hidden(root, hidden)
     if index.scanned:
         log.info(
             "%s: indexed %d new or changed file(s), reused %d (cache: %s)",

@@ -14,7 +14,7 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from .audio_probe import not_regular_reason
@@ -26,7 +26,7 @@ UNKNOWN_KEY = (-1, -1)
 """The key of a file whose ``stat`` failed: decoded (and reported) on every run."""
 _LINK_SIZE = -2  # the size in the key of a broken symbolic link (its mtime: the link's own)
 
-__all__ = ["UNKNOWN_KEY", "count_hidden_audio", "file_keys", "report_hidden"]
+__all__ = ["UNKNOWN_KEY", "file_keys", "report_hidden"]
 
 
 def _file_key(path: str) -> tuple[tuple[int, int], str | None]:
@@ -69,44 +69,18 @@ def _broken_link_key(path: str, exc: OSError) -> tuple[tuple[int, int], str | No
     return (_LINK_SIZE, int(link.st_mtime_ns)), f"a broken symbolic link: {target} {problem}"
 
 
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
-
-
-def count_hidden_audio(root: Path, extensions: Iterable[str]) -> tuple[int, str | None]:
-    """Audio files under the folder ``root`` that folder scans leave out as hidden (their
-    name, or a folder between ``root`` and them, starts with ``.``), and the first one's
-    path relative to ``root`` (None when there is none). Symbolic links to folders are
-    followed once, as :func:`audioae.audio.find_audio_paths` does; unreadable folders are
-    skipped (the scan itself reports them)."""
-    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    count, first, seen = 0, None, set()
-    base = os.path.abspath(root)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        rel = os.path.relpath(dirpath, root)
-        in_hidden = any(_is_hidden(part) for part in Path(rel).parts)
-        for name in filenames:
-            if (in_hidden or _is_hidden(name)) and os.path.splitext(name)[1].lower() in wanted:
-                count += 1
-                first = first or relative_posix(os.path.join(dirpath, name), base)
-    return count, first
-
-
-def report_hidden(root: Path, extensions: Iterable[str]) -> int:
-    """The number of hidden audio files under ``root`` (:func:`count_hidden_audio`), with
-    one warning when there are any."""
-    hidden, first = count_hidden_audio(root, extensions)
-    if hidden:
-        log.warning(
-            "%s: left out %d hidden audio file(s) (a name or folder starting with '.', e.g. "
-            "%s; often editor or macOS '._' copies); rename any that should be used",
-            root,
-            hidden,
-            first,
-        )
-    return hidden
+def report_hidden(root: Path, hidden: Sequence[str]) -> int:
+    """Warn once about the hidden audio files under the folder ``root`` that a scan left out
+    (``hidden``: their paths, from :func:`audioae.audio.find_audio_paths`); returns their
+    number."""
+    if not hidden:
+        return 0
+    first = relative_posix(min(hidden, key=lambda p: p.split(os.sep)), os.path.abspath(root))
+    log.warning(
+        "%s: left out %d hidden audio file(s) (a name or folder starting with '.', e.g. "
+        "%s; often editor or macOS '._' copies); rename any that should be used",
+        root,
+        len(hidden),
+        first,
+    )
+    return len(hidden)

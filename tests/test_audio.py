@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from audioae.audio import (
     ClippingWarning,
     audio_info,
     find_audio_files,
+    find_audio_paths,
     load_audio,
     resample,
     rms_db,
@@ -345,6 +347,24 @@ def test_find_audio_files_recursive_sorted_case_insensitive(tmp_path, write_audi
         tmp_path / "A.WAV",
         tmp_path / "b.wav",
     ]
+
+
+def test_find_audio_paths_collects_hidden_audio_in_the_same_walk(tmp_path, write_audio):
+    write_audio("keep/a.wav")
+    write_audio(".take.wav")
+    write_audio(".cache/x/deep.flac")  # a folder inside a hidden folder is hidden too
+    write_audio("keep/._a.wav")
+    (tmp_path / ".cache" / "x" / "notes.txt").write_text("not audio")
+    os.symlink(tmp_path / "keep", tmp_path / ".alias")  # a hidden link to a visible folder
+    hidden: list[str] = []
+    found = find_audio_paths(tmp_path, hidden=hidden)
+    assert found == [str(tmp_path / "keep" / "a.wav")]
+    assert sorted(os.path.relpath(p, tmp_path) for p in hidden) == [
+        ".cache/x/deep.flac",
+        ".take.wav",
+        "keep/._a.wav",
+    ]
+    assert find_audio_paths(tmp_path) == found  # without the list: the same files
 
 
 def test_find_audio_files_single_file_missing_root_and_empty(tmp_path, sine_wav):
