@@ -344,7 +344,8 @@ def load_config(
     """Defaults <- recipe YAML <- ``KEY=VALUE`` overrides, validated.
 
     Args:
-        recipe: path to a recipe YAML file, or None for the defaults.
+        recipe: path to a recipe YAML file, a bundled recipe's name (``"tiny"``, as the CLI
+            takes it; :func:`resolve_recipe`), or None for the defaults.
         overrides: ``["training.max_steps=500", "model.latent_dim=16"]``; values are parsed as YAML.
 
     Raises:
@@ -355,7 +356,8 @@ def load_config(
     """
     source, data = "defaults", {}
     if recipe is not None:
-        source, data = str(recipe), _read_recipe(Path(recipe))
+        path = resolve_recipe(recipe)
+        source, data = str(path), _read_recipe(path)
     stages = [(source, _merge(OmegaConf.structured(Config), data, source))]
     for text in overrides or []:
         source = _set_source(text)

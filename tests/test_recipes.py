@@ -13,6 +13,7 @@ import yaml
 
 from audioae.cli import main
 from audioae.config import (
+    RECIPES_DIR,
     Config,
     ConfigError,
     available_recipes,
@@ -168,3 +169,14 @@ def test_unknown_recipe_lists_the_bundled_ones(capsys) -> None:
     assert main(["config", "no_such_recipe"]) == 2
     err = capsys.readouterr().err
     assert "no_such_recipe" in err and "tiny" in err
+
+
+def test_load_config_takes_a_bundled_recipe_by_name_as_the_cli_does(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no file called "tiny" here
+    by_name = load_config("tiny", ["training.max_steps=7"])
+    by_path = load_config(RECIPES_DIR / "tiny.yaml", ["training.max_steps=7"])
+    assert by_name == by_path and by_name.name == "tiny"
+    with pytest.raises(
+        ConfigError, match=r"^no_such_recipe: no such recipe file .*bundled: .*tiny"
+    ):
+        load_config("no_such_recipe")
