@@ -10,6 +10,7 @@ the estimate (``"reconstruct"``, ``"codec-6bit"``, ``"noisy"``, ``"denoised"`` .
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +33,14 @@ if TYPE_CHECKING:
 SPECTRAL_N_FFT = 1024
 SPECTRAL_HOP = 256
 SILENT_RMS = 1e-5
-"""A reference quieter than this RMS (full scale 1; -100 dBFS) is silent: it is not scored."""
+"""A reference quieter than this RMS (full scale 1; -100 dBFS) is silent: it is not scored (the
+ratio metrics are undefined against it). A silent *estimate* is scored, as the worst output."""
+PAIR_LENGTH_TOLERANCE_S = 0.1
+"""Largest length difference in seconds :func:`evaluate_model` accepts between a recorded clean
+file and its noisy partner: codecs pad (MP3 and AAC add up to about two 1152- or 1024-sample
+frames, some 50 ms at 44.1 kHz), so such pairs are cropped to the shorter with a warning; a
+larger difference most likely means the wrong pair, and that file fails."""
+_NAMED = 5  # files named in one warning line; the rest are counted
 METRIC_ORDER = (
     "si_sdr",
     "snr_db",
@@ -43,6 +51,8 @@ METRIC_ORDER = (
     "pesq",
     "stoi",
 )
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_pair(
@@ -55,6 +65,13 @@ def evaluate_pair(
     ``multi_resolution_stft``, and with ``speech=True`` also ``pesq`` (wide-band MOS) and
     ``stoi`` (0..1).
 
+    A silent reference cannot be scored (below), but a silent *estimate* (all zeros, e.g. a
+    model that outputs digital silence) is scored, as the worst output: ``si_sdr``
+    :data:`audioae.metrics.SI_SDR_FLOOR_DB` (-100 dB), ``pesq``
+    :data:`audioae.metrics.PESQ_WB_FLOOR` (0.999), ``stoi`` 0, ``snr_db`` 0 dB and
+    ``spectral_convergence`` 1 (the error is the whole reference); the log-spectral metrics
+    stay finite (their epsilons).
+
     Args:
         estimate, reference: ``(time,)`` or ``(channels, time)`` at ``sample_rate`` Hz; lengths
             are cropped to the shorter and a single channel broadcasts against several.
@@ -62,8 +79,9 @@ def evaluate_pair(
         speech: also compute PESQ and STOI (needs ``pip install "audioae[eval]"``).
 
     Raises:
-        ValueError: shapes that do not broadcast, a silent reference (RMS below
-            :data:`SILENT_RMS`: the ratio metrics are undefined), or PESQ found no speech.
+        ValueError: shapes that do not broadcast, NaN or infinite samples in either signal, a
+            silent reference (RMS below :data:`SILENT_RMS`: the ratio metrics are undefined),
+            or PESQ found no speech.
         ImportError: ``speech=True`` without the pesq/pystoi packages.
     """
     if estimate.dim() not in (1, 2) or reference.dim() not in (1, 2):
@@ -71,6 +89,10 @@ def evaluate_pair(
             f"expected (time,) or (channels, time), got {tuple(estimate.shape)} and {tuple(reference.shape)}"
         )
     est, ref = metrics.align(estimate.float(), reference.float())
+    for name, x in (("estimate", est), ("reference", ref)):
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise ValueError(f"the {name} has {bad} NaN or infinite samples: it cannot be scored")
     rms = float(ref.square().mean().sqrt())
     if not rms >= SILENT_RMS:
         raise ValueError(
@@ -207,6 +229,33 @@ def format_table(summary: Sequence[Mapping[str, object]], precision: int = 3) ->
     return "\n".join([line(columns), rule, *(line(c) for c in cells)])
 
 
+def _names(paths: Sequence[Path]) -> str:
+    """The first :data:`_NAMED` paths, then how many more."""
+    named = ", ".join(str(p) for p in paths[:_NAMED])
+    return named + (f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else "")
+
+
+def _check_pair_length(
+    n_noisy: int, clean: Path, n_clean: int, sr: int, tolerance_s: float
+) -> bool:
+    """Whether a recorded (noisy, clean) pair of ``n_noisy`` and ``n_clean`` samples at ``sr``
+    Hz differs in length by more than one sample.
+
+    Raises:
+        ValueError: the lengths differ by more than ``tolerance_s`` seconds.
+    """
+    diff = abs(n_noisy - n_clean)
+    if diff <= 1:  # one sample: rounding when the two are resampled from different rates
+        return False
+    lengths = f"noisy {n_noisy / sr:.3f} s, clean {clean} {n_clean / sr:.3f} s"
+    if diff > tolerance_s * sr:
+        raise ValueError(
+            f"the pair differs in length by {diff / sr:.3f} s ({lengths}), more than the "
+            f"{tolerance_s:g} s allowed for codec padding: probably the wrong pair"
+        )
+    return True
+
+
 def evaluate_model(
     pipe: Pipeline,
     *,
@@ -218,9 +267,10 @@ def evaluate_model(
     speech: bool = False,
     seed: int = 0,
     progress: bool = True,
+    length_tolerance_s: float = PAIR_LENGTH_TOLERANCE_S,
 ) -> tuple[list[EvaluationRow], list[tuple[Path, str]]]:
     """Evaluate a model on files; returns ``(rows, skipped)``: one :class:`EvaluationRow` per
-    (file, condition) and ``(path, reason)`` for every file left out.
+    (file, condition) and ``(path, reason)`` for every file that failed.
 
     Modes:
       * ``data``: reconstruction of every file (condition ``reconstruct``).
@@ -230,37 +280,85 @@ def evaluate_model(
         at every SNR in ``snr_db`` dB (conditions ``noisy@XdB`` and ``denoised@XdB``).
 
     Files are compared at the model's sample rate, mono. Bad files are skipped and listed.
-    Mixtures are seeded by ``seed`` (:func:`audioae.augment.mix_at_snr`).
+    Mixtures are seeded by ``seed`` (:func:`audioae.augment.mix_at_snr`). An estimate of
+    digital silence (all zeros) is scored as the worst output (see :func:`evaluate_pair`) and
+    stays in the rows, with a warning naming the file.
+
+    Recorded pairs (``clean`` + ``noisy``), each logged as a warning on the ``audioae.evaluate``
+    logger (the command prints them to stderr):
+      * a noisy file without a clean file of the same relative path fails (it is in
+        ``skipped``); a clean file without a noisy partner is not used and does not fail. One
+        warning line per side counts them and names the first five.
+      * a pair whose lengths differ (by more than one sample at the model's rate) is cropped
+        to the shorter and scored; the first five are named, one line each with both lengths
+        in seconds. A pair that differs by more than ``length_tolerance_s`` seconds fails.
+      * a last line sums up the unpaired files and the pairs of different lengths, when any.
 
     Raises:
-        ValueError: no mode given. AudioError: no audio files in ``noise``.
+        ValueError: no mode given, or a negative ``length_tolerance_s``.
+        AudioError: no audio files in ``noise``.
     """
     from tqdm.auto import tqdm
 
+    if not length_tolerance_s >= 0:
+        raise ValueError(
+            f"evaluate: length_tolerance_s must be >= 0 seconds, got {length_tolerance_s!r}"
+        )
     rows: list[EvaluationRow] = []
     skipped: list[tuple[Path, str]] = []
     sr = pipe.sample_rate
+    no_clean: list[Path] = []  # noisy files without a clean partner (failed)
+    no_noisy: list[Path] = []  # clean files without a noisy partner (not used)
+    cropped: list[float] = []  # length differences in seconds of the pairs cropped
+    too_long: list[Path] = []  # pairs that differ by more than length_tolerance_s
 
     def load(path: Path) -> torch.Tensor:
         return load_audio(path, sample_rate=sr, mono=True)[0]
 
     def add(file: Path, condition: str, estimate: torch.Tensor, reference: torch.Tensor) -> None:
+        estimate = estimate.cpu()
         rows.append(
             EvaluationRow(
-                str(file), condition, evaluate_pair(estimate.cpu(), reference, sr, speech=speech)
+                str(file), condition, evaluate_pair(estimate, reference, sr, speech=speech)
             )
         )
+        if not estimate.any():
+            log.warning(
+                "evaluate: %s (%s): the estimate is digital silence: scored as the worst output",
+                file,
+                condition,
+            )
 
     if data is not None:
         tasks = [(f, None) for f in find_audio_files(data)]
     elif clean is not None and noisy is not None:
         tasks = []
-        for f in find_audio_files(noisy):
+        noisy_files = find_audio_files(noisy)
+        for f in noisy_files:
             ref = Path(clean) / f.relative_to(noisy)
             if ref.exists():
                 tasks.append((f, ref))
             else:
+                no_clean.append(f)
                 skipped.append((f, f"no clean reference {ref}"))
+        paired = {f.relative_to(noisy) for f in noisy_files}
+        no_noisy = [f for f in find_audio_files(clean) if f.relative_to(clean) not in paired]
+        if no_clean:
+            log.warning(
+                "evaluate: %d noisy file(s) have no clean file of the same relative path in %s "
+                "and fail: %s",
+                len(no_clean),
+                clean,
+                _names(no_clean),
+            )
+        if no_noisy:
+            log.warning(
+                "evaluate: %d clean file(s) have no noisy file of the same relative path in %s "
+                "and are not used: %s",
+                len(no_noisy),
+                noisy,
+                _names(no_noisy),
+            )
     elif clean is not None and noise is not None:
         noise_files = find_audio_files(noise)
         if not noise_files:
@@ -279,6 +377,27 @@ def evaluate_model(
                 add(source, "reconstruct", pipe.reconstruct(wav)[0], wav[0])
             elif noisy is not None:
                 reference = load(other)
+                n_noisy, n_clean = wav.shape[-1], reference.shape[-1]
+                try:
+                    differ = _check_pair_length(n_noisy, other, n_clean, sr, length_tolerance_s)
+                except ValueError:
+                    too_long.append(source)
+                    raise
+                if differ:
+                    cropped.append(abs(n_noisy - n_clean) / sr)
+                    if len(cropped) <= _NAMED:
+                        log.warning(
+                            "evaluate: %s is %.3f s, its clean %s %.3f s: scored over the "
+                            "shorter %.3f s%s",
+                            source,
+                            n_noisy / sr,
+                            other,
+                            n_clean / sr,
+                            min(n_noisy, n_clean) / sr,
+                            " (further pairs of different lengths are only counted)"
+                            if len(cropped) == _NAMED
+                            else "",
+                        )
                 add(source, "noisy", wav[0], reference[0])
                 add(source, "denoised", pipe.denoise(wav)[0], reference[0])
             else:
@@ -289,11 +408,31 @@ def evaluate_model(
                     add(source, f"denoised@{snr:g}dB", pipe.denoise(mixture)[0], wav[0])
         except (AudioError, ValueError) as exc:
             skipped.append((source, str(exc)))
+    if no_clean or no_noisy or cropped or too_long:
+        parts = []
+        if no_clean or no_noisy:
+            parts.append(
+                f"{len(no_clean) + len(no_noisy)} file(s) unpaired ({len(no_clean)} noisy "
+                f"without a clean partner: failed; {len(no_noisy)} clean without a noisy "
+                "partner: not used)"
+            )
+        if cropped:
+            parts.append(
+                f"{len(cropped)} pair(s) of different lengths cropped to the shorter "
+                f"(by up to {max(cropped) * 1000:.1f} ms)"
+            )
+        if too_long:
+            parts.append(
+                f"{len(too_long)} pair(s) failed: lengths differ by more than "
+                f"{length_tolerance_s:g} s"
+            )
+        log.warning("evaluate: recorded pairs: %s", "; ".join(parts))
     return rows, skipped
 
 
 __all__ = [
     "METRIC_ORDER",
+    "PAIR_LENGTH_TOLERANCE_S",
     "EvaluationRow",
     "evaluate_model",
     "evaluate_pair",

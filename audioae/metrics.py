@@ -9,6 +9,11 @@ more or less than the reference. Argument order is always ``(estimate, reference
 Spectral metrics use :func:`audioae.functional.spectrogram` (periodic Hann window, centred
 frames, zero padding, as librosa). PESQ and STOI wrap the ``pesq`` and ``pystoi`` packages
 (``pip install "audioae[eval]"``).
+
+A silent estimate (all zeros: a model that outputs digital silence) scores each metric's worst
+rather than NaN or an error, so that it counts in means: :func:`si_sdr`
+:data:`SI_SDR_FLOOR_DB`, :func:`pesq_wb` :data:`PESQ_WB_FLOOR`, :func:`stoi` 0. A silent
+*reference* leaves SI-SDR undefined (NaN) and PESQ raises.
 """
 
 from __future__ import annotations
@@ -22,6 +27,18 @@ from audioae.functional import log_compress, mel_filterbank, spectrogram
 
 DEFAULT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
 PESQ_SAMPLE_RATE = 16000
+SI_SDR_FLOOR_DB = -100.0
+"""Lowest SI-SDR :func:`si_sdr` reports, in dB: the score of a silent estimate, which holds
+none of the reference. An estimate with any signal rarely comes near it: the SI-SDR of
+independent noise is about ``-10 log10(samples)`` dB (-60 dB for a minute at 16 kHz), so
+only an estimate with (almost) no component of the reference is clamped to it."""
+PESQ_WB_FLOOR = 0.999
+"""Lowest wide-band PESQ MOS-LQO, the score of a silent estimate: the lower asymptote of the
+ITU-T P.862.2 mapping ``0.999 + 4 / (1 + exp(-1.3669 x + 3.8224))`` from raw PESQ ``x`` (as in
+the ``pesq`` package's ``pesqmain.h``), below every score the ``pesq`` package can return.
+The 1.04 often quoted is the mapping at P.862's nominal raw floor ``x = -0.5``; the ``pesq``
+package does not clamp ``x`` and returns 1.02 to 1.15 for noise-only or near-silent
+estimates (measured with pesq 0.0.4 on the bundled speech)."""
 
 
 def align(estimate: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
@@ -173,21 +190,32 @@ def si_sdr(estimate: Tensor, reference: Tensor) -> Tensor:
     """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al. 2019, "SDR - half-baked
     or well done?"), with both signals made zero-mean first.
 
-    ``a = <e, r> / ||r||^2``, ``SI-SDR = 10 log10(||a r||^2 / ||e - a r||^2)``; computed in float64.
+    ``a = <e, r> / ||r||^2``, ``SI-SDR = 10 log10(||a r||^2 / ||e - a r||^2)``; computed in
+    float64 and clamped below at :data:`SI_SDR_FLOOR_DB` (-100 dB).
+
+    A *silent* estimate (zero energy once its mean is removed: all zeros, or a constant) holds
+    none of the reference, and the formula's 0/0 is defined as the worst score,
+    :data:`SI_SDR_FLOOR_DB`, so that a model that outputs silence scores lowest instead of
+    giving NaN. An estimate orthogonal to the reference (``-inf`` by the formula) also scores
+    the floor: nothing scores below silence.
 
     Args:
         estimate, reference: ``(..., time)``; cropped to the shorter.
 
     Returns:
-        ``(...)`` float64 dB; ``+inf`` when the estimate is an exact scaled copy, NaN when the
-        reference is constant (silent).
+        ``(...)`` float64 dB in ``[SI_SDR_FLOOR_DB, +inf]``; ``+inf`` when the estimate is an
+        exact scaled copy; NaN when the reference is constant (silent), whatever the estimate.
     """
     est, ref = align(estimate.double(), reference.double())
     est = est - est.mean(dim=-1, keepdim=True)
     ref = ref - ref.mean(dim=-1, keepdim=True)
-    scale = (est * ref).sum(-1, keepdim=True) / ref.square().sum(-1, keepdim=True)
+    ref_energy = ref.square().sum(-1, keepdim=True)
+    scale = (est * ref).sum(-1, keepdim=True) / ref_energy
     target = scale * ref
-    return 10.0 * torch.log10(target.square().sum(-1) / (est - target).square().sum(-1))
+    value = 10.0 * torch.log10(target.square().sum(-1) / (est - target).square().sum(-1))
+    silent = (est.square().sum(-1) == 0) & (ref_energy.squeeze(-1) > 0)
+    value = value.masked_fill(silent, SI_SDR_FLOOR_DB)
+    return value.clamp_min(SI_SDR_FLOOR_DB)  # NaN (silent reference) stays NaN
 
 
 def snr_db(estimate: Tensor, reference: Tensor) -> Tensor:
@@ -222,10 +250,17 @@ def _per_signal(estimate: Tensor, reference: Tensor, fn) -> Tensor:
 
 
 def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
-    """Wide-band PESQ (ITU-T P.862.2) MOS-LQO, 1.04 (bad) .. 4.64 (transparent), per signal.
+    """Wide-band PESQ (ITU-T P.862.2) MOS-LQO per signal, from :data:`PESQ_WB_FLOOR` (0.999,
+    a silent estimate) to 4.64 (transparent); noisy or garbled speech scores about 1.02 and up.
 
     Wraps the ``pesq`` package; both signals are resampled to 16 kHz with
-    :func:`audioae.audio.resample` first (wide-band PESQ is defined at 16 kHz).
+    :func:`audioae.audio.resample` first (wide-band PESQ is defined at 16 kHz). PESQ aligns
+    levels, so a quiet but otherwise faithful estimate still scores high.
+
+    A silent estimate (all zeros at 16 kHz) scores :data:`PESQ_WB_FLOOR`, the lowest value of
+    the P.862.2 mapping; the ``pesq`` package itself fails on it with a NaN conversion error.
+    So does an estimate more than 200 dB below the reference's peak on which ``pesq`` fails
+    the same way (measured: peaks below about 1e-21 of the reference's; numerically silent).
 
     Args:
         estimate, reference: speech waveforms ``(..., time)``; cropped to the shorter.
@@ -236,12 +271,18 @@ def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
 
     Raises:
         ImportError: ``pesq`` is not installed (``pip install "audioae[eval]"``).
-        ValueError: PESQ found no speech (e.g. a silent reference) or the signal is too short.
+        ValueError: a silent reference, NaN or infinite samples, PESQ found no speech, the
+            signal is too short, or any other failure of the ``pesq`` package (the message
+            starts with "PESQ failed").
     """
     pesq = _eval_import("pesq")
     from audioae.audio import resample
 
     est, ref = align(estimate, reference)
+    for name, x in (("estimate", est), ("reference", ref)):
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise ValueError(f"PESQ failed: the {name} has {bad} NaN or infinite samples")
     if sample_rate != PESQ_SAMPLE_RATE:
         est = resample(est.float(), sample_rate, PESQ_SAMPLE_RATE)
         ref = resample(ref.float(), sample_rate, PESQ_SAMPLE_RATE)
@@ -249,10 +290,16 @@ def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
     def one(e, r):
         if not r.any():
             raise ValueError("PESQ failed: the reference is silent")
+        if not e.any():
+            return PESQ_WB_FLOOR
         try:
             return pesq.pesq(PESQ_SAMPLE_RATE, r, e, "wb")
         except pesq.PesqError as exc:
             raise ValueError(f"PESQ failed: {type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # cypesq's "cannot convert float NaN to integer"
+            if abs(e).max() <= 1e-10 * abs(r).max():
+                return PESQ_WB_FLOOR
+            raise ValueError(f"PESQ failed: {exc}") from exc
 
     return _per_signal(est, ref, one)
 
@@ -260,7 +307,13 @@ def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
 def stoi(estimate: Tensor, reference: Tensor, sample_rate: int, extended: bool = False) -> Tensor:
     """Short-time objective intelligibility, 0..1 (Taal et al. 2011; extended: Jensen & Taal 2016).
 
-    Wraps ``pystoi`` (which resamples to 10 kHz internally).
+    Wraps ``pystoi`` (which resamples to 10 kHz internally). STOI is a mean of correlations
+    between short-time band envelopes, so an estimate whose envelopes run against the
+    reference's can score a little below 0 (more often with ``extended``).
+
+    A silent estimate (all zeros) scores exactly 0: it has no envelope to correlate. This is
+    what ``pystoi`` 0.4 returns for plain STOI; for extended STOI it returns about -0.002 (an
+    artefact of its epsilon), which is replaced by 0.
 
     Args:
         estimate, reference: speech waveforms ``(..., time)``; cropped to the shorter.
@@ -273,13 +326,19 @@ def stoi(estimate: Tensor, reference: Tensor, sample_rate: int, extended: bool =
         ImportError: ``pystoi`` is not installed (``pip install "audioae[eval]"``).
     """
     pystoi = _eval_import("pystoi")
-    return _per_signal(
-        estimate, reference, lambda e, r: pystoi.stoi(r, e, sample_rate, extended=extended)
-    )
+
+    def one(e, r):
+        if not e.any():
+            return 0.0
+        return pystoi.stoi(r, e, sample_rate, extended=extended)
+
+    return _per_signal(estimate, reference, one)
 
 
 __all__ = [
     "DEFAULT_RESOLUTIONS",
+    "PESQ_WB_FLOOR",
+    "SI_SDR_FLOOR_DB",
     "align",
     "log_mel_l1",
     "log_spectral_distance",

@@ -256,3 +256,93 @@ def test_a_silent_reference_is_not_scored(tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert [Path(r["file"]).name for r in rows] == ["tone.wav"]
     assert math.isfinite(float(rows[0]["snr_db"]))
+
+
+# ----------------------------------------------------------------------------- silent estimates
+
+
+class _StubPipeline:
+    """What evaluate_model uses of a Pipeline: ``sample_rate``, ``reconstruct`` and ``denoise``
+    (both ``fn``, from ``(1, time)`` to ``(1, time)``)."""
+
+    sample_rate = SR
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def reconstruct(self, wav):
+        return self.fn(wav)
+
+    def denoise(self, wav):
+        return self.fn(wav)
+
+
+def test_evaluate_pair_scores_a_silent_estimate_as_the_worst():
+    ref = _tone()
+    out = evaluate_pair(torch.zeros(SR), ref, SR, speech=False)
+    assert out["si_sdr"] == metrics.SI_SDR_FLOOR_DB == -100.0
+    assert out["snr_db"] == 0.0  # the error is the whole reference
+    assert out["spectral_convergence"] == pytest.approx(1.0, abs=1e-6)
+    assert all(math.isfinite(v) for v in out.values())
+    noisy = evaluate_pair(ref + 0.5 * _noise(SR), ref, SR, speech=False)
+    assert out["si_sdr"] < noisy["si_sdr"]
+    with pytest.raises(ValueError, match="the estimate has 2 NaN or infinite samples"):
+        evaluate_pair(
+            torch.cat([ref[:-2], torch.tensor([math.nan, math.inf])]), ref, SR, speech=False
+        )
+    with pytest.raises(ValueError, match="the reference has 1 NaN or infinite samples"):
+        evaluate_pair(ref, torch.cat([ref[:-1], torch.tensor([math.nan])]), SR, speech=False)
+
+
+def test_evaluate_pair_speech_metrics_of_a_silent_estimate():
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    clips = sorted((DATA / "speech").rglob("*.flac"))
+    if not clips:
+        pytest.skip("no speech clip in data/speech (bundled data not built)")
+    wav, _ = sf.read(str(clips[0]), dtype="float32")
+    clean = torch.from_numpy(wav)
+    out = evaluate_pair(torch.zeros_like(clean), clean, SR, speech=True)
+    assert out["pesq"] == metrics.PESQ_WB_FLOOR == 0.999
+    assert out["stoi"] == 0.0 and out["si_sdr"] == -100.0
+
+
+@pytest.mark.parametrize("speech", [False, True])
+def test_evaluate_model_keeps_a_silent_output_in_the_means(tmp_path, caplog, speech):
+    """Before: the silent output's SI-SDR was NaN and left out of the mean (speech=False), or
+    PESQ raised and the whole file was skipped (speech=True): the worst output vanished."""
+    from audioae.evaluate import evaluate_model
+
+    if speech:
+        pytest.importorskip("pesq")
+        pytest.importorskip("pystoi")
+    clips = sorted((DATA / "speech").rglob("*.flac"))[:2]
+    if len(clips) < 2:
+        pytest.skip("no speech clips in data/speech (bundled data not built)")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, clip in zip(("a.wav", "b.wav"), clips):
+        sf.write(folder / name, sf.read(str(clip), dtype="float32")[0], SR)
+    calls = []
+
+    def model(wav):  # files run in sorted order: silence for a.wav, a noisy copy for b.wav
+        calls.append(wav.shape)
+        if len(calls) == 1:
+            return torch.zeros_like(wav)
+        return wav + 0.01 * _noise(*wav.shape, seed=5)
+
+    caplog.set_level("WARNING", logger="audioae.evaluate")
+    rows, skipped = evaluate_model(_StubPipeline(model), data=folder, speech=speech, progress=False)
+    assert skipped == []
+    assert [Path(r.file).name for r in rows] == ["a.wav", "b.wav"]
+    silent, other = rows[0].metrics, rows[1].metrics
+    assert silent["si_sdr"] == -100.0 and other["si_sdr"] > 10.0
+    (summary,) = summarize(rows)
+    assert summary["n"] == 2
+    assert summary["si_sdr"] == pytest.approx((-100.0 + other["si_sdr"]) / 2, abs=1e-12)
+    if speech:
+        assert silent["pesq"] == 0.999 and silent["stoi"] == 0.0
+        assert summary["pesq"] == pytest.approx((0.999 + other["pesq"]) / 2, abs=1e-12)
+        assert summary["stoi"] == pytest.approx(other["stoi"] / 2, abs=1e-12)
+    warned = [r.getMessage() for r in caplog.records if "digital silence" in r.getMessage()]
+    assert len(warned) == 1 and "a.wav (reconstruct)" in warned[0]

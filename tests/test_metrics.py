@@ -279,3 +279,80 @@ def test_missing_eval_packages_say_how_to_install(monkeypatch):
         metrics.pesq_wb(_tone(), _tone(), SR)
     with pytest.raises(ImportError, match=r"audioae\[eval\]"):
         metrics.stoi(_tone(), _tone(), SR)
+
+
+# ----------------------------------------------------------------------------- silent estimates
+
+
+def test_si_sdr_of_a_silent_estimate_is_the_floor():
+    """0/0 by the formula (NaN before): defined as the worst score, -100 dB, for all zeros and
+    for a constant (zero once the mean is removed); batched rows keep their own values."""
+    ref = _tone()
+    floor = metrics.SI_SDR_FLOOR_DB
+    assert floor == -100.0
+    assert metrics.si_sdr(torch.zeros(SR), ref).item() == floor
+    assert metrics.si_sdr(torch.full((SR,), 0.25), ref).item() == floor
+    noisy = ref + 0.1 * _noise(SR, seed=2)
+    batch = metrics.si_sdr(torch.stack([torch.zeros(SR), noisy]), ref)
+    assert batch.dtype == torch.float64 and batch.shape == (2,)
+    assert batch[0].item() == floor
+    assert batch[1].item() == metrics.si_sdr(noisy, ref).item() > 10.0
+    # a silent reference stays undefined, whatever the estimate (evaluate_pair refuses it)
+    assert torch.isnan(metrics.si_sdr(torch.zeros(SR), torch.zeros(SR))).item()
+    assert torch.isnan(metrics.si_sdr(ref, torch.zeros(SR))).item()
+
+
+def test_si_sdr_never_scores_below_silence():
+    """An estimate orthogonal to the reference (-inf or about -300 dB by the formula) is
+    clamped to the floor; an estimate just above the floor is left alone."""
+    r = _tone().double()
+    r = r - r.mean()
+    n = _noise(SR, seed=4).double()
+    n = n - n.mean()
+    orthogonal = n - (n @ r) / (r @ r) * r
+    assert metrics.si_sdr(orthogonal, r).item() == metrics.SI_SDR_FLOOR_DB
+    # 10 log10(a^2 ||r||^2 / ||o||^2) = -90 dB exactly: above the floor, unchanged
+    a = (1e-9 * (orthogonal @ orthogonal) / (r @ r)).sqrt()
+    assert metrics.si_sdr(orthogonal + a * r, r).item() == pytest.approx(-90.0, abs=1e-6)
+
+
+def test_pesq_of_a_silent_estimate_is_the_floor(monkeypatch):
+    pesq = pytest.importorskip("pesq")
+    clean = torch.from_numpy(_speech_clip())
+    zeros = torch.zeros_like(clean)
+    with pytest.raises(ValueError, match="NaN"):  # why: the package itself cannot score it
+        pesq.pesq(SR, clean.double().numpy(), zeros.double().numpy(), "wb")
+    assert metrics.PESQ_WB_FLOOR == 0.999
+    assert metrics.pesq_wb(zeros, clean, SR).item() == 0.999
+    from audioae.audio import resample
+
+    assert metrics.pesq_wb(torch.zeros(30000), resample(clean, SR, 22050), 22050).item() == 0.999
+    both = metrics.pesq_wb(torch.stack([zeros, clean]), clean, SR)
+    assert both[0].item() == 0.999 and both[1].item() > 4.4
+    # 1e-30 of full scale: pesq fails with its NaN error, and the estimate is silent in effect
+    tiny = 1e-30 * _noise(clean.numel(), seed=1)
+    assert metrics.pesq_wb(tiny, clean, SR).item() == 0.999
+    # the floor lies below what the package gives any audible estimate (near-silent noise:
+    # measured 1.02 to 1.15)
+    quiet_noise = metrics.pesq_wb(1e-6 * _noise(clean.numel(), seed=1), clean, SR).item()
+    assert 0.999 < 1.01 < quiet_noise < 1.2
+    with pytest.raises(ValueError, match="estimate has 1 NaN or infinite"):
+        metrics.pesq_wb(torch.cat([clean[:-1], torch.tensor([float("nan")])]), clean, SR)
+
+    # the same cypesq error on an estimate with signal is not hidden
+    def broken(*args, **kwargs):
+        raise ValueError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(pesq, "pesq", broken)
+    with pytest.raises(ValueError, match="PESQ failed: cannot convert float NaN"):
+        metrics.pesq_wb(clean, clean, SR)
+
+
+def test_stoi_of_a_silent_estimate_is_zero():
+    pytest.importorskip("pystoi")
+    clean = torch.from_numpy(_speech_clip())
+    zeros = torch.zeros_like(clean)
+    assert metrics.stoi(zeros, clean, SR).item() == 0.0
+    assert metrics.stoi(zeros, clean, SR, extended=True).item() == 0.0  # pystoi: -0.0019
+    both = metrics.stoi(torch.stack([zeros, clean]), clean, SR)
+    assert both[0].item() == 0.0 and both[1].item() > 0.99

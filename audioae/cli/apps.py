@@ -363,7 +363,13 @@ def register_evaluate(subparsers) -> None:
         summary="measure reconstruction or denoising quality (CSV per file + summary)",
         description="Measure a model: with --data, how well it reconstructs a folder; with "
         "--clean and --noisy (recorded pairs) or --noise (mixed in at each --snr), how well it "
-        "denoises. Writes one CSV row per file and condition and prints a summary table.",
+        "denoises. Writes one CSV row per file and condition and prints a summary table. "
+        "With --noisy, files are paired by relative path: a noisy file without a clean partner "
+        "fails, a clean file without a noisy one is not used (a warning names it); pairs whose "
+        "lengths differ by up to 0.1 s (codec padding) are cropped to the shorter with a "
+        "warning, a larger difference fails that file as probably the wrong pair. An output of "
+        "digital silence scores as the worst (SI-SDR -100 dB, PESQ 0.999, STOI 0), never "
+        "dropped from the means.",
         examples=[
             "audioae evaluate codec --data speech/ -o codec.csv",
             "audioae evaluate denoise --clean speech/ --noise noise/ --snr 0 5 10 --speech -o den.csv",
