@@ -90,10 +90,12 @@ class AutoEncoderModule(L.LightningModule):
             return batch[0], batch[1]
         return batch, batch
 
-    def _step(self, batch, inpaint: bool = False):
+    def _step(self, batch, inpaint: bool = False, kl_scale: float | None = None):
         """One forward pass and its loss: ``(inputs, target, output, LossResult)``.
         ``inpaint``: mask one random group of bins per example at the input (training of a
-        ``model.inpaint_groups`` model; :mod:`audioae.inpaint`); the target stays whole."""
+        ``model.inpaint_groups`` model; :mod:`audioae.inpaint`); the target stays whole.
+        ``kl_scale``: a fixed KL weight in place of the annealed one (see
+        :func:`audioae.losses.compute_loss`; validation passes ``loss.beta``)."""
         noisy, clean = self._split(batch)
         inputs, target, noisy_spec, clean_spec = self._prepare(noisy, clean)
         groups = self.cfg.model.inpaint_groups
@@ -113,11 +115,11 @@ class AutoEncoderModule(L.LightningModule):
             target,
             self.cfg.loss,
             step=int(self.global_step),
-            to_magnitude=self.frontend.to_magnitude,
             bin_magnitude=self.frontend.bin_magnitude,
             waveforms=waveforms,
             spectra=spectra,
             noise_residual=noise_residual,
+            kl_scale=kl_scale,
         )
         return inputs, target, output, result
 
@@ -219,7 +221,18 @@ class AutoEncoderModule(L.LightningModule):
             tb.add_histogram("train/kl_per_dimension", per_dim.cpu(), self.global_step)
 
     def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
-        inputs, target, output, result = self._step(batch)
+        """Log ``val/loss`` (what the best checkpoint is chosen by) and each term as
+        ``val/<term>`` (``val/reconstruction``, ``val/kl``, ...); returns ``val/loss``.
+
+        The KL of a Gaussian bottleneck is weighted by the fixed ``loss.beta`` (the weight
+        the annealing reaches; logged as ``val/kl_weight``), not by the annealed weight of
+        the current step that ``train/loss`` uses: with cyclical annealing the annealed
+        weight is 0 at every cycle start, and a best checkpoint chosen on such a KL-free loss
+        would be chosen on another objective than the next validation's. So ``val/loss`` =
+        ``val/reconstruction`` + ``beta`` x ``val/kl`` (+ the other weighted terms) at every
+        step.
+        """
+        inputs, target, output, result = self._step(batch, kl_scale=self.cfg.loss.beta)
         batch_size = inputs.shape[0]
         self.log("val/loss", result.total, prog_bar=True, sync_dist=True, batch_size=batch_size)
         for name, value in result.terms.items():

@@ -256,9 +256,15 @@ class LossConfig:
     ``residual_noise_weight`` adds the compressed energy of the noise the mask lets through
     (:func:`audioae.losses.residual_noise`; Xia et al. 2020): more suppression of noise at some
     cost to the speech (the same models as ``si_sdr_weight``).
+    ``spectral_convergence_weight`` adds the spectral convergence ``||Y - X||_F / ||Y||_F``
+    (Arik et al. 2019; Yamamoto et al. 2020) of the magnitudes of the feature bins: the
+    linear STFT magnitudes of ``spectrogram``/``log_magnitude`` features, the mel-band
+    magnitudes of ``log_mel`` (no inversion to linear frequency).
 
     ``beta`` weights the KL of a Gaussian bottleneck (Higgins et al. 2017), warmed up over
-    ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019);
+    ``kl_warmup_steps`` (linear, or cyclical with period ``kl_cycle_steps``; Fu et al. 2019)
+    in the training loss; ``val/loss``, which picks the best checkpoint, weighs it by
+    ``beta`` itself at every step, so validations of different steps compare one objective;
     ``free_bits`` (nats per latent dimension; Kingma et al. 2016) floors each dimension's KL.
     ``sparsity_l1`` weights an L1 activity penalty, ``sparsity_kl`` the KL penalty towards a
     mean activation ``sparsity_target`` (Ng, "Sparse autoencoder", 2011).

@@ -21,6 +21,10 @@ from .config_yaml import ConfigError
 SHORT_CLIP_POLICIES = ("pad", "skip")
 NOISE_COLORS = ("white", "pink", "brown")
 LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed")
+"""The ``training.precision`` values a run can train with (see :class:`TrainingConfig`)."""
+PRECISION_ALIASES = ("32", "16", "bf16")
+"""Lightning's older names of ``32-true``, ``16-mixed`` and ``bf16-mixed``, also accepted."""
 
 
 def segment_length(segment_seconds: float, sample_rate: int) -> int:
@@ -181,8 +185,15 @@ class DataConfig:
 class TrainingConfig:
     """Optimisation and run plumbing (handled by PyTorch Lightning).
 
-    ``precision``: ``auto`` picks bf16/16-mixed on CUDA and 32 on CPU; any Lightning
-    precision string is accepted. ``devices``: ``auto`` or a count. ``init_from``: a model
+    ``precision``: Lightning's precision, one of :data:`PRECISIONS`: ``auto`` (bf16-mixed
+    or 16-mixed on CUDA, 32-true on CPU), ``32-true``, ``16-mixed`` or ``bf16-mixed`` (or
+    Lightning's aliases ``32``, ``16``, ``bf16``). The ``-true`` half precisions
+    (``16-true``, ``bf16-true``), ``64-true`` and ``transformer-engine`` are refused with a
+    :class:`ConfigError` here rather than made to work: the front-ends compute features in
+    float32 (STFT, mel filterbank and log without autocast, where half precision loses the
+    quiet bins), so weights cast to another dtype meet float32 inputs and the run used to
+    crash at its first validation step; mixed precision gives the speed of half-precision
+    matrix products with float32 weights. ``devices``: ``auto`` or a count. ``init_from``: a model
     file (or a shipped model's name, e.g. ``denoise``) whose weights start a fresh run
     (fine-tuning: the optimiser and the schedule start anew; ignored on ``--resume``, where
     the checkpoint wins). Its ``audio`` and ``features`` sections must equal this run's and
@@ -215,6 +226,12 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         check_choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if str(self.precision) not in PRECISIONS + PRECISION_ALIASES:
+            raise ConfigError(
+                f"training.precision: {self.precision!r} is not supported; choose one of "
+                f"{', '.join(PRECISIONS)} (features are float32, so only mixed precision "
+                "can use half precision)"
+            )
         if len(self.trainable) > 8 or not all(
             isinstance(name, str) and name.isidentifier() for name in self.trainable
         ):

@@ -101,14 +101,28 @@ class Datasets:
 
 
 def _index(
-    root: Path, what: str, cache_dir: Path | None, progress: bool, workers: int | None
+    root: Path,
+    what: str,
+    cache_dir: Path | None,
+    progress: bool,
+    workers: int | None,
+    report: bool = True,
 ) -> FolderIndex:
-    """The index of a data or noise folder; DatasetError when missing or without audio."""
+    """The index of a data or noise folder; DatasetError when missing or without audio.
+    Without ``report`` (a DDP rank other than 0) the index's warnings (hidden files, a folder
+    it cannot cache in) are not logged: rank 0 gives them once."""
     if root.is_file():
         raise DatasetError(f"{root}: a file; --{what} takes a folder of audio files")
     if not root.is_dir():
         raise DatasetError(f"{root}: {what} folder not found")
-    index = index_folder(root, cache_dir=cache_dir, progress=progress, workers=workers)
+    index_log = logging.getLogger(index_folder.__module__)
+    level = index_log.level
+    if not report:
+        index_log.setLevel(logging.ERROR)
+    try:
+        index = index_folder(root, cache_dir=cache_dir, progress=progress, workers=workers)
+    finally:
+        index_log.setLevel(level)
     if not len(index) and not index.bad:
         raise DatasetError(
             f"{root}: no audio files found in the {what} folder (searched recursively); add .wav/.flac/.ogg/.mp3 files"
@@ -210,7 +224,7 @@ def build_datasets(
     steep = cfg.audio.resampler == "steep"
     cache = Path(cache_dir) if cache_dir is not None else None
     progress = report if progress is None else progress
-    index = _index(root, "data", cache, progress, index_workers)
+    index = _index(root, "data", cache, progress, index_workers, report)
     rows, bad = _usable(index, d.silence_db)
     short = [
         i
@@ -226,7 +240,7 @@ def build_datasets(
     noise_index: FolderIndex | None = None
     noise_rows: list[int] = []
     if noise_dir is not None:
-        noise_index = _index(Path(noise_dir), "noise", cache, progress, index_workers)
+        noise_index = _index(Path(noise_dir), "noise", cache, progress, index_workers, report)
         noise_rows, noise_bad = _usable(noise_index, d.silence_db)
         bad = bad + noise_bad
     if report and bad:

@@ -7,12 +7,15 @@
                                                                compressed_complex_mse on the
                                                                STFTs of the denoised and clean
                                                                waveforms)
-    + spectral_convergence_weight * spectral_convergence     (if the weight is > 0)
+    + spectral_convergence_weight * spectral_convergence     (on the feature bins' magnitudes,
+                                                               if the weight is > 0)
     - si_sdr_weight * si_sdr - snr_weight * snr (dB, of the masked noisy STFT inverted with
       the noisy phase; mask models on linear-frequency front-ends, if the weights are > 0)
     + residual_noise_weight * residual_noise                 (the mask applied to the noise
                                                                alone; denoising mask models)
-    + kl_weight(step) * kl                                    (Gaussian bottleneck)
+    + kl_weight(step) * kl                                    (Gaussian bottleneck; a fixed
+                                                               ``kl_scale``, e.g. ``beta`` for
+                                                               validation, when given)
     + sparsity_l1 * sparsity_l1_term + sparsity_kl * sparsity_kl_term   (sparse bottleneck)
 
 Scaling of the KL term: ``reconstruction`` is a mean over the ``n_bins * frames`` feature
@@ -24,6 +27,7 @@ the beta-VAE (Higgins et al. 2017).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,7 +49,8 @@ class LossResult:
         terms: every term for logging, each a detached scalar tensor: ``total``,
             ``reconstruction``; ``spectral_convergence`` when its
             weight is > 0; for a Gaussian bottleneck ``kl`` (the term in the loss, after free
-            bits, per feature value), ``kl_weight``, ``kl_nats`` (KL per latent frame in nats,
+            bits, per feature value), ``kl_weight`` (the weight it had in ``total``: the
+            annealed one, or ``kl_scale``), ``kl_nats`` (KL per latent frame in nats,
             summed over dimensions, before free bits) and ``active_dimensions``; for a sparse
             bottleneck ``sparsity_l1`` (mean activation) and ``sparsity_kl``.
     """
@@ -63,13 +68,16 @@ def spectral_convergence(est_mag: torch.Tensor, ref_mag: torch.Tensor) -> torch.
     """Spectral convergence ``||ref - est||_F / ||ref||_F`` as a loss: averaged over the batch.
 
     (Arik et al., "Fast spectrogram inversion using multi-head convolutional neural
-    networks", 2019.) Computed by :func:`audioae.metrics.spectral_convergence` with the
-    denominator floored at 1e-8, so an all-zero reference gives a finite value; unlike the
-    metric, the shapes must match exactly.
+    networks", 2019; the ``L_sc`` term of Yamamoto et al., "Parallel WaveGAN", 2020.)
+    Computed by :func:`audioae.metrics.spectral_convergence` with the denominator floored at
+    1e-8, so an all-zero reference gives a finite value; unlike the metric, the shapes must
+    match exactly. :func:`compute_loss` applies it to the magnitudes of the feature bins
+    (``frontend.bin_magnitude``): linear STFT magnitudes for ``spectrogram`` /
+    ``log_magnitude`` features, mel-band magnitudes for ``log_mel``.
 
     Args:
-        est_mag: linear magnitudes ``(..., n_freq, frames)``.
-        ref_mag: linear magnitudes of the same shape.
+        est_mag: non-negative magnitudes ``(..., n_bins, frames)`` (linear, not log).
+        ref_mag: magnitudes of the same shape.
 
     Returns:
         Scalar tensor (dimensionless).
@@ -329,11 +337,12 @@ def compute_loss(
     target: torch.Tensor,
     cfg: LossConfig,
     step: int,
-    to_magnitude: Callable[[torch.Tensor], torch.Tensor] | None = None,
     bin_magnitude: Callable[[torch.Tensor], torch.Tensor] | None = None,
     waveforms: tuple[torch.Tensor, torch.Tensor] | None = None,
     spectra: tuple[torch.Tensor, torch.Tensor] | None = None,
     noise_residual: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    kl_scale: float | None = None,
 ) -> LossResult:
     """The training loss of one batch (see the module docstring for the formula).
 
@@ -346,28 +355,38 @@ def compute_loss(
         output: the model's :class:`AEOutput` (reconstruction ``(batch, n_bins, frames)``).
         target: clean features ``(batch, n_bins, frames)``.
         cfg: the ``loss`` section.
-        step: the optimiser step (for the KL schedule).
-        to_magnitude: maps features to linear magnitudes ``(batch, n_freq, frames)`` (e.g.
-            ``frontend.to_magnitude``); needed when ``spectral_convergence_weight > 0``.
-        bin_magnitude: maps features to per-bin magnitudes (``frontend.bin_magnitude``);
-            needed by ``reconstruction: compressed_mse``.
+        step: the optimiser step (for the KL schedule), >= 0.
+        bin_magnitude: maps features to the non-negative magnitude of each feature bin
+            ``(batch, n_bins, frames)`` (``frontend.bin_magnitude``: for ``log_mel`` the
+            mel-band magnitudes, with no inversion to linear frequency); needed by
+            ``reconstruction: compressed_mse`` and when ``spectral_convergence_weight > 0``
+            (spectral convergence is taken on these magnitudes).
         waveforms: ``(estimate, clean)`` waveforms ``(batch, time)`` for the SI-SDR term;
             needed when ``si_sdr_weight`` or ``snr_weight`` is > 0 (the trainer builds the estimate by inverting
             the masked noisy STFT with the noisy phase).
         spectra: complex STFTs ``(estimate, clean)`` ``(batch, n_freq, frames)`` of those
             waveforms; needed by ``reconstruction: compressed_complex_mse``.
+        noise_residual: ``(|G N|, |S|)`` ``(batch, n_freq, frames)`` for the residual-noise
+            term (see :func:`residual_noise`); needed when ``residual_noise_weight > 0``.
+        kl_scale: the weight of the KL term, >= 0, in place of the annealed
+            :func:`kl_weight` ``(step, cfg)`` (None: the schedule's). Validation passes
+            ``cfg.beta``, the weight the annealing reaches, so that validation losses of
+            different steps weigh the KL alike and the best checkpoint is chosen on one
+            objective whatever the schedule.
 
     Returns:
         :class:`LossResult`.
 
     Raises:
-        ValueError: the shapes differ, spectral convergence is asked for without
-            ``to_magnitude``, ``compressed_mse`` without ``bin_magnitude``,
+        ValueError: the shapes differ, spectral convergence or ``compressed_mse`` is asked
+            for without ``bin_magnitude``, ``kl_scale`` is negative or not finite,
             ``compressed_complex_mse`` without ``spectra``, the SI-SDR term without
             ``waveforms``, or the residual-noise term without ``noise_residual``.
         ConfigError: a sparsity weight is set but the model has no sparse bottleneck.
     """
     recon = output.reconstruction
+    if kl_scale is not None and not (math.isfinite(kl_scale) and kl_scale >= 0):
+        raise ValueError(f"kl_scale must be a finite number >= 0, got {kl_scale}")
     if recon.shape != target.shape:
         raise ValueError(
             f"reconstruction {tuple(recon.shape)} and target {tuple(target.shape)} differ"
@@ -393,11 +412,13 @@ def compute_loss(
     terms: dict[str, torch.Tensor] = {"reconstruction": reconstruction.detach()}
 
     if cfg.spectral_convergence_weight > 0:
-        if to_magnitude is None:
+        if bin_magnitude is None:
             raise ValueError(
-                "loss.spectral_convergence_weight > 0 needs to_magnitude (the front-end's)"
+                "loss.spectral_convergence_weight > 0 needs bin_magnitude (the front-end's)"
             )
-        sc = spectral_convergence(to_magnitude(recon), to_magnitude(target))
+        # on the feature bins' magnitudes: for log_mel the mel bands, not an NNLS inversion
+        # to linear frequency (100 iterations per call: seconds and gigabytes per batch)
+        sc = spectral_convergence(bin_magnitude(recon), bin_magnitude(target))
         total = total + cfg.spectral_convergence_weight * sc
         terms["spectral_convergence"] = sc.detach()
 
@@ -426,7 +447,7 @@ def compute_loss(
         floored = per_dim.clamp_min(cfg.free_bits) if cfg.free_bits > 0 else per_dim
         latent_frames = output.kl.shape[-1]
         kl = floored.sum() * latent_frames / (target.shape[-2] * target.shape[-1])
-        weight = kl_weight(step, cfg)
+        weight = kl_weight(step, cfg) if kl_scale is None else float(kl_scale)
         total = total + weight * kl
         terms["kl"] = kl.detach()
         terms["kl_weight"] = torch.tensor(weight, device=recon.device)

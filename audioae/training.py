@@ -128,7 +128,8 @@ class TrainResult:
         run_dir: the run folder.
         model_file: the exported ``model.safetensors`` (None on non-zero DDP ranks).
         steps: optimiser steps done in total (including those before a resume).
-        best_val_loss: lowest validation loss seen, or None when no validation ran.
+        best_val_loss: lowest ``val/loss`` seen (for a VAE with the KL weighted by
+            ``loss.beta`` at every step), or None when no validation ran.
     """
 
     run_dir: Path
@@ -177,7 +178,9 @@ def build_trainer(
     Callbacks: ``last.ckpt`` every ``training.checkpoint_every`` steps and at the end, the
     learning rate, Ctrl-C (:class:`~audioae.train_console.InterruptHandler`), with
     ``progress`` one bar over ``max_steps``, and with a validation split (``has_val``) the
-    best checkpoint by ``val/loss`` (validation every ``training.val_every`` steps); loggers:
+    best checkpoint by ``val/loss`` (validation every ``training.val_every`` steps; for a
+    Gaussian bottleneck its KL is weighted by the fixed ``loss.beta``, not the annealed
+    weight, see :meth:`AutoEncoderModule.validation_step`); loggers:
     TensorBoard and CSV; checkpoint files through
     :class:`~audioae.checkpoint_io.SafeCheckpointIO`. ``verbose`` adds Lightning's model
     summary. The best-checkpoint callback is None without a validation split. ``stop_at``

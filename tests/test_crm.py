@@ -252,7 +252,6 @@ def test_denoising_step_computes_each_stft_once_and_the_same_loss(output: str) -
             fe(clean),
             cfg.loss,
             step=0,
-            to_magnitude=fe.to_magnitude,
             bin_magnitude=fe.bin_magnitude,
             waveforms=(est, clean),
             spectra=(fe.stft(est), fe.stft(clean)),

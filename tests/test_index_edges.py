@@ -159,3 +159,21 @@ def test_inspect_of_a_read_only_folder_prints_one_line_about_the_cache(
         "other cache folder was given (`audioae train` uses its run folder); the next run "
         "reads all 2 file(s) again"
     ]
+
+
+@pytest.mark.parametrize("report", [True, False])
+def test_index_warnings_come_from_the_reporting_rank_only(
+    folder: Path, write_audio, caplog, report: bool
+) -> None:
+    from audioae.config import load_config
+    from audioae.data import build_datasets
+
+    for i in range(6):
+        write_audio(f"data/c{i}.wav", sine(220.0 + 20 * i, seconds=0.5))
+    write_audio("data/.take1.wav", sine(seconds=0.5))
+    cfg = load_config("tiny", ["data.batch_size=2", "data.val_fraction=0.25"])
+    with caplog.at_level(logging.WARNING, logger="audioae"):
+        build_datasets(cfg, folder, report=report, cache_dir=folder.parent / "cache")
+    hidden = [w for w in _warnings(caplog) if "hidden audio file" in w]
+    assert len(hidden) == (1 if report else 0)
+    assert logging.getLogger("audioae.dataindex").level == logging.NOTSET  # restored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,16 +144,70 @@ def test_free_bits_floor_each_dimension_and_stop_its_gradient() -> None:
     assert bool((mean.grad[:, 1:] == 0).all())
 
 
-def test_spectral_convergence_term_uses_to_magnitude() -> None:
+def test_spectral_convergence_term_uses_bin_magnitude() -> None:
     target = torch.log(torch.full((1, 4, 5), 2.0))
     recon = torch.log(torch.full((1, 4, 5), 1.0))
     out = AEOutput(recon, Latent(torch.zeros(1, 2, 2)))
     cfg = LossConfig(spectral_convergence_weight=2.0)
-    res = compute_loss(out, target, cfg, step=0, to_magnitude=torch.exp)
+    res = compute_loss(out, target, cfg, step=0, bin_magnitude=torch.exp)
     assert float(res.terms["spectral_convergence"]) == pytest.approx(0.5)
     assert float(res.total) == pytest.approx(math.log(2.0) + 2.0 * 0.5)
-    with pytest.raises(ValueError, match="to_magnitude"):
+    with pytest.raises(ValueError, match="bin_magnitude"):
         compute_loss(out, target, cfg, step=0)
+
+
+def test_log_mel_spectral_convergence_is_on_mel_magnitudes_without_inversion(
+    monkeypatch,
+) -> None:
+    """With ``log_mel`` features the term is ``||Y - X||_F / ||Y||_F`` of the mel-band
+    magnitudes ``exp(x) - eps``; the NNLS inversion to linear frequency is never called."""
+    import audioae.functional as AF
+    from audioae.config import load_config
+    from audioae.training import AutoEncoderModule
+
+    def no_inversion(*args, **kwargs):
+        raise AssertionError("mel_to_linear called by the spectral convergence term")
+
+    monkeypatch.setattr(AF, "mel_to_linear", no_inversion)
+    recipe = Path(__file__).parents[1] / "recipes" / "tiny.yaml"
+    cfg = load_config(recipe, ["loss.spectral_convergence_weight=0.5"])
+    assert cfg.features.kind == "log_mel"
+    torch.manual_seed(0)
+    module = AutoEncoderModule(cfg)
+    batch = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0)) * 0.1
+    _, target, output, res = module._step(batch)
+    eps = cfg.features.eps
+    est = (output.reconstruction.detach().double().exp() - eps).clamp_min(0.0)
+    ref = (target.double().exp() - eps).clamp_min(0.0)
+    assert est.shape[-2] == cfg.features.n_mels
+    expected = [
+        float(np.linalg.norm((ref[i] - est[i]).numpy()) / np.linalg.norm(ref[i].numpy()))
+        for i in range(2)
+    ]
+    sc = float(res.terms["spectral_convergence"])
+    assert sc == pytest.approx(sum(expected) / 2, rel=1e-5)  # float32 against float64
+    reconstruction = float(res.terms["reconstruction"])
+    assert float(res.total.detach()) == pytest.approx(reconstruction + 0.5 * sc, rel=1e-6)
+    res.total.backward()  # differentiable through the mel magnitudes
+
+
+def test_kl_scale_replaces_the_annealed_weight() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mean, logvar = torch.randn(2, 3, 5, generator=gen), torch.randn(2, 3, 5, generator=gen)
+    out = _vae_output(mean, logvar, torch.ones(2, 8, 20))
+    cfg = LossConfig(beta=0.2, kl_schedule="cyclical", kl_cycle_steps=10)
+    target = torch.zeros(2, 8, 20)
+    annealed = compute_loss(out, target, cfg, step=0)
+    assert float(annealed.terms["kl_weight"]) == 0.0 and float(annealed.total) == 1.0
+    for step in (0, 3, 7):
+        fixed = compute_loss(out, target, cfg, step=step, kl_scale=cfg.beta)
+        kl = float(fixed.terms["kl"])
+        assert kl > 0.1
+        assert float(fixed.terms["kl_weight"]) == pytest.approx(0.2)
+        assert float(fixed.total) == pytest.approx(1.0 + 0.2 * kl, rel=1e-6)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="kl_scale"):
+            compute_loss(out, target, cfg, step=0, kl_scale=bad)
 
 
 def test_sparsity_terms_and_misconfiguration() -> None:

@@ -116,11 +116,29 @@ def test_resume_without_checkpoint_is_an_error(notes: Path, tmp_path: Path) -> N
 
 
 def test_vae_logs_kl_and_active_dimensions(notes: Path, tmp_path: Path) -> None:
-    cfg = _tiny(*FAST, "model.bottleneck=gaussian", "loss.beta=0.1", "training.audio_examples=0")
+    cfg = _tiny(
+        *FAST,
+        "model.bottleneck=gaussian",
+        "loss.beta=0.1",
+        "loss.kl_schedule=cyclical",  # period 4, ramp 2: the weight is 0 at step 4
+        "loss.kl_cycle_steps=4",
+        "training.audio_examples=0",
+    )
     train(cfg, notes, out_dir=tmp_path / "vae", progress=False)
     rows = _metrics(tmp_path / "vae")
     for key in ("train/kl", "train/active_dimensions", "train/kl_per_dim_mean", "val/kl"):
         assert any(r.get(key) for r in rows), key
+    # validation (steps 2 and 4) weighs the KL by beta, not by the annealed 0.1 and 0
+    val = [r for r in rows if r.get("val/loss")]
+    assert [int(r["step"]) for r in val] == [1, 3]  # Lightning logs the step index - 1
+    for r in val:
+        assert float(r["val/kl_weight"]) == pytest.approx(0.1)
+        expected = float(r["val/reconstruction"]) + 0.1 * float(r["val/kl"])
+        assert float(r["val/loss"]) == pytest.approx(expected, rel=1e-5)
+    train_weights = {
+        round(float(r["train/kl_weight"]), 6) for r in rows if r.get("train/kl_weight")
+    }
+    assert train_weights == {0.0, 0.05, 0.1}  # the annealed weights of steps 0-3
     assert "train/kl_per_dimension" in _tensorboard_tags(tmp_path / "vae")["histograms"]
 
 
