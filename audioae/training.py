@@ -327,6 +327,11 @@ def train(
 ) -> TrainResult:
     """Train an autoencoder on a folder of audio and export its model file.
 
+    The run seeds Python's, NumPy's and torch's global random generators with
+    ``training.seed`` (Lightning's ``seed_everything``, as a training script does), so a
+    caller's own draws after ``train`` returns follow that seed, not the caller's earlier
+    state; reseed afterwards if that matters.
+
     Args:
         cfg: the run's config (``load_config(recipe, overrides)``); not modified.
         data_dir: folder of training audio (searched recursively).
