@@ -59,6 +59,8 @@ def check_stft_input(
     if wav.dim() == 0:
         raise ValueError("stft expects a waveform of shape (..., time)")
     length = wav.shape[-1]
+    if length == 0:
+        raise ValueError(f"stft: empty waveform (shape {tuple(wav.shape)}): nothing to analyse")
     if not center and length < n_fft:
         raise ValueError(f"signal of {length} samples is shorter than n_fft={n_fft} (center=False)")
     if center and pad_mode == "reflect" and length <= n_fft // 2:
@@ -95,7 +97,8 @@ def stft(
         when ``center`` is true, else ``1 + (time - n_fft) // hop_length``.
 
     Raises:
-        ValueError: bad sizes, unknown ``pad_mode``, a complex input, or a signal too short.
+        ValueError: bad sizes, unknown ``pad_mode``, a complex input, an empty signal (0
+            samples), or a signal too short.
     """
     win_length = check_stft_input(wav, n_fft, hop_length, win_length, center, pad_mode)
     lead, length = wav.shape[:-1], wav.shape[-1]

@@ -251,3 +251,10 @@ def test_cuda_matches_cpu(cls):
     ref64 = make(cls).to(torch.float64)(y.double())
     torch.testing.assert_close(out64.cpu(), ref64, rtol=0, atol=1e-8)
     assert gpu.to_magnitude(out).device.type == "cuda"
+
+
+@pytest.mark.parametrize("kind", ["spectrogram", "log_magnitude", "log_mel"])
+def test_an_empty_waveform_is_a_value_error(kind: str) -> None:
+    front = build_frontend(FeatureConfig(kind=kind), sample_rate=16000)
+    with pytest.raises(ValueError, match=r"empty waveform \(shape \(2, 0\)\)"):
+        front(torch.zeros(2, 0))
