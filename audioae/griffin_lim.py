@@ -70,8 +70,8 @@ def griffin_lim(
         length: exact output length in samples (must give ``frames`` STFT frames).
 
     Returns:
-        Real waveform ``(..., time)``, ``time = length`` or ``(frames - 1) * hop_length``
-        (``center=True``).
+        Real waveform ``(..., time)``, ``time = length`` or, as :func:`audioae.stft.istft`,
+        ``(frames - 1) * hop_length + n_fft % 2`` (``center=True``).
 
     Raises:
         ValueError: complex or wrongly shaped ``magnitude``, negative ``n_iter``/``momentum``,

@@ -231,7 +231,8 @@ def istft(
         spec: complex spectrogram ``(..., n_fft // 2 + 1, frames)``.
         n_fft, hop_length, win_length, window, center: as given to :func:`stft`.
         length: exact output length in samples (zero-padded or trimmed); default
-            ``(frames - 1) * hop_length`` with ``center``, else ``n_fft + (frames - 1) * hop_length``.
+            ``(frames - 1) * hop_length + n_fft % 2`` with ``center`` (one more for an odd
+            ``n_fft``, as librosa), else ``n_fft + (frames - 1) * hop_length``.
 
     Returns:
         Real waveform ``(..., time)`` in the real dtype matching ``spec``.
