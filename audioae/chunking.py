@@ -57,6 +57,49 @@ def plan_windows(total: int, chunk: int, margin: int, align: int) -> list[Window
         keep_start = keep_stop
 
 
+@dataclass(frozen=True)
+class Span:
+    """The part ``[begin, end)`` (absolute samples) of one window's output to join, and where
+    the next window's part begins (``next_begin``, None for the last); see
+    :func:`centred_spans`."""
+
+    begin: int
+    end: int
+    next_begin: int | None
+
+
+def centred_spans(windows: list[Window], fade: int, total: int) -> list[Span]:
+    """Parts of the windows' outputs whose :class:`CrossfadeStream` fades (of ``fade``
+    samples) are centred on the keep boundaries.
+
+    Window ``i`` contributes ``[keep_start - fade // 2, keep_stop + fade // 2)``, clamped to
+    ``[0, total)`` (the first from 0, the last to ``total``), so neighbouring parts overlap by
+    ``fade`` samples around each boundary, and only there. Joining whole windows instead
+    centres each fade in the windows' overlap, which is not the boundary where windows are
+    clamped at the signal's start; and with windows shorter than their margins, fades of
+    neighbouring boundaries run into each other and the weights stop summing to one.
+
+    Requirements (the caller's): ``fade`` at most the shortest keep chunk but the last one
+    (:func:`plan_windows`' ``chunk``), so fades never overlap; each window's output covers
+    its part (the margin is at least ``fade // 2``). A fade shorter than the margin leaves
+    ``margin - fade // 2`` samples of context between a part's end and its window's edge.
+
+    Raises:
+        ValueError: ``fade`` negative or longer than an inner keep chunk.
+    """
+    half = fade // 2
+    inner = [w.keep_stop - w.keep_start for w in windows[:-1]]
+    if fade < 0 or (inner and fade > min(inner)):
+        raise ValueError(f"centred_spans: fade {fade} must be in 0..{min(inner, default=0)}")
+    spans = []
+    for i, w in enumerate(windows):
+        last = i + 1 == len(windows)
+        begin = 0 if i == 0 else max(0, w.keep_start - half)
+        end = total if last else min(total, w.keep_stop + half)
+        spans.append(Span(begin, end, None if last else max(0, w.keep_stop - half)))
+    return spans
+
+
 class CrossfadeStream:
     """Join overlapping pieces with complementary linear crossfades, emitting finished samples.
 

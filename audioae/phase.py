@@ -8,7 +8,9 @@ Methods (:data:`PHASE_METHODS`):
 - ``"kept-phase"``: the inverse STFT of the magnitude with the phase of a reference STFT
   (e.g. the noisy input when denoising; :func:`istft_with_phase`);
 - with a learned decoder (:class:`audioae.vocoder.Vocoder`), :func:`learned_methods` adds
-  ``"learned"`` (the decoder's magnitude and phase, one inverse STFT, chunked) and
+  ``"learned"`` (the decoder's magnitude and phase, one inverse STFT, chunked; the decoder
+  sees reflected features beyond the signal's ends, ``edge_context``, so the edges carry no
+  zero-padding burst) and
   ``"learned+griffin-lim"`` (``PhaseConfig.warm_start_iter`` iterations of fast Griffin-Lim
   started from the decoder's phase, on the decoder's magnitude when given features, which
   is closer to the true ``|STFT|`` than the front-end's inversion of a mel, or on the
@@ -193,8 +195,8 @@ def learned_methods(vocoder) -> dict[str, PhaseMethod]:
 
     def learned_griffin_lim(request: PhaseRequest) -> Tensor:
         features = _request_features(request)
-        with torch.no_grad():
-            out = vocoder.spectrum(features.reshape(-1, *features.shape[-2:]))
+        with torch.no_grad():  # with reflected context beyond the ends, as vocoder.decode
+            out = vocoder.spectrum(features.reshape(-1, *features.shape[-2:]), edge_context=True)
         shape = (*features.shape[:-2], out.magnitude.shape[-2], features.shape[-1])
         # given features, the decoder's magnitude (trained against |STFT|; better than the
         # front-end's inversion of a mel); given a magnitude, that one

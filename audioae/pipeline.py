@@ -7,6 +7,8 @@
     clean = pipe.denoise(noisy)            # (channels, time) at pipe.sample_rate
     latent = pipe.encode(wav)              # (channels, latent_dim, latent_frames)
     wav = pipe.decode(latent, length=wav.shape[-1])
+    for piece in pipe.decode_stream(latent, length):  # the same, piece by piece (flat memory)
+        ...
 
 Waveforms are ``(channels, time)`` (or ``(time,)``) float tensors at the model's
 ``sample_rate`` (Hz); latents are ``(channels, latent_dim, latent_frames)``. Long inputs are
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
 from .arguments import check_integer, is_integer
-from .chunking import CrossfadeWriter, Window, plan_windows
+from .chunking import CrossfadeStream, CrossfadeWriter, Window, centred_spans, plan_windows
 from .config import Config
 from .functional import check_wet
 from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, slerp
@@ -47,8 +51,42 @@ PHASE_MODES = ("noisy", "griffin-lim")
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
 
 
+class ShortInputWarning(UserWarning):
+    """:meth:`Pipeline.denoise` got an input shorter than one hop
+    (:attr:`Pipeline.min_denoise_samples`), too short to denoise, and returned it unchanged.
+
+    Attributes:
+        samples: the input's length (samples at the model's rate).
+        sample_rate: the model's rate (Hz).
+        minimum: the shortest length that is denoised (samples).
+    """
+
+    def __init__(self, samples: int, sample_rate: int, minimum: int) -> None:
+        self.samples, self.sample_rate, self.minimum = samples, sample_rate, minimum
+        super().__init__(
+            f"input of {samples} samples ({1000 * samples / sample_rate:.1f} ms at {sample_rate} Hz) "
+            f"is shorter than one hop ({minimum} samples, {1000 * minimum / sample_rate:.1f} ms): "
+            "the model would see one STFT frame, mostly padding; returned unchanged, not denoised"
+        )
+
+
 class Pipeline(GenerativeMixin):
     """Front-end + model + phase path for one trained model.
+
+    The pipeline is inference-only. It takes ``model`` (and ``vocoder``) over, in place:
+    ``model.to(device).eval()``, the caller's module object, not a copy. The caller's model
+    is therefore moved to ``device`` and left in eval mode (dropout off, normalisation
+    layers on their running statistics); call ``model.train()`` to train it further, or
+    pass ``copy.deepcopy(model)`` to keep the original as it was.
+
+    The methods that compute audio or latents (``encode``, ``decode``, ``decode_stream``,
+    ``reconstruct``, ``denoise``, ``denoise_window``, ``interpolate``, ``sample``,
+    ``variations``, ``posterior``) run under :func:`torch.inference_mode`, so the tensors
+    they return are inference tensors and cannot join autograd: ``out.requires_grad_()``
+    raises ``RuntimeError`` ("Setting requires_grad=True on inference tensor outside
+    InferenceMode is not allowed"), and so does a backward through an operation that saved
+    one (``(weight * out).sum().backward()``). Take ``out = out.clone()``, outside inference
+    mode, to use an output in a graph (as a target, or as an input to optimise).
 
     Args:
         model: an :class:`audioae.models.AutoEncoder`.
@@ -170,8 +208,11 @@ class Pipeline(GenerativeMixin):
 
     @property
     def crossfade(self) -> int:
-        """Crossfade length (samples) between Griffin-Lim chunks: the chunk margin."""
-        return self._chunking()[1]
+        """Crossfade length (samples) between chunks whose outputs differ in their overlap
+        (Griffin-Lim): the chunk margin, or the chunk when that is shorter (so the fades of
+        neighbouring boundaries never overlap; see :func:`audioae.chunking.centred_spans`)."""
+        chunk, margin = self._chunking()
+        return min(chunk, margin)
 
     @property
     def masks_the_stft(self) -> bool:
@@ -219,6 +260,17 @@ class Pipeline(GenerativeMixin):
         model's receptive field (:func:`audioae.models.layers.time_context_frames` frames
         times ``hop_length``, plus ``n_fft``) when that is longer."""
         return max(self.align, int(self.margin_seconds * self.sample_rate), self._context_samples)
+
+    @property
+    def min_denoise_samples(self) -> int:
+        """The shortest input :meth:`denoise` denoises (samples): one hop, i.e. two STFT
+        frames. A shorter input gives the model a single frame, centred on its first sample
+        and mostly zero padding: on held-out speech snippets of 1-8 ms the shipped
+        ``denoise`` took 3.4-5.7 dB off them that way, while from one hop up it keeps the
+        level within 0.4 dB (``denoise_stream``: within 3.6 dB at 8-25 ms, 0.9 dB from 32
+        ms). :meth:`denoise` returns a shorter input unchanged, with a
+        :class:`ShortInputWarning`."""
+        return self.hop_length
 
     def _chunking(self) -> tuple[int, int]:
         chunk = max(self.align, int(self.chunk_seconds * self.sample_rate))
@@ -332,15 +384,41 @@ class Pipeline(GenerativeMixin):
         """Latent ``(channels, latent_dim, latent_frames)`` → waveform ``(channels, length)``.
 
         ``phase``: a method of :attr:`phase_methods` (default :attr:`default_phase`). Long
-        latents are decoded in chunks whose waveforms are joined with linear crossfades over
-        their overlap (Griffin-Lim is a global iteration, so chunked output is close to, not
-        equal to, whole-signal output).
+        latents are decoded in chunks (:meth:`decode_stream`, whose pieces this joins) whose
+        waveforms are joined with linear crossfades of :attr:`crossfade` samples centred on
+        the chunk boundaries. With the ``learned`` method chunked output equals whole-signal
+        output within float rounding (the chunk margins cover the model's and the decoder's
+        receptive fields); Griffin-Lim is a global iteration, so its chunked output is close
+        to, not equal to, whole-signal output.
 
         Raises:
             ValueError: an unknown phase method; a latent that is not 2-D/3-D, empty or not
                 finite; a ``length`` below 1 or beyond what the latent covers
                 (``latent_frames * align`` samples), or not a whole number (numpy
                 integers taken; bools, floats and None refused).
+        """
+        out: torch.Tensor | None = None
+        done = 0
+        for piece in self.decode_stream(latent, length, phase=phase):
+            if out is None:
+                out = piece.new_empty(*piece.shape[:-1], length)
+            out[..., done : done + piece.shape[-1]] = piece
+            done += piece.shape[-1]
+        assert out is not None and done == length
+        return out
+
+    def decode_stream(
+        self, latent: torch.Tensor, length: int, *, phase: str | None = None
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`decode` piece by piece: an iterator of waveform pieces ``(channels, n)``,
+        in order, that together are ``decode(latent, length, phase=phase)`` exactly (the same
+        computation). Memory holds one chunk window and one crossfade, not the output, so a
+        caller that writes each piece out (a file decoder) stays flat with length.
+
+        The arguments are checked when this is called, before the first piece.
+
+        Raises:
+            ValueError: as :meth:`decode`.
         """
         self.require_latent_decoder("decode")
         method = self.resolve_phase(phase)
@@ -360,29 +438,56 @@ class Pipeline(GenerativeMixin):
                 f"length: {length!r} samples; {latent.shape[-1]} latent frames cover 1 to "
                 f"{covered} samples ({self.align} per latent frame)"
             )
-        length = int(length)
-        down = self.model.time_downsampling
-        chunk, margin = self._chunking()
-        windows = plan_windows(latent.shape[-1] * self.align, chunk, margin, self.align)
-        writer = CrossfadeWriter(length, margin)
+        return self._decode_pieces(latent, int(length), method)
+
+    def decode_margin(self, method: str) -> int:
+        """Context (samples) each side of a :meth:`decode` chunk whose kept part is exact:
+        :attr:`margin_samples`, raised to the model's receptive field plus, for the learned
+        methods, the decoder's (:attr:`audioae.vocoder.Vocoder.margin_frames` frames)."""
+        reach = self._context_samples
+        if method.startswith("learned") and self.vocoder is not None:
+            reach += self.vocoder.margin_frames * self.hop_length
+        return max(self.margin_samples, reach)
+
+    @torch.inference_mode()
+    def _decode_pieces(
+        self, latent: torch.Tensor, length: int, method: str
+    ) -> Iterator[torch.Tensor]:
+        down, hop = self.model.time_downsampling, self.hop_length
+        chunk = self._chunking()[0]
+        exact = self.decode_margin(method)
+        fade = min(chunk, exact)
+        # windows reach `exact` samples beyond each piece's part (which runs fade / 2 past
+        # the keep boundary), plus a hop: a piece ends (frames - 1) * hop after its start
+        windows = plan_windows(
+            latent.shape[-1] * self.align, chunk, exact + fade // 2 + hop, self.align
+        )
         n_frames = self.frontend.num_frames(length)
-        for i, w in enumerate(windows):
+        spans = centred_spans(windows, fade, length)
+        stream = CrossfadeStream(length, fade)
+        for w, span in zip(windows, spans):
             a, b = w.start // self.align, math.ceil(w.stop / self.align)
             frame0 = a * down  # the piece starts at sample frame0 * hop == w.start
             frames = min(b * down, n_frames) - frame0
-            if frames <= 0 or frame0 * self.hop_length >= length:
+            if frames <= 0 or frame0 * hop >= length:
                 break
             features = self._decode_features(latent[..., a:b], frames)
             last = frame0 + frames >= n_frames
-            piece_len = (
-                length - frame0 * self.hop_length if last else (frames - 1) * self.hop_length
-            )
+            piece_len = length - frame0 * hop if last else (frames - 1) * hop
             wav = self.phase(features, length=piece_len, method=method)
-            next_start = windows[i + 1].start if i + 1 < len(windows) and not last else None
-            writer.add(frame0 * self.hop_length, wav, next_start)
+            end = length if last else span.end
+            ready = stream.add(
+                span.begin,
+                wav[..., span.begin - w.start : end - w.start],
+                None if last else span.next_begin,
+            )
+            if ready.shape[-1]:
+                yield ready
             if last:
                 break
-        return writer.result()
+        rest = stream.finish()
+        if rest.shape[-1]:
+            yield rest
 
     @torch.inference_mode()
     def reconstruct(self, wav: torch.Tensor, *, phase: str | None = None) -> torch.Tensor:
@@ -493,6 +598,16 @@ class Pipeline(GenerativeMixin):
         denoises by reconstruction with the noisy phase; ``audioae denoise`` takes mask models
         only (:meth:`require_task`).
 
+        An input shorter than :attr:`min_denoise_samples` (one hop: 8 ms for the shipped
+        denoisers) is too short to denoise; it is returned unchanged (a copy, whatever
+        ``wet`` and ``phase``) and a :class:`ShortInputWarning` gives its length. Do not
+        zero-pad a short input before calling: speech followed by digital silence looks like
+        a click to a denoiser that looks ahead (the shipped ``denoise`` took 43 dB off 5 ms
+        of speech zero-padded to ``n_fft``, 3 dB off 20 ms; unpadded, 0.1 dB off 20 ms).
+
+        Returns:
+            The denoised waveform ``(channels, time)``, as long as ``wav``.
+
         Raises:
             ValueError: unknown ``phase``, ``wet`` outside [0, 1], ``mask_exponent``
                 outside (0, 8] or ``post_filter`` outside [0, 1].
@@ -510,11 +625,17 @@ class Pipeline(GenerativeMixin):
                 f"{self.purpose} and predicts none"
             )
         wav = self._prepare(wav)
+        if wav.shape[-1] < self.min_denoise_samples:
+            warnings.warn(
+                ShortInputWarning(wav.shape[-1], self.sample_rate, self.min_denoise_samples),
+                stacklevel=3,  # the caller of the inference_mode wrapper
+            )
+            return wav.clone()
         if phase == "noisy":
             return self._process_with_kept_phase(wav, wet, mask_exponent, post_filter)
         windows = self.plan(wav.shape[-1])
         writer = CrossfadeWriter(wav.shape[-1], self.crossfade)
-        for i, w in enumerate(windows):
+        for w, span in zip(windows, centred_spans(windows, self.crossfade, wav.shape[-1])):
             y = self.denoise_window(
                 wav[..., w.start : w.stop],
                 phase=phase,
@@ -522,7 +643,9 @@ class Pipeline(GenerativeMixin):
                 mask_exponent=mask_exponent,
                 post_filter=post_filter,
             )
-            writer.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
+            writer.add(
+                span.begin, y[..., span.begin - w.start : span.end - w.start], span.next_begin
+            )
         return writer.result()
 
     # ------------------------------------------------------------------ embed
@@ -546,6 +669,7 @@ __all__ = [
     "Interpolation",
     "Pipeline",
     "PipelineError",
+    "ShortInputWarning",
     "resolve_device",
     "slerp",
 ]

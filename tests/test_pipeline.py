@@ -219,3 +219,31 @@ def test_settings_that_would_fail_later_are_refused_at_load():
     if not torch.backends.mps.is_available():
         with pytest.raises(PipelineError, match="'mps': Apple's MPS is not available here"):
             Pipeline.load("codec", device="mps")
+
+
+def test_pipeline_takes_the_model_over_in_eval_mode():
+    """Documented (Pipeline docstring): the caller's model object is the pipeline's, moved to
+    the device and switched to eval mode in place; train() gives training mode back."""
+    torch.manual_seed(0)
+    cfg = load_config(None, ["features.n_fft=256", "features.hop_length=64", "model.latent_dim=8"])
+    model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate)).train()
+    pipe = Pipeline(model, cfg, device="cpu")
+    assert pipe.model is model and not model.training
+    assert not any(m.training for m in model.modules())
+    model.train()  # the caller can resume training with the same object
+    assert model.training
+
+
+def test_outputs_are_inference_tensors_that_clone_into_autograd(speech):
+    """Documented (Pipeline docstring): outputs come from torch.inference_mode, so
+    requires_grad_ refuses them; a clone taken outside inference mode joins a graph."""
+    pipe = _pipe(["model.bottleneck=gaussian"])
+    x = speech[:, :4000]
+    for out in (pipe.encode(x), pipe.reconstruct(x), pipe.denoise(x)):
+        assert out.is_inference()
+        with pytest.raises(RuntimeError, match="inference tensor"):
+            out.requires_grad_()
+        usable = out.clone().requires_grad_()
+        assert not usable.is_inference()
+        usable.square().sum().backward()
+        torch.testing.assert_close(usable.grad, 2 * out)

@@ -18,7 +18,7 @@ from audioae.modelfile import ModelFileError, load_model_file, read_metadata, sa
 from audioae.models import build_model
 from audioae.phase import PhaseReconstructor, learned_methods
 from audioae.pipeline import Pipeline
-from audioae.vocoder import Vocoder, build_vocoder
+from audioae.vocoder import Vocoder, build_vocoder, reflect_frames
 from audioae.vocoder_losses import anti_wrap, phase_losses
 from audioae.vocoder_training import VocoderModule
 from audioae.vocoderfile import VocoderMismatchError, load_vocoder_file, save_vocoder_file
@@ -85,10 +85,42 @@ def test_chunked_equals_whole_within_tolerance() -> None:
     wav = torch.randn(2, 16000) * 0.1
     features = voc.frontend(wav)
     with torch.no_grad():
-        whole = voc(features, wav.shape[-1])
+        plain = voc(features, wav.shape[-1])  # the network as trained: zero-padded edges
+        edged = voc.synthesize(voc.spectrum(features, edge_context=True), wav.shape[-1])
     for chunk in (5, 17, 64):
-        chunked = voc.decode(features, wav.shape[-1], chunk_frames=chunk)
-        assert (chunked - whole).abs().max() <= 1e-5 * max(1.0, float(whole.abs().max()))
+        for edge_context, whole in ((False, plain), (True, edged)):
+            chunked = voc.decode(
+                features, wav.shape[-1], chunk_frames=chunk, edge_context=edge_context
+            )
+            assert (chunked - whole).abs().max() <= 1e-5 * max(1.0, float(whole.abs().max()))
+
+
+def test_edge_context_changes_only_the_edges() -> None:
+    """Reflected edge context reaches no further in than receptive_frames frames plus half a
+    window: the rest of the output is the plain network's (1e-5 of full scale), the edges
+    are not."""
+    voc = _vocoder()
+    wav = torch.randn(1, 8000) * 0.1
+    features = voc.frontend(wav)
+    plain = voc.decode(features, 8000, edge_context=False)
+    edged = voc.decode(features, 8000)
+    hop, n_fft = voc.frontend.hop_length, voc.frontend.n_fft
+    reach = (voc.receptive_frames + math.ceil(n_fft / (2 * hop))) * hop
+    body = slice(reach, 8000 - reach)
+    assert (edged[..., body] - plain[..., body]).abs().max() <= 1e-5
+    assert (edged[..., -hop:] - plain[..., -hop:]).abs().max() > 1e-3
+    assert (edged[..., :hop] - plain[..., :hop]).abs().max() > 1e-3
+
+
+def test_reflect_frames() -> None:
+    x = torch.arange(4.0).expand(2, 3, 4)
+    assert reflect_frames(x, 2)[0, 0].tolist() == [2, 1, 0, 1, 2, 3, 2, 1]
+    # beyond frames - 1: reflected as far as it goes, then the outermost frames repeated
+    assert reflect_frames(x, 5)[1, 2].tolist() == [3, 3, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 0, 0]
+    assert reflect_frames(x[..., :1], 2)[0, 0].tolist() == [0.0] * 5
+    assert reflect_frames(x, 0) is x
+    with pytest.raises(ValueError, match="pad"):
+        reflect_frames(x, -1)
 
 
 def test_phase_carrier_keeps_chunking_exact() -> None:
@@ -97,8 +129,13 @@ def test_phase_carrier_keeps_chunking_exact() -> None:
     features = voc.frontend(torch.randn(1, 8000) * 0.1)
     with torch.no_grad():
         whole = voc(features, 8000)
+        edged = voc.synthesize(voc.spectrum(features, edge_context=True), 8000)
     torch.testing.assert_close(
-        voc.decode(features, 8000, chunk_frames=6), whole, rtol=1e-4, atol=1e-5
+        voc.decode(features, 8000, chunk_frames=6, edge_context=False), whole, rtol=1e-4, atol=1e-5
+    )
+    # the reflected frames before the start carry negative frame offsets
+    torch.testing.assert_close(
+        voc.decode(features, 8000, chunk_frames=6), edged, rtol=1e-4, atol=1e-5
     )
     # the carrier advances bin k by 2 pi k hop / n_fft per frame
     carrier = voc.carrier(3, 5, features)
@@ -289,7 +326,9 @@ def test_learned_methods_in_the_phase_reconstructor() -> None:
     features = voc.frontend(wav)
     learned = phase(features, wav.shape[-1], method="learned")
     with torch.no_grad():
-        torch.testing.assert_close(learned, voc(features, wav.shape[-1]), rtol=1e-5, atol=1e-6)
+        edged = voc.spectrum(features, edge_context=True)  # what decode synthesises
+        expected = voc.synthesize(edged, wav.shape[-1])
+        torch.testing.assert_close(learned, expected, rtol=1e-5, atol=1e-6)
     # Griffin-Lim with 0 iterations from features: the decoder's own magnitude and phase,
     # i.e. exactly the learned decoder
     hybrid = phase(features, wav.shape[-1], method="learned+griffin-lim")
@@ -298,7 +337,8 @@ def test_learned_methods_in_the_phase_reconstructor() -> None:
     magnitude = voc.frontend.magnitude(wav)
     hybrid_mag = phase.from_magnitude(magnitude, wav.shape[-1], method="learned+griffin-lim")
     with torch.no_grad():
-        spec = torch.polar(magnitude, voc.spectrum(voc.frontend.from_magnitude(magnitude)).phase)
+        given = voc.frontend.from_magnitude(magnitude)
+        spec = torch.polar(magnitude, voc.spectrum(given, edge_context=True).phase)
     expected = voc.frontend.stft_params.istft(spec, voc.frontend.window, wav.shape[-1])
     torch.testing.assert_close(hybrid_mag, expected, rtol=1e-4, atol=1e-5)
     # from a magnitude: the front-end's features of it first
@@ -314,8 +354,8 @@ def test_warm_started_griffin_lim_improves_consistency() -> None:
     cfg = _cfg()
     wav = _tone(0.3).unsqueeze(0)
     features = voc.frontend(wav)
-    with torch.no_grad():
-        target = voc.spectrum(features).magnitude  # the magnitude the hybrid keeps
+    with torch.no_grad():  # the magnitude the hybrid keeps
+        target = voc.spectrum(features, edge_context=True).magnitude
     errors = []
     for iters in (0, 16):
         cfg.phase.warm_start_iter = iters
@@ -401,7 +441,7 @@ def test_cuda_decoder_matches_cpu() -> None:
         cpu = voc(features, 4000)
         gpu = voc.to("cuda")(features.cuda(), 4000).cpu()
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-4)
-    chunked = voc.decode(features.cuda(), 4000, chunk_frames=9).cpu()
+    chunked = voc.decode(features.cuda(), 4000, chunk_frames=9, edge_context=False).cpu()
     torch.testing.assert_close(chunked, cpu, rtol=1e-3, atol=1e-4)
 
 
