@@ -11,10 +11,12 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .audio import (
@@ -254,7 +256,10 @@ def decode_file(
     method of ``pipe.phase_methods``, default ``pipe.default_phase``).
 
     Griffin-Lim's phase can put peaks above full scale; the output is then scaled down as a
-    whole (see :func:`_within_full_scale`) instead of clipped.
+    whole (as :func:`_within_full_scale`, with the same warning) instead of clipped. Written
+    as 16-bit PCM. The audio is decoded piece by piece (:meth:`Pipeline.decode_stream`)
+    into a float temporary file beside ``target`` and copied from it, so memory does not
+    grow with the file's length.
 
     Raises:
         audioae.codec.CodecError: not a latent file, corrupt, truncated, made with another model,
@@ -263,6 +268,7 @@ def decode_file(
             latents'); the message starts with ``source``, nothing is written.
     """
     from .codec import LatentLayout, read_aae
+    from .streaming import PEAK, write_scaled
 
     _refuse_existing(target, overwrite)
     layout = LatentLayout(
@@ -275,38 +281,53 @@ def decode_file(
     decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
-    wav = pipe.decode(decoded.latent, model_length, phase=phase)
-    _refuse_nonfinite_decode(source, wav, header)
-    (wav,) = _within_full_scale([wav], target)
-    return save_like_input(
+    pieces = pipe.decode_stream(decoded.latent, model_length, phase=phase)
+    gain = write_scaled(
+        _finite_pieces(source, pieces, header, pipe.sample_rate),
         target,
-        wav,
         pipe.sample_rate,
         header.sample_rate,
+        header.channels,
         header.length,
+        subtype="PCM_16",
         overwrite=overwrite,
         steep=pipe.steep_resampling,
     )
+    if gain < 1.0:
+        log.warning(
+            "%s: turned down by %.1f dB so that its peak (%.2f full scale) does not clip",
+            target,
+            -20 * math.log10(gain),
+            PEAK / gain,
+        )
+    return Path(target)
 
 
-def _refuse_nonfinite_decode(
-    source: str | os.PathLike, wav: torch.Tensor, header: AAEHeader
-) -> None:
-    """Blame the ``.aae`` file ``source`` when its latent decodes to NaN/Inf samples.
+def _finite_pieces(
+    source: str | os.PathLike, pieces, header: AAEHeader, sample_rate: int
+) -> Iterator[np.ndarray]:
+    """The decoded ``pieces`` (tensors ``(channels, n)``) as arrays, blaming the ``.aae``
+    file ``source`` for the first NaN/Inf sample.
 
     Raises:
-        audioae.codec.CodecError: ``wav`` holds NaN or Inf; the message names ``source`` and
-            its stored value range.
+        audioae.codec.CodecError: a piece holds NaN or Inf; the message names ``source``,
+            where the first bad sample is (s) and the file's stored value range.
     """
     from .codec import CodecError
 
-    bad = int((~torch.isfinite(wav)).sum())
-    if bad:
-        raise CodecError(
-            f"{source}: the model decodes its latent to {bad} NaN or Inf samples of "
-            f"{wav.numel()}: its stored value range, {header.lo.min():.3g} to "
-            f"{header.hi.max():.3g}, is far outside the model's latents; nothing was written"
-        )
+    done = 0
+    for piece in pieces:
+        bad = ~torch.isfinite(piece)
+        if bad.any():
+            first = done + int(bad.any(0).nonzero()[0])
+            raise CodecError(
+                f"{source}: the model decodes its latent to NaN or Inf samples (the first "
+                f"at {first / sample_rate:.3f} s): its stored value range, "
+                f"{header.lo.min():.3g} to {header.hi.max():.3g}, is far outside the "
+                "model's latents; nothing was written"
+            )
+        done += piece.shape[-1]
+        yield piece.detach().cpu().numpy()
 
 
 def interpolate_files(

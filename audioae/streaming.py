@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,56 @@ def _write_upto(writer, block: np.ndarray, length: int) -> None:
         writer.write(block[:, :room])
 
 
+def write_scaled(
+    pieces: Iterable[np.ndarray],
+    target: str | os.PathLike,
+    model_rate: int,
+    sample_rate: int,
+    channels: int,
+    length: int,
+    *,
+    subtype: str,
+    overwrite: bool,
+    steep: bool = False,
+) -> float:
+    """Write waveform ``pieces`` (each ``(channels, n)`` float at ``model_rate``, in order)
+    to ``target`` at ``sample_rate``, exactly ``length`` frames, turned down as a whole when
+    their peak exceeds :data:`PEAK` (never clipped). The peak is only known at the end, so
+    the pieces go to a float temporary file beside ``target`` first (one block in memory at
+    a time) and are copied from it, scaled, into ``target``'s atomic temporary file.
+
+    Returns:
+        the gain applied (1.0 when nothing was turned down).
+
+    Raises:
+        AudioError: NaN or Inf samples, or ``target`` cannot be written; nothing is left
+            behind (the temporary files are removed).
+        OutputExistsError: ``target`` exists and not ``overwrite``.
+        Any exception of ``pieces`` itself, with the same clean-up.
+    """
+    Path(target).parent.mkdir(parents=True, exist_ok=True)  # as the atomic writer does
+    fd, name = tempfile.mkstemp(
+        prefix=f".{Path(target).stem}.", suffix=".w64", dir=Path(target).parent
+    )
+    os.close(fd)
+    scratch = Path(name)
+    try:
+        with open_writer(scratch, sample_rate, channels, subtype="FLOAT", overwrite=True) as first:
+            _write_resampled(pieces, first, model_rate, sample_rate, length, steep)
+        gain = 1.0 if first.peak <= PEAK else PEAK / first.peak
+        with (
+            BlockReader(scratch) as again,
+            open_writer(
+                target, sample_rate, channels, subtype=subtype, overwrite=overwrite, gain=gain
+            ) as writer,
+        ):
+            while (block := again.read(BLOCK_FRAMES)).shape[1]:
+                writer.write(block)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return gain
+
+
 def denoise_file_streaming(
     pipe: Pipeline,
     source: str | os.PathLike,
@@ -184,34 +235,17 @@ def denoise_file_streaming(
                     pieces, writer, pipe.sample_rate, info.sample_rate, info.frames, steep
                 )
             return Path(target)
-        fd, name = tempfile.mkstemp(
-            prefix=f".{Path(target).stem}.", suffix=".w64", dir=Path(target).parent
+        write_scaled(
+            pieces,
+            target,
+            pipe.sample_rate,
+            info.sample_rate,
+            info.channels,
+            info.frames,
+            subtype=subtype,
+            overwrite=overwrite,
+            steep=steep,
         )
-        os.close(fd)
-        scratch = Path(name)
-        try:
-            with open_writer(
-                scratch, info.sample_rate, info.channels, subtype="FLOAT", overwrite=True
-            ) as first:
-                _write_resampled(
-                    pieces, first, pipe.sample_rate, info.sample_rate, info.frames, steep
-                )
-            gain = 1.0 if first.peak <= PEAK else PEAK / first.peak
-            with (
-                BlockReader(scratch) as again,
-                open_writer(
-                    target,
-                    info.sample_rate,
-                    info.channels,
-                    subtype=subtype,
-                    overwrite=overwrite,
-                    gain=gain,
-                ) as writer,
-            ):
-                while (block := again.read(BLOCK_FRAMES)).shape[1]:
-                    writer.write(block)
-        finally:
-            scratch.unlink(missing_ok=True)
         return Path(target)
     finally:
         reader.close()
