@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from .audio import (
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
 from .latent_prior import LatentPrior, LatentPriorError
-from .pipeline import Pipeline, ShortInputWarning
+from .pipeline import Pipeline
 
 if TYPE_CHECKING:  # the codec is imported when a latent file is read
     from .latent_header import AAEHeader
@@ -152,22 +151,27 @@ def denoise_file(
             realtime=stream,
         )
     wav, sample_rate, length = load_for_model(pipe, source)
-    # The model's own length, not load_for_model's zero padding: a denoiser that looks ahead
-    # takes speech followed by digital silence for a click and removes it (a 5 ms file lost
-    # about 45 dB).
     own = max(1, round(length * pipe.sample_rate / sample_rate))
-    if own < pipe.config.features.n_fft:  # load_for_model padded it to one window
-        wav = wav[..., :own]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ShortInputWarning)
-        clean = pipe.denoise(
-            wav, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
+    if own < pipe.min_denoise_samples:  # one STFT frame, mostly padding: left as it is
+        log.warning(
+            "%s: %d samples (%.1f ms) is shorter than one hop of the model (%.1f ms): written "
+            "unchanged, not denoised",
+            source,
+            length,
+            1000 * length / sample_rate,
+            1000 * pipe.min_denoise_samples / pipe.sample_rate,
         )
-    for w in caught:  # the short-input warning names the file; any other is shown as it was
-        if issubclass(w.category, ShortInputWarning):
-            log.warning("%s: %s", source, w.message)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        original, _ = load_audio(source, mono=False)
+        return save_like_input(
+            target, original, sample_rate, sample_rate, length, overwrite=overwrite, source=source
+        )
+    if own < pipe.config.features.n_fft:  # load_for_model zero-padded it: denoise its own
+        # samples (a look-ahead model takes speech followed by digital silence for a click:
+        # a 5 ms file lost about 45 dB)
+        wav = wav[..., :own]
+    clean = pipe.denoise(
+        wav, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
+    )
     return save_like_input(
         target,
         clean,

@@ -21,9 +21,9 @@ from .config_yaml import ConfigError
 SHORT_CLIP_POLICIES = ("pad", "skip")
 NOISE_COLORS = ("white", "pink", "brown")
 LR_SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed")
+PRECISIONS = ("auto", "32-true", "64-true", "16-mixed", "bf16-mixed")
 """The ``training.precision`` values a run can train with (see :class:`TrainingConfig`)."""
-PRECISION_ALIASES = ("32", "16", "bf16")
+PRECISION_ALIASES = ("32", "64", "16", "bf16")
 """Lightning's older names of ``32-true``, ``16-mixed`` and ``bf16-mixed``, also accepted."""
 
 
@@ -186,14 +186,14 @@ class TrainingConfig:
     """Optimisation and run plumbing (handled by PyTorch Lightning).
 
     ``precision``: Lightning's precision, one of :data:`PRECISIONS`: ``auto`` (bf16-mixed
-    or 16-mixed on CUDA, 32-true on CPU), ``32-true``, ``16-mixed`` or ``bf16-mixed`` (or
-    Lightning's aliases ``32``, ``16``, ``bf16``). The ``-true`` half precisions
-    (``16-true``, ``bf16-true``), ``64-true`` and ``transformer-engine`` are refused with a
-    :class:`ConfigError` here rather than made to work: the front-ends compute features in
-    float32 (STFT, mel filterbank and log without autocast, where half precision loses the
-    quiet bins), so weights cast to another dtype meet float32 inputs and the run used to
-    crash at its first validation step; mixed precision gives the speed of half-precision
-    matrix products with float32 weights. ``devices``: ``auto`` or a count. ``init_from``: a model
+    or 16-mixed on CUDA, 32-true on CPU), ``32-true``, ``64-true`` (float64 throughout; it
+    trains, slowly), ``16-mixed`` or ``bf16-mixed`` (or Lightning's aliases ``32``, ``64``,
+    ``16``, ``bf16``). The ``-true`` half precisions (``16-true``, ``bf16-true``) and
+    ``transformer-engine`` are refused with a :class:`ConfigError` here rather than made to
+    work: the front-ends compute features in float32 (STFT, mel filterbank and log without
+    autocast, where half precision loses the quiet bins), so half-precision weights meet
+    float32 inputs and the run crashed at its first step; mixed precision gives the speed
+    of half-precision matrix products with float32 weights. ``devices``: ``auto`` or a count. ``init_from``: a model
     file (or a shipped model's name, e.g. ``denoise``) whose weights start a fresh run
     (fine-tuning: the optimiser and the schedule start anew; ignored on ``--resume``, where
     the checkpoint wins). Its ``audio`` and ``features`` sections must equal this run's and

@@ -13,7 +13,9 @@ frames, zero padding, as librosa). PESQ and STOI wrap the ``pesq`` and ``pystoi`
 A silent estimate (all zeros: a model that outputs digital silence) scores each metric's worst
 rather than NaN or an error, so that it counts in means: :func:`si_sdr`
 :data:`SI_SDR_FLOOR_DB`, :func:`pesq_wb` :data:`PESQ_WB_FLOOR`, :func:`stoi` 0. A silent
-*reference* leaves SI-SDR undefined (NaN) and PESQ raises.
+*reference* leaves SI-SDR undefined (NaN) and PESQ raises. Only exact digital silence is
+special: a near-silent estimate scores what each metric gives it (STOI can then be a little
+below 0, and a constant offset scores the SI-SDR floor but not STOI 0).
 """
 
 from __future__ import annotations

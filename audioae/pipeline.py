@@ -385,8 +385,8 @@ class Pipeline(GenerativeMixin):
 
         ``phase``: a method of :attr:`phase_methods` (default :attr:`default_phase`). Long
         latents are decoded in chunks (:meth:`decode_stream`, whose pieces this joins) whose
-        waveforms are joined with linear crossfades of :attr:`crossfade` samples centred on
-        the chunk boundaries. With the ``learned`` method chunked output equals whole-signal
+        waveforms are joined with linear crossfades centred on the chunk boundaries, of
+        :meth:`decode_margin` samples for the method (at most one chunk). With the ``learned`` method chunked output equals whole-signal
         output within float rounding (the chunk margins cover the model's and the decoder's
         receptive fields); Griffin-Lim is a global iteration, so its chunked output is close
         to, not equal to, whole-signal output.

@@ -31,7 +31,7 @@ import torch
 
 from .audio import audio_info, output_subtype
 from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
-from .chunking import CrossfadeStream
+from .chunking import CrossfadeStream, centred_spans
 from .functional import check_wet
 from .models.masks import check_mask_exponent, check_post_filter
 from .pipeline import Pipeline
@@ -68,7 +68,8 @@ def _denoised_pieces(
     """Yield the denoised signal at the model's rate, in order, as ``(channels, n)`` float32 arrays."""
     windows = pipe.plan(reader.total)
     fade = CrossfadeStream(reader.total, pipe.crossfade) if phase != "noisy" else None
-    for i, w in enumerate(windows):
+    spans = centred_spans(windows, pipe.crossfade, reader.total)  # as Pipeline.denoise joins
+    for i, (w, span) in enumerate(zip(windows, spans)):
         x = torch.from_numpy(reader.window(w.start, w.stop))
         y = pipe.denoise_window(
             x, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
@@ -76,7 +77,8 @@ def _denoised_pieces(
         if fade is None:
             piece = y[..., w.keep_start - w.start : w.keep_stop - w.start]
         else:
-            piece = fade.add(w.start, y, windows[i + 1].start if i + 1 < len(windows) else None)
+            part = y[..., span.begin - w.start : span.end - w.start]
+            piece = fade.add(span.begin, part, span.next_begin)
         if i + 1 < len(windows):
             reader.release(windows[i + 1].start)
         yield piece.numpy()

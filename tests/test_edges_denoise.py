@@ -98,4 +98,14 @@ def test_a_very_short_file_keeps_its_level_through_the_cli(
     assert rate == SR and y.shape == x.shape
     assert abs(_gain_db(y, x)) < 1.0  # was -45 dB at 5 ms, -24.5 at 10 ms, -3 at 20 ms
     err = capsys.readouterr().err
-    assert (f"in.wav: input of {x.shape[-1]} samples" in err) == warned
+    assert (f"in.wav: {x.shape[-1]} samples ({ms:.1f} ms) is shorter than one hop" in err) == warned
+
+
+def test_a_file_shorter_than_one_hop_is_written_unchanged_at_its_own_rate(tmp_path, capsys) -> None:
+    x = torch.tensor([[0.3, -0.2, 0.25], [0.1, 0.0, -0.4]])  # 3 samples of 44.1 kHz stereo
+    save_audio(tmp_path / "in.wav", x, 44100, subtype="FLOAT")
+    args = ["denoise", "denoise", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav")]
+    assert main([*args, "--quiet"]) == 0
+    y, rate = load_audio(tmp_path / "out.wav", mono=False)
+    assert rate == 44100 and torch.equal(y, x)  # not resampled twice (was RMS 0.227 -> 0.055)
+    assert "in.wav: 3 samples (0.1 ms) is shorter than one hop" in capsys.readouterr().err
