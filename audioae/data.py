@@ -55,6 +55,7 @@ __all__ = [
     "EpochSampler",
     "GroupedBatches",
     "build_datasets",
+    "choose_split",
     "path_hash",
     "shutdown_workers",
     "split_by_hash",
@@ -142,14 +143,21 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     return rows, sorted(bad, key=lambda item: item[0])
 
 
-def _split(
+def choose_split(
     relative_paths: list[str],
     root: Path,
     val_fraction: float,
     val_paths: Collection[str] | None,
     report: bool,
 ) -> tuple[list[int], list[int]]:
-    """The recorded split where one is given and any of its files is left, else the hash split."""
+    """Training's split of the usable files ``relative_paths`` (relative to ``root``):
+    the recorded validation files ``val_paths`` where given and any of them is left
+    (:func:`audioae.datasplit.split_kept`; with ``report``, a warning when some or all are
+    gone), else the hash split (:func:`audioae.datasplit.split_relative`).
+
+    Returns:
+        ``(train_indices, val_indices)`` into ``relative_paths``.
+    """
     if val_paths is None or val_fraction <= 0:
         return split_relative(relative_paths, root, val_fraction)
     recorded = len(set(val_paths))
@@ -275,7 +283,7 @@ def build_datasets(
             f"{noise_dir}: no usable noise file out of {len(noise_index) + len(noise_index.bad)}; add noise files"
         )
 
-    train_idx, val_idx = _split(
+    train_idx, val_idx = choose_split(
         [index.paths[i] for i in rows], root, d.val_fraction, val_paths, report
     )
     per_step = d.batch_size * max(world_size, 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from audioae.audio import (
     load_audio,
 )
 from audioae.config import SHORT_CLIP_POLICIES, Config, is_short_clip
-from audioae.data import split_relative
+from audioae.data import choose_split, split_kept
 from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
 
@@ -69,7 +69,10 @@ class FolderReport:
         channel_counts: histogram ``{channels: file count}`` of readable files.
         ignored: histogram ``{suffix: count}`` of non-hidden files skipped for their extension.
         warnings: one line per problem, each saying what to change.
-        val_files: the usable files training holds out for validation (``data.split_relative``).
+        val_files: the usable files training holds out for validation
+            (:func:`audioae.data.choose_split`).
+        split_recorded: ``val_files`` are the validation files a run recorded (``split.json``,
+            ``inspect --run``), as ``--resume`` keeps them, not a fresh split.
         settings: the parameters the report was made with (``short_clips`` among them).
     """
 
@@ -84,6 +87,7 @@ class FolderReport:
     ignored: dict[str, int]
     warnings: list[str]
     val_files: list[Path] = field(default_factory=list)
+    split_recorded: bool = False
     settings: dict[str, float | str] = field(default_factory=dict)
 
     @property
@@ -133,8 +137,10 @@ class FolderReport:
             held = ", ".join(self._rel(p) for p in self.val_files[:5]) + (
                 ", ..." if len(self.val_files) > 5 else ""
             )
+            source = ", recorded by the run" if self.split_recorded else ""
             lines.append(
-                f"  validation split: {len(self.val_files)} of {len(self.usable)} usable files ({held})"
+                f"  validation split{source}: {len(self.val_files)} of {len(self.usable)} usable "
+                f"files ({held})"
             )
         if self.ignored:
             other = ", ".join(
@@ -335,6 +341,7 @@ def inspect_folder(
     clip_fraction: float = 0.001,
     extensions: Iterable[str] = AUDIO_EXTENSIONS,
     progress: bool = False,
+    val_paths: Collection[str] | None = None,
 ) -> FolderReport:
     """Report what training would trip on in the audio files under ``root``.
 
@@ -352,8 +359,9 @@ def inspect_folder(
     (:func:`audioae.config.is_short_clip`, training's rule). ``report.usable`` is what
     training draws crops from (not silent; not too short under ``short_clips="skip"``);
     ``report.val_files`` is the split training will make of them
-    (``audioae.data.split_relative`` over the same index paths), and the validation/batch
-    warnings are computed from it.
+    (:func:`audioae.data.choose_split` over the same index paths; ``val_paths``: the
+    validation files a run recorded, kept as ``--resume`` keeps them, with training's
+    warnings when some are gone), and the validation/batch warnings are computed from it.
 
     Args:
         root: a folder (scanned recursively, see ``audio.find_audio_files``) or one file.
@@ -423,8 +431,12 @@ def inspect_folder(
     skipped = set(short) if short_clips == "skip" else set()
     rows = [i for i in loud if i not in skipped]  # report.usable, as index rows
     if val_fraction > 0 and len(rows) >= 2:  # the very split training makes of the same rows
-        _, val_idx = split_relative([index.paths[i] for i in rows], root, val_fraction)
+        rels = [index.paths[i] for i in rows]
+        _, val_idx = choose_split(rels, root, val_fraction, val_paths, report=True)
         report.val_files = [index.file(rows[i]) for i in val_idx]
+        if val_paths is not None:  # choose_split kept the record when it left both sides
+            kept_train, kept_val = split_kept(rels, val_paths)
+            report.split_recorded = bool(kept_train and kept_val)
     report.warnings = _warnings(
         report,
         sample_rate=sample_rate,
@@ -439,10 +451,15 @@ def inspect_folder(
 
 
 def inspect_for_config(
-    root: str | os.PathLike, cfg: Config, *, progress: bool = False
+    root: str | os.PathLike,
+    cfg: Config,
+    *,
+    progress: bool = False,
+    val_paths: Collection[str] | None = None,
 ) -> FolderReport:
     """:func:`inspect_folder` with the settings of a recipe's config ``cfg`` (``audio``,
-    ``data``): what ``audioae inspect DIR --recipe NAME`` reports.
+    ``data``): what ``audioae inspect DIR --recipe NAME`` reports; ``val_paths``: a run's
+    recorded validation files (``--run``).
 
     Raises:
         as :func:`inspect_folder`.
@@ -456,6 +473,7 @@ def inspect_for_config(
         silence_db=cfg.data.silence_db,
         short_clips=cfg.data.short_clips,
         progress=progress,
+        val_paths=val_paths,
     )
 
 

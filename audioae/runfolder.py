@@ -189,6 +189,28 @@ class RunFolder:
             return None
         return float(fraction), paths
 
+    def recorded_val_paths(self, val_fraction: float, *, report: bool = True) -> list[str] | None:
+        """The validation files this run recorded (:meth:`read_split`), to be kept when it
+        goes on with ``data.val_fraction`` = ``val_fraction``; None when none is recorded or
+        the fraction changed (then, with ``report``, a warning says the split is chosen
+        anew). What ``--resume`` and ``audioae inspect --run`` use."""
+        recorded = self.read_split()
+        if recorded is None:
+            return None
+        fraction, paths = recorded
+        if fraction != val_fraction:
+            if report:
+                log.warning(
+                    "%s: data.val_fraction is %g, the run started with %g: the validation files "
+                    "are chosen anew, so the best checkpoint's validation loss and later ones "
+                    "compare different audio",
+                    self.root,
+                    val_fraction,
+                    fraction,
+                )
+            return None
+        return paths
+
     def write_split(self, val_fraction: float, val_paths: list[str]) -> Path:
         """Record the validation files (paths relative to the data folder), atomically."""
         with atomic_output(self.split_file, overwrite=True) as tmp:

@@ -404,7 +404,7 @@ def _train(
     # they then read the cache: no rank decodes the corpus again.
     if not main_rank:
         wait_for_main_rank()
-    val_paths = _recorded_split(run, cfg, report=main_rank) if resume else None
+    val_paths = run.recorded_val_paths(cfg.data.val_fraction, report=main_rank) if resume else None
     datasets = build_datasets(
         cfg,
         data_dir,
@@ -455,26 +455,6 @@ def _train(
             shutdown_workers(train_loader)
             shutdown_workers(val_loader)
         return export_result(trainer, run, best_cb)
-
-
-def _recorded_split(run: RunFolder, cfg: Config, *, report: bool) -> list[str] | None:
-    """The validation files a resumed run recorded, when its ``data.val_fraction`` is unchanged."""
-    recorded = run.read_split()
-    if recorded is None:
-        return None
-    fraction, paths = recorded
-    if fraction != cfg.data.val_fraction:
-        if report:
-            log.warning(
-                "%s: data.val_fraction is %g, the run started with %g: the validation files "
-                "are chosen anew, so the best checkpoint's validation loss and later ones "
-                "compare different audio",
-                run.root,
-                cfg.data.val_fraction,
-                fraction,
-            )
-        return None
-    return paths
 
 
 def _log_start(

@@ -173,3 +173,25 @@ def test_training_stops_with_one_line_when_a_file_goes(tmp_path: Path, monkeypat
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"audioae: error: {data}") and "removed since the data folder" in last
     assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_inspect_run_shows_the_split_a_resume_keeps(tmp_path: Path, capsys) -> None:
+    data, run = _folder(tmp_path / "data", 10), tmp_path / "run"
+    assert _train(data, run, "--max-steps", "2") == 0
+    recorded = json.loads((run / "split.json").read_text())["val"]
+    existing = sorted(p.name for p in data.iterdir() if p.suffix == ".wav")
+    for i, name in enumerate(_smallest_hash_names(existing, 6, 0.2)):
+        _write(data / name, 100 + i)
+    capsys.readouterr()
+
+    assert main(["inspect", str(data), "--run", str(run)]) == 0  # the run's config: fraction 0.2
+    line = next(x for x in capsys.readouterr().out.splitlines() if "validation split" in x)
+    assert line.startswith("  validation split, recorded by the run: 2 of 16 usable files (")
+    assert all(name in line for name in recorded)
+
+    assert main(["inspect", str(data), "--set", "data.val_fraction=0.2"]) == 0  # a fresh split
+    line = next(x for x in capsys.readouterr().out.splitlines() if "validation split" in x)
+    assert "recorded" not in line and not all(name in line for name in recorded)
+
+    assert main(["inspect", str(data), "--run", str(data)]) == 2
+    assert "--run " + str(data) + ": not a training run folder" in capsys.readouterr().err

@@ -14,7 +14,14 @@ from pathlib import Path
 from ..bundled import MODEL_SUFFIX
 from ..config import Config, available_recipes
 from ..launch import local_ranks
-from .common import add_command, add_set, at_least, load_recipe_config, recipes_help
+from .common import (
+    UsageError,
+    add_command,
+    add_set,
+    at_least,
+    load_recipe_config,
+    recipes_help,
+)
 
 # --- train -----------------------------------------------------------------------------------
 
@@ -147,24 +154,47 @@ def _add_inspect(subparsers) -> None:
         examples=[
             "audioae inspect my_sounds/",
             "audioae inspect speech/ --recipe denoise --set data.segment_seconds=2",
+            "audioae inspect my_sounds/ --run runs/tiny   # the split a --resume keeps",
         ],
     )
     p.add_argument("folder", help="folder of audio (searched recursively)")
     p.add_argument(
         "--recipe",
-        help="recipe whose audio/data settings to check against; unset: the built-in defaults",
+        help="recipe whose audio/data settings to check against; unset: the run's config "
+        "with --run, else the built-in defaults",
+    )
+    p.add_argument(
+        "--run",
+        help="a training run folder: show the validation files it recorded (split.json), as "
+        "--resume keeps them, instead of a fresh split",
     )
     add_set(p)
     p.set_defaults(func=_run_inspect)
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    cfg = load_recipe_config(args.recipe, args.overrides)
     from ..audio import NoAudioFilesError
     from ..folder_report import inspect_for_config
+    from ..runfolder import RunFolder
 
+    val_paths = None
+    if args.run is not None:
+        run = RunFolder(Path(args.run))
+        if not run.config_file.is_file():
+            raise UsageError(f"--run {args.run}: not a training run folder (no config.yaml)")
+        recipe = args.recipe if args.recipe is not None else run.config_file
+        cfg = load_recipe_config(recipe, args.overrides)
+        val_paths = run.recorded_val_paths(cfg.data.val_fraction)
+        if val_paths is None and not run.split_file.is_file():
+            print(
+                f"audioae: {args.run}: no validation files recorded (split.json); showing "
+                "the split a fresh run would make",
+                file=sys.stderr,
+            )
+    else:
+        cfg = load_recipe_config(args.recipe, args.overrides)
     try:
-        report = inspect_for_config(args.folder, cfg, progress=True)
+        report = inspect_for_config(args.folder, cfg, progress=True, val_paths=val_paths)
     except NoAudioFilesError as exc:
         print(f"audioae: {exc}", file=sys.stderr)
         return 1
