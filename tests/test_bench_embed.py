@@ -13,7 +13,13 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from bench_embed import AE_DEFAULT, BASELINES, knn_distance, width_round_verdict  # noqa: E402
+from bench_embed import (  # noqa: E402
+    AE_DEFAULT,
+    BASELINES,
+    WIDTH_ROUNDS,
+    knn_distance,
+    width_round_verdict,
+)
 
 
 def test_knn_distance_is_the_mean_of_the_k_nearest_scaled_distances() -> None:
@@ -74,6 +80,26 @@ def test_round_14_decision_follows_the_rule(recipe, latent2, latent1, decision) 
     assert decision in lines[-1]
 
 
+def _two_candidate_verdict(number: int, group: str, first, second, other: str) -> list[str]:
+    """Round ``number``'s verdict on rows where the recipe wins 8 of 10 cells, its two
+    candidates ``first`` and ``second`` (AUROCs), and an earlier round's candidate ``other``
+    that wins all 10 and must not be counted; checks the three count lines."""
+    names = WIDTH_ROUNDS[number]
+    rows = (
+        _rows(f"{group} / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
+        + _rows(f"{group} / {names[0]} candidate trained here", first)
+        + _rows(f"{group} / {names[1]} candidate trained here", second)
+        + _rows(f"{group} / {other} candidate trained here", [0.9] * 10)
+    )
+    lines = width_round_verdict(rows, number)
+    assert lines[:3] == [
+        "recipe: the default score wins 8 of 10 cells",
+        f"{names[0]}: the default score wins {sum(a > 0.8 for a in first)} of 10 cells",
+        f"{names[1]}: the default score wins {sum(a > 0.8 for a in second)} of 10 cells",
+    ]
+    return lines
+
+
 @pytest.mark.parametrize(
     "latent8, latent16, decision",
     [
@@ -83,19 +109,7 @@ def test_round_14_decision_follows_the_rule(recipe, latent2, latent1, decision) 
     ],
 )
 def test_round_15_decision_follows_the_rule(latent8, latent16, decision) -> None:
-    rows = (
-        _rows("notes / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
-        + _rows("notes / latent8 candidate trained here", latent8)
-        + _rows("notes / latent16 candidate trained here", latent16)
-        + _rows("notes / latent2 candidate trained here", [0.9] * 10)  # round 14's: not counted
-    )
-    lines = width_round_verdict(rows, 15)
-    assert lines[:3] == [
-        "recipe: the default score wins 8 of 10 cells",
-        f"latent8: the default score wins {sum(a > 0.8 for a in latent8)} of 10 cells",
-        f"latent16: the default score wins {sum(a > 0.8 for a in latent16)} of 10 cells",
-    ]
-    assert decision in lines[-1]
+    assert decision in _two_candidate_verdict(15, "notes", latent8, latent16, "latent2")[-1]
 
 
 @pytest.mark.parametrize(
@@ -140,16 +154,4 @@ def test_round_16_decision_follows_the_rule(mel32, mel16, decision) -> None:
     ],
 )
 def test_round_17_decision_follows_the_rule(dae, dae_strong, decision) -> None:
-    rows = (
-        _rows("speech / anomaly recipe trained here", [0.9] * 8 + [0.7] * 2)
-        + _rows("speech / dae candidate trained here", dae)
-        + _rows("speech / dae_strong candidate trained here", dae_strong)
-        + _rows("speech / mel16 candidate trained here", [0.9] * 10)  # round 16's: not counted
-    )
-    lines = width_round_verdict(rows, 17)
-    assert lines[:3] == [
-        "recipe: the default score wins 8 of 10 cells",
-        f"dae: the default score wins {sum(a > 0.8 for a in dae)} of 10 cells",
-        f"dae_strong: the default score wins {sum(a > 0.8 for a in dae_strong)} of 10 cells",
-    ]
-    assert decision in lines[-1]
+    assert decision in _two_candidate_verdict(17, "speech", dae, dae_strong, "mel16")[-1]

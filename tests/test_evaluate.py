@@ -78,15 +78,21 @@ def test_evaluate_pair_channels_and_lengths():
         evaluate_pair(torch.zeros(1, 2, 100), torch.zeros(100), SR, speech=False)
 
 
-def test_evaluate_pair_speech_adds_pesq_and_stoi():
+def _first_speech_clip() -> torch.Tensor:
+    """The first bundled speech clip, mono at :data:`SR`; skips without ``pesq``/``pystoi``
+    or the bundled data."""
     pytest.importorskip("pesq")
     pytest.importorskip("pystoi")
     clips = sorted((DATA / "speech").rglob("*.flac"))
     if not clips:
         pytest.skip("no speech clip in data/speech (bundled data not built)")
     wav, sr = sf.read(str(clips[0]), dtype="float32", always_2d=True)
-    clean = torch.from_numpy(wav[: 3 * sr, 0])
     assert sr == SR
+    return torch.from_numpy(wav[:, 0])
+
+
+def test_evaluate_pair_speech_adds_pesq_and_stoi():
+    clean = _first_speech_clip()[: 3 * SR]
     out = evaluate_pair(clean + 0.01 * _noise(clean.numel()), clean, SR, speech=True)
     assert 1.0 < out["pesq"] < 4.65 and 0.0 < out["stoi"] <= 1.0
 
@@ -295,13 +301,7 @@ def test_evaluate_pair_scores_a_silent_estimate_as_the_worst():
 
 
 def test_evaluate_pair_speech_metrics_of_a_silent_estimate():
-    pytest.importorskip("pesq")
-    pytest.importorskip("pystoi")
-    clips = sorted((DATA / "speech").rglob("*.flac"))
-    if not clips:
-        pytest.skip("no speech clip in data/speech (bundled data not built)")
-    wav, _ = sf.read(str(clips[0]), dtype="float32")
-    clean = torch.from_numpy(wav)
+    clean = _first_speech_clip()
     out = evaluate_pair(torch.zeros_like(clean), clean, SR, speech=True)
     assert out["pesq"] == metrics.PESQ_WB_FLOOR == 0.999
     assert out["stoi"] == 0.0 and out["si_sdr"] == -100.0
