@@ -343,6 +343,7 @@ def _run_evaluate(args) -> int:
         speech=args.speech,
         seed=args.seed,
         progress=not args.quiet,
+        phase=args.phase,
     )
     for path, reason in skipped:
         print(f"failed {path}: {reason}")
@@ -351,6 +352,12 @@ def _run_evaluate(args) -> int:
         return 1
     write_csv(rows, args.out, overwrite=args.force)
     print(format_table(summarize(rows)))
+    if args.data is not None and args.phase != "input" and pipe.default_phase != "input":
+        print(
+            f"note: the waveforms were rebuilt with the {args.phase or pipe.default_phase} "
+            "phase, so SI-SDR and SNR (waveform measures) are low however close the spectra "
+            "are; --phase input keeps the input's phase to measure the spectra alone"
+        )
     print(f"evaluate: {len(rows)} rows written to {args.out}, {len(skipped)} file(s) failed")
     return 1 if skipped else 0
 
@@ -391,6 +398,7 @@ def register_evaluate(subparsers) -> None:
         help="also compute PESQ (wide band) and STOI (needs the eval extra)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the noise mixing")
+    _add_phase(p, extra=("input",))
     p.add_argument("-o", "--out", required=True, help="CSV file")
     p.add_argument("--force", action="store_true", help="overwrite the CSV")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 …")
