@@ -60,6 +60,7 @@ from .runfolder import (
     TENSORBOARD_DIR,
     RunFolder,
     check_not_foreign,
+    check_resume_compatible,
     checkpoint_step,
     export_run,
     prepare_run_folder,
@@ -130,12 +131,15 @@ class TrainResult:
         steps: optimiser steps done in total (including those before a resume).
         best_val_loss: lowest ``val/loss`` seen (for a VAE with the KL weighted by
             ``loss.beta`` at every step), or None when no validation ran.
+        already_done: a ``resume`` of a run that had reached ``training.max_steps`` and
+            exported its model: nothing was trained and nothing in the run folder rewritten.
     """
 
     run_dir: Path
     model_file: Path | None
     steps: int
     best_val_loss: float | None
+    already_done: bool = False
 
 
 def with_overrides(
@@ -399,6 +403,9 @@ def _train(
     main_rank = (
         int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
     )
+    done = _finished_run(run, cfg, report=main_rank) if resume else None
+    if done is not None:
+        return TrainResult(run.root, run.model_file if main_rank else None, done, None, True)
     start_worker_server(cfg)  # DDP ranks only: a fork server for the DataLoader workers
     # Rank 0 indexes the folders (or reads their cached index) while the other ranks wait;
     # they then read the cache: no rank decodes the corpus again.
@@ -455,6 +462,32 @@ def _train(
             shutdown_workers(train_loader)
             shutdown_workers(val_loader)
         return export_result(trainer, run, best_cb)
+
+
+def _finished_run(run: RunFolder, cfg: Config, *, report: bool) -> int | None:
+    """The step of a run that ``--resume`` has nothing to add to (its ``last.ckpt`` at or past
+    ``training.max_steps`` and its model exported), else None; with ``report``, a warning
+    giving the step and the way on. The recipe must still match the run's.
+
+    Raises:
+        ConfigError: the run's model or front-end config differs from ``cfg``'s.
+    """
+    if not (run.has_run() and run.model_file.is_file()):
+        return None
+    check_resume_compatible(run.config_file, cfg)
+    step = checkpoint_step(run.last_checkpoint)
+    if step is None or step < cfg.training.max_steps:
+        return None
+    if report:
+        log.warning(
+            "%s is already at step %d of training.max_steps %d: nothing trained, nothing "
+            "rewritten; pass --max-steps N (N > %d) to train on",
+            run.root,
+            step,
+            cfg.training.max_steps,
+            step,
+        )
+    return step
 
 
 def _log_start(

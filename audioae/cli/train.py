@@ -132,6 +132,11 @@ def _train_and_report(args: argparse.Namespace, cfg: Config) -> int:
             file=sys.stderr,
         )
         return 130
+    if result.already_done:
+        if result.model_file is not None:
+            print(f"nothing to train: {result.run_dir} is at step {result.steps}")
+            print(f"model file: {result.model_file}")
+        return 0
     if result.model_file is not None:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
         print(f"trained {result.steps} steps; best validation loss {best}")
