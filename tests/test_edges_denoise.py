@@ -109,3 +109,15 @@ def test_a_file_shorter_than_one_hop_is_written_unchanged_at_its_own_rate(tmp_pa
     y, rate = load_audio(tmp_path / "out.wav", mono=False)
     assert rate == 44100 and torch.equal(y, x)  # not resampled twice (was RMS 0.227 -> 0.055)
     assert "in.wav: 3 samples (0.1 ms) is shorter than one hop" in capsys.readouterr().err
+
+
+def test_an_output_clipped_to_pcm_is_one_audioae_line(tmp_path, capsys) -> None:
+    """Was Python's warning format: `.../audioae/apps.py:100: ClippingWarning: ...` and the
+    source line (this session's student review)."""
+    x = torch.sign(torch.randn(1, SR, generator=torch.Generator().manual_seed(0))) * 0.99
+    save_audio(tmp_path / "in.wav", x, SR, subtype="PCM_16")  # loud noise: the output clips
+    args = ["denoise", "denoise", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav")]
+    assert main([*args, "--phase", "griffin-lim", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"audioae: {tmp_path / 'out.wav'}: clipped " in err and "to write PCM_16" in err
+    assert "ClippingWarning" not in err and "apps.py" not in err

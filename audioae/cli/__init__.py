@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import warnings
 
 from ..config import ConfigError
 from . import analysis, apps, demo, devices, train
@@ -93,11 +95,37 @@ def _setup_logging() -> None:
     logger.setLevel(logging.INFO)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _warning_printer(fallback):
+    """A ``warnings.showwarning`` for a command: audioae's own warnings (a clipped output,
+    an input too short to denoise) as one ``audioae: ...`` line, like its log messages;
+    other packages' warnings through ``fallback`` (the one in place before)."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+            print(f"audioae: {message}", file=sys.stderr if file is None else file)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``audioae`` command; returns the exit status (0 ok, 1 failure, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(split_set_values(sys.argv[1:] if argv is None else list(argv)))
     _setup_logging()
+    shown = warnings.showwarning
+    warnings.showwarning = _warning_printer(shown)
+    try:
+        return _run(args)
+    finally:
+        warnings.showwarning = shown
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # outside a training step (whose Ctrl-C saves and says how to resume)
