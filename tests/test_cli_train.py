@@ -156,6 +156,14 @@ def test_train_export_and_errors(notes: Path, tmp_path: Path, capsys) -> None:
     assert main(["export", str(run), "-o", str(other), "--checkpoint", "last"]) == 0
     a, b = load_model_file(run / "model.safetensors"), load_model_file(other)
     assert a.config.model == b.config.model and a.config.features == b.config.features
+    # -o a folder (trailing / or existing): the file inside, named after the run folder;
+    # -o without the suffix: refused (it wrote a file called "out_dir")
+    assert main(["export", str(run), "-o", str(tmp_path / "models") + "/"]) == 0
+    assert (tmp_path / "models" / "run.safetensors").is_file()
+    assert main(["export", str(run), "-o", str(tmp_path / "models"), "--force"]) == 0
+    assert main(["export", str(run), "-o", str(tmp_path / "mymodel")]) == 2
+    assert "a model file is written as .safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "mymodel").exists()
     assert main(["export", str(tmp_path / "not_a_run")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 

@@ -7,6 +7,7 @@ Only argument parsing and printing; the work is in :mod:`audioae.training`,
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -223,7 +224,11 @@ def _add_export(subparsers) -> None:
         ],
     )
     p.add_argument("run_dir", help="run folder written by `audioae train`")
-    p.add_argument("-o", "--out", help="model file to write; unset: RUN_DIR/model.safetensors")
+    p.add_argument(
+        "-o",
+        "--out",
+        help="model file to write (NAME.safetensors), or a folder ending in / (the file inside is named after the run folder); unset: RUN_DIR/model.safetensors",
+    )
     p.add_argument(
         "--checkpoint",
         choices=("best", "last"),
@@ -237,7 +242,16 @@ def _add_export(subparsers) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     from ..runfolder import export_run
 
-    path = export_run(args.run_dir, args.out, checkpoint=args.checkpoint, overwrite=args.force)
+    out = args.out
+    if out is not None:
+        if out.endswith(("/", os.sep)) or Path(out).is_dir():  # a folder: the file inside
+            out = str(Path(out) / f"{Path(args.run_dir).resolve().name}{MODEL_SUFFIX}")
+        elif Path(out).suffix != MODEL_SUFFIX:
+            raise UsageError(
+                f"-o {out}: a model file is written as {MODEL_SUFFIX} (give NAME{MODEL_SUFFIX}, "
+                "or a folder ending in /)"
+            )
+    path = export_run(args.run_dir, out, checkpoint=args.checkpoint, overwrite=args.force)
     print(f"model file: {path}")
     return 0
 
