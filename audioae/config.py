@@ -162,6 +162,13 @@ class Config:
                 f"data.segment_seconds: {self.data.segment_seconds} s is less than one sample at "
                 f"{self.audio.sample_rate} Hz"
             )
+        if segment < self.features.n_fft:
+            raise ConfigError(
+                f"data.segment_seconds: {self.data.segment_seconds:g} s ({segment} samples) is "
+                f"shorter than one STFT window (features.n_fft = {self.features.n_fft} samples, "
+                f"{1000 * self.features.n_fft / self.audio.sample_rate:g} ms): every crop would "
+                "be mostly zero padding; for short files set data.short_clips=skip or pad"
+            )
         if segment * self.data.batch_size > MAX_BATCH_SAMPLES:
             raise ConfigError(
                 f"data.batch_size x data.segment_seconds: {self.data.batch_size} x {segment} samples "

@@ -263,7 +263,11 @@ def _short_warning(report: FolderReport, segment_seconds: float) -> str:
     short = set(report.too_short)
     shortest = min(f.duration for f in report.files if f.path in short)
     fit = math.floor(shortest * 100) / 100
-    use = f"set data.segment_seconds={fit:g} to use them whole" if fit > 0 else "remove them"
+    window = float(report.settings.get("n_fft", 0)) / float(report.settings["sample_rate"])
+    if fit > 0 and fit >= window:
+        use = f"set data.segment_seconds={fit:g} to use them whole"
+    else:  # a crop shorter than one STFT window would be mostly padding (and is refused)
+        use = "remove them"
     if report.skips_short:
         fate = "leaves them out (data.short_clips=skip)"
         other = "data.short_clips=pad to zero-pad them"
@@ -339,6 +343,7 @@ def inspect_folder(
     short_clips: str = "pad",
     clip_level: float = CLIP_LEVEL,
     clip_fraction: float = 0.001,
+    n_fft: int = 1024,
     extensions: Iterable[str] = AUDIO_EXTENSIONS,
     progress: bool = False,
     val_paths: Collection[str] | None = None,
@@ -352,7 +357,8 @@ def inspect_folder(
 
     The keyword arguments mirror a recipe: ``audio.sample_rate`` (Hz), ``data.segment_seconds``
     (s), ``data.batch_size``, ``data.val_fraction``, ``data.silence_db`` (dBFS),
-    ``data.short_clips`` (``pad`` or ``skip``). A file is *silent* when the RMS of its mono
+    ``data.short_clips`` (``pad`` or ``skip``), ``features.n_fft`` (samples: a crop length
+    shorter than one window is not suggested). A file is *silent* when the RMS of its mono
     mix is below ``silence_db`` dBFS (the index's level, as training's), *clipped* when more
     than ``clip_fraction`` of its samples have ``|x| >= clip_level``, *too short* when it is
     not silent and, counted in samples at ``sample_rate``, shorter than one crop
@@ -426,6 +432,7 @@ def inspect_folder(
             "val_fraction": val_fraction,
             "silence_db": silence_db,
             "short_clips": short_clips,
+            "n_fft": n_fft,
         },
     )
     skipped = set(short) if short_clips == "skip" else set()
@@ -472,6 +479,7 @@ def inspect_for_config(
         val_fraction=cfg.data.val_fraction,
         silence_db=cfg.data.silence_db,
         short_clips=cfg.data.short_clips,
+        n_fft=cfg.features.n_fft,
         progress=progress,
         val_paths=val_paths,
     )

@@ -8,6 +8,7 @@ import soundfile as sf
 from conftest import sine
 
 from audioae.audio import AudioError, NoAudioFilesError
+from audioae.config import ConfigError, load_config
 from audioae.folder_report import inspect_folder
 
 
@@ -139,3 +140,20 @@ def test_empty_or_missing_folder_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="val_fraction"):
         sf.write(str(tmp_path / "ok.wav"), sine()[0], 16000)
         inspect_folder(tmp_path, val_fraction=1.0)
+
+
+def test_a_crop_shorter_than_one_stft_window_is_never_suggested(tmp_path, write_audio):
+    """A 10 ms file made inspect suggest data.segment_seconds=0.01, which config accepted and
+    which trained a model on zero padding (-52 dB reconstructions; this session's student
+    review); now the suggestion is left out and the config refuses it."""
+    write_audio("data/a.wav", sine(seconds=1.5))
+    write_audio("data/tick.wav", sine(seconds=0.01))
+    text = "\n".join(inspect_folder(tmp_path / "data", segment_seconds=1.0, n_fft=1024).warnings)
+    assert "shorter than data.segment_seconds=1 s" in text
+    assert "segment_seconds=0.01" not in text and "remove them" in text
+    with pytest.raises(
+        ConfigError,
+        match=r"^--set data\.segment_seconds=0\.01: data\.segment_seconds: 0\.01 s \(160 samples\) is "
+        r"shorter than one STFT window \(features\.n_fft = 1024 samples, 64 ms\)",
+    ):
+        load_config("conv2d_vae", ["data.segment_seconds=0.01"])
