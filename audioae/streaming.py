@@ -1,4 +1,4 @@
-"""Denoise a long file with flat memory: windowed reads, per-window processing, incremental writes.
+"""Long files with flat memory: windowed reads, per-window processing, incremental writes.
 
 :func:`denoise_file_streaming` reads the input through a streaming resampler
 (:class:`~audioae.audiostream.ResampledReader`), runs :meth:`Pipeline.denoise_window` on the
@@ -16,7 +16,9 @@ input (the stream's delay is compensated) and equals whole-file denoising with t
 
 A float input written to an integer container must be scaled down as a whole if it would
 clip (as :func:`audioae.apps.save_like_input` does); its peak is only known at the end, so
-that case writes a float temporary file first and copies it, scaled, block by block.
+that case writes a float temporary file first and copies it, scaled, block by block
+(:func:`write_scaled`, which ``audioae decode`` uses too: a decoded sound's peak is also
+only known at the end).
 """
 
 from __future__ import annotations
