@@ -148,6 +148,9 @@ class AnomalyScore:
             :data:`COMBINED_TERMS` as z-scores over the reference files, summed; about 0 on
             normal audio); None without reference statistics.
         term_z: those z-scores, ``{term: z}``; None without reference statistics.
+        rms_db: the file's level (RMS of its mono mix, dBFS; ``-inf`` for digital silence),
+            set by :func:`score_file`; None for a waveform scored directly. An autoencoder
+            reconstructs silence well, so a silent file scores low: check the level too.
     """
 
     file: str
@@ -160,6 +163,7 @@ class AnomalyScore:
     terms: dict[str, float] | None = None
     combined: float | None = None
     term_z: dict[str, float] | None = None
+    rms_db: float | None = None
 
     def value(self, score: str) -> float:
         """The score named ``score`` (one of :data:`SCORES`).
@@ -266,9 +270,10 @@ def score_file(
         ValueError: see :func:`frame_errors`.
     """
     from .apps import load_for_model
+    from .audio import rms_db
 
     wav, sample_rate, length = load_for_model(pipe, path)
-    return score_waveform(
+    score = score_waveform(
         pipe,
         wav,
         duration_s=length / sample_rate,
@@ -276,6 +281,8 @@ def score_file(
         error=error,
         reference=reference,
     )
+    score.rms_db = float(rms_db(wav.mean(0)))
+    return score
 
 
 def _mean_std(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:

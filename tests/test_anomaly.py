@@ -389,6 +389,21 @@ def test_cli_anomaly_folder_job(models, tmp_path, capsys):
         assert r["anomalous"] == str(int(float(r["score_mean"]) > float(r["threshold"])))
 
 
+def test_cli_anomaly_names_files_below_silence_db(models, tmp_path, capsys):
+    """A digitally silent file (a dead input) ranked as normal with no word (this session's
+    student review: 20th of 30, below the threshold); the command now names it."""
+    _write(tmp_path / "in" / "tone.wav", sine(250, seconds=0.5))
+    _write(tmp_path / "in" / "dead.wav", np.zeros((1, 8000), np.float32))
+    _write(tmp_path / "in" / "hiss.wav", np.full((1, 8000), 1e-4, np.float32))  # -80 dBFS
+    args = ["anomaly", str(models["vae"]), str(tmp_path / "in"), "-o", str(tmp_path / "s.csv")]
+    assert main([*args, "--error", "compressed", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "below data.silence_db" in x)
+    assert line.startswith("audioae: anomaly: 2 file(s) below data.silence_db (-60 dBFS)")
+    assert "dead.wav (-inf dBFS)" in line and "hiss.wav (-8" in line  # -80 dBFS, resampled
+    assert "tone.wav" not in line
+
+
 def test_cli_anomaly_refuses_mask_model(models, tmp_path, capsys):
     src = _write(tmp_path / "a.wav", sine(seconds=0.25))
     args = ["anomaly", str(models["mask"]), str(src), "-o", str(tmp_path / "s.csv"), "--quiet"]

@@ -9,6 +9,7 @@ written atomically and never replace existing files without ``--force``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .common import UsageError, add_command, fraction, models_help
@@ -199,6 +200,21 @@ def _score_all(pipe, files, problems, desc: str, quiet: bool, error: str, refere
     return scores, report.failed
 
 
+def _warn_quiet(scores, silence_db: float) -> None:
+    """One line about the files quieter than the model's ``data.silence_db``: an autoencoder
+    reconstructs silence (a dead input) well, so their scores rank them as normal."""
+    quiet = [s for s in scores if s.rms_db is not None and s.rms_db < silence_db]
+    if quiet:
+        names = ", ".join(f"{s.file} ({s.rms_db:.0f} dBFS)" for s in quiet[:5])
+        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+        print(
+            f"audioae: anomaly: {len(quiet)} file(s) below data.silence_db ({silence_db:g} dBFS), "
+            f"which reconstruction error cannot flag (silence is reconstructed well): "
+            f"{names}{more}",
+            file=sys.stderr,
+        )
+
+
 def _fit_reference_folder(pipe, files, problems, quiet: bool):
     """Load every reference file (bad ones reported and skipped) and fit the statistics;
     returns ``(stats, number of files, skipped)``."""
@@ -300,6 +316,7 @@ def run_anomaly(args: argparse.Namespace) -> int:
         failed = True
     print(f"anomaly: {len(scores)} scored, {len(skipped)} failed")
     _print_skipped(skipped)
+    _warn_quiet(scores, pipe.config.data.silence_db)
     if not scores:
         return 1
     ranked = rank_scores(scores, score=args.score, threshold=threshold)
