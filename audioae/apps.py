@@ -371,6 +371,7 @@ def interpolate_files(
     titles = [f"step {i} (alpha={alpha:.2f})" for i, alpha in enumerate(result.alphas)]
     grid = spectrogram_grid([w.cpu() for w in result.steps], pipe.sample_rate, titles)
     written.append(save_figure(grid, out_dir / "grid.png", overwrite=overwrite))
+    _warn_left_over(out_dir, "step", written)
     return written
 
 
@@ -416,6 +417,7 @@ def sample_files(
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
     for path, wav in zip(names, _within_full_scale(list(wavs), names[0].parent)):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
+    _warn_left_over(out_dir, stem, names)
     return names
 
 
@@ -481,6 +483,28 @@ def _within_full_scale(
         loudest,
     )
     return [w * (peak / loudest) for w in wavs]
+
+
+def _warn_left_over(out_dir: Path, stem: str, written: list[Path]) -> None:
+    """One warning naming the ``STEM_NN.wav`` files in ``out_dir`` that this run did not
+    write (an earlier run with more outputs): they are left as they were, not removed, but
+    are not part of this run's set."""
+    kept = {p.name for p in written}
+    stale = sorted(
+        p.name
+        for p in out_dir.glob(f"{stem}_[0-9][0-9]*.wav")
+        if p.name not in kept and p.stem[len(stem) + 1 :].isdigit()
+    )
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        log.warning(
+            "%s: %d %s file(s) from an earlier run are not part of this one and were left as "
+            "they were: %s",
+            out_dir,
+            len(stale),
+            stem,
+            shown,
+        )
 
 
 def _refuse_existing(path: str | os.PathLike, overwrite: bool) -> None:

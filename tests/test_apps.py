@@ -196,6 +196,17 @@ def test_interpolate_and_sample_write_expected_files(models, tmp_path, capsys):
     assert sf.info(tmp_path / "s" / "sample_01.wav").frames == 8000
     assert main(["sample", str(models["ae"]), "-o", str(tmp_path / "t")]) == 2
     assert "variational" in capsys.readouterr().err
+    # --force over an earlier run with more outputs: the extra files are named, not removed
+    # (they were left silently: this session's student review)
+    morph = [str(models["vae"]), str(a), str(b), "-o", str(out), "--force"]
+    assert main(["interpolate", *morph, "--steps", "2"]) == 0
+    assert "1 step file(s) from an earlier run are not part of this one" in capsys.readouterr().err
+    assert (out / "step_02.wav").exists()
+    sample = ["sample", str(models["vae"]), "--seconds", "0.5", "-o", str(tmp_path / "s")]
+    assert main([*sample, "--n", "1", "--force"]) == 0
+    assert "left as they were: sample_01.wav" in capsys.readouterr().err
+    assert main([*sample, "--n", "2", "--force"]) == 0
+    assert "earlier run" not in capsys.readouterr().err
 
 
 def test_evaluate_denoising_writes_csv_and_table(models, tmp_path, capsys):
