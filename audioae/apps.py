@@ -50,18 +50,22 @@ class EncodeStats:
     pcm16_ratio: float
 
 
-def load_for_model(pipe: Pipeline, path: str | os.PathLike) -> tuple[torch.Tensor, int, int]:
+def load_for_model(
+    pipe: Pipeline, path: str | os.PathLike, *, pad: bool = True
+) -> tuple[torch.Tensor, int, int]:
     """Read ``path`` keeping its channels and resample to the model's rate (with the filter of
     the model's ``audio.resampler``).
 
     Returns ``(wav (channels, time) at pipe.sample_rate, original sample_rate, original length)``.
-    Inputs shorter than one STFT frame (``n_fft`` samples) are zero-padded for processing.
+    Inputs shorter than one STFT frame (``n_fft`` samples) are zero-padded for processing,
+    unless ``pad`` is false (denoising: a look-ahead denoiser takes speech followed by
+    digital silence for a click).
     """
     wav, sample_rate = load_audio(path, mono=False)
     length = wav.shape[-1]
     wav = resample(wav, sample_rate, pipe.sample_rate, steep=pipe.steep_resampling)
     n_fft = pipe.config.features.n_fft
-    if wav.shape[-1] < n_fft:
+    if pad and wav.shape[-1] < n_fft:
         wav = torch.nn.functional.pad(wav, (0, n_fft - wav.shape[-1]))
     return wav, sample_rate, length
 
@@ -150,7 +154,8 @@ def denoise_file(
             overwrite=overwrite,
             realtime=stream,
         )
-    wav, sample_rate, length = load_for_model(pipe, source)
+    wav, sample_rate, length = load_for_model(pipe, source, pad=False)  # its own samples: a
+    # 5 ms file zero-padded to one window lost about 45 dB
     own = max(1, round(length * pipe.sample_rate / sample_rate))
     if own < pipe.min_denoise_samples:  # one STFT frame, mostly padding: left as it is
         log.warning(
@@ -165,10 +170,6 @@ def denoise_file(
         return save_like_input(
             target, original, sample_rate, sample_rate, length, overwrite=overwrite, source=source
         )
-    if own < pipe.config.features.n_fft:  # load_for_model zero-padded it: denoise its own
-        # samples (a look-ahead model takes speech followed by digital silence for a click:
-        # a 5 ms file lost about 45 dB)
-        wav = wav[..., :own]
     clean = pipe.denoise(
         wav, phase=phase, wet=wet, mask_exponent=mask_exponent, post_filter=post_filter
     )
@@ -298,12 +299,7 @@ def decode_file(
         steep=pipe.steep_resampling,
     )
     if gain < 1.0:
-        log.warning(
-            "%s: turned down by %.1f dB so that its peak (%.2f full scale) does not clip",
-            target,
-            -20 * math.log10(gain),
-            PEAK / gain,
-        )
+        _warn_turned_down(target, PEAK / gain, PEAK)
     return Path(target)
 
 
@@ -476,13 +472,19 @@ def _within_full_scale(
     loudest = max(float(w.abs().max()) for w in wavs)
     if loudest <= peak:
         return wavs
+    _warn_turned_down(what, loudest, peak)
+    return [w * (peak / loudest) for w in wavs]
+
+
+def _warn_turned_down(what: str | os.PathLike, loudest: float, peak: float) -> None:
+    """The warning of an output turned down as a whole so that its ``loudest`` sample peaks
+    at ``peak`` (full scale 1): the file and the gain in dB."""
     log.warning(
         "%s: turned down by %.1f dB so that its peak (%.2f full scale) does not clip",
         what,
         20 * math.log10(loudest / peak),
         loudest,
     )
-    return [w * (peak / loudest) for w in wavs]
 
 
 def _warn_left_over(out_dir: Path, stem: str, written: list[Path]) -> None:
