@@ -450,10 +450,21 @@ def prepare_run_folder(
 def checkpoint_step(path: Path) -> int | None:
     """The optimiser step (``global_step``) a Lightning checkpoint was written at.
 
+    Read with the tensors memory-mapped, not loaded (``weights_only`` as always): a resume
+    asks for the step several times, and a full read of a 200 MB checkpoint takes 0.17 s and
+    its size in memory against 0.01 s. A file that cannot be read that way is read by
+    :func:`read_checkpoint`, for its errors.
+
     Raises:
         ModelFileError: the file cannot be read safely (see :func:`read_checkpoint`).
     """
-    return read_checkpoint(path).get("global_step")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - read_checkpoint gives the reason, or reads it whole
+        ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, dict):
+        ckpt = read_checkpoint(path)  # raises: not a checkpoint dict
+    return ckpt.get("global_step")
 
 
 def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:

@@ -122,3 +122,25 @@ def test_prepare_run_folder_resume_rules(tmp_path: Path) -> None:
     longer = _cfg("training.max_steps=99")  # training values may change on resume
     assert prepare_run_folder(run, longer, resume=True) == run.last_checkpoint
     assert run.config_file.read_text() == longer.to_yaml()
+
+
+class _NotPlainData:
+    pass
+
+
+def test_checkpoint_step_refuses_what_read_checkpoint_refuses(tmp_path: Path) -> None:
+    """The step is read with the tensors memory-mapped; a file that needs pickle, garbage
+    and a non-dict give read_checkpoint's errors, never an unpickled object."""
+    good = tmp_path / "good.ckpt"
+    torch.save({"global_step": 12, "state_dict": {"w": torch.ones(3)}}, good)
+    assert checkpoint_step(good) == 12
+    torch.save({"global_step": 3, "x": _NotPlainData()}, tmp_path / "evil.ckpt")
+    (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint at all")
+    torch.save([1, 2], tmp_path / "list.ckpt")
+    for name, reason in [
+        ("evil.ckpt", "holds pickled Python objects"),
+        ("garbage.ckpt", "cannot read checkpoint"),
+        ("list.ckpt", r"not a checkpoint \(holds a list\)"),
+    ]:
+        with pytest.raises(ModelFileError, match=reason):
+            checkpoint_step(tmp_path / name)
