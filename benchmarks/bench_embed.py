@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from anomaly_rounds import (  # noqa: E402  (sibling module)
     CANDIDATES,
+    QUIET_FRACTION,
     REFERENCE_PITCH,
     REFERENCE_VOICE,
     ROUND_3_RULE,
@@ -64,6 +65,9 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_15_RULE,
     ROUND_16_RULE,
     ROUND_17_RULE,
+    ROUND_18,
+    ROUND_18_FOLDS,
+    ROUND_18_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -232,6 +236,15 @@ def fit_split(group: str) -> dict[str, list[Path]]:
     return {"fit": [f for f in train if f not in val], "val": val}
 
 
+def pitch_fold_split(fold: int) -> dict[str, list[Path]]:
+    """Round 18: the notes train split with pitch ``fold`` (0-5, low to high) of every
+    instrument's six train pitches as ``val`` and the other five as ``fit``; fold 2 is
+    :func:`fit_split`'s."""
+    train = _split("notes")["train"]
+    val = [pitches[fold] for pitches in _by_instrument(sorted(train, key=_pitch))]
+    return {"fit": [f for f in train if f not in val], "val": val}
+
+
 def _pitch(note: Path) -> int:
     return int(note.stem.rsplit("_", 1)[1])
 
@@ -279,6 +292,7 @@ WORKFLOW_RECIPES = {
     "mel16": ("anomaly", ["features.n_mels=16"]),
     "dae": ("anomaly", ["data.denoise=true", "data.snr_db_min=10", "data.snr_db_max=30"]),
     "dae_strong": ("anomaly", ["data.denoise=true"]),
+    **{f"fold{k}": ("anomaly", []) for k in ROUND_18_FOLDS},
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
@@ -290,8 +304,9 @@ round 11's ``heldref`` (the recipe trained on the fit files less the reference p
 :func:`reference_split`; :data:`ROUND_11_RULE`), round 14's ``latent2`` and ``latent1``
 (:data:`ROUND_14_RULE`), round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`) and
 round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`) and round 17's denoising
-autoencoders ``dae`` and ``dae_strong`` (:data:`ROUND_17_RULE`), trained with ``--validate``
-only."""
+autoencoders ``dae`` and ``dae_strong`` (:data:`ROUND_17_RULE`), and round 18's recipe on
+the notes' pitch folds ``fold0`` ... (:func:`pitch_fold_split`, :data:`ROUND_18_RULE`), trained
+with ``--validate`` only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -314,7 +329,12 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     if data.exists():
         shutil.rmtree(data)
     data.mkdir(parents=True)
-    files = reference_split(group)["train"] if recipe == "heldref" else fit_split(group)["fit"]
+    if recipe == "heldref":
+        files = reference_split(group)["train"]
+    elif recipe.startswith("fold"):  # round 18: the recipe on the other five pitches
+        files = pitch_fold_split(int(recipe[4:]))["fit"]
+    else:
+        files = fit_split(group)["fit"]
     for f in files:
         os.symlink(f, data / "__".join(f.relative_to(ROOT / "data").parts))
     cfg = load_config(ROOT / "recipes" / f"{name}.yaml", overrides)
@@ -364,6 +384,65 @@ def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
     return lines
 
 
+def round_18_rows(rows: list[dict]) -> list[dict]:
+    """Round 18's 10 validation cells (:data:`ROUND_18_RULE`): the speech rows of the anomaly
+    recipe as they are, and per kind one notes row whose every score's (AUROC, AP) is the
+    mean over the pitch folds of :data:`ROUND_18_FOLDS` (``notes / pitch fold K`` rows).
+
+    Raises:
+        ValueError: a fold's rows are missing.
+    """
+    speech = [r for r in rows if r["setting"] == "speech / anomaly recipe trained here"]
+    out = list(speech)
+    for kind in KINDS:
+        folds = [
+            r
+            for r in rows
+            if r["kind"] == kind
+            and r["setting"] in {f"notes / pitch fold {k}" for k in ROUND_18_FOLDS}
+        ]
+        if len(folds) != len(ROUND_18_FOLDS):
+            raise ValueError(f"{kind}: {len(folds)} pitch-fold rows, not {len(ROUND_18_FOLDS)}")
+        row = {
+            "setting": "notes / pitch folds (mean)",
+            "kind": kind,
+            "n": tuple(sum(r["n"][i] for r in folds) for i in (0, 1)),
+            "flagged": tuple(float(np.mean([r["flagged"][i] for r in folds])) for i in (0, 1)),
+        }
+        for method in folds[0]:
+            if method not in row and method not in ("setting", "kind"):
+                row[method] = tuple(float(np.mean([r[method][i] for r in folds])) for i in (0, 1))
+        out.append(row)
+    return out
+
+
+def round_18_verdict(rows: list[dict]) -> list[str]:
+    """The decision of :data:`ROUND_18_RULE` over :func:`round_18_rows`: the cells each
+    :data:`ROUND_18` candidate and the default (``log rec+latent+band``) win, the candidate
+    :data:`SELECTION_RULE` chooses, and whether it replaces the default."""
+    cells = round_18_rows(rows)
+    default = "log rec+latent+band"
+
+    def won(name: str) -> int:
+        return sum(_beats(r, name) for r in cells)
+
+    def mean(name: str) -> float:
+        return float(np.mean([r[name][0] for r in cells]))
+
+    lines = [
+        f"{n}: {won(n)} of {len(cells)} cells, mean AUROC {mean(n):.3f}"
+        for n in (default, *ROUND_18)
+    ]
+    choice = min(ROUND_18, key=lambda n: (-won(n), len(ROUND_18[n][0]), -mean(n)))
+    if won(choice) > won(default):
+        lines.append(f"Decision: {choice} becomes the default score")
+    else:
+        lines.append(
+            f"Decision: the default stays ({choice} wins {won(choice)}, the default {won(default)})"
+        )
+    return lines
+
+
 METHODS = [
     "AE combined (default)",
     "AE standardised mean",
@@ -391,7 +470,8 @@ BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
 class ShrunkGaussianTerms:
-    """Rounds 8 and 13's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`) for one model and
+    """Rounds 8, 13 and 18's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`,
+    :data:`ROUND_18_TERMS`, the last :func:`quiet_band_error`) for one model and
     reference, fitted on the reference (fit) waveforms, each file reconstructed once: of the
     pooled latent and of the error profile, Ledoit-Wolf Gaussians (scikit-learn; round 8) and
     the mean distance to the :data:`KNN_K` nearest reference files (round 13), the reference
@@ -401,7 +481,7 @@ class ShrunkGaussianTerms:
     def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
         import dataclasses
 
-        from audioae.anomaly import reconstruct_frames, term_stats
+        from audioae.anomaly import _leave_one_out, compressed_error, reconstruct_frames, term_stats
 
         recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
         vectors = {
@@ -420,6 +500,14 @@ class ShrunkGaussianTerms:
             terms[lw] = term_stats(loo)  # as fit_reference standardises every term
             knn = [knn_distance(np.delete(v, i, 0), v[i]) for i in range(len(v))]
             terms[f"{name}_knn"] = term_stats(knn)
+        # round 18: each reference file's quiet-frame band error under the per-bin error
+        # statistics of the other reference files, as fit_reference scores its files
+        errors = [compressed_error(pipe, r) for r in recs]
+        own = [
+            quiet_band_error(pipe, r, mean, std)
+            for r, (mean, std) in zip(recs, _leave_one_out(errors), strict=True)
+        ]
+        terms["quiet_band"] = term_stats(own)
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
@@ -451,7 +539,23 @@ class ShrunkGaussianTerms:
                 self.gaussians[f"{name}_lw" if name == "latent" else name], v
             )
             out[f"{name}_knn"] = knn_distance(ref, v)
+        out["quiet_band"] = quiet_band_error(pipe, rec, stats.mean, stats.std)
         return out
+
+
+def quiet_band_error(pipe, rec, mean: torch.Tensor, std: torch.Tensor) -> float:
+    """Round 18's ``quiet_band`` term (:data:`ROUND_18_TERMS`): :func:`audioae.anomaly.band_error`
+    of the standardised error ``(error - mean) / std`` (per-bin ``(n_bins,)`` statistics) over
+    the frames whose input-feature energy is at or below its :data:`QUIET_FRACTION` quantile
+    over the file's frames (at least one frame)."""
+    from audioae.anomaly import band_error, compressed_error
+
+    z = (compressed_error(pipe, rec) - mean[:, None]) / std[:, None]
+    energy = rec.magnitude(pipe).square().sum(0)
+    quiet = energy <= torch.quantile(energy.double(), QUIET_FRACTION).to(energy.dtype)
+    if not bool(quiet.any()):
+        quiet = energy == energy.min()
+    return band_error(z[:, quiet])
 
 
 KNN_K = 2
@@ -520,7 +624,8 @@ def train_all(
     rounds 6, 9, 10 and 11 (``GROUP-fine``, ``GROUP-inpaint``, ``GROUP-speed``,
     ``GROUP-speed_inpaint``, ``GROUP-heldref`` for the speech and the notes; not with
     ``candidates=False``) and not the probe's ``notes-conv1d``; ``rounds``: the candidates of
-    these :data:`WIDTH_ROUNDS` (``GROUP-latent2`` ..., with ``validate``)."""
+    these :data:`WIDTH_ROUNDS` (``GROUP-latent2`` ..., with ``validate``), and with 18 the
+    recipe on round 18's pitch folds (``notes-fold0`` ...)."""
     runs = [("speech", "narrow"), ("speech", "anomaly"), ("notes", "anomaly")]
     if not validate:
         runs += [("notes", "conv1d")]
@@ -531,6 +636,9 @@ def train_all(
             for group in ("speech", "notes")
         ]
     for number in rounds if validate else ():
+        if number == 18:  # the recipe on the notes' pitch folds
+            runs += [("notes", f"fold{k}") for k in ROUND_18_FOLDS]
+            continue
         runs += [(g, recipe) for recipe in WIDTH_ROUNDS[number] for g in ("speech", "notes")]
     return {f"{g}-{r}": train_normal_model(work, g, r) for g, r in runs}
 
@@ -587,6 +695,12 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
                 (f"speech / {label}", trained[f"speech-{recipe}"], speech, noise, 3.0),
                 (f"notes / {label}", trained[f"notes-{recipe}"], notes, speech_other, 1.5),
             ]
+    for k in ROUND_18_FOLDS:  # round 18: the recipe on the notes' pitch folds
+        if f"notes-fold{k}" in trained:
+            split = pitch_fold_split(k)
+            settings.append(
+                (f"notes / pitch fold {k}", trained[f"notes-fold{k}"], split, speech_other, 1.5)
+            )
     settings = [(*s, None) for s in settings]  # the AE's reference: all of split["fit"]
     if "speech-heldref" in trained:  # round 11: one AE, its reference held out or not
         for group, split, other_files, piece_s in (
@@ -939,6 +1053,12 @@ def main() -> None:
         "trained as a denoising autoencoder on synthetic noise, SNR 10-30 dB and -5-20 dB)",
     )
     parser.add_argument(
+        "--round-18",
+        action="store_true",
+        help="with --validate: also train the recipe on the notes' pitch folds and decide "
+        "round 18 (the quiet-frame band error as a term)",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -953,6 +1073,7 @@ def main() -> None:
             (15, args.round_15),
             (16, args.round_16),
             (17, args.round_17),
+            (18, args.round_18),
         )
         if on
     )
@@ -988,6 +1109,11 @@ def main() -> None:
                     print("\n".join(selection_table(picked)))
             print(f"\nRound 12 ({ROUND_12_RULE}): the flagged shares in the rows above.")
             for number in rounds:
+                if number == 18:
+                    print(f"\nRound 18 ({ROUND_18_RULE}):")
+                    print("\n".join(selection_table(round_18_rows(rows))))
+                    print("\n" + "\n".join(round_18_verdict(rows)))
+                    continue
                 print(f"\nRound {number} ({WIDTH_RULES[number]}):")
                 for recipe in WIDTH_ROUNDS[number]:
                     print(f"\nSelection over the {recipe} candidate's cells:")

@@ -1,5 +1,5 @@
-"""The anomaly benchmark's nearest-neighbour distance (round 13) and the bottleneck-width
-rounds' decisions (14, 15)."""
+"""The anomaly benchmark's nearest-neighbour distance (round 13), the bottleneck-width
+rounds' decisions (14-17) and round 18's pitch folds, quiet-frame term and decision."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+from anomaly_rounds import ROUND_18, ROUND_18_FOLDS  # noqa: E402
 from bench_embed import (  # noqa: E402
     AE_DEFAULT,
     BASELINES,
+    KINDS,
     WIDTH_ROUNDS,
+    fit_split,
     knn_distance,
+    pitch_fold_split,
+    round_18_rows,
+    round_18_verdict,
     width_round_verdict,
 )
 
@@ -155,3 +161,104 @@ def test_round_16_decision_follows_the_rule(mel32, mel16, decision) -> None:
 )
 def test_round_17_decision_follows_the_rule(dae, dae_strong, decision) -> None:
     assert decision in _two_candidate_verdict(17, "speech", dae, dae_strong, "mel16")[-1]
+
+
+def test_pitch_folds_hold_out_one_pitch_of_every_instrument_each() -> None:
+    folds = [pitch_fold_split(k) for k in range(6)]
+    train = set(folds[0]["fit"]) | set(folds[0]["val"])
+    held = [set(f["val"]) for f in folds]
+    assert all(len(v) == 14 for v in held)  # one note of each of the 14 instruments
+    assert set().union(*held) == train and sum(map(len, held)) == len(train) == 84
+    for f in folds:
+        assert not set(f["fit"]) & set(f["val"]) and len(f["fit"]) == 70
+    assert held[2] == set(fit_split("notes")["val"])  # round 7's split, printed, not counted
+    assert 2 not in ROUND_18_FOLDS and len(ROUND_18_FOLDS) == 5
+
+
+def _round_18_fixture(default: list[float], candidates: dict[str, list[float]]) -> list[dict]:
+    """Rows for round 18: 5 speech cells, and per pitch fold 5 notes cells, each score at the
+    given AUROC per cell (10 values: speech then notes; every fold alike) and the baselines at
+    0.8; fold 2's rows score 1.0 everywhere (printed, never counted)."""
+    scores = {"log rec+latent+band": default, **candidates}
+    rows = []
+    for setting, part, flagged in (
+        ("speech / anomaly recipe trained here", slice(0, 5), (0.1, 0.5)),
+        *((f"notes / pitch fold {k}", slice(5, 10), (0.2, 0.6)) for k in (*ROUND_18_FOLDS, 2)),
+    ):
+        for i, kind in enumerate(KINDS):
+            row = {"setting": setting, "kind": kind, "n": (14, 14), "flagged": flagged}
+            for name, values in scores.items():
+                a = 1.0 if setting.endswith("fold 2") else values[part][i]
+                row[name] = (a, a)
+            row.update({b: (0.8, 0.8) for b in BASELINES})
+            rows.append(row)
+    return rows
+
+
+def test_round_18_rows_average_the_counted_folds_only() -> None:
+    names = list(ROUND_18)
+    rows = _round_18_fixture([0.9] * 8 + [0.7] * 2, {n: [0.9] * 10 for n in names})
+    # make fold 0's notes hum differ: the cell is the mean over the five counted folds
+    for r in rows:
+        if r["setting"] == "notes / pitch fold 0" and r["kind"] == "hum":
+            r[names[0]] = (0.4, 0.4)
+    cells = round_18_rows(rows)
+    assert [r["setting"] for r in cells] == ["speech / anomaly recipe trained here"] * 5 + [
+        "notes / pitch folds (mean)"
+    ] * 5
+    hum = next(r for r in cells if r["setting"].startswith("notes") and r["kind"] == "hum")
+    assert hum[names[0]][0] == pytest.approx((0.4 + 4 * 0.9) / 5)
+    assert hum[names[1]][0] == pytest.approx(0.9)  # fold 2's 1.0 is not in the mean
+    assert hum["n"] == (70, 70) and hum["flagged"] == pytest.approx((0.2, 0.6))
+
+
+def test_round_18_rows_refuse_a_missing_fold() -> None:
+    rows = _round_18_fixture([0.9] * 10, {n: [0.9] * 10 for n in ROUND_18})
+    rows = [r for r in rows if r["setting"] != "notes / pitch fold 4"]
+    with pytest.raises(ValueError, match="4 pitch-fold rows, not 5"):
+        round_18_rows(rows)
+
+
+@pytest.mark.parametrize(
+    "four, three, decision",
+    [
+        ([0.9] * 9 + [0.7], [0.9] * 8 + [0.7] * 2, "rec+latent+band+quiet_band becomes"),
+        ([0.9] * 9 + [0.7], [0.9] * 9 + [0.7], "rec+latent+quiet_band becomes"),  # fewer terms
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 7 + [0.7] * 3, "default stays"),  # a tie keeps it
+        ([0.9] * 7 + [0.7] * 3, [0.95] * 10, "rec+latent+quiet_band becomes"),
+    ],
+)
+def test_round_18_decision_follows_the_rule(four, three, decision) -> None:
+    rows = _round_18_fixture(
+        [0.9] * 8 + [0.7] * 2,
+        {"log rec+latent+band+quiet_band": four, "log rec+latent+quiet_band": three},
+    )
+    assert decision in round_18_verdict(rows)[-1]
+
+
+def test_quiet_band_error_sees_what_the_quiet_frames_carry(monkeypatch) -> None:
+    """A constant error confined to the quietest tenth of the frames counts in full; the same
+    error in the loudest frames does not count at all."""
+    import torch
+    from bench_embed import quiet_band_error
+
+    from audioae import anomaly
+
+    frames, bins = 100, 16
+    energy = torch.linspace(1.0, 2.0, frames)  # frames 0..9 are the quietest tenth
+
+    class Rec:
+        def magnitude(self, pipe):
+            return energy.sqrt()[None].expand(bins, frames) / bins**0.5
+
+    def run(error: torch.Tensor) -> float:
+        monkeypatch.setattr(anomaly, "compressed_error", lambda pipe, rec: error)
+        return quiet_band_error(None, Rec(), torch.zeros(bins), torch.ones(bins))
+
+    quiet = torch.zeros(bins, frames)
+    quiet[0, :10] = 2.0  # bin 0 off by 2 in the ten quietest frames
+    loud = torch.zeros(bins, frames)
+    loud[0, -10:] = 2.0
+    # band error: bin 0's mean over the quiet frames (2) squared, over the worst 2 of 16 bins
+    assert run(quiet) == pytest.approx(2.0)
+    assert run(loud) == 0.0
