@@ -27,6 +27,7 @@ from .audio import (
     output_subtype,
     resample,
     save_audio,
+    writable_format,
 )
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
@@ -256,13 +257,15 @@ def decode_file(
     *,
     phase: str | None = None,
     overwrite: bool = False,
+    subtype: str = "PCM_16",
 ) -> Path:
     """Rebuild audio from a ``.aae`` file made with this pipeline's model (``phase``: a
     method of ``pipe.phase_methods``, default ``pipe.default_phase``).
 
     Griffin-Lim's phase can put peaks above full scale; the output is then scaled down as a
     whole (as :func:`_within_full_scale`, with the same warning) instead of clipped. Written
-    as 16-bit PCM. The audio is decoded piece by piece (:meth:`Pipeline.decode_stream`)
+    with the libsndfile ``subtype`` (default 16-bit PCM; ``PCM_24``, ``FLOAT``; lossy
+    containers use their codec, see :func:`audioae.audio.writable_format`). The audio is decoded piece by piece (:meth:`Pipeline.decode_stream`)
     into a float temporary file beside ``target`` and copied from it, so memory does not
     grow with the file's length.
 
@@ -271,11 +274,14 @@ def decode_file(
             a header that does not fit this model (latent size, frames for its length), or
             values the model decodes to NaN/Inf samples (a stored range far beyond its
             latents'); the message starts with ``source``, nothing is written.
+        audioae.audio.AudioError: ``target``'s container cannot hold ``subtype`` (checked
+            before decoding; nothing is written).
     """
     from .codec import LatentLayout, read_aae
     from .streaming import PEAK, write_scaled
 
     _refuse_existing(target, overwrite)
+    writable_format(target, subtype)
     layout = LatentLayout(
         pipe.sample_rate,
         pipe.model.latent_dim,
@@ -294,7 +300,7 @@ def decode_file(
         header.sample_rate,
         header.channels,
         header.length,
-        subtype="PCM_16",
+        subtype=subtype,
         overwrite=overwrite,
         steep=pipe.steep_resampling,
     )

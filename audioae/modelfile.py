@@ -188,15 +188,20 @@ def resolve_shipped_file(
     ``shipped()`` lists the names they offer.
 
     Raises:
-        ModelFileError: the path does not exist, or no shipped file has that name.
+        ModelFileError: the path does not exist, no shipped file has that name, or it is a
+            folder (the message names a training run's ``model.safetensors`` when it has one,
+            else ``audioae export``).
     """
     path = Path(arg)
     if path.is_file():
         return path
-    if is_bare_name(arg):
+    if is_bare_name(arg):  # a shipped name wins over a folder of that name (`-o denoise/`)
         bundled = MODELS_DIR / f"{os.fspath(arg)}{MODEL_SUFFIX}"
         if bundled.is_file():
             return bundled
+    if path.is_dir():
+        raise ModelFileError(_folder_hint(path, what))
+    if is_bare_name(arg):
         names = ", ".join(shipped()) or "none found"
         raise ModelFileError(
             f"{arg}: no such {what} file or shipped {what} (shipped {what}s: {names})"
@@ -204,8 +209,27 @@ def resolve_shipped_file(
     raise ModelFileError(f"{path}: {what} file not found")
 
 
+def _folder_hint(folder: Path, what: str) -> str:
+    """The error for a folder given where a ``what`` file was expected: a training run's model
+    file when it has one, else how to write it."""
+    inside = folder / f"model{MODEL_SUFFIX}"
+    if inside.is_file():
+        return f"{folder}: a folder, not a {what} file; the run's model file is {inside}"
+    if (folder / "config.yaml").is_file():
+        return (
+            f"{folder}: a training run folder without a model file yet; write one with "
+            f"`audioae export {folder}`"
+        )
+    return f"{folder}: a folder, not a {what} file"
+
+
 def raw_metadata(path: Path) -> dict[str, str]:
     path = resolve_model_file(path)
+    if path.suffix == ".ckpt":  # a Lightning checkpoint is a zip; say what to do with it
+        raise ModelFileError(
+            f"{path}: a training checkpoint, not a model file; write the model file with "
+            "`audioae export RUN_DIR` (--checkpoint picks which one)"
+        )
     try:
         return safetensors_metadata(path)
     except Exception as exc:  # safetensors raises its own SafetensorError/OSError variants

@@ -504,10 +504,24 @@ class Pipeline(GenerativeMixin):
             return self._process_with_kept_phase(wav, wet=1.0)
         method = self.resolve_phase(phase, also=("input",))
         if self.model.predicts_mask:  # the mask needs its input: run the model end to end
+            if self._too_short(wav, stacklevel=4):  # the warning points at our caller
+                return wav.clone()
             return self.denoise(wav, phase=method)
         return self.decode(self.encode(wav), wav.shape[-1], phase=method)
 
     # ------------------------------------------------------------------ denoise
+    def _too_short(self, wav: torch.Tensor, stacklevel: int) -> bool:
+        """Whether ``wav`` is shorter than :attr:`min_denoise_samples`, warning
+        (:class:`ShortInputWarning`) if so; ``stacklevel`` counts from this method, so it
+        names the public method's caller (the ``inference_mode`` wrapper is a frame too)."""
+        if wav.shape[-1] >= self.min_denoise_samples:
+            return False
+        warnings.warn(
+            ShortInputWarning(wav.shape[-1], self.sample_rate, self.min_denoise_samples),
+            stacklevel=stacklevel,
+        )
+        return True
+
     def plan(self, total: int) -> list[Window]:
         """The chunk windows (model-rate samples) that :meth:`denoise` and :meth:`encode` use
         for a signal of ``total`` samples (see :func:`audioae.chunking.plan_windows`).
@@ -625,11 +639,7 @@ class Pipeline(GenerativeMixin):
                 f"{self.purpose} and predicts none"
             )
         wav = self._prepare(wav)
-        if wav.shape[-1] < self.min_denoise_samples:
-            warnings.warn(
-                ShortInputWarning(wav.shape[-1], self.sample_rate, self.min_denoise_samples),
-                stacklevel=3,  # the caller of the inference_mode wrapper
-            )
+        if self._too_short(wav, stacklevel=4):
             return wav.clone()
         if phase == "noisy":
             return self._process_with_kept_phase(wav, wet, mask_exponent, post_filter)

@@ -450,6 +450,7 @@ def _train(
         module = build_module(cfg)  # after seeding: the initial weights depend on the seed
         if main:
             _log_start(cfg, run, module, placement)
+            _log_sources(cfg, noise_dir, resuming=ckpt_path is not None)
         train_loader, val_loader = build_data_loaders(
             cfg,
             datasets,
@@ -488,6 +489,31 @@ def _finished_run(run: RunFolder, cfg: Config, *, report: bool) -> int | None:
             step,
         )
     return step
+
+
+def _log_sources(cfg: Config, noise_dir: str | os.PathLike | None, resuming: bool) -> None:
+    """Say where the denoising noise and the starting weights come from, so a run that
+    falls back to synthetic noise, or starts from ``training.init_from``, says so."""
+    if cfg.data.denoise:
+        if noise_dir is None:
+            colours = ", ".join(cfg.data.noise_colors)
+            log.info(
+                "denoising mixtures use synthetic noise only (%s), no noise recordings: "
+                "give --noise DIR to train on the noise your recordings have",
+                colours,
+            )
+        else:
+            log.info("denoising mixtures use the noise in %s", noise_dir)
+        if cfg.data.babble_fraction > 0:
+            log.info(
+                "%.0f %% of the mixtures use babble made from the clean folder",
+                100 * cfg.data.babble_fraction,
+            )
+    if cfg.training.init_from:
+        if resuming:
+            log.info("resuming: training.init_from %s is not loaded again", cfg.training.init_from)
+        else:
+            log.info("starting from the weights of %s (training.init_from)", cfg.training.init_from)
 
 
 def _log_start(

@@ -110,6 +110,20 @@ def test_encode_decode_round_trip_and_errors(models, tmp_path, capsys):
     # a latent file made with another model is refused, clearly, and nothing is written
     assert main(["decode", str(models["vae"]), str(aae), "-o", str(tmp_path / "w"), "--quiet"]) == 1
     assert "another model" in capsys.readouterr().out and not (tmp_path / "w" / "note.wav").exists()
+    # --subtype: the same samples in 24-bit or float; a container that cannot hold it fails
+    # that file before decoding, naming it, and writes nothing
+    for subtype, name in (("float", "f.wav"), ("PCM_24", "p.flac"), ("float", "bad.flac")):
+        target = tmp_path / name
+        rc = main(
+            ["decode", str(models["ae"]), str(aae), "-o", str(target), "--quiet"]
+            + ["--subtype", subtype]
+        )
+        if name == "bad.flac":
+            assert rc == 1 and not target.exists()
+            assert "bad.flac: subtype FLOAT cannot be written to FLAC" in capsys.readouterr().out
+            continue
+        assert rc == 0 and sf.info(target).subtype == subtype.upper()
+        assert np.abs(sf.read(target)[0] - out).max() < 2**-15 * 1.01  # 16-bit rounding
 
 
 def test_decode_without_a_model_finds_the_shipped_one_that_encoded(models, tmp_path, capsys):

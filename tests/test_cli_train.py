@@ -89,8 +89,8 @@ def test_config_of_a_model_file_prints_its_stored_config(
     path = save_model_file(tmp_path / "m.safetensors", model, cfg)
     assert main(["config", str(path)]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == cfg.to_dict()
-    with pytest.raises(SystemExit, match="--set applies to recipes only"):
-        main(["config", str(path), "--set", "model.latent_dim=4"])
+    assert main(["config", str(path), "--set", "model.latent_dim=4"]) == 2
+    assert "--set applies to recipes only" in capsys.readouterr().err
     assert main(["config", str(tmp_path / "missing.safetensors")]) != 0
     assert "missing.safetensors" in capsys.readouterr().err
     # only the metadata is read, never the weights
@@ -102,6 +102,47 @@ def test_config_of_a_model_file_prints_its_stored_config(
     monkeypatch.setattr(mf, "read_checked_tensors", no_tensors)
     assert main(["config", str(path)]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == cfg.to_dict()
+
+
+def test_config_of_a_shipped_model_by_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A shipped model's name prints its stored config: with --model always, and without it
+    when no recipe has that name; a name that is both says which it printed and how to get
+    the other."""
+    from audioae import bundled
+    from audioae.features import build_frontend
+    from audioae.modelfile import save_model_file
+    from audioae.models import build_model
+
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    cfgs = {}
+    for name, overrides in (("tiny", ["model.latent_dim=5"]), ("morph", ["model.latent_dim=6"])):
+        cfg = load_config(ROOT / "recipes" / "tiny.yaml", overrides)
+        model = build_model(cfg.model, build_frontend(cfg.features, cfg.audio.sample_rate))
+        save_model_file(shipped / f"{name}.safetensors", model, cfg)
+        cfgs[name] = cfg.to_dict()
+    monkeypatch.setattr(bundled, "MODELS_DIR", shipped)
+    import audioae.modelfile as mf
+
+    monkeypatch.setattr(mf, "MODELS_DIR", shipped)
+
+    def printed() -> tuple[dict, str]:
+        captured = capsys.readouterr()
+        return yaml.safe_load(captured.out), captured.err
+
+    assert main(["config", "morph"]) == 0  # a shipped model only
+    out, err = printed()
+    assert out == cfgs["morph"] and "morph is a shipped model, not a recipe" in err
+    assert main(["config", "tiny", "--model"]) == 0
+    assert printed()[0] == cfgs["tiny"]
+    assert main(["config", "tiny", "--show"]) == 0  # both: the recipe, and a pointer
+    out, err = printed()
+    assert out == load_config(ROOT / "recipes" / "tiny.yaml").to_dict()
+    assert "audioae config tiny --model" in err
+    assert main(["config", "nosuch", "--model"]) == 2
+    assert "shipped models: morph, tiny" in capsys.readouterr().err
+    assert main(["config", "--model"]) == 2
+    assert main(["config", "morph", "--model", "--set", "model.latent_dim=4"]) == 2
 
 
 def test_inspect(notes: Path, tmp_path: Path, capsys) -> None:

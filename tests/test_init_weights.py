@@ -77,7 +77,7 @@ def test_other_features_or_shapes_are_refused(source: Path) -> None:
         load_model_weights(_model(cfg), source.with_name("missing.safetensors"), cfg)
 
 
-def test_a_run_starts_from_the_source_weights(source: Path, tmp_path: Path) -> None:
+def test_a_run_starts_from_the_source_weights(source: Path, tmp_path: Path, caplog) -> None:
     notes = sorted((ROOT / "data" / "notes").glob("*.flac"))[:4]
     if len(notes) < 4:
         pytest.skip("data/notes not present")
@@ -95,6 +95,33 @@ def test_a_run_starts_from_the_source_weights(source: Path, tmp_path: Path) -> N
         return max((ours[k] - theirs[k]).abs().max().item() for k in theirs)
 
     # two steps at a learning rate of 1e-9 leave the source weights where they were ...
-    assert max_change(f"training.init_from={source}") < 1e-6
-    # ... while a run without init_from has its own random initial weights
-    assert max_change() > 1e-2
+    with caplog.at_level("INFO", logger="audioae.training"):
+        assert max_change(f"training.init_from={source}") < 1e-6
+    assert f"starting from the weights of {source} (training.init_from)" in caplog.text
+    caplog.clear()
+    # ... while a run without init_from has its own random initial weights, and says nothing
+    with caplog.at_level("INFO", logger="audioae.training"):
+        assert max_change() > 1e-2
+    assert "init_from" not in caplog.text
+    assert "synthetic noise" not in caplog.text  # tiny does not denoise
+
+
+def test_a_denoising_run_says_where_its_noise_comes_from(tmp_path: Path, caplog) -> None:
+    notes = sorted((ROOT / "data" / "notes").glob("*.flac"))[:4]
+    noise = sorted((ROOT / "data" / "noise").glob("*.flac"))[:2]
+    if len(notes) < 4 or len(noise) < 2:
+        pytest.skip("data/notes or data/noise not present")
+    folder, noise_dir = tmp_path / "notes", tmp_path / "noise"
+    for files, where in ((notes, folder), (noise, noise_dir)):
+        where.mkdir()
+        for path in files:
+            shutil.copy(path, where / path.name)
+    cfg = _cfg("data.denoise=true", *FAST)
+    with caplog.at_level("INFO", logger="audioae.training"):
+        train(cfg, folder, out_dir=tmp_path / "synthetic", progress=False)
+    assert "synthetic noise only (white, pink, brown)" in caplog.text
+    assert "--noise DIR" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="audioae.training"):
+        train(cfg, folder, noise_dir=noise_dir, out_dir=tmp_path / "recorded", progress=False)
+    assert f"use the noise in {noise_dir}" in caplog.text and "synthetic" not in caplog.text

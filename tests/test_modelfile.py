@@ -121,6 +121,34 @@ def test_missing_file(tmp_path: Path) -> None:
         load_model_file(tmp_path / "absent.safetensors")
 
 
+def test_a_folder_or_a_checkpoint_given_as_a_model_says_what_to_give(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: tiny\n")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    torch.save({"state_dict": {}}, ckpt)
+    with pytest.raises(ModelFileError, match=r"training checkpoint, not a model file.*export"):
+        load_model_file(ckpt)
+    with pytest.raises(ModelFileError, match=r"run folder without a model file yet.*export"):
+        load_model_file(run)
+    cfg, model = _model()
+    save_model_file(run / "model.safetensors", model, cfg)
+    with pytest.raises(ModelFileError, match=r"the run's model file is .*model\.safetensors"):
+        load_model_file(run)
+    with pytest.raises(ModelFileError, match=r"a folder, not a model file$"):
+        load_model_file(run / "checkpoints")
+
+
+def test_a_shipped_name_wins_over_a_folder_of_that_name(tmp_path: Path, monkeypatch) -> None:
+    from audioae.modelfile import resolve_model_file
+
+    (tmp_path / "denoise").mkdir()  # e.g. the output folder of an earlier `-o denoise/`
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_file("denoise").name == "denoise.safetensors"
+    with pytest.raises(ModelFileError, match="denoise: a folder, not a model file"):
+        resolve_model_file("./denoise")
+
+
 def test_truncated_file(tmp_path: Path) -> None:
     cfg, model = _model()
     path = save_model_file(tmp_path / "m.safetensors", model, cfg)

@@ -204,7 +204,9 @@ def _run_decode(args) -> int:
     pipe = load_pipeline(args)
     return _run_files(
         args,
-        functools.partial(decode_file, pipe, phase=args.phase, overwrite=args.force),
+        functools.partial(
+            decode_file, pipe, phase=args.phase, overwrite=args.force, subtype=args.subtype
+        ),
         "decode",
         suffix=".wav",
         find=_find_latent_files,
@@ -264,7 +266,7 @@ def register(subparsers) -> None:
             "audioae reconstruct runs/conv1d/model.safetensors sounds/ -o recon/",
         ],
     )
-    _common(p)
+    _common(p, output_help="output folder, or an audio file name (out.wav) for one input file")
     _add_phase(p, extra=("input",))
     p.set_defaults(func=_run_reconstruct)
 
@@ -280,7 +282,7 @@ def register(subparsers) -> None:
             "audioae encode codec recordings/ -o latents/ --bits 4",
         ],
     )
-    _common(p)
+    _common(p, output_help="output folder, or NAME.aae for one input file")
     p.add_argument(
         "--bits",
         type=at_least(1, 16),
@@ -301,15 +303,25 @@ def register(subparsers) -> None:
             "audioae decode speech.aae -o speech_decoded.wav",
             "audioae decode codec speech.aae -o speech_decoded.wav",
             "audioae decode codec latents/ -o decoded/",
+            "audioae decode speech.aae -o speech.wav --subtype float   # 32-bit float",
         ],
     )
     _common(
         p,
+        output_help="output folder, or an audio file name (out.wav) for one .aae file",
         model_help=models_help()
         + "; may be left out: the shipped model that encoded the first .aae file",
         inputs_nargs="*",
     )
     _add_phase(p)
+    p.add_argument(
+        "--subtype",
+        type=str.upper,
+        choices=("PCM_16", "PCM_24", "FLOAT"),
+        default="PCM_16",
+        help="sample format of the output: 16- or 24-bit integer, or 32-bit float (the .aae "
+        "file does not record the original's; lossy outputs such as .ogg use their codec)",
+    )
     p.set_defaults(func=_run_decode)
 
     from .generate import register as register_generate  # imports this module

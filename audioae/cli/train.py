@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..bundled import MODEL_SUFFIX
+from ..bundled import MODEL_SUFFIX, available_models
 from ..config import Config, available_recipes
 from ..launch import local_ranks
 from .common import (
@@ -21,6 +21,7 @@ from .common import (
     add_set,
     at_least,
     load_recipe_config,
+    models_help,
     recipes_help,
 )
 
@@ -271,6 +272,7 @@ def _add_config(subparsers) -> None:
             "audioae config my_recipe.yaml --set model.latent_dim=16",
             "audioae config --show          # every key a recipe can set, with its default",
             "audioae config data/models/denoise.safetensors   # the config a model was trained with",
+            "audioae config timbre --model   # the same for a shipped model, by name",
         ],
     )
     p.add_argument(
@@ -281,24 +283,53 @@ def _add_config(subparsers) -> None:
     )
     add_set(p)
     p.add_argument("--show", action="store_true", help="print the effective config as YAML")
+    p.add_argument(
+        "--model",
+        action="store_true",
+        help="read the argument as a model and print the config stored in it, the one it "
+        "was trained with. The model: " + models_help(),
+    )
     p.set_defaults(func=_run_config)
 
 
-def _run_config(args: argparse.Namespace) -> int:
-    if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
-        from ..modelfile import read_model_config
+def _print_model_config(model: str, overrides: list[str]) -> int:
+    from ..modelfile import read_model_config, resolve_model_file
 
-        if args.overrides:
-            raise SystemExit(f"audioae config {args.recipe}: --set applies to recipes only")
-        cfg = read_model_config(args.recipe)  # the metadata only, not the weights
-        print(cfg.to_yaml(), end="")
-        return 0
+    if overrides:
+        raise UsageError(f"audioae config {model}: --set applies to recipes only")
+    path = resolve_model_file(model)
+    cfg = read_model_config(path)  # the metadata only, not the weights
+    print(f"# the config stored in {path}", flush=True)
+    print(cfg.to_yaml(), end="")
+    return 0
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    if args.model:
+        if not args.recipe:
+            raise UsageError("audioae config --model: name a model file or a shipped model")
+        return _print_model_config(args.recipe, args.overrides)
+    if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
+        return _print_model_config(args.recipe, args.overrides)
+    shipped = args.recipe in available_models() and not Path(args.recipe).exists()
+    if shipped and args.recipe not in available_recipes():  # e.g. timbre: only a model
+        print(
+            f"audioae: {args.recipe} is a shipped model, not a recipe: its stored config",
+            file=sys.stderr,
+        )
+        return _print_model_config(args.recipe, args.overrides)
     cfg = load_recipe_config(args.recipe, args.overrides)
     if args.show:
         print(cfg.to_yaml(), end="")
     else:
         print(
             f"{args.recipe or 'defaults'}: valid config (name: {cfg.name}); add --show to print it"
+        )
+    if shipped:  # e.g. denoise: the recipe, and a shipped model trained from it with changes
+        print(
+            f"audioae: this is the recipe {args.recipe}; the shipped model of that name was "
+            f"trained with its own settings: audioae config {args.recipe} --model prints them",
+            file=sys.stderr,
         )
     return 0
 
