@@ -89,10 +89,7 @@ def evaluate_pair(
             f"expected (time,) or (channels, time), got {tuple(estimate.shape)} and {tuple(reference.shape)}"
         )
     est, ref = metrics.align(estimate.float(), reference.float())
-    for name, x in (("estimate", est), ("reference", ref)):
-        bad = int((~torch.isfinite(x)).sum())
-        if bad:
-            raise ValueError(f"the {name} has {bad} NaN or infinite samples: it cannot be scored")
+    metrics.require_finite(est, ref)
     rms = float(ref.square().mean().sqrt())
     if not rms >= SILENT_RMS:
         raise ValueError(

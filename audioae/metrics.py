@@ -251,6 +251,18 @@ def _per_signal(estimate: Tensor, reference: Tensor, fn) -> Tensor:
     return torch.tensor(values, dtype=torch.float64).reshape(lead).to(estimate.device)
 
 
+def require_finite(estimate: torch.Tensor, reference: torch.Tensor, prefix: str = "") -> None:
+    """Refuse NaN or infinite samples in either signal.
+
+    Raises:
+        ValueError: ``prefix`` + "the estimate (or reference) has N NaN or infinite samples".
+    """
+    for name, x in (("estimate", estimate), ("reference", reference)):
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise ValueError(f"{prefix}the {name} has {bad} NaN or infinite samples")
+
+
 def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
     """Wide-band PESQ (ITU-T P.862.2) MOS-LQO per signal, from :data:`PESQ_WB_FLOOR` (0.999,
     a silent estimate) to 4.64 (transparent); noisy or garbled speech scores about 1.02 and up.
@@ -281,10 +293,7 @@ def pesq_wb(estimate: Tensor, reference: Tensor, sample_rate: int) -> Tensor:
     from audioae.audio import resample
 
     est, ref = align(estimate, reference)
-    for name, x in (("estimate", est), ("reference", ref)):
-        bad = int((~torch.isfinite(x)).sum())
-        if bad:
-            raise ValueError(f"PESQ failed: the {name} has {bad} NaN or infinite samples")
+    require_finite(est, ref, prefix="PESQ failed: ")
     if sample_rate != PESQ_SAMPLE_RATE:
         est = resample(est.float(), sample_rate, PESQ_SAMPLE_RATE)
         ref = resample(ref.float(), sample_rate, PESQ_SAMPLE_RATE)
@@ -346,6 +355,7 @@ __all__ = [
     "log_spectral_distance",
     "multi_resolution_stft_distance",
     "pesq_wb",
+    "require_finite",
     "si_sdr",
     "snr_db",
     "spectral_convergence",

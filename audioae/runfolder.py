@@ -365,6 +365,20 @@ def check_resume_compatible(saved: Path, cfg: Config) -> None:
                 )
 
 
+def warn_nothing_to_train(root: Path, step: int, max_steps: int, *, exporting: bool) -> None:
+    """The warning of a ``--resume`` whose run is already at ``step`` >= ``max_steps``:
+    ``exporting``, it only writes the model file it lacks; else nothing is rewritten."""
+    log.warning(
+        "%s is already at step %d of training.max_steps %d: nothing to train, %s; pass "
+        "--max-steps N (N > %d) to train on",
+        root,
+        step,
+        max_steps,
+        "exporting its model file" if exporting else "nothing rewritten",
+        step,
+    )
+
+
 def prepare_run_folder(
     run: RunFolder,
     cfg: Config,
@@ -415,14 +429,7 @@ def prepare_run_folder(
             step = checkpoint_step(resume_from)
             log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
             if step is not None and step >= cfg.training.max_steps:
-                log.warning(
-                    "%s is already at step %d of training.max_steps %d: nothing to train; "
-                    "pass --max-steps N (N > %d) to train on",
-                    run.root,
-                    step,
-                    cfg.training.max_steps,
-                    step,
-                )
+                warn_nothing_to_train(run.root, step, cfg.training.max_steps, exporting=True)
     if main_process:
         if resume and sources is not None:
             recorded = run.read_sources()

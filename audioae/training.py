@@ -64,6 +64,7 @@ from .runfolder import (
     checkpoint_step,
     export_run,
     prepare_run_folder,
+    warn_nothing_to_train,
 )
 from .runlock import RunLock
 from .samplers import shutdown_workers
@@ -480,14 +481,7 @@ def _finished_run(run: RunFolder, cfg: Config, *, report: bool) -> int | None:
     if step is None or step < cfg.training.max_steps:
         return None
     if report:
-        log.warning(
-            "%s is already at step %d of training.max_steps %d: nothing trained, nothing "
-            "rewritten; pass --max-steps N (N > %d) to train on",
-            run.root,
-            step,
-            cfg.training.max_steps,
-            step,
-        )
+        warn_nothing_to_train(run.root, step, cfg.training.max_steps, exporting=False)
     return step
 
 

@@ -169,11 +169,17 @@ def test_train_export_and_errors(notes: Path, tmp_path: Path, capsys) -> None:
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     assert main([*args, "--max-steps", "3", "--resume", "--set", "training.val_every=3"]) == 0
     shown = capsys.readouterr()
-    assert "already at step 3 of training.max_steps 3: nothing trained, nothing rewritten" in (
+    assert "already at step 3 of training.max_steps 3: nothing to train, nothing rewritten" in (
         shown.err
     )
     assert f"nothing to train: {run} is at step 3" in shown.out and "trained" not in shown.out
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+    # ... and a finished run whose model file is gone only exports it, and says so
+    (run / "model.safetensors").unlink()
+    assert main([*args, "--max-steps", "3", "--resume", "--set", "training.val_every=3"]) == 0
+    shown = capsys.readouterr()
+    assert "already at step 3 of training.max_steps 3: nothing to train, exporting" in shown.err
+    assert (run / "model.safetensors").is_file()
     # the folders a run trained on are recorded; resuming from others is said
     assert json.loads((run / "sources.json").read_text()) == {
         "data": str(notes.resolve()),
