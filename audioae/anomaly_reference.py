@@ -37,13 +37,15 @@ TERMS = (
     "spectrum",
     "floor",
     "band",
+    "quiet_band",
 )
 """File-level terms (:func:`file_terms`), each standardised on the reference files' values."""
 
 REFERENCE_FORMAT = "audioae-anomaly-reference"
-REFERENCE_VERSION = 4
-"""4 since the reference files' own scores are left-one-out (round 12, 2026-12-01): version 3
-files hold in-sample scores, so their thresholds and term z-scores differ; fit them again."""
+REFERENCE_VERSION = 5
+"""5 since the ``quiet_band`` term and the combined score built on it (round 18, 2026-12-03):
+version 4 files lack the term. 4 was since the reference files' own scores are left-one-out
+(round 12, 2026-12-01). Earlier versions are refused; fit them again."""
 
 
 MAX_REFERENCE_BYTES = 256 * 2**20
@@ -194,8 +196,9 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
             :func:`audioae.jsonfile.read_bounded_json` refuses: NaN, Infinity, an overflowing
             number, deep nesting), an unknown version (version 1 files, from
             before the combined score, version 2 ones, from before the ``floor`` and ``band``
-            terms, and version 3 ones, whose reference scores were in-sample, must be fitted
-            again), or inconsistent fields.
+            terms, version 3 ones, whose reference scores were in-sample, and version 4 ones,
+            from before the ``quiet_band`` term, must be fitted again), or inconsistent
+            fields.
     """
     from .audio import AUDIO_EXTENSIONS
 

@@ -152,14 +152,12 @@ ROUND_13_RULE = (
     "it would first have to be built into audioae.anomaly and its reference file)"
 )
 
-QUIET_FRACTION = 0.1
-"""Round 18's quiet frames: the quietest tenth of a file's frames by the energy of its input
-features (round 7's diagnosis scored 0.1 and 0.25)."""
-
 ROUND_18_TERMS = ("quiet_band",)
-"""Round 18's term (bench only, :class:`ShrunkGaussianTerms` in ``bench_embed.py``): the
-``band`` error (:func:`audioae.anomaly.band_error`) of the standardised reconstruction error
-over the file's quietest :data:`QUIET_FRACTION` of frames only. A stationary sound added under
+"""Round 18's term: the ``band`` error (:func:`audioae.anomaly.band_error`) of the standardised
+reconstruction error over the file's quietest tenth of frames only
+(:data:`audioae.anomaly.QUIET_FRACTION`, :func:`audioae.anomaly.quiet_frames`). Scored in the
+round as a bench-only term; built into :func:`audioae.anomaly.file_terms` after the decision
+(same definition). A stationary sound added under
 a decaying one (mains hum under a note) fills the quiet frames, where the model has least to
 reconstruct and the loud frames' errors no longer dilute it; the reference files' own values
 use per-bin statistics fitted on the other reference files (left-one-out, as

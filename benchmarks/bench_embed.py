@@ -20,7 +20,7 @@
    validation part, the narrow conv1d_ae (the workflow before) trained here on speech, the
    shipped codec AE and timbre VAE. AUROC and average precision of the AE scores
    (:mod:`audioae.anomaly`: the default combined score of reconstruction, latent distance and
-   band error; the standardised error's mean and 95th percentile over frames; other
+   quiet-frame band error; the standardised error's mean and 95th percentile over frames; other
    combinations; the compressed and the first, log, error), with their statistics fitted on
    the train split, against a Gaussian (Ledoit-Wolf covariance, Mahalanobis distance) and an
    Isolation Forest on MFCC mean + std, both fitted on the train split only. ``--validate``
@@ -50,7 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from anomaly_rounds import (  # noqa: E402  (sibling module)
     CANDIDATES,
-    QUIET_FRACTION,
     REFERENCE_PITCH,
     REFERENCE_VOICE,
     ROUND_3_RULE,
@@ -446,6 +445,7 @@ def round_18_verdict(rows: list[dict]) -> list[str]:
 METHODS = [
     "AE combined (default)",
     "AE standardised mean",
+    "AE rec+latent+band",
     "AE rec+latent",
     "AE rec+latent+floor",
     "AE standardised p95",
@@ -457,21 +457,23 @@ METHODS = [
 ]
 AE_DEFAULT = "AE combined (default)"
 """The score the verdict is about: ``audioae anomaly``'s default with a reference, the combined
-score of :data:`audioae.anomaly.COMBINED_TERMS` (chosen on the validation split, round 5)."""
+score of :data:`audioae.anomaly.COMBINED_TERMS` (reconstruction, latent and quiet-frame band
+error; chosen on validation splits, round 18)."""
 AE_MEAN = "AE standardised mean"
 """The default before round 5 (the standardised error, mean over frames)."""
 SHOWN = {
+    "AE rec+latent+band": ("reconstruction", "latent", "band"),
     "AE rec+latent": ("reconstruction", "latent"),
     "AE rec+latent+floor": ("reconstruction", "latent", "floor"),
 }
-"""Combinations shown beside the default: the combined score before round 5, and round 4's best
-(``log rec+latent+floor``: it tied the default's 7 validation cells with more terms)."""
+"""Combinations shown beside the default: the default from round 5 to round 18 (band error over
+all frames), the combined score before round 5, and round 4's best (``log rec+latent+floor``:
+it tied the default's 7 validation cells with more terms)."""
 BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
 class ShrunkGaussianTerms:
-    """Rounds 8, 13 and 18's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`,
-    :data:`ROUND_18_TERMS`, the last :func:`quiet_band_error`) for one model and
+    """Rounds 8 and 13's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`) for one model and
     reference, fitted on the reference (fit) waveforms, each file reconstructed once: of the
     pooled latent and of the error profile, Ledoit-Wolf Gaussians (scikit-learn; round 8) and
     the mean distance to the :data:`KNN_K` nearest reference files (round 13), the reference
@@ -481,7 +483,7 @@ class ShrunkGaussianTerms:
     def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
         import dataclasses
 
-        from audioae.anomaly import _leave_one_out, compressed_error, reconstruct_frames, term_stats
+        from audioae.anomaly import reconstruct_frames, term_stats
 
         recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
         vectors = {
@@ -500,14 +502,6 @@ class ShrunkGaussianTerms:
             terms[lw] = term_stats(loo)  # as fit_reference standardises every term
             knn = [knn_distance(np.delete(v, i, 0), v[i]) for i in range(len(v))]
             terms[f"{name}_knn"] = term_stats(knn)
-        # round 18: each reference file's quiet-frame band error under the per-bin error
-        # statistics of the other reference files, as fit_reference scores its files
-        errors = [compressed_error(pipe, r) for r in recs]
-        own = [
-            quiet_band_error(pipe, r, mean, std)
-            for r, (mean, std) in zip(recs, _leave_one_out(errors), strict=True)
-        ]
-        terms["quiet_band"] = term_stats(own)
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
@@ -539,23 +533,7 @@ class ShrunkGaussianTerms:
                 self.gaussians[f"{name}_lw" if name == "latent" else name], v
             )
             out[f"{name}_knn"] = knn_distance(ref, v)
-        out["quiet_band"] = quiet_band_error(pipe, rec, stats.mean, stats.std)
         return out
-
-
-def quiet_band_error(pipe, rec, mean: torch.Tensor, std: torch.Tensor) -> float:
-    """Round 18's ``quiet_band`` term (:data:`ROUND_18_TERMS`): :func:`audioae.anomaly.band_error`
-    of the standardised error ``(error - mean) / std`` (per-bin ``(n_bins,)`` statistics) over
-    the frames whose input-feature energy is at or below its :data:`QUIET_FRACTION` quantile
-    over the file's frames (at least one frame)."""
-    from audioae.anomaly import band_error, compressed_error
-
-    z = (compressed_error(pipe, rec) - mean[:, None]) / std[:, None]
-    energy = rec.magnitude(pipe).square().sum(0)
-    quiet = energy <= torch.quantile(energy.double(), QUIET_FRACTION).to(energy.dtype)
-    if not bool(quiet.any()):
-        quiet = energy == energy.min()
-    return band_error(z[:, quiet])
 
 
 KNN_K = 2
@@ -894,9 +872,9 @@ def anomaly_table(rows: list[dict]) -> list[str]:
             continue
         counts = {m: sum(_beats(r, m) for r in subset) for m in (AE_DEFAULT, AE_MEAN, *SHOWN)}
         lines.append(
-            f"In {label}, the default AE score (combined: reconstruction + latent + band) beats "
-            f"both baselines in {counts[AE_DEFAULT]} of {len(subset)} cells; the standardised "
-            f"mean (the default before) in {counts[AE_MEAN]}; "
+            f"In {label}, the default AE score (combined: reconstruction + latent + quiet band) "
+            f"beats both baselines in {counts[AE_DEFAULT]} of {len(subset)} cells; the "
+            f"standardised mean (the default before round 5) in {counts[AE_MEAN]}; "
             + "; ".join(f"{m.removeprefix('AE ')} in {counts[m]}" for m in SHOWN)
             + "."
         )
@@ -981,9 +959,11 @@ def section(probe_rows, anomaly_rows, timing_rows, threads: int) -> str:
         "score's AUROC with the better baseline's and require it to be above chance: the "
         "default of `audioae anomaly` with a reference (`combined`: the sum of the reference "
         "z-scores of the logarithms of the standardised error's mean, of the latent distance "
-        "and of the band error; chosen on validation, round 5) and the standardised mean (the "
-        "default before). `rec+latent` is the combined score before round 5, `rec+latent+floor` "
-        "round 4's best candidate (not chosen). The VAE's negative ELBO is "
+        "and of the band error over the quietest tenth of the frames; chosen on validation, "
+        "round 18) and the standardised mean (the default before round 5). `rec+latent+band` "
+        "is the default from round 5 to 18 (the band error over all frames), `rec+latent` the "
+        "combined score before round 5, `rec+latent+floor` round 4's best candidate (not "
+        "chosen). The VAE's negative ELBO is "
         "shown where the model has one.",
         "",
     ]

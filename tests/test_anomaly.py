@@ -26,6 +26,7 @@ from audioae.anomaly import (
     file_terms,
     fit_reference,
     frame_errors,
+    quiet_frames,
     reconstruct_frames,
     score_file,
     score_waveform,
@@ -175,11 +176,12 @@ def test_reference_statistics_round_trip_and_checks(codec, codec_reference, mode
     )
     torch.testing.assert_close(loaded.floor_mean, stats.floor_mean)
     torch.testing.assert_close(loaded.floor_std, stats.floor_std)
-    # version-1, -2 and -3 files (before the combined score; before the floor and band terms;
-    # with in-sample reference scores, before round 12) are refused with a way out
+    # version-1 to -4 files (before the combined score; before the floor and band terms;
+    # with in-sample reference scores, before round 12; before the quiet_band term, round
+    # 18) are refused with a way out
     doc = json.loads(path.read_text())
-    assert doc["version"] == 4
-    for version in (1, 2, 3):
+    assert doc["version"] == 5
+    for version in (1, 2, 3, 4):
         (tmp_path / "old.json").write_text(json.dumps({**doc, "version": version}))
         with pytest.raises(ValueError, match="fit it again"):
             load_reference(tmp_path / "old.json")
@@ -255,6 +257,44 @@ def test_band_error_sees_a_fault_confined_to_a_few_bins():
     noise = torch.randn(64, 200, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert band_error(noise) < 0.05 < float(noise.square().mean())
     assert band_error(torch.ones(3, 5, dtype=torch.float64)) == pytest.approx(1.0)  # >= 1 bin
+
+
+def test_quiet_frames_are_the_quietest_tenth(codec):
+    """A clip whose level steps up every 10 % of its length: the quiet frames are the first
+    step's (the 10 % quantile includes its edge), whatever the order of the steps."""
+    n, steps = 16000, 10
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(1, n * steps, generator=gen) * 0.01
+    gain = torch.repeat_interleave(2.0 ** torch.arange(steps, dtype=torch.float32), n)
+    for order in (gain, gain.flip(0)):
+        rec = reconstruct_frames(codec, noise * order)
+        quiet = quiet_frames(codec, rec)
+        frames = quiet.shape[0]
+        assert quiet.dtype == torch.bool and frames == rec.features.shape[-1]
+        assert 0.08 * frames <= int(quiet.sum()) <= 0.12 * frames
+        where = torch.nonzero(quiet).squeeze(1).float() / frames  # position in the clip, 0-1
+        lo, hi = (0.0, 0.12) if order is gain else (0.88, 1.0)
+        assert bool(((where >= lo) & (where <= hi)).all())
+    silent = reconstruct_frames(codec, torch.zeros(1, 4000))  # all frames tie: all are quiet
+    assert bool(quiet_frames(codec, silent).all())
+
+
+def test_quiet_band_term_sees_hum_in_the_pauses(codec, codec_reference):
+    """Mains hum 10 dB below a speech clip's RMS (the benchmark's level) fills its pauses:
+    the band error over the quietest frames rises 4.7x (measured), over all frames 1.5x,
+    where the loud frames dilute it."""
+    clip = load_audio(CLIP, sample_rate=16000)[0][0]
+    t = torch.arange(clip.shape[-1]) / 16000
+    hum = sum(torch.sin(2 * torch.pi * 50 * k * t) / k for k in range(1, 6))
+    hum = hum * clip.square().mean().sqrt() / hum.square().mean().sqrt() * 10 ** (-10 / 20)
+
+    def terms(wav):
+        return file_terms(codec, reconstruct_frames(codec, wav), codec_reference)
+
+    clean, hummed = terms(clip), terms(clip + hum)
+    quiet_rise = hummed["quiet_band"] / clean["quiet_band"]
+    assert quiet_rise > 3.0
+    assert quiet_rise > 2.0 * hummed["band"] / clean["band"]
 
 
 def test_whole_and_chunked_frame_errors_agree():

@@ -234,31 +234,3 @@ def test_round_18_decision_follows_the_rule(four, three, decision) -> None:
         {"log rec+latent+band+quiet_band": four, "log rec+latent+quiet_band": three},
     )
     assert decision in round_18_verdict(rows)[-1]
-
-
-def test_quiet_band_error_sees_what_the_quiet_frames_carry(monkeypatch) -> None:
-    """A constant error confined to the quietest tenth of the frames counts in full; the same
-    error in the loudest frames does not count at all."""
-    import torch
-    from bench_embed import quiet_band_error
-
-    from audioae import anomaly
-
-    frames, bins = 100, 16
-    energy = torch.linspace(1.0, 2.0, frames)  # frames 0..9 are the quietest tenth
-
-    class Rec:
-        def magnitude(self, pipe):
-            return energy.sqrt()[None].expand(bins, frames) / bins**0.5
-
-    def run(error: torch.Tensor) -> float:
-        monkeypatch.setattr(anomaly, "compressed_error", lambda pipe, rec: error)
-        return quiet_band_error(None, Rec(), torch.zeros(bins), torch.ones(bins))
-
-    quiet = torch.zeros(bins, frames)
-    quiet[0, :10] = 2.0  # bin 0 off by 2 in the ten quietest frames
-    loud = torch.zeros(bins, frames)
-    loud[0, -10:] = 2.0
-    # band error: bin 0's mean over the quiet frames (2) squared, over the worst 2 of 16 bins
-    assert run(quiet) == pytest.approx(2.0)
-    assert run(loud) == 0.0

@@ -87,8 +87,9 @@ def register(subparsers) -> None:
         help="score to rank and threshold by (default: combined with --reference, else mean; "
         "combined: the sum of the reference z-scores of the logarithms of the standardised "
         "error's mean, of the latent distance (how far the file's pooled embedding lies from "
-        "the reference files') and of the band error (the worst eighth of the bins' mean "
-        "error: a fault confined to part of the spectrum, such as hum); mean: mean of the "
+        "the reference files') and of the quiet-frame band error (over the quietest tenth "
+        "of the frames, the worst eighth of the bins' mean error: a steady fault confined to "
+        "part of the spectrum, such as hum under a decaying sound); mean: mean of the "
         "per-frame --error; p95: its 95th percentile; neg_elbo needs a VAE)",
     )
     p.add_argument(
