@@ -17,6 +17,7 @@ from .anomaly_reference import (
     ReferenceStats,
 )
 from .inpaint import inpaint, silence_features
+from .waveforms import as_waveform
 
 ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
@@ -112,17 +113,11 @@ def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
 
     Raises:
         audioae.pipeline.PipelineError: a mask model (see the module docstring).
-        ValueError: not a 1-D/2-D waveform, or NaN/Inf samples.
+        ValueError: what :func:`audioae.waveforms.as_waveform` refuses (integer PCM, a
+            ``(time, channels)`` layout, NaN/Inf samples, ...).
     """
     pipe.require_latent_decoder("anomaly scoring")
-    wav = torch.as_tensor(wav, dtype=torch.float32)
-    if wav.ndim == 1:
-        wav = wav.unsqueeze(0)
-    if wav.ndim != 2:
-        raise ValueError(f"expected a waveform (channels, time) or (time,), got {tuple(wav.shape)}")
-    if not torch.isfinite(wav).all():
-        raise ValueError("waveform contains NaN or Inf samples")
-    wav = wav.mean(0, keepdim=True).to(pipe.device)
+    wav = as_waveform(wav).mean(0, keepdim=True).to(pipe.device)
     total = wav.shape[-1]
     hop = pipe.hop_length
     down = pipe.model.time_downsampling

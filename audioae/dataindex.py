@@ -34,6 +34,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -366,9 +367,21 @@ def _scan(
     bar["disable"] = not progress or not jobs
     if workers <= 1 or len(jobs) < _PARALLEL_FROM:
         return [_summarize_or_reason(j) for j in tqdm(jobs, **bar)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        chunk = max(1, min(32, len(jobs) // (4 * workers)))
-        return list(tqdm(pool.map(_summarize_or_reason, jobs, chunksize=chunk), **bar))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            chunk = max(1, min(32, len(jobs) // (4 * workers)))
+            return list(tqdm(pool.map(_summarize_or_reason, jobs, chunksize=chunk), **bar))
+    except BrokenProcessPool:
+        # A script that calls train() at its top level, without `if __name__ == "__main__":`,
+        # is run again by every spawned worker, which then cannot start. Index here instead.
+        log.warning(
+            "%s: the indexing worker processes could not start, so %d file(s) are indexed in "
+            "this process (slower). From a Python script, call train() under "
+            '`if __name__ == "__main__":` (worker processes import the script again)',
+            root,
+            len(jobs),
+        )
+        return [_summarize_or_reason(j) for j in tqdm(jobs, **bar)]
 
 
 def default_index_workers() -> int:

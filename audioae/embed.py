@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .fileio import atomic_output
+from .waveforms import as_waveform
 
 EMBEDDING_TABLE = "embeddings.csv"
 """Default name of the per-folder table written by :func:`write_embedding_table`."""
@@ -117,11 +118,10 @@ def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) 
     Channels are averaged to mono first. ``duration_s`` defaults to ``time / sample_rate``.
 
     Raises:
-        ValueError: not a 1-D/2-D waveform, or NaN/Inf samples.
+        ValueError: what :func:`audioae.waveforms.as_waveform` refuses (integer PCM, a
+            ``(time, channels)`` layout, NaN/Inf samples, ...).
     """
-    wav = torch.as_tensor(wav, dtype=torch.float32)
-    if wav.ndim == 2:
-        wav = wav.mean(0, keepdim=True)
+    wav = as_waveform(wav).mean(0, keepdim=True)
     latent = pipe.encode(wav)  # (1, latent_dim, latent_frames), posterior mean
     if duration_s is None:
         duration_s = wav.shape[-1] / pipe.sample_rate

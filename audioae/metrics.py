@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from audioae.functional import log_compress, mel_filterbank, spectrogram
+from audioae.waveforms import check_layout
 
 DEFAULT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
 PESQ_SAMPLE_RATE = 16000
@@ -43,12 +44,20 @@ package does not clamp ``x`` and returns 1.02 to 1.15 for noise-only or near-sil
 estimates (measured with pesq 0.0.4 on the bundled speech)."""
 
 
-def align(estimate: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+def align(estimate: Tensor, reference: Tensor, *, waveforms: bool = True) -> tuple[Tensor, Tensor]:
     """Crop both ``(..., time)`` tensors to the shorter length and broadcast leading dims.
 
+    ``waveforms``: the last dimension is samples, so a ``(time, channels)`` array (the layout
+    ``soundfile.read`` returns) is refused (:func:`audioae.waveforms.check_layout`): every
+    pair of 2-sample rows is a scaled copy once their means are removed, so SI-SDR came out
+    +inf. False for spectrograms ``(..., n_freq, frames)``.
+
     Raises:
-        ValueError: leading shapes that do not broadcast.
+        ValueError: leading shapes that do not broadcast; a ``(time, channels)`` layout.
     """
+    if waveforms:
+        check_layout(tuple(estimate.shape), "estimate")
+        check_layout(tuple(reference.shape), "reference")
     n = min(estimate.shape[-1], reference.shape[-1])
     est, ref = estimate[..., :n], reference[..., :n]
     try:
@@ -81,7 +90,7 @@ def spectral_convergence(
     Raises:
         ValueError: leading shapes that do not broadcast.
     """
-    est, ref = align(estimate_mag, reference_mag)
+    est, ref = align(estimate_mag, reference_mag, waveforms=False)
     num = torch.linalg.vector_norm(ref - est, dim=(-2, -1))
     return num / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(floor)
 

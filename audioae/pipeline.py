@@ -46,6 +46,7 @@ from .phase import PhaseReconstructor, learned_methods
 from .pipeline_errors import PipelineError
 from .pipeline_generation import MAX_TEMPERATURE, GenerativeMixin
 from .torch_device import resolve_device
+from .waveforms import as_waveform
 
 PHASE_MODES = ("noisy", "griffin-lim")
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
@@ -277,26 +278,9 @@ class Pipeline(GenerativeMixin):
         return chunk, self.margin_samples
 
     def _prepare(self, wav: torch.Tensor) -> torch.Tensor:
-        wav = torch.as_tensor(wav)
-        if not wav.is_floating_point():
-            raise ValueError(
-                f"expected a floating-point waveform in [-1, 1], got {wav.dtype}"
-                + (" (integer PCM: divide int16 samples by 32768)" if not wav.is_complex() else "")
-            )
-        if wav.ndim == 1:
-            wav = wav.unsqueeze(0)
-        if wav.ndim != 2:
-            raise ValueError(
-                f"expected a waveform (channels, time) or (time,), got shape {tuple(wav.shape)}"
-            )
-        if wav.numel() == 0:
-            raise ValueError(f"empty waveform (shape {tuple(wav.shape)}): nothing to process")
-        if not torch.isfinite(wav).all():
-            raise ValueError("waveform contains NaN or Inf samples")
-        wav = wav.to(torch.float32)
-        if not torch.isfinite(wav).all():
-            raise ValueError("waveform has samples beyond float32's range; audio is in [-1, 1]")
-        return wav.to(self.device)
+        """The checked float32 ``(channels, time)`` waveform (:func:`audioae.waveforms.as_waveform`)
+        on this pipeline's device."""
+        return as_waveform(wav).to(self.device)
 
     @property
     def purpose(self) -> str:

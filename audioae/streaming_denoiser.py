@@ -50,6 +50,7 @@ from .models.layers import CausalConv1d, streaming_copy
 from .models.masks import check_mask_exponent, check_post_filter, mask_from_logits, shape_mask
 from .pipeline import Pipeline, PipelineError
 from .streaming_layers import PackedMaskNet, pack_mask_model
+from .waveforms import as_waveform
 
 __all__ = ["StreamingDenoiser", "is_causal"]
 
@@ -228,16 +229,13 @@ class StreamingDenoiser:
             )
 
     def _check_block(self, block: torch.Tensor) -> torch.Tensor:
-        block = torch.as_tensor(block, dtype=torch.float32)
-        if block.ndim == 1:
-            block = block.unsqueeze(0)
-        if block.ndim != 2 or block.shape[0] != self.channels:
+        shape = tuple(torch.as_tensor(block).shape)
+        block = as_waveform(block, what="block", allow_empty=True)
+        if block.shape[0] != self.channels:
             raise ValueError(
                 f"expected a block ({self.channels}, samples) or (samples,) for one channel, "
-                f"got shape {tuple(block.shape)}"
+                f"got shape {shape}"
             )
-        if not torch.isfinite(block).all():
-            raise ValueError("block contains NaN or Inf samples")
         return block.to(self.device)
 
     def _mask(self, features: torch.Tensor) -> torch.Tensor:

@@ -337,6 +337,11 @@ def train(
     caller's own draws after ``train`` returns follow that seed, not the caller's earlier
     state; reseed afterwards if that matters.
 
+    From a script, call it under ``if __name__ == "__main__":``: indexing a folder with 16 or
+    more new files starts worker processes that import the script again (the ``spawn``
+    start method). Without the guard they cannot start, and the folder is indexed in the
+    calling process instead, with a warning (slower; the workers' own errors are printed).
+
     Args:
         cfg: the run's config (``load_config(recipe, overrides)``); not modified.
         data_dir: folder of training audio (searched recursively).

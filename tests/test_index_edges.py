@@ -177,3 +177,29 @@ def test_index_warnings_come_from_the_reporting_rank_only(
     hidden = [w for w in _warnings(caplog) if "hidden audio file" in w]
     assert len(hidden) == (1 if report else 0)
     assert logging.getLogger("audioae.dataindex").level == logging.NOTSET  # restored
+
+
+def test_a_script_without_a_main_guard_still_indexes(tmp_path: Path, write_audio) -> None:
+    """A script that indexes (trains) at its top level, without `if __name__ == "__main__":`:
+    the spawned index workers import it again and cannot start. The folder is indexed in the
+    calling process instead, with a warning naming the guard; before, BrokenProcessPool."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(dataindex._PARALLEL_FROM):  # enough new files for worker processes
+        write_audio(folder / f"c{i:02d}.wav", sine(seconds=0.2))
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from audioae.dataindex import index_folder\n"
+        f"index = index_folder({str(folder)!r}, workers=2)\n"
+        "print('indexed', len(index.paths))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"indexed {dataindex._PARALLEL_FROM}" in proc.stdout
+    assert "indexing worker processes could not start" in proc.stderr
+    assert 'if __name__ == "__main__":' in proc.stderr
