@@ -59,6 +59,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -131,6 +132,10 @@ from .anomaly_terms import (
     term_zscores,
 )
 from .embed import pool_frames
+
+if TYPE_CHECKING:  # annotations only: no import of the pipeline at run time
+    from .pipeline import Pipeline
+
 
 SCORES = ("combined", "mean", "p95", "neg_elbo")
 """Score names: the combined score (needs reference statistics; the default), the mean or
@@ -215,7 +220,7 @@ def _score(
 
 
 def score_reconstruction(
-    pipe,
+    pipe: Pipeline,
     rec: Reconstruction,
     *,
     duration_s: float,
@@ -236,7 +241,7 @@ def score_reconstruction(
 
 
 def score_waveform(
-    pipe,
+    pipe: Pipeline,
     wav: torch.Tensor,
     *,
     duration_s: float | None = None,
@@ -262,7 +267,7 @@ def score_waveform(
 
 
 def score_file(
-    pipe,
+    pipe: Pipeline,
     path: str | os.PathLike,
     *,
     error: str = "standardised",
@@ -278,7 +283,7 @@ def score_file(
     from .apps import load_for_model
     from .audio import rms_db
 
-    wav, sample_rate, length = load_for_model(pipe, path)
+    wav, sample_rate, length = load_for_model(pipe, path, pad=False)  # as score_waveform
     score = score_waveform(
         pipe,
         wav,
@@ -330,7 +335,7 @@ def term_stats(values: Sequence[float]) -> tuple[float, float, float, float]:
 
 
 def fit_reference(
-    pipe, signals: Sequence[torch.Tensor]
+    pipe: Pipeline, signals: Sequence[torch.Tensor]
 ) -> tuple[ReferenceStats, list[dict[str, AnomalyScore]]]:
     """Fit :class:`ReferenceStats` on waveforms of normal audio ``(channels, time)`` at ``pipe.sample_rate``.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,10 @@ from .anomaly_reference import (
 )
 from .inpaint import inpaint, silence_features
 from .waveforms import as_waveform
+
+if TYPE_CHECKING:  # annotations only: no import of the pipeline at run time
+    from .pipeline import Pipeline
+
 
 ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
@@ -94,7 +99,7 @@ class Reconstruction:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def magnitude(self, pipe, which: str = "features") -> torch.Tensor:
+    def magnitude(self, pipe: Pipeline, which: str = "features") -> torch.Tensor:
         """Linear magnitude per bin of ``features`` or ``reconstruction``, ``(n_bins, frames)``
         float64, clamped at 0 (``pipe.frontend.bin_magnitude``); computed once per
         reconstruction, since every file-level term starts from it."""
@@ -105,7 +110,7 @@ class Reconstruction:
 
 
 @torch.inference_mode()
-def reconstruct_frames(pipe, wav: torch.Tensor) -> Reconstruction:
+def reconstruct_frames(pipe: Pipeline, wav: torch.Tensor) -> Reconstruction:
     """Features and reconstruction of a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
 
     Mixed to mono; ``pipe.frontend.num_frames(time)`` frames (centred STFT frames), computed in windows
@@ -175,13 +180,16 @@ def check_error(error: str, reference: ReferenceStats | None) -> None:
         )
 
 
-def compressed_error(pipe, rec: Reconstruction) -> torch.Tensor:
+def compressed_error(pipe: Pipeline, rec: Reconstruction) -> torch.Tensor:
     """Signed compressed-magnitude error ``|X|^0.3 - |X'|^0.3`` per bin, ``(n_bins, frames)`` float64."""
     return rec.magnitude(pipe) ** COMPRESSION - rec.magnitude(pipe, "reconstruction") ** COMPRESSION
 
 
 def errors_of(
-    pipe, rec: Reconstruction, error: str = "standardised", reference: ReferenceStats | None = None
+    pipe: Pipeline,
+    rec: Reconstruction,
+    error: str = "standardised",
+    reference: ReferenceStats | None = None,
 ) -> FrameErrors:
     """The per-frame ``error`` (and negative ELBO for VAEs) of one :class:`Reconstruction`.
 
@@ -213,7 +221,7 @@ def errors_of(
 
 
 def frame_errors(
-    pipe,
+    pipe: Pipeline,
     wav: torch.Tensor,
     *,
     error: str = "standardised",
@@ -235,12 +243,12 @@ def frame_errors(
     return errors_of(pipe, reconstruct_frames(pipe, wav), error, reference)
 
 
-def compressed_features(pipe, rec: Reconstruction) -> torch.Tensor:
+def compressed_features(pipe: Pipeline, rec: Reconstruction) -> torch.Tensor:
     """Compressed magnitudes ``|X|^0.3`` of the input features, ``(n_bins, frames)`` float64."""
     return rec.magnitude(pipe) ** COMPRESSION
 
 
-def level_frames(pipe, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
+def level_frames(pipe: Pipeline, rec: Reconstruction, reference: ReferenceStats) -> torch.Tensor:
     """Per frame, ``mean over bins ((|X|^0.3 - level_mean) / level_std)^2``, ``(frames,)`` float64.
 
     The features' own level per bin against the reference frames (about 1 on normal audio):

@@ -14,11 +14,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .fileio import atomic_output
+
+if TYPE_CHECKING:  # annotations only: no import of the pipeline at run time
+    from .pipeline import Pipeline
+
 
 COMPRESSION = 0.3
 """Exponent of the compressed magnitude ``|X|^0.3`` used by the ``standardised`` and
@@ -109,7 +114,7 @@ class ReferenceStats:
     def n_bins(self) -> int:
         return int(self.mean.shape[0])
 
-    def check(self, pipe) -> None:
+    def check(self, pipe: Pipeline) -> None:
         """Raise :class:`AnomalyReferenceError` unless these statistics belong to ``pipe``'s model."""
         if self.n_bins != pipe.frontend.n_bins:
             raise AnomalyReferenceError(

@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from audioae.arguments import is_integer
 from audioae.audio_errors import AudioError, ClippingWarning, NoAudioFilesError
 from audioae.audio_probe import AudioInfo, audio_info, probe_file, unreadable_reason
 from audioae.fileio import atomic_output
@@ -263,11 +264,13 @@ def save_audio(
         OutputExistsError: ``path`` exists and ``overwrite`` is false (nothing is written).
         AudioError: unknown suffix, a subtype the container cannot hold, a bad shape, no
             samples, or NaN/Inf in the data.
-        ValueError: ``sample_rate`` is not positive.
+        ValueError: ``sample_rate`` is not a positive integer (44100.5 was written as 44100).
     """
     path = Path(path)
-    if sample_rate <= 0:
-        raise ValueError(f"save_audio: sample_rate must be positive (Hz), got {sample_rate!r}")
+    if not is_integer(sample_rate) or sample_rate <= 0:
+        raise ValueError(
+            f"save_audio: sample_rate must be a positive integer (Hz), got {sample_rate!r}"
+        )
     fmt, subtype = writable_format(path, subtype)
 
     data = wav.detach().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)

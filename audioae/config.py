@@ -361,6 +361,11 @@ def load_config(
             the bad value came from: the recipe file (``defaults`` without one) or the
             ``--set KEY=VALUE`` that gave it.
     """
+    if isinstance(overrides, (str, bytes)):
+        raise ConfigError(
+            f"overrides: a list of KEY=VALUE strings, got the string {overrides!r}; "
+            f"pass [{overrides!r}]"
+        )
     source, data = "defaults", {}
     if recipe is not None:
         path = resolve_recipe(recipe)

@@ -232,6 +232,12 @@ class TrainingConfig:
                 f"{', '.join(PRECISIONS)} (features are float32, so only mixed precision "
                 "can use half precision)"
             )
+        devices = str(self.devices)
+        if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
+            raise ConfigError(
+                f"training.devices: 'auto' or a positive count of devices, got {self.devices!r} "
+                "(which GPUs: CUDA_VISIBLE_DEVICES)"
+            )
         if len(self.trainable) > 8 or not all(
             isinstance(name, str) and name.isidentifier() for name in self.trainable
         ):

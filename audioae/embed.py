@@ -22,12 +22,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .fileio import atomic_output
 from .waveforms import as_waveform
+
+if TYPE_CHECKING:  # annotations only: no import of the pipeline at run time
+    from .pipeline import Pipeline
+
 
 EMBEDDING_TABLE = "embeddings.csv"
 """Default name of the per-folder table written by :func:`write_embedding_table`."""
@@ -70,7 +75,7 @@ class Embedding:
         return int(self.frames.shape[1])
 
 
-def latent_rate_hz(pipe) -> float:
+def latent_rate_hz(pipe: Pipeline) -> float:
     """Latent frames per second of audio for ``pipe``: ``sample_rate / (hop_length x time_downsampling)``."""
     return pipe.sample_rate / pipe.align
 
@@ -112,7 +117,9 @@ def embedding_of(frames: torch.Tensor, latent_rate_hz: float, duration_s: float)
     )
 
 
-def embed_waveform(pipe, wav: torch.Tensor, *, duration_s: float | None = None) -> Embedding:
+def embed_waveform(
+    pipe: Pipeline, wav: torch.Tensor, *, duration_s: float | None = None
+) -> Embedding:
     """Embed a waveform ``(channels, time)`` or ``(time,)`` at ``pipe.sample_rate``.
 
     Channels are averaged to mono first. ``duration_s`` defaults to ``time / sample_rate``.

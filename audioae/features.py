@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from audioae import functional as AF
 from audioae.config import FeatureConfig
+from audioae.mel import check_mel_bands
 
 __all__ = ["FrontEnd", "Spectrogram", "LogMagnitude", "LogMel", "build_frontend"]
 
@@ -265,12 +266,7 @@ class LogMel(_LogFeatures):
         super().__init__(sample_rate, stft, eps)
         if mel_scale not in ("slaney", "htk"):
             raise ValueError(f"mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
-        nyquist = sample_rate / 2
-        top = nyquist if f_max is None else f_max
-        if n_mels <= 0 or not 0 <= f_min < top <= nyquist:
-            raise ValueError(
-                f"need n_mels > 0 and 0 <= f_min < f_max <= sample_rate / 2 = {nyquist}; got n_mels={n_mels}, f_min={f_min}, f_max={f_max}"
-            )
+        check_mel_bands(sample_rate, n_mels, f_min, f_max)
         if mel_inversion_iters < 0:
             raise ValueError(f"mel_inversion_iters must be >= 0, got {mel_inversion_iters}")
         self.n_mels = int(n_mels)

@@ -54,7 +54,13 @@ from .stft import (
 
 
 def log_compress(mag: Tensor, eps: float) -> Tensor:
-    """``log(mag + eps)`` (natural log) with a fixed floor ``eps`` > 0; any shape."""
+    """``log(mag + eps)`` (natural log) with a fixed floor ``eps`` > 0; any shape.
+
+    Raises:
+        ValueError: ``eps`` not > 0 (``log(0)`` is -inf).
+    """
+    if not eps > 0:
+        raise ValueError(f"log_compress: eps must be > 0, got {eps!r}")
     return torch.log(mag + eps)
 
 

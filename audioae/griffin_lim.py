@@ -6,10 +6,12 @@ Sondergaard 2013), batched and chunked over frames on the CPU. Re-exported by
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor
 
+from .arguments import check_integer
 from .stft import PAD_MODES, OverlapAdd, check_frame_args, num_frames, resolve_window
 
 _CPU_CHUNK_SAMPLES = 1 << 18  # frames x n_fft per Griffin-Lim chunk on CPU (1 MiB of float32)
@@ -61,7 +63,8 @@ def griffin_lim(
         magnitude: non-negative linear magnitude ``(..., n_fft // 2 + 1, frames)``.
         n_fft, hop_length, win_length, window, center, pad_mode: STFT settings (see :func:`stft`).
         n_iter: number of iterations, >= 0 (0 returns the ISTFT of the initial estimate).
-        momentum: Perraudin et al.'s alpha, >= 0 (0.99 by default, as librosa).
+        momentum: Perraudin et al.'s alpha, >= 0 (0.99 by default, as librosa; above 1 it
+            can diverge, and a warning says so, as librosa's).
         init: ``"random"`` (uniform phase from ``generator``), ``"zeros"`` (zero phase), a
             complex tensor whose phase is used, or a real tensor of phases in radians; tensors
             broadcast to ``magnitude``'s shape.
@@ -74,7 +77,8 @@ def griffin_lim(
         ``(frames - 1) * hop_length + n_fft % 2`` (``center=True``).
 
     Raises:
-        ValueError: complex or wrongly shaped ``magnitude``, negative ``n_iter``/``momentum``,
+        ValueError: complex or wrongly shaped ``magnitude``, ``n_iter`` not a whole number
+            >= 0, negative ``momentum``,
             unknown ``init``, or a ``length`` inconsistent with ``frames``.
     """
     win_length = check_frame_args(n_fft, hop_length, win_length)
@@ -86,10 +90,11 @@ def griffin_lim(
         raise ValueError(
             f"expected (..., {n_fft // 2 + 1}, frames) for n_fft={n_fft}, got {tuple(magnitude.shape)}"
         )
-    if n_iter < 0:
-        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
-    if momentum < 0:
+    n_iter = check_integer("n_iter", n_iter, 0)
+    if not momentum >= 0:
         raise ValueError(f"momentum must be >= 0, got {momentum}")
+    if momentum > 1:  # as librosa.griffinlim: allowed, but it can diverge
+        warnings.warn(f"griffin_lim: momentum {momentum} > 1 can be unstable", stacklevel=2)
     if pad_mode not in PAD_MODES:
         raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
     lead, n_freq, frames = magnitude.shape[:-2], magnitude.shape[-2], magnitude.shape[-1]

@@ -37,6 +37,22 @@ def _mel_numpy(
     return fb
 
 
+def check_mel_bands(sample_rate: float, n_mels: int, f_min: float, f_max: float | None) -> None:
+    """Refuse a mel band layout with no filters to build: ``n_mels`` <= 0, or band edges
+    outside ``0 <= f_min < f_max <= sample_rate / 2`` (``f_max`` None: ``sample_rate / 2``).
+
+    Raises:
+        ValueError: naming the values and the rule.
+    """
+    nyquist = sample_rate / 2
+    top = nyquist if f_max is None else f_max
+    if n_mels <= 0 or not 0 <= f_min < top <= nyquist:
+        raise ValueError(
+            f"need n_mels > 0 and 0 <= f_min < f_max <= sample_rate / 2 = {nyquist}; got "
+            f"n_mels={n_mels}, f_min={f_min}, f_max={f_max}"
+        )
+
+
 def mel_filterbank(
     sample_rate: int,
     n_fft: int,
@@ -63,12 +79,15 @@ def mel_filterbank(
         Tensor ``(n_mels, n_fft // 2 + 1)``, a fresh copy the caller may modify.
 
     Raises:
-        ValueError: non-positive sizes or an unknown ``norm``.
+        ValueError: non-positive sizes, band edges outside ``0 <= f_min < f_max <=
+            sample_rate / 2`` (:func:`check_mel_bands`; librosa returns empty filters there,
+            with a warning), or an unknown ``norm``.
     """
     if sample_rate <= 0 or n_fft <= 0 or n_mels <= 0:
         raise ValueError(
             f"sample_rate, n_fft and n_mels must be > 0, got {sample_rate}, {n_fft}, {n_mels}"
         )
+    check_mel_bands(sample_rate, n_mels, f_min, f_max)
     if norm not in ("slaney", None):
         raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
     fb = _mel_numpy(

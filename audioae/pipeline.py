@@ -30,6 +30,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +48,9 @@ from .pipeline_errors import PipelineError
 from .pipeline_generation import MAX_TEMPERATURE, GenerativeMixin
 from .torch_device import resolve_device
 from .waveforms import as_waveform
+
+if TYPE_CHECKING:  # annotations only
+    from .embed import Embedding
 
 PHASE_MODES = ("noisy", "griffin-lim")
 """The ``denoise`` phases of every model; a model with a learned decoder adds its methods."""
@@ -94,12 +98,20 @@ class Pipeline(GenerativeMixin):
         config: the model's :class:`~audioae.config.Config`.
         model_hash: 16-byte digest of the model's weights (stamped into latent files).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
-        chunk_seconds: length of the part of each chunk that is kept (s).
+        chunk_seconds: length of the part of each chunk that is kept (s), > 0. Each chunk is
+            processed with its margins, so chunks much shorter than the margins repeat work
+            (0 made every chunk span the whole signal).
         margin_seconds: context added on each side of a chunk (s), at least; the margin used
             is never below the model's receptive field (:attr:`margin_samples`), so chunked
             output equals whole-file output.
         vocoder: a learned decoder (:class:`audioae.vocoder.Vocoder`) for the model's
             front-end; it adds the ``learned`` and ``learned+griffin-lim`` phase methods.
+
+    Waveforms in: float tensors or numpy arrays ``(channels, time)`` or ``(time,)`` at
+    :attr:`sample_rate`, samples in [-1, 1] (:func:`audioae.waveforms.as_waveform`: integer
+    PCM and a ``(time, channels)`` layout are refused). Waveforms out: float32 ``(channels,
+    time)`` on :attr:`device`, whatever the input's dtype, and ``(1, time)`` for a ``(time,)``
+    input.
 
     Every features -> waveform step goes through ``self.phase``; the methods a call may name
     are :attr:`phase_methods`, the default is :attr:`default_phase` (``config.phase.method``
@@ -125,9 +137,17 @@ class Pipeline(GenerativeMixin):
         self.vocoder = None if vocoder is None else vocoder.to(self.device).eval()
         methods = None if self.vocoder is None else learned_methods(self.vocoder)
         self.phase = PhaseReconstructor(self.frontend, config.phase, methods)
-        for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds)):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: must be a finite number of seconds >= 0, got {value!r}")
+        for name, value, least in (
+            ("chunk_seconds", chunk_seconds, "> 0"),
+            ("margin_seconds", margin_seconds, ">= 0"),
+        ):
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (
+                number and math.isfinite(value) and (value > 0 or least == ">= 0" and value == 0)
+            ):
+                raise ValueError(
+                    f"{name}: must be a finite number of seconds {least}, got {value!r}"
+                )
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
         # the model's receptive field in samples (fixed with the model; see margin_samples)
@@ -643,7 +663,7 @@ class Pipeline(GenerativeMixin):
         return writer.result()
 
     # ------------------------------------------------------------------ embed
-    def embed(self, wav: torch.Tensor):
+    def embed(self, wav: torch.Tensor) -> Embedding:
         """Embedding of a waveform ``(channels, time)`` at ``sample_rate``, mixed to mono.
 
         Returns an :class:`audioae.embed.Embedding`: the posterior mean (deterministic models:

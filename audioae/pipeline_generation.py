@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -133,8 +134,15 @@ class GenerativeMixin:
 
         Raises:
             PipelineError: the model is not variational.
+            TypeError: ``wavs`` is one tensor or array (whose rows would be taken for
+                sounds), not a list of waveforms.
             ValueError: as :func:`~audioae.latent_prior.fit_latent_prior`.
         """
+        if isinstance(wavs, torch.Tensor | np.ndarray):
+            raise TypeError(
+                f"fit_prior takes a list of waveforms, got one {type(wavs).__name__} of shape "
+                f"{tuple(wavs.shape)}; pass [wav] for one sound"
+            )
         self._require_variational("fitting a prior")
         latents = [self.encode(self._prepare(w).mean(0, keepdim=True))[0].cpu() for w in wavs]
         return fit_latent_prior(latents, temporal=temporal)

@@ -11,6 +11,8 @@ import numpy as np
 import soxr
 import torch
 
+from .arguments import is_integer
+
 
 def resample(
     wav: torch.Tensor, orig_sr: int, target_sr: int, *, steep: bool = False
@@ -39,15 +41,16 @@ def resample(
 
     Raises:
         TypeError: ``wav`` is not a floating-point tensor.
-        ValueError: a rate is not positive.
+        ValueError: a rate is not a positive integer (a float such as 44100.5 was truncated).
     """
     if not isinstance(wav, torch.Tensor) or not wav.is_floating_point():
         raise TypeError(
             f"resample: wav must be a floating-point tensor, got {getattr(wav, 'dtype', type(wav))}"
         )
-    if orig_sr <= 0 or target_sr <= 0:
+    if not (is_integer(orig_sr) and is_integer(target_sr)) or orig_sr <= 0 or target_sr <= 0:
         raise ValueError(
-            f"resample: sample rates must be positive (Hz), got {orig_sr} -> {target_sr}"
+            f"resample: sample rates must be positive integers (Hz), got {orig_sr!r} -> "
+            f"{target_sr!r}"
         )
     if orig_sr == target_sr:
         return wav

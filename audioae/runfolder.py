@@ -93,7 +93,8 @@ class RunExistsError(OutputExistsError):
         super().__init__(
             path,
             reason
-            or "a run already exists here; pass --resume to continue it or choose another --out",
+            or "a run already exists here; pass --resume to continue it or choose another --out "
+            "(resume=True / out_dir= from Python)",
         )
 
 
@@ -370,7 +371,7 @@ def warn_nothing_to_train(root: Path, step: int, max_steps: int, *, exporting: b
     ``exporting``, it only writes the model file it lacks; else nothing is rewritten."""
     log.warning(
         "%s is already at step %d of training.max_steps %d: nothing to train, %s; pass "
-        "--max-steps N (N > %d) to train on",
+        "--max-steps N (N > %d; max_steps=N from Python) to train on",
         root,
         step,
         max_steps,

@@ -67,6 +67,9 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_18,
     ROUND_18_FOLDS,
     ROUND_18_RULE,
+    ROUND_19,
+    ROUND_19_FRACTIONS,
+    ROUND_19_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -442,6 +445,31 @@ def round_18_verdict(rows: list[dict]) -> list[str]:
     return lines
 
 
+def round_19_verdict(rows: list[dict]) -> list[str]:
+    """The decision of :data:`ROUND_19_RULE` over round 18's cells (:func:`round_18_rows`): the
+    default (``log rec+latent+quiet_band``, the quietest 10 %) and each :data:`ROUND_19`
+    candidate ranked by :data:`SELECTION_RULE` (cells won, terms, mean AUROC)."""
+    cells = round_18_rows(rows)
+    default = "log rec+latent+quiet_band"
+
+    def key(name: str) -> tuple[int, int, float]:
+        won = sum(_beats(r, name) for r in cells)
+        mean = float(np.mean([r[name][0] for r in cells]))
+        return (-won, len(CANDIDATES[name][0]), -mean)
+
+    lines = [
+        f"{n}: {-key(n)[0]} of {len(cells)} cells, mean AUROC {-key(n)[2]:.4f}"
+        for n in (default, *ROUND_19)
+    ]
+    best = min(ROUND_19, key=lambda n: (key(n), list(ROUND_19).index(n)))
+    if key(best) < key(default):
+        fraction = ROUND_19_FRACTIONS[best.rsplit("+", 1)[1]]
+        lines.append(f"Decision: {best} ranks above the default; QUIET_FRACTION becomes {fraction}")
+    else:
+        lines.append(f"Decision: QUIET_FRACTION stays 0.1 ({best} does not rank above the default)")
+    return lines
+
+
 METHODS = [
     "AE combined (default)",
     "AE standardised mean",
@@ -473,7 +501,8 @@ BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
 class ShrunkGaussianTerms:
-    """Rounds 8 and 13's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`) for one model and
+    """Rounds 8, 13 and 19's terms (:data:`ROUND_8_TERMS`, :data:`ROUND_13_TERMS`,
+    :data:`ROUND_19_FRACTIONS`) for one model and
     reference, fitted on the reference (fit) waveforms, each file reconstructed once: of the
     pooled latent and of the error profile, Ledoit-Wolf Gaussians (scikit-learn; round 8) and
     the mean distance to the :data:`KNN_K` nearest reference files (round 13), the reference
@@ -483,7 +512,7 @@ class ShrunkGaussianTerms:
     def __init__(self, pipe, stats, fit_wavs: list[np.ndarray]):
         import dataclasses
 
-        from audioae.anomaly import reconstruct_frames, term_stats
+        from audioae.anomaly import _leave_one_out, compressed_error, reconstruct_frames, term_stats
 
         recs = [reconstruct_frames(pipe, torch.from_numpy(w)) for w in fit_wavs]
         vectors = {
@@ -502,6 +531,12 @@ class ShrunkGaussianTerms:
             terms[lw] = term_stats(loo)  # as fit_reference standardises every term
             knn = [knn_distance(np.delete(v, i, 0), v[i]) for i in range(len(v))]
             terms[f"{name}_knn"] = term_stats(knn)
+        # round 19: the quiet-frame band error at other fractions, each reference file under
+        # the per-bin statistics of the others (as fit_reference scores its files)
+        loo = _leave_one_out([compressed_error(pipe, r) for r in recs])
+        for name, fraction in ROUND_19_FRACTIONS.items():
+            own = [quiet_band(pipe, r, m, s, fraction) for r, (m, s) in zip(recs, loo, strict=True)]
+            terms[name] = term_stats(own)
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
@@ -533,7 +568,19 @@ class ShrunkGaussianTerms:
                 self.gaussians[f"{name}_lw" if name == "latent" else name], v
             )
             out[f"{name}_knn"] = knn_distance(ref, v)
+        for name, fraction in ROUND_19_FRACTIONS.items():
+            out[name] = quiet_band(pipe, rec, stats.mean, stats.std, fraction)
         return out
+
+
+def quiet_band(pipe, rec, mean: torch.Tensor, std: torch.Tensor, fraction: float) -> float:
+    """Round 19's terms (:data:`ROUND_19_FRACTIONS`): :func:`audioae.anomaly.band_error` of the
+    standardised error ``(error - mean) / std`` over :func:`audioae.anomaly.quiet_frames` at
+    ``fraction``; at the library's ``QUIET_FRACTION`` it is ``file_terms``' ``quiet_band``."""
+    from audioae.anomaly import band_error, compressed_error, quiet_frames
+
+    z = (compressed_error(pipe, rec) - mean[:, None]) / std[:, None]
+    return band_error(z[:, quiet_frames(pipe, rec, fraction)])
 
 
 KNN_K = 2
@@ -1039,6 +1086,12 @@ def main() -> None:
         "round 18 (the quiet-frame band error as a term)",
     )
     parser.add_argument(
+        "--round-19",
+        action="store_true",
+        help="with --validate and --round-18: also decide round 19 (the quiet fraction, 5 %% "
+        "and 20 %% of the frames) on round 18's cells",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -1093,6 +1146,9 @@ def main() -> None:
                     print(f"\nRound 18 ({ROUND_18_RULE}):")
                     print("\n".join(selection_table(round_18_rows(rows))))
                     print("\n" + "\n".join(round_18_verdict(rows)))
+                    if args.round_19:
+                        print(f"\nRound 19 ({ROUND_19_RULE}):")
+                        print("\n".join(round_19_verdict(rows)))
                     continue
                 print(f"\nRound {number} ({WIDTH_RULES[number]}):")
                 for recipe in WIDTH_ROUNDS[number]:

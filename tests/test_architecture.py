@@ -22,6 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fileio",
         "jsonfile",
         "arguments",
+        "waveforms",
         "audio",
         "audio_errors",
         "audio_probe",
@@ -147,13 +148,27 @@ def _layer(module: str) -> str | None:
     return None
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (imports for
+    annotations only, which run nowhere: they make no dependency)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def _imports(path: Path, module: str) -> set[str]:
     """The package modules that ``path`` imports, as top-level names plus submodules."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     here = module.split(".") if is_package else module.split(".")[:-1]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("audioae."):

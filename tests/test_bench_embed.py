@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from anomaly_rounds import ROUND_18, ROUND_18_FOLDS  # noqa: E402
+from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19  # noqa: E402
 from bench_embed import (  # noqa: E402
     AE_DEFAULT,
     BASELINES,
@@ -24,6 +24,7 @@ from bench_embed import (  # noqa: E402
     pitch_fold_split,
     round_18_rows,
     round_18_verdict,
+    round_19_verdict,
     width_round_verdict,
 )
 
@@ -234,3 +235,38 @@ def test_round_18_decision_follows_the_rule(four, three, decision) -> None:
         {"log rec+latent+band+quiet_band": four, "log rec+latent+quiet_band": three},
     )
     assert decision in round_18_verdict(rows)[-1]
+
+
+@pytest.mark.parametrize(
+    "five, twenty, decision",
+    [
+        ([0.9] * 9 + [0.7], [0.9] * 9 + [0.7], "stays 0.1"),  # exact tie with the default
+        ([0.9] * 8 + [0.91, 0.7], [0.9] * 9 + [0.7], "QUIET_FRACTION becomes 0.05"),  # mean
+        ([0.9] * 9 + [0.7], [0.9] * 10, "QUIET_FRACTION becomes 0.2"),  # one more cell
+        ([0.9] * 8 + [0.7] * 2, [0.95] * 8 + [0.7] * 2, "stays 0.1"),  # fewer cells
+        ([0.9] * 8 + [0.91, 0.7], [0.9] * 8 + [0.91, 0.7], "becomes 0.05"),  # candidates tie
+    ],
+)
+def test_round_19_decision_follows_the_rule(five, twenty, decision) -> None:
+    names = list(ROUND_19)
+    rows = _round_18_fixture(
+        [0.9] * 8 + [0.7] * 2,  # round 5's default: present in every row, not compared
+        {"log rec+latent+quiet_band": [0.9] * 9 + [0.7], names[0]: five, names[1]: twenty},
+    )
+    assert decision in round_19_verdict(rows)[-1]
+
+
+def test_round_19_term_at_the_default_fraction_is_the_library_term() -> None:
+    import torch
+    from bench_embed import quiet_band
+
+    from audioae.anomaly import QUIET_FRACTION, file_terms, fit_reference, reconstruct_frames
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("codec", device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    wavs = [torch.randn(1, 8000 + 800 * i, generator=gen) * 0.1 for i in range(5)]
+    stats, _ = fit_reference(pipe, wavs)
+    rec = reconstruct_frames(pipe, wavs[0] * torch.linspace(0, 1, 8000))
+    expected = file_terms(pipe, rec, stats)["quiet_band"]
+    assert quiet_band(pipe, rec, stats.mean, stats.std, QUIET_FRACTION) == pytest.approx(expected)

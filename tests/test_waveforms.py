@@ -86,3 +86,24 @@ def test_waveform_metrics_refuse_time_channels_but_spectrograms_pass() -> None:
         assert torch.isfinite(metric(a.T, b.T)).all()
     mag = torch.rand(257, 40)  # (n_freq, frames): more bins than frames is normal here
     assert float(spectral_convergence(mag, mag)) == 0.0
+
+
+def test_files_and_tensors_give_the_same_scores_and_embeddings_when_short(codec, tmp_path):
+    """A 300-sample clip (shorter than the codec's STFT window): the file helpers read it as it
+    is, as the tensor methods take it (they zero-padded it to one window: a log error of 0.310
+    against 0.963, and 3 latent frames against 1)."""
+    from audioae.anomaly import score_file
+    from audioae.apps import embed_file
+    from audioae.audio import save_audio
+
+    short = _speechlike(300)
+    path = save_audio(tmp_path / "short.wav", short, codec.sample_rate, subtype="FLOAT")
+    from_file = score_file(codec, path, error="log")
+    from_tensor = score_waveform(codec, short, error="log")
+    assert from_file.mean == pytest.approx(from_tensor.mean, rel=1e-5)
+    assert from_file.rms_db == pytest.approx(
+        20 * np.log10(float(short.square().mean().sqrt())), abs=0.01
+    )
+    e_file, e_tensor = embed_file(codec, path), codec.embed(short)
+    assert e_file.frames.shape == e_tensor.frames.shape == (codec.model.latent_dim, 1)
+    torch.testing.assert_close(e_file.pooled, e_tensor.pooled, rtol=1e-5, atol=1e-6)

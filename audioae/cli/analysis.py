@@ -227,7 +227,7 @@ def _fit_reference_folder(pipe, files, problems, quiet: bool):
     wavs = []
     report = run_job(
         [(f, f) for f in files],
-        lambda src, _: wavs.append(load_for_model(pipe, src)[0]),
+        lambda src, _: wavs.append(load_for_model(pipe, src, pad=False)[0]),
         desc="reference",
         problems=problems,
         progress=not quiet,
