@@ -59,8 +59,9 @@ def load_for_model(
 
     Returns ``(wav (channels, time) at pipe.sample_rate, original sample_rate, original length)``.
     Inputs shorter than one STFT frame (``n_fft`` samples) are zero-padded for processing,
-    unless ``pad`` is false (denoising: a look-ahead denoiser takes speech followed by
-    digital silence for a click).
+    unless ``pad`` is false: denoising (a look-ahead denoiser takes speech followed by
+    digital silence for a click), embeddings and anomaly scores (which then equal what the
+    tensor methods give for the same samples).
     """
     wav, sample_rate = load_audio(path, mono=False)
     length = wav.shape[-1]

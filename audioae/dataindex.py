@@ -26,15 +26,16 @@ and counted in one warning.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -365,23 +366,68 @@ def _scan(
     jobs = [(str(p), block_seconds) for p in paths]
     bar = dict(total=len(jobs), desc=f"indexing {root.name or root}", unit="file")
     bar["disable"] = not progress or not jobs
-    if workers <= 1 or len(jobs) < _PARALLEL_FROM:
-        return [_summarize_or_reason(j) for j in tqdm(jobs, **bar)]
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            chunk = max(1, min(32, len(jobs) // (4 * workers)))
-            return list(tqdm(pool.map(_summarize_or_reason, jobs, chunksize=chunk), **bar))
-    except BrokenProcessPool:
-        # A script that calls train() at its top level, without `if __name__ == "__main__":`,
-        # is run again by every spawned worker, which then cannot start. Index here instead.
+    if workers > 1 and len(jobs) >= _PARALLEL_FROM and unguarded_main_call():
+        # Spawned workers import the main script again; run from its top level without
+        # `if __name__ == "__main__":`, each would run this call again and fail to start.
         log.warning(
-            "%s: the indexing worker processes could not start, so %d file(s) are indexed in "
-            "this process (slower). From a Python script, call train() under "
-            '`if __name__ == "__main__":` (worker processes import the script again)',
+            "%s: %d file(s) are indexed in this process, without worker processes (slower): "
+            'this was called from a script\'s top level, outside `if __name__ == "__main__":`, '
+            "and worker processes would run the script again",
             root,
             len(jobs),
         )
+        workers = 1
+    if workers <= 1 or len(jobs) < _PARALLEL_FROM:
         return [_summarize_or_reason(j) for j in tqdm(jobs, **bar)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        chunk = max(1, min(32, len(jobs) // (4 * workers)))
+        return list(tqdm(pool.map(_summarize_or_reason, jobs, chunksize=chunk), **bar))
+
+
+def unguarded_main_call() -> bool:
+    """Whether this call comes from the top level of the ``__main__`` script, outside an
+    ``if __name__ == "__main__":`` block: then a ``spawn``-ed process, which imports the
+    script again, would make the same call and fail to start (``BrokenProcessPool``). The
+    stack's frame of the script's module code gives the line; the script's syntax tree says
+    whether that line is inside such a block. False for an interactive session, ``python
+    -c``, a notebook (no script file to import again), a package's ``__main__.py`` (``python
+    -m audioae``, which ``multiprocessing`` does not run again) or a script that cannot be
+    read."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if frame.f_globals.get("__name__") == "__main__" and code.co_name == "<module>":
+            break
+        frame = frame.f_back
+    if frame is None:
+        return False
+    spec = frame.f_globals.get("__spec__")
+    name = getattr(spec, "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
+        return False  # a package's __main__.py (python -m audioae): spawn never reruns it
+    script = frame.f_globals.get("__file__")
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8")) if script else None
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return False
+    if tree is None:
+        return False
+    line = frame.f_lineno
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            if node.lineno <= line <= (node.end_lineno or node.lineno):
+                return False
+    return True
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either side)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    sides = [test.left, *test.comparators]
+    names = {getattr(s, "id", None) for s in sides}
+    values = {getattr(s, "value", None) for s in sides}
+    return isinstance(test.ops[0], ast.Eq) and "__name__" in names and "__main__" in values
 
 
 def default_index_workers() -> int:

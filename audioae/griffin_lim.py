@@ -6,7 +6,6 @@ Sondergaard 2013), batched and chunked over frames on the CPU. Re-exported by
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import Tensor
@@ -63,8 +62,8 @@ def griffin_lim(
         magnitude: non-negative linear magnitude ``(..., n_fft // 2 + 1, frames)``.
         n_fft, hop_length, win_length, window, center, pad_mode: STFT settings (see :func:`stft`).
         n_iter: number of iterations, >= 0 (0 returns the ISTFT of the initial estimate).
-        momentum: Perraudin et al.'s alpha, >= 0 (0.99 by default, as librosa; above 1 it
-            can diverge, and a warning says so, as librosa's).
+        momentum: Perraudin et al.'s alpha in [0, 2), as ``phase.momentum`` (0.99 by default,
+            as librosa; above 1 it can diverge).
         init: ``"random"`` (uniform phase from ``generator``), ``"zeros"`` (zero phase), a
             complex tensor whose phase is used, or a real tensor of phases in radians; tensors
             broadcast to ``magnitude``'s shape.
@@ -78,7 +77,7 @@ def griffin_lim(
 
     Raises:
         ValueError: complex or wrongly shaped ``magnitude``, ``n_iter`` not a whole number
-            >= 0, negative ``momentum``,
+            >= 0, ``momentum`` outside [0, 2),
             unknown ``init``, or a ``length`` inconsistent with ``frames``.
     """
     win_length = check_frame_args(n_fft, hop_length, win_length)
@@ -91,10 +90,8 @@ def griffin_lim(
             f"expected (..., {n_fft // 2 + 1}, frames) for n_fft={n_fft}, got {tuple(magnitude.shape)}"
         )
     n_iter = check_integer("n_iter", n_iter, 0)
-    if not momentum >= 0:
-        raise ValueError(f"momentum must be >= 0, got {momentum}")
-    if momentum > 1:  # as librosa.griffinlim: allowed, but it can diverge
-        warnings.warn(f"griffin_lim: momentum {momentum} > 1 can be unstable", stacklevel=2)
+    if not 0 <= momentum < 2:  # as phase.momentum; above 1 the iteration can diverge
+        raise ValueError(f"momentum must be in [0, 2), got {momentum}")
     if pad_mode not in PAD_MODES:
         raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
     lead, n_freq, frames = magnitude.shape[:-2], magnitude.shape[-2], magnitude.shape[-1]

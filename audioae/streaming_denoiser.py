@@ -302,7 +302,8 @@ class StreamingDenoiser:
             samples, output samples ``0 .. N - delay`` rounded down to a whole hop.
 
         Raises:
-            ValueError: wrong shape or non-finite samples.
+            ValueError: wrong shape, integer (PCM), complex or non-finite samples
+                (:func:`audioae.waveforms.as_waveform`).
             RuntimeError: the stream was flushed (call :meth:`reset` to start a new one).
         """
         self._check_open("process")

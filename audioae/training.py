@@ -339,8 +339,8 @@ def train(
 
     From a script, call it under ``if __name__ == "__main__":``: indexing a folder with 16 or
     more new files starts worker processes that import the script again (the ``spawn``
-    start method). Without the guard they cannot start, and the folder is indexed in the
-    calling process instead, with a warning (slower; the workers' own errors are printed).
+    start method). Called from a script's top level without the guard, the folder is
+    indexed in the calling process instead, with a warning (slower).
 
     Args:
         cfg: the run's config (``load_config(recipe, overrides)``); not modified.
@@ -494,19 +494,30 @@ def _log_sources(cfg: Config, noise_dir: str | os.PathLike | None, resuming: boo
     """Say where the denoising noise and the starting weights come from, so a run that
     falls back to synthetic noise, or starts from ``training.init_from``, says so."""
     if cfg.data.denoise:
+        colours = ", ".join(cfg.data.noise_colors)
+        babble = cfg.data.babble_fraction
         if noise_dir is None:
-            colours = ", ".join(cfg.data.noise_colors)
             log.info(
-                "denoising mixtures use synthetic noise only (%s), no noise recordings: "
-                "give --noise DIR to train on the noise your recordings have",
+                "denoising mixtures use synthetic noise (%s)%s, no noise recordings: give "
+                "--noise DIR to train on the noise your recordings have",
                 colours,
+                f" and, in {100 * babble:.0f} %, babble made from the clean folder"
+                if babble > 0
+                else "",
             )
         else:
-            log.info("denoising mixtures use the noise in %s", noise_dir)
-        if cfg.data.babble_fraction > 0:
+            shares = [
+                f"{100 * share:.0f} % {what}"
+                for share, what in (
+                    (cfg.data.synthetic_noise_fraction, f"synthetic noise ({colours})"),
+                    (babble, "babble made from the clean folder"),
+                )
+                if share > 0
+            ]
             log.info(
-                "%.0f %% of the mixtures use babble made from the clean folder",
-                100 * cfg.data.babble_fraction,
+                "denoising mixtures use the noise in %s%s",
+                noise_dir,
+                f"; of the mixtures, {' and '.join(shares)}" if shares else "",
             )
     if cfg.training.init_from:
         if resuming:

@@ -19,14 +19,23 @@ MAX_CHANNELS = 64
 channels)`` array (``soundfile.read``'s layout) passed where ``(channels, time)`` is expected."""
 
 
-def check_layout(shape: tuple[int, ...], what: str = "waveform") -> None:
+def check_layout(
+    shape: tuple[int, ...], what: str = "waveform", max_channels: int = MAX_CHANNELS
+) -> None:
     """Refuse a ``(time, channels)`` layout: a shape whose second-to-last dimension is larger
-    than :data:`MAX_CHANNELS` and than the last (the time) one.
+    than :data:`MAX_CHANNELS` and than the last (the time) one, which is at most
+    ``max_channels`` (the metrics pass 8, so a batch ``(100, 50)`` of 50-sample signals stays
+    a batch).
 
     Raises:
         ValueError: naming the shape and the transpose to pass instead.
     """
-    if len(shape) >= 2 and shape[-2] > MAX_CHANNELS and shape[-2] > shape[-1]:
+    if (
+        len(shape) >= 2
+        and shape[-2] > MAX_CHANNELS
+        and shape[-2] > shape[-1]
+        and shape[-1] <= max_channels
+    ):
         raise ValueError(
             f"{what} of shape {tuple(shape)} looks like (time, channels), the layout "
             "soundfile.read returns; pass (channels, time), e.g. wav.T"
@@ -45,15 +54,17 @@ def as_waveform(
         allow_empty: accept zero samples (a stream's empty block).
 
     Raises:
-        ValueError: integer (PCM: divide int16 samples by 32768), complex or boolean samples;
+        ValueError: integer samples (int16 PCM: divide by 32768), complex or boolean samples;
             not 1-D or 2-D; a ``(time, channels)`` layout (:func:`check_layout`); no samples;
             NaN or Inf samples, or float64 values beyond float32's range.
     """
     wav = torch.as_tensor(wav)
     if not wav.is_floating_point():
-        hint = "" if wav.is_complex() or wav.dtype == torch.bool else " (integer PCM: divide"
-        hint += " int16 samples by 32768)" if hint else ""
-        raise ValueError(f"expected a floating-point {what} in [-1, 1], got {wav.dtype}{hint}")
+        integer = not (wav.is_complex() or wav.dtype == torch.bool)
+        hint = " (integer samples: convert to float in [-1, 1], e.g. int16 PCM / 32768)"
+        raise ValueError(
+            f"expected a floating-point {what} in [-1, 1], got {wav.dtype}{hint if integer else ''}"
+        )
     if wav.ndim == 1:
         wav = wav.unsqueeze(0)
     if wav.ndim != 2:

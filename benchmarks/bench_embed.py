@@ -1098,6 +1098,8 @@ def main() -> None:
         "models take most of the run; the score rounds need only the recipe's)",
     )
     args = parser.parse_args()
+    if args.round_19 and not (args.validate and args.round_18):
+        parser.error("--round-19 is decided on round 18's cells: give --validate --round-18")
     torch.set_num_threads(args.threads)
     rounds = tuple(
         n

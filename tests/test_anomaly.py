@@ -450,3 +450,12 @@ def test_cli_anomaly_refuses_mask_model(models, tmp_path, capsys):
     assert main(args) == 2
     assert "mask" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_the_combined_score_is_round_18s_choice():
+    """docs/benchmarks.md, round 18: reconstruction + latent + the quiet-frame band error over
+    the quietest tenth of the frames (round 19 kept the tenth)."""
+    from audioae.anomaly import QUIET_FRACTION
+
+    assert COMBINED_TERMS == ("reconstruction", "latent", "quiet_band")
+    assert QUIET_FRACTION == 0.1

@@ -130,6 +130,9 @@ def test_config_of_a_shipped_model_by_name(tmp_path: Path, capsys, monkeypatch) 
         captured = capsys.readouterr()
         return yaml.safe_load(captured.out), captured.err
 
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "morph").mkdir()  # folders of those names (an earlier `-o morph/`) change nothing
+    (tmp_path / "tiny").mkdir()
     assert main(["config", "morph"]) == 0  # a shipped model only
     out, err = printed()
     assert out == cfgs["morph"] and "morph is a shipped model, not a recipe" in err

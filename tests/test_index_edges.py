@@ -179,10 +179,12 @@ def test_index_warnings_come_from_the_reporting_rank_only(
     assert logging.getLogger("audioae.dataindex").level == logging.NOTSET  # restored
 
 
-def test_a_script_without_a_main_guard_still_indexes(tmp_path: Path, write_audio) -> None:
+def test_a_script_without_a_main_guard_indexes_in_process(tmp_path: Path, write_audio) -> None:
     """A script that indexes (trains) at its top level, without `if __name__ == "__main__":`:
-    the spawned index workers import it again and cannot start. The folder is indexed in the
-    calling process instead, with a warning naming the guard; before, BrokenProcessPool."""
+    spawned index workers would import it again and fail to start (BrokenProcessPool, seen
+    by the API review). It is indexed in the calling process, with a warning naming the
+    guard; the same call under the guard, or from `python -m audioae`, uses the workers and
+    says nothing."""
     import subprocess
     import sys
 
@@ -190,16 +192,29 @@ def test_a_script_without_a_main_guard_still_indexes(tmp_path: Path, write_audio
     folder.mkdir()
     for i in range(dataindex._PARALLEL_FROM):  # enough new files for worker processes
         write_audio(folder / f"c{i:02d}.wav", sine(seconds=0.2))
-    script = tmp_path / "unguarded.py"
-    script.write_text(
-        "from audioae.dataindex import index_folder\n"
-        f"index = index_folder({str(folder)!r}, workers=2)\n"
-        "print('indexed', len(index.paths))\n"
+    call = f"index = index_folder({str(folder)!r}, workers=2)\nprint('indexed', len(index.paths))\n"
+    guarded = "if __name__ == '__main__':\n" + "".join(
+        f"    {line}\n" for line in call.splitlines()
     )
+    for name, body, warned in (("unguarded", call, True), ("guarded", guarded, False)):
+        (folder / dataindex.INDEX_FILENAME).unlink(missing_ok=True)
+        script = tmp_path / f"{name}.py"
+        script.write_text("from audioae.dataindex import index_folder\n" + body)
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"indexed {dataindex._PARALLEL_FROM}" in proc.stdout
+        assert ("indexed in this process, without worker processes" in proc.stderr) is warned
+        assert ('outside `if __name__ == "__main__":`' in proc.stderr) is warned
+        assert "Traceback" not in proc.stderr  # no worker failed to start
+    (folder / dataindex.INDEX_FILENAME).unlink()
     proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        [sys.executable, "-m", "audioae", "inspect", str(folder)], capture_output=True, text=True
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"indexed {dataindex._PARALLEL_FROM}" in proc.stdout
-    assert "indexing worker processes could not start" in proc.stderr
-    assert 'if __name__ == "__main__":' in proc.stderr
+    assert "without worker processes" not in proc.stderr + proc.stdout
+
+
+def test_unguarded_main_call_is_false_outside_a_script() -> None:
+    # under pytest the __main__ module is pytest's own entry, which runs under its guard
+    assert dataindex.unguarded_main_call() is False

@@ -119,9 +119,43 @@ def test_a_denoising_run_says_where_its_noise_comes_from(tmp_path: Path, caplog)
     cfg = _cfg("data.denoise=true", *FAST)
     with caplog.at_level("INFO", logger="audioae.training"):
         train(cfg, folder, out_dir=tmp_path / "synthetic", progress=False)
-    assert "synthetic noise only (white, pink, brown)" in caplog.text
+    assert "use synthetic noise (white, pink, brown), no noise recordings" in caplog.text
     assert "--noise DIR" in caplog.text
     caplog.clear()
     with caplog.at_level("INFO", logger="audioae.training"):
         train(cfg, folder, noise_dir=noise_dir, out_dir=tmp_path / "recorded", progress=False)
     assert f"use the noise in {noise_dir}" in caplog.text and "synthetic" not in caplog.text
+
+
+def test_the_noise_line_names_every_share() -> None:
+    """Babble and a synthetic share are named beside the recordings or the synthetic noise."""
+    import logging
+
+    from audioae.training import _log_sources
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    logger = logging.getLogger("audioae.training")
+    handler, level = Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        denoise = ["data.denoise=true", "data.babble_fraction=0.2"]
+        _log_sources(_cfg(*denoise), None, resuming=False)
+        _log_sources(_cfg(*denoise, "data.synthetic_noise_fraction=0.5"), "/n", resuming=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    synthetic, recorded = handler.lines
+    assert "synthetic noise (white, pink, brown) and, in 20 %, babble" in synthetic
+    assert "only" not in synthetic
+    assert recorded == (
+        "denoising mixtures use the noise in /n; of the mixtures, 50 % synthetic noise "
+        "(white, pink, brown) and 20 % babble made from the clean folder"
+    )

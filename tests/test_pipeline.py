@@ -171,7 +171,7 @@ def test_inputs_the_pipeline_cannot_take_are_refused_in_one_line():
     for bad, message in (
         (
             torch.zeros(1, 1600, dtype=torch.int16),
-            "got torch.int16 .*divide int16 samples by 32768",
+            "got torch.int16 .*int16 PCM / 32768",
         ),
         (torch.zeros(1, 1600, dtype=torch.complex64), "got torch.complex64"),
         (torch.zeros(1, 0), r"empty waveform \(shape \(1, 0\)\)"),

@@ -18,7 +18,7 @@ from audioae.streaming_denoiser import StreamingDenoiser
 from audioae.waveforms import MAX_CHANNELS, as_waveform
 
 LAYOUT = r"of shape \(16000, 2\) looks like \(time, channels\).*pass \(channels, time\)"
-INTEGER = r"got torch.int16 \(integer PCM: divide int16 samples by 32768\)"
+INTEGER = r"got torch.int16 \(integer samples: convert to float in \[-1, 1\], e.g. int16 PCM / 32768\)"
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,8 @@ def test_waveform_metrics_refuse_time_channels_but_spectrograms_pass() -> None:
         assert torch.isfinite(metric(a.T, b.T)).all()
     mag = torch.rand(257, 40)  # (n_freq, frames): more bins than frames is normal here
     assert float(spectral_convergence(mag, mag)) == 0.0
+    batch = torch.randn(100, 50)  # 100 signals of 50 samples: a batch, not (time, channels)
+    assert si_sdr(batch, batch + 0.1 * torch.randn(100, 50)).shape == (100,)
 
 
 def test_files_and_tensors_give_the_same_scores_and_embeddings_when_short(codec, tmp_path):

@@ -311,7 +311,8 @@ def _run_config(args: argparse.Namespace) -> int:
         return _print_model_config(args.recipe, args.overrides)
     if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
         return _print_model_config(args.recipe, args.overrides)
-    shipped = args.recipe in available_models() and not Path(args.recipe).exists()
+    # as resolve_shipped_file: a shipped name wins over a folder of that name
+    shipped = args.recipe in available_models() and not Path(args.recipe).is_file()
     if shipped and args.recipe not in available_recipes():  # e.g. timbre: only a model
         print(
             f"audioae: {args.recipe} is a shipped model, not a recipe: its stored config",
