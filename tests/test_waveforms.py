@@ -18,7 +18,9 @@ from audioae.streaming_denoiser import StreamingDenoiser
 from audioae.waveforms import MAX_CHANNELS, as_waveform
 
 LAYOUT = r"of shape \(16000, 2\) looks like \(time, channels\).*pass \(channels, time\)"
-INTEGER = r"got torch.int16 \(integer samples: convert to float in \[-1, 1\], e.g. int16 PCM / 32768\)"
+INTEGER = (
+    r"got torch.int16 \(integer samples: convert to float in \[-1, 1\], e.g. int16 PCM / 32768\)"
+)
 
 
 @pytest.fixture(scope="module")
