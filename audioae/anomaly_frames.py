@@ -28,6 +28,18 @@ ERRORS = ("standardised", "compressed", "log")
 """Per-frame errors (see the module docstring); the first is the default."""
 
 
+def edge_frames(frames: int, hop_s: float, window_s: float, duration_s: float) -> torch.Tensor:
+    """``(frames,)`` bool: the frames (frame ``i`` centred at ``i * hop_s``) whose analysis
+    window of ``window_s`` seconds reaches past the signal's start or its end at
+    ``duration_s``, filled by the STFT's padding. All False when either length is unknown
+    (0)."""
+    t = torch.arange(frames, dtype=torch.float64) * hop_s
+    if window_s <= 0 or duration_s <= 0:
+        return torch.zeros_like(t, dtype=torch.bool)
+    half, eps = window_s / 2, 1e-9
+    return (t - half < -eps) | (t + half > duration_s + eps)
+
+
 @dataclass
 class FrameErrors:
     """Per-frame reconstruction errors of one signal.
@@ -59,13 +71,8 @@ class FrameErrors:
         end (filled by the STFT's padding). Their error is higher by construction, since the
         model learnt from frames inside recordings: on speech the last frame of a file often
         scores several times the median, so a "most anomalous moment" there says little.
-        All False when ``window_s`` or ``duration_s`` is unknown."""
-        t = self.times_s
-        if self.window_s <= 0 or self.duration_s <= 0:
-            return torch.zeros_like(t, dtype=torch.bool)
-        half = self.window_s / 2
-        eps = 1e-9
-        return (t - half < -eps) | (t + half > self.duration_s + eps)
+        All False when ``window_s`` or ``duration_s`` is unknown (:func:`edge_frames`)."""
+        return edge_frames(self.error.shape[0], self.hop_s, self.window_s, self.duration_s)
 
 
 @dataclass
@@ -98,6 +105,12 @@ class Reconstruction:
     _magnitudes: dict[str, torch.Tensor] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    @property
+    def edge(self) -> torch.Tensor:
+        """``(frames,)`` bool: frames whose analysis window reaches past the signal's start or
+        end (:func:`edge_frames`; as :attr:`FrameErrors.edge`)."""
+        return edge_frames(self.features.shape[-1], self.hop_s, self.window_s, self.duration_s)
 
     def magnitude(self, pipe: Pipeline, which: str = "features") -> torch.Tensor:
         """Linear magnitude per bin of ``features`` or ``reconstruction``, ``(n_bins, frames)``

@@ -148,11 +148,13 @@ def file_terms(
 
 
 def quiet_frames(
-    pipe: Pipeline, rec: Reconstruction, fraction: float = QUIET_FRACTION
+    pipe: Pipeline, rec: Reconstruction, fraction: float = QUIET_FRACTION, *, inner: bool = False
 ) -> torch.Tensor:
     """The file's quietest frames: a boolean mask ``(frames,)``, true where the energy of the
     input features (sum over bins of ``|X|^2``) is at or below its ``fraction`` quantile
-    (default :data:`QUIET_FRACTION`) over the file's frames; at least one frame.
+    (default :data:`QUIET_FRACTION`) over the file's frames; at least one frame. ``inner``:
+    over the frames whose window lies inside the signal only (not :attr:`Reconstruction.edge`,
+    whose STFT padding makes them quiet; all frames when every one is an edge frame).
 
     Why (docs/benchmarks.md, rounds 7 and 18): a steady sound added under a sound that
     decays or pauses (mains hum under a note, a whine under speech) fills its quiet frames,
@@ -166,9 +168,12 @@ def quiet_frames(
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction: must be in (0, 1], got {fraction!r}")
     energy = rec.magnitude(pipe).double().square().sum(0)
-    quiet = energy <= torch.quantile(energy, fraction)
+    allowed = torch.ones_like(energy, dtype=torch.bool)
+    if inner and not bool(rec.edge.all()):
+        allowed = ~rec.edge
+    quiet = allowed & (energy <= torch.quantile(energy[allowed], fraction))
     if not bool(quiet.any()):  # NaN-free energy always has its quantile's frame; be safe
-        quiet = energy == energy.min()
+        quiet = allowed & (energy == energy[allowed].min())
     return quiet
 
 

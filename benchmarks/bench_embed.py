@@ -70,6 +70,8 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_19,
     ROUND_19_FRACTIONS,
     ROUND_19_RULE,
+    ROUND_20,
+    ROUND_20_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -470,6 +472,31 @@ def round_19_verdict(rows: list[dict]) -> list[str]:
     return lines
 
 
+def round_20_verdict(rows: list[dict]) -> list[str]:
+    """The decision of :data:`ROUND_20_RULE` over round 18's cells (:func:`round_18_rows`):
+    the candidate replaces the default unless it wins fewer cells."""
+    cells = round_18_rows(rows)
+    default, candidate = "log rec+latent+quiet_band", next(iter(ROUND_20))
+
+    def won(name: str) -> int:
+        return sum(_beats(r, name) for r in cells)
+
+    def mean(name: str) -> float:
+        return float(np.mean([r[name][0] for r in cells]))
+
+    lines = [
+        f"{n}: {won(n)} of {len(cells)} cells, mean AUROC {mean(n):.4f}"
+        for n in (default, candidate)
+    ]
+    if won(candidate) >= won(default):
+        lines.append("Decision: the quiet frames are chosen among the inner frames (inner=True)")
+    else:
+        lines.append(
+            f"Decision: the default stays ({candidate} wins {won(candidate)}, the default {won(default)})"
+        )
+    return lines
+
+
 METHODS = [
     "AE combined (default)",
     "AE standardised mean",
@@ -537,6 +564,11 @@ class ShrunkGaussianTerms:
         for name, fraction in ROUND_19_FRACTIONS.items():
             own = [quiet_band(pipe, r, m, s, fraction) for r, (m, s) in zip(recs, loo, strict=True)]
             terms[name] = term_stats(own)
+        # round 20: the quiet frames among the inner frames only
+        own = [
+            quiet_band(pipe, r, m, s, 0.1, inner=True) for r, (m, s) in zip(recs, loo, strict=True)
+        ]
+        terms["quiet_band_inner"] = term_stats(own)
         self.stats = dataclasses.replace(stats, terms=terms)
 
     @staticmethod
@@ -570,17 +602,21 @@ class ShrunkGaussianTerms:
             out[f"{name}_knn"] = knn_distance(ref, v)
         for name, fraction in ROUND_19_FRACTIONS.items():
             out[name] = quiet_band(pipe, rec, stats.mean, stats.std, fraction)
+        out["quiet_band_inner"] = quiet_band(pipe, rec, stats.mean, stats.std, 0.1, inner=True)
         return out
 
 
-def quiet_band(pipe, rec, mean: torch.Tensor, std: torch.Tensor, fraction: float) -> float:
-    """Round 19's terms (:data:`ROUND_19_FRACTIONS`): :func:`audioae.anomaly.band_error` of the
-    standardised error ``(error - mean) / std`` over :func:`audioae.anomaly.quiet_frames` at
-    ``fraction``; at the library's ``QUIET_FRACTION`` it is ``file_terms``' ``quiet_band``."""
+def quiet_band(
+    pipe, rec, mean: torch.Tensor, std: torch.Tensor, fraction: float, *, inner: bool = False
+) -> float:
+    """Rounds 19 and 20's terms (:data:`ROUND_19_FRACTIONS`, ``quiet_band_inner``):
+    :func:`audioae.anomaly.band_error` of the standardised error ``(error - mean) / std`` over
+    :func:`audioae.anomaly.quiet_frames` at ``fraction`` (``inner``: among the inner frames);
+    at the library's ``QUIET_FRACTION`` it is ``file_terms``' ``quiet_band``."""
     from audioae.anomaly import band_error, compressed_error, quiet_frames
 
     z = (compressed_error(pipe, rec) - mean[:, None]) / std[:, None]
-    return band_error(z[:, quiet_frames(pipe, rec, fraction)])
+    return band_error(z[:, quiet_frames(pipe, rec, fraction, inner=inner)])
 
 
 KNN_K = 2
@@ -1092,14 +1128,21 @@ def main() -> None:
         "and 20 %% of the frames) on round 18's cells",
     )
     parser.add_argument(
+        "--round-20",
+        action="store_true",
+        help="with --validate and --round-18: also decide round 20 (the quiet frames among "
+        "the inner frames only) on round 18's cells",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
         "models take most of the run; the score rounds need only the recipe's)",
     )
     args = parser.parse_args()
-    if args.round_19 and not (args.validate and args.round_18):
-        parser.error("--round-19 is decided on round 18's cells: give --validate --round-18")
+    for flag, on in (("--round-19", args.round_19), ("--round-20", args.round_20)):
+        if on and not (args.validate and args.round_18):
+            parser.error(f"{flag} is decided on round 18's cells: give --validate --round-18")
     torch.set_num_threads(args.threads)
     rounds = tuple(
         n
@@ -1151,6 +1194,9 @@ def main() -> None:
                     if args.round_19:
                         print(f"\nRound 19 ({ROUND_19_RULE}):")
                         print("\n".join(round_19_verdict(rows)))
+                    if args.round_20:
+                        print(f"\nRound 20 ({ROUND_20_RULE}):")
+                        print("\n".join(round_20_verdict(rows)))
                     continue
                 print(f"\nRound {number} ({WIDTH_RULES[number]}):")
                 for recipe in WIDTH_ROUNDS[number]:

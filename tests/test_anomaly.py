@@ -459,3 +459,17 @@ def test_the_combined_score_is_round_18s_choice():
 
     assert COMBINED_TERMS == ("reconstruction", "latent", "quiet_band")
     assert QUIET_FRACTION == 0.1
+
+
+def test_inner_quiet_frames_leave_out_the_padded_edges(codec):
+    """On steady noise the STFT's padding makes the first and last frames the quietest; with
+    ``inner=True`` the quiet frames are chosen among the frames inside the signal."""
+    gen = torch.Generator().manual_seed(0)
+    rec = reconstruct_frames(codec, torch.randn(1, 32000, generator=gen) * 0.1)
+    edge = rec.edge
+    assert bool(edge[0]) and bool(edge[-1]) and int(edge.sum()) < 10
+    assert bool(quiet_frames(codec, rec)[edge].any())  # the default picks padded frames
+    inner = quiet_frames(codec, rec, inner=True)
+    assert not bool(inner[edge].any()) and int(inner.sum()) >= 0.09 * int((~edge).sum())
+    short = reconstruct_frames(codec, torch.randn(1, 200, generator=gen) * 0.1)
+    assert bool(short.edge.all()) and bool(quiet_frames(codec, short, inner=True).any())

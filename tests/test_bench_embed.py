@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19  # noqa: E402
+from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19, ROUND_20  # noqa: E402
 from bench_embed import (  # noqa: E402
     AE_DEFAULT,
     BASELINES,
@@ -25,6 +25,7 @@ from bench_embed import (  # noqa: E402
     round_18_rows,
     round_18_verdict,
     round_19_verdict,
+    round_20_verdict,
     width_round_verdict,
 )
 
@@ -270,3 +271,20 @@ def test_round_19_term_at_the_default_fraction_is_the_library_term() -> None:
     rec = reconstruct_frames(pipe, wavs[0] * torch.linspace(0, 1, 8000))
     expected = file_terms(pipe, rec, stats)["quiet_band"]
     assert quiet_band(pipe, rec, stats.mean, stats.std, QUIET_FRACTION) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "inner, decision",
+    [
+        ([0.9] * 9 + [0.7], "among the inner frames"),  # a tie: the correction is kept
+        ([0.85] * 9 + [0.7], "among the inner frames"),  # lower mean, same cells: kept
+        ([0.9] * 8 + [0.7] * 2, "the default stays"),  # one cell fewer
+        ([0.9] * 10, "among the inner frames"),
+    ],
+)
+def test_round_20_decision_follows_the_rule(inner, decision) -> None:
+    rows = _round_18_fixture(
+        [0.9] * 8 + [0.7] * 2,
+        {"log rec+latent+quiet_band": [0.9] * 9 + [0.7], next(iter(ROUND_20)): inner},
+    )
+    assert decision in round_20_verdict(rows)[-1]
