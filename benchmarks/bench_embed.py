@@ -420,31 +420,34 @@ def round_18_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _won_and_mean(cells: list[dict], name: str) -> tuple[int, float]:
+    """The cells score ``name`` wins (:func:`_beats`) and its mean AUROC over them."""
+    return sum(_beats(r, name) for r in cells), float(np.mean([r[name][0] for r in cells]))
+
+
+def _summary(cells: list[dict], names) -> list[str]:
+    lines = []
+    for name in names:
+        won, mean = _won_and_mean(cells, name)
+        lines.append(f"{name}: {won} of {len(cells)} cells, mean AUROC {mean:.4f}")
+    return lines
+
+
 def round_18_verdict(rows: list[dict]) -> list[str]:
     """The decision of :data:`ROUND_18_RULE` over :func:`round_18_rows`: the cells each
     :data:`ROUND_18` candidate and the default (``log rec+latent+band``) win, the candidate
     :data:`SELECTION_RULE` chooses, and whether it replaces the default."""
     cells = round_18_rows(rows)
     default = "log rec+latent+band"
-
-    def won(name: str) -> int:
-        return sum(_beats(r, name) for r in cells)
-
-    def mean(name: str) -> float:
-        return float(np.mean([r[name][0] for r in cells]))
-
-    lines = [
-        f"{n}: {won(n)} of {len(cells)} cells, mean AUROC {mean(n):.3f}"
-        for n in (default, *ROUND_18)
+    score = {n: _won_and_mean(cells, n) for n in (default, *ROUND_18)}
+    choice = min(ROUND_18, key=lambda n: (-score[n][0], len(ROUND_18[n][0]), -score[n][1]))
+    changes = score[choice][0] > score[default][0]
+    return _summary(cells, score) + [
+        f"Decision: {choice} becomes the default score"
+        if changes
+        else f"Decision: the default stays ({choice} wins {score[choice][0]}, the default "
+        f"{score[default][0]})"
     ]
-    choice = min(ROUND_18, key=lambda n: (-won(n), len(ROUND_18[n][0]), -mean(n)))
-    if won(choice) > won(default):
-        lines.append(f"Decision: {choice} becomes the default score")
-    else:
-        lines.append(
-            f"Decision: the default stays ({choice} wins {won(choice)}, the default {won(default)})"
-        )
-    return lines
 
 
 def round_19_verdict(rows: list[dict]) -> list[str]:
@@ -455,21 +458,16 @@ def round_19_verdict(rows: list[dict]) -> list[str]:
     default = "log rec+latent+quiet_band"
 
     def key(name: str) -> tuple[int, int, float]:
-        won = sum(_beats(r, name) for r in cells)
-        mean = float(np.mean([r[name][0] for r in cells]))
+        won, mean = _won_and_mean(cells, name)
         return (-won, len(CANDIDATES[name][0]), -mean)
 
-    lines = [
-        f"{n}: {-key(n)[0]} of {len(cells)} cells, mean AUROC {-key(n)[2]:.4f}"
-        for n in (default, *ROUND_19)
-    ]
     best = min(ROUND_19, key=lambda n: (key(n), list(ROUND_19).index(n)))
-    if key(best) < key(default):
-        fraction = ROUND_19_FRACTIONS[best.rsplit("+", 1)[1]]
-        lines.append(f"Decision: {best} ranks above the default; QUIET_FRACTION becomes {fraction}")
-    else:
-        lines.append(f"Decision: QUIET_FRACTION stays 0.1 ({best} does not rank above the default)")
-    return lines
+    fraction = ROUND_19_FRACTIONS[best.rsplit("+", 1)[1]]
+    return _summary(cells, (default, *ROUND_19)) + [
+        f"Decision: {best} ranks above the default; QUIET_FRACTION becomes {fraction}"
+        if key(best) < key(default)
+        else f"Decision: QUIET_FRACTION stays 0.1 ({best} does not rank above the default)"
+    ]
 
 
 def round_20_verdict(rows: list[dict]) -> list[str]:
@@ -477,24 +475,13 @@ def round_20_verdict(rows: list[dict]) -> list[str]:
     the candidate replaces the default unless it wins fewer cells."""
     cells = round_18_rows(rows)
     default, candidate = "log rec+latent+quiet_band", next(iter(ROUND_20))
-
-    def won(name: str) -> int:
-        return sum(_beats(r, name) for r in cells)
-
-    def mean(name: str) -> float:
-        return float(np.mean([r[name][0] for r in cells]))
-
-    lines = [
-        f"{n}: {won(n)} of {len(cells)} cells, mean AUROC {mean(n):.4f}"
-        for n in (default, candidate)
+    won = {n: _won_and_mean(cells, n)[0] for n in (default, candidate)}
+    return _summary(cells, won) + [
+        "Decision: the quiet frames are chosen among the inner frames (inner=True)"
+        if won[candidate] >= won[default]
+        else f"Decision: the default stays ({candidate} wins {won[candidate]}, the default "
+        f"{won[default]})"
     ]
-    if won(candidate) >= won(default):
-        lines.append("Decision: the quiet frames are chosen among the inner frames (inner=True)")
-    else:
-        lines.append(
-            f"Decision: the default stays ({candidate} wins {won(candidate)}, the default {won(default)})"
-        )
-    return lines
 
 
 METHODS = [
