@@ -118,12 +118,14 @@ class ReferenceStats:
         """Raise :class:`AnomalyReferenceError` unless these statistics belong to ``pipe``'s model."""
         if self.n_bins != pipe.frontend.n_bins:
             raise AnomalyReferenceError(
-                f"reference statistics have {self.n_bins} bins, the model's features {pipe.frontend.n_bins}"
+                f"reference statistics fitted with another model: {self.n_bins} feature bins, "
+                f"this model's {pipe.frontend.n_bins}"
             )
         if self.embedding_mean.shape[0] != 3 * pipe.model.latent_dim:
             raise AnomalyReferenceError(
-                f"reference statistics have {self.embedding_mean.shape[0]} embedding values, "
-                f"the model's pooled embedding {3 * pipe.model.latent_dim}"
+                f"reference statistics fitted with another model: "
+                f"{self.embedding_mean.shape[0]} embedding values, this model's pooled "
+                f"embedding {3 * pipe.model.latent_dim}"
             )
         if self.model_hash and pipe.model_hash and self.model_hash != pipe.model_hash.hex():
             raise AnomalyReferenceError(

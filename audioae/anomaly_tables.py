@@ -57,8 +57,10 @@ def write_scores_csv(
     score's name), score_combined (empty without reference statistics), score_mean,
     score_p95, neg_elbo (empty unless variational), ``z_<term>`` for every term of
     :data:`COMBINED_TERMS` (its z-score over the reference files, which says what made a
-    file anomalous; empty without reference statistics), then threshold and anomalous (0/1)
-    when a threshold was fitted.
+    file anomalous; empty without reference statistics), rms_dbfs (the file's level, dBFS,
+    ``-inf`` for digital silence; empty when unknown: a score that rises or falls with the
+    level, or silence the model reconstructs well, shows here), then threshold and
+    anomalous (0/1) when a threshold was fitted.
 
     Raises:
         audioae.fileio.OutputExistsError: ``path`` exists and not ``overwrite``.
@@ -66,6 +68,7 @@ def write_scores_csv(
     header = ["rank", "file", "duration_s", "error", "score"]
     header += ["score_combined", "score_mean", "score_p95", "neg_elbo"]
     header += [f"z_{t}" for t in COMBINED_TERMS]
+    header += ["rms_dbfs"]
     if threshold is not None:
         header += ["threshold", "anomalous"]
     with atomic_output(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
@@ -86,6 +89,7 @@ def write_scores_csv(
             ]
             z = s.term_z or {}
             line += ["" if t not in z else f"{z[t]:.4g}" for t in COMBINED_TERMS]
+            line += ["" if s.rms_db is None else f"{s.rms_db:.2f}"]
             if threshold is not None:
                 line += [f"{threshold:.6g}", int(bool(row.anomalous))]
             writer.writerow(line)

@@ -182,6 +182,7 @@ def run_job(
     problems: Sequence[tuple[Path, str]] = (),
     progress: bool = True,
     skip_existing: bool = False,
+    offers_skip: bool = True,
 ) -> JobReport:
     """Run ``work(input, output)`` for every pair with a progress bar.
 
@@ -190,7 +191,8 @@ def run_job(
     job goes on with the next file; only ``KeyboardInterrupt`` and ``SystemExit`` stop it.
     With ``skip_existing`` an output that already exists is left alone and counted in
     :attr:`JobReport.existing` (to resume an interrupted job); without it, an existing output
-    is a failure unless ``work`` was told to overwrite.
+    is a failure unless ``work`` was told to overwrite; its reason suggests ``--skip-existing``
+    when the command ``offers_skip``.
     """
     report = JobReport(failed=list(problems))
     for source, target in tqdm(
@@ -202,7 +204,7 @@ def run_job(
         try:
             work(source, target)
         except Exception as exc:  # noqa: BLE001 - one file's failure must not end the job
-            reason = _reason(source, exc)
+            reason = _reason(source, exc, offers_skip)
             report.failed.append((source, reason))
             log.warning("failed %s: %s", source, reason)
         else:
@@ -210,14 +212,14 @@ def run_job(
     return report
 
 
-def _reason(source: Path, exc: BaseException) -> str:
+def _reason(source: Path, exc: BaseException, offers_skip: bool = True) -> str:
     """One line: the error's message without a repeated ``source:`` prefix; the type name
     where the message alone would not say what went wrong."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     prefix = f"{source}: "
     if reason.startswith(prefix):
         reason = reason[len(prefix) :]
-    if isinstance(exc, OutputExistsError):
+    if isinstance(exc, OutputExistsError) and offers_skip:
         return f"{reason} (or --skip-existing to keep it)"
     if not isinstance(exc, (ValueError, OSError)) or not reason:
         reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -198,6 +199,13 @@ def resolve_shipped_file(
     if is_bare_name(arg):  # a shipped name wins over a folder of that name (`-o denoise/`)
         bundled = MODELS_DIR / f"{os.fspath(arg)}{MODEL_SUFFIX}"
         if bundled.is_file():
+            inside = path / f"model{MODEL_SUFFIX}"
+            if inside.is_file():  # a run folder of that name: say which one is used
+                warnings.warn(
+                    f"{arg}: the shipped {what}; the folder {arg}/ holds a model file too: "
+                    f"give {inside} for that one",
+                    stacklevel=2,
+                )
             return bundled
     if path.is_dir():
         raise ModelFileError(_folder_hint(path, what))

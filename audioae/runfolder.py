@@ -335,6 +335,24 @@ def checkpoint_hyperparameters(cfg: Config) -> dict[str, Any]:
     return {CONFIG_HPARAM: cfg.to_dict()}
 
 
+def resume_differences(saved: Path, cfg: Config) -> list[str]:
+    """The ``training``, ``data`` and ``loss`` settings in which ``cfg`` differs from the
+    run's saved ``config.yaml``, as ``section.key: old -> new`` (allowed on resume, unlike
+    the model's, but easy to change by accident: a resume without the first run's ``--set``
+    goes back to the recipe's values). Empty when nothing differs or nothing was saved."""
+    if not saved.is_file():
+        return []
+    old = load_yaml(saved.read_text(), str(saved)) or {}
+    new = cfg.to_dict()
+    changed = []
+    for section in ("training", "data", "loss"):
+        before = old.get(section) if isinstance(old.get(section), dict) else {}
+        for key, value in new[section].items():
+            if key in before and before[key] != value:
+                changed.append(f"{section}.{key}: {before[key]!r} -> {value!r}")
+    return changed
+
+
 def check_resume_compatible(saved: Path, cfg: Config) -> None:
     """Refuse to resume with a model or front-end that differs from the run's saved config.
 
@@ -388,8 +406,14 @@ def prepare_run_folder(
     main_process: bool = True,
     sources: dict[str, str | None] | None = None,
     split: tuple[float, list[str]] | None = None,
+    chosen: tuple[str, ...] = (),
 ) -> Path | None:
     """Check that a run may start in ``run`` and write its ``config.yaml``.
+
+    On ``resume``, the ``training``/``data``/``loss`` settings that differ from the run's
+    ``config.yaml`` (:func:`resume_differences`) are named in a warning, except the devices
+    and those the caller set on purpose (``chosen``, e.g. ``("training.max_steps",)`` for
+    ``--max-steps``).
 
     ``sources`` (``{"data": folder, "noise": folder or None}``, absolute paths) is recorded
     in ``sources.json``; a resume from other folders than the recorded ones is allowed but
@@ -426,6 +450,20 @@ def prepare_run_folder(
             )
         check_resume_compatible(run.config_file, cfg)
         resume_from = run.last_checkpoint
+        skip = {"training.devices", "training.num_nodes", *chosen}
+        changed = [
+            c
+            for c in (resume_differences(run.config_file, cfg) if main_process else [])
+            if c.split(":", 1)[0] not in skip
+        ]
+        if changed:
+            log.warning(
+                "resuming %s with settings that differ from its config.yaml: %s (give the "
+                "first run's --set values again to keep them)",
+                run.root,
+                "; ".join(changed[:6])
+                + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""),
+            )
         if main_process:
             step = checkpoint_step(resume_from)
             log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)

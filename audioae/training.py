@@ -390,7 +390,16 @@ def train(
     # cluster launcher did), so they import and build in parallel with this one.
     with local_ranks(placement.devices, placement.num_nodes):
         return _train(
-            cfg, Path(out_dir), data_dir, noise_dir, placement, resume, progress, verbose, stop_at
+            cfg,
+            Path(out_dir),
+            data_dir,
+            noise_dir,
+            placement,
+            resume,
+            progress,
+            verbose,
+            stop_at,
+            chosen=("training.max_steps",) if max_steps is not None else (),
         )
 
 
@@ -404,6 +413,7 @@ def _train(
     progress: bool,
     verbose: bool,
     stop_at: int | None = None,
+    chosen: tuple[str, ...] = (),
 ) -> TrainResult:
     run = RunFolder(out_dir)
     main_rank = (
@@ -451,7 +461,7 @@ def _train(
         }
         split = (cfg.data.val_fraction, datasets.val_paths)
         ckpt_path = prepare_run_folder(
-            run, cfg, resume=resume, main_process=main, sources=sources, split=split
+            run, cfg, resume=resume, main_process=main, sources=sources, split=split, chosen=chosen
         )
         module = build_module(cfg)  # after seeding: the initial weights depend on the seed
         if main:

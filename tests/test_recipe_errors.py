@@ -211,7 +211,7 @@ def test_inspect_warns_when_skip_leaves_train_nothing(clips_folder: Path, capsys
     for name in ("long_a.wav", "long_b.wav"):
         (clips_folder / name).unlink()
     sets = ["--set", "data.short_clips=skip", "data.segment_seconds=1"]
-    assert main(["inspect", str(clips_folder), "--recipe", "tiny", *sets]) == 0
+    assert main(["inspect", str(clips_folder), "--recipe", "tiny", *sets]) == 1  # nothing usable
     out = capsys.readouterr().out
     assert "audio files: 4 (4 readable, 0 unreadable), 0 usable" in out
     assert "too short (4), under 1 s (left out):" in out

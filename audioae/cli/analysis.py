@@ -136,6 +136,11 @@ def run_embed(args: argparse.Namespace) -> int:
     from ..jobs import plan_job, run_job
 
     out = Path(args.out)
+    if out.suffix and out.suffix.lower() != ".npy" and not out.is_dir():
+        raise UsageError(
+            f"-o {args.out}: embed writes each file's frames as .npy: give a folder, or NAME.npy "
+            f"for one input file (the table goes beside it as NAME.csv, or where --table says)"
+        )
     pairs, problems = plan_job(args.inputs, out, suffix=".npy", find=find_audio_files)
     if args.table:
         table = Path(args.table)
@@ -155,7 +160,9 @@ def run_embed(args: argparse.Namespace) -> int:
         npy = target.relative_to(table.parent) if target.is_relative_to(table.parent) else target
         rows.append((str(source), str(npy), embedding))
 
-    report = run_job(pairs, work, desc="embed", problems=problems, progress=not args.quiet)
+    report = run_job(
+        pairs, work, desc="embed", problems=problems, progress=not args.quiet, offers_skip=False
+    )
     print(f"embed: {report.summary()}")
     if rows:
         write_embedding_table(table, rows, overwrite=args.force)
@@ -211,6 +218,21 @@ def _warn_quiet(scores, silence_db: float) -> None:
         print(
             f"audioae: anomaly: {len(quiet)} file(s) below data.silence_db ({silence_db:g} dBFS), "
             f"which reconstruction error cannot flag (silence is reconstructed well): "
+            f"{names}{more}",
+            file=sys.stderr,
+        )
+
+
+def _warn_short(scores, window_s: float) -> None:
+    """One line about files shorter than one analysis window: every frame of theirs reaches
+    past the signal's start or end, and such frames score high by construction."""
+    short = [s for s in scores if s.duration_s < window_s]
+    if short:
+        names = ", ".join(f"{s.file} ({1000 * s.duration_s:.0f} ms)" for s in short[:5])
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        print(
+            f"audioae: anomaly: {len(short)} file(s) shorter than the model's analysis window "
+            f"({1000 * window_s:.0f} ms), whose frames all score high by construction: "
             f"{names}{more}",
             file=sys.stderr,
         )
@@ -276,10 +298,22 @@ def run_anomaly(args: argparse.Namespace) -> int:
     from ..fileio import check_not_input, check_output
 
     out = Path(args.out)
+    if args.out.endswith(("/", "\\")) and not out.is_dir():  # an existing one: check_output
+        raise UsageError(
+            f"-o {args.out}: anomaly writes one CSV table; give its name, e.g. -o scores.csv"
+        )
     frames_out = out.with_name(out.stem + "_frames.csv") if args.frames else None
     save_ref = Path(args.save_reference) if args.save_reference else None
     if save_ref is not None and (not args.reference or Path(args.reference).is_file()):
         raise UsageError("--save-reference needs --reference DIR (a folder of normal audio)")
+    if args.reference and not Path(args.reference).exists():
+        raise UsageError(
+            f"--reference {args.reference}: no such file or folder (a folder of normal audio, "
+            "or a statistics .json written by --save-reference)"
+        )
+    named = [p.resolve() for p in (out, frames_out, save_ref) if p is not None]
+    if len(set(named)) < len(named):
+        raise UsageError("-o, its _frames.csv and --save-reference must be different files")
     for path in (out, frames_out, save_ref):
         if path is not None:
             check_output(path, overwrite=args.force)
@@ -318,6 +352,7 @@ def run_anomaly(args: argparse.Namespace) -> int:
     print(f"anomaly: {len(scores)} scored, {len(skipped)} failed")
     _print_skipped(skipped)
     _warn_quiet(scores, pipe.config.data.silence_db)
+    _warn_short(scores, pipe.config.features.n_fft / pipe.sample_rate)
     if not scores:
         return 1
     ranked = rank_scores(scores, score=args.score, threshold=threshold)

@@ -206,7 +206,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
         print(f"audioae: {exc}", file=sys.stderr)
         return 1
     print(report.format())
-    return 0
+    return 0 if report.usable else 1  # nothing training could use: a script should stop
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -309,10 +309,18 @@ def _run_config(args: argparse.Namespace) -> int:
         if not args.recipe:
             raise UsageError("audioae config --model: name a model file or a shipped model")
         return _print_model_config(args.recipe, args.overrides)
-    if args.recipe and args.recipe.endswith(MODEL_SUFFIX):  # a model file: its stored config
-        return _print_model_config(args.recipe, args.overrides)
     # as resolve_shipped_file: a shipped name wins over a folder of that name
     shipped = args.recipe in available_models() and not Path(args.recipe).is_file()
+    given = Path(args.recipe) if args.recipe and not shipped else None
+    if given is not None and (given / "config.yaml").is_file():  # a training run folder
+        cfg = load_recipe_config(str(given / "config.yaml"), args.overrides)
+        print(f"# the config of the training run {given} (its config.yaml)", flush=True)
+        print(cfg.to_yaml(), end="")
+        return 0
+    if given is not None and (
+        args.recipe.endswith((MODEL_SUFFIX, ".ckpt")) or given.is_dir()
+    ):  # a model file: its stored config (a folder or a checkpoint: which file to give)
+        return _print_model_config(args.recipe, args.overrides)
     if shipped and args.recipe not in available_recipes():  # e.g. timbre: only a model
         print(
             f"audioae: {args.recipe} is a shipped model, not a recipe: its stored config",
