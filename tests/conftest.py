@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,6 +95,18 @@ def train_steps(
 
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+
+
+def copy_notes(folder: Path, count: int = 4) -> Path:
+    """The first ``count`` bundled notes copied into ``folder`` (created); skips the test when
+    ``data/notes`` holds fewer."""
+    notes = sorted((DATA / "notes").glob("*.flac"))[:count]
+    if len(notes) < count:
+        pytest.skip("data/notes not present")
+    folder.mkdir(parents=True)
+    for path in notes:
+        shutil.copy(path, folder / path.name)
+    return folder
 
 
 def sine(

@@ -133,18 +133,12 @@ def test_a_reference_of_another_model_says_so(tmp_path) -> None:
 
 
 def test_a_resume_that_changes_settings_names_them(tmp_path, caplog) -> None:
-    from conftest import DATA
+    from conftest import copy_notes
 
     from audioae.config import load_config
     from audioae.training import train
 
-    notes = sorted((DATA / "notes").glob("*.flac"))[:4]
-    if len(notes) < 4:
-        pytest.skip("data/notes not present")
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for path in notes:
-        shutil.copy(path, folder / path.name)
+    folder = copy_notes(tmp_path / "notes")
     first = ["training.max_steps=2", "training.val_every=2", "training.checkpoint_every=2"]
     out = tmp_path / "run"
     train(load_config("tiny", first), folder, out_dir=out, progress=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import copy_notes
 
 from audioae.config import load_config
 from audioae.features import build_frontend
@@ -78,13 +79,7 @@ def test_other_features_or_shapes_are_refused(source: Path) -> None:
 
 
 def test_a_run_starts_from_the_source_weights(source: Path, tmp_path: Path, caplog) -> None:
-    notes = sorted((ROOT / "data" / "notes").glob("*.flac"))[:4]
-    if len(notes) < 4:
-        pytest.skip("data/notes not present")
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for path in notes:
-        shutil.copy(path, folder / path.name)
+    folder = copy_notes(tmp_path / "notes")
     theirs = load_model_file(source).model.state_dict()
 
     def max_change(*overrides: str) -> float:

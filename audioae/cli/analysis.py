@@ -208,34 +208,38 @@ def _score_all(pipe, files, problems, desc: str, quiet: bool, error: str, refere
     return scores, report.failed
 
 
+def _name_files(what: str, named: list[str]) -> None:
+    """One stderr line: how many files ``what`` says of, then the first five ``named``."""
+    if named:
+        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+        print(
+            f"audioae: anomaly: {len(named)} file(s) {what}: {', '.join(named[:5])}{more}",
+            file=sys.stderr,
+        )
+
+
 def _warn_quiet(scores, silence_db: float) -> None:
     """One line about the files quieter than the model's ``data.silence_db``: an autoencoder
     reconstructs silence (a dead input) well, so their scores rank them as normal."""
-    quiet = [s for s in scores if s.rms_db is not None and s.rms_db < silence_db]
-    if quiet:
-        names = ", ".join(f"{s.file} ({s.rms_db:.0f} dBFS)" for s in quiet[:5])
-        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
-        print(
-            f"audioae: anomaly: {len(quiet)} file(s) below data.silence_db ({silence_db:g} dBFS), "
-            f"which reconstruction error cannot flag (silence is reconstructed well): "
-            f"{names}{more}",
-            file=sys.stderr,
-        )
+    _name_files(
+        f"below data.silence_db ({silence_db:g} dBFS), which reconstruction error cannot flag "
+        "(silence is reconstructed well)",
+        [
+            f"{s.file} ({s.rms_db:.0f} dBFS)"
+            for s in scores
+            if s.rms_db is not None and s.rms_db < silence_db
+        ],
+    )
 
 
 def _warn_short(scores, window_s: float) -> None:
     """One line about files shorter than one analysis window: every frame of theirs reaches
     past the signal's start or end, and such frames score high by construction."""
-    short = [s for s in scores if s.duration_s < window_s]
-    if short:
-        names = ", ".join(f"{s.file} ({1000 * s.duration_s:.0f} ms)" for s in short[:5])
-        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
-        print(
-            f"audioae: anomaly: {len(short)} file(s) shorter than the model's analysis window "
-            f"({1000 * window_s:.0f} ms), whose frames all score high by construction: "
-            f"{names}{more}",
-            file=sys.stderr,
-        )
+    _name_files(
+        f"shorter than the model's analysis window ({1000 * window_s:.0f} ms), whose frames "
+        "all score high by construction",
+        [f"{s.file} ({1000 * s.duration_s:.0f} ms)" for s in scores if s.duration_s < window_s],
+    )
 
 
 def _fit_reference_folder(pipe, files, problems, quiet: bool):
