@@ -253,6 +253,18 @@ def encode_file(
     )
 
 
+DECODE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+"""The sample formats ``audioae decode --subtype`` offers."""
+
+
+def _holds(target: str | os.PathLike, subtype: str) -> bool:
+    try:
+        writable_format(target, subtype)
+    except AudioError:
+        return False
+    return True
+
+
 def decode_file(
     pipe: Pipeline,
     source: str | os.PathLike,
@@ -284,7 +296,15 @@ def decode_file(
     from .streaming import PEAK, write_scaled
 
     _refuse_existing(target, overwrite)
-    writable_format(target, subtype)
+    try:
+        writable_format(target, subtype)
+    except AudioError:
+        held = [s for s in DECODE_SUBTYPES if _holds(target, s)]
+        raise AudioError(
+            target,
+            f"subtype {subtype.upper()} cannot be written to {Path(target).suffix or 'it'}; of "
+            f"{', '.join(DECODE_SUBTYPES)} it holds {', '.join(held) or 'none'} (.wav holds all)",
+        ) from None
     layout = LatentLayout(
         pipe.sample_rate,
         pipe.model.latent_dim,

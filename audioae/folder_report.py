@@ -123,7 +123,7 @@ class FolderReport:
         """A readable multi-line text report (what ``audioae inspect`` prints)."""
         stats = {f.path: f for f in self.files}
         s = self.settings
-        lines = [f"folder: {self.root}"]
+        lines = [f"{'file' if Path(self.root).is_file() else 'folder'}: {self.root}"]
         lines.append(
             f"  audio files: {self.n_files} ({len(self.files)} readable, {len(self.unreadable)} unreadable), "
             f"{len(self.usable)} usable, total {self.total_duration:.1f} s ({self.total_duration / 60:.1f} min)"

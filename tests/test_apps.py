@@ -120,7 +120,10 @@ def test_encode_decode_round_trip_and_errors(models, tmp_path, capsys):
         )
         if name == "bad.flac":
             assert rc == 1 and not target.exists()
-            assert "bad.flac: subtype FLOAT cannot be written to FLAC" in capsys.readouterr().out
+            assert (
+                "bad.flac: subtype FLOAT cannot be written to .flac; of PCM_16, PCM_24, FLOAT it holds PCM_16, PCM_24"
+                in capsys.readouterr().out
+            )
             continue
         assert rc == 0 and sf.info(target).subtype == subtype.upper()
         assert np.abs(sf.read(target)[0] - out).max() < 2**-15 * 1.01  # 16-bit rounding
@@ -150,6 +153,8 @@ def test_decode_without_a_model_finds_the_shipped_one_that_encoded(models, tmp_p
         ([str(tmp_path / "empty")], "no .aae files in"),
         ([str(tmp_path / "junk.aae")], "junk.aae: not an .aae file"),
         (["codec"], "give the .aae files or folders to decode"),
+        ([str(src)], "is an audio file; decode rebuilds audio from the .aae latent files"),
+        (["codec", str(src)], "tone.wav is an audio file"),
     ]
     for inputs, message in cases:
         assert main(["decode", *inputs, "-o", str(tmp_path / "x.wav"), "--quiet"]) == 2

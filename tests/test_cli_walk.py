@@ -101,7 +101,10 @@ def test_inspect_exits_1_when_nothing_is_usable(tmp_path, capsys) -> None:
     junk.mkdir()
     (junk / "x.wav").write_bytes(b"not audio at all" * 10)
     assert main(["inspect", str(junk)]) == 1
-    assert "no usable files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"folder: {junk}") and "no usable files" in out
+    main(["inspect", str(junk / "x.wav")])
+    assert capsys.readouterr().out.startswith(f"file: {junk / 'x.wav'}")  # not "folder:"
 
 
 def test_a_run_folder_named_like_a_shipped_model_is_named_in_a_warning(

@@ -167,11 +167,18 @@ def _model_from_latents(args) -> None:
             that is not shipped (the message says to name the model).
         CodecError: the first file is not a readable ``.aae`` file.
     """
+    from ..audio import AUDIO_EXTENSIONS
     from ..codec import CodecError, parse_header
     from ..modelfile import shipped_model_with_hash
     from ..pipeline import PipelineError
 
     first = Path(args.model)
+    audio = [p for p in (first, *map(Path, args.inputs)) if p.suffix.lower() in AUDIO_EXTENSIONS]
+    if audio:
+        raise PipelineError(
+            f"decode: {audio[0]} is an audio file; decode rebuilds audio from the .aae latent "
+            "files `audioae encode` writes (to run audio through a model: audioae reconstruct)"
+        )
     if not (first.suffix == ".aae" or (not args.inputs and first.is_dir())):
         if not args.inputs:
             raise PipelineError(
@@ -317,7 +324,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--subtype",
         type=str.upper,
-        choices=("PCM_16", "PCM_24", "FLOAT"),
+        choices=("PCM_16", "PCM_24", "FLOAT"),  # apps.DECODE_SUBTYPES (apps imports torch)
         default="PCM_16",
         help="sample format of the output: 16- or 24-bit integer, or 32-bit float (the .aae "
         "file does not record the original's; lossy outputs such as .ogg use their codec)",
