@@ -170,7 +170,7 @@ def quiet_frames(
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction: must be in (0, 1], got {fraction!r}")
-    energy = rec.magnitude(pipe).double().square().sum(0)
+    energy = rec.magnitude(pipe).square().sum(0)  # float64 (Reconstruction.magnitude)
     allowed = torch.ones_like(energy, dtype=torch.bool)
     if inner and not bool(rec.edge.all()):
         allowed = ~rec.edge

@@ -113,9 +113,8 @@ def embed_file(pipe: Pipeline, path: str | os.PathLike) -> Embedding:
     Raises:
         audioae.audio.AudioError: unreadable or empty file.
     """
-    wav, sample_rate, length = load_for_model(
-        pipe, path, pad=False
-    )  # as embed_waveform sees a tensor
+    # unpadded, as embed_waveform sees a tensor of the same samples
+    wav, sample_rate, length = load_for_model(pipe, path, pad=False)
     return embed_waveform(pipe, wav, duration_s=length / sample_rate)
 
 

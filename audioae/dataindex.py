@@ -395,8 +395,7 @@ def unguarded_main_call() -> bool:
     read."""
     frame = sys._getframe(1)
     while frame is not None:
-        code = frame.f_code
-        if frame.f_globals.get("__name__") == "__main__" and code.co_name == "<module>":
+        if frame.f_globals.get("__name__") == "__main__" and frame.f_code.co_name == "<module>":
             break
         frame = frame.f_back
     if frame is None:
@@ -406,11 +405,11 @@ def unguarded_main_call() -> bool:
     if name is not None and (name == "__main__" or name.endswith(".__main__")):
         return False  # a package's __main__.py (python -m audioae): spawn never reruns it
     script = frame.f_globals.get("__file__")
-    try:
-        tree = ast.parse(Path(script).read_text(encoding="utf-8")) if script else None
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+    if not script:
         return False
-    if tree is None:
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return False
     line = frame.f_lineno
     for node in tree.body:

@@ -137,14 +137,13 @@ class Pipeline(GenerativeMixin):
         self.vocoder = None if vocoder is None else vocoder.to(self.device).eval()
         methods = None if self.vocoder is None else learned_methods(self.vocoder)
         self.phase = PhaseReconstructor(self.frontend, config.phase, methods)
-        for name, value, least in (
-            ("chunk_seconds", chunk_seconds, "> 0"),
-            ("margin_seconds", margin_seconds, ">= 0"),
+        for name, value, zero_ok in (
+            ("chunk_seconds", chunk_seconds, False),
+            ("margin_seconds", margin_seconds, True),
         ):
             number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not (
-                number and math.isfinite(value) and (value > 0 or least == ">= 0" and value == 0)
-            ):
+            if not (number and math.isfinite(value) and (value > 0 or zero_ok and value == 0)):
+                least = ">= 0" if zero_ok else "> 0"
                 raise ValueError(
                     f"{name}: must be a finite number of seconds {least}, got {value!r}"
                 )

@@ -33,6 +33,7 @@ import logging
 import os
 import pickle
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -335,11 +336,12 @@ def checkpoint_hyperparameters(cfg: Config) -> dict[str, Any]:
     return {CONFIG_HPARAM: cfg.to_dict()}
 
 
-def resume_differences(saved: Path, cfg: Config) -> list[str]:
+def resume_differences(saved: Path, cfg: Config, ignore: Collection[str] = ()) -> list[str]:
     """The ``training``, ``data`` and ``loss`` settings in which ``cfg`` differs from the
     run's saved ``config.yaml``, as ``section.key: old -> new`` (allowed on resume, unlike
     the model's, but easy to change by accident: a resume without the first run's ``--set``
-    goes back to the recipe's values). Empty when nothing differs or nothing was saved."""
+    goes back to the recipe's values), leaving out the ``section.key`` names in ``ignore``.
+    Empty when nothing differs or nothing was saved."""
     if not saved.is_file():
         return []
     old = load_yaml(saved.read_text(), str(saved)) or {}
@@ -348,7 +350,7 @@ def resume_differences(saved: Path, cfg: Config) -> list[str]:
     for section in ("training", "data", "loss"):
         before = old.get(section) if isinstance(old.get(section), dict) else {}
         for key, value in new[section].items():
-            if key in before and before[key] != value:
+            if key in before and before[key] != value and f"{section}.{key}" not in ignore:
                 changed.append(f"{section}.{key}: {before[key]!r} -> {value!r}")
     return changed
 
@@ -450,21 +452,17 @@ def prepare_run_folder(
             )
         check_resume_compatible(run.config_file, cfg)
         resume_from = run.last_checkpoint
-        skip = {"training.devices", "training.num_nodes", *chosen}
-        changed = [
-            c
-            for c in (resume_differences(run.config_file, cfg) if main_process else [])
-            if c.split(":", 1)[0] not in skip
-        ]
-        if changed:
-            log.warning(
-                "resuming %s with settings that differ from its config.yaml: %s (give the "
-                "first run's --set values again to keep them)",
-                run.root,
-                "; ".join(changed[:6])
-                + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""),
-            )
         if main_process:
+            ignore = {"training.devices", "training.num_nodes", *chosen}
+            changed = resume_differences(run.config_file, cfg, ignore)
+            if changed:
+                log.warning(
+                    "resuming %s with settings that differ from its config.yaml: %s (give the "
+                    "first run's --set values again to keep them)",
+                    run.root,
+                    "; ".join(changed[:6])
+                    + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""),
+                )
             step = checkpoint_step(resume_from)
             log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
             if step is not None and step >= cfg.training.max_steps:
