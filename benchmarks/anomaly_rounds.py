@@ -258,6 +258,35 @@ ROUND_20_RULE = (
     "same run; mean AUROC is not considered. Only then are the test clips scored with it"
 )
 
+ROUND_21 = {
+    "log rec+quiet_band": (("reconstruction", "quiet_band"), "sum", True),
+    "log max(rec, latent, quiet_band)": (("reconstruction", "latent", "quiet_band"), "max", True),
+}
+"""Round 21 (2026-12-03, a fifth session), written with :data:`ROUND_21_RULE` before either was
+scored: the default's terms without the latent distance, and the default's three terms
+combined by their maximum instead of their sum."""
+
+ROUND_21_RULE = (
+    "round 21 (2026-12-03, written and committed before its candidates were first scored): "
+    "how the terms are combined. Since round 18 the default sums the log z-scores of three "
+    "terms (reconstruction, latent, quiet_band); a fault that moves one term (hum in the "
+    "quiet frames' band error, a foreign sound class in the latent) is diluted by the "
+    "spread of the terms it leaves alone, since each normal file's z-scores add their own "
+    "noise to the sum. Round 19 saw it on notes hum: the quietest 5 % band error alone "
+    "scored 0.882, in the sum 0.844. Candidates (ROUND_21): log rec+quiet_band (the latent "
+    "term dropped: the round 19 observation above, so a lead seen on validation, not a "
+    "blind candidate) and log max(rec, latent, quiet_band) (the three terms kept, combined "
+    "by their maximum, as rounds 1 and 2's max candidates: a file is as anomalous as its "
+    "most anomalous term). Validation: round 18's 10 cells (speech, the Italian voice; "
+    "notes, the mean over the pitch folds 0, 1, 3, 4 and 5), the models trained afresh in "
+    "the same run. The default and the candidates are ranked by SELECTION_RULE (the most "
+    "cells above 0.5 and above both baselines; ties to fewer terms, then to the higher mean "
+    "AUROC over the 10 cells); the best-ranked candidate replaces the default's combination "
+    "(COMBINED_TERMS, COMBINE) if it ranks above the default in the same run (ties between "
+    "the candidates to log rec+quiet_band, listed first). Only then are the test clips "
+    "scored with it, once"
+)
+
 CANDIDATES = {
     **COMBINATIONS,
     **ROUND_2,
@@ -268,11 +297,12 @@ CANDIDATES = {
     **ROUND_18,
     **ROUND_19,
     **ROUND_20,
+    **ROUND_21,
 }
 """Every candidate so far: the first round's combinations; the second round's, added after the
 first round's validation table (never the test clips), the same with each term standardised on
 its logarithm and a file-level term on the features' long-term spectrum (``spectrum``); and
-rounds 4 and 5 (``floor``, ``band``), 8, 13 and 18. Chosen by the same rule over all of them."""
+rounds 4 and 5 (``floor``, ``band``), 8, 13, 18 to 21. Chosen by the same rule over all of them."""
 
 ROUND_3_RULE = (
     "round 3 (2026-11-30, written before recipes/anomaly.yaml was first trained): the recipe "

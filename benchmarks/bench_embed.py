@@ -72,6 +72,8 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_19_RULE,
     ROUND_20,
     ROUND_20_RULE,
+    ROUND_21,
+    ROUND_21_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -458,8 +460,7 @@ def round_19_verdict(rows: list[dict]) -> list[str]:
     default = "log rec+latent+quiet_band"
 
     def key(name: str) -> tuple[int, int, float]:
-        won, mean = _won_and_mean(cells, name)
-        return (-won, len(CANDIDATES[name][0]), -mean)
+        return _rank_key(cells, name)
 
     best = min(ROUND_19, key=lambda n: (key(n), list(ROUND_19).index(n)))
     fraction = ROUND_19_FRACTIONS[best.rsplit("+", 1)[1]]
@@ -467,6 +468,29 @@ def round_19_verdict(rows: list[dict]) -> list[str]:
         f"Decision: {best} ranks above the default; QUIET_FRACTION becomes {fraction}"
         if key(best) < key(default)
         else f"Decision: QUIET_FRACTION stays 0.1 ({best} does not rank above the default)"
+    ]
+
+
+def _rank_key(cells: list[dict], name: str) -> tuple[int, int, float]:
+    """:data:`SELECTION_RULE`'s order (smaller ranks higher): cells won, then fewer terms, then
+    the higher mean AUROC."""
+    won, mean = _won_and_mean(cells, name)
+    return (-won, len(CANDIDATES[name][0]), -mean)
+
+
+def round_21_verdict(rows: list[dict]) -> list[str]:
+    """The decision of :data:`ROUND_21_RULE` over round 18's cells (:func:`round_18_rows`): the
+    default (``log rec+latent+quiet_band``) and each :data:`ROUND_21` candidate ranked by
+    :data:`SELECTION_RULE`; the best candidate replaces the default's combination if it ranks
+    above it."""
+    cells = round_18_rows(rows)
+    default = "log rec+latent+quiet_band"
+    best = min(ROUND_21, key=lambda n: (_rank_key(cells, n), list(ROUND_21).index(n)))
+    terms, how, _ = CANDIDATES[best]
+    return _summary(cells, (default, *ROUND_21)) + [
+        f"Decision: {best} ranks above the default; COMBINED_TERMS becomes {terms}, COMBINE {how!r}"
+        if _rank_key(cells, best) < _rank_key(cells, default)
+        else f"Decision: the default stays ({best} does not rank above it)"
     ]
 
 
@@ -1121,13 +1145,23 @@ def main() -> None:
         "the inner frames only) on round 18's cells",
     )
     parser.add_argument(
+        "--round-21",
+        action="store_true",
+        help="with --validate and --round-18: also decide round 21 (the default's terms without "
+        "the latent distance, and combined by their maximum) on round 18's cells",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
         "models take most of the run; the score rounds need only the recipe's)",
     )
     args = parser.parse_args()
-    for flag, on in (("--round-19", args.round_19), ("--round-20", args.round_20)):
+    for flag, on in (
+        ("--round-19", args.round_19),
+        ("--round-20", args.round_20),
+        ("--round-21", args.round_21),
+    ):
         if on and not (args.validate and args.round_18):
             parser.error(f"{flag} is decided on round 18's cells: give --validate --round-18")
     torch.set_num_threads(args.threads)
@@ -1184,6 +1218,9 @@ def main() -> None:
                     if args.round_20:
                         print(f"\nRound 20 ({ROUND_20_RULE}):")
                         print("\n".join(round_20_verdict(rows)))
+                    if args.round_21:
+                        print(f"\nRound 21 ({ROUND_21_RULE}):")
+                        print("\n".join(round_21_verdict(rows)))
                     continue
                 print(f"\nRound {number} ({WIDTH_RULES[number]}):")
                 for recipe in WIDTH_ROUNDS[number]:

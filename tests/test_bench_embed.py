@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19, ROUND_20  # noqa: E402
+from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19, ROUND_20, ROUND_21  # noqa: E402
 from bench_embed import (  # noqa: E402
     AE_DEFAULT,
     BASELINES,
@@ -26,6 +26,7 @@ from bench_embed import (  # noqa: E402
     round_18_verdict,
     round_19_verdict,
     round_20_verdict,
+    round_21_verdict,
     width_round_verdict,
 )
 
@@ -288,3 +289,27 @@ def test_round_20_decision_follows_the_rule(inner, decision) -> None:
         {"log rec+latent+quiet_band": [0.9] * 9 + [0.7], next(iter(ROUND_20)): inner},
     )
     assert decision in round_20_verdict(rows)[-1]
+
+
+@pytest.mark.parametrize(
+    "two_terms, maximum, decision",
+    [
+        # a tie in cells goes to fewer terms: the two-term candidate ranks above the default
+        ([0.9] * 9 + [0.7], [0.9] * 9 + [0.7], "rec+quiet_band ranks above"),
+        # the max candidate has the default's three terms: a tie in cells goes to the mean
+        ([0.9] * 8 + [0.7] * 2, [0.91] * 9 + [0.7], "max(rec, latent, quiet_band) ranks above"),
+        ([0.9] * 8 + [0.7] * 2, [0.89] * 9 + [0.7], "the default stays"),
+        ([0.9] * 8 + [0.7] * 2, [0.9] * 8 + [0.7] * 2, "the default stays"),  # fewer cells
+        ([0.9] * 10, [0.9] * 10, "rec+quiet_band ranks above"),  # fewer terms
+    ],
+)
+def test_round_21_decision_follows_the_rule(two_terms, maximum, decision) -> None:
+    names = list(ROUND_21)
+    rows = _round_18_fixture(
+        [0.9] * 8 + [0.7] * 2,
+        {"log rec+latent+quiet_band": [0.9] * 9 + [0.7], names[0]: two_terms, names[1]: maximum},
+    )
+    verdict = round_21_verdict(rows)[-1]
+    assert decision in verdict
+    if "ranks above" in verdict:
+        assert "COMBINED_TERMS becomes" in verdict
