@@ -247,3 +247,20 @@ def test_outputs_are_inference_tensors_that_clone_into_autograd(speech):
         assert not usable.is_inference()
         usable.square().sum().backward()
         torch.testing.assert_close(usable.grad, 2 * out)
+
+
+@pytest.mark.parametrize("name", ["codec", "denoise"])
+def test_clips_stacked_as_channels_are_processed_as_one_by_one(name, speech):
+    """The README's batch: equal-length mono clips stacked as ``(clips, time)`` give each
+    clip's own result (learned phase / kept phase: deterministic paths), to 1e-5."""
+    pipe = Pipeline.load(name, device="cpu")
+    gen = torch.Generator().manual_seed(1)
+    clips = speech[:1, :8000] + 0.02 * torch.randn(3, 8000, generator=gen)
+    if name == "codec":
+        run = lambda x: pipe.reconstruct(x, phase="learned")  # noqa: E731
+    else:
+        run = pipe.denoise
+    batch = run(clips)
+    assert batch.shape == clips.shape
+    for i in range(3):
+        torch.testing.assert_close(batch[i : i + 1], run(clips[i : i + 1]), rtol=0, atol=1e-5)
