@@ -67,6 +67,12 @@ class Span:
     end: int
     next_begin: int | None
 
+    def part(self, output: torch.Tensor, start: int, end: int | None = None) -> torch.Tensor:
+        """This span's samples ``[begin, end)`` of a window's output ``(..., n)`` whose first
+        sample is the absolute sample ``start`` (``end``: another end than the span's, e.g.
+        the signal's length for the last window)."""
+        return output[..., self.begin - start : (self.end if end is None else end) - start]
+
 
 def centred_spans(windows: list[Window], fade: int, total: int) -> list[Span]:
     """Parts of the windows' outputs whose :class:`CrossfadeStream` fades (of ``fade``

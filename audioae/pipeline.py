@@ -478,10 +478,9 @@ class Pipeline(GenerativeMixin):
             last = frame0 + frames >= n_frames
             piece_len = length - frame0 * hop if last else (frames - 1) * hop
             wav = self.phase(features, length=piece_len, method=method)
-            end = length if last else span.end
             ready = stream.add(
                 span.begin,
-                wav[..., span.begin - w.start : end - w.start],
+                span.part(wav, w.start, length if last else None),
                 None if last else span.next_begin,
             )
             if ready.shape[-1]:
@@ -656,9 +655,7 @@ class Pipeline(GenerativeMixin):
                 mask_exponent=mask_exponent,
                 post_filter=post_filter,
             )
-            writer.add(
-                span.begin, y[..., span.begin - w.start : span.end - w.start], span.next_begin
-            )
+            writer.add(span.begin, span.part(y, w.start), span.next_begin)
         return writer.result()
 
     # ------------------------------------------------------------------ embed

@@ -79,8 +79,7 @@ def _denoised_pieces(
         if fade is None:
             piece = y[..., w.keep_start - w.start : w.keep_stop - w.start]
         else:
-            part = y[..., span.begin - w.start : span.end - w.start]
-            piece = fade.add(span.begin, part, span.next_begin)
+            piece = fade.add(span.begin, span.part(y, w.start), span.next_begin)
         if i + 1 < len(windows):
             reader.release(windows[i + 1].start)
         yield piece.numpy()
