@@ -43,12 +43,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EncodeStats:
-    """What ``encode_file`` wrote: file size (bytes), real bitrate (kbit/s, header included), ratio to 16-bit PCM."""
+    """What ``encode_file`` wrote: file size (bytes), real bitrate (kbit/s, header included),
+    ratio to 16-bit PCM, and the input's sample rate (Hz; the model keeps nothing above half
+    of its own)."""
 
     path: Path
     num_bytes: int
     bitrate_kbps: float
     pcm16_ratio: float
+    sample_rate: int = 0
 
 
 def load_for_model(
@@ -249,6 +252,7 @@ def encode_file(
         size,
         bitrate_kbps(size, length, sample_rate),
         pcm16_ratio(size, length, sample_rate, wav.shape[0]),
+        sample_rate,
     )
 
 
@@ -291,7 +295,7 @@ def decode_file(
         audioae.audio.AudioError: ``target``'s container cannot hold ``subtype`` (checked
             before decoding; nothing is written).
     """
-    from .codec import LatentLayout, read_aae
+    from .codec import LatentLayout, OtherModelError, read_aae
     from .streaming import PEAK, write_scaled
 
     _refuse_existing(target, overwrite)
@@ -311,7 +315,19 @@ def decode_file(
         pipe.model.time_downsampling,
         pipe.config.features.n_fft,
     )
-    decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
+    try:
+        decoded = read_aae(source, model_hash=pipe.model_hash, layout=layout)
+    except OtherModelError as exc:
+        from .modelfile import shipped_model_with_hash
+
+        name = shipped_model_with_hash(exc.model_hash)
+        if name is None:
+            raise
+        raise OtherModelError(
+            f"{exc}; it was encoded by the shipped model {name!r}: audioae decode {name} "
+            f"{source} -o ...",
+            exc.model_hash,
+        ) from None
     header = decoded.header
     model_length = max(1, round(header.length * pipe.sample_rate / header.sample_rate))
     pieces = pipe.decode_stream(decoded.latent, model_length, phase=phase)
@@ -368,10 +384,12 @@ def interpolate_files(
     method: str = "linear",
     phase: str | None = None,
     overwrite: bool = False,
+    level: str = "match",
 ) -> list[Path]:
     """Write ``step_00.wav`` … (A → B), ``morph.wav`` (A turning into B over time) and ``grid.png``.
 
-    Outputs are mono at the model's sample rate with A's length (see :meth:`Pipeline.interpolate`).
+    Outputs are mono at the model's sample rate with A's length, level-matched unless ``level``
+    is ``"model"`` (see :meth:`Pipeline.interpolate`); the gains are logged.
     """
     from .plots import save_figure, spectrogram_grid
 
@@ -386,7 +404,17 @@ def interpolate_files(
         _refuse_existing(out_dir / name, overwrite)
     a, _ = load_audio(source_a, sample_rate=pipe.sample_rate, mono=True)
     b, _ = load_audio(source_b, sample_rate=pipe.sample_rate, mono=True)
-    result = pipe.interpolate(a, b, steps, method=method, phase=phase)
+    result = pipe.interpolate(a, b, steps, method=method, phase=phase, level=level)
+    inner = result.gains_db[1:-1]
+    if level == "match" and inner:
+        log.info(
+            "%s: the %d steps between the ends level-matched by %+.1f to %+.1f dB "
+            "(--level model keeps the decoder's levels)",
+            out_dir,
+            len(inner),
+            min(inner),
+            max(inner),
+        )
     sounds = _within_full_scale(result.steps + [result.morph], out_dir)
     written = []
     for name, wav in zip(names, sounds):

@@ -138,6 +138,7 @@ from .latent_header import (
     AAEHeader,
     CodecError,
     LatentLayout,
+    OtherModelError,
     _varint,
     bitrate_kbps,
     check_layout,
@@ -284,16 +285,18 @@ def decode_latent(
         :class:`DecodedLatent` with ``latent`` float32 ``(channels, latent_dim, latent_frames)``.
 
     Raises:
-        CodecError: bad magic, unknown version, truncated, CRC mismatch, another model's file,
-            inconsistent header fields (see :func:`parse_header`).
+        CodecError: bad magic, unknown version, truncated, CRC mismatch, inconsistent header
+            fields (see :func:`parse_header`); :class:`OtherModelError`, a subclass, for
+            another model's file.
     """
     if model_hash is not None and len(model_hash) != HASH_BYTES:
         raise ValueError(f"model_hash must be {HASH_BYTES} bytes")
     header = parse_header(data)
     if model_hash is not None and header.model_hash != bytes(model_hash):
-        raise CodecError(
+        raise OtherModelError(
             f"this .aae file was made with another model (model hash {header.model_hash.hex()[:12]}…, "
-            f"expected {bytes(model_hash).hex()[:12]}…); decode it with the model that encoded it"
+            f"expected {bytes(model_hash).hex()[:12]}…); decode it with the model that encoded it",
+            header.model_hash,
         )
     if layout is not None:
         check_layout(header, layout)
@@ -382,6 +385,8 @@ def read_aae(
         raise CodecError(f"{path}: larger than {MAX_AAE_BYTES} bytes, more than an .aae file holds")
     try:
         return decode_latent(data, model_hash=model_hash, layout=layout)
+    except OtherModelError as exc:
+        raise OtherModelError(f"{path}: {exc}", exc.model_hash) from None
     except CodecError as exc:
         raise CodecError(f"{path}: {exc}") from None
 
@@ -391,6 +396,7 @@ __all__ = [
     "CodecError",
     "DecodedLatent",
     "LatentLayout",
+    "OtherModelError",
     "bitrate_kbps",
     "check_layout",
     "decode_latent",

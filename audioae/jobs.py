@@ -9,6 +9,7 @@ existing output without ``--force``…) is skipped with its reason and the rest 
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTENSIONS, find_audio_files
+from .audio import AUDIO_EXTENSIONS, find_audio_files, writable_format
+from .audio_errors import AudioError
 from .audio_probe import UNSUPPORTED_AUDIO_EXTENSIONS, unsupported_format_reason
 from .fileio import OutputExistsError
 
@@ -70,6 +72,7 @@ def plan_job(
     *,
     suffix: str | None = None,
     find: Callable = find_audio_files,
+    what: str = "audio files",
 ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Pair every input file with its output path.
 
@@ -77,9 +80,12 @@ def plan_job(
         inputs: files and/or folders; a folder's files under ``output`` (an output folder
             inside it) are left out, so a job rerun with ``skip_existing`` does not take its
             earlier outputs for inputs.
-        output: a folder; or, for one input file, a file path with a suffix.
+        output: a folder (a path ending in ``/`` always is one); or, for one input file, a
+            file path with a suffix: ``suffix`` when that is not an audio suffix (``.aae``,
+            ``.npy``), else one :func:`audioae.audio.save_audio` writes.
         suffix: force this output suffix (e.g. ``".aae"``); None keeps a writable audio suffix.
         find: how to list a folder's files (default: audio files, recursive, sorted).
+        what: what ``find`` lists, for the problem of a folder without any ("audio files").
 
     Returns:
         ``(pairs, problems)``: ``(input, output)`` pairs, and inputs or sub-folders that could
@@ -89,9 +95,11 @@ def plan_job(
     Raises:
         JobError: an output path equals an input path, two inputs map to the same output
             (e.g. ``take.wav`` and ``take.flac``), or several inputs (or a folder) with an
-            ``output`` named like a file (``out.wav``, ``out.npy``) that is not a folder;
-            nothing has been written.
+            ``output`` named like a file (``out.wav``, ``out.npy``) that is not a folder; one
+            input file with an output file name this job cannot write (``-o out.wav`` for
+            ``.aae`` files, ``-o out.aae`` for audio); nothing has been written.
     """
+    folder_given = str(output).endswith(("/", os.sep))
     output = Path(output)
     inputs = [Path(p) for p in inputs]
     one_file_each = len(inputs) > 1 or any(p.is_dir() for p in inputs)
@@ -105,7 +113,11 @@ def plan_job(
         )
     pairs: list[tuple[Path, Path]] = []
     problems: list[tuple[Path, str]] = []
-    single_file_target = len(inputs) == 1 and output.suffix != "" and not output.is_dir()
+    single_file_target = (
+        len(inputs) == 1 and output.suffix != "" and not output.is_dir() and not folder_given
+    )
+    if single_file_target and not inputs[0].is_dir():
+        _check_output_name(output, suffix)
     many_folders = sum(p.is_dir() for p in inputs) > 1
     out_root = output.resolve()
     for item in inputs:
@@ -126,7 +138,7 @@ def plan_job(
             problems.extend(unreadable)
             problems.extend(undecodable)  # said, not passed over
             if not files and not unreadable and not undecodable:
-                problems.append((item, "no audio files in this folder"))
+                problems.append((item, f"no {what} in this folder"))
             base = output / item.name if many_folders else output
             for f in files:
                 rel = f.relative_to(item)
@@ -142,6 +154,27 @@ def plan_job(
             raise JobError(f"{out}: output path is also an input; choose another output folder")
     _refuse_collisions(pairs)
     return pairs, problems
+
+
+def _check_output_name(output: Path, suffix: str | None) -> None:
+    """Refuse a single output file name the job cannot write: not ``suffix`` when that is not
+    audio (an ``.aae`` or ``.npy`` under ``out.wav`` would be no audio file), or an audio
+    output whose suffix :func:`audioae.audio.save_audio` cannot write.
+
+    Raises:
+        JobError: naming the output and the name to give instead.
+    """
+    if suffix is not None and suffix.lower() not in AUDIO_EXTENSIONS:
+        if output.suffix.lower() != suffix.lower():
+            raise JobError(
+                f"-o {output}: this job writes {suffix} files, not {output.suffix}; name it "
+                f"{output.with_suffix(suffix).name}, or give a folder"
+            )
+        return
+    try:
+        writable_format(output)
+    except AudioError as exc:
+        raise JobError(f"-o {exc}") from None
 
 
 def _split_undecodable(files: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:

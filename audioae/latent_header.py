@@ -34,6 +34,15 @@ class CodecError(ValueError):
     corrupted (CRC mismatch), made with another model, or inconsistent header fields."""
 
 
+class OtherModelError(CodecError):
+    """An ``.aae`` file made with another model than the one decoding it; ``model_hash`` is
+    the 16-byte digest of the model that made it (its header's)."""
+
+    def __init__(self, message: str, model_hash: bytes) -> None:
+        super().__init__(message)
+        self.model_hash = bytes(model_hash)
+
+
 @dataclass(frozen=True, eq=False)
 class AAEHeader:
     """Parsed ``.aae`` header. ``lo``/``hi`` are the per-dimension quantiser ranges (float64,

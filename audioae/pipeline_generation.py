@@ -14,7 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from .arguments import check_integer, is_integer
-from .latent_interpolation import INTERPOLATION_METHODS, Interpolation, blend_latents
+from .latent_interpolation import (
+    INTERPOLATION_METHODS,
+    LEVEL_MODES,
+    Interpolation,
+    blend_latents,
+    gain_curve,
+    matched_gains_db,
+    rms_db,
+)
 from .latent_prior import STANDARD_PRIOR, LatentPrior, fit_latent_prior
 from .pipeline_errors import PipelineError
 
@@ -46,22 +54,30 @@ class GenerativeMixin:
         *,
         method: str = "linear",
         phase: str | None = None,
+        level: str = "match",
     ) -> Interpolation:
         """Latent interpolation from A to B (timbre morph); mono, at the model's sample rate.
 
         Both inputs are mixed to mono and encoded (VAEs: posterior means). If their lengths
         differ, B's latent sequence is linearly time-stretched to A's number of latent frames,
         so every output has A's length. ``method``: ``linear`` or ``slerp`` (per latent frame).
-        ``phase``: as :meth:`decode`.
+        ``phase``: as :meth:`decode`. ``level``: ``match`` (default) scales each step so its
+        RMS level in dB lies on the line between the two ends' (the ends, the
+        reconstructions of A and B, are left as decoded; the morph gets the same gains as a
+        curve over its duration: :func:`~audioae.latent_interpolation.matched_gains_db`,
+        :func:`~audioae.latent_interpolation.gain_curve`); ``model`` keeps the decoder's
+        levels, which dip (linear) or swell (slerp) between the ends.
 
         Raises:
             ValueError: ``steps`` not a whole number (bools and floats refused; numpy
-                integers taken) or below 2, an unknown method or phase method.
+                integers taken) or below 2, an unknown method, phase method or level mode.
         """
         self.require_latent_decoder("interpolate")
         steps = check_integer("steps", steps, minimum=2)
         if method not in INTERPOLATION_METHODS:
             raise ValueError(f"method: {method!r} is not one of {', '.join(INTERPOLATION_METHODS)}")
+        if level not in LEVEL_MODES:
+            raise ValueError(f"level: {level!r} is not one of {', '.join(LEVEL_MODES)}")
         a = self._prepare(wav_a).mean(0, keepdim=True)
         b = self._prepare(wav_b).mean(0, keepdim=True)
         za, zb = self.encode(a), self.encode(b)
@@ -76,7 +92,12 @@ class GenerativeMixin:
         ]
         ramp = torch.linspace(0.0, 1.0, za.shape[-1], device=za.device).view(1, 1, -1)
         morph = self.decode(blend_latents(za, zb, ramp, method), length, phase=phase)[0]
-        return Interpolation(steps=outputs, alphas=alphas, morph=morph)
+        gains = [0.0] * steps
+        if level == "match":
+            gains = matched_gains_db([rms_db(o) for o in outputs], alphas)
+            outputs = [o * 10 ** (g / 20) if g else o for o, g in zip(outputs, gains, strict=True)]
+            morph = morph * gain_curve(alphas, gains, morph.shape[-1]).to(morph.device)
+        return Interpolation(steps=outputs, alphas=alphas, morph=morph, gains_db=gains)
 
     @torch.inference_mode()
     def sample(

@@ -632,19 +632,27 @@ def section_interpolation(split, models: Path, device: str, quick: bool) -> str 
     if pipe is None:
         return None
     pairs = note_pairs(split["notes"]["test"])[: QUICK_CLIPS if quick else None]
-    results: dict[str, list] = {"audioae latent (linear)": [], "waveform crossfade": []}
+    levels = {
+        "audioae latent (linear, level-matched: the default)": "match",
+        "audioae latent (linear, decoder levels: --level model)": "model",
+    }
+    results: dict[str, list] = {name: [] for name in (*levels, "waveform crossfade")}
+    dips: dict[str, list[float]] = {name: [] for name in results}
     for a_path, b_path in pairs:
         a, b = load(a_path), load(b_path)
-        morph = pipe.interpolate(
-            resample(a, SAMPLE_RATE, pipe.sample_rate),
-            resample(b, SAMPLE_RATE, pipe.sample_rate),
-            steps=STEPS,
-        )
-        steps = [resample(s.cpu(), pipe.sample_rate, SAMPLE_RATE) for s in morph.steps]
-        results["audioae latent (linear)"].append(interpolation_scores(steps, SAMPLE_RATE))
-        results["waveform crossfade"].append(
-            interpolation_scores(crossfade_steps(a, b, STEPS), SAMPLE_RATE)
-        )
+        for name, level in levels.items():
+            morph = pipe.interpolate(
+                resample(a, SAMPLE_RATE, pipe.sample_rate),
+                resample(b, SAMPLE_RATE, pipe.sample_rate),
+                steps=STEPS,
+                level=level,
+            )
+            steps = [resample(s.cpu(), pipe.sample_rate, SAMPLE_RATE) for s in morph.steps]
+            results[name].append(interpolation_scores(steps, SAMPLE_RATE))
+            dips[name].append(level_dip_db(steps))
+        steps = crossfade_steps(a, b, STEPS)
+        results["waveform crossfade"].append(interpolation_scores(steps, SAMPLE_RATE))
+        dips["waveform crossfade"].append(level_dip_db(steps))
     uniform = 1.0 / (STEPS - 1)
     rows = []
     for name, scores in results.items():
@@ -658,6 +666,8 @@ def section_interpolation(split, models: Path, device: str, quick: bool) -> str 
                 float(np.nanmean(share)),
                 float(np.nanmean(share) / uniform),
                 f"{int(np.sum(share <= 2 * uniform))}/{len(scores)}",
+                float(np.mean(dips[name])),
+                float(np.max(dips[name])),
             ]
         )
     header = [
@@ -667,15 +677,30 @@ def section_interpolation(split, models: Path, device: str, quick: bool) -> str 
         "mean largest-step share",
         "share / uniform",
         "pairs share <= 2x uniform",
+        "mean level dip (dB)",
+        "largest level dip (dB)",
     ]
     intro = (
         f"{len(pairs)} pairs of held-out notes of different instruments (different GM families) at the same pitch, "
         f"{STEPS} equal blend steps A -> B. rho = Spearman correlation of step index and spectral centroid "
         f"(target mean abs(rho) >= 0.9); largest-step share = largest consecutive log-mel distance / path length "
         f"(uniform = 1/{STEPS - 1} = {uniform:.3f}; target <= 2x uniform). Constant-centroid paths give rho NaN "
-        "(left out of the mean)."
+        "(left out of the mean). Level dip = per pair, the most a middle step's RMS level (dB) "
+        "falls below the straight dB line between the two ends' (negative: every middle step "
+        "above it); the level-matched row is on the line by construction (its steps are scaled "
+        "onto it), shown to compare with the decoder's own levels."
     )
     return intro + "\n\n" + markdown_table(header, rows, precision=3)
+
+
+def level_dip_db(steps: list[torch.Tensor]) -> float:
+    """The most a middle step's RMS level (dB) falls below the straight dB line between the
+    first and the last step's (steps A -> B at equal blend weights)."""
+    from audioae.latent_interpolation import rms_db
+
+    levels = [rms_db(s) for s in steps]
+    n = len(levels) - 1
+    return max((1 - i / n) * levels[0] + (i / n) * levels[-1] - levels[i] for i in range(1, n))
 
 
 # ----------------------------------------------------------------------------- docs

@@ -75,12 +75,17 @@ def _finish(report, verb: str) -> int:
     return report.exit_code
 
 
-def _run_files(args, work, verb: str, suffix: str | None = None, find=None) -> int:
-    """Plan and run a file job; ``find`` lists a folder's inputs (default: its audio files)."""
+def _run_files(
+    args, work, verb: str, suffix: str | None = None, find=None, what: str = "audio files"
+) -> int:
+    """Plan and run a file job; ``find`` lists a folder's inputs (default: its audio files),
+    ``what`` names them."""
     from ..audio import find_audio_files
     from ..jobs import plan_job, run_job
 
-    pairs, problems = plan_job(args.inputs, args.out, suffix=suffix, find=find or find_audio_files)
+    pairs, problems = plan_job(
+        args.inputs, args.out, suffix=suffix, find=find or find_audio_files, what=what
+    )
     report = run_job(
         pairs,
         work,
@@ -143,6 +148,8 @@ def _run_encode(args) -> int:
     pipe = load_pipeline(args)
     pipe.require_latent_decoder("encode")  # once, before any file
 
+    above = []  # inputs at a higher rate than the model's: said once, at the first
+
     def work(source, target):
         stats = encode_file(pipe, source, target, bits=args.bits, overwrite=args.force)
         ratio = stats.pcm16_ratio
@@ -151,8 +158,24 @@ def _run_encode(args) -> int:
             f"{source} -> {target}: {stats.num_bytes} bytes, {stats.bitrate_kbps:.2f} kbit/s "
             f"(header included), {size} than 16-bit PCM"
         )
+        if stats.sample_rate > pipe.sample_rate and not above:
+            above.append(source)
+            print(
+                f"note: {source} is at {stats.sample_rate} Hz and the model works at "
+                f"{pipe.sample_rate} Hz: nothing above {pipe.sample_rate // 2} Hz is kept (decode "
+                f"writes the file's own rate, without that band)"
+            )
 
     return _run_files(args, work, "encode", suffix=".aae")
+
+
+def _latent_files(paths):
+    """The ``.aae`` files of ``paths`` in order, lazily: a file as it is, a folder's sorted."""
+    for path in paths:
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            yield from _find_latent_files(path)
 
 
 def _model_from_latents(args) -> None:
@@ -165,7 +188,8 @@ def _model_from_latents(args) -> None:
     Raises:
         PipelineError: no inputs, no ``.aae`` file in the folder, or a file made by a model
             that is not shipped (the message says to name the model).
-        CodecError: the first file is not a readable ``.aae`` file.
+        CodecError: no file given or in the folder is a readable ``.aae`` file (the model
+            comes from the first readable one; the others fail when decoded).
     """
     from ..audio import AUDIO_EXTENSIONS
     from ..codec import CodecError, parse_header
@@ -188,17 +212,26 @@ def _model_from_latents(args) -> None:
     args.inputs = [args.model, *args.inputs]
     if not first.exists():
         raise PipelineError(f"decode: {first}: no such file")
-    files = [first] if first.is_file() else _find_latent_files(first)
-    if not files:
-        raise PipelineError(f"decode: no .aae files in {first}")
-    try:  # the whole file: the header's CRC covers it (decoding reads it again anyway)
-        model_hash = parse_header(files[0].read_bytes()).model_hash
-    except CodecError as exc:
-        raise CodecError(f"{files[0]}: {exc}") from None
+    first_error, tried = None, 0
+    for file in _latent_files(map(Path, args.inputs)):
+        # the first readable one: a folder job skips and reports the others
+        tried += 1
+        try:  # the whole file: the header's CRC covers it (decoding reads it again anyway)
+            model_hash = parse_header(file.read_bytes()).model_hash
+            break
+        except (CodecError, OSError) as exc:
+            first_error = first_error or CodecError(f"{file}: {exc}")
+    else:
+        if not tried:
+            raise PipelineError(f"decode: no .aae files in {first}")
+        assert first_error is not None
+        if tried > 1:
+            raise CodecError(f"decode: none of the {tried} .aae files can be read; {first_error}")
+        raise first_error
     name = shipped_model_with_hash(model_hash)
     if name is None:
         raise PipelineError(
-            f"decode: {files[0]} was encoded by a model that is not shipped with audioae "
+            f"decode: {file} was encoded by a model that is not shipped with audioae "
             f"(model hash {model_hash.hex()[:12]}…); name it: audioae decode MODEL {first} -o ..."
         )
     args.model = name
@@ -217,6 +250,7 @@ def _run_decode(args) -> int:
         "decode",
         suffix=".wav",
         find=_find_latent_files,
+        what=".aae files",
     )
 
 
@@ -283,7 +317,9 @@ def register(subparsers) -> None:
         summary="compress audio into .aae latent files",
         description="Compress audio into .aae latent files (quantised, entropy-coded latents "
         "with a versioned header) and print each file's real bitrate. `audioae decode` with "
-        "the same model turns them back into audio.",
+        "the same model turns them back into audio. The model works at its own sample rate "
+        "(16 kHz for the shipped codec): a 44.1 or 48 kHz file decodes at its own rate but "
+        "with nothing above half the model's.",
         examples=[
             "audioae encode codec speech.wav -o speech.aae",
             "audioae encode codec recordings/ -o latents/ --bits 4",

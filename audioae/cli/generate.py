@@ -23,10 +23,14 @@ def register(subparsers) -> None:
         description="Encode two sounds, blend their latents in --steps steps from A to B (both "
         "ends included) and write OUT/step_NN.wav per step, OUT/morph.wav (A turning into B "
         "over time) and OUT/grid.png (their spectrograms). Every output is mono at the model's "
-        "sample rate and as long as A (B's latent frames are time-stretched to A's length).",
+        "sample rate and as long as A (B's latent frames are time-stretched to A's length). "
+        "The steps between the ends are level-matched: each is scaled so its RMS level in dB "
+        "lies on the line between A's and B's reconstructions' (the decoder alone makes "
+        "middle steps dip or swell, often by 10-30 dB); --level model keeps its levels.",
         examples=[
             "audioae interpolate timbre flute.wav trumpet.wav -o morph/",
             "audioae interpolate timbre a.wav b.wav -o morph/ --steps 5 --method slerp",
+            "audioae interpolate timbre a.wav b.wav -o raw/ --level model   # decoder's levels",
         ],
     )
     _common(p, many=False)
@@ -43,6 +47,12 @@ def register(subparsers) -> None:
         choices=["linear", "slerp"],
         default="linear",
         help="how latents are blended: straight line, or spherical",
+    )
+    p.add_argument(
+        "--level",
+        choices=["match", "model"],
+        default="match",
+        help="match: each step's RMS level on the dB line between the ends'; model: as decoded",
     )
     _add_phase(p)
     p.set_defaults(func=_run_interpolate)
@@ -149,6 +159,7 @@ def _run_interpolate(args) -> int:
         method=args.method,
         phase=args.phase,
         overwrite=args.force,
+        level=args.level,
     )
     print(f"interpolate: wrote {len(written)} files to {args.out}")
     return 0
