@@ -439,21 +439,26 @@ def sample_files(
     temperature: float = 1.0,
     like: str | os.PathLike | None = None,
     prior: LatentPrior | None = None,
+    peak_db: float | None = None,
 ) -> list[Path]:
     """Draw ``n`` sounds from a VAE's prior (``temperature`` as :meth:`Pipeline.sample`) and
     write ``sample_00.wav`` … into ``out_dir``; with ``like``, ``n`` variations of that audio
     file from the posterior (:meth:`Pipeline.variations`, ``seconds`` unused), written as
     ``variation_00.wav`` …. ``prior``: the prior to draw from (:meth:`Pipeline.sample`; not
-    with ``like``). ``phase`` as :meth:`Pipeline.decode`.
+    with ``like``). ``phase`` as :meth:`Pipeline.decode`. ``peak_db``: scale each sound so
+    its peak is at that many dBFS (silent sounds are left silent); None keeps the decoder's
+    levels and logs them when every sound peaks below :data:`QUIET_PEAK_DB`.
 
     Raises:
         OutputExistsError: an output exists and ``overwrite`` is false (before any work).
         AudioError: ``like`` cannot be read.
         PipelineError, ValueError: as the pipeline's methods; ValueError also for ``like``
-            with a ``prior``.
+            with a ``prior``, or ``peak_db`` outside [:data:`MIN_PEAK_DB`, 0].
     """
     if like is not None and prior is not None:
         raise ValueError("variations (like=) come from the sound's posterior, not a prior")
+    if peak_db is not None and not MIN_PEAK_DB <= peak_db <= 0:
+        raise ValueError(f"peak_db must be in [{MIN_PEAK_DB:g}, 0] dBFS, got {peak_db!r}")
     out_dir = Path(out_dir)
     stem = "sample" if like is None else "variation"
     names = [out_dir / f"{stem}_{i:02d}.wav" for i in range(n)]
@@ -467,11 +472,30 @@ def sample_files(
     else:
         source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
-    for path, wav in zip(names, _within_full_scale(list(wavs), names[0].parent)):
+    wavs = list(wavs)
+    peaks = [float(w.abs().max()) for w in wavs]
+    if peak_db is not None:
+        target = 10 ** (peak_db / 20)
+        wavs = [w * (target / p) if p > 0 else w for w, p in zip(wavs, peaks, strict=True)]
+    elif max(peaks) < 10 ** (QUIET_PEAK_DB / 20):
+        shown = [20 * math.log10(p) for p in peaks if p > 0]
+        log.info(
+            "%s: the sounds peak at %s dBFS, as the decoder made them; --peak-db -1 "
+            "(peak_db=-1.0) scales each to peak at -1 dBFS",
+            out_dir,
+            f"{min(shown):.0f} to {max(shown):.0f}" if shown else "-inf (silence)",
+        )
+    for path, wav in zip(names, _within_full_scale(wavs, names[0].parent)):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     _warn_left_over(out_dir, stem, names)
     return names
 
+
+MIN_PEAK_DB = -60.0
+"""The lowest peak level (dBFS) :func:`sample_files` normalises to."""
+
+QUIET_PEAK_DB = -12.0
+""":func:`sample_files` says so when every sound it drew peaks below this (dBFS)."""
 
 MAX_PRIOR_FILES = 500
 """At most this many files of a folder are encoded to fit a prior (evenly spaced in sorted

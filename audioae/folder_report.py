@@ -156,9 +156,9 @@ class FolderReport:
             )
             lines += [f"  {self._rel(p)} ({stats[p].rms_db:.1f} dBFS)" for p in self.silent]
         if self.clipped:
-            lines.append(f"clipped ({len(self.clipped)}):")
+            lines.append(f"clipped or over full scale ({len(self.clipped)}):")
             lines += [
-                f"  {self._rel(p)} ({100 * stats[p].clipped_fraction:.2f}% of samples at full scale)"
+                f"  {self._rel(p)} ({100 * stats[p].clipped_fraction:.2f}% of samples at or over full scale)"
                 for p in self.clipped
             ]
         if self.too_short:

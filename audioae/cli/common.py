@@ -225,6 +225,17 @@ def temperature(text: str) -> float:
     return value
 
 
+def peak_dbfs(text: str) -> float:
+    """An argparse ``type``: a peak level in dBFS in [MIN_PEAK_DB, 0]
+    (:func:`audioae.apps.sample_files`)."""
+    from ..apps import MIN_PEAK_DB
+
+    value = _float(text)
+    if not MIN_PEAK_DB <= value <= 0.0:
+        raise argparse.ArgumentTypeError(f"must be in [{MIN_PEAK_DB:g}, 0] dBFS, got {value:g}")
+    return value
+
+
 def fraction(text: str) -> float:
     """An argparse ``type``: a number in [0, 1]."""
     value = _float(text)

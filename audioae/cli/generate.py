@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 from .apps import _add_phase, _common
-from .common import add_command, at_least, load_pipeline, positive_float, temperature
+from .common import (
+    add_command,
+    at_least,
+    load_pipeline,
+    peak_dbfs,
+    positive_float,
+    temperature,
+)
 
 
 def register(subparsers) -> None:
@@ -120,6 +127,14 @@ def register(subparsers) -> None:
         metavar="FILE",
         help="draw from a prior saved by --save-prior (fitted for this model)",
     )
+    p.add_argument(
+        "--peak-db",
+        type=peak_dbfs,
+        default=None,
+        metavar="DB",
+        help="scale each sound so its peak is at DB dBFS (-60 to 0; e.g. -1); default: the "
+        "decoder's level (draws from the standard prior are often quiet)",
+    )
     _add_phase(p)
     p.set_defaults(func=_run_sample)
 
@@ -223,7 +238,13 @@ def _run_sample(args) -> int:
         temperature=args.temperature,
         like=args.like,
         prior=prior,
+        peak_db=args.peak_db,
     )
+    if args.temperature == 0 and args.like is None and args.n > 1:
+        print(
+            f"sample: --temperature 0 draws the prior's mean: the {args.n} sounds are the same",
+            file=sys.stderr,
+        )
     plural = "s" if len(written) != 1 else ""
     what = f"sound{plural}" if args.like is None else f"variation{plural} of {args.like}"
     print(f"sample: wrote {len(written)} {what} to {args.out}")

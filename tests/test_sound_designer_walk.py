@@ -1,0 +1,189 @@
+"""What a sound designer's walk through encode / decode / interpolate / sample found
+(2026-12-03, a fifth session): output names a job cannot write, a model-less decode of a
+folder whose first file is corrupt, another shipped model's ``.aae`` file, the band a codec
+at 16 kHz cannot keep, and the level of morphs and draws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioae.cli import main
+from audioae.jobs import JobError, plan_job
+from tests.conftest import sine
+
+
+def _wav(path: Path, seconds: float = 0.5, freq: float = 330.0, sample_rate: int = 16000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, sine(freq, seconds=seconds, sample_rate=sample_rate).T, sample_rate)
+    return path
+
+
+def test_one_file_jobs_refuse_an_output_name_they_cannot_write(tmp_path):
+    src = _wav(tmp_path / "a.wav")
+    with pytest.raises(
+        JobError, match=r"-o .*out\.wav: this job writes \.aae files, not \.wav; name it out\.aae"
+    ):
+        plan_job([src], tmp_path / "out.wav", suffix=".aae")
+    with pytest.raises(JobError, match=r"cannot write '\.aae' files; use one of \.wav"):
+        plan_job([src], tmp_path / "out.aae")  # an audio job (denoise, reconstruct)
+    with pytest.raises(JobError, match=r"cannot write '\.xyz' files"):
+        plan_job([src], tmp_path / "out.xyz", suffix=".wav")  # decode's folder suffix
+    pairs, _ = plan_job([src], tmp_path / "out.flac", suffix=".wav")  # decode -o out.flac
+    assert pairs == [(src, tmp_path / "out.flac")]
+    # a trailing slash is a folder, even with a dot in its name
+    pairs, _ = plan_job([src], f"{tmp_path / 'take.v2'}/", suffix=".aae")
+    assert pairs == [(src, tmp_path / "take.v2" / "a.aae")]
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_encode_to_an_audio_name_is_refused_before_any_work(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    assert main(["encode", "codec", str(src), "-o", str(tmp_path / "a_small.wav"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "this job writes .aae files, not .wav; name it a_small.aae, or give a folder" in err
+    assert not (tmp_path / "a_small.wav").exists()
+
+
+def test_modelless_decode_takes_the_model_from_the_first_readable_file(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    lat = tmp_path / "lat"
+    assert main(["encode", "codec", str(src), "-o", str(lat / "b.aae"), "--quiet"]) == 0
+    (lat / "a_bad.aae").write_bytes(b"junk, sorted first")
+    capsys.readouterr()
+    assert main(["decode", str(lat), "-o", str(tmp_path / "dec"), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "1 written" in out and "failed" in out and "a_bad.aae" in out
+    info = sf.info(tmp_path / "dec" / "b.wav")
+    assert (info.samplerate, info.frames) == (16000, 8000)
+    # nothing readable at all: one error naming the first problem
+    (lat / "b.aae").write_bytes(b"also junk")
+    assert main(["decode", str(lat), "-o", str(tmp_path / "dec2"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "none of the 2 .aae files can be read" in err and "a_bad.aae" in err
+
+
+def test_decode_names_the_shipped_model_that_made_a_file(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    assert main(["encode", "timbre", str(src), "-o", str(tmp_path / "t.aae"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["decode", "codec", str(tmp_path / "t.aae"), "-o", str(tmp_path / "t.wav")]) == 1
+    out = capsys.readouterr().out
+    assert "it was encoded by the shipped model 'timbre': audioae decode timbre" in out
+    assert not (tmp_path / "t.wav").exists()
+
+
+def test_a_folder_without_aae_files_says_so(tmp_path, capsys):
+    _wav(tmp_path / "audio" / "a.wav")
+    assert main(["decode", "codec", str(tmp_path / "audio"), "-o", str(tmp_path / "x")]) == 1
+    assert "no .aae files in this folder" in capsys.readouterr().out
+
+
+def test_encode_says_once_that_the_band_above_the_model_rate_is_not_kept(tmp_path, capsys):
+    hi = [_wav(tmp_path / "in" / f"h{i}.wav", sample_rate=48000) for i in range(2)]
+    lo = _wav(tmp_path / "in" / "l.wav")
+    assert (
+        main(["encode", "codec", *map(str, [*hi, lo]), "-o", str(tmp_path / "lat"), "--quiet"]) == 0
+    )
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert notes == [
+        f"note: {hi[0]} is at 48000 Hz and the model works at 16000 Hz: nothing above 8000 Hz "
+        "is kept (decode writes the file's own rate, without that band)"
+    ]
+    assert np.isclose(sf.info(hi[0]).duration, 0.5)
+
+
+def test_matched_gains_put_the_steps_on_the_db_line_between_the_ends():
+    from audioae.latent_interpolation import MAX_LEVEL_GAIN_DB, matched_gains_db
+
+    alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    gains = matched_gains_db([-20.0, -35.0, -44.0, -10.0, -12.0], alphas)
+    assert gains == pytest.approx([0.0, 17.0, 28.0, -4.0, 0.0])  # targets -18, -16, -14
+    # a near-silent step is raised by at most MAX_LEVEL_GAIN_DB
+    assert matched_gains_db([-20.0, -120.0, -20.0], [0.0, 0.5, 1.0])[1] == MAX_LEVEL_GAIN_DB
+    with pytest.raises(ValueError, match="one level per blend weight"):
+        matched_gains_db([-20.0], [0.0])
+
+
+@pytest.mark.parametrize("method", ["linear", "slerp"])
+def test_interpolate_matches_levels_and_leaves_the_ends_as_decoded(method):
+    import torch
+
+    from audioae.latent_interpolation import MAX_LEVEL_GAIN_DB, gain_curve, rms_db
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("timbre", device="cpu")
+    t = torch.arange(16000) / 16000
+    a = (0.3 * torch.exp(-2 * t) * torch.sin(2 * torch.pi * 440 * t))[None]
+    b = (0.2 * torch.exp(-2 * t) * torch.sign(torch.sin(2 * torch.pi * 220 * t)))[None]
+    kw = {"method": method, "phase": "learned"}
+    raw = pipe.interpolate(a, b, 5, level="model", **kw)
+    matched = pipe.interpolate(a, b, 5, **kw)  # the default: match
+    assert raw.gains_db == [0.0] * 5
+    for end in (0, -1):
+        torch.testing.assert_close(matched.steps[end], raw.steps[end], rtol=0, atol=0)
+    first, last = rms_db(raw.steps[0]), rms_db(raw.steps[-1])
+    for alpha, step, gain in zip(matched.alphas, matched.steps, matched.gains_db, strict=True):
+        if abs(gain) < MAX_LEVEL_GAIN_DB:
+            assert rms_db(step) == pytest.approx((1 - alpha) * first + alpha * last, abs=0.01)
+    # the morph: the steps' gains as a curve over its duration, 0 dB at both ends
+    curve = gain_curve(matched.alphas, matched.gains_db, raw.morph.shape[-1])
+    assert float(curve[0]) == 1.0 and float(curve[-1]) == 1.0
+    middle = raw.morph.shape[-1] // 2  # alpha 0.5: the middle step's gain
+    assert float(curve[middle]) == pytest.approx(10 ** (matched.gains_db[2] / 20), rel=1e-3)
+    torch.testing.assert_close(matched.morph, raw.morph * curve, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="level: 'loud' is not one of match, model"):
+        pipe.interpolate(a, b, 3, level="loud")
+
+
+def test_sample_peak_db_normalises_each_sound_and_quiet_draws_are_named(tmp_path, caplog, capsys):
+    import logging
+
+    out = tmp_path / "s"
+    with caplog.at_level(logging.INFO, logger="audioae.apps"):
+        assert main(["sample", "timbre", "-o", str(out), "--n", "2", "--quiet"]) == 0
+    raw = [sf.read(out / f"sample_{i:02d}.wav")[0] for i in range(2)]
+    peaks = [20 * np.log10(np.abs(w).max()) for w in raw]
+    assert max(peaks) < -12  # the shipped VAE's standard-prior draws are quiet ...
+    assert "--peak-db -1" in caplog.text  # ... and the command says so
+    assert (
+        main(
+            [
+                "sample",
+                "timbre",
+                "-o",
+                str(out),
+                "--n",
+                "2",
+                "--peak-db",
+                "-1",
+                "--force",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    for i, before in enumerate(raw):
+        after = sf.read(out / f"sample_{i:02d}.wav")[0]
+        assert 20 * np.log10(np.abs(after).max()) == pytest.approx(-1.0, abs=0.01)  # 16-bit PCM
+        # the same sound, only louder
+        assert np.corrcoef(before, after)[0, 1] > 0.999
+    with pytest.raises(SystemExit):
+        main(["sample", "timbre", "-o", str(out), "--peak-db", "3", "--force"])
+    assert "--peak-db: must be in [-60, 0] dBFS, got 3" in capsys.readouterr().err
+
+
+def test_sample_at_temperature_zero_says_the_sounds_are_the_same(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert (
+        main(["sample", "timbre", "-o", str(out), "--n", "2", "--temperature", "0", "--quiet"]) == 0
+    )
+    assert (
+        "--temperature 0 draws the prior's mean: the 2 sounds are the same"
+        in capsys.readouterr().err
+    )
+    a, b = (sf.read(out / f"sample_{i:02d}.wav")[0] for i in range(2))
+    assert np.array_equal(a, b)
