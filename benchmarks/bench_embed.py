@@ -74,6 +74,8 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_20_RULE,
     ROUND_21,
     ROUND_21_RULE,
+    ROUND_22_OVERRIDES,
+    ROUND_22_RULE,
     SELECTION_RULE,
     SINGLE_TERMS,
 )
@@ -299,6 +301,8 @@ WORKFLOW_RECIPES = {
     "dae": ("anomaly", ["data.denoise=true", "data.snr_db_min=10", "data.snr_db_max=30"]),
     "dae_strong": ("anomaly", ["data.denoise=true"]),
     **{f"fold{k}": ("anomaly", []) for k in ROUND_18_FOLDS},
+    "conv2d": ("anomaly", list(ROUND_22_OVERRIDES)),
+    **{f"conv2d_fold{k}": ("anomaly", list(ROUND_22_OVERRIDES)) for k in ROUND_18_FOLDS},
 }
 """Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
 workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
@@ -311,8 +315,9 @@ round 11's ``heldref`` (the recipe trained on the fit files less the reference p
 (:data:`ROUND_14_RULE`), round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`) and
 round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`) and round 17's denoising
 autoencoders ``dae`` and ``dae_strong`` (:data:`ROUND_17_RULE`), and round 18's recipe on
-the notes' pitch folds ``fold0`` ... (:func:`pitch_fold_split`, :data:`ROUND_18_RULE`), trained
-with ``--validate`` only."""
+the notes' pitch folds ``fold0`` ... (:func:`pitch_fold_split`, :data:`ROUND_18_RULE`), and
+round 22's conv2d candidate on the speech fit split (``conv2d``) and on the folds
+(``conv2d_fold0`` ...; :data:`ROUND_22_RULE`), trained with ``--validate`` only."""
 
 
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
@@ -337,8 +342,8 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     data.mkdir(parents=True)
     if recipe == "heldref":
         files = reference_split(group)["train"]
-    elif recipe.startswith("fold"):  # round 18: the recipe on the other five pitches
-        files = pitch_fold_split(int(recipe[4:]))["fit"]
+    elif "fold" in recipe:  # rounds 18 and 22: a model on the other five pitches
+        files = pitch_fold_split(int(recipe.rsplit("fold", 1)[1]))["fit"]
     else:
         files = fit_split(group)["fit"]
     for f in files:
@@ -390,22 +395,27 @@ def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
     return lines
 
 
-def round_18_rows(rows: list[dict]) -> list[dict]:
+def round_18_rows(
+    rows: list[dict],
+    speech_setting: str = "speech / anomaly recipe trained here",
+    fold_label: str = "notes / pitch fold",
+) -> list[dict]:
     """Round 18's 10 validation cells (:data:`ROUND_18_RULE`): the speech rows of the anomaly
     recipe as they are, and per kind one notes row whose every score's (AUROC, AP) is the
     mean over the pitch folds of :data:`ROUND_18_FOLDS` (``notes / pitch fold K`` rows).
+    ``speech_setting`` and ``fold_label`` pick another model's rows (round 22's candidate:
+    ``speech / conv2d candidate``, ``notes / conv2d pitch fold``).
 
     Raises:
         ValueError: a fold's rows are missing.
     """
-    speech = [r for r in rows if r["setting"] == "speech / anomaly recipe trained here"]
+    speech = [r for r in rows if r["setting"] == speech_setting]
     out = list(speech)
     for kind in KINDS:
         folds = [
             r
             for r in rows
-            if r["kind"] == kind
-            and r["setting"] in {f"notes / pitch fold {k}" for k in ROUND_18_FOLDS}
+            if r["kind"] == kind and r["setting"] in {f"{fold_label} {k}" for k in ROUND_18_FOLDS}
         ]
         if len(folds) != len(ROUND_18_FOLDS):
             raise ValueError(f"{kind}: {len(folds)} pitch-fold rows, not {len(ROUND_18_FOLDS)}")
@@ -492,6 +502,43 @@ def round_21_verdict(rows: list[dict]) -> list[str]:
         if _rank_key(cells, best) < _rank_key(cells, default)
         else f"Decision: the default stays ({best} does not rank above it)"
     ]
+
+
+def round_22_verdict(rows: list[dict]) -> list[str]:
+    """The decision of :data:`ROUND_22_RULE`: the cells of round 18's split (:func:`round_18_rows`)
+    that the default score wins with the anomaly recipe and with the conv2d candidate; the
+    candidate replaces the recipe's network only if it wins more."""
+    recipe = round_18_rows(rows)
+    candidate = round_18_rows(rows, "speech / conv2d candidate", "notes / conv2d pitch fold")
+    if len(candidate) != len(recipe):
+        raise ValueError(f"{len(candidate)} conv2d candidate cells, not {len(recipe)}")
+    won = {
+        "recipe": _won_and_mean(recipe, AE_DEFAULT),
+        "conv2d": _won_and_mean(candidate, AE_DEFAULT),
+    }
+    lines = [
+        f"{name}: the default score wins {w} of {len(recipe)} cells, mean AUROC {m:.4f}"
+        for name, (w, m) in won.items()
+    ]
+    hum = [
+        next(r for r in c if r["kind"] == "hum" and r["setting"].startswith("notes"))
+        for c in (recipe, candidate)
+    ]
+    lines.append(
+        f"notes hum (fold mean): recipe {hum[0][AE_DEFAULT][0]:.3f}, conv2d "
+        f"{hum[1][AE_DEFAULT][0]:.3f}, better baseline "
+        f"{max(hum[1][b][0] for b in BASELINES):.3f}"
+    )
+    if won["conv2d"][0] > won["recipe"][0]:
+        lines.append(
+            f"Decision: conv2d replaces the recipe's network ({' '.join(ROUND_22_OVERRIDES)})"
+        )
+    else:
+        lines.append(
+            f"Decision: the recipe stays (conv2d wins {won['conv2d'][0]}, the recipe "
+            f"{won['recipe'][0]})"
+        )
+    return lines
 
 
 def round_20_verdict(rows: list[dict]) -> list[str]:
@@ -711,6 +758,9 @@ def train_all(
         if number == 18:  # the recipe on the notes' pitch folds
             runs += [("notes", f"fold{k}") for k in ROUND_18_FOLDS]
             continue
+        if number == 22:  # the conv2d candidate on speech and on the pitch folds
+            runs += [("speech", "conv2d")] + [("notes", f"conv2d_fold{k}") for k in ROUND_18_FOLDS]
+            continue
         runs += [(g, recipe) for recipe in WIDTH_ROUNDS[number] for g in ("speech", "notes")]
     return {f"{g}-{r}": train_normal_model(work, g, r) for g, r in runs}
 
@@ -773,6 +823,13 @@ def anomaly(models: Path, trained: dict[str, Path], validate: bool = False) -> l
             settings.append(
                 (f"notes / pitch fold {k}", trained[f"notes-fold{k}"], split, speech_other, 1.5)
             )
+    if "speech-conv2d" in trained:  # round 22: the conv2d candidate
+        settings.append(("speech / conv2d candidate", trained["speech-conv2d"], speech, noise, 3.0))
+    for k in ROUND_18_FOLDS:
+        if f"notes-conv2d_fold{k}" in trained:
+            model = trained[f"notes-conv2d_fold{k}"]
+            split = pitch_fold_split(k)
+            settings.append((f"notes / conv2d pitch fold {k}", model, split, speech_other, 1.5))
     settings = [(*s, None) for s in settings]  # the AE's reference: all of split["fit"]
     if "speech-heldref" in trained:  # round 11: one AE, its reference held out or not
         for group, split, other_files, piece_s in (
@@ -1151,6 +1208,12 @@ def main() -> None:
         "the latent distance, and combined by their maximum) on round 18's cells",
     )
     parser.add_argument(
+        "--round-22",
+        action="store_true",
+        help="with --validate and --round-18: also train round 22's candidate (the anomaly "
+        "recipe with a conv2d network) on speech and on the pitch folds and decide it",
+    )
+    parser.add_argument(
         "--no-recipe-candidates",
         action="store_true",
         help="with --validate: skip the candidate recipes of rounds 6, 9, 10 and 11 (their "
@@ -1161,6 +1224,7 @@ def main() -> None:
         ("--round-19", args.round_19),
         ("--round-20", args.round_20),
         ("--round-21", args.round_21),
+        ("--round-22", args.round_22),
     ):
         if on and not (args.validate and args.round_18):
             parser.error(f"{flag} is decided on round 18's cells: give --validate --round-18")
@@ -1173,6 +1237,7 @@ def main() -> None:
             (16, args.round_16),
             (17, args.round_17),
             (18, args.round_18),
+            (22, args.round_22),
         )
         if on
     )
@@ -1221,6 +1286,14 @@ def main() -> None:
                     if args.round_21:
                         print(f"\nRound 21 ({ROUND_21_RULE}):")
                         print("\n".join(round_21_verdict(rows)))
+                    continue
+                if number == 22:
+                    print(f"\nRound 22 ({ROUND_22_RULE}):")
+                    picked = round_18_rows(
+                        rows, "speech / conv2d candidate", "notes / conv2d pitch fold"
+                    )
+                    print("\n".join(selection_table(picked)))
+                    print("\n" + "\n".join(round_22_verdict(rows)))
                     continue
                 print(f"\nRound {number} ({WIDTH_RULES[number]}):")
                 for recipe in WIDTH_ROUNDS[number]:

@@ -27,6 +27,7 @@ from bench_embed import (  # noqa: E402
     round_19_verdict,
     round_20_verdict,
     round_21_verdict,
+    round_22_verdict,
     width_round_verdict,
 )
 
@@ -313,3 +314,45 @@ def test_round_21_decision_follows_the_rule(two_terms, maximum, decision) -> Non
     assert decision in verdict
     if "ranks above" in verdict:
         assert "COMBINED_TERMS becomes" in verdict
+
+
+def _round_22_fixture(recipe: list[float], conv2d: list[float]) -> list[dict]:
+    """Round 18's rows with the default score (``AE_DEFAULT``) at ``recipe``, and the same
+    rows of the conv2d candidate (``speech / conv2d candidate``, ``notes / conv2d pitch fold
+    K``) at ``conv2d``."""
+    rows = []
+    for values, speech, fold in (
+        (recipe, "speech / anomaly recipe trained here", "notes / pitch fold"),
+        (conv2d, "speech / conv2d candidate", "notes / conv2d pitch fold"),
+    ):
+        for r in _round_18_fixture(values, {}):
+            r = dict(r)
+            r[AE_DEFAULT] = r.pop("log rec+latent+band")
+            if r["setting"].startswith("notes"):
+                r["setting"] = r["setting"].replace("notes / pitch fold", fold)
+            else:
+                r["setting"] = speech
+            rows.append(r)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "conv2d, decision",
+    [
+        ([0.9] * 10, "conv2d replaces the recipe's network"),
+        ([0.9] * 9 + [0.7], "the recipe stays"),  # a tie keeps the recipe
+        ([0.95] * 8 + [0.7] * 2, "the recipe stays"),  # fewer cells, higher AUROC
+    ],
+)
+def test_round_22_decision_follows_the_rule(conv2d, decision) -> None:
+    rows = _round_22_fixture([0.9] * 9 + [0.7], conv2d)
+    verdict = round_22_verdict(rows)
+    assert decision in verdict[-1]
+    assert verdict[0].startswith("recipe: the default score wins 9 of 10 cells")
+
+
+def test_round_22_verdict_refuses_missing_candidate_rows() -> None:
+    rows = _round_22_fixture([0.9] * 10, [0.9] * 10)
+    rows = [r for r in rows if r["setting"] != "speech / conv2d candidate"]
+    with pytest.raises(ValueError, match="conv2d candidate cells"):
+        round_22_verdict(rows)
