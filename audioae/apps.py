@@ -31,6 +31,7 @@ from .audio import (
 )
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
+from .latent_interpolation import rms_db
 from .latent_prior import LatentPrior, LatentPriorError
 from .pipeline import Pipeline
 
@@ -491,6 +492,12 @@ def sample_files(
     return names
 
 
+MIN_PRIOR_SECONDS = 10.0
+""":func:`fit_prior_files` warns when it fits on less audio than this (s) in all."""
+
+PRIOR_SILENCE_DB = -60.0
+""":func:`fit_prior_files` counts files whose RMS level is below this (dBFS) as silent."""
+
 MIN_PEAK_DB = -60.0
 """The lowest peak level (dBFS) :func:`sample_files` normalises to."""
 
@@ -514,6 +521,9 @@ def fit_prior_files(
     evenly spaced): ``(prior, files used)``. An unreadable file is skipped and, with
     ``problems``, appended to it as ``(path, reason)``.
 
+    Fitting on less than :data:`MIN_PRIOR_SECONDS` of audio, or on silent files, is warned
+    about (the prior then stands for little).
+
     Raises:
         NoAudioFilesError: no readable audio file among ``inputs``.
         AudioError: an input does not exist.
@@ -534,6 +544,19 @@ def fit_prior_files(
     where = ", ".join(str(i) for i in inputs)
     if not wavs:
         raise NoAudioFilesError(where, "no readable audio file to fit a prior on")
+    seconds = sum(w.shape[-1] for w in wavs) / pipe.sample_rate
+    silent = sum(rms_db(w) < PRIOR_SILENCE_DB for w in wavs)
+    if seconds < MIN_PRIOR_SECONDS or silent:
+        log.warning(
+            "%s: the prior is fitted on %.1f s of audio in %d file(s)%s; draws follow what it "
+            "was fitted on, so fit it on at least %g s of the sounds you want (the model's "
+            "training audio, say)",
+            where,
+            seconds,
+            len(wavs),
+            f", {silent} of them silent (below {PRIOR_SILENCE_DB:g} dBFS)" if silent else "",
+            MIN_PRIOR_SECONDS,
+        )
     try:
         return pipe.fit_prior(wavs), len(wavs)
     except LatentPriorError as exc:

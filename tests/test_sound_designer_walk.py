@@ -187,3 +187,30 @@ def test_sample_at_temperature_zero_says_the_sounds_are_the_same(tmp_path, capsy
     )
     a, b = (sf.read(out / f"sample_{i:02d}.wav")[0] for i in range(2))
     assert np.array_equal(a, b)
+
+
+def test_fit_prior_on_little_or_silent_audio_is_warned_about(tmp_path, caplog):
+    import logging
+
+    from audioae.apps import fit_prior_files
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("timbre", device="cpu")
+    short = _wav(tmp_path / "one" / "short.wav", seconds=0.5)
+    with caplog.at_level(logging.WARNING, logger="audioae.apps"):
+        _, used = fit_prior_files(pipe, [short])
+    assert used == 1
+    assert "fitted on 0.5 s of audio in 1 file(s); draws follow" in caplog.text
+    caplog.clear()
+    silent = tmp_path / "two" / "silent.wav"
+    silent.parent.mkdir()
+    sf.write(silent, np.zeros(16000 * 12, np.float32), 16000)
+    with caplog.at_level(logging.WARNING, logger="audioae.apps"):
+        fit_prior_files(pipe, [silent.parent])
+    assert "12.0 s of audio in 1 file(s), 1 of them silent (below -60 dBFS)" in caplog.text
+    caplog.clear()
+    for i in range(3):  # 12 s of sound: no warning
+        _wav(tmp_path / "three" / f"n{i}.wav", seconds=4.0, freq=220.0 * (i + 1))
+    with caplog.at_level(logging.WARNING, logger="audioae.apps"):
+        fit_prior_files(pipe, [tmp_path / "three"])
+    assert "the prior is fitted on" not in caplog.text
