@@ -31,7 +31,7 @@ from .audio import (
 )
 from .embed import Embedding, embed_waveform
 from .fileio import OutputExistsError
-from .latent_interpolation import rms_db
+from .latent_interpolation import MAX_LEVEL_GAIN_DB, rms_db
 from .latent_prior import LatentPrior, LatentPriorError
 from .pipeline import Pipeline
 
@@ -325,8 +325,8 @@ def decode_file(
         if name is None:
             raise
         raise OtherModelError(
-            f"{exc}; it was encoded by the shipped model {name!r}: audioae decode {name} "
-            f"{source} -o ...",
+            f"{source}: this .aae file was made with the shipped model {name!r}, not this one: "
+            f"audioae decode {name} {source} -o ...",
             exc.model_hash,
         ) from None
     header = decoded.header
@@ -447,8 +447,11 @@ def sample_files(
     file from the posterior (:meth:`Pipeline.variations`, ``seconds`` unused), written as
     ``variation_00.wav`` …. ``prior``: the prior to draw from (:meth:`Pipeline.sample`; not
     with ``like``). ``phase`` as :meth:`Pipeline.decode`. ``peak_db``: scale each sound so
-    its peak is at that many dBFS (silent sounds are left silent); None keeps the decoder's
-    levels and logs them when every sound peaks below :data:`QUIET_PEAK_DB`.
+    its peak is at that many dBFS, raising it by at most
+    :data:`~audioae.latent_interpolation.MAX_LEVEL_GAIN_DB` (a near-silent draw is not made
+    noise at full level; such draws are named in a warning; silent ones stay silent); None
+    keeps the decoder's levels and logs them when every sound peaks below
+    :data:`QUIET_PEAK_DB`.
 
     Raises:
         OutputExistsError: an output exists and ``overwrite`` is false (before any work).
@@ -477,7 +480,20 @@ def sample_files(
     peaks = [float(w.abs().max()) for w in wavs]
     if peak_db is not None:
         target = 10 ** (peak_db / 20)
-        wavs = [w * (target / p) if p > 0 else w for w, p in zip(wavs, peaks, strict=True)]
+        most = 10 ** (MAX_LEVEL_GAIN_DB / 20)
+        gains = [min(target / p, most) if p > 0 else 1.0 for p in peaks]
+        capped = [
+            n.name for n, g, p in zip(names, gains, peaks, strict=True) if p > 0 and g == most
+        ]
+        if capped:
+            log.warning(
+                "%s: %s raised by %g dB only, the most --peak-db raises a sound (near "
+                "silent as drawn)",
+                out_dir,
+                ", ".join(capped),
+                MAX_LEVEL_GAIN_DB,
+            )
+        wavs = [w * g for w, g in zip(wavs, gains, strict=True)]
     elif max(peaks) < 10 ** (QUIET_PEAK_DB / 20):
         shown = [20 * math.log10(p) for p in peaks if p > 0]
         log.info(
@@ -486,7 +502,9 @@ def sample_files(
             out_dir,
             f"{min(shown):.0f} to {max(shown):.0f}" if shown else "-inf (silence)",
         )
-    for path, wav in zip(names, _within_full_scale(wavs, names[0].parent)):
+    if peak_db is None:  # with it, every peak is at most peak_db <= 0 dBFS already
+        wavs = _within_full_scale(wavs, names[0].parent)
+    for path, wav in zip(names, wavs):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     _warn_left_over(out_dir, stem, names)
     return names

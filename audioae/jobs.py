@@ -106,7 +106,7 @@ def plan_job(
     named_like_a_file = output.suffix.lower() in AUDIO_EXTENSIONS or (
         suffix is not None and output.suffix.lower() == suffix.lower()
     )
-    if one_file_each and named_like_a_file and not output.is_dir():
+    if one_file_each and named_like_a_file and not output.is_dir() and not folder_given:
         raise JobError(
             f"-o {output} looks like a file, but these inputs give one output per file; "
             f"give a folder, e.g. -o {output.with_suffix('')}/"
@@ -174,7 +174,7 @@ def _check_output_name(output: Path, suffix: str | None) -> None:
     try:
         writable_format(output)
     except AudioError as exc:
-        raise JobError(f"-o {exc}") from None
+        raise JobError(f"-o {exc} (or a folder: -o {output}/)") from None
 
 
 def _split_undecodable(files: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -42,6 +42,9 @@ class OtherModelError(CodecError):
         super().__init__(message)
         self.model_hash = bytes(model_hash)
 
+    def __reduce__(self):  # pickles and copies (process pools) with the hash
+        return (type(self), (str(self), self.model_hash))
+
 
 @dataclass(frozen=True, eq=False)
 class AAEHeader:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .audio import rms_db as audio_rms_db
+
 INTERPOLATION_METHODS = ("linear", "slerp")
 
 LEVEL_MODES = ("match", "model")
@@ -75,10 +77,17 @@ def blend_latents(
 
 
 def rms_db(wav: torch.Tensor) -> float:
-    """RMS level of a waveform ``(..., time)`` in dB relative to full scale (1.0), over all its
-    samples; :data:`SILENCE_DB` for silence."""
-    power = float(wav.double().square().mean())
-    return 10 * math.log10(power) if power > 10 ** (SILENCE_DB / 10) else SILENCE_DB
+    """RMS level of a waveform ``(..., time)`` over all its samples, in dB relative to full
+    scale (:func:`audioae.audio.rms_db`, the package's one RMS level), floored at
+    :data:`SILENCE_DB` (digital silence).
+
+    Raises:
+        ValueError: NaN samples.
+    """
+    level = float(audio_rms_db(wav.reshape(-1)))
+    if math.isnan(level):
+        raise ValueError("rms_db: the waveform has NaN samples")
+    return max(level, SILENCE_DB)
 
 
 def matched_gains_db(levels_db: Sequence[float], alphas: Sequence[float]) -> list[float]:
@@ -87,8 +96,10 @@ def matched_gains_db(levels_db: Sequence[float], alphas: Sequence[float]) -> lis
     alpha * L_last - L_i``, clamped to +-:data:`MAX_LEVEL_GAIN_DB`; the ends get 0 exactly.
 
     Why: decoding a blend of two latents often gives a quieter (linear) or louder (slerp)
-    sound than either end (on the shipped ``timbre`` VAE, middle steps 10-30 dB below both
-    ends), which a morph's listener hears as a dip, not as timbre.
+    sound than either end, which a morph's listener hears as a dip, not as timbre: with the
+    shipped ``timbre`` VAE on 46 pairs of held-out notes the middle steps fell 4.2 dB below
+    this line on average and 16 dB at worst (docs/benchmarks.md, "Interpolation"), more on
+    sounds unlike its training notes.
 
     Raises:
         ValueError: ``levels_db`` and ``alphas`` of different lengths, or fewer than 2.
@@ -108,10 +119,17 @@ def matched_gains_db(levels_db: Sequence[float], alphas: Sequence[float]) -> lis
     return gains
 
 
-def gain_curve(alphas: Sequence[float], gains_db: Sequence[float], length: int) -> torch.Tensor:
-    """Linear gains ``(length,)`` float32 for a morph whose blend weight rises from 0 to 1 over
-    its ``length`` samples: at sample ``t`` the gains (dB) of ``alphas`` interpolated linearly
-    at ``t / (length - 1)``, so the morph is level-matched as the steps are."""
-    position = np.linspace(0.0, 1.0, max(length, 1))
+def gain_curve(
+    alphas: Sequence[float], gains_db: Sequence[float], length: int, ramp_samples: int
+) -> torch.Tensor:
+    """Linear gains ``(length,)`` float32 for a morph whose blend weight rises from 0 at sample
+    0 to 1 at sample ``ramp_samples`` and stays 1 after it (the pipeline's ramp over the
+    latent frames ends at the last frame, ``(latent_frames - 1) * align`` samples): at sample
+    ``t`` the gains (dB) of ``alphas`` interpolated linearly at ``min(t / ramp_samples, 1)``
+    (0 when ``ramp_samples`` is 0: one latent frame, all A), so the morph is level-matched
+    as the steps are and its B end gets the last step's gain (0 dB).
+    """
+    t = np.arange(max(length, 0), dtype=np.float64)
+    position = np.clip(t / ramp_samples, 0.0, 1.0) if ramp_samples > 0 else np.zeros_like(t)
     curve_db = np.interp(position, np.asarray(alphas, float), np.asarray(gains_db, float))
-    return torch.from_numpy(10 ** (curve_db[:length] / 20)).float()
+    return torch.from_numpy(10 ** (curve_db / 20)).float()

@@ -27,6 +27,7 @@ this module knows nothing of runs or Lightning checkpoints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -396,9 +397,15 @@ def _split_decoder(
 def shipped_model_with_hash(model_hash: bytes) -> str | None:
     """The name of the shipped model whose model hash (the digest an ``.aae`` header carries,
     :attr:`LoadedModel.model_hash`) is ``model_hash``, or ``None``. Files that cannot be read
-    are passed over (loading one by name says why)."""
+    are passed over (loading one by name says why). Cached per hash and models folder: a
+    folder of another model's files reads and checks the shipped models once."""
+    return _shipped_model_with_hash(MODELS_DIR, bytes(model_hash))
+
+
+@functools.lru_cache(maxsize=16)
+def _shipped_model_with_hash(models_dir: Path, model_hash: bytes) -> str | None:
     for name in available_models():
-        path = MODELS_DIR / f"{name}{MODEL_SUFFIX}"
+        path = models_dir / f"{name}{MODEL_SUFFIX}"
         try:
             if _split_decoder(*read_checked_tensors(path, read_metadata(path)))[2] == model_hash:
                 return name

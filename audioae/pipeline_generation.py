@@ -96,7 +96,9 @@ class GenerativeMixin:
         if level == "match":
             gains = matched_gains_db([rms_db(o) for o in outputs], alphas)
             outputs = [o * 10 ** (g / 20) if g else o for o, g in zip(outputs, gains, strict=True)]
-            morph = morph * gain_curve(alphas, gains, morph.shape[-1]).to(morph.device)
+            ramp_samples = (za.shape[-1] - 1) * self.align  # where the ramp reaches B
+            curve = gain_curve(alphas, gains, morph.shape[-1], ramp_samples)
+            morph = morph * curve.to(morph.device)
         return Interpolation(steps=outputs, alphas=alphas, morph=morph, gains_db=gains)
 
     @torch.inference_mode()

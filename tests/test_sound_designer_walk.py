@@ -37,7 +37,12 @@ def test_one_file_jobs_refuse_an_output_name_they_cannot_write(tmp_path):
     # a trailing slash is a folder, even with a dot in its name
     pairs, _ = plan_job([src], f"{tmp_path / 'take.v2'}/", suffix=".aae")
     assert pairs == [(src, tmp_path / "take.v2" / "a.aae")]
-    assert not list(tmp_path.glob("out*"))
+    # several inputs into a name with a trailing slash: a folder too
+    b = _wav(tmp_path / "b.wav")
+    pairs, _ = plan_job([src, b], f"{tmp_path / 'lat.aae'}/", suffix=".aae")
+    assert [t for _, t in pairs] == [tmp_path / "lat.aae" / "a.aae", tmp_path / "lat.aae" / "b.aae"]
+    with pytest.raises(JobError, match="looks like a file"):
+        plan_job([src, b], tmp_path / "lat.aae", suffix=".aae")
 
 
 def test_encode_to_an_audio_name_is_refused_before_any_work(tmp_path, capsys):
@@ -72,7 +77,7 @@ def test_decode_names_the_shipped_model_that_made_a_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["decode", "codec", str(tmp_path / "t.aae"), "-o", str(tmp_path / "t.wav")]) == 1
     out = capsys.readouterr().out
-    assert "it was encoded by the shipped model 'timbre': audioae decode timbre" in out
+    assert "made with the shipped model 'timbre', not this one: audioae decode timbre" in out
     assert not (tmp_path / "t.wav").exists()
 
 
@@ -93,7 +98,10 @@ def test_encode_says_once_that_the_band_above_the_model_rate_is_not_kept(tmp_pat
         f"note: {hi[0]} is at 48000 Hz and the model works at 16000 Hz: nothing above 8000 Hz "
         "is kept (decode writes the file's own rate, without that band)"
     ]
-    assert np.isclose(sf.info(hi[0]).duration, 0.5)
+    # the decoded file is at the input's rate and length (without the band above 8 kHz)
+    assert main(["decode", str(tmp_path / "lat" / "h0.aae"), "-o", str(tmp_path / "h0.wav")]) == 0
+    info = sf.info(tmp_path / "h0.wav")
+    assert (info.samplerate, info.frames) == (48000, 24000)
 
 
 def test_matched_gains_put_the_steps_on_the_db_line_between_the_ends():
@@ -130,9 +138,10 @@ def test_interpolate_matches_levels_and_leaves_the_ends_as_decoded(method):
         if abs(gain) < MAX_LEVEL_GAIN_DB:
             assert rms_db(step) == pytest.approx((1 - alpha) * first + alpha * last, abs=0.01)
     # the morph: the steps' gains as a curve over its duration, 0 dB at both ends
-    curve = gain_curve(matched.alphas, matched.gains_db, raw.morph.shape[-1])
+    ramp_end = (pipe.encode(a).shape[-1] - 1) * pipe.align
+    curve = gain_curve(matched.alphas, matched.gains_db, raw.morph.shape[-1], ramp_end)
     assert float(curve[0]) == 1.0 and float(curve[-1]) == 1.0
-    middle = raw.morph.shape[-1] // 2  # alpha 0.5: the middle step's gain
+    middle = ramp_end // 2  # alpha 0.5: the middle step's gain
     assert float(curve[middle]) == pytest.approx(10 ** (matched.gains_db[2] / 20), rel=1e-3)
     torch.testing.assert_close(matched.morph, raw.morph * curve, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="level: 'loud' is not one of match, model"):
@@ -214,3 +223,90 @@ def test_fit_prior_on_little_or_silent_audio_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="audioae.apps"):
         fit_prior_files(pipe, [tmp_path / "three"])
     assert "the prior is fitted on" not in caplog.text
+
+
+def test_the_morph_gain_reaches_0_db_where_the_blend_reaches_b(tmp_path):
+    """A short A (few latent frames): the blend ramp ends at the last latent frame, well
+    before the last sample; from there on the morph is B and gets B's step gain (0 dB)."""
+    import torch
+
+    from audioae.latent_interpolation import gain_curve
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("timbre", device="cpu")
+    t = torch.arange(4000) / 16000
+    a = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]
+    b = (0.2 * torch.sign(torch.sin(2 * torch.pi * 220 * t)))[None]
+    kw = {"phase": "learned"}
+    raw = pipe.interpolate(a, b, 5, level="model", **kw)
+    matched = pipe.interpolate(a, b, 5, **kw)
+    frames = pipe.encode(a).shape[-1]
+    ramp_end = (frames - 1) * pipe.align
+    assert 0 < ramp_end <= 3500  # the case: B's end well before the last sample
+    torch.testing.assert_close(matched.morph[ramp_end:], raw.morph[ramp_end:], rtol=0, atol=0)
+    curve = gain_curve(matched.alphas, matched.gains_db, 4000, ramp_end)
+    half = ramp_end // 2  # blend weight 0.5 there: the middle step's gain
+    assert float(curve[half]) == pytest.approx(10 ** (matched.gains_db[2] / 20), rel=1e-6)
+    assert gain_curve([0.0, 1.0], [0.0, 0.0], 3, 0).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_peak_db_raises_a_near_silent_draw_by_at_most_40_db(tmp_path, caplog):
+    import logging
+
+    from audioae.apps import sample_files
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("timbre", device="cpu")
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    with caplog.at_level(logging.WARNING, logger="audioae.apps"):
+        sample_files(pipe, tmp_path / "raw", n=1, like=silent)
+        sample_files(pipe, tmp_path / "up", n=1, like=silent, peak_db=-1.0)
+    raw = sf.read(tmp_path / "raw" / "variation_00.wav", dtype="float32")[0]
+    up = sf.read(tmp_path / "up" / "variation_00.wav", dtype="float32")[0]
+    assert np.abs(raw).max() < 10 ** (-41 / 20)  # the decoder's residue: more than 40 dB down
+    ratio = np.abs(up).max() / np.abs(raw).max()
+    assert 20 * np.log10(ratio) == pytest.approx(40.0, abs=0.1)
+    assert "variation_00.wav raised by 40 dB only" in caplog.text
+    # 0 dBFS is written as full scale, not turned down
+    sample_files(pipe, tmp_path / "full", n=1, peak_db=0.0)
+    full = sf.read(tmp_path / "full" / "sample_00.wav", dtype="int16")[0]
+    assert np.abs(full.astype(np.int32)).max() >= 32766
+
+
+def test_other_model_error_pickles_with_its_hash():
+    import pickle
+
+    from audioae.codec import CodecError, OtherModelError
+
+    err = pickle.loads(pickle.dumps(OtherModelError("x.aae: another model", b"\x01" * 16)))
+    assert isinstance(err, CodecError) and str(err) == "x.aae: another model"
+    assert err.model_hash == b"\x01" * 16
+
+
+def test_temperature_zero_variations_say_they_are_one_sound(tmp_path, capsys):
+    src = _wav(tmp_path / "a.wav")
+    out = tmp_path / "v"
+    args = [
+        "sample",
+        "timbre",
+        "--like",
+        str(src),
+        "-o",
+        str(out),
+        "--n",
+        "2",
+        "--temperature",
+        "0",
+    ]
+    assert main([*args, "--quiet"]) == 0
+    assert (
+        f"--temperature 0 draws {src}'s posterior mean: the 2 sounds are the same"
+        in capsys.readouterr().err
+    )
+
+
+def test_embed_into_a_folder_named_with_a_dot_and_a_trailing_slash(tmp_path):
+    src = _wav(tmp_path / "a.wav")
+    assert main(["embed", "timbre", str(src), "-o", f"{tmp_path / 'feats.v2'}/", "--quiet"]) == 0
+    assert (tmp_path / "feats.v2" / "a.npy").is_file()

@@ -9,6 +9,7 @@ written atomically and never replace existing files without ``--force``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -136,12 +137,13 @@ def run_embed(args: argparse.Namespace) -> int:
     from ..jobs import plan_job, run_job
 
     out = Path(args.out)
-    if out.suffix and out.suffix.lower() != ".npy" and not out.is_dir():
+    folder_given = str(args.out).endswith(("/", os.sep))
+    if out.suffix and out.suffix.lower() != ".npy" and not out.is_dir() and not folder_given:
         raise UsageError(
             f"-o {args.out}: embed writes each file's frames as .npy: give a folder, or NAME.npy "
             f"for one input file (the table goes beside it as NAME.csv, or where --table says)"
         )
-    pairs, problems = plan_job(args.inputs, out, suffix=".npy", find=find_audio_files)
+    pairs, problems = plan_job(args.inputs, args.out, suffix=".npy", find=find_audio_files)
     if args.table:
         table = Path(args.table)
     elif len(pairs) == 1 and pairs[0][1] == out:

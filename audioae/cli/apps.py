@@ -180,7 +180,7 @@ def _latent_files(paths):
 
 def _model_from_latents(args) -> None:
     """``audioae decode speech.aae -o ...`` (no model): the first argument is an input, and the
-    model is the shipped one whose digest the first ``.aae`` file's header carries.
+    model is the shipped one whose digest the first readable ``.aae`` file's header carries.
 
     The first argument counts as an input when it ends in ``.aae``, or when it is the only
     argument and a folder. Every file is still checked against the model when decoded.
@@ -203,7 +203,7 @@ def _model_from_latents(args) -> None:
             f"decode: {audio[0]} is an audio file; decode rebuilds audio from the .aae latent "
             "files `audioae encode` writes (to run audio through a model: audioae reconstruct)"
         )
-    if not (first.suffix == ".aae" or (not args.inputs and first.is_dir())):
+    if not (first.suffix.lower() == ".aae" or (not args.inputs and first.is_dir())):
         if not args.inputs:
             raise PipelineError(
                 f"decode: give the .aae files or folders to decode after the model {args.model}"
