@@ -58,7 +58,9 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
     section.notes.append(
         f"Steps 0 to {steps - 1} decode a blend (1 - alpha) z_A + alpha z_B of the two inputs' "
         "posterior-mean latents, alpha from 0 to 1; the end steps are the model's own "
-        f"reconstructions of A and B (encoded, decoded; {phase_words(pipe)}), not the inputs. "
+        f"reconstructions of A and B (encoded, decoded; {phase_words(pipe)}), not the inputs; "
+        "the steps between are level-matched (each scaled so its RMS level lies on the dB "
+        "line between the ends', as `audioae interpolate` does by default). "
         "The prior samples decode random latents and show what the VAE makes of noise."
     )
     interpolate_files(pipe, a, b, out / "morph", steps=steps, overwrite=True)
