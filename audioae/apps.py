@@ -86,9 +86,11 @@ def save_like_input(
     overwrite: bool,
     source: str | os.PathLike | None = None,
     steep: bool = False,
+    limit: bool = False,
 ) -> Path:
     """Resample ``wav`` (channels, time) from ``model_rate`` back to ``sample_rate``, fit it to
-    ``length`` and save it.
+    ``length`` and save it. ``limit``: scale it down as a whole if it would clip, after the
+    resampling (whose filter can overshoot a peak scaled at the model's rate).
 
     With ``source`` (the input file) the output keeps the input's resolution (24-bit stays
     24-bit, float stays float where the container can hold it, see
@@ -106,7 +108,9 @@ def save_like_input(
         source_subtype = audio_info(source).subtype
         subtype = output_subtype(source_subtype, path)
         if source_subtype.upper() in ("FLOAT", "DOUBLE") and subtype not in ("FLOAT", "DOUBLE"):
-            (wav,) = _within_full_scale([wav], path)
+            limit = True
+    if limit:
+        (wav,) = _within_full_scale([wav], path)
     save_audio(path, wav, sample_rate, subtype=subtype, overwrite=overwrite)
     return Path(path)
 
@@ -208,16 +212,16 @@ def reconstruct_file(
     """
     _refuse_existing(target, overwrite)
     wav, sample_rate, length = load_for_model(pipe, source)
-    (out,) = _within_full_scale([pipe.reconstruct(wav, phase=phase)], target)
     return save_like_input(
         target,
-        out,
+        pipe.reconstruct(wav, phase=phase),
         pipe.sample_rate,
         sample_rate,
         length,
         overwrite=overwrite,
         source=source,
         steep=pipe.steep_resampling,
+        limit=True,
     )
 
 
@@ -409,12 +413,11 @@ def interpolate_files(
     inner = result.gains_db[1:-1]
     if level == "match" and inner:
         log.info(
-            "%s: the %d steps between the ends level-matched by %+.1f to %+.1f dB "
+            "%s: the %s between the ends level-matched by %s dB "
             "(--level model keeps the decoder's levels)",
             out_dir,
-            len(inner),
-            min(inner),
-            max(inner),
+            "step" if len(inner) == 1 else f"{len(inner)} steps",
+            f"{inner[0]:+.1f}" if len(inner) == 1 else f"{min(inner):+.1f} to {max(inner):+.1f}",
         )
     sounds = _within_full_scale(result.steps + [result.morph], out_dir)
     written = []
@@ -503,7 +506,8 @@ def sample_files(
             f"{min(shown):.0f} to {max(shown):.0f}" if shown else "-inf (silence)",
         )
     if peak_db is None:  # with it, every peak is at most peak_db <= 0 dBFS already
-        wavs = _within_full_scale(wavs, names[0].parent)
+        # each draw on its own: they are separate sounds, unlike a morph's steps
+        wavs = [_within_full_scale([w], path)[0] for w, path in zip(wavs, names, strict=True)]
     for path, wav in zip(names, wavs):
         save_audio(path, wav.cpu(), pipe.sample_rate, overwrite=overwrite)
     _warn_left_over(out_dir, stem, names)
@@ -591,7 +595,7 @@ def _within_full_scale(
     the loudest peaks at ``peak`` (relative levels between them are kept), with a warning
     naming ``what`` and the gain in dB (the user hears a quieter file)."""
     loudest = max(float(w.abs().max()) for w in wavs)
-    if loudest <= peak:
+    if not math.isfinite(loudest) or loudest <= peak:  # NaN is refused when written
         return wavs
     _warn_turned_down(what, loudest, peak)
     return [w * (peak / loudest) for w in wavs]

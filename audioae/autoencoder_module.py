@@ -279,7 +279,8 @@ class AutoEncoderModule(L.LightningModule):
         step = self.global_step
         for i in range(count):
             wavs = {"input": noisy[i]} if noisy is clean else {"noisy": noisy[i], "clean": clean[i]}
-            wavs["reconstruction"] = recon[i].reshape(-1)
+            # a diverging run's NaN samples are logged as silence (export then refuses it)
+            wavs["reconstruction"] = torch.nan_to_num(recon[i].reshape(-1), 0.0, 0.0, 0.0)
             for name, wav in wavs.items():
                 peak = wav.abs().max().clamp_min(1.0)  # TensorBoard wants [-1, 1]
                 tb.add_audio(

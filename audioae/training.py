@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ from .loaders import (
     build_data_loaders,
     start_worker_server,
 )
+from .model_check import check_finite_outputs
+from .optim import TrainingDivergedError
 from .placement import Placement, resolve_placement, resolve_precision
 from .runfolder import (
     BEST_CHECKPOINT_FILENAME,
@@ -134,6 +137,8 @@ class TrainResult:
             ``loss.beta`` at every step), or None when no validation ran.
         already_done: a ``resume`` of a run that had reached ``training.max_steps`` and
             exported its model: nothing was trained and nothing in the run folder rewritten.
+        best_step: the step of the best checkpoint, which the model file is exported from
+            (None when no validation ran: then the last step's weights).
     """
 
     run_dir: Path
@@ -141,6 +146,7 @@ class TrainResult:
     steps: int
     best_val_loss: float | None
     already_done: bool = False
+    best_step: int | None = None
 
 
 def with_overrides(
@@ -303,16 +309,37 @@ def fit(
 def export_result(
     trainer: L.Trainer, run: RunFolder, best_cb: ModelCheckpoint | None
 ) -> TrainResult:
-    """Export the run's best checkpoint to ``model.safetensors`` (on the main process) and
-    summarise the run as a :class:`TrainResult`."""
-    best = None
+    """Export the run's best checkpoint to ``model.safetensors`` (on the main process), check
+    that it rebuilds finite magnitudes (:func:`audioae.model_check.check_finite_outputs`) and
+    summarise the run as a :class:`TrainResult`.
+
+    Raises:
+        TrainingDivergedError: the exported model's output overflows (the file is removed).
+    """
+    best = best_step = None
     if best_cb is not None and best_cb.best_model_score is not None:
         best = float(best_cb.best_model_score)
+        found = re.search(r"best-step(\d+)", Path(best_cb.best_model_path).name)
+        best_step = int(found.group(1)) if found else None
     model_file = None
     if trainer.is_global_zero:
         model_file = export_run(run.root, checkpoint="best", overwrite=True)
+        try:
+            check_finite_outputs(model_file)
+        except TrainingDivergedError as exc:
+            model_file.unlink()  # no model file that makes only NaN for a script to pick up
+            raise TrainingDivergedError(
+                f"{run.root}: {exc}{'' if best is None else f' (best validation loss {best:.3g})'}; no model file was "
+                f"written, the checkpoints are in {run.root / 'checkpoints'}; train again "
+                "with a lower training.learning_rate, a smaller training.gradient_clip or a "
+                "longer training.warmup_steps"
+            ) from None
     return TrainResult(
-        run_dir=run.root, model_file=model_file, steps=int(trainer.global_step), best_val_loss=best
+        run_dir=run.root,
+        model_file=model_file,
+        steps=int(trainer.global_step),
+        best_val_loss=best,
+        best_step=best_step,
     )
 
 

@@ -92,6 +92,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "vocoder_training",
         "vocoder_source",
         "init_weights",
+        "model_check",
     ),
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (

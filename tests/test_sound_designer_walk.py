@@ -191,7 +191,7 @@ def test_sample_at_temperature_zero_says_the_sounds_are_the_same(tmp_path, capsy
         main(["sample", "timbre", "-o", str(out), "--n", "2", "--temperature", "0", "--quiet"]) == 0
     )
     assert (
-        "--temperature 0 draws the prior's mean: the 2 sounds are the same"
+        "--temperature 0 draws the prior's mean every time: the 2 sounds share one latent"
         in capsys.readouterr().err
     )
     a, b = (sf.read(out / f"sample_{i:02d}.wav")[0] for i in range(2))
@@ -301,7 +301,7 @@ def test_temperature_zero_variations_say_they_are_one_sound(tmp_path, capsys):
     ]
     assert main([*args, "--quiet"]) == 0
     assert (
-        f"--temperature 0 draws {src}'s posterior mean: the 2 sounds are the same"
+        f"--temperature 0 draws {src}'s posterior mean every time: the 2 sounds share one latent"
         in capsys.readouterr().err
     )
 
@@ -310,3 +310,61 @@ def test_embed_into_a_folder_named_with_a_dot_and_a_trailing_slash(tmp_path):
     src = _wav(tmp_path / "a.wav")
     assert main(["embed", "timbre", str(src), "-o", f"{tmp_path / 'feats.v2'}/", "--quiet"]) == 0
     assert (tmp_path / "feats.v2" / "a.npy").is_file()
+
+
+def test_each_draw_is_turned_down_on_its_own(tmp_path, caplog, monkeypatch):
+    """Draws are separate sounds: one that would clip is turned down alone, named."""
+    import logging
+
+    import torch
+
+    from audioae.apps import sample_files
+    from audioae.pipeline import Pipeline
+
+    pipe = Pipeline.load("timbre", device="cpu")
+    t = torch.arange(8000) / 16000
+    fixed = torch.stack(
+        [0.5 * torch.sin(2 * torch.pi * 440 * t), 3.0 * torch.sin(2 * torch.pi * 220 * t)]
+    )
+    monkeypatch.setattr(pipe, "sample", lambda *a, **k: fixed.clone())
+    with caplog.at_level(logging.WARNING, logger="audioae.apps"):
+        sample_files(pipe, tmp_path / "s", n=2)
+    quiet, loud = (sf.read(tmp_path / "s" / f"sample_{i:02d}.wav")[0] for i in range(2))
+    assert np.abs(quiet).max() == pytest.approx(0.5, abs=1e-4)  # left as drawn
+    assert np.abs(loud).max() == pytest.approx(0.99, abs=1e-4)  # turned down alone
+    assert "sample_01.wav: turned down by" in caplog.text
+    assert "sample_00.wav" not in caplog.text
+
+
+def test_train_says_which_checkpoint_the_model_file_holds(tmp_path, capsys):
+    from conftest import copy_notes
+
+    data = copy_notes(tmp_path / "notes", count=8)
+    args = ["train", "tiny", "--data", str(data), "--out", str(tmp_path / "run"), "--quiet"]
+    steps = ["training.max_steps=3", "training.val_every=2", "training.checkpoint_every=2"]
+    assert main([*args, "--set", *steps]) == 0
+    out = capsys.readouterr().out
+    assert "trained 3 steps" in out
+    assert (
+        "(the best validation checkpoint, step 2; validation runs every training.val_every" in out
+    )
+
+
+def test_reconstruct_turns_down_after_resampling_so_nothing_clips(tmp_path, recwarn):
+    """A rebuilt phase peaking above full scale, written at 44.1 kHz: turned down after the
+    resampler (whose filter overshoots a peak scaled at 16 kHz), not clipped."""
+    from audioae.audio_errors import ClippingWarning
+
+    t = np.arange(2 * 44100) / 44100
+    src = tmp_path / "square.wav"
+    sf.write(
+        src,
+        (0.97 * np.sign(np.sin(2 * np.pi * 220 * t))).astype(np.float32),
+        44100,
+        subtype="PCM_16",
+    )
+    out = tmp_path / "rec.wav"
+    assert main(["reconstruct", "timbre", str(src), "-o", str(out), "--quiet"]) == 0
+    data = sf.read(out, dtype="int16")[0].astype(np.int32)
+    assert 0.95 * 32768 < np.abs(data).max() <= 0.99 * 32768 + 1
+    assert not [w for w in recwarn if issubclass(w.category, ClippingWarning)]

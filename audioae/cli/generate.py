@@ -46,9 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("b", help="second sound")
     p.add_argument(
         "--steps",
-        type=at_least(2),
+        type=at_least(2, 1000),
         default=8,
-        help="number of steps from A to B, both included, >= 2",
+        help="number of steps from A to B, both included, 2 to 1000",
     )
     p.add_argument(
         "--method",
@@ -244,7 +244,9 @@ def _run_sample(args) -> int:
     if args.temperature == 0 and args.n > 1:
         mean = "the prior's mean" if args.like is None else f"{args.like}'s posterior mean"
         print(
-            f"sample: --temperature 0 draws {mean}: the {args.n} sounds are the same",
+            f"sample: --temperature 0 draws {mean} every time: the {args.n} sounds share one "
+            "latent (identical with a learned decoder; with Griffin-Lim only their random "
+            "phase differs)",
             file=sys.stderr,
         )
     plural = "s" if len(written) != 1 else ""

@@ -143,7 +143,13 @@ def _train_and_report(args: argparse.Namespace, cfg: Config) -> int:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
         print(f"trained {result.steps} steps; best validation loss {best}")
         print(f"run folder: {result.run_dir}")
-        print(f"model file: {result.model_file}")
+        weights = ""
+        if result.best_step is not None and result.best_step != result.steps:
+            weights = (
+                f" (the best validation checkpoint, step {result.best_step}; validation runs "
+                "every training.val_every steps, last.ckpt has the last step)"
+            )
+        print(f"model file: {result.model_file}{weights}")
     return 0
 
 
