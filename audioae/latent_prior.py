@@ -57,6 +57,9 @@ class LatentPrior:
     mean: torch.Tensor | None = None
     std: torch.Tensor | None = None
     correlation: torch.Tensor | None = None
+    model_hash: bytes | None = None
+    """The model the prior was fitted for (:meth:`audioae.pipeline.Pipeline.fit_prior` and
+    :func:`load_prior` with a hash set it; ``Pipeline.sample`` refuses another model's)."""
 
     def draw(
         self,
@@ -233,7 +236,7 @@ def load_prior(path: str | os.PathLike, model_hash: bytes | None = None) -> Late
             f"{path}: fitted for another model (model hash {str(stored)[:12]}…, this model's "
             f"{model_hash.hex()[:12]}…); fit it again with --fit-prior"
         )
-    return LatentPrior(mean=mean, std=std, correlation=correlation)
+    return LatentPrior(mean=mean, std=std, correlation=correlation, model_hash=model_hash)
 
 
 __all__ = [

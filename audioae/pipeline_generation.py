@@ -7,6 +7,7 @@ from its posterior. Every method works through the pipeline's ``encode``, ``deco
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -120,7 +121,8 @@ class GenerativeMixin:
         ``phase`` as :meth:`decode`.
 
         Raises:
-            PipelineError: the model is not variational (``model.bottleneck`` is not gaussian).
+            PipelineError: the model is not variational (``model.bottleneck`` is not gaussian),
+                or ``prior`` was fitted for another model (its ``model_hash``).
             ValueError: ``n`` not a whole number (bools and floats refused; numpy integers
                 taken) or below 1, ``seconds <= 0``, ``n * seconds`` above
                 :data:`MAX_SAMPLE_AUDIO_SECONDS`, or a temperature outside [0, 10].
@@ -139,6 +141,12 @@ class GenerativeMixin:
                 f"most {MAX_SAMPLE_AUDIO_SECONDS:g} s (n * seconds)"
             )
         _check_temperature(temperature)
+        if prior is not None and prior.model_hash not in (None, self.model_hash):
+            raise PipelineError(
+                f"the prior was fitted for another model (model hash {prior.model_hash.hex()[:12]}…, "
+                f"this model's {self.model_hash.hex()[:12]}…); fit it with this pipeline's "
+                "fit_prior"
+            )
         length = int(round(seconds * self.sample_rate))
         z = (prior or STANDARD_PRIOR).draw(
             n,
@@ -168,7 +176,8 @@ class GenerativeMixin:
             )
         self._require_variational("fitting a prior")
         latents = [self.encode(self._prepare(w).mean(0, keepdim=True))[0].cpu() for w in wavs]
-        return fit_latent_prior(latents, temporal=temporal)
+        prior = fit_latent_prior(latents, temporal=temporal)
+        return dataclasses.replace(prior, model_hash=self.model_hash or None)  # b"": unknown
 
     @torch.inference_mode()
     def variations(

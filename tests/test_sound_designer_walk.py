@@ -368,3 +368,21 @@ def test_reconstruct_turns_down_after_resampling_so_nothing_clips(tmp_path, recw
     data = sf.read(out, dtype="int16")[0].astype(np.int32)
     assert 0.95 * 32768 < np.abs(data).max() <= 0.99 * 32768 + 1
     assert not [w for w in recwarn if issubclass(w.category, ClippingWarning)]
+
+
+def test_a_prior_fitted_by_another_model_is_refused_from_python(tmp_path):
+    import torch
+
+    from audioae.latent_prior import LatentPrior
+    from audioae.pipeline import Pipeline, PipelineError
+
+    timbre = Pipeline.load("timbre", device="cpu")
+    t = torch.arange(16000) / 16000
+    prior = timbre.fit_prior([0.3 * torch.sin(2 * torch.pi * 330 * t)[None]])
+    assert prior.model_hash == timbre.model_hash
+    assert timbre.sample(1, 0.5, prior=prior).shape == (1, 8000)  # its own: accepted
+    other = LatentPrior(prior.mean, prior.std, prior.correlation, model_hash=b"\x02" * 16)
+    with pytest.raises(PipelineError, match="the prior was fitted for another model"):
+        timbre.sample(1, 0.5, prior=other)
+    unknown = LatentPrior(prior.mean, prior.std, prior.correlation)  # no hash: not checked
+    assert timbre.sample(1, 0.5, prior=unknown).shape == (1, 8000)
