@@ -63,6 +63,7 @@ from .runfolder import (
     TENSORBOARD_DIR,
     RunFolder,
     check_not_foreign,
+    check_out_folder,
     check_resume_compatible,
     checkpoint_step,
     export_run,
@@ -449,6 +450,13 @@ def _train(
     done = _finished_run(run, cfg, report=main_rank) if resume else None
     if done is not None:
         return TrainResult(run.root, run.model_file if main_rank else None, done, None, True)
+    if main_rank:  # before indexing the data, which can take minutes: checked again when
+        check_out_folder(run, cfg, resume=resume)  # the run folder is prepared, under its lock
+        if resume and not run.has_run():
+            raise ConfigError(
+                f"{run.root}: nothing to resume from ({run.last_checkpoint} not found); "
+                "train without --resume"
+            )
     start_worker_server(cfg)  # DDP ranks only: a fork server for the DataLoader workers
     # Rank 0 indexes the folders (or reads their cached index) while the other ranks wait;
     # they then read the cache: no rank decodes the corpus again.

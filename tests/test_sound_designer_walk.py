@@ -1,7 +1,9 @@
-"""What a sound designer's walk through encode / decode / interpolate / sample found
-(2026-12-03, a fifth session): output names a job cannot write, a model-less decode of a
-folder whose first file is corrupt, another shipped model's ``.aae`` file, the band a codec
-at 16 kHz cannot keep, and the level of morphs and draws."""
+"""What two walks of the fifth session (2026-12-03) found: a sound designer's through
+encode / decode / interpolate / sample (output names a job cannot write, a model-less decode
+of a folder whose first file is corrupt, another shipped model's ``.aae`` file, the band a
+codec at 16 kHz cannot keep, the level of morphs and draws) and a student's training and
+sampling a VAE of their own (draws turned down together, the checkpoint a model file holds,
+a clipped sample after resampling, another model's prior, a refusal after indexing)."""
 
 from __future__ import annotations
 
@@ -386,3 +388,21 @@ def test_a_prior_fitted_by_another_model_is_refused_from_python(tmp_path):
         timbre.sample(1, 0.5, prior=other)
     unknown = LatentPrior(prior.mean, prior.std, prior.correlation)  # no hash: not checked
     assert timbre.sample(1, 0.5, prior=unknown).shape == (1, 8000)
+
+
+def test_train_into_an_existing_run_is_refused_before_indexing(tmp_path, capsys):
+    from conftest import copy_notes
+
+    data = copy_notes(tmp_path / "notes", count=8)
+    run = tmp_path / "run"
+    steps = ["training.max_steps=2", "training.val_every=2", "training.checkpoint_every=2"]
+    args = ["train", "tiny", "--data", str(data), "--quiet", "--set", *steps]
+    assert main([*args, "--out", str(run)]) == 0
+    (data / ".audioae-index.json").unlink()
+    capsys.readouterr()
+    assert main([*args, "--out", str(run)]) == 2  # a run is there: refused ...
+    assert main([*args, "--out", str(tmp_path / "new"), "--resume"]) == 2  # nothing to resume
+    captured = capsys.readouterr()
+    assert "a run already exists here" in captured.err
+    assert "nothing to resume from" in captured.err
+    assert not (data / ".audioae-index.json").exists()  # ... before the folder was indexed
