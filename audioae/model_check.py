@@ -14,7 +14,8 @@ import os
 
 import torch
 
-from .modelfile import load_model_file
+from .bundled import VOCODER_FORMAT
+from .modelfile import file_format, load_model_file
 from .optim import TrainingDivergedError
 
 PROBE_SECONDS = 1.0
@@ -35,12 +36,15 @@ def probe_signal(sample_rate: int, seconds: float = PROBE_SECONDS) -> torch.Tens
 @torch.inference_mode()
 def check_finite_outputs(path: str | os.PathLike) -> None:
     """Pass :func:`probe_signal` through the model file ``path`` (features, the model, the
-    magnitude of each output bin) and refuse it when any of those is NaN or Inf.
+    magnitude of each output bin) and refuse it when any of those is NaN or Inf. A
+    stand-alone learned-decoder (vocoder) file is not checked: it needs a model's features.
 
     Raises:
         TrainingDivergedError: the model's output or the magnitudes rebuilt from it are not
             finite; the message gives the largest output value.
     """
+    if file_format(path) == VOCODER_FORMAT:
+        return
     loaded = load_model_file(path, device="cpu")
     model = loaded.model
     probe = probe_signal(loaded.config.audio.sample_rate)
