@@ -478,6 +478,12 @@ def sample_files(
         )
     else:
         source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
+        if rms_db(source) < PRIOR_SILENCE_DB:
+            log.warning(
+                "%s is silent (RMS %.0f dBFS): its variations are what the model makes of silence",
+                like,
+                rms_db(source),
+            )
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
     wavs = list(wavs)
     peaks = [float(w.abs().max()) for w in wavs]

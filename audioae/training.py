@@ -329,11 +329,11 @@ def export_result(
             check_finite_outputs(model_file)
         except TrainingDivergedError as exc:
             model_file.unlink()  # no model file that makes only NaN for a script to pick up
+            loss = "" if best is None else f" (best validation loss {best:.3g})"
             raise TrainingDivergedError(
-                f"{run.root}: {exc}{'' if best is None else f' (best validation loss {best:.3g})'}; no model file was "
-                f"written, the checkpoints are in {run.root / 'checkpoints'}; train again "
-                "with a lower training.learning_rate, a smaller training.gradient_clip or a "
-                "longer training.warmup_steps"
+                f"{run.root}: {exc}{loss}; no model file was written, the checkpoints are in "
+                f"{run.checkpoint_dir}; train again with a lower training.learning_rate, a "
+                "smaller training.gradient_clip or a longer training.warmup_steps"
             ) from None
     return TrainResult(
         run_dir=run.root,

@@ -270,6 +270,7 @@ def test_peak_db_raises_a_near_silent_draw_by_at_most_40_db(tmp_path, caplog):
     ratio = np.abs(up).max() / np.abs(raw).max()
     assert 20 * np.log10(ratio) == pytest.approx(40.0, abs=0.1)
     assert "variation_00.wav raised by 40 dB only" in caplog.text
+    assert "silent.wav is silent (RMS -120 dBFS): its variations are what the model" in caplog.text
     # 0 dBFS is written as full scale, not turned down
     sample_files(pipe, tmp_path / "full", n=1, peak_db=0.0)
     full = sf.read(tmp_path / "full" / "sample_00.wav", dtype="int16")[0]
