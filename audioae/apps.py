@@ -478,11 +478,12 @@ def sample_files(
         )
     else:
         source, _ = load_audio(like, sample_rate=pipe.sample_rate, mono=True)
-        if rms_db(source) < PRIOR_SILENCE_DB:
+        level = rms_db(source)
+        if level < PRIOR_SILENCE_DB:
             log.warning(
                 "%s is silent (RMS %.0f dBFS): its variations are what the model makes of silence",
                 like,
-                rms_db(source),
+                level,
             )
         wavs = pipe.variations(source, n, temperature=temperature, generator=generator, phase=phase)
     wavs = list(wavs)
@@ -502,16 +503,16 @@ def sample_files(
                 ", ".join(capped),
                 MAX_LEVEL_GAIN_DB,
             )
-        wavs = [w * g for w, g in zip(wavs, gains, strict=True)]
-    elif max(peaks) < 10 ** (QUIET_PEAK_DB / 20):
-        shown = [20 * math.log10(p) for p in peaks if p > 0]
-        log.info(
-            "%s: the sounds peak at %s dBFS, as the decoder made them; --peak-db -1 "
-            "(peak_db=-1.0) scales each to peak at -1 dBFS",
-            out_dir,
-            f"{min(shown):.0f} to {max(shown):.0f}" if shown else "-inf (silence)",
-        )
-    if peak_db is None:  # with it, every peak is at most peak_db <= 0 dBFS already
+        wavs = [w * g for w, g in zip(wavs, gains, strict=True)]  # every peak <= 0 dBFS now
+    else:
+        if max(peaks) < 10 ** (QUIET_PEAK_DB / 20):
+            shown = [20 * math.log10(p) for p in peaks if p > 0]
+            log.info(
+                "%s: the sounds peak at %s dBFS, as the decoder made them; --peak-db -1 "
+                "(peak_db=-1.0) scales each to peak at -1 dBFS",
+                out_dir,
+                f"{min(shown):.0f} to {max(shown):.0f}" if shown else "-inf (silence)",
+            )
         # each draw on its own: they are separate sounds, unlike a morph's steps
         wavs = [_within_full_scale([w], path)[0] for w, path in zip(wavs, names, strict=True)]
     for path, wav in zip(names, wavs):

@@ -99,7 +99,7 @@ def plan_job(
             input file with an output file name this job cannot write (``-o out.wav`` for
             ``.aae`` files, ``-o out.aae`` for audio); nothing has been written.
     """
-    folder_given = str(output).endswith(("/", os.sep))
+    folder_given = names_a_folder(output)
     output = Path(output)
     inputs = [Path(p) for p in inputs]
     one_file_each = len(inputs) > 1 or any(p.is_dir() for p in inputs)
@@ -154,6 +154,12 @@ def plan_job(
             raise JobError(f"{out}: output path is also an input; choose another output folder")
     _refuse_collisions(pairs)
     return pairs, problems
+
+
+def names_a_folder(output: str | os.PathLike) -> bool:
+    """Whether an output path as given ends in a path separator (``out.v2/``): a folder,
+    whatever its name's suffix (``Path`` drops the trailing separator)."""
+    return os.fspath(output).endswith(("/", os.sep))
 
 
 def _check_output_name(output: Path, suffix: str | None) -> None:

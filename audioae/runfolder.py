@@ -355,6 +355,19 @@ def resume_differences(saved: Path, cfg: Config, ignore: Collection[str] = ()) -
     return changed
 
 
+def require_resumable(run: RunFolder) -> None:
+    """Refuse a ``--resume`` of a folder without a ``last.ckpt``.
+
+    Raises:
+        ConfigError: nothing to resume from.
+    """
+    if not run.has_run():
+        raise ConfigError(
+            f"{run.root}: nothing to resume from ({run.last_checkpoint} not found); "
+            "train without --resume"
+        )
+
+
 def check_resume_compatible(saved: Path, cfg: Config) -> None:
     """Refuse to resume with a model or front-end that differs from the run's saved config.
 
@@ -445,11 +458,7 @@ def prepare_run_folder(
         check_out_folder(run, cfg, resume=resume)
         remove_left_temporaries(run)
     if resume:
-        if not run.has_run():
-            raise ConfigError(
-                f"{run.root}: nothing to resume from ({run.last_checkpoint} not found); "
-                "train without --resume"
-            )
+        require_resumable(run)
         check_resume_compatible(run.config_file, cfg)
         resume_from = run.last_checkpoint
         if main_process:

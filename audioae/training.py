@@ -68,6 +68,7 @@ from .runfolder import (
     checkpoint_step,
     export_run,
     prepare_run_folder,
+    require_resumable,
     warn_nothing_to_train,
 )
 from .runlock import RunLock
@@ -452,11 +453,8 @@ def _train(
         return TrainResult(run.root, run.model_file if main_rank else None, done, None, True)
     if main_rank:  # before indexing the data, which can take minutes: checked again when
         check_out_folder(run, cfg, resume=resume)  # the run folder is prepared, under its lock
-        if resume and not run.has_run():
-            raise ConfigError(
-                f"{run.root}: nothing to resume from ({run.last_checkpoint} not found); "
-                "train without --resume"
-            )
+        if resume:
+            require_resumable(run)
     start_worker_server(cfg)  # DDP ranks only: a fork server for the DataLoader workers
     # Rank 0 indexes the folders (or reads their cached index) while the other ranks wait;
     # they then read the cache: no rank decodes the corpus again.

@@ -9,7 +9,6 @@ written atomically and never replace existing files without ``--force``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -134,11 +133,15 @@ def run_embed(args: argparse.Namespace) -> int:
     from ..audio import find_audio_files
     from ..embed import EMBEDDING_TABLE, save_embedding, write_embedding_table
     from ..fileio import OutputExistsError, check_not_input
-    from ..jobs import plan_job, run_job
+    from ..jobs import names_a_folder, plan_job, run_job
 
     out = Path(args.out)
-    folder_given = str(args.out).endswith(("/", os.sep))
-    if out.suffix and out.suffix.lower() != ".npy" and not out.is_dir() and not folder_given:
+    if (
+        out.suffix
+        and out.suffix.lower() != ".npy"
+        and not out.is_dir()
+        and not names_a_folder(args.out)
+    ):
         raise UsageError(
             f"-o {args.out}: embed writes each file's frames as .npy: give a folder, or NAME.npy "
             f"for one input file (the table goes beside it as NAME.csv, or where --table says)"
