@@ -46,7 +46,7 @@ class AutoEncoderModule(L.LightningModule):
         self.save_hyperparameters(checkpoint_hyperparameters(cfg))
         self.cfg = cfg
         self.frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
-        # the attribute name is part of the checkpoint layout (runfolder.MODEL_PREFIX)
+        # the attribute name is part of the checkpoint layout (run_checkpoints.MODEL_PREFIX)
         self.model = build_model(cfg.model, self.frontend)  # the model holds the same front-end
         freeze_all_but(self.model, cfg.training.trainable)
         # what band inpainting fills masked bins with (audioae.inpaint), made once

@@ -5,7 +5,7 @@ run. Saving writes the checkpoint to a temporary file in the checkpoint's own fo
 fsyncs it and renames it onto the final name (:func:`audioae.fileio.atomic_output`), so a
 crash, a full disk or a Ctrl-C mid-write leaves the previous checkpoint intact and never a
 truncated file under the final name. Loading (Lightning's resume) goes through
-:func:`audioae.runfolder.read_checkpoint`: ``torch.load(..., weights_only=True)`` whatever
+:func:`audioae.run_checkpoints.read_checkpoint`: ``torch.load(..., weights_only=True)`` whatever
 the caller asks, so a checkpoint that needs pickle is refused with
 :class:`~audioae.modelfile.ModelFileError`.
 """
@@ -21,7 +21,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from .fileio import atomic_output
-from .runfolder import read_checkpoint
+from .run_checkpoints import read_checkpoint
 
 
 class SafeCheckpointIO(TorchCheckpointIO):

@@ -21,7 +21,7 @@ loads the weights strictly and checks the digest, so a truncated or altered file
 with :class:`ModelFileError` instead of giving wrong audio. A reader refuses format versions
 it does not know (as descript-audio-codec's ``DACFile`` does).
 
-A training run's folder is turned into a model file by :func:`audioae.runfolder.export_run`;
+A training run's folder is turned into a model file by :func:`audioae.run_export.export_run`;
 this module knows nothing of runs or Lightning checkpoints.
 """
 

@@ -1,4 +1,4 @@
-"""Run folders of ``audioae train``: their layout, resume checks, Lightning checkpoints, export.
+"""Run folders of ``audioae train``: their layout and resume checks.
 
 A run folder holds::
 
@@ -14,15 +14,9 @@ A run folder holds::
 into a run folder of the same recipe that never wrote a checkpoint; a folder that holds a run
 needs ``--resume``; any other folder is refused before anything is written there.
 
-Checkpoints are read with ``torch.load(..., weights_only=True)`` only: audioae never
-unpickles a file, and a checkpoint that needs pickle is refused (:func:`read_checkpoint`).
-
-This module is the one place that knows the layout of a Lightning checkpoint as
-:class:`audioae.training.AutoEncoderModule` writes it: a dict whose ``state_dict`` holds the
-autoencoder's weights under the ``model.`` prefix (the module keeps it as ``self.model``),
-whose ``hyper_parameters`` hold the run's config under ``config`` and whose ``global_step``
-counts optimiser steps. It imports neither Lightning nor the trainer, so exporting a run is
-cheap; :mod:`audioae.modelfile` keeps only the model-file format.
+Checkpoints are read by :mod:`audioae.run_checkpoints` (``weights_only=True``, never
+unpickled; the one reader of Lightning's checkpoint layout) and a run is
+exported by :mod:`audioae.run_export`. Neither this module nor those import Lightning.
 """
 
 from __future__ import annotations
@@ -31,20 +25,16 @@ import contextlib
 import json
 import logging
 import os
-import pickle
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .config import Config, ConfigError, config_from_dict, load_yaml
 from .fileio import OutputExistsError, atomic_output, is_atomic_temporary
-from .modelfile import ModelFileError, save_model_file
+from .run_checkpoints import CONFIG_HPARAM, checkpoint_step
 from .runlock import LOCK_FILE
-from .vocoderfile import save_vocoder_file
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +73,6 @@ RUNS_DIR = Path("runs")
 """Where ``audioae train`` puts a run without ``--out``: ``runs/<recipe name>``."""
 
 # Lightning checkpoint layout (see the module docstring).
-MODEL_PREFIX = "model."
-CONFIG_HPARAM = "config"
 
 
 class RunExistsError(OutputExistsError):
@@ -498,156 +486,3 @@ def prepare_run_folder(
         if split is not None:
             run.write_split(*split)
     return resume_from
-
-
-def checkpoint_step(path: Path) -> int | None:
-    """The optimiser step (``global_step``) a Lightning checkpoint was written at.
-
-    Read with the tensors memory-mapped, not loaded (``weights_only`` as always): a resume
-    asks for the step several times, and a full read of a 200 MB checkpoint takes 0.17 s and
-    its size in memory against 0.01 s. A file that cannot be read that way is read by
-    :func:`read_checkpoint`, for its errors.
-
-    Raises:
-        ModelFileError: the file cannot be read safely (see :func:`read_checkpoint`).
-    """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - read_checkpoint gives the reason, or reads it whole
-        ckpt = read_checkpoint(path)
-    if not isinstance(ckpt, dict):
-        ckpt = read_checkpoint(path)  # raises: not a checkpoint dict
-    return ckpt.get("global_step")
-
-
-def find_checkpoint(run_dir: str | os.PathLike, checkpoint: str = "best") -> Path:
-    """The Lightning checkpoint of a run folder: ``best`` (lowest validation loss) or ``last``.
-
-    ``best`` falls back to ``last.ckpt`` when no validation has run yet.
-
-    Raises:
-        ModelFileError: no checkpoint in ``run_dir/checkpoints``, or ``checkpoint`` is neither
-            ``best`` nor ``last``.
-    """
-    if checkpoint not in ("best", "last"):
-        raise ModelFileError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
-    run = RunFolder(Path(run_dir))
-    folder = run.checkpoint_dir
-    last = run.last_checkpoint
-    if checkpoint == "best":
-        best = sorted(folder.glob(BEST_CHECKPOINT_GLOB), key=lambda p: p.stat().st_mtime)
-        if best:
-            return best[-1]
-        if last.is_file():
-            log.info("%s: no best checkpoint yet (no validation ran); using last.ckpt", run_dir)
-    if last.is_file():
-        return last
-    raise ModelFileError(
-        f"{run_dir}: no checkpoint found in {folder}; is this a run folder of `audioae train`?"
-    )
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The dict of a Lightning checkpoint file, on the CPU, loaded with ``weights_only=True``.
-
-    A checkpoint written by ``audioae train`` holds only tensors and plain data (the config
-    as a dict); a file that needs pickle to load (any other Python object) is refused,
-    never unpickled.
-
-    Raises:
-        ModelFileError: the file needs pickle, is not a checkpoint dict, or cannot be read.
-    """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported (global: GLOBAL \S+|\w+ \S+)", str(exc))
-        reason = found.group(0) if found else "not a pickle torch can read"
-        if not reason.startswith(
-            "Unsupported global"
-        ):  # not a pickle of objects: garbage or a truncated file
-            raise ModelFileError(
-                f"{path}: cannot read checkpoint (corrupt or not a checkpoint: {reason})"
-            ) from None
-        raise ModelFileError(
-            f"{path}: holds pickled Python objects ({reason}); audioae never unpickles "
-            "files, so it loads only checkpoints of tensors and plain data, as `audioae train` "
-            "writes them"
-        ) from None
-    except Exception as exc:
-        raise ModelFileError(f"{path}: cannot read checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict):
-        raise ModelFileError(f"{path}: not a checkpoint (holds a {type(ckpt).__name__})")
-    return ckpt
-
-
-def checkpoint_model_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The autoencoder's ``state_dict`` inside a checkpoint dict (the ``model.`` entries, unprefixed)."""
-    return {
-        k[len(MODEL_PREFIX) :]: v
-        for k, v in (ckpt.get("state_dict") or {}).items()
-        if k.startswith(MODEL_PREFIX)
-    }
-
-
-def checkpoint_config(ckpt: dict[str, Any], run_dir: Path, source: Path) -> Config:
-    """The run's config: the checkpoint's ``hyper_parameters``, else ``run_dir/config.yaml``.
-
-    Raises:
-        ModelFileError: neither holds a config (``source`` names the checkpoint).
-        ConfigError: the stored config is invalid.
-    """
-    hparams = ckpt.get("hyper_parameters") or {}
-    if isinstance(hparams.get(CONFIG_HPARAM), dict):
-        return config_from_dict(hparams[CONFIG_HPARAM], source=f"{source} (hyper_parameters)")
-    saved = RunFolder(run_dir).config_file
-    if saved.is_file():
-        return config_from_dict(load_yaml(saved.read_text(), str(saved)) or {}, str(saved))
-    raise ModelFileError(f"{source}: no config in the checkpoint and no {saved}")
-
-
-def export_run(
-    run_dir: str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    checkpoint: str = "best",
-    overwrite: bool = False,
-) -> Path:
-    """Write the model file of a training run from one of its Lightning checkpoints.
-
-    The config comes from the checkpoint's hyper-parameters (``config``), else from
-    ``run_dir/config.yaml``; the weights are the ``model.*`` entries of its ``state_dict``.
-
-    Args:
-        run_dir: the run folder (``checkpoints/``, ``config.yaml``).
-        out: the model file; default ``run_dir/model.safetensors``.
-        checkpoint: ``best`` (lowest validation loss, else last) or ``last``.
-        overwrite: replace an existing ``out``.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ModelFileError: no checkpoint, an unreadable checkpoint, or weights that do not fit.
-        ConfigError: the stored config is invalid.
-        OutputExistsError: ``out`` exists and ``overwrite`` is false.
-    """
-    from .features import build_frontend
-    from .models import build_model
-    from .vocoder import build_vocoder
-
-    run = RunFolder(Path(run_dir))
-    ckpt_path = find_checkpoint(run.root, checkpoint)
-    out = Path(out) if out is not None else run.model_file
-    ckpt = read_checkpoint(ckpt_path)
-    cfg = checkpoint_config(ckpt, run.root, ckpt_path)
-    frontend = build_frontend(cfg.features, cfg.audio.sample_rate)
-    is_vocoder = cfg.task == "vocoder"
-    model = build_vocoder(cfg.vocoder, frontend) if is_vocoder else build_model(cfg.model, frontend)
-    try:
-        model.load_state_dict(checkpoint_model_state(ckpt), strict=True)
-    except RuntimeError as exc:
-        raise ModelFileError(
-            f"{ckpt_path}: the checkpoint's weights do not fit its config ({exc})"
-        ) from None
-    if is_vocoder:
-        return save_vocoder_file(out, model, cfg, overwrite=overwrite)
-    return save_model_file(out, model, cfg, overwrite=overwrite)

@@ -57,6 +57,8 @@ from .loaders import (
 from .model_check import check_finite_outputs
 from .optim import TrainingDivergedError
 from .placement import Placement, resolve_placement, resolve_precision
+from .run_checkpoints import checkpoint_step
+from .run_export import export_run
 from .runfolder import (
     BEST_CHECKPOINT_FILENAME,
     CSV_DIR,
@@ -65,8 +67,6 @@ from .runfolder import (
     check_not_foreign,
     check_out_folder,
     check_resume_compatible,
-    checkpoint_step,
-    export_run,
     prepare_run_folder,
     require_resumable,
     warn_nothing_to_train,

@@ -169,7 +169,7 @@ def train_with_restarts(
     ``stop_at``: end the chain at that step, the schedule unchanged (``train(stop_at=...)``;
     a later call with ``resume`` goes on as if it had not stopped). Returns the run's model
     file."""
-    from audioae.runfolder import checkpoint_step
+    from audioae.run_checkpoints import checkpoint_step
     from audioae.training import train
 
     last = run / "checkpoints" / "last.ckpt"

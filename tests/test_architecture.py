@@ -85,6 +85,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "autoencoder_module",
         "launch",
         "runfolder",
+        "run_checkpoints",
+        "run_export",
         "runlock",
         "checkpoint_io",
         "train_console",

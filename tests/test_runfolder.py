@@ -13,12 +13,11 @@ from audioae.features import build_frontend
 from audioae.fileio import OutputExistsError
 from audioae.modelfile import ModelFileError, load_model_file
 from audioae.models import build_model
+from audioae.run_checkpoints import checkpoint_step
+from audioae.run_export import export_run, find_checkpoint
 from audioae.runfolder import (
     RunExistsError,
     RunFolder,
-    checkpoint_step,
-    export_run,
-    find_checkpoint,
     prepare_run_folder,
 )
 

@@ -22,13 +22,13 @@ from audioae.checkpoint_io import SafeCheckpointIO
 from audioae.cli import main
 from audioae.config import ConfigError, load_config
 from audioae.modelfile import ModelFileError, load_model_file, save_model_file
+from audioae.run_checkpoints import read_checkpoint
 from audioae.runfolder import (
     NotARunFolderError,
     RunExistsError,
     RunFolder,
     check_out_folder,
     default_run_dir,
-    read_checkpoint,
 )
 from audioae.runlock import LOCK_FILE, RunLock, RunLockedError
 from audioae.training import AutoEncoderModule, train

@@ -425,7 +425,7 @@ def test_vocoder_recipe_trains_resumes_and_exports_via_cli(tones: Path, tmp_path
     loaded = load_vocoder_file(out / "model.safetensors")
     assert loaded.config.task == "vocoder" and loaded.vocoder.config.dim == 8
     assert loaded.vocoder.frontend.stft_params == StftParams(256, 64)
-    from audioae.runfolder import checkpoint_step
+    from audioae.run_checkpoints import checkpoint_step
 
     assert checkpoint_step(out / "checkpoints" / "last.ckpt") == 4
 

@@ -247,7 +247,7 @@ def _add_export(subparsers) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ..runfolder import export_run
+    from ..run_export import export_run
 
     out = args.out
     if out is not None:
