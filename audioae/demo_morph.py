@@ -49,7 +49,7 @@ def run_morph_stage(pipe: Pipeline, splits: Splits, out: Path, quick: bool) -> S
     Raises:
         DemoError: the held-out notes hold fewer than two instruments.
     """
-    from .apps import interpolate_files, sample_files
+    from .apps_generation import interpolate_files, sample_files
 
     sr = pipe.sample_rate
     a, b = _pick_pair(splits["notes"]["test"])

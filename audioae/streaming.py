@@ -46,7 +46,7 @@ STREAMING_EXCLUDED_FORMATS = ("MP3",)
 """Formats whose header frame count may be an estimate: these are processed whole."""
 
 PEAK = 0.99
-"""Full-scale target of a float input written to an integer container (as ``apps._within_full_scale``)."""
+"""Full-scale target of a float input written to an integer container (as ``apps.within_full_scale``)."""
 
 
 def can_stream(pipe: Pipeline, source: str | os.PathLike) -> bool:

@@ -382,11 +382,11 @@ def test_folder_job_finishes_the_rest_and_unwritable_output_is_reported(models, 
 
 
 def test_generated_sounds_are_scaled_together_only_when_they_would_clip():
-    from audioae.apps import _within_full_scale
+    from audioae.apps import within_full_scale
 
     quiet = [torch.full((4,), 0.5), torch.full((4,), -0.25)]
-    assert _within_full_scale(quiet) is quiet
-    loud = _within_full_scale([torch.full((4,), 2.0), torch.full((4,), 1.0)])
+    assert within_full_scale(quiet) is quiet
+    loud = within_full_scale([torch.full((4,), 2.0), torch.full((4,), 1.0)])
     torch.testing.assert_close(loud[0], torch.full((4,), 0.99))
     torch.testing.assert_close(loud[1], torch.full((4,), 0.495))
 

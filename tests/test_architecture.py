@@ -99,6 +99,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Applications: file-to-file work, evaluation, reports, the demo.
     "apps": (
         "apps",
+        "apps_generation",
         "streaming",
         "live",
         "sound_devices",

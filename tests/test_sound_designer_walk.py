@@ -203,7 +203,7 @@ def test_sample_at_temperature_zero_says_the_sounds_are_the_same(tmp_path, capsy
 def test_fit_prior_on_little_or_silent_audio_is_warned_about(tmp_path, caplog):
     import logging
 
-    from audioae.apps import fit_prior_files
+    from audioae.apps_generation import fit_prior_files
     from audioae.pipeline import Pipeline
 
     pipe = Pipeline.load("timbre", device="cpu")
@@ -255,7 +255,7 @@ def test_the_morph_gain_reaches_0_db_where_the_blend_reaches_b(tmp_path):
 def test_peak_db_raises_a_near_silent_draw_by_at_most_40_db(tmp_path, caplog):
     import logging
 
-    from audioae.apps import sample_files
+    from audioae.apps_generation import sample_files
     from audioae.pipeline import Pipeline
 
     pipe = Pipeline.load("timbre", device="cpu")
@@ -321,7 +321,7 @@ def test_each_draw_is_turned_down_on_its_own(tmp_path, caplog, monkeypatch):
 
     import torch
 
-    from audioae.apps import sample_files
+    from audioae.apps_generation import sample_files
     from audioae.pipeline import Pipeline
 
     pipe = Pipeline.load("timbre", device="cpu")

@@ -227,8 +227,8 @@ def temperature(text: str) -> float:
 
 def peak_dbfs(text: str) -> float:
     """An argparse ``type``: a peak level in dBFS in [MIN_PEAK_DB, 0]
-    (:func:`audioae.apps.sample_files`)."""
-    from ..apps import MIN_PEAK_DB
+    (:func:`audioae.apps_generation.sample_files`)."""
+    from ..apps_generation import MIN_PEAK_DB
 
     value = _float(text)
     if not MIN_PEAK_DB <= value <= 0.0:

@@ -1,7 +1,7 @@
 """``audioae interpolate`` and ``audioae sample``: render a latent interpolation between two
 sounds, and draw new sounds (or variations of one) from a VAE. Parsing and printing only; the
-work is :func:`audioae.apps.interpolate_files`, :func:`audioae.apps.sample_files` and
-:func:`audioae.apps.fit_prior_files`.
+work is :func:`audioae.apps_generation.interpolate_files`, :func:`audioae.apps_generation.sample_files` and
+:func:`audioae.apps_generation.fit_prior_files`.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _check_output_folder(out: str, verb: str, writes: str) -> None:
 
 
 def _run_interpolate(args) -> int:
-    from ..apps import interpolate_files
+    from ..apps_generation import interpolate_files
 
     _check_output_folder(args.out, "interpolate", "step_NN.wav, morph.wav and grid.png")
     pipe = load_pipeline(args)
@@ -182,7 +182,7 @@ def _run_interpolate(args) -> int:
 
 
 def _run_sample(args) -> int:
-    from ..apps import sample_files
+    from ..apps_generation import sample_files
     from ..pipeline import PipelineError
     from ..pipeline_generation import MAX_SAMPLE_AUDIO_SECONDS
 
@@ -215,7 +215,7 @@ def _run_sample(args) -> int:
         print(f"sample: {describe(prior)}, from {args.prior}", file=sys.stderr)
     problems: list = []
     if args.fit_prior is not None:
-        from ..apps import fit_prior_files
+        from ..apps_generation import fit_prior_files
         from ..latent_prior import describe
 
         prior, used = fit_prior_files(pipe, args.fit_prior, problems=problems)
