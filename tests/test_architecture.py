@@ -58,6 +58,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Inference: a trained model end to end; nothing of the trainer.
     "inference": (
         "pipeline",
+        "pipeline_denoise",
         "pipeline_errors",
         "torch_device",
         "latent_interpolation",
