@@ -34,11 +34,9 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import re
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import librosa
@@ -60,31 +58,40 @@ from anomaly_rounds import (  # noqa: E402  (sibling module)
     ROUND_11_RULE,
     ROUND_12_RULE,
     ROUND_13_RULE,
-    ROUND_14_RULE,
-    ROUND_15_RULE,
-    ROUND_16_RULE,
-    ROUND_17_RULE,
-    ROUND_18,
     ROUND_18_FOLDS,
     ROUND_18_RULE,
-    ROUND_19,
     ROUND_19_FRACTIONS,
     ROUND_19_RULE,
-    ROUND_20,
     ROUND_20_RULE,
-    ROUND_21,
     ROUND_21_RULE,
-    ROUND_22_OVERRIDES,
     ROUND_22_RULE,
-    SELECTION_RULE,
     SINGLE_TERMS,
 )
+from anomaly_verdicts import (  # noqa: E402  (sibling module)
+    WIDTH_ROUNDS,
+    WIDTH_RULES,
+    round_18_rows,
+    round_18_verdict,
+    round_19_verdict,
+    round_20_verdict,
+    round_21_verdict,
+    round_22_verdict,
+    width_round_verdict,
+)
 from docs_section import replace_section  # noqa: E402  (sibling module: run as a script)
+from embed_settings import (  # noqa: E402  (sibling module)
+    AE_DEFAULT,
+    AE_MEAN,
+    BASELINES,
+    KINDS,
+    METHODS,
+    QUANTILE,
+    SHOWN,
+    WORKFLOW_RECIPES,
+)
+from embed_tables import anomaly_table, section, selection_table  # noqa: E402  (sibling module)
 
 SR = 16000
-KINDS = ("clicks", "dropouts", "clipping", "hum", "other class")
-QUANTILE = 0.95
-"""``audioae anomaly``'s default ``--quantile``: the threshold whose flags the tables count."""
 
 
 # --------------------------------------------------------------------------- data
@@ -211,18 +218,6 @@ def probe(models: Path, trained: dict[str, Path] | None = None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- 2. anomaly
-NARROW_AE = [
-    "model.latent_dim=4",
-    "model.hidden_dim=64",
-    "training.max_steps=2000",
-    "training.val_every=500",
-    "training.checkpoint_every=500",
-    "training.seed=0",
-]
-"""The documented workflow's model: recipes/conv1d_ae.yaml with a 4-channel bottleneck, trained
-here on the speech train split (settings fixed before any result was seen, not tuned)."""
-
-
 VALIDATION_VOICE = "speech/it/carlo"
 """The speech train split's voice held out for choosing the anomaly score (``--validate``):
 one whole speaker and language, as the test split is. The narrow AE never trains on it."""
@@ -283,43 +278,6 @@ def reference_split(group: str) -> dict[str, list[Path]]:
     return {"train": [f for f in fit if f not in ref], "reference": ref}
 
 
-WORKFLOW_RECIPES = {
-    "narrow": ("conv1d_ae", NARROW_AE),
-    "anomaly": ("anomaly", []),
-    "conv1d": ("conv1d_ae", []),
-    "fine": ("anomaly", ["features.n_fft=1024", "features.n_mels=128"]),
-    "inpaint": ("anomaly", ["model.inpaint_groups=8"]),
-    "speed": ("anomaly", ["data.speed_perturb=0.2"]),
-    "speed_inpaint": ("anomaly", ["data.speed_perturb=0.2", "model.inpaint_groups=8"]),
-    "heldref": ("anomaly", []),
-    "latent2": ("anomaly", ["model.latent_dim=2"]),
-    "latent1": ("anomaly", ["model.latent_dim=1"]),
-    "latent8": ("anomaly", ["model.latent_dim=8"]),
-    "latent16": ("anomaly", ["model.latent_dim=16"]),
-    "mel32": ("anomaly", ["features.n_mels=32"]),
-    "mel16": ("anomaly", ["features.n_mels=16"]),
-    "dae": ("anomaly", ["data.denoise=true", "data.snr_db_min=10", "data.snr_db_max=30"]),
-    "dae_strong": ("anomaly", ["data.denoise=true"]),
-    **{f"fold{k}": ("anomaly", []) for k in ROUND_18_FOLDS},
-    "conv2d": ("anomaly", list(ROUND_22_OVERRIDES)),
-    **{f"conv2d_fold{k}": ("anomaly", list(ROUND_22_OVERRIDES)) for k in ROUND_18_FOLDS},
-}
-"""Models trained in the benchmark on normal audio: the narrow conv1d_ae (the documented
-workflow until round 3) and ``recipes/anomaly.yaml`` (round 3: the same network on a 32 ms /
-8 ms grid), as ``(recipe, overrides)``; and, for the linear probe, ``recipes/conv1d_ae.yaml`` as
-bundled (latent 32, 1000 steps), trained on the notes (settings fixed before it was scored);
-round 6's candidate ``fine`` (:data:`ROUND_6_RULE`), round 9's ``inpaint``
-(:data:`ROUND_9_RULE`), round 10's ``speed`` and ``speed_inpaint`` (:data:`ROUND_10_RULE`) and
-round 11's ``heldref`` (the recipe trained on the fit files less the reference part,
-:func:`reference_split`; :data:`ROUND_11_RULE`), round 14's ``latent2`` and ``latent1``
-(:data:`ROUND_14_RULE`), round 15's ``latent8`` and ``latent16`` (:data:`ROUND_15_RULE`) and
-round 16's ``mel32`` and ``mel16`` (:data:`ROUND_16_RULE`) and round 17's denoising
-autoencoders ``dae`` and ``dae_strong`` (:data:`ROUND_17_RULE`), and round 18's recipe on
-the notes' pitch folds ``fold0`` ... (:func:`pitch_fold_split`, :data:`ROUND_18_RULE`), and
-round 22's conv2d candidate on the speech fit split (``conv2d``) and on the folds
-(``conv2d_fold0`` ...; :data:`ROUND_22_RULE`), trained with ``--validate`` only."""
-
-
 def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow") -> Path:
     """Train a :data:`WORKFLOW_RECIPES` model on the ``group`` train split less its validation
     part (links in ``work/GROUP-RECIPE/data``); returns its model file. A model already trained
@@ -355,234 +313,6 @@ def train_normal_model(work: Path, group: str = "speech", recipe: str = "narrow"
     shutil.copyfile(result.model_file, folder / "model.tmp")
     os.replace(folder / "model.tmp", done)
     return done
-
-
-WIDTH_ROUNDS = {
-    14: ("latent2", "latent1"),
-    15: ("latent8", "latent16"),
-    16: ("mel32", "mel16"),
-    17: ("dae", "dae_strong"),
-}
-"""The rounds whose candidates are the anomaly recipe with some settings changed, decided by
-round 14's rule: the bottleneck-width rounds (:data:`ROUND_14_RULE`, :data:`ROUND_15_RULE`),
-the mel-grid round (:data:`ROUND_16_RULE`) and the denoising-objective round
-(:data:`ROUND_17_RULE`), each in the order its ties go. (The name stays from round 14.)"""
-WIDTH_RULES = {14: ROUND_14_RULE, 15: ROUND_15_RULE, 16: ROUND_16_RULE, 17: ROUND_17_RULE}
-
-
-def width_round_verdict(rows: list[dict], number: int = 14) -> list[str]:
-    """Round ``number`` of :data:`WIDTH_ROUNDS`: the default score's validation cells won by
-    the anomaly recipe and by each candidate in this run, and the decision by its rule (the
-    candidate winning the most cells, ties to the first, replaces the recipe's latent_dim
-    only if it wins more cells than the recipe)."""
-    candidates = WIDTH_ROUNDS[number]
-    won = {}
-    for name, label in (
-        ("recipe", "/ anomaly recipe "),
-        *((r, f"/ {r} candidate ") for r in candidates),
-    ):
-        picked = [r for r in rows if label in r["setting"]]
-        won[name] = (sum(_beats(r, AE_DEFAULT) for r in picked), len(picked))
-    lines = [f"{name}: the default score wins {w} of {n} cells" for name, (w, n) in won.items()]
-    best = max(candidates, key=lambda r: (won[r][0], -candidates.index(r)))
-    if won[best][0] > won["recipe"][0]:
-        setting = " ".join(WORKFLOW_RECIPES[best][1])
-        lines.append(f"Decision: {best} replaces the recipe's setting ({setting})")
-    else:
-        lines.append(
-            f"Decision: the recipe stays ({best} wins {won[best][0]}, the recipe {won['recipe'][0]})"
-        )
-    return lines
-
-
-def round_18_rows(
-    rows: list[dict],
-    speech_setting: str = "speech / anomaly recipe trained here",
-    fold_label: str = "notes / pitch fold",
-) -> list[dict]:
-    """Round 18's 10 validation cells (:data:`ROUND_18_RULE`): the speech rows of the anomaly
-    recipe as they are, and per kind one notes row whose every score's (AUROC, AP) is the
-    mean over the pitch folds of :data:`ROUND_18_FOLDS` (``notes / pitch fold K`` rows).
-    ``speech_setting`` and ``fold_label`` pick another model's rows (round 22's candidate:
-    ``speech / conv2d candidate``, ``notes / conv2d pitch fold``).
-
-    Raises:
-        ValueError: a fold's rows are missing.
-    """
-    speech = [r for r in rows if r["setting"] == speech_setting]
-    out = list(speech)
-    for kind in KINDS:
-        folds = [
-            r
-            for r in rows
-            if r["kind"] == kind and r["setting"] in {f"{fold_label} {k}" for k in ROUND_18_FOLDS}
-        ]
-        if len(folds) != len(ROUND_18_FOLDS):
-            raise ValueError(f"{kind}: {len(folds)} pitch-fold rows, not {len(ROUND_18_FOLDS)}")
-        row = {
-            "setting": "notes / pitch folds (mean)",
-            "kind": kind,
-            "n": tuple(sum(r["n"][i] for r in folds) for i in (0, 1)),
-            "flagged": tuple(float(np.mean([r["flagged"][i] for r in folds])) for i in (0, 1)),
-        }
-        for method in folds[0]:
-            if method not in row and method not in ("setting", "kind"):
-                row[method] = tuple(float(np.mean([r[method][i] for r in folds])) for i in (0, 1))
-        out.append(row)
-    return out
-
-
-def _won_and_mean(cells: list[dict], name: str) -> tuple[int, float]:
-    """The cells score ``name`` wins (:func:`_beats`) and its mean AUROC over them."""
-    return sum(_beats(r, name) for r in cells), float(np.mean([r[name][0] for r in cells]))
-
-
-def _summary(cells: list[dict], names) -> list[str]:
-    lines = []
-    for name in names:
-        won, mean = _won_and_mean(cells, name)
-        lines.append(f"{name}: {won} of {len(cells)} cells, mean AUROC {mean:.4f}")
-    return lines
-
-
-def round_18_verdict(rows: list[dict]) -> list[str]:
-    """The decision of :data:`ROUND_18_RULE` over :func:`round_18_rows`: the cells each
-    :data:`ROUND_18` candidate and the default (``log rec+latent+band``) win, the candidate
-    :data:`SELECTION_RULE` chooses, and whether it replaces the default."""
-    cells = round_18_rows(rows)
-    default = "log rec+latent+band"
-    score = {n: _won_and_mean(cells, n) for n in (default, *ROUND_18)}
-    choice = min(ROUND_18, key=lambda n: (-score[n][0], len(ROUND_18[n][0]), -score[n][1]))
-    changes = score[choice][0] > score[default][0]
-    return _summary(cells, score) + [
-        f"Decision: {choice} becomes the default score"
-        if changes
-        else f"Decision: the default stays ({choice} wins {score[choice][0]}, the default "
-        f"{score[default][0]})"
-    ]
-
-
-def round_19_verdict(rows: list[dict]) -> list[str]:
-    """The decision of :data:`ROUND_19_RULE` over round 18's cells (:func:`round_18_rows`): the
-    default (``log rec+latent+quiet_band``, the quietest 10 %) and each :data:`ROUND_19`
-    candidate ranked by :data:`SELECTION_RULE` (cells won, terms, mean AUROC)."""
-    cells = round_18_rows(rows)
-    default = "log rec+latent+quiet_band"
-
-    def key(name: str) -> tuple[int, int, float]:
-        return _rank_key(cells, name)
-
-    best = min(ROUND_19, key=lambda n: (key(n), list(ROUND_19).index(n)))
-    fraction = ROUND_19_FRACTIONS[best.rsplit("+", 1)[1]]
-    return _summary(cells, (default, *ROUND_19)) + [
-        f"Decision: {best} ranks above the default; QUIET_FRACTION becomes {fraction}"
-        if key(best) < key(default)
-        else f"Decision: QUIET_FRACTION stays 0.1 ({best} does not rank above the default)"
-    ]
-
-
-def _rank_key(cells: list[dict], name: str) -> tuple[int, int, float]:
-    """:data:`SELECTION_RULE`'s order (smaller ranks higher): cells won, then fewer terms, then
-    the higher mean AUROC."""
-    won, mean = _won_and_mean(cells, name)
-    return (-won, len(CANDIDATES[name][0]), -mean)
-
-
-def round_21_verdict(rows: list[dict]) -> list[str]:
-    """The decision of :data:`ROUND_21_RULE` over round 18's cells (:func:`round_18_rows`): the
-    default (``log rec+latent+quiet_band``) and each :data:`ROUND_21` candidate ranked by
-    :data:`SELECTION_RULE`; the best candidate replaces the default's combination if it ranks
-    above it."""
-    cells = round_18_rows(rows)
-    default = "log rec+latent+quiet_band"
-    best = min(ROUND_21, key=lambda n: (_rank_key(cells, n), list(ROUND_21).index(n)))
-    terms, how, _ = CANDIDATES[best]
-    return _summary(cells, (default, *ROUND_21)) + [
-        f"Decision: {best} ranks above the default; COMBINED_TERMS becomes {terms}, COMBINE {how!r}"
-        if _rank_key(cells, best) < _rank_key(cells, default)
-        else f"Decision: the default stays ({best} does not rank above it)"
-    ]
-
-
-def round_22_verdict(rows: list[dict]) -> list[str]:
-    """The decision of :data:`ROUND_22_RULE`: the cells of round 18's split (:func:`round_18_rows`)
-    that the default score wins with the anomaly recipe and with the conv2d candidate; the
-    candidate replaces the recipe's network only if it wins more."""
-    recipe = round_18_rows(rows)
-    candidate = round_18_rows(rows, "speech / conv2d candidate", "notes / conv2d pitch fold")
-    if len(candidate) != len(recipe):
-        raise ValueError(f"{len(candidate)} conv2d candidate cells, not {len(recipe)}")
-    won = {
-        "recipe": _won_and_mean(recipe, AE_DEFAULT),
-        "conv2d": _won_and_mean(candidate, AE_DEFAULT),
-    }
-    lines = [
-        f"{name}: the default score wins {w} of {len(recipe)} cells, mean AUROC {m:.4f}"
-        for name, (w, m) in won.items()
-    ]
-    hum = [
-        next(r for r in c if r["kind"] == "hum" and r["setting"].startswith("notes"))
-        for c in (recipe, candidate)
-    ]
-    lines.append(
-        f"notes hum (fold mean): recipe {hum[0][AE_DEFAULT][0]:.3f}, conv2d "
-        f"{hum[1][AE_DEFAULT][0]:.3f}, better baseline "
-        f"{max(hum[1][b][0] for b in BASELINES):.3f}"
-    )
-    if won["conv2d"][0] > won["recipe"][0]:
-        lines.append(
-            f"Decision: conv2d replaces the recipe's network ({' '.join(ROUND_22_OVERRIDES)})"
-        )
-    else:
-        lines.append(
-            f"Decision: the recipe stays (conv2d wins {won['conv2d'][0]}, the recipe "
-            f"{won['recipe'][0]})"
-        )
-    return lines
-
-
-def round_20_verdict(rows: list[dict]) -> list[str]:
-    """The decision of :data:`ROUND_20_RULE` over round 18's cells (:func:`round_18_rows`):
-    the candidate replaces the default unless it wins fewer cells."""
-    cells = round_18_rows(rows)
-    default, candidate = "log rec+latent+quiet_band", next(iter(ROUND_20))
-    won = {n: _won_and_mean(cells, n)[0] for n in (default, candidate)}
-    return _summary(cells, won) + [
-        "Decision: the quiet frames are chosen among the inner frames (inner=True)"
-        if won[candidate] >= won[default]
-        else f"Decision: the default stays ({candidate} wins {won[candidate]}, the default "
-        f"{won[default]})"
-    ]
-
-
-METHODS = [
-    "AE combined (default)",
-    "AE standardised mean",
-    "AE rec+latent+band",
-    "AE rec+latent",
-    "AE rec+latent+floor",
-    "AE standardised p95",
-    "AE compressed mean",
-    "AE log mean (old)",
-    "VAE neg ELBO",
-    "MFCC Gaussian",
-    "MFCC Isolation Forest",
-]
-AE_DEFAULT = "AE combined (default)"
-"""The score the verdict is about: ``audioae anomaly``'s default with a reference, the combined
-score of :data:`audioae.anomaly.COMBINED_TERMS` (reconstruction, latent and quiet-frame band
-error; chosen on validation splits, round 18)."""
-AE_MEAN = "AE standardised mean"
-"""The default before round 5 (the standardised error, mean over frames)."""
-SHOWN = {
-    "AE rec+latent+band": ("reconstruction", "latent", "band"),
-    "AE rec+latent": ("reconstruction", "latent"),
-    "AE rec+latent+floor": ("reconstruction", "latent", "floor"),
-}
-"""Combinations shown beside the default: the default from round 5 to round 18 (band error over
-all frames), the combined score before round 5, and round 4's best (``log rec+latent+floor``:
-it tied the default's 7 validation cells with more terms)."""
-BASELINES = ("MFCC Gaussian", "MFCC Isolation Forest")
 
 
 class ShrunkGaussianTerms:
@@ -982,162 +712,6 @@ def timing(models: Path, trained: dict[str, Path] | None = None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- report
-def _beats(row: dict, method: str) -> bool:
-    """AUROC above chance and above both baselines'."""
-    auroc = row[method][0]
-    return auroc > 0.5 and auroc > max(row[b][0] for b in BASELINES)
-
-
-def _cell(value: tuple[float, float]) -> str:
-    return "—" if np.isnan(value[0]) else f"{value[0]:.3f} / {value[1]:.3f}"
-
-
-def anomaly_table(rows: list[dict]) -> list[str]:
-    """Markdown table of AUROC / AP per method with the verdict for the default score."""
-    methods = [m.removeprefix("AE ") for m in METHODS]
-    lines = [
-        "| setting | kind | normal / anomalous | "
-        + " | ".join(methods)
-        + " | default beats both baselines (AUROC) | standardised mean beats both "
-        + f"| flagged by the default at the {QUANTILE} quantile: normal / anomalous |",
-        "|---|---|---|" + "---:|" * len(METHODS) + "---|---|---:|",
-    ]
-    for r in rows:
-        best_base = max(r[b][0] for b in BASELINES)
-        if r[AE_DEFAULT][0] <= best_base:
-            verdict = "no"
-        elif r[AE_DEFAULT][0] <= 0.5:
-            verdict = "no (AE at or below chance)"
-        else:
-            verdict = "yes"
-        cells = " | ".join(_cell(r[m]) for m in METHODS)
-        mean_verdict = "yes" if _beats(r, AE_MEAN) else "no"
-        lines.append(
-            f"| {r['setting']} | {r['kind']} | {r['n'][0]} / {r['n'][1]} | {cells} | {verdict} "
-            f"| {mean_verdict} | {r['flagged'][0]:.0%} / {r['flagged'][1]:.0%} |"
-        )
-    workflow = [r for r in rows if "anomaly recipe" in r["setting"]]
-    lines.append("")
-    for label, subset in (("all settings", rows), ("the documented workflow", workflow)):
-        if not subset:
-            continue
-        counts = {m: sum(_beats(r, m) for r in subset) for m in (AE_DEFAULT, AE_MEAN, *SHOWN)}
-        lines.append(
-            f"In {label}, the default AE score (combined: reconstruction + latent + quiet band) "
-            f"beats both baselines in {counts[AE_DEFAULT]} of {len(subset)} cells; the "
-            f"standardised mean (the default before round 5) in {counts[AE_MEAN]}; "
-            + "; ".join(f"{m.removeprefix('AE ')} in {counts[m]}" for m in SHOWN)
-            + "."
-        )
-    return lines
-
-
-def selection_table(rows: list[dict]) -> list[str]:
-    """``--validate``: AUROC of every candidate combination per cell, cells won, and the choice
-    by :data:`SELECTION_RULE`."""
-    names = list(CANDIDATES) + list(SINGLE_TERMS)
-    lines = [
-        "| candidate | "
-        + " | ".join(f"{r['setting'][:6]} {r['kind']}" for r in rows)
-        + " | won | mean |",
-        "|---|" + "---:|" * (len(rows) + 2),
-    ]
-    summary = {}
-    for name in names:
-        won = sum(_beats(r, name) for r in rows)
-        mean = float(np.mean([r[name][0] for r in rows]))
-        summary[name] = (won, mean)
-        cells = " | ".join(f"{r[name][0]:.3f}{'*' if _beats(r, name) else ''}" for r in rows)
-        lines.append(f"| {name} | {cells} | {won} | {mean:.3f} |")
-    base = " | ".join(f"{max(r[b][0] for b in BASELINES):.3f}" for r in rows)
-    lines.append(f"| better baseline | {base} | | |")
-
-    def key(name):
-        won, mean = summary[name]
-        return (-won, len(CANDIDATES[name][0]), -mean)
-
-    choice = sorted(CANDIDATES, key=key)[0]
-    lines += ["", f"Rule: {SELECTION_RULE}.", f"Chosen: {choice} {CANDIDATES[choice]}."]
-    return lines
-
-
-def section(probe_rows, anomaly_rows, timing_rows, threads: int) -> str:
-    lines = [
-        "## Embeddings and anomaly scores",
-        "",
-        f"Measured by `python benchmarks/bench_embed.py --write` on {platform.machine()} with "
-        f"{threads} torch thread(s), models from `data/models`, on {date.today().isoformat()}.",
-        "",
-        "### Linear probe: instrument of the bundled notes (14 classes, 112 notes)",
-        "",
-        "Logistic regression (standardised features, C = 1, not tuned). Leave-one-pitch-out: 8 "
-        "folds, each holding out one pitch position of every instrument. Split: fit on the 84 "
-        "train notes, score on the 28 test notes. Chance is 1/14 = 0.071. The conv1d AE trained "
-        "here is `recipes/conv1d_ae.yaml` as bundled (latent 32, 1000 steps, seed 0) on the notes "
-        "train split less its validation pitches (70 notes, none of the test notes), like the "
-        "timbre VAE trained on notes; the codec AE is a speech model.",
-        "",
-        "| features | leave-one-pitch-out accuracy | split accuracy |",
-        "|---|---:|---:|",
-    ]
-    for r in probe_rows:
-        lines.append(f"| {r['features']} | {r['cv']:.3f} ± {r['cv_std']:.3f} | {r['split']:.3f} |")
-    mfcc = next(r for r in probe_rows if r["features"].startswith("MFCC"))
-    lines.append("")
-    for r in probe_rows:
-        if not r["features"].startswith("audioae"):
-            continue
-        verdict = "beats" if r["cv"] > mfcc["cv"] else "does not beat"
-        lines.append(
-            f"- {r['features']}: {verdict} MFCC statistics "
-            f"({r['cv']:.3f} vs {mfcc['cv']:.3f} leave-one-pitch-out; split {r['split']:.3f} vs {mfcc['split']:.3f})."
-        )
-    lines += [
-        "",
-        "### Anomaly detection: AUROC / average precision per corruption kind",
-        "",
-        "Normal: held-out test clips. Anomalous: the same clips corrupted (clicks: 4 impulses/s at "
-        "0.8 x peak; dropouts: one 50 ms gap/s; clipping: hard clip at 20 % of peak, re-scaled; "
-        "hum: 50 Hz + 4 harmonics, 10 dB below the clip's RMS) or another sound class (speech "
-        "setting: the 9 noise recordings in 3 s pieces; notes setting: held-out speech in 1.5 s "
-        "pieces). Baselines fitted on the train split only. Higher is better; 0.5 AUROC is chance. "
-        "The first two settings are the documented workflow: `recipes/anomaly.yaml` trained in "
-        "this run on the speech and on the notes train split, less the validation part (the "
-        "recipe was chosen on that validation part, see below). The third is the workflow "
-        "documented before: `recipes/conv1d_ae.yaml` with "
-        + " ".join(f"`{o}`" for o in NARROW_AE)
-        + " (settings fixed before any result was seen). The verdict columns compare one AE "
-        "score's AUROC with the better baseline's and require it to be above chance: the "
-        "default of `audioae anomaly` with a reference (`combined`: the sum of the reference "
-        "z-scores of the logarithms of the standardised error's mean, of the latent distance "
-        "and of the band error over the quietest tenth of the frames; chosen on validation, "
-        "round 18) and the standardised mean (the default before round 5). `rec+latent+band` "
-        "is the default from round 5 to 18 (the band error over all frames), `rec+latent` the "
-        "combined score before round 5, `rec+latent+floor` round 4's best candidate (not "
-        "chosen). The VAE's negative ELBO is "
-        "shown where the model has one.",
-        "",
-    ]
-    lines += anomaly_table(anomaly_rows)
-    lines += [
-        "",
-        "### Time per audio second",
-        "",
-        "In-process `audioae embed` / `audioae anomaly` over a folder (model loading, reading and "
-        "resampling included; writing .npy files and the CSV included). `anomaly` reads "
-        "reference statistics from a JSON file fitted beforehand on the train split (not timed).",
-        "",
-        "| command | model | folder | files | audio (s) | time (s) | ms per audio second |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
-    for r in timing_rows:
-        lines.append(
-            f"| {r['cmd']} | {r['model']} | {r['folder']} | {r['files']} | {r['audio_s']:.1f} | "
-            f"{r['time_s']:.2f} | {r['per_s'] * 1000:.1f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

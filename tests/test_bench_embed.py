@@ -14,14 +14,8 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 from anomaly_rounds import ROUND_18, ROUND_18_FOLDS, ROUND_19, ROUND_20, ROUND_21  # noqa: E402
-from bench_embed import (  # noqa: E402
-    AE_DEFAULT,
-    BASELINES,
-    KINDS,
+from anomaly_verdicts import (  # noqa: E402
     WIDTH_ROUNDS,
-    fit_split,
-    knn_distance,
-    pitch_fold_split,
     round_18_rows,
     round_18_verdict,
     round_19_verdict,
@@ -30,6 +24,8 @@ from bench_embed import (  # noqa: E402
     round_22_verdict,
     width_round_verdict,
 )
+from bench_embed import fit_split, knn_distance, pitch_fold_split  # noqa: E402
+from embed_settings import AE_DEFAULT, BASELINES, KINDS  # noqa: E402
 
 
 def test_knn_distance_is_the_mean_of_the_k_nearest_scaled_distances() -> None:
