@@ -27,9 +27,6 @@ and counted in one warning.
 from __future__ import annotations
 
 import ast
-import base64
-import hashlib
-import json
 import logging
 import math
 import os
@@ -50,15 +47,22 @@ from .audio import (
     iter_frames,
     mix_to_mono,
 )
-from .fileio import atomic_output, relative_posix
+from .dataindex_cache import (
+    INDEX_FILENAME,
+    INDEX_VERSION,
+    MAX_CACHE_BYTES,
+    cache_candidates,
+    decode_levels,
+    encode_levels,
+    read_cache,
+    warn_not_cached,
+    write_cache,
+)
+from .fileio import relative_posix
 from .folder_keys import UNKNOWN_KEY, file_keys, report_hidden
-from .jsonfile import read_bounded_json
 
 log = logging.getLogger(__name__)
 
-INDEX_FILENAME = ".audioae-index.json"
-"""Name of the cache file written beside the data."""
-INDEX_VERSION = 1
 BLOCK_SECONDS = 0.25
 """Length (s) of the blocks whose RMS level the index records."""
 CLIP_LEVEL = 0.999
@@ -67,13 +71,6 @@ _SILENCE_CENTI_DB = (
     -20000
 )  # block levels are stored in 1/100 dB as int16; digital silence = -200 dB
 _PARALLEL_FROM = 16  # fewer new files than this are scanned in-process (no worker start-up)
-MAX_CACHE_BYTES = 1 << 31
-"""The largest index cache read (2 GiB; a larger one is rebuilt, like a damaged one).
-
-Measured: 235 bytes per file for 300 files of 2-15 s (mean 8.5 s) with 70-character paths,
-about 140 bytes per file plus 11 bytes per second of audio (the block levels). A million
-10-second files take about 250 MB, a million 1-minute files about 800 MB. An index larger
-than this is not written (the next run would refuse it)."""
 
 
 @dataclass(frozen=True)
@@ -222,83 +219,8 @@ class FolderIndex:
         return [(self.root / rel, why) for rel, why in self.bad]
 
 
-def _b64(array: np.ndarray) -> str:
-    return base64.b64encode(array.astype("<i2").tobytes()).decode("ascii")
-
-
-def _from_b64(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype="<i2").astype(np.int16)
-
-
-_INT = (int,)
-_NUM = (int, float)
-_FILE_COLUMNS = {
-    "path": (str,),
-    "size": _INT,
-    "mtime_ns": _INT,
-    "sample_rate": _INT,
-    "channels": _INT,
-    "frames": _INT,
-    "rms_db": (int, float, type(None)),
-    "clipped_fraction": _NUM,
-    "blocks": (str,),
-}
-_BAD_COLUMNS = {"path": (str,), "reason": (str,), "size": _INT, "mtime_ns": _INT}
-
-
-def _check_columns(table: dict, columns: dict[str, tuple[type, ...]]) -> None:
-    """Every column present, a list as long as ``path``, of the expected types (bools refused).
-
-    Raises:
-        KeyError, TypeError, ValueError: a column missing, of another length or type.
-    """
-    n = len(table["path"])
-    for key, types in columns.items():
-        values = table[key]
-        if not isinstance(values, list) or len(values) != n:
-            raise ValueError(f"column {key!r} is not a list of {n} values")
-        if not all(isinstance(v, types) and not isinstance(v, bool) for v in values):
-            raise TypeError(f"column {key!r} holds a value of another type")
-
-
-def _read_cache(path: Path | None, block_seconds: float) -> dict | None:
-    """The cached columns, or None when absent, unreadable, larger than
-    :data:`MAX_CACHE_BYTES` or of another layout (with a warning: it is then rebuilt)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = read_bounded_json(path, MAX_CACHE_BYTES)  # BoundedJsonError: a ValueError
-        if data.get("version") != INDEX_VERSION or data.get("block_seconds") != block_seconds:
-            return None
-        files, bad = data["files"], data["bad"]
-        _check_columns(files, _FILE_COLUMNS)
-        _check_columns(bad, _BAD_COLUMNS)
-        for row, text in enumerate(files["blocks"]):
-            if len(base64.b64decode(text, validate=True)) % 2:  # binascii.Error: a ValueError
-                raise ValueError(f"row {row}: block levels of an odd byte count")
-            if files["sample_rate"][row] < 1 or files["channels"][row] < 1:
-                raise ValueError(f"row {row}: a sample rate or channel count below 1")
-        return {"files": files, "bad": bad}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("%s: ignoring an unreadable index cache (%s); rebuilding it", path, exc)
-        return None
-
-
-def _cache_candidates(root: Path, cache_dir: Path | None) -> tuple[Path | None, Path | None]:
-    """``(beside the data, in cache_dir)``; either may be None."""
-    beside = root / INDEX_FILENAME if root.is_dir() else None
-    fallback = None
-    if cache_dir is not None:
-        key = hashlib.sha1(os.path.abspath(root).encode("utf-8")).hexdigest()[:12]
-        fallback = Path(cache_dir) / f"data-index-{key}.json"
-    return beside, fallback
-
-
-def _write_cache(
-    index: FolderIndex, beside: Path | None, fallback: Path | None
-) -> tuple[Path | None, list[str]]:
-    """Write the index beside the data, else in ``fallback``: ``(the file written or None,
-    why each place was not used)``."""
+def _cache_payload(index: FolderIndex) -> dict:
+    """The JSON payload of :func:`audioae.dataindex_cache.write_cache` for ``index``."""
     payload = {
         "version": INDEX_VERSION,
         "block_seconds": index.block_seconds,
@@ -313,7 +235,7 @@ def _write_cache(
             "rms_db": [v if math.isfinite(v) else None for v in index.rms_db.tolist()],
             "clipped_fraction": index.clipped_fraction.tolist(),
             "blocks": [
-                _b64(index.block_db[a:b])
+                encode_levels(index.block_db[a:b])
                 for a, b in zip(index.block_offsets[:-1], index.block_offsets[1:], strict=True)
             ],
         },
@@ -324,37 +246,7 @@ def _write_cache(
             "mtime_ns": [k[1] for k in index.bad_keys],
         },
     }
-    text = json.dumps(payload, separators=(",", ":"))  # ASCII: characters are bytes
-    if len(text) > MAX_CACHE_BYTES:  # it could not be read back
-        return None, [f"it would take {len(text)} bytes, above the {MAX_CACHE_BYTES} limit"]
-    why: list[str] = []
-    for target in (beside, fallback):
-        if target is None:
-            continue
-        if target is beside and not os.access(target.parent, os.W_OK):
-            why.append(f"{target.parent} is not writable")
-            continue
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(target, overwrite=True) as tmp:
-                tmp.write_text(text)
-            return target, why
-        except OSError as exc:
-            why.append(f"cannot write {target}: {exc.strerror or exc}")
-    return None, why
-
-
-def _warn_not_cached(root: Path, why: list[str], fallback: Path | None, files: int) -> None:
-    """One warning: the index of ``root`` was not cached, why, and what that costs."""
-    reasons = "; ".join(why)
-    if fallback is None:  # inspect, or the Python API without a cache_dir
-        reasons += ", and no other cache folder was given (`audioae train` uses its run folder)"
-    log.warning(
-        "%s: the index was not cached: %s; the next run reads all %d file(s) again",
-        root,
-        reasons,
-        files,
-    )
+    return payload
 
 
 def _scan(
@@ -476,9 +368,9 @@ def index_folder(
     base = os.path.abspath(root.parent if root.is_file() else root)
     rels = [relative_posix(p, base) for p in files]
     keys, refused = file_keys(files)
-    beside, fallback = _cache_candidates(root, Path(cache_dir) if cache_dir else None)
+    beside, fallback = cache_candidates(root, Path(cache_dir) if cache_dir else None)
     source = beside if beside is not None and beside.is_file() else fallback
-    cached = _read_cache(source, block_seconds)
+    cached = read_cache(source, block_seconds)
     known: dict[str, tuple[str, int]] = {}  # rel -> ("file" | "bad", row)
     if cached is not None:
         for row, rel in enumerate(cached["files"]["path"]):
@@ -544,7 +436,7 @@ def index_folder(
                 -math.inf if rms is None else rms,
                 table["clipped_fraction"][row],
             )
-            levels = _from_b64(table["blocks"][row])
+            levels = decode_levels(table["blocks"][row])
         index.paths.append(rel)
         for name, value in zip(("sr", "ch", "fr", "rms", "clip"), summary, strict=True):
             cols[name].append(value)
@@ -575,9 +467,9 @@ def index_folder(
     elif unchanged:
         index.cache_file = source
     else:
-        index.cache_file, why = _write_cache(index, beside, fallback)
+        index.cache_file, why = write_cache(_cache_payload(index), beside, fallback)
         if index.cache_file is None:
-            _warn_not_cached(root, why, fallback, len(rels))
+            warn_not_cached(root, why, fallback, len(rels))
     if not root.is_file():
         index.hidden = report_hidden(root, hidden)
     if index.scanned:

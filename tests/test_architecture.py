@@ -78,6 +78,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "mixtures",
         "samplers",
         "dataindex",
+        "dataindex_cache",
         "folder_keys",
         "clips",
         "training",

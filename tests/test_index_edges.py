@@ -12,6 +12,7 @@ import pytest
 from conftest import sine
 
 import audioae.dataindex as dataindex
+import audioae.dataindex_cache as dataindex_cache
 from audioae.audio import AudioError, audio_info
 from audioae.cli import main
 from audioae.dataindex import INDEX_FILENAME, index_folder
@@ -115,7 +116,7 @@ def test_a_cache_over_the_size_bound_is_rebuilt_with_a_warning(
     first = index_folder(folder, workers=1)
     cache = folder / INDEX_FILENAME
     size = cache.stat().st_size
-    monkeypatch.setattr(dataindex, "MAX_CACHE_BYTES", size - 1)
+    monkeypatch.setattr(dataindex_cache, "MAX_CACHE_BYTES", size - 1)
     with caplog.at_level(logging.WARNING, logger="audioae"):
         again = index_folder(folder, workers=1)
     assert again.scanned == 2 and again.paths == first.paths
