@@ -140,14 +140,16 @@ class _FakeRun:
 @pytest.fixture()
 def fake_run(tmp_path, monkeypatch):
     """A run folder, a :class:`_FakeRun` in place of ``train`` and a 100-step config."""
-    import audioae.runfolder
+    import audioae.run_checkpoints
     import audioae.training
     from audioae.config import load_config
 
     run = tmp_path / "run"
     fake = _FakeRun(run)
     monkeypatch.setattr(audioae.training, "train", fake)
-    monkeypatch.setattr(audioae.runfolder, "checkpoint_step", lambda p: int(Path(p).read_text()))
+    monkeypatch.setattr(
+        audioae.run_checkpoints, "checkpoint_step", lambda p: int(Path(p).read_text())
+    )
     return run, fake, load_config(None, ["training.max_steps=100"])
 
 
