@@ -47,3 +47,30 @@ def configure_adamw(parameters, training_cfg: TrainingConfig) -> dict[str, Any]:
         "optimizer": optimizer,
         "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
     }
+
+
+def apply_training_settings(optimizers, schedulers, training_cfg: TrainingConfig) -> None:
+    """Put ``training.learning_rate`` and ``training.weight_decay`` into optimisers and
+    :class:`~torch.optim.lr_scheduler.LambdaLR` schedulers restored from a checkpoint.
+
+    A resumed run restores AdamW's state and the scheduler's base rates from its checkpoint,
+    so a changed learning rate or weight decay was written into the run's ``config.yaml`` and
+    model file but never used. Called when training starts (after the restore), this sets
+    each parameter group's ``initial_lr``, ``weight_decay`` and its current ``lr`` (the new
+    base rate times the schedule's factor at the restored step); on a new run it changes
+    nothing. AdamW's moment estimates are kept.
+    """
+    t = training_cfg
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["initial_lr"] = t.learning_rate
+            group["weight_decay"] = t.weight_decay
+    for scheduler in schedulers:
+        if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+            continue
+        scheduler.base_lrs = [t.learning_rate] * len(scheduler.optimizer.param_groups)
+        for group, factor in zip(
+            scheduler.optimizer.param_groups, scheduler.lr_lambdas, strict=True
+        ):
+            group["lr"] = t.learning_rate * factor(scheduler.last_epoch)
+        scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]

@@ -114,6 +114,22 @@ class _FinalCheckpoint(Callback):
         trainer.save_checkpoint(self.path, weights_only=False)
 
 
+class _LogAtGlobalStep(Callback):
+    """Log every metric at the optimiser step it belongs to (``trainer.global_step``).
+
+    Lightning labels logged metrics with its own count of stepped batches, which it re-counts
+    when it restores a checkpoint; depending on where the checkpoint was written (at a
+    validation, at the end of training) a resumed run logged every metric one step late
+    (step 3's loss at step 4). audioae steps the optimiser once per batch (no gradient
+    accumulation), so the count is the global step, set here before each batch.
+    """
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
+        loop = trainer.fit_loop.epoch_loop
+        if hasattr(loop, "_batches_that_stepped"):
+            loop._batches_that_stepped = trainer.global_step
+
+
 class _StopAt(Callback):
     """End training once ``trainer.global_step`` reaches ``step`` (an optimiser step count),
     leaving the schedule (``training.max_steps``) as it is, so that a resumed run continues
@@ -212,6 +228,7 @@ def build_trainer(
         interrupt,
         last_cb,
         _FinalCheckpoint(run.last_checkpoint),
+        _LogAtGlobalStep(),
         LearningRateMonitor(logging_interval="step"),
     ]
     if progress:
