@@ -4,6 +4,7 @@ back at other rates), aligned and as long as the input; Ctrl-C ends the stream a
 arrived; bad streams, look-ahead models and closed pipes get one clear line."""
 
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -80,9 +81,14 @@ def test_reader_scales_integers_and_waits_for_full_blocks():
     np.testing.assert_array_equal(last[:, 0], [0.5, -0.5])
 
 
-def test_reader_refuses_a_stream_cut_inside_a_frame_and_non_finite_floats():
-    with pytest.raises(AudioError, match=r"stdin: the stream ended inside a frame \(2 trailing"):
-        RawPCMReader(io.BytesIO(b"\0" * 6), channels=2, pcm="s16le").read(10)
+def test_reader_drops_a_partial_last_frame_and_refuses_non_finite_floats(caplog):
+    """A stream cut inside a frame (a recorder killed mid-write) keeps its whole frames, with
+    a warning; before, the error threw away everything the command had processed."""
+    reader = RawPCMReader(io.BytesIO(b"\0" * 6), channels=2, pcm="s16le")
+    with caplog.at_level(logging.WARNING, logger="audioae"):
+        assert reader.read(10).shape == (2, 1)
+    assert reader.dropped_bytes == 2 and reader.read(10).shape == (2, 0)
+    assert "stdin: the stream ended inside a frame (2 trailing byte(s) dropped" in caplog.text
     bad = np.array([0.1, np.nan], "<f4").tobytes()
     with pytest.raises(AudioError, match="NaN or Inf"):
         RawPCMReader(io.BytesIO(bad), channels=1, pcm="f32le").read(4)
@@ -166,6 +172,40 @@ def test_ctrl_c_ends_the_stream_and_keeps_what_arrived(causal_pipe):
     assert "stopped by Ctrl-C" in report.summary()
 
 
+def test_ctrl_c_while_a_block_is_processed_ends_after_that_block(causal_pipe):
+    """SIGINT delivered while a block is written (not while the source is read) ends the run
+    after that block, with every sample kept and flushed. Before, the KeyboardInterrupt
+    escaped the loop and `denoise - -o take.wav` lost the whole recording."""
+    import signal
+
+    x = _signal(causal_pipe.sample_rate, 1.0, 1)
+
+    class SignalOnThirdWrite(RawPCMWriter):
+        writes = 0
+
+        def write(self, block):
+            super().write(block)
+            SignalOnThirdWrite.writes += 1
+            if SignalOnThirdWrite.writes == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # handled before write() returns
+
+    out = io.BytesIO()
+    before = signal.getsignal(signal.SIGINT)
+    report = denoise_live(
+        causal_pipe,
+        RawPCMReader(io.BytesIO(_pcm_bytes(x, "f32le")), 1, "f32le"),
+        SignalOnThirdWrite(out, 1, "f32le"),
+        sample_rate=causal_pipe.sample_rate,
+        channels=1,
+    )
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    y = _from_bytes(out.getvalue(), 1, "f32le")
+    kept = 3 * report.block_frames
+    assert report.interrupted and report.frames == kept and y.shape == (1, kept)
+    offline = causal_pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
+    assert np.abs(y - offline).max() < TOLERANCE
+
+
 def test_report_counts_blocks_slower_than_real_time():
     report = LiveReport(48000, 16000, 256, 0.04, block_seconds=[0.001, 0.017, 0.002])
     assert report.late_blocks() == 1 and report.duration == 3.0
@@ -246,15 +286,18 @@ def test_cli_live_refusals(causal_models, monkeypatch, capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
-def test_cli_live_refuses_a_look_ahead_model_and_a_truncated_stream(
+def test_cli_live_refuses_a_look_ahead_model_and_keeps_a_truncated_stream(
     causal_models, monkeypatch, capsys
 ):
     _stdio(monkeypatch, b"\0" * 100)
     assert main(["denoise", str(causal_models["offline"]), "-", "-o", "-"]) == 2
     assert "needs a causal model" in capsys.readouterr().err
-    _stdio(monkeypatch, b"\0" * 101)  # 50.5 frames of s16le
-    assert main(["denoise", str(causal_models["causal"]), "-", "-o", "-"]) == 2
-    assert "stdin: the stream ended inside a frame" in capsys.readouterr().err
+    out = _stdio(monkeypatch, b"\0" * 101)  # 50.5 frames of s16le: the 50 are kept
+    assert main(["denoise", str(causal_models["causal"]), "-", "-o", "-"]) == 0
+    assert "stdin: the stream ended inside a frame (1 trailing byte(s) dropped" in (
+        capsys.readouterr().err
+    )
+    assert len(out.getvalue()) == 100
 
 
 def test_a_closed_reader_stops_the_command_with_one_line(causal_models, tmp_path):

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from ..config import ConfigError
@@ -125,7 +127,36 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = shown
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, a scheduler) during a command other than ``train``:
+    raised where the command is, so that every ``finally`` runs and a half-written output's
+    temporary file is removed (before, a killed job left ``.NAME.XXXX.wav`` files as large
+    as the output). A BaseException, so folder jobs, which skip a failed file and go on,
+    do not take it for one file's failure."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def _run(args) -> int:
+    previous = None
+    if args.command != "train" and threading.current_thread() is threading.main_thread():
+        # training keeps Lightning's SIGTERM handling (a resume removes killed writes' leftovers)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run_command(args)
+    except Terminated:
+        print(
+            f"audioae {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr
+        )
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_command(args) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # outside a training step (whose Ctrl-C saves and says how to resume)
