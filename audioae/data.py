@@ -41,6 +41,7 @@ from .config import Config, is_short_clip
 from .crops import SPLITS as SPLITS
 from .crops import AudioFolder
 from .data_errors import DataReadError, DatasetError
+from .data_report import bad_files_message, dominant_file, format_seconds, low_rate_message
 from .dataindex import FolderIndex, index_folder
 from .datasplit import path_hash, split_by_hash, split_kept, split_relative
 from .mixtures import DenoisingFolder
@@ -174,13 +175,16 @@ def choose_split(
             )
         return split_relative(relative_paths, root, val_fraction)
     if report and len(val_idx) < recorded:
+        gone = sorted(set(val_paths) - {relative_paths[i] for i in val_idx})
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         log.warning(
-            "%s: %d of the %d validation file(s) recorded for this run are gone or unusable; "
-            "validating on the other %d, so later validation losses are measured on less "
-            "audio than the best checkpoint's",
+            "%s: %d of the %d validation file(s) recorded for this run are gone or unusable "
+            "(%s); validating on the other %d, so later validation losses are measured on "
+            "less audio than the best checkpoint's",
             root,
             recorded - len(val_idx),
             recorded,
+            shown,
             len(val_idx),
         )
     return train_idx, val_idx
@@ -252,8 +256,9 @@ def build_datasets(
         noise_rows, noise_bad = _usable(noise_index, d.silence_db)
         bad = bad + noise_bad
     if report and bad:
-        listing = "\n".join(f"  {p}: {why}" for p, why in bad)
-        log.warning("left out %d unusable audio file(s):\n%s", len(bad), listing)
+        log.warning("%s", bad_files_message(bad, root))
+    if report and (low := low_rate_message(index.sample_rate[rows], sr)):
+        log.warning("%s: %s", root, low)
     if report and short:
         action = (
             "left out (data.short_clips=skip)"
@@ -302,20 +307,33 @@ def build_datasets(
         noise = FileClips(noise_index, noise_rows, sr, steep) if noise_index is not None else None
         train = DenoisingFolder(train, noise, cfg)
         val = DenoisingFolder(val, noise, cfg) if val is not None else None
+    seconds = index.frames / index.sample_rate
+    train_rows, val_rows = [rows[i] for i in train_idx], [rows[i] for i in val_idx]
+    left_out = len(bad) + (len(short) if d.short_clips == "skip" else 0)
     log.info(
-        "%s: %d training and %d validation file(s), %d left out (index: %s)",
+        "%s: %d training file(s) (%s) and %d validation file(s) (%s), %d left out (index: %s)",
         root,
         len(train_idx),
+        format_seconds(float(seconds[train_rows].sum())),
         len(val_idx),
-        len(bad),
+        format_seconds(float(seconds[val_rows].sum())),
+        left_out,
         index.cache_file or "memory only",
     )
+    top = dominant_file([index.file(i) for i in val_rows], seconds[val_rows])
+    if report and top is not None:
+        log.warning(
+            "%s holds %.0f%% of the validation audio, so the validation loss (and the best "
+            "checkpoint) mostly measures that one file; split long recordings into pieces",
+            top[0],
+            100 * top[1],
+        )
     return Datasets(
         train=train,
         val=val,
         index=index,
-        train_rows=[rows[i] for i in train_idx],
-        val_rows=[rows[i] for i in val_idx],
+        train_rows=train_rows,
+        val_rows=val_rows,
         bad_files=bad,
         skipped_short=[index.file(i) for i in short] if d.short_clips == "skip" else [],
         noise_files=[noise_index.file(i) for i in noise_rows] if noise_index is not None else [],

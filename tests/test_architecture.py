@@ -72,6 +72,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Training: data, the Lightning module and run folders; nothing of inference.
     "training": (
         "data",
+        "data_report",
         "data_errors",
         "datasplit",
         "crops",

@@ -1,0 +1,76 @@
+"""What ``audioae train`` says about the folder it trains on: the split with its hours of audio,
+the unusable files (a few named, the rest counted), a validation set that one long file
+dominates, and files whose sample rate is below the model's. Plain text for
+:mod:`audioae.data`'s log lines; ``audioae inspect`` (:mod:`audioae.folder_report`) gives the
+full listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "BAD_FILES_SHOWN",
+    "DOMINANT_SHARE",
+    "bad_files_message",
+    "dominant_file",
+    "format_seconds",
+    "low_rate_message",
+]
+
+BAD_FILES_SHOWN = 10
+"""Unusable files named one per line by ``train``; the rest are counted (``inspect`` lists all)."""
+
+DOMINANT_SHARE = 0.5
+"""A validation set whose largest file holds more than this share of its audio is warned about."""
+
+
+def format_seconds(seconds: float) -> str:
+    """``"12.3 s"`` below 2 minutes, ``"28.0 min"`` below 2 hours, else ``"3.4 h"``."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def bad_files_message(
+    bad: Sequence[tuple[Path, str]], root: Path, limit: int = BAD_FILES_SHOWN
+) -> str:
+    """The warning listing unusable ``(file, reason)`` pairs: the first ``limit`` named, the
+    others counted with a pointer to ``audioae inspect`` (a collection with hundreds of
+    bad files flooded the log on every run and resume)."""
+    lines = [f"left out {len(bad)} unusable audio file(s):"]
+    lines += [f"  {path}: {why}" for path, why in bad[:limit]]
+    if len(bad) > limit:
+        lines.append(f"  ... and {len(bad) - limit} more (`audioae inspect {root}` lists them all)")
+    return "\n".join(lines)
+
+
+def dominant_file(
+    files: Sequence[Path], seconds: np.ndarray, share: float = DOMINANT_SHARE
+) -> tuple[Path, float] | None:
+    """``(file, its share)`` when one of two or more ``files`` holds more than ``share`` of
+    their total duration ``seconds`` (aligned with ``files``), else None."""
+    if len(files) < 2 or float(seconds.sum()) <= 0:
+        return None
+    i = int(np.argmax(seconds))
+    part = float(seconds[i] / seconds.sum())
+    return (files[i], part) if part > share else None
+
+
+def low_rate_message(rates: np.ndarray, sample_rate: int) -> str | None:
+    """The warning for files (their native ``rates``, Hz) below the model's ``sample_rate``,
+    worded as ``audioae inspect`` words it; None when there are none."""
+    low = rates[rates < sample_rate]
+    if not low.size:
+        return None
+    lowest = int(low.min())
+    return (
+        f"{low.size} file(s) have a sample rate below audio.sample_rate={sample_rate} Hz "
+        f"(lowest {lowest} Hz): they are upsampled and hold nothing above {lowest / 2:g} Hz; "
+        f"set audio.sample_rate={lowest} or replace them"
+    )

@@ -1,0 +1,67 @@
+"""What `audioae train` says about its folder: hours of audio per split, unusable files named
+up to a limit, a validation set one file dominates, low sample rates, recorded validation
+files that are gone, and a left-out count that includes skipped short clips."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audioae.config import load_config
+from audioae.data import build_datasets
+from audioae.data_report import bad_files_message, dominant_file, format_seconds, low_rate_message
+
+SR = 16000
+
+
+def test_format_seconds_and_the_messages() -> None:
+    assert [format_seconds(s) for s in (12.34, 1680.0, 3 * 3600.0)] == [
+        "12.3 s",
+        "28.0 min",
+        "3.0 h",
+    ]
+    bad = [(Path(f"d/b{i:02d}.wav"), "empty file (0 bytes)") for i in range(12)]
+    text = bad_files_message(bad, Path("d"), limit=10)
+    assert text.count("empty file") == 10 and "d/b09.wav" in text and "d/b10.wav" not in text
+    assert text.endswith("... and 2 more (`audioae inspect d` lists them all)")
+    assert bad_files_message(bad[:3], Path("d")).count("\n") == 3  # all named, no count line
+    files = [Path("a"), Path("b"), Path("c")]
+    assert dominant_file(files, np.array([240.0, 10.0, 10.0])) == (Path("a"), 240 / 260)
+    assert dominant_file(files, np.array([10.0, 10.0, 10.0])) is None
+    assert dominant_file(files[:1], np.array([240.0])) is None  # one file: nothing to compare
+    assert low_rate_message(np.array([16000, 8000, 11025]), 16000).startswith(
+        "2 file(s) have a sample rate below audio.sample_rate=16000 Hz (lowest 8000 Hz)"
+    )
+    assert low_rate_message(np.array([16000, 44100]), 16000) is None
+
+
+def _write(root: Path, name: str, seconds: float, sample_rate: int = SR) -> None:
+    rng = np.random.default_rng(len(name))
+    x = (0.1 * rng.standard_normal(int(seconds * sample_rate))).astype(np.float32)
+    sf.write(str(root / name), x, sample_rate)
+
+
+def test_train_names_hours_a_dominant_validation_file_and_gone_files(tmp_path, caplog) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    _write(root, "long.wav", 60.0)
+    for i in range(6):
+        _write(root, f"a{i}.wav", 2.0)
+    _write(root, "low.wav", 2.0, sample_rate=8000)
+    _write(root, "tiny.wav", 0.1)  # shorter than a segment: skipped below
+    cfg = load_config(
+        None, ["data.val_fraction=0.3", "data.short_clips=skip", "data.segment_seconds=0.5"]
+    )
+    with caplog.at_level(logging.INFO, logger="audioae"):
+        build_datasets(cfg, root, val_paths=["long.wav", "a0.wav", "gone.wav"], index_workers=1)
+    text = caplog.text
+    assert "d: 6 training file(s) (12.0 s) and 2 validation file(s) (62.0 s), 1 left out" in text
+    assert f"{root / 'long.wav'} holds 97% of the validation audio" in text
+    assert (
+        "1 of the 3 validation file(s) recorded for this run are gone or unusable (gone.wav)"
+        in text
+    )
+    assert "1 file(s) have a sample rate below audio.sample_rate=16000 Hz (lowest 8000 Hz)" in text
