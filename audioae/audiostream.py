@@ -27,7 +27,8 @@ from .fileio import atomic_output
 BLOCK_FRAMES = 1 << 16
 """Frames decoded per read (65,536: 4 s at 16 kHz)."""
 
-_FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""Sample formats that hold values beyond full scale (nothing is clipped or turned down)."""
 
 
 class BlockReader:
@@ -204,7 +205,7 @@ class AudioFileWriter:
             raise AudioError(self.path, "NaN or Inf samples; nothing was written")
         if data.size:
             self.peak = max(self.peak, float(np.abs(data).max()))
-        if self.subtype not in _FLOAT_SUBTYPES:
+        if self.subtype not in FLOAT_SUBTYPES:
             over = np.abs(data) > 1.0
             if over.any():
                 self.clipped += int(np.count_nonzero(over))

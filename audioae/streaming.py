@@ -23,6 +23,7 @@ only known at the end).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -32,12 +33,21 @@ import numpy as np
 import torch
 
 from .audio import audio_info, output_subtype
-from .audiostream import BLOCK_FRAMES, BlockReader, ResampledReader, StreamResampler, open_writer
+from .audiostream import (
+    BLOCK_FRAMES,
+    FLOAT_SUBTYPES,
+    BlockReader,
+    ResampledReader,
+    StreamResampler,
+    open_writer,
+)
 from .chunking import CrossfadeStream, centred_spans
 from .functional import check_wet
 from .models.masks import check_mask_exponent, check_post_filter
 from .pipeline import Pipeline
 from .streaming_denoiser import StreamingDenoiser
+
+log = logging.getLogger(__name__)
 
 REALTIME_BLOCK_SECONDS = 0.016
 """Block length of ``--stream`` denoising (s), rounded down to whole hops (16 ms: 2 hops of 8 ms)."""
@@ -147,7 +157,8 @@ def write_scaled(
 ) -> float:
     """Write waveform ``pieces`` (each ``(channels, n)`` float at ``model_rate``, in order)
     to ``target`` at ``sample_rate``, exactly ``length`` frames, turned down as a whole when
-    their peak exceeds :data:`PEAK` (never clipped). The peak is only known at the end, so
+    their peak exceeds :data:`PEAK` (never clipped) unless ``subtype`` is a float format,
+    which holds them at their level (:data:`audioae.audiostream.FLOAT_SUBTYPES`). The peak is only known at the end, so
     the pieces go to a float temporary file beside ``target`` first (one block in memory at
     a time) and are copied from it, scaled, into ``target``'s atomic temporary file.
 
@@ -169,7 +180,15 @@ def write_scaled(
     try:
         with open_writer(scratch, sample_rate, channels, subtype="FLOAT", overwrite=True) as first:
             _write_resampled(pieces, first, model_rate, sample_rate, length, steep)
-        gain = 1.0 if first.peak <= PEAK else PEAK / first.peak
+        keeps_level = subtype.upper() in FLOAT_SUBTYPES  # a float file holds the overs
+        gain = 1.0 if first.peak <= PEAK or keeps_level else PEAK / first.peak
+        if keeps_level and first.peak > 1.0:
+            log.info(
+                "%s: peaks at %.2f full scale, kept as it is (a float file holds it; a player "
+                "may clip it, and a 16- or 24-bit output is turned down as a whole instead)",
+                target,
+                first.peak,
+            )
         with (
             BlockReader(scratch) as again,
             open_writer(

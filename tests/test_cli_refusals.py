@@ -215,6 +215,33 @@ def test_a_rebuilt_file_turned_down_to_avoid_clipping_says_by_how_much(tmp_path,
     assert 0.98 < peak <= 0.99 + 1e-6
 
 
+def test_decode_to_float_keeps_peaks_above_full_scale(tmp_path, caplog):
+    """A 16-bit decode that would clip is turned down as a whole; a float one holds the
+    overs, so it keeps the level (before, both were turned down: 11.9 dB on a clipped file)."""
+    import logging
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(16000 * 2) / 16000
+    loud = np.clip(4 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t), -1, 1)
+    src = tmp_path / "loud.wav"
+    sf.write(src, loud.astype(np.float32), 16000, subtype="FLOAT")
+    assert main(["encode", "codec", str(src), "-o", str(tmp_path / "loud.aae"), "--quiet"]) == 0
+    peaks = {}
+    for subtype in ("PCM_16", "FLOAT"):
+        out = tmp_path / f"{subtype}.wav"
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="audioae"):
+            args = ["decode", str(tmp_path / "loud.aae"), "-o", str(out), "--subtype", subtype]
+            assert main(args) == 0
+        peaks[subtype] = float(np.abs(sf.read(out)[0]).max())
+        turned = "turned down by" in caplog.text
+        assert turned == (subtype == "PCM_16"), caplog.text
+    assert peaks["PCM_16"] <= 0.99 + 1e-4 < 1.0 < peaks["FLOAT"]
+    assert "peaks at" in caplog.text and "kept as it is" in caplog.text
+
+
 def test_a_folder_job_reports_audio_it_cannot_decode(tmp_path, capsys):
     folder = tmp_path / "session"
     folder.mkdir()
