@@ -64,9 +64,14 @@ class BlockReader:
                 f"truncated or corrupt: the header declares {self.frames} frames but only "
                 f"{self.position + data.shape[0]} could be decoded",
             )
-        if not np.isfinite(data).all():
-            bad = int(data.size - np.count_nonzero(np.isfinite(data)))
-            raise AudioError(self.path, f"{bad} samples near frame {self.position} are NaN or Inf")
+        finite = np.isfinite(data)
+        if not finite.all():
+            frames = np.flatnonzero(~finite.all(axis=1))
+            first = self.position + int(frames[0])
+            raise AudioError(
+                self.path,
+                f"NaN or Inf samples, the first at frame {first} ({first / self.sample_rate:.3f} s)",
+            )
         self.position += data.shape[0]
         return np.ascontiguousarray(data.T)
 

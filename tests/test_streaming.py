@@ -203,3 +203,19 @@ def test_denoise_peak_memory_does_not_grow_with_file_length(denoiser, tmp_path):
     short_peak, long_peak = json.loads(result.stdout.strip().splitlines()[-1])
     assert long_peak - short_peak < RSS_GROWTH_BOUND_MB, (short_peak, long_peak)
     assert sf.info(tmp_path / "o.wav").frames == 600 * sample_rate
+
+
+def test_a_nan_in_a_streamed_file_is_placed_where_it_is(tmp_path):
+    """Before: '11 samples near frame 0 are NaN or Inf' for NaNs at frames 1000-1010."""
+    import numpy as np
+    import soundfile as sf
+
+    from audioae.audio import AudioError
+    from audioae.audiostream import BlockReader
+
+    x = np.zeros(16000, np.float32)
+    x[1000:1011] = np.nan
+    sf.write(tmp_path / "nan.wav", x, 16000, subtype="FLOAT")
+    with BlockReader(tmp_path / "nan.wav") as reader, pytest.raises(AudioError) as err:
+        reader.read(8000)
+    assert "NaN or Inf samples, the first at frame 1000 (0.062 s)" in str(err.value)
