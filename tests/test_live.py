@@ -327,3 +327,16 @@ def test_cli_choices_agree_with_the_engine() -> None:
 
     assert list(cli_live.FILE_SUBTYPES) == list(PCM_FORMATS)
     assert cli_live._DEFAULT_RESAMPLE_QUALITY == LIVE_RESAMPLE_QUALITY
+
+
+def test_a_file_job_refuses_the_raw_stream_options(tmp_path, capsys):
+    """Before: --resample-quality (and --sample-rate, --channels, --pcm) were ignored for
+    files, so `--stream --resample-quality LQ` seemed to match the live pipe and did not."""
+    x = _signal(16000, 0.5, 1)
+    src = tmp_path / "a.wav"
+    sf.write(src, x.T, 16000)
+    for option in (["--resample-quality", "LQ"], ["--pcm", "f32le"], ["--channels", "2"]):
+        args = ["denoise", "denoise_stream", str(src), "-o", str(tmp_path / "out.wav"), "--stream"]
+        assert main([*args, *option]) == 2
+        assert f"{option[0]}: for raw streams only" in capsys.readouterr().err
+    assert not (tmp_path / "out.wav").exists()

@@ -19,7 +19,7 @@ from .common import (
     load_pipeline,
     models_help,
 )
-from .live import add_live_arguments, is_live, run_denoise_live
+from .live import add_live_arguments, is_live, live_options_given, run_denoise_live
 
 
 def _common(
@@ -107,6 +107,14 @@ def _find_latent_files(root, errors=None) -> list[Path]:
 def _run_denoise(args) -> int:
     from ..apps import denoise_file
 
+    given = [] if is_live(args) else live_options_given(args)
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: for raw streams only ('-' as input or output); a file's "
+            "header gives its rate, channels and format, and files are resampled at soxr's "
+            "high quality, as whole-file denoising is (pipe the file through ffmpeg to '-' "
+            "for the live path's resampling)"
+        )
     pipe = load_pipeline(args, task="denoise")
     if is_live(args):
         return run_denoise_live(args, pipe)

@@ -45,27 +45,49 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HZ",
         help="sample rate of the raw input (default: the model's); the output keeps it",
     )
+    # None: not given (a file job refuses them, live_options_given); the defaults are
+    # put in by run_denoise_live
     group.add_argument(
-        "--channels", type=at_least(1, 64), default=1, help="channels of the raw input"
+        "--channels", type=at_least(1, 64), default=None, help="channels of the raw input (1)"
     )
     group.add_argument(
         "--pcm",
         choices=list(FILE_SUBTYPES),
-        default="s16le",
-        help="sample format of raw input and output, interleaved little-endian",
+        default=None,
+        help=f"sample format of raw input and output, interleaved little-endian ({DEFAULT_PCM})",
     )
-    add_resample_quality(group)
+    add_resample_quality(group, default=None)
 
 
-def add_resample_quality(parser) -> None:
+DEFAULT_PCM = "s16le"
+"""``--pcm`` when not given."""
+
+
+def live_options_given(args: argparse.Namespace) -> list[str]:
+    """The raw-stream options given to a ``denoise`` that reads and writes files (which they
+    do not apply to: a file's header gives its rate, channels and format, and files are
+    resampled as whole-file denoising resamples them)."""
+    return [
+        flag
+        for flag, value in (
+            ("--sample-rate", args.sample_rate),
+            ("--channels", args.channels),
+            ("--pcm", args.pcm),
+            ("--resample-quality", args.resample_quality),
+        )
+        if value is not None
+    ]
+
+
+def add_resample_quality(parser, default: str | None = _DEFAULT_RESAMPLE_QUALITY) -> None:
     """``--resample-quality``: the streaming soxr recipe of live denoising (``audioae denoise``
     with ``-`` and ``audioae live``)."""
     parser.add_argument(
         "--resample-quality",
         choices=list(_RESAMPLE_QUALITIES),
-        default=_DEFAULT_RESAMPLE_QUALITY,
-        help="soxr quality when the stream's rate is not the model's (LQ: the shortest "
-        "delay; 71 ms in all at 48 kHz, HQ 112 ms)",
+        default=default,
+        help="soxr quality when the stream's rate is not the model's (LQ, the default: the "
+        "shortest delay; 71 ms in all at 48 kHz, HQ 112 ms)",
     )
 
 
@@ -104,6 +126,9 @@ def run_denoise_live(args: argparse.Namespace, pipe) -> int:
     if source_name != STDIO and os.path.isdir(source_name):
         raise PipelineError(f"{source_name}: a folder; '-' works on one stream or file")
 
+    args.channels = args.channels or 1
+    args.pcm = args.pcm or DEFAULT_PCM
+    args.resample_quality = args.resample_quality or _DEFAULT_RESAMPLE_QUALITY
     subtype = FILE_SUBTYPES[args.pcm]  # of a file output
     with contextlib.ExitStack() as stack:
         if source_name == STDIO:
