@@ -461,9 +461,10 @@ def prepare_run_folder(
                     + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""),
                 )
             step = checkpoint_step(resume_from)
-            log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
             if step is not None and step >= cfg.training.max_steps:
                 warn_nothing_to_train(run.root, step, cfg.training.max_steps, exporting=True)
+            else:
+                log.info("resuming %s from step %s of %d", run.root, step, cfg.training.max_steps)
     if main_process:
         if resume and sources is not None:
             recorded = run.read_sources()

@@ -30,6 +30,7 @@ step and before any checkpoint of that step, so ``last.ckpt`` stays the last goo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -157,6 +158,8 @@ class TrainResult:
             exported its model: nothing was trained and nothing in the run folder rewritten.
         best_step: the step of the best checkpoint, which the model file is exported from
             (None when no validation ran: then the last step's weights).
+        exported_only: a ``resume`` of a run already at ``training.max_steps`` that lacked
+            its model file (killed before the export): nothing was trained, the file written.
     """
 
     run_dir: Path
@@ -165,6 +168,7 @@ class TrainResult:
     best_val_loss: float | None
     already_done: bool = False
     best_step: int | None = None
+    exported_only: bool = False
 
 
 def with_overrides(
@@ -514,21 +518,21 @@ def _train(
             run, cfg, resume=resume, main_process=main, sources=sources, split=split, chosen=chosen
         )
         module = build_module(cfg)  # after seeding: the initial weights depend on the seed
-        if main:
+        resume_step = checkpoint_step(ckpt_path) if ckpt_path is not None else None
+        exported_only = resume_step is not None and resume_step >= cfg.training.max_steps
+        if main and not exported_only:  # (else prepare_run_folder said it only exports)
             _log_start(cfg, run, module, placement)
             _log_sources(cfg, noise_dir, resuming=ckpt_path is not None)
         train_loader, val_loader = build_data_loaders(
-            cfg,
-            datasets,
-            pin_memory=placement.pin_memory,
-            resume_step=checkpoint_step(ckpt_path) if ckpt_path is not None else None,
+            cfg, datasets, pin_memory=placement.pin_memory, resume_step=resume_step
         )
         try:
             fit(trainer, module, train_loader, val_loader, ckpt_path, interrupt)
         finally:  # the workers end with the run, not at a later garbage collection
             shutdown_workers(train_loader)
             shutdown_workers(val_loader)
-        return export_result(trainer, run, best_cb)
+        result = export_result(trainer, run, best_cb)
+        return dataclasses.replace(result, exported_only=exported_only)
 
 
 def _finished_run(run: RunFolder, cfg: Config, *, report: bool) -> int | None:

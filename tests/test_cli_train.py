@@ -268,6 +268,17 @@ def test_killed_run_resumes_from_its_last_checkpoint(notes: Path, tmp_path: Path
     assert 10 <= killed_at < steps and killed_at % 10 == 0
     assert not (run / "model.safetensors").exists()
 
+    # --max-steps at the killed step: only the model file is written, and said so (before:
+    # 'resuming ... from step 80 of 70', 'training ... 70 steps', 'trained 80 steps')
+    below = [a if a != str(steps) else str(killed_at) for a in args]
+    exported = subprocess.run(
+        _cli(*below, "--resume"), env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert f"nothing to train: {run} is at step {killed_at}; exported" in exported.stdout
+    assert "resuming" not in exported.stderr and "training tiny into" not in exported.stderr
+    assert (run / "model.safetensors").is_file()
+
     done = subprocess.run(
         _cli(*args, "--resume"), env=_env(), capture_output=True, text=True, timeout=300
     )

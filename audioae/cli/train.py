@@ -141,7 +141,10 @@ def _train_and_report(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     if result.model_file is not None:
         best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
-        print(f"trained {result.steps} steps; best validation loss {best}")
+        if result.exported_only:
+            print(f"nothing to train: {result.run_dir} is at step {result.steps}; exported")
+        else:
+            print(f"trained {result.steps} steps; best validation loss {best}")
         print(f"run folder: {result.run_dir}")
         weights = ""
         if result.best_step is not None and result.best_step != result.steps:
