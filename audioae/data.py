@@ -310,16 +310,17 @@ def build_datasets(
     seconds = index.frames / index.sample_rate
     train_rows, val_rows = [rows[i] for i in train_idx], [rows[i] for i in val_idx]
     left_out = len(bad) + (len(short) if d.short_clips == "skip" else 0)
-    log.info(
-        "%s: %d training file(s) (%s) and %d validation file(s) (%s), %d left out (index: %s)",
-        root,
-        len(train_idx),
-        format_seconds(float(seconds[train_rows].sum())),
-        len(val_idx),
-        format_seconds(float(seconds[val_rows].sum())),
-        left_out,
-        index.cache_file or "memory only",
-    )
+    if report:  # (not on the other DDP ranks)
+        log.info(
+            "%s: %d training file(s) (%s) and %d validation file(s) (%s), %d left out (index: %s)",
+            root,
+            len(train_idx),
+            format_seconds(float(seconds[train_rows].sum())),
+            len(val_idx),
+            format_seconds(float(seconds[val_rows].sum())),
+            left_out,
+            index.cache_file or "memory only",
+        )
     top = dominant_file([index.file(i) for i in val_rows], seconds[val_rows])
     if report and top is not None:
         log.warning(

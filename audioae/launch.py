@@ -189,6 +189,13 @@ def local_ranks(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def is_main_rank(env: dict[str, str] | None = None) -> bool:
+    """Whether this process is rank 0 of its run (``LOCAL_RANK`` and ``NODE_RANK`` 0 or unset):
+    the one that prints what every rank would print alike."""
+    env = os.environ if env is None else env
+    return int(env.get("LOCAL_RANK", 0)) == 0 and int(env.get("NODE_RANK", 0)) == 0
+
+
 def main_rank_ready() -> None:
     """Tell the other ranks started by :func:`local_ranks` that rank 0's index is on disk.
 

@@ -28,6 +28,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.callbacks.progress import ProgressBar
 
+from .launch import is_main_rank
+
 log = logging.getLogger(__name__)
 
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
@@ -185,11 +187,12 @@ class InterruptHandler(Callback):
             if self.requested:  # the second Ctrl-C: stop now
                 raise KeyboardInterrupt
             self.requested = True
-            print(
-                "\naudioae: stopping after this step (Ctrl-C again to stop at once)",
-                file=sys.stderr,
-                flush=True,
-            )
+            if is_main_rank():  # a terminal's Ctrl-C reaches every DDP rank: one line
+                print(
+                    "\naudioae: stopping after this step (Ctrl-C again to stop at once)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         signal.signal(signal.SIGINT, handler)
         try:

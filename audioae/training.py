@@ -48,7 +48,7 @@ from .autoencoder_module import AutoEncoderModule, freeze_all_but
 from .checkpoint_io import SafeCheckpointIO
 from .config import Config, ConfigError, config_from_dict
 from .data import build_datasets
-from .launch import local_ranks, main_rank_ready, wait_for_main_rank
+from .launch import is_main_rank, local_ranks, main_rank_ready, wait_for_main_rank
 from .loaders import (
     GROUP_BATCHES,  # noqa: F401  (re-exported: audioae.training.GROUP_BATCHES)
     _loader,  # noqa: F401  (re-exported for benchmarks/bench_train.py)
@@ -466,9 +466,7 @@ def _train(
     chosen: tuple[str, ...] = (),
 ) -> TrainResult:
     run = RunFolder(out_dir)
-    main_rank = (
-        int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
-    )
+    main_rank = is_main_rank()
     done = _finished_run(run, cfg, report=main_rank) if resume else None
     if done is not None:
         return TrainResult(run.root, run.model_file if main_rank else None, done, None, True)

@@ -315,3 +315,4 @@ def test_ddp_two_cpu_processes(notes: Path, tmp_path: Path) -> None:
     assert ckpt["global_step"] == 4
     assert load_model_file(run / "model.safetensors").config.training.devices == "2"
     assert "MEMBER: 2/2" in done.stderr and "distributed_backend=gloo" in done.stderr
+    assert done.stderr.count("training file(s)") == 1  # rank 0 says it, not every rank

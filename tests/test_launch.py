@@ -144,3 +144,10 @@ def test_no_early_start_without_a_command_line_to_run_again() -> None:
     code = "from audioae.launch import should_launch; print(should_launch(2, 1, env={}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False"  # python -c (like a REPL or notebook): left to Lightning
+
+
+def test_is_main_rank_reads_the_rank_variables() -> None:
+    from audioae.launch import is_main_rank
+
+    assert is_main_rank({}) and is_main_rank({"LOCAL_RANK": "0", "NODE_RANK": "0"})
+    assert not is_main_rank({"LOCAL_RANK": "1"}) and not is_main_rank({"NODE_RANK": "1"})

@@ -128,11 +128,14 @@ def _train_and_report(args: argparse.Namespace, cfg: Config) -> int:
             verbose=args.verbose,
         )
     except TrainingInterrupted as stop:
-        print(
-            f"audioae: interrupted at step {stop.step}; saved {stop.checkpoint}\n"
-            f"to continue: {resume_command(args, out)}",
-            file=sys.stderr,
-        )
+        from ..launch import is_main_rank
+
+        if is_main_rank():  # every DDP rank stops; one says how to go on
+            print(
+                f"audioae: interrupted at step {stop.step}; saved {stop.checkpoint}\n"
+                f"to continue: {resume_command(args, out)}",
+                file=sys.stderr,
+            )
         return 130
     if result.already_done:
         if result.model_file is not None:
