@@ -41,7 +41,13 @@ from .config import Config, is_short_clip
 from .crops import SPLITS as SPLITS
 from .crops import AudioFolder
 from .data_errors import DataReadError, DatasetError
-from .data_report import bad_files_message, dominant_file, format_seconds, low_rate_message
+from .data_report import (
+    bad_files_message,
+    dominant_file,
+    format_seconds,
+    low_rate_message,
+    silent_reason,
+)
 from .dataindex import FolderIndex, index_folder
 from .datasplit import path_hash, split_by_hash, split_kept, split_relative
 from .mixtures import DenoisingFolder
@@ -138,7 +144,7 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     rows = []
     for i in range(len(index)):
         if index.rms_db[i] < silence_db:
-            bad.append((index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
+            bad.append((index.file(i), silent_reason(index.file(i), silence_db)))
         else:
             rows.append(i)
     return rows, sorted(bad, key=lambda item: item[0])

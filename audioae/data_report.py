@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 __all__ = [
     "BAD_FILES_SHOWN",
@@ -19,6 +20,7 @@ __all__ = [
     "dominant_file",
     "format_seconds",
     "low_rate_message",
+    "silent_reason",
 ]
 
 BAD_FILES_SHOWN = 10
@@ -73,4 +75,35 @@ def low_rate_message(rates: np.ndarray, sample_rate: int) -> str | None:
         f"{low.size} file(s) have a sample rate below audio.sample_rate={sample_rate} Hz "
         f"(lowest {lowest} Hz): they are upsampled and hold nothing above {lowest / 2:g} Hz; "
         f"set audio.sample_rate={lowest} or replace them"
+    )
+
+
+CANCEL_CHECK_SECONDS = 60.0
+""":func:`silent_reason` reads at most this much of a multichannel file (s)."""
+
+
+def silent_reason(path: str | Path, silence_db: float) -> str:
+    """Why a file whose mono mix is below ``silence_db`` (dBFS) is left out as silent: when a
+    channel of its first :data:`CANCEL_CHECK_SECONDS` is at or above ``silence_db`` on its
+    own, its channels cancel when mixed to mono (left and right out of phase), which the
+    reason says with the loudest channel's level; else plain silence. Before, a loud
+    out-of-phase stereo file was reported as silent at -96 dBFS with nothing else."""
+    plain = f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"
+    try:
+        with sf.SoundFile(str(path)) as f:
+            if f.channels < 2:
+                return plain
+            x = f.read(int(CANCEL_CHECK_SECONDS * f.samplerate), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, sf.LibsndfileError):
+        return plain
+    if not x.size:
+        return plain
+    rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=0))
+    loudest = 20 * np.log10(max(float(rms.max()), 1e-12))
+    if loudest < silence_db:
+        return plain
+    return (
+        f"its channels cancel when mixed to mono (out of phase; the loudest channel is at "
+        f"{loudest:.1f} dBFS, the mix below data.silence_db = {silence_db:g} dBFS): training "
+        "mixes to mono, so flip one channel's polarity or keep one channel"
     )

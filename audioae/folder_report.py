@@ -28,6 +28,7 @@ from audioae.audio import (
 )
 from audioae.config import SHORT_CLIP_POLICIES, Config, is_short_clip
 from audioae.data import choose_split, split_kept
+from audioae.data_report import silent_reason
 from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
 
@@ -154,7 +155,11 @@ class FolderReport:
             lines.append(
                 f"silent ({len(self.silent)}), RMS below {s.get('silence_db', float('nan')):g} dBFS:"
             )
-            lines += [f"  {self._rel(p)} ({stats[p].rms_db:.1f} dBFS)" for p in self.silent]
+            silence_db = s.get("silence_db", float("nan"))
+            for p in self.silent:
+                why = silent_reason(p, silence_db)
+                cancel = "" if why.startswith("silent") else f": {why}"
+                lines.append(f"  {self._rel(p)} ({stats[p].rms_db:.1f} dBFS){cancel}")
         if self.clipped:
             lines.append(f"clipped or over full scale ({len(self.clipped)}):")
             lines += [

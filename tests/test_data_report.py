@@ -65,3 +65,20 @@ def test_train_names_hours_a_dominant_validation_file_and_gone_files(tmp_path, c
         in text
     )
     assert "1 file(s) have a sample rate below audio.sample_rate=16000 Hz (lowest 8000 Hz)" in text
+
+
+def test_an_out_of_phase_stereo_file_is_not_called_just_silent(tmp_path) -> None:
+    from audioae.data_report import silent_reason
+
+    t = np.arange(SR) / SR
+    left = 0.35 * np.sin(2 * np.pi * 440 * t)
+    sf.write(tmp_path / "anti.wav", np.stack([left, -left], 1).astype(np.float32), SR)
+    sf.write(tmp_path / "quiet.wav", np.zeros((SR, 2), np.float32), SR)
+    sf.write(tmp_path / "mono.wav", np.zeros(SR, np.float32), SR)
+    reason = silent_reason(tmp_path / "anti.wav", -60.0)
+    assert reason.startswith("its channels cancel when mixed to mono (out of phase; the loudest")
+    assert "-12.1 dBFS" in reason
+    for name in ("quiet.wav", "mono.wav", "missing.wav"):
+        assert silent_reason(tmp_path / name, -60.0) == (
+            "silent (RMS below data.silence_db = -60 dBFS)"
+        )
