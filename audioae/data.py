@@ -45,6 +45,7 @@ from .data_report import (
     bad_files_message,
     dominant_file,
     format_seconds,
+    linked_twins,
     low_rate_message,
     silent_reason,
 )
@@ -244,6 +245,20 @@ def build_datasets(
     progress = report if progress is None else progress
     index = _index(root, "data", cache, progress, index_workers, report)
     rows, bad = _usable(index, d.silence_db)
+    twins = linked_twins([index.file(i) for i in rows])
+    if twins:
+        if report:
+            shown = ", ".join(str(index.file(rows[i])) for i in twins[:5])
+            log.warning(
+                "%s: %d symbolic link(s) point to audio already in the folder and are used "
+                "once: %s%s",
+                root,
+                len(twins),
+                shown,
+                f" and {len(twins) - 5} more" if len(twins) > 5 else "",
+            )
+        dropped = set(twins)
+        rows = [r for k, r in enumerate(rows) if k not in dropped]
     short = [
         i
         for i in rows

@@ -7,6 +7,7 @@ full listing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ __all__ = [
     "dominant_file",
     "format_seconds",
     "low_rate_message",
+    "linked_twins",
     "silent_reason",
 ]
 
@@ -107,3 +109,24 @@ def silent_reason(path: str | Path, silence_db: float) -> str:
         f"{loudest:.1f} dBFS, the mix below data.silence_db = {silence_db:g} dBFS): training "
         "mixes to mono, so flip one channel's polarity or keep one channel"
     )
+
+
+def linked_twins(files: Sequence[Path]) -> list[int]:
+    """Indices into ``files`` of symbolic links whose target is also among ``files`` (by its
+    own path or through an earlier link): the same recording twice, which could land in
+    both the training and the validation split. The real file (or the first link) stays.
+    Folders reached twice are already walked once (:func:`audioae.audio.find_audio_paths`);
+    paths are resolved only when some file is a link."""
+    links = [i for i, f in enumerate(files) if os.path.islink(f)]
+    if not links:
+        return []
+    linked = set(links)
+    order = [i for i in range(len(files)) if i not in linked] + links  # real files first
+    seen: set[str] = set()
+    twins = []
+    for i in order:
+        real = os.path.realpath(files[i])
+        if real in seen:
+            twins.append(i)
+        seen.add(real)
+    return sorted(twins)

@@ -82,3 +82,29 @@ def test_an_out_of_phase_stereo_file_is_not_called_just_silent(tmp_path) -> None
         assert silent_reason(tmp_path / name, -60.0) == (
             "silent (RMS below data.silence_db = -60 dBFS)"
         )
+
+
+def test_a_symlinked_twin_is_used_once(tmp_path, caplog) -> None:
+    """Before: `favs/x.flac -> ../lib/x.flac` was a second file, and the two copies could be
+    split between training and validation."""
+    from audioae.data_report import linked_twins
+
+    root = tmp_path / "d"
+    (root / "lib").mkdir(parents=True)
+    (root / "favs").mkdir()
+    for i in range(6):
+        _write(root / "lib", f"n{i}.wav", 1.0)
+    for i in range(3):
+        (root / "favs" / f"n{i}.wav").symlink_to(Path("..") / "lib" / f"n{i}.wav")
+    (root / "favs" / "again.wav").symlink_to(Path("..") / "lib" / "n5.wav")
+    files = sorted(root.rglob("*.wav"))
+    twins = [files[i].relative_to(root).as_posix() for i in linked_twins(files)]
+    assert twins == ["favs/again.wav", "favs/n0.wav", "favs/n1.wav", "favs/n2.wav"]
+    assert linked_twins(sorted((root / "lib").glob("*.wav"))) == []
+    cfg = load_config(None, ["data.val_fraction=0.3"])
+    with caplog.at_level(logging.INFO, logger="audioae"):
+        ds = build_datasets(cfg, root, index_workers=1)
+    assert len(ds.train_rows) + len(ds.val_rows) == 6
+    assert (
+        "4 symbolic link(s) point to audio already in the folder and are used once" in caplog.text
+    )
