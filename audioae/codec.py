@@ -391,6 +391,37 @@ def read_aae(
         raise CodecError(f"{path}: {exc}") from None
 
 
+def describe_aae(path: str | os.PathLike) -> str:
+    """What ``audioae inspect FILE.aae`` prints: the model that made the file (a shipped
+    model's name, else its hash), the audio it stands for (sample rate, channels, duration),
+    the latent (size, frames, bits per value) and the file's size and bitrate. The whole
+    file is checked (CRC, payload) as :func:`read_aae` checks it.
+
+    Raises:
+        FileNotFoundError, CodecError: as :func:`read_aae`.
+    """
+    from .modelfile import shipped_model_with_hash
+
+    h = read_aae(path).header
+    name = shipped_model_with_hash(h.model_hash)
+    model = f"{name} (shipped)" if name else f"hash {h.model_hash.hex()[:16]} (not a shipped model)"
+    seconds = h.length / h.sample_rate
+    return "\n".join(
+        [
+            f"{path}: audioae latent file, format version {h.version}",
+            f"  model: {model}",
+            f"  audio: {h.sample_rate} Hz, {h.channels} channel(s), {seconds:.3f} s "
+            f"({h.length} frames)",
+            f"  latent: {h.latent_dim} x {h.latent_frames} frames per channel, {h.bits} bits "
+            "per value",
+            f"  size: {h.total_bytes} bytes, "
+            f"{bitrate_kbps(h.total_bytes, h.length, h.sample_rate):.2f} kbit/s "
+            f"({pcm16_ratio(h.total_bytes, h.length, h.sample_rate, h.channels):.0f}x smaller "
+            "than 16-bit PCM)",
+        ]
+    )
+
+
 __all__ = [
     "AAEHeader",
     "CodecError",
@@ -400,6 +431,7 @@ __all__ = [
     "bitrate_kbps",
     "check_layout",
     "decode_latent",
+    "describe_aae",
     "encode_latent",
     "max_coded_values",
     "min_bits_per_value",

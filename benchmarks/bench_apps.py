@@ -263,14 +263,16 @@ def main() -> None:
     table = "\n".join(lines + [""] + growth)
     print(table)
     if args.write:
+        from audioae.pipeline import Pipeline
+
+        phase = Pipeline.load(args.models / "codec.safetensors", device="cpu").default_phase
         section = (
             "## Applications\n\n"
             f"Measured by `python benchmarks/bench_apps.py --write` on {platform.machine()} with "
             f"{args.threads} torch threads, models from `{args.models.relative_to(ROOT) if args.models.is_relative_to(ROOT) else args.models}`, "
             f"on {time.strftime('%Y-%m-%d')}. Input: bundled Dutch speech tiled to the length, 16 kHz mono. "
-            "Denoise uses the noisy phase; decode runs Griffin-Lim. Each row is its own process.\n\n"
-            + table
-            + "\n"
+            f"Denoise uses the noisy phase; decode uses the codec's default phase method "
+            f"(`{phase}`). Each row is its own process.\n\n" + table + "\n"
         )
         replace_section(section)
 

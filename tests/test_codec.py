@@ -408,3 +408,25 @@ def test_integer_arguments_of_any_integer_type_and_nothing_else():
         encode_latent(z, bits=True, **args)
     with pytest.raises(ValueError, match="length must be an integer, got 1000.5"):
         encode_latent(z, bits=6, **{**args, "length": 1000.5})
+
+
+def test_inspect_describes_an_aae_file_and_refuses_a_truncated_one(tmp_path, capsys):
+    """Before: `audioae inspect x.aae` said libsndfile did not recognise the format."""
+    import soundfile as sf
+
+    from audioae.cli import main
+
+    t = np.arange(16000 * 2) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    assert main(["encode", "codec", str(tmp_path / "a.wav"), "-o", str(tmp_path / "a.aae")]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "a.aae")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "model: codec (shipped)" in out and "16000 Hz, 1 channel(s), 2.000 s (32000 frames)" in out
+    )
+    size = (tmp_path / "a.aae").stat().st_size
+    assert f"size: {size} bytes" in out
+    (tmp_path / "b.aae").write_bytes((tmp_path / "a.aae").read_bytes()[:100])
+    assert main(["inspect", str(tmp_path / "b.aae")]) == 2
+    assert "b.aae: truncated .aae file" in capsys.readouterr().err

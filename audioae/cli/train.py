@@ -176,7 +176,9 @@ def _add_inspect(subparsers) -> None:
             "audioae inspect my_sounds/ --run runs/tiny   # the split a --resume keeps",
         ],
     )
-    p.add_argument("folder", help="folder of audio (searched recursively)")
+    p.add_argument(
+        "folder", help="folder of audio (searched recursively), or an .aae file to describe"
+    )
     p.add_argument(
         "--recipe",
         help="recipe whose audio/data settings to check against; unset: the run's config "
@@ -196,6 +198,11 @@ def _run_inspect(args: argparse.Namespace) -> int:
     from ..folder_report import inspect_for_config
     from ..runfolder import RunFolder
 
+    if str(args.folder).lower().endswith(".aae") and Path(args.folder).is_file():
+        from ..codec import describe_aae
+
+        print(describe_aae(args.folder))  # CodecError: one line (a user error)
+        return 0
     val_paths = None
     if args.run is not None:
         run = RunFolder(Path(args.run))
