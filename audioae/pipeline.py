@@ -45,6 +45,7 @@ from .phase import PhaseReconstructor, learned_methods
 from .pipeline_denoise import DenoiseMixin
 from .pipeline_errors import PipelineError
 from .pipeline_generation import MAX_TEMPERATURE, GenerativeMixin
+from .resampling import resample
 from .torch_device import resolve_device
 from .waveforms import as_waveform
 
@@ -300,6 +301,30 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
         on this pipeline's device."""
         return as_waveform(wav).to(self.device)
 
+    def _resampled_in(self, wav: torch.Tensor, sample_rate: int | None) -> torch.Tensor | None:
+        """``wav`` at ``sample_rate`` Hz resampled to the model's rate, as files are (soxr
+        HQ; :attr:`steep_resampling`); None when ``sample_rate`` is None or the model's.
+
+        Raises:
+            ValueError: ``sample_rate`` not a whole number of Hz >= 1.
+        """
+        if sample_rate is None:
+            return None
+        sample_rate = check_integer("sample_rate", sample_rate, minimum=1)
+        if sample_rate == self.sample_rate:
+            return None
+        return resample(
+            as_waveform(wav), sample_rate, self.sample_rate, steep=self.steep_resampling
+        )
+
+    def _resampled_out(self, wav: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
+        """A model-rate result ``(channels, n)`` back at ``sample_rate``, exactly ``length``
+        samples long (resampling rounds the length by up to a sample)."""
+        out = resample(wav, self.sample_rate, sample_rate, steep=self.steep_resampling)
+        if out.shape[-1] >= length:
+            return out[..., :length]
+        return F.pad(out, (0, length - out.shape[-1]))
+
     @property
     def purpose(self) -> str:
         """What the model is for, in words (for errors that refuse a task)."""
@@ -339,12 +364,24 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
 
     # ------------------------------------------------------------------ encode / decode
     @torch.inference_mode()
-    def encode(self, wav: torch.Tensor, *, sample_posterior: bool = False) -> torch.Tensor:
+    def encode(
+        self,
+        wav: torch.Tensor,
+        *,
+        sample_posterior: bool = False,
+        sample_rate: int | None = None,
+    ) -> torch.Tensor:
         """Waveform ``(channels, time)`` → latent ``(channels, latent_dim, latent_frames)``.
 
         VAEs return the posterior mean unless ``sample_posterior``. Processed in aligned chunks;
         equals whole-file encoding within float rounding when the margin covers the receptive field.
+        ``sample_rate``: the waveform's rate (Hz) when it is not the model's
+        (:attr:`sample_rate`); it is resampled first, as ``audioae encode`` resamples files.
+        Without it the waveform is taken to be at the model's rate.
         """
+        resampled = self._resampled_in(wav, sample_rate)
+        if resampled is not None:
+            wav = resampled
         take = "sample" if sample_posterior else "mean"
         return self._encode_chunks(wav, take, sample_posterior=sample_posterior)[0]
 
@@ -491,15 +528,23 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
             yield rest
 
     @torch.inference_mode()
-    def reconstruct(self, wav: torch.Tensor, *, phase: str | None = None) -> torch.Tensor:
+    def reconstruct(
+        self, wav: torch.Tensor, *, phase: str | None = None, sample_rate: int | None = None
+    ) -> torch.Tensor:
         """Encode, decode and rebuild the waveform ``(channels, time)`` (the plain autoencoder use).
 
         ``phase``: a method of :attr:`phase_methods` estimates the phase (default
-        :attr:`default_phase`); ``"input"`` keeps the input's phase.
+        :attr:`default_phase`); ``"input"`` keeps the input's phase. ``sample_rate``: the
+        waveform's rate (Hz) when it is not the model's; it is resampled to the model's and
+        the result back, as long as the input.
 
         Raises:
-            ValueError: an unknown phase method.
+            ValueError: an unknown phase method, or a bad ``sample_rate``.
         """
+        resampled = self._resampled_in(wav, sample_rate)
+        if resampled is not None:
+            out = self.reconstruct(resampled, phase=phase)
+            return self._resampled_out(out, int(sample_rate), as_waveform(wav).shape[-1])
         wav = self._prepare(wav)
         if phase == "input":
             return self._process_with_kept_phase(wav, wet=1.0)
@@ -535,8 +580,9 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
         return plan_windows(total, chunk, margin, self.align)
 
     # ------------------------------------------------------------------ embed
-    def embed(self, wav: torch.Tensor) -> Embedding:
-        """Embedding of a waveform ``(channels, time)`` at ``sample_rate``, mixed to mono.
+    def embed(self, wav: torch.Tensor, *, sample_rate: int | None = None) -> Embedding:
+        """Embedding of a waveform ``(channels, time)`` at the model's :attr:`sample_rate`, or
+        at ``sample_rate`` (Hz; resampled first), mixed to mono.
 
         Returns an :class:`audioae.embed.Embedding`: the posterior mean (deterministic models:
         the latent) per latent frame ``(latent_dim, latent_frames)`` and the pooled vector
@@ -545,7 +591,8 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
         """
         from .embed import embed_waveform
 
-        return embed_waveform(self, wav)
+        resampled = self._resampled_in(wav, sample_rate)
+        return embed_waveform(self, wav if resampled is None else resampled)
 
 
 __all__ = [

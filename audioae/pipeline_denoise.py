@@ -15,6 +15,7 @@ from .functional import check_wet
 from .mask_denoising import denoised_magnitude, denoised_spectrum
 from .models.masks import check_mask_exponent, check_post_filter
 from .pipeline_errors import PipelineError
+from .waveforms import as_waveform
 
 __all__ = ["DenoiseMixin"]
 
@@ -77,6 +78,7 @@ class DenoiseMixin:
         wet: float = 1.0,
         mask_exponent: float = 1.0,
         post_filter: float = 0.0,
+        sample_rate: int | None = None,
     ) -> torch.Tensor:
         """Denoise a waveform ``(channels, time)``; each channel is processed on its own.
 
@@ -96,6 +98,10 @@ class DenoiseMixin:
                 after the exponent (:func:`audioae.models.masks.post_filter`; DeepFilterNet
                 uses 0.02): attenuates further the bins the model already attenuates;
                 0 = off.
+            sample_rate: the waveform's rate (Hz) when it is not the model's
+                (:attr:`sample_rate`): resampled to the model's and the result back, as long
+                as the input (as ``audioae denoise`` does with files). Without it the
+                waveform is taken to be at the model's rate.
 
         A model without a mask (a denoising autoencoder that reconstructs clean features)
         denoises by reconstruction with the noisy phase; ``audioae denoise`` takes mask models
@@ -116,6 +122,16 @@ class DenoiseMixin:
                 outside (0, 8] or ``post_filter`` outside [0, 1].
             PipelineError: ``mask_exponent`` or ``post_filter`` for a model without a mask.
         """
+        resampled = self._resampled_in(wav, sample_rate)
+        if resampled is not None:
+            out = self.denoise(
+                resampled,
+                phase=phase,
+                wet=wet,
+                mask_exponent=mask_exponent,
+                post_filter=post_filter,
+            )
+            return self._resampled_out(out, int(sample_rate), as_waveform(wav).shape[-1])
         modes = ("noisy", *self.phase_methods)
         if phase not in modes:
             raise ValueError(f"phase: {phase!r} is not one of {', '.join(modes)}")
