@@ -281,8 +281,9 @@ def decode_file(
     """Rebuild audio from a ``.aae`` file made with this pipeline's model (``phase``: a
     method of ``pipe.phase_methods``, default ``pipe.default_phase``).
 
-    Griffin-Lim's phase can put peaks above full scale; the output is then scaled down as a
-    whole (as :func:`within_full_scale`, with the same warning) instead of clipped. Written
+    Griffin-Lim's phase can put peaks above full scale; a 16- or 24-bit (or lossy) output is
+    then scaled down as a whole (as :func:`within_full_scale`, with the same warning) instead
+    of clipped, and a ``FLOAT`` one keeps them (a float file holds them). Written
     with the libsndfile ``subtype`` (default 16-bit PCM; ``PCM_24``, ``FLOAT``; lossy
     containers use their codec, see :func:`audioae.audio.writable_format`). The audio is decoded piece by piece (:meth:`Pipeline.decode_stream`)
     into a float temporary file beside ``target`` and copied from it, so memory does not

@@ -227,7 +227,8 @@ def run_job(
 
     Every failure of one file (bad audio, a latent file from another model, a full disk, an
     out-of-memory, a bug) is caught, logged and recorded in :attr:`JobReport.failed`, and the
-    job goes on with the next file; only ``KeyboardInterrupt`` and ``SystemExit`` stop it.
+    job goes on with the next file; only ``KeyboardInterrupt``, ``SystemExit`` and the CLI's
+    SIGTERM (:class:`audioae.cli.Terminated`, a BaseException) stop it.
     With ``skip_existing`` an output that already exists is left alone and counted in
     :attr:`JobReport.existing` (to resume an interrupted job); without it, an existing output
     is a failure unless ``work`` was told to overwrite; its reason suggests ``--skip-existing``

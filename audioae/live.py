@@ -199,6 +199,7 @@ class LiveReport:
         interrupted: the run ended on Ctrl-C (KeyboardInterrupt) instead of the stream's end;
             what had arrived was denoised and written, flushed as at an end.
         written: output frames written so far.
+        stopped_by: what ended an ``interrupted`` run: ``Ctrl-C`` or ``SIGTERM``.
     """
 
     frames: int
@@ -208,6 +209,7 @@ class LiveReport:
     block_seconds: list[float] = field(default_factory=list)
     interrupted: bool = False
     written: int = 0
+    stopped_by: str = "Ctrl-C"
 
     @property
     def duration(self) -> float:
@@ -229,7 +231,7 @@ class LiveReport:
             f"{1e3 * self.block_frames / self.sample_rate:.0f} ms; processing per block: median "
             f"{np.median(ms):.2f} ms, 99th percentile {np.percentile(ms, 99):.2f} ms, max "
             f"{ms.max():.2f} ms; {self.late_blocks()} over the block's duration"
-            + ("; stopped by Ctrl-C" if self.interrupted else "")
+            + (f"; stopped by {self.stopped_by}" if self.interrupted else "")
         )
 
 
@@ -317,8 +319,9 @@ def denoise_live(
                 last = x.shape[1] < block
             except KeyboardInterrupt:
                 x, last, report.interrupted = np.zeros((channels, 0), np.float32), True, True
-            if stop.requested and not last:  # Ctrl-C while the last block was processed
+            if stop.requested and not last:  # a signal while the last block was processed
                 last, report.interrupted = True, True
+            report.stopped_by = stop.signal_name
             start = time.perf_counter()
             report.frames += x.shape[1]
             y = down(x, last=last)
@@ -345,25 +348,32 @@ def denoise_live(
 
 
 class _InterruptBetweenBlocks:
-    """Ctrl-C (SIGINT) during a live run ends it after the block in hand, never inside one.
+    """Ctrl-C (SIGINT) or SIGTERM during a live run ends it after the block in hand, never
+    inside one, so the recording is kept and flushed.
 
-    While the source is read (a pipe may wait for data) Ctrl-C raises KeyboardInterrupt
-    there, as before; while a block is being processed or written it only sets
-    :attr:`requested`, which the loop reads once the block is out. Before, a Ctrl-C that
-    landed while a block was processed or written escaped the loop and the file being
-    recorded was thrown away (the walk saw 3 of 19 tries). Outside the main thread (no
-    signal handlers there) Ctrl-C behaves as Python's default.
+    While the source is read (a pipe may wait for data) the signal raises KeyboardInterrupt
+    there, as Ctrl-C did before; while a block is being processed or written it only sets
+    :attr:`requested` (and :attr:`signal_name`), which the loop reads once the block is out.
+    A second signal while one is pending raises at once (a stalled output must not make the
+    run unstoppable). Before, a Ctrl-C that landed while a block was processed or written
+    escaped the loop and the file being recorded was thrown away (a walk saw 3 of 19 tries),
+    and SIGTERM (``timeout``, ``kill``) always threw it away. Outside the main thread (no
+    signal handlers there) the signals behave as before.
     """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal_name = "Ctrl-C"
         self._reading = False
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:
-        if self._reading:
+        if self._reading or self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
     def read(self, source: BlockSource, frames: int) -> np.ndarray:
         if self.requested:
@@ -376,12 +386,14 @@ class _InterruptBetweenBlocks:
 
     def __enter__(self) -> _InterruptBetweenBlocks:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            # None: a handler set from C, which Python cannot put back; the default then
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
 
 
 def _write_upto(sink: BlockSink, block: np.ndarray, report: LiveReport) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import audio_info, output_subtype
+from .audio import audio_info, output_subtype, writable_format
 from .audiostream import (
     BLOCK_FRAMES,
     FLOAT_SUBTYPES,
@@ -180,7 +180,8 @@ def write_scaled(
     try:
         with open_writer(scratch, sample_rate, channels, subtype="FLOAT", overwrite=True) as first:
             _write_resampled(pieces, first, model_rate, sample_rate, length, steep)
-        keeps_level = subtype.upper() in FLOAT_SUBTYPES  # a float file holds the overs
+        # a float file holds the overs; .ogg/.mp3 write their codec instead (writable_format)
+        keeps_level = writable_format(target, subtype)[1] in FLOAT_SUBTYPES
         gain = 1.0 if first.peak <= PEAK or keeps_level else PEAK / first.peak
         if keeps_level and first.peak > 1.0:
             log.info(

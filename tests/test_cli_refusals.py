@@ -240,6 +240,12 @@ def test_decode_to_float_keeps_peaks_above_full_scale(tmp_path, caplog):
         assert turned == (subtype == "PCM_16"), caplog.text
     assert peaks["PCM_16"] <= 0.99 + 1e-4 < 1.0 < peaks["FLOAT"]
     assert "peaks at" in caplog.text and "kept as it is" in caplog.text
+    # .ogg writes Vorbis whatever --subtype says: turned down, not clipped
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="audioae"):
+        ogg = ["decode", str(tmp_path / "loud.aae"), "-o", str(tmp_path / "o.ogg")]
+        assert main([*ogg, "--subtype", "FLOAT"]) == 0
+    assert "turned down by" in caplog.text and "clipped" not in caplog.text
 
 
 def test_a_folder_job_reports_audio_it_cannot_decode(tmp_path, capsys):

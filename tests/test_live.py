@@ -172,10 +172,11 @@ def test_ctrl_c_ends_the_stream_and_keeps_what_arrived(causal_pipe):
     assert "stopped by Ctrl-C" in report.summary()
 
 
-def test_ctrl_c_while_a_block_is_processed_ends_after_that_block(causal_pipe):
-    """SIGINT delivered while a block is written (not while the source is read) ends the run
-    after that block, with every sample kept and flushed. Before, the KeyboardInterrupt
-    escaped the loop and `denoise - -o take.wav` lost the whole recording."""
+@pytest.mark.parametrize("signum, name", [(2, "Ctrl-C"), (15, "SIGTERM")])
+def test_a_signal_while_a_block_is_processed_ends_after_that_block(causal_pipe, signum, name):
+    """SIGINT or SIGTERM delivered while a block is written (not while the source is read)
+    ends the run after that block, with every sample kept and flushed. Before, the Ctrl-C
+    escaped the loop and `denoise - -o take.wav` lost the whole recording (SIGTERM always)."""
     import signal
 
     x = _signal(causal_pipe.sample_rate, 1.0, 1)
@@ -187,10 +188,10 @@ def test_ctrl_c_while_a_block_is_processed_ends_after_that_block(causal_pipe):
             super().write(block)
             SignalOnThirdWrite.writes += 1
             if SignalOnThirdWrite.writes == 3:
-                os.kill(os.getpid(), signal.SIGINT)  # handled before write() returns
+                os.kill(os.getpid(), signum)  # handled before write() returns
 
     out = io.BytesIO()
-    before = signal.getsignal(signal.SIGINT)
+    before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     report = denoise_live(
         causal_pipe,
         RawPCMReader(io.BytesIO(_pcm_bytes(x, "f32le")), 1, "f32le"),
@@ -198,12 +199,35 @@ def test_ctrl_c_while_a_block_is_processed_ends_after_that_block(causal_pipe):
         sample_rate=causal_pipe.sample_rate,
         channels=1,
     )
-    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == before  # put back
     y = _from_bytes(out.getvalue(), 1, "f32le")
     kept = 3 * report.block_frames
     assert report.interrupted and report.frames == kept and y.shape == (1, kept)
+    assert f"stopped by {name}" in report.summary()
     offline = causal_pipe.denoise(torch.from_numpy(x[:, :kept])).numpy()
     assert np.abs(y - offline).max() < TOLERANCE
+
+
+def test_a_second_ctrl_c_while_a_block_is_in_hand_stops_at_once(causal_pipe):
+    """A stalled output must not make a live run unstoppable."""
+    import signal
+
+    x = _signal(causal_pipe.sample_rate, 1.0, 1)
+
+    class TwoSignals(RawPCMWriter):
+        def write(self, block):
+            super().write(block)
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        denoise_live(
+            causal_pipe,
+            RawPCMReader(io.BytesIO(_pcm_bytes(x, "f32le")), 1, "f32le"),
+            TwoSignals(io.BytesIO(), 1, "f32le"),
+            sample_rate=causal_pipe.sample_rate,
+            channels=1,
+        )
 
 
 def test_report_counts_blocks_slower_than_real_time():

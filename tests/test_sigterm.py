@@ -39,5 +39,5 @@ def test_sigterm_mid_write_removes_the_temporary_output(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    assert "audioae denoise: terminated (SIGTERM); no partial output left" in err
+    assert "audioae denoise: terminated (SIGTERM); unfinished output files removed" in err
     assert list(out.iterdir()) == []  # neither the output nor its temporary file

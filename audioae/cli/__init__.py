@@ -148,7 +148,8 @@ def _run(args) -> int:
         return _run_command(args)
     except Terminated:
         print(
-            f"audioae {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr
+            f"audioae {args.command}: terminated (SIGTERM); unfinished output files removed",
+            file=sys.stderr,
         )
         return 128 + signal.SIGTERM
     finally:
