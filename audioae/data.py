@@ -42,6 +42,7 @@ from .crops import SPLITS as SPLITS
 from .crops import AudioFolder
 from .data_errors import DataReadError, DatasetError
 from .data_report import (
+    BAD_FILES_SHOWN,
     bad_files_message,
     dominant_file,
     format_seconds,
@@ -145,7 +146,7 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     rows = []
     for i in range(len(index)):
         if index.rms_db[i] < silence_db:
-            bad.append((index.file(i), silent_reason(index.file(i), silence_db)))
+            bad.append((index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
         else:
             rows.append(i)
     return rows, sorted(bad, key=lambda item: item[0])
@@ -277,7 +278,13 @@ def build_datasets(
         noise_rows, noise_bad = _usable(noise_index, d.silence_db)
         bad = bad + noise_bad
     if report and bad:
-        log.warning("%s", bad_files_message(bad, root))
+        # the files named get a closer look (a stereo file whose channels cancel is not
+        # silent); only those, and only on the rank that reports: it reads audio
+        shown = [
+            (f, silent_reason(f, d.silence_db) if why.startswith("silent") else why)
+            for f, why in bad[:BAD_FILES_SHOWN]
+        ]
+        log.warning("%s", bad_files_message(shown + bad[BAD_FILES_SHOWN:], root))
     if report and (low := low_rate_message(index.sample_rate[rows], sr)):
         log.warning("%s: %s", root, low)
     if report and short:
@@ -330,7 +337,7 @@ def build_datasets(
         val = DenoisingFolder(val, noise, cfg) if val is not None else None
     seconds = index.frames / index.sample_rate
     train_rows, val_rows = [rows[i] for i in train_idx], [rows[i] for i in val_idx]
-    left_out = len(bad) + (len(short) if d.short_clips == "skip" else 0)
+    left_out = len(bad) + len(twins) + (len(short) if d.short_clips == "skip" else 0)
     if report:  # (not on the other DDP ranks)
         log.info(
             "%s: %d training file(s) (%s) and %d validation file(s) (%s), %d left out (index: %s)",

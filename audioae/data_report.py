@@ -1,6 +1,8 @@
 """What ``audioae train`` says about the folder it trains on: the split with its hours of audio,
 the unusable files (a few named, the rest counted), a validation set that one long file
-dominates, and files whose sample rate is below the model's. Plain text for
+dominates, files whose sample rate is below the model's, a stereo file whose channels cancel
+in the mono mix (:func:`silent_reason`) and symbolic links to files already listed
+(:func:`linked_twins`). Plain text for
 :mod:`audioae.data`'s log lines; ``audioae inspect`` (:mod:`audioae.folder_report`) gives the
 full listing.
 """
@@ -50,7 +52,9 @@ def bad_files_message(
     lines = [f"left out {len(bad)} unusable audio file(s):"]
     lines += [f"  {path}: {why}" for path, why in bad[:limit]]
     if len(bad) > limit:
-        lines.append(f"  ... and {len(bad) - limit} more (`audioae inspect {root}` lists them all)")
+        lines.append(
+            f"  ... and {len(bad) - limit} more (`audioae inspect {root}` lists the data folder's)"
+        )
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ from audioae.audio import (
 )
 from audioae.config import SHORT_CLIP_POLICIES, Config, is_short_clip
 from audioae.data import choose_split, split_kept
-from audioae.data_report import silent_reason
+from audioae.data_report import linked_twins, silent_reason
 from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
 
@@ -75,6 +75,8 @@ class FolderReport:
         split_recorded: ``val_files`` are the validation files a run recorded (``split.json``,
             ``inspect --run``), as ``--resume`` keeps them, not a fresh split.
         settings: the parameters the report was made with (``short_clips`` among them).
+        linked: symbolic links to files already listed (:func:`audioae.data_report.linked_twins`),
+            which training uses once.
     """
 
     root: Path
@@ -90,6 +92,7 @@ class FolderReport:
     val_files: list[Path] = field(default_factory=list)
     split_recorded: bool = False
     settings: dict[str, float | str] = field(default_factory=dict)
+    linked: list[Path] = field(default_factory=list)
 
     @property
     def n_files(self) -> int:
@@ -110,7 +113,8 @@ class FolderReport:
     def usable(self) -> list[Path]:
         """What training will draw crops from: readable, non-silent files, less the too-short
         ones under ``short_clips="skip"``."""
-        left_out = set(self.silent) | (set(self.too_short) if self.skips_short else set())
+        left_out = set(self.silent) | set(self.linked)
+        left_out |= set(self.too_short) if self.skips_short else set()
         return [f.path for f in self.files if f.path not in left_out]
 
     def _rel(self, path: Path) -> str:
@@ -148,6 +152,9 @@ class FolderReport:
                 f"{ext or '(no suffix)'} x {n}" for ext, n in sorted(self.ignored.items())
             )
             lines.append(f"  ignored (not audio extensions): {other}")
+        if self.linked:
+            lines.append(f"links to files already listed, used once ({len(self.linked)}):")
+            lines += [f"  {self._rel(p)}" for p in self.linked]
         if self.unreadable:
             lines.append(f"unreadable ({len(self.unreadable)}):")
             lines += [f"  {self._rel(p)}: {reason}" for p, reason in self.unreadable]
@@ -418,6 +425,8 @@ def inspect_folder(
     index = index_folder(root, extensions=extensions, progress=progress)
     files = _file_stats(index, clip_level)
     loud = [i for i in range(len(index)) if index.rms_db[i] >= silence_db]  # as training's
+    twins = {loud[k] for k in linked_twins([index.file(i) for i in loud])}
+    loud = [i for i in loud if i not in twins]
     short = _short_rows(index, loud, sample_rate, segment_seconds)
     report = FolderReport(
         root=root,
@@ -426,6 +435,7 @@ def inspect_folder(
         silent=[f.path for f in files if f.rms_db < silence_db],
         clipped=[f.path for f in files if f.clipped_fraction > clip_fraction],
         too_short=[index.file(i) for i in short],
+        linked=[index.file(i) for i in sorted(twins)],
         sample_rates=dict(sorted(Counter(f.sample_rate for f in files).items())),
         channel_counts=dict(sorted(Counter(f.channels for f in files).items())),
         ignored=ignored,

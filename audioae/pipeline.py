@@ -313,9 +313,11 @@ class Pipeline(DenoiseMixin, GenerativeMixin):
         sample_rate = check_integer("sample_rate", sample_rate, minimum=1)
         if sample_rate == self.sample_rate:
             return None
-        return resample(
-            as_waveform(wav), sample_rate, self.sample_rate, steep=self.steep_resampling
-        )
+        wav = as_waveform(wav)
+        out = resample(wav, sample_rate, self.sample_rate, steep=self.steep_resampling)
+        if out.shape[-1] == 0:  # a sample or two at a higher rate: at least one, as files get
+            out = F.pad(out, (0, 1))
+        return out
 
     def _resampled_out(self, wav: torch.Tensor, sample_rate: int, length: int) -> torch.Tensor:
         """A model-rate result ``(channels, n)`` back at ``sample_rate``, exactly ``length``

@@ -26,7 +26,7 @@ def test_format_seconds_and_the_messages() -> None:
     bad = [(Path(f"d/b{i:02d}.wav"), "empty file (0 bytes)") for i in range(12)]
     text = bad_files_message(bad, Path("d"), limit=10)
     assert text.count("empty file") == 10 and "d/b09.wav" in text and "d/b10.wav" not in text
-    assert text.endswith("... and 2 more (`audioae inspect d` lists them all)")
+    assert text.endswith("... and 2 more (`audioae inspect d` lists the data folder's)")
     assert bad_files_message(bad[:3], Path("d")).count("\n") == 3  # all named, no count line
     files = [Path("a"), Path("b"), Path("c")]
     assert dominant_file(files, np.array([240.0, 10.0, 10.0])) == (Path("a"), 240 / 260)
@@ -108,3 +108,23 @@ def test_a_symlinked_twin_is_used_once(tmp_path, caplog) -> None:
     assert (
         "4 symbolic link(s) point to audio already in the folder and are used once" in caplog.text
     )
+
+
+def test_inspect_shows_the_split_training_makes_with_links(tmp_path) -> None:
+    """inspect leaves symlinked twins out as training does, so its validation split is
+    training's (before, it counted them and could show another split)."""
+    from audioae.folder_report import inspect_for_config
+
+    root = tmp_path / "d"
+    (root / "lib").mkdir(parents=True)
+    (root / "favs").mkdir()
+    for i in range(8):
+        _write(root / "lib", f"n{i}.wav", 1.0)
+    for i in range(3):
+        (root / "favs" / f"n{i}.wav").symlink_to(Path("..") / "lib" / f"n{i}.wav")
+    cfg = load_config(None, ["data.val_fraction=0.3"])
+    report = inspect_for_config(root, cfg)
+    ds = build_datasets(cfg, root, index_workers=1, report=False)
+    assert len(report.usable) == 8 and len(report.linked) == 3
+    assert sorted(report.val_files) == sorted(ds.index.file(i) for i in ds.val_rows)
+    assert "links to files already listed, used once (3):" in report.format()

@@ -58,3 +58,10 @@ def test_denoise_and_reconstruct_come_back_at_the_input_rate(
         torch.testing.assert_close(out[..., :n], back[..., :n])
     with pytest.raises(ValueError, match="sample_rate"):
         denoiser.denoise(x44, sample_rate=0)
+
+
+def test_one_sample_at_a_higher_rate_is_still_one_sample(denoiser: Pipeline) -> None:
+    """Before: '(1, 1)' at 48 kHz resampled to nothing and was refused as an empty waveform."""
+    with pytest.warns(UserWarning, match="shorter than one"):
+        out = denoiser.denoise(torch.full((1, 1), 0.1), sample_rate=48000)
+    assert out.shape == (1, 1)

@@ -86,3 +86,29 @@ def test_a_resume_with_another_learning_rate_uses_it(tmp_path: Path) -> None:
     group = ckpt["optimizer_states"][0]["param_groups"][0]
     assert group["lr"] == 0.01 and group["weight_decay"] == 0.5
     assert ckpt["lr_schedulers"][0]["base_lrs"] == [0.01]
+
+
+def test_a_resumed_learning_rate_follows_the_schedule_from_the_restored_step(
+    tmp_path: Path,
+) -> None:
+    """With warm-up and a cosine schedule the new base rate is scaled by the schedule's
+    factor at each resumed step, as a run started with it would be."""
+    from audioae.optim import lr_factor
+
+    data = _folder(tmp_path / "data")
+    run = tmp_path / "run"
+    schedule = [s for s in SETS if "warmup" not in s and "lr_schedule" not in s]
+    schedule += ["training.warmup_steps=2", "training.lr_schedule=cosine", "training.max_steps=8"]
+    train(
+        load_config(resolve_recipe("tiny"), schedule),
+        data,
+        out_dir=run,
+        max_steps=4,
+        progress=False,
+    )
+    more = load_config(resolve_recipe("tiny"), schedule + ["training.learning_rate=0.02"])
+    train(more, data, out_dir=run, resume=True, progress=False)
+    lr = _logged(run, "lr-AdamW")
+    for step in range(4, 8):
+        expected = 0.02 * lr_factor(step, warmup_steps=2, max_steps=8, schedule="cosine")
+        assert lr[step] == pytest.approx(expected, rel=1e-6), step
