@@ -364,3 +364,12 @@ def test_a_file_job_refuses_the_raw_stream_options(tmp_path, capsys):
         assert main([*args, *option]) == 2
         assert f"{option[0]}: for raw streams only" in capsys.readouterr().err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_file_into_stdout_refuses_the_raw_input_options(causal_models, tmp_path, capsys):
+    """Before: `denoise file.wav -o - --sample-rate 48000` ignored the rate without a word."""
+    src = tmp_path / "a.wav"
+    sf.write(src, _signal(16000, 0.5, 1).T, 16000)
+    args = ["denoise", str(causal_models["causal"]), str(src), "-o", "-", "--sample-rate", "48000"]
+    assert main(args) == 2
+    assert "--sample-rate and --channels describe raw input on stdin" in capsys.readouterr().err

@@ -126,6 +126,11 @@ def run_denoise_live(args: argparse.Namespace, pipe) -> int:
     if source_name != STDIO and os.path.isdir(source_name):
         raise PipelineError(f"{source_name}: a folder; '-' works on one stream or file")
 
+    if source_name != STDIO and (args.sample_rate is not None or args.channels is not None):
+        raise PipelineError(
+            f"{source_name}: --sample-rate and --channels describe raw input on stdin; a "
+            "file's header gives its own (the output to stdout keeps them)"
+        )
     args.channels = args.channels or 1
     args.pcm = args.pcm or DEFAULT_PCM
     args.resample_quality = args.resample_quality or _DEFAULT_RESAMPLE_QUALITY
