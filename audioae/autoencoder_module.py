@@ -20,7 +20,7 @@ from .init_weights import load_model_weights
 from .inpaint import mask_groups, random_groups, silence_features
 from .losses import compute_loss, kl_per_dimension
 from .models import build_model
-from .optim import TrainingDivergedError, apply_training_settings, configure_adamw
+from .optim import TrainingDivergedError, configure_adamw
 from .phase import PhaseReconstructor
 from .runfolder import (
     checkpoint_hyperparameters,
@@ -292,15 +292,6 @@ class AutoEncoderModule(L.LightningModule):
             tb.add_image(
                 f"val/example{i}/spectrogram", figure_to_array(figure), step, dataformats="HWC"
             )
-
-    def on_train_start(self) -> None:
-        # a resumed run uses the learning rate and weight decay of its config, not the
-        # checkpoint's (optim.apply_training_settings)
-        apply_training_settings(
-            self.trainer.optimizers,
-            [c.scheduler for c in self.trainer.lr_scheduler_configs],
-            self.cfg.training,
-        )
 
     def configure_optimizers(self):
         trained = [p for p in self.model.parameters() if p.requires_grad]

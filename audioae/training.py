@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader
 
 from .autoencoder_module import AutoEncoderModule, freeze_all_but
 from .checkpoint_io import SafeCheckpointIO
-from .config import Config, ConfigError, config_from_dict
+from .config import Config, ConfigError, TrainingConfig, config_from_dict
 from .data import build_datasets
 from .launch import is_main_rank, local_ranks, main_rank_ready, wait_for_main_rank
 from .loaders import (
@@ -56,7 +56,7 @@ from .loaders import (
     start_worker_server,
 )
 from .model_check import check_finite_outputs
-from .optim import TrainingDivergedError
+from .optim import TrainingDivergedError, apply_training_settings
 from .placement import Placement, resolve_placement, resolve_precision
 from .run_checkpoints import checkpoint_step
 from .run_export import export_run
@@ -129,6 +129,22 @@ class _LogAtGlobalStep(Callback):
         loop = trainer.fit_loop.epoch_loop
         if hasattr(loop, "_batches_that_stepped"):
             loop._batches_that_stepped = trainer.global_step
+
+
+class _TrainingSettings(Callback):
+    """Put the config's learning rate and weight decay into the optimiser and schedule a
+    resumed run restores from its checkpoint (:func:`audioae.optim.apply_training_settings`),
+    for every task's module; on a new run it changes nothing."""
+
+    def __init__(self, training_cfg: TrainingConfig) -> None:
+        self.training_cfg = training_cfg
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        apply_training_settings(
+            trainer.optimizers,
+            [c.scheduler for c in trainer.lr_scheduler_configs],
+            self.training_cfg,
+        )
 
 
 class _StopAt(Callback):
@@ -233,6 +249,7 @@ def build_trainer(
         last_cb,
         _FinalCheckpoint(run.last_checkpoint),
         _LogAtGlobalStep(),
+        _TrainingSettings(t),
         LearningRateMonitor(logging_interval="step"),
     ]
     if progress:

@@ -23,7 +23,7 @@ from . import functional as AF
 from .config import Config
 from .features import build_frontend
 from .losses import LossResult
-from .optim import TrainingDivergedError, apply_training_settings, configure_adamw
+from .optim import TrainingDivergedError, configure_adamw
 from .runfolder import checkpoint_hyperparameters, module_config
 from .vocoder import build_vocoder
 from .vocoder_losses import vocoder_loss
@@ -139,15 +139,6 @@ class VocoderModule(L.LightningModule):
                     self.global_step,
                     sample_rate=sr,
                 )
-
-    def on_train_start(self) -> None:
-        # a resumed run uses the learning rate and weight decay of its config, not the
-        # checkpoint's (optim.apply_training_settings)
-        apply_training_settings(
-            self.trainer.optimizers,
-            [c.scheduler for c in self.trainer.lr_scheduler_configs],
-            self.cfg.training,
-        )
 
     def configure_optimizers(self):
         return configure_adamw(self.model.parameters(), self.cfg.training)
