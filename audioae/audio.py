@@ -49,7 +49,8 @@ _SAVE_FORMATS = {
 }  # fmt: skip
 # Lossy containers: a PCM/FLOAT subtype request is replaced by the container's codec.
 _CODEC_SUBTYPES = {"OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
-_FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""Sample formats that hold values beyond full scale (nothing is clipped or turned down)."""
 _MAX_CHANNELS = 64  # more "channels" than this in save_audio is taken for a (time, channels) mix-up
 
 
@@ -291,7 +292,7 @@ def save_audio(
     if not finite.all():
         bad = int(data.size - np.count_nonzero(finite))
         raise AudioError(path, f"{bad} of {data.size} samples are NaN or Inf; nothing was written")
-    if subtype not in _FLOAT_SUBTYPES:
+    if subtype not in FLOAT_SUBTYPES:
         over = int(np.count_nonzero(np.abs(data) > 1.0))
         if over:
             warnings.warn(
@@ -413,6 +414,7 @@ def rms_db(wav: torch.Tensor) -> torch.Tensor:
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "FLOAT_SUBTYPES",
     "AudioError",
     "AudioInfo",
     "ClippingWarning",

@@ -21,14 +21,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audio import AudioError, ClippingWarning, audio_info, steep_soxr, writable_format
+from .audio import (
+    FLOAT_SUBTYPES,
+    AudioError,
+    ClippingWarning,
+    audio_info,
+    steep_soxr,
+    writable_format,
+)
 from .fileio import atomic_output
 
 BLOCK_FRAMES = 1 << 16
 """Frames decoded per read (65,536: 4 s at 16 kHz)."""
-
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-"""Sample formats that hold values beyond full scale (nothing is clipped or turned down)."""
 
 
 class BlockReader:

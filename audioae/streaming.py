@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import audio_info, output_subtype, writable_format
+from .audio import FLOAT_SUBTYPES, audio_info, output_subtype, writable_format
 from .audiostream import (
     BLOCK_FRAMES,
-    FLOAT_SUBTYPES,
     BlockReader,
     ResampledReader,
     StreamResampler,
@@ -158,7 +157,7 @@ def write_scaled(
     """Write waveform ``pieces`` (each ``(channels, n)`` float at ``model_rate``, in order)
     to ``target`` at ``sample_rate``, exactly ``length`` frames, turned down as a whole when
     their peak exceeds :data:`PEAK` (never clipped) unless ``subtype`` is a float format,
-    which holds them at their level (:data:`audioae.audiostream.FLOAT_SUBTYPES`). The peak is only known at the end, so
+    which holds them at their level (:data:`audioae.audio.FLOAT_SUBTYPES`). The peak is only known at the end, so
     the pieces go to a float temporary file beside ``target`` first (one block in memory at
     a time) and are copied from it, scaled, into ``target``'s atomic temporary file.
 
