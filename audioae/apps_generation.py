@@ -15,7 +15,7 @@ import torch
 
 from .apps import refuse_existing, within_full_scale
 from .audio import AudioError, NoAudioFilesError, find_audio_files, load_audio, save_audio
-from .fileio import OutputExistsError
+from .fileio import OutputExistsError, name_some
 from .latent_interpolation import MAX_LEVEL_GAIN_DB, rms_db
 from .latent_prior import LatentPrior, LatentPriorError
 from .pipeline import Pipeline
@@ -261,12 +261,11 @@ def _warn_left_over(out_dir: Path, stem: str, written: list[Path]) -> None:
         if p.name not in kept and p.stem[len(stem) + 1 :].isdigit()
     )
     if stale:
-        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
         log.warning(
             "%s: %d %s file(s) from an earlier run are not part of this one and were left as "
             "they were: %s",
             out_dir,
             len(stale),
             stem,
-            shown,
+            name_some(stale),
         )

@@ -52,6 +52,7 @@ from .data_report import (
 )
 from .dataindex import FolderIndex, index_folder
 from .datasplit import path_hash, split_by_hash, split_kept, split_relative
+from .fileio import name_some
 from .mixtures import DenoisingFolder
 from .samplers import EpochSampler, GroupedBatches, shutdown_workers
 
@@ -184,7 +185,6 @@ def choose_split(
         return split_relative(relative_paths, root, val_fraction)
     if report and len(val_idx) < recorded:
         gone = sorted(set(val_paths) - {relative_paths[i] for i in val_idx})
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         log.warning(
             "%s: %d of the %d validation file(s) recorded for this run are gone or unusable "
             "(%s); validating on the other %d, so later validation losses are measured on "
@@ -192,7 +192,7 @@ def choose_split(
             root,
             recorded - len(val_idx),
             recorded,
-            shown,
+            name_some(gone),
             len(val_idx),
         )
     return train_idx, val_idx
@@ -249,14 +249,12 @@ def build_datasets(
     twins = linked_twins([index.file(i) for i in rows])
     if twins:
         if report:
-            shown = ", ".join(str(index.file(rows[i])) for i in twins[:5])
             log.warning(
                 "%s: %d symbolic link(s) point to audio already in the folder and are used "
-                "once: %s%s",
+                "once: %s",
                 root,
                 len(twins),
-                shown,
-                f" and {len(twins) - 5} more" if len(twins) > 5 else "",
+                name_some([index.file(rows[i]) for i in twins]),
             )
         dropped = set(twins)
         rows = [r for k, r in enumerate(rows) if k not in dropped]

@@ -24,7 +24,7 @@ from torch import Tensor
 from audioae import metrics
 from audioae.audio import AudioError, find_audio_files, load_audio
 from audioae.augment import mix_at_snr
-from audioae.fileio import atomic_output
+from audioae.fileio import atomic_output, name_some
 from audioae.functional import magnitude, stft
 
 if TYPE_CHECKING:
@@ -228,8 +228,7 @@ def format_table(summary: Sequence[Mapping[str, object]], precision: int = 3) ->
 
 def _names(paths: Sequence[Path]) -> str:
     """The first :data:`_NAMED` paths, then how many more."""
-    named = ", ".join(str(p) for p in paths[:_NAMED])
-    return named + (f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else "")
+    return name_some(paths, _NAMED)
 
 
 def _check_pair_length(

@@ -11,8 +11,15 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+
+def name_some(items: Sequence[object], limit: int = 5, sep: str = ", ") -> str:
+    """The first ``limit`` of ``items`` joined by ``sep``, then ``" and N more"`` for the rest:
+    the way messages name a few files (or settings) of a longer list."""
+    shown = sep.join(str(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _umask() -> int:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigError, config_from_dict, load_yaml
-from .fileio import OutputExistsError, atomic_output, is_atomic_temporary
+from .fileio import OutputExistsError, atomic_output, is_atomic_temporary, name_some
 from .run_checkpoints import CONFIG_HPARAM, checkpoint_step
 from .runlock import LOCK_FILE
 
@@ -457,8 +457,7 @@ def prepare_run_folder(
                     "resuming %s with settings that differ from its config.yaml: %s (give the "
                     "first run's --set values again to keep them)",
                     run.root,
-                    "; ".join(changed[:6])
-                    + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""),
+                    name_some(changed, 6, "; "),
                 )
             step = checkpoint_step(resume_from)
             if step is not None and step >= cfg.training.max_steps:

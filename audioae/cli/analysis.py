@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..fileio import name_some
 from .common import UsageError, add_command, fraction, models_help
 
 
@@ -216,9 +217,8 @@ def _score_all(pipe, files, problems, desc: str, quiet: bool, error: str, refere
 def _name_files(what: str, named: list[str]) -> None:
     """One stderr line: how many files ``what`` says of, then the first five ``named``."""
     if named:
-        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
         print(
-            f"audioae: anomaly: {len(named)} file(s) {what}: {', '.join(named[:5])}{more}",
+            f"audioae: anomaly: {len(named)} file(s) {what}: {name_some(named)}",
             file=sys.stderr,
         )
 
