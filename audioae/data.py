@@ -45,10 +45,11 @@ from .data_report import (
     BAD_FILES_SHOWN,
     bad_files_message,
     dominant_file,
+    drop_linked_twins,
     format_seconds,
-    linked_twins,
     low_rate_message,
     silent_reason,
+    silent_text,
 )
 from .dataindex import FolderIndex, index_folder
 from .datasplit import path_hash, split_by_hash, split_kept, split_relative
@@ -147,7 +148,7 @@ def _usable(index: FolderIndex, silence_db: float) -> tuple[list[int], list[tupl
     rows = []
     for i in range(len(index)):
         if index.rms_db[i] < silence_db:
-            bad.append((index.file(i), f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"))
+            bad.append((index.file(i), silent_text(silence_db)))
         else:
             rows.append(i)
     return rows, sorted(bad, key=lambda item: item[0])
@@ -246,18 +247,14 @@ def build_datasets(
     progress = report if progress is None else progress
     index = _index(root, "data", cache, progress, index_workers, report)
     rows, bad = _usable(index, d.silence_db)
-    twins = linked_twins([index.file(i) for i in rows])
-    if twins:
-        if report:
-            log.warning(
-                "%s: %d symbolic link(s) point to audio already in the folder and are used "
-                "once: %s",
-                root,
-                len(twins),
-                name_some([index.file(rows[i]) for i in twins]),
-            )
-        dropped = set(twins)
-        rows = [r for k, r in enumerate(rows) if k not in dropped]
+    rows, twins = drop_linked_twins(rows, index.file)
+    if twins and report:
+        log.warning(
+            "%s: %d symbolic link(s) point to audio already in the folder and are used once: %s",
+            root,
+            len(twins),
+            name_some([index.file(i) for i in twins]),
+        )
     short = [
         i
         for i in rows
@@ -279,7 +276,7 @@ def build_datasets(
         # the files named get a closer look (a stereo file whose channels cancel is not
         # silent); only those, and only on the rank that reports: it reads audio
         shown = [
-            (f, silent_reason(f, d.silence_db) if why.startswith("silent") else why)
+            (f, silent_reason(f, d.silence_db) if why == silent_text(d.silence_db) else why)
             for f, why in bad[:BAD_FILES_SHOWN]
         ]
         log.warning("%s", bad_files_message(shown + bad[BAD_FILES_SHOWN:], root))

@@ -10,7 +10,7 @@ full listing.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,9 @@ __all__ = [
     "format_seconds",
     "low_rate_message",
     "linked_twins",
+    "drop_linked_twins",
     "silent_reason",
+    "silent_text",
 ]
 
 BAD_FILES_SHOWN = 10
@@ -84,6 +86,12 @@ def low_rate_message(rates: np.ndarray, sample_rate: int) -> str | None:
     )
 
 
+def silent_text(silence_db: float) -> str:
+    """The reason a file whose mono mix is below ``silence_db`` (dBFS) is left out, before
+    :func:`silent_reason` looks closer."""
+    return f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"
+
+
 CANCEL_CHECK_SECONDS = 60.0
 """:func:`silent_reason` reads at most this much of a multichannel file (s)."""
 
@@ -94,7 +102,7 @@ def silent_reason(path: str | Path, silence_db: float) -> str:
     own, its channels cancel when mixed to mono (left and right out of phase), which the
     reason says with the loudest channel's level; else plain silence. Before, a loud
     out-of-phase stereo file was reported as silent at -96 dBFS with nothing else."""
-    plain = f"silent (RMS below data.silence_db = {silence_db:g} dBFS)"
+    plain = silent_text(silence_db)
     try:
         with sf.SoundFile(str(path)) as f:
             if f.channels < 2:
@@ -134,3 +142,12 @@ def linked_twins(files: Sequence[Path]) -> list[int]:
             twins.append(i)
         seen.add(real)
     return sorted(twins)
+
+
+def drop_linked_twins(
+    rows: Sequence[int], file_of: Callable[[int], Path]
+) -> tuple[list[int], list[int]]:
+    """``(rows kept, twin rows)``: ``rows`` (an index's rows, ``file_of(row)`` their files)
+    less the :func:`linked_twins` among them, as training and ``inspect`` both leave them out."""
+    twins = {rows[k] for k in linked_twins([file_of(i) for i in rows])}
+    return [i for i in rows if i not in twins], sorted(twins)

@@ -28,7 +28,7 @@ from audioae.audio import (
 )
 from audioae.config import SHORT_CLIP_POLICIES, Config, is_short_clip
 from audioae.data import choose_split, split_kept
-from audioae.data_report import linked_twins, silent_reason
+from audioae.data_report import drop_linked_twins, silent_reason, silent_text
 from audioae.dataindex import CLIP_LEVEL, FolderIndex, index_folder
 
 
@@ -165,7 +165,7 @@ class FolderReport:
             silence_db = s.get("silence_db", float("nan"))
             for p in self.silent:
                 why = silent_reason(p, silence_db)
-                cancel = "" if why.startswith("silent") else f": {why}"
+                cancel = "" if why == silent_text(silence_db) else f": {why}"
                 lines.append(f"  {self._rel(p)} ({stats[p].rms_db:.1f} dBFS){cancel}")
         if self.clipped:
             lines.append(f"clipped or over full scale ({len(self.clipped)}):")
@@ -425,8 +425,7 @@ def inspect_folder(
     index = index_folder(root, extensions=extensions, progress=progress)
     files = _file_stats(index, clip_level)
     loud = [i for i in range(len(index)) if index.rms_db[i] >= silence_db]  # as training's
-    twins = {loud[k] for k in linked_twins([index.file(i) for i in loud])}
-    loud = [i for i in loud if i not in twins]
+    loud, twins = drop_linked_twins(loud, index.file)
     short = _short_rows(index, loud, sample_rate, segment_seconds)
     report = FolderReport(
         root=root,
@@ -435,7 +434,7 @@ def inspect_folder(
         silent=[f.path for f in files if f.rms_db < silence_db],
         clipped=[f.path for f in files if f.clipped_fraction > clip_fraction],
         too_short=[index.file(i) for i in short],
-        linked=[index.file(i) for i in sorted(twins)],
+        linked=[index.file(i) for i in twins],
         sample_rates=dict(sorted(Counter(f.sample_rate for f in files).items())),
         channel_counts=dict(sorted(Counter(f.channels for f in files).items())),
         ignored=ignored,
