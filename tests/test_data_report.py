@@ -84,18 +84,24 @@ def test_an_out_of_phase_stereo_file_is_not_called_just_silent(tmp_path) -> None
         )
 
 
+def _linked_library(root: Path, files: int, links: int) -> Path:
+    """``root/lib/n0.wav ...`` (1 s each) and ``root/favs/nK.wav -> ../lib/nK.wav`` for the
+    first ``links`` of them (a favourites folder of links)."""
+    (root / "lib").mkdir(parents=True)
+    (root / "favs").mkdir()
+    for i in range(files):
+        _write(root / "lib", f"n{i}.wav", 1.0)
+    for i in range(links):
+        (root / "favs" / f"n{i}.wav").symlink_to(Path("..") / "lib" / f"n{i}.wav")
+    return root
+
+
 def test_a_symlinked_twin_is_used_once(tmp_path, caplog) -> None:
     """Before: `favs/x.flac -> ../lib/x.flac` was a second file, and the two copies could be
     split between training and validation."""
     from audioae.data_report import linked_twins
 
-    root = tmp_path / "d"
-    (root / "lib").mkdir(parents=True)
-    (root / "favs").mkdir()
-    for i in range(6):
-        _write(root / "lib", f"n{i}.wav", 1.0)
-    for i in range(3):
-        (root / "favs" / f"n{i}.wav").symlink_to(Path("..") / "lib" / f"n{i}.wav")
+    root = _linked_library(tmp_path / "d", files=6, links=3)
     (root / "favs" / "again.wav").symlink_to(Path("..") / "lib" / "n5.wav")
     files = sorted(root.rglob("*.wav"))
     twins = [files[i].relative_to(root).as_posix() for i in linked_twins(files)]
@@ -115,13 +121,7 @@ def test_inspect_shows_the_split_training_makes_with_links(tmp_path) -> None:
     training's (before, it counted them and could show another split)."""
     from audioae.folder_report import inspect_for_config
 
-    root = tmp_path / "d"
-    (root / "lib").mkdir(parents=True)
-    (root / "favs").mkdir()
-    for i in range(8):
-        _write(root / "lib", f"n{i}.wav", 1.0)
-    for i in range(3):
-        (root / "favs" / f"n{i}.wav").symlink_to(Path("..") / "lib" / f"n{i}.wav")
+    root = _linked_library(tmp_path / "d", files=8, links=3)
     cfg = load_config(None, ["data.val_fraction=0.3"])
     report = inspect_for_config(root, cfg)
     ds = build_datasets(cfg, root, index_workers=1, report=False)

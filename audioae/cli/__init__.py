@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 class Terminated(BaseException):
     """SIGTERM (``kill``, ``timeout``, a scheduler) during a command other than ``train``:
     raised where the command is, so that every ``finally`` runs and a half-written output's
-    temporary file is removed (before, a killed job left ``.NAME.XXXX.wav`` files as large
+    temporary file is removed (before, a killed job left hidden ``.NAME.<random>.wav`` files as large
     as the output). A BaseException, so folder jobs, which skip a failed file and go on,
     do not take it for one file's failure."""
 
